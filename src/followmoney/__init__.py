@@ -1,0 +1,57 @@
+"""followmoney: follow the proceeds of human trafficking through FIU data.
+
+Ingest STRs/SARs (goAML XML), bank and benchmark transaction files into canonical
+Arrow tables, link them into a graph, and score them with explained typology rules.
+
+Examples
+--------
+>>> import followmoney as fm
+>>> bundle = fm.read(fm.sample_data_path() / "amlsim" / "transactions.csv")
+>>> alerts = fm.score(bundle)
+>>> sorted(set(alerts.column("rule_id").to_pylist()))
+['ML-05', 'ML-06']
+"""
+
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+from followmoney.bundle import Bundle, ReconciliationError
+from followmoney.config import Config, config, get_config
+from followmoney.graph import build_graph
+from followmoney.ingest import InputError, read, sniff
+from followmoney.alerts import score
+from followmoney.store import read_bundle, write_bundle
+
+try:
+    __version__ = version("followmoney")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree
+    __version__ = "0.0.0"
+
+
+def sample_data_path() -> Path:
+    """Folder of the bundled sample data (AMLSim slice and synthetic goAML reports).
+
+    Returns
+    -------
+    pathlib.Path
+    """
+    here = Path(__file__).resolve().parent
+    installed = here / "sample_data"  # wheel installs carry a copy
+    return installed if installed.is_dir() else here.parents[1] / "sample_data"
+
+
+__all__ = [
+    "Bundle",
+    "Config",
+    "InputError",
+    "ReconciliationError",
+    "build_graph",
+    "config",
+    "get_config",
+    "read",
+    "read_bundle",
+    "sample_data_path",
+    "score",
+    "sniff",
+    "write_bundle",
+]

@@ -1,0 +1,224 @@
+"""The in-memory set of canonical tables for one load: :class:`Bundle`."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Iterable
+from dataclasses import dataclass, field, fields
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from followmoney import schema
+
+__all__ = ["Bundle", "ReconciliationError"]
+
+# Key columns: rows of these tables that share the key are one record seen twice.
+_KEYS = {
+    "accounts": ("account_id",),
+    "parties": ("party_id",),
+    "reports": ("report_id",),
+    "transactions": ("txn_id",),
+    "party_accounts": ("party_id", "account_id", "role"),
+    "identifiers": ("owner_kind", "owner_id", "kind", "value"),
+}
+
+
+class ReconciliationError(AssertionError):
+    """Records read differ from rows written + merged + rejected for some file and table."""
+
+
+def _table_field(name: str):
+    return field(default_factory=lambda: schema.empty(name))
+
+
+@dataclass
+class Bundle:
+    """The canonical tables of one load, each a :class:`pyarrow.Table`.
+
+    Every table has the schema of the same name in :data:`followmoney.schema.SCHEMAS`
+    (extra columns allowed after the canonical ones). ``load_log`` counts, per source
+    file and table, the records read, rows written, records merged into an existing
+    row (same key) and records rejected, so that a load can be reconciled with
+    :meth:`reconcile`.
+
+    Attributes
+    ----------
+    transactions, accounts, parties, party_accounts, identifiers, reports, rejects, load_log : pyarrow.Table
+
+    Examples
+    --------
+    >>> b = Bundle()
+    >>> b.summary()["transactions"]
+    0
+    >>> b.reconcile()
+    """
+
+    transactions: pa.Table = _table_field("transactions")
+    accounts: pa.Table = _table_field("accounts")
+    parties: pa.Table = _table_field("parties")
+    party_accounts: pa.Table = _table_field("party_accounts")
+    identifiers: pa.Table = _table_field("identifiers")
+    reports: pa.Table = _table_field("reports")
+    rejects: pa.Table = _table_field("rejects")
+    load_log: pa.Table = _table_field("load_log")
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            setattr(self, f.name, schema.conform(getattr(self, f.name), f.name))
+
+    # ------------------------------------------------------------------ building
+    @classmethod
+    def concat(cls, bundles: Iterable[Bundle]) -> Bundle:
+        """Concatenate bundles into one, merging rows that share a key.
+
+        Accounts, parties and reports seen in several files are merged into one row
+        (first non-null value per column, in input order), and the ``load_log`` of the
+        later file counts them as ``merged``, so totals still reconcile.
+
+        Parameters
+        ----------
+        bundles : iterable of Bundle
+
+        Returns
+        -------
+        Bundle
+        """
+        bundles = list(bundles)
+        if not bundles:
+            return cls()
+        if len(bundles) == 1:
+            return bundles[0]
+        out = {}
+        extra_merged: dict[str, int] = {}
+        for name in schema.TABLES:
+            tables = [getattr(b, name) for b in bundles]
+            table = pa.concat_tables(tables, promote_options="default")
+            if name in _KEYS:
+                before = table.num_rows
+                table = _merge_on_key(table, _KEYS[name])
+                extra_merged[name] = before - table.num_rows
+            out[name] = table
+        # attribute cross-file merges to the load_log (as merged, taken from written)
+        log = out["load_log"]
+        if log.num_rows:
+            log = _shift_merges(log, extra_merged, bundles)
+        out["load_log"] = log
+        return cls(**out)
+
+    def reconcile(self) -> None:
+        """Check records read = rows written + merged + rejected, per file and table.
+
+        Also checks that every table's row count equals the sum of its ``rows_written``
+        in the load log (when the log names that table).
+
+        Raises
+        ------
+        ReconciliationError
+            Naming the file and table that do not add up.
+        """
+        log = self.load_log.to_pylist()
+        for r in log:
+            if r["records_read"] != r["rows_written"] + r["merged"] + r["rejected"]:
+                raise ReconciliationError(
+                    f"{r['source_file']}: table {r['table']}: read {r['records_read']} != "
+                    f"written {r['rows_written']} + merged {r['merged']} + rejected {r['rejected']}"
+                )
+        written: dict[str, int] = {}
+        for r in log:
+            written[r["table"]] = written.get(r["table"], 0) + r["rows_written"]
+        for name, n in written.items():
+            have = getattr(self, name).num_rows
+            if have != n:
+                raise ReconciliationError(f"table {name}: {have} rows but the load log says {n} written")
+        n_rej = sum(r["rejected"] for r in log)
+        if log and n_rej != self.rejects.num_rows:
+            raise ReconciliationError(f"rejects: {self.rejects.num_rows} rows but the load log says {n_rej}")
+
+    # ------------------------------------------------------------------ looking
+    def summary(self) -> dict[str, int]:
+        """Row count per table.
+
+        Returns
+        -------
+        dict of str to int
+        """
+        return {name: getattr(self, name).num_rows for name in schema.TABLES}
+
+    def time_span(self) -> tuple | None:
+        """First and last transaction timestamp (UTC), or None when there are none."""
+        ts = self.transactions.column("timestamp")
+        if ts.null_count == len(ts):
+            return None
+        mm = pc.min_max(ts)
+        return mm["min"].as_py(), mm["max"].as_py()
+
+    def currencies(self) -> list[str]:
+        """Distinct transaction currencies, sorted."""
+        return sorted(c for c in pc.unique(self.transactions.column("currency")).to_pylist() if c)
+
+    def _repr_html_(self) -> str:
+        rows = "".join(
+            f"<tr><td>{html.escape(k)}</td><td style='text-align:right'>{v:,}</td></tr>"
+            for k, v in self.summary().items()
+        )
+        span = self.time_span()
+        span_s = f"{span[0]:%Y-%m-%d} → {span[1]:%Y-%m-%d}" if span else "—"
+        cur = ", ".join(self.currencies()) or "—"
+        return (
+            "<div><b>followmoney.Bundle</b>"
+            f"<table><tr><th>table</th><th>rows</th></tr>{rows}</table>"
+            f"<div>time span (UTC): {html.escape(span_s)}; currencies: {html.escape(cur)}</div></div>"
+        )
+
+    def __repr__(self) -> str:
+        counts = ", ".join(f"{k}={v}" for k, v in self.summary().items())
+        return f"Bundle({counts})"
+
+
+def _merge_on_key(table: pa.Table, keys: tuple[str, ...]) -> pa.Table:
+    """Collapse rows sharing ``keys``: first non-null value per column, first-seen order."""
+    if table.num_rows == 0:
+        return table
+    idx = pa.array(range(table.num_rows), pa.int64())
+    t = table.append_column("__i", idx)
+    firsts = t.group_by(list(keys), use_threads=False).aggregate([("__i", "min")])
+    if firsts.num_rows == table.num_rows:
+        return table
+    others = [c for c in table.column_names if c not in keys]
+    agg = t.group_by(list(keys), use_threads=False).aggregate(
+        [("__i", "min")] + [(c, "first") for c in others]
+    )
+    agg = agg.sort_by("__i_min")
+    cols = {k: agg.column(k) for k in keys}
+    cols.update({c: agg.column(f"{c}_first") for c in others})
+    return pa.table({c: cols[c] for c in table.column_names}).cast(table.schema)
+
+
+def _shift_merges(log: pa.Table, merged_per_table: dict[str, int], bundles: list[Bundle]) -> pa.Table:
+    """Move cross-file duplicates from ``rows_written`` to ``merged`` in the load log.
+
+    Rows are attributed to the earliest file that had the key; later files' copies
+    count as merged.
+    """
+    rows = log.to_pylist()
+    for name, n_merged in merged_per_table.items():
+        if not n_merged:
+            continue
+        seen: set = set()
+        keys = _KEYS[name]
+        for b in bundles:
+            t = getattr(b, name)
+            if t.num_rows == 0:
+                continue
+            files = pc.unique(b.load_log.filter(pc.equal(b.load_log["table"], name))["source_file"]).to_pylist()
+            key_rows = list(zip(*(t.column(k).to_pylist() for k in keys)))
+            dup = sum(1 for k in key_rows if k in seen)
+            seen.update(key_rows)
+            if dup and files:
+                for r in rows:
+                    if r["table"] == name and r["source_file"] == files[0]:
+                        r["rows_written"] -= dup
+                        r["merged"] += dup
+                        break
+    return pa.Table.from_pylist(rows, schema=log.schema)

@@ -1,0 +1,210 @@
+"""Configuration: jurisdiction (reporting thresholds, currency, time zone) and rule parameters.
+
+Jurisdiction is configuration, never a constant in code: the cash reporting threshold
+that structuring is measured against differs by country (USD 10,000 for US CTRs,
+AUD 10,000 for Australian TTRs, ...). The table ships as
+``followmoney/data/jurisdictions.toml`` with the legal source of every value
+(``shared/reference/indicators.md`` section 7).
+
+A :class:`Config` is a plain, serialisable dataclass. Use it three ways:
+
+* pass it to functions (``fm.score(bundle, config=cfg)``),
+* load it from TOML (``Config.from_toml("fiu.toml")``; ``followmoney score --config``),
+* set it for a block of notebook code: ``with fm.config(jurisdiction="AU"): ...``.
+
+Examples
+--------
+>>> import followmoney as fm
+>>> fm.get_config().jurisdiction
+'US'
+>>> with fm.config(jurisdiction="AU"):
+...     j = fm.get_config().jurisdiction_info
+>>> j.currency, str(j.cash_threshold), j.comparator
+('AUD', '10000.00', '>=')
+>>> fm.get_config().jurisdiction
+'US'
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import tomllib
+from dataclasses import asdict, dataclass, field, replace
+from decimal import Decimal
+from functools import cache
+from importlib.resources import files
+from pathlib import Path
+
+__all__ = ["Config", "Jurisdiction", "config", "get_config", "jurisdictions", "ConfigError"]
+
+
+class ConfigError(ValueError):
+    """Invalid configuration: unknown jurisdiction, unknown key, or a value out of range."""
+
+
+@dataclass(frozen=True)
+class Jurisdiction:
+    """Reporting rules of one jurisdiction.
+
+    Attributes
+    ----------
+    code : str
+        Short code (ISO 3166-1 alpha-2, or ``FATF``).
+    name, report : str
+        Country name and the report the threshold triggers.
+    currency : str
+        ISO 4217 currency of the threshold.
+    cash_threshold : Decimal
+        Cash reporting threshold in ``currency`` (major units).
+    comparator : {">", ">="}
+        Whether the law reports amounts above, or at or above, the threshold.
+    aggregation : {"single", "business_day", "24h"}
+        How several cash transactions are counted together for the report.
+    timezone : str
+        IANA time zone for day boundaries and night-time rules.
+    source : str
+        Legal basis and catalogue id (e.g. ``TH-US: 31 CFR 1010.311``).
+    """
+
+    code: str
+    name: str
+    report: str
+    currency: str
+    cash_threshold: Decimal
+    comparator: str
+    aggregation: str
+    timezone: str
+    source: str
+
+
+@cache
+def jurisdictions() -> dict[str, Jurisdiction]:
+    """All bundled jurisdictions, by code.
+
+    Examples
+    --------
+    >>> sorted(jurisdictions())[:4]
+    ['AE', 'AU', 'CA', 'FATF']
+    """
+    raw = tomllib.loads(files("followmoney").joinpath("data/jurisdictions.toml").read_text("utf-8"))
+    return {
+        code: Jurisdiction(code=code, **{**v, "cash_threshold": Decimal(v["cash_threshold"])})
+        for code, v in raw.items()
+    }
+
+
+@dataclass(frozen=True)
+class Config:
+    """Run configuration.
+
+    Parameters
+    ----------
+    jurisdiction : str, default "US"
+        Key of :func:`jurisdictions`.
+    rules : dict of str to dict, default {}
+        Parameter overrides per rule id, e.g. ``{"ML-05": {"min_senders": 8}}``;
+        validated by each rule against its declared constraints when it runs.
+    disabled_rules : tuple of str, default ()
+        Rule ids not to run.
+
+    Raises
+    ------
+    ConfigError
+        On an unknown jurisdiction.
+    """
+
+    jurisdiction: str = "US"
+    rules: dict = field(default_factory=dict)
+    disabled_rules: tuple = ()
+
+    def __post_init__(self) -> None:
+        if self.jurisdiction not in jurisdictions():
+            raise ConfigError(
+                f"unknown jurisdiction {self.jurisdiction!r}; known: {', '.join(sorted(jurisdictions()))}"
+            )
+        object.__setattr__(self, "disabled_rules", tuple(self.disabled_rules))
+
+    @property
+    def jurisdiction_info(self) -> Jurisdiction:
+        """The :class:`Jurisdiction` selected by ``jurisdiction``."""
+        return jurisdictions()[self.jurisdiction]
+
+    def rule_params(self, rule_id: str) -> dict:
+        """Overrides configured for ``rule_id`` (may be empty)."""
+        return dict(self.rules.get(rule_id, {}))
+
+    @classmethod
+    def from_toml(cls, path: str | Path) -> Config:
+        """Load a configuration file.
+
+        The file has top-level ``jurisdiction`` and ``disabled_rules`` keys and one
+        ``[rules."ML-05"]`` table per rule to override.
+
+        Raises
+        ------
+        ConfigError
+            Naming the file on a TOML syntax error or an unknown key.
+        """
+        path = Path(path)
+        try:
+            data = tomllib.loads(path.read_text("utf-8"))
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"{path}: {exc}") from exc
+        return cls.from_dict(data, origin=str(path))
+
+    @classmethod
+    def from_dict(cls, data: dict, origin: str = "config") -> Config:
+        """Build from a plain dict (the shape of the TOML file).
+
+        Raises
+        ------
+        ConfigError
+            On unknown keys.
+        """
+        unknown = set(data) - {"jurisdiction", "rules", "disabled_rules"}
+        if unknown:
+            raise ConfigError(f"{origin}: unknown key(s) {sorted(unknown)}")
+        return cls(**data)
+
+    def to_dict(self) -> dict:
+        """Plain dict that :meth:`from_dict` turns back into an equal Config."""
+        d = asdict(self)
+        d["disabled_rules"] = list(d["disabled_rules"])
+        return d
+
+
+_current: contextvars.ContextVar[Config] = contextvars.ContextVar("followmoney_config", default=Config())
+
+
+def get_config() -> Config:
+    """The configuration in force (the default, or the innermost :func:`config` block)."""
+    return _current.get()
+
+
+@contextlib.contextmanager
+def config(cfg: Config | None = None, **changes):
+    """Use a configuration for a block of code.
+
+    Parameters
+    ----------
+    cfg : Config, optional
+        Start from this configuration instead of the one in force.
+    **changes
+        Fields of :class:`Config` to change, e.g. ``jurisdiction="ID"``.
+
+    Raises
+    ------
+    ConfigError
+        On an unknown field or jurisdiction.
+    """
+    base = cfg if cfg is not None else get_config()
+    try:
+        new = replace(base, **changes)
+    except TypeError as exc:
+        raise ConfigError(str(exc)) from exc
+    token = _current.set(new)
+    try:
+        yield new
+    finally:
+        _current.reset(token)

@@ -1,0 +1,275 @@
+"""IBM AML (AMLworld) transactions CSV adapter.
+
+IBM's synthetic "Transactions for Anti Money Laundering" data (CDLA-Sharing-1.0) has
+the header ``Timestamp, From Bank, Account, To Bank, Account, Amount Received,
+Receiving Currency, Amount Paid, Payment Currency, Payment Format, Is Laundering``.
+The two ``Account`` columns are taken by position (from, to).
+
+Mapping
+-------
+* ``account_id`` = ``"<bank>/<account>"``; bank codes stay strings ("011", not 11).
+* ``amount``/``currency`` = the paid leg; ``amount_received``/``currency_received`` =
+  the received leg. The legs are never added together.
+* Currency names (``US Dollar``, ``Euro``, ...) map to ISO 4217 codes; ``Bitcoin`` maps to
+  ``XBT`` (no ISO code exists; XBT is the market convention).
+* Timestamps (``2022/09/01 00:20``, no zone) are taken as UTC.
+* ``Payment Format`` → channel: Cash → cash_deposit (cash paid into the receiving
+  account), Wire → wire, ACH → transfer, Cheque → cheque, Credit Card → card,
+  Bitcoin → crypto, Reinvestment → other. The raw value is kept in ``description``.
+* Quality flags (row kept, never silently dropped): ``self_transfer`` (same account
+  both sides), ``negative_amount``, ``invalid_amount`` (e.g. ``(null)``: amount null),
+  ``amount_rounded`` (more than two decimals), ``unknown_currency``.
+* A companion ``<prefix>_accounts.csv`` (``Bank Name, Bank ID, Account Number,
+  Entity ID, Entity Name``) beside ``<prefix>_Trans.csv`` is read for account and
+  holder names.
+
+Rows whose timestamp or accounts cannot be read are rejected with the field named.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from followmoney import schema
+from followmoney.bundle import Bundle
+from followmoney.ingest._collect import Collector, InputError, stable_id
+from followmoney.ingest._csv import first_failure, line_refs, parse_money, parse_time, read_strings, reject_rows
+
+__all__ = ["FORMAT", "sniff", "is_companion", "read", "CURRENCIES"]
+
+FORMAT = "ibm_aml"
+
+_HEADER = b"Timestamp,From Bank,Account,To Bank,Account,Amount Received"
+_ACCOUNTS_HEADER = b"Bank Name,Bank ID,Account Number,Entity ID,Entity Name"
+_COLS = [
+    "timestamp", "from_bank", "from_account", "to_bank", "to_account", "amount_received",
+    "receiving_currency", "amount_paid", "payment_currency", "payment_format", "is_laundering",
+]  # fmt: skip
+
+#: Currency names used by the IBM AML data set → ISO 4217 (XBT for Bitcoin).
+CURRENCIES = {
+    "US Dollar": "USD",
+    "Euro": "EUR",
+    "UK Pound": "GBP",
+    "Yuan": "CNY",
+    "Yen": "JPY",
+    "Rupee": "INR",
+    "Ruble": "RUB",
+    "Canadian Dollar": "CAD",
+    "Australian Dollar": "AUD",
+    "Swiss Franc": "CHF",
+    "Mexican Peso": "MXN",
+    "Brazil Real": "BRL",
+    "Saudi Riyal": "SAR",
+    "Shekel": "ILS",
+    "Bitcoin": "XBT",
+}
+_CHANNELS = {
+    "Cash": "cash_deposit",
+    "Wire": "wire",
+    "ACH": "transfer",
+    "Cheque": "cheque",
+    "Credit Card": "card",
+    "Bitcoin": "crypto",
+    "Reinvestment": "other",
+}
+
+
+def _header(head: bytes) -> bytes:
+    return head.split(b"\n", 1)[0].strip().lstrip(b"\xef\xbb\xbf")
+
+
+def sniff(path: Path, head: bytes) -> bool:
+    """True for IBM AML transaction files and their accounts companion."""
+    h = _header(head)
+    return h.startswith(_HEADER) or h.startswith(_ACCOUNTS_HEADER)
+
+
+def is_companion(path: Path) -> bool:
+    """True for the ``*_accounts.csv`` companion, read with its transactions file."""
+    with open(path, "rb") as fh:
+        return _header(fh.read(4096)).startswith(_ACCOUNTS_HEADER)
+
+
+def read(path: str | Path) -> Bundle:
+    """Read an IBM AML transactions CSV (and its ``*_accounts.csv`` companion if beside it).
+
+    Parameters
+    ----------
+    path : str or Path
+
+    Returns
+    -------
+    Bundle
+        ``transactions`` (both currency legs, ``is_laundering`` label, quality flags),
+        ``accounts`` for every account seen, and from the companion file the holder
+        ``parties`` and ``party_accounts``.
+
+    Raises
+    ------
+    InputError
+        The header is not the IBM AML header (names the file and line 1).
+
+    Examples
+    --------
+    >>> from pathlib import Path
+    >>> b = read(Path("tests/data/ibm_aml/br22_traps.csv"))
+    >>> b.transactions.column("quality_flags").to_pylist()
+    [['self_transfer'], ['negative_amount'], ['invalid_amount'], []]
+    """
+    path = Path(path)
+    parts = []
+    companion = _companion(path)
+    if companion is not None:
+        parts.append(_read_accounts(companion))
+    parts.append(_read_transactions(path))
+    return Bundle.concat(parts)
+
+
+def _companion(path: Path) -> Path | None:
+    stem = path.stem
+    for suffix in ("_Trans", "_trans"):
+        if stem.endswith(suffix):
+            cand = path.with_name(stem[: -len(suffix)] + "_accounts.csv")
+            if cand.is_file():
+                return cand
+    return None
+
+
+def _read_transactions(path: Path) -> Bundle:
+    col = Collector(FORMAT, path)
+    with open(path, "rb") as fh:
+        if not _header(fh.read(4096)).startswith(_HEADER):
+            raise InputError(f"{path.name}: line 1: not the IBM AML header")
+    raw = read_strings(path, column_names=_COLS)
+    n = raw.num_rows
+    refs = line_refs(col.file, n)
+    ts, ok_ts = parse_time(raw["timestamp"], "%Y/%m/%d %H:%M")
+    nonempty = {c: pc.not_equal(pc.utf8_trim_whitespace(raw[c]), "") for c in ("from_bank", "from_account", "to_bank", "to_account")}
+    reason = first_failure(
+        [(ok_ts, "Timestamp: not YYYY/MM/DD HH:MM")]
+        + [(ok, f"{c}: missing") for c, ok in nonempty.items()],
+        n,
+    )
+    bad = pc.is_valid(reason)
+    col.reject_table("transactions", reject_rows(raw, refs, reason, bad))
+    good = pc.invert(bad)
+    r = raw.filter(good)
+    refs_g = refs.filter(good)
+    m = r.num_rows
+
+    paid, ok_paid, rnd_paid = parse_money(r["amount_paid"])
+    recv, ok_recv, rnd_recv = parse_money(r["amount_received"])
+    cur_paid = pa.array([CURRENCIES.get(c) for c in r["payment_currency"].to_pylist()], pa.string())
+    cur_recv = pa.array([CURRENCIES.get(c) for c in r["receiving_currency"].to_pylist()], pa.string())
+    from_acc = pc.binary_join_element_wise(r["from_bank"], r["from_account"], "/")
+    to_acc = pc.binary_join_element_wise(r["to_bank"], r["to_account"], "/")
+
+    flags = []
+    for row in zip(
+        pc.equal(from_acc, to_acc).to_pylist(),
+        pc.or_(pc.less(paid, 0), pc.less(recv, 0)).to_pylist(),
+        pc.and_(ok_paid, ok_recv).to_pylist(),
+        pc.or_(rnd_paid, rnd_recv).to_pylist(),
+        pc.and_(pc.is_valid(cur_paid), pc.is_valid(cur_recv)).to_pylist(),
+    ):
+        self_tx, neg, ok, rnd, known = row
+        f = []
+        if self_tx:
+            f.append("self_transfer")
+        if neg:
+            f.append("negative_amount")
+        if not ok:
+            f.append("invalid_amount")
+        if rnd:
+            f.append("amount_rounded")
+        if not known:
+            f.append("unknown_currency")
+        flags.append(f)
+    report_id = stable_id("R", col.file)
+    table = pa.table(
+        {
+            "txn_id": pa.array([stable_id("T", ref) for ref in refs_g.to_pylist()], pa.string()),
+            "report_id": pa.array([report_id] * m, pa.string()),
+            "source": pa.array([FORMAT] * m, pa.string()),
+            "source_ref": refs_g,
+            "timestamp": ts.filter(good),
+            "amount": paid,
+            "currency": cur_paid,
+            "amount_received": recv,
+            "currency_received": cur_recv,
+            "from_account": from_acc,
+            "to_account": to_acc,
+            "channel": pa.array([_CHANNELS.get(p, "other") for p in r["payment_format"].to_pylist()], pa.string()),
+            "description": r["payment_format"],
+            "quality_flags": pa.array(flags, pa.list_(pa.string())),
+            "is_laundering": pc.equal(pc.utf8_trim_whitespace(r["is_laundering"]), "1"),
+        }
+    )
+    col.add_table("transactions", schema.conform(table, "transactions"))
+    # every account mentioned on either side (duplicates are counted as merged)
+    accounts = pa.table(
+        {
+            "account_id": pa.concat_arrays([from_acc.combine_chunks(), to_acc.combine_chunks()]),
+            "institution": pa.concat_arrays([r["from_bank"].combine_chunks(), r["to_bank"].combine_chunks()]),
+            "account_number": pa.concat_arrays([r["from_account"].combine_chunks(), r["to_account"].combine_chunks()]),
+            "currency": pa.concat_arrays([cur_paid, cur_recv]),
+            "source_ref": pa.concat_arrays([refs_g.combine_chunks(), refs_g.combine_chunks()]),
+        }
+    )
+    col.add_table("accounts", schema.conform(accounts, "accounts"))
+    col.add("reports", {"report_id": report_id, "format": FORMAT, "report_code": "DATASET", "source_file": col.file})
+    return col.bundle()
+
+
+def _read_accounts(path: Path) -> Bundle:
+    col = Collector(FORMAT, path)
+    raw = read_strings(path, column_names=["bank_name", "bank_id", "account_number", "entity_id", "entity_name"])
+    n = raw.num_rows
+    refs = line_refs(col.file, n)
+    ok = pc.and_(
+        pc.not_equal(pc.utf8_trim_whitespace(raw["bank_id"]), ""),
+        pc.not_equal(pc.utf8_trim_whitespace(raw["account_number"]), ""),
+    )
+    reason = first_failure([(ok, "Bank ID / Account Number: missing")], n)
+    bad = pc.is_valid(reason)
+    col.reject_table("accounts", reject_rows(raw, refs, reason, bad))
+    good = pc.invert(bad)
+    r = raw.filter(good)
+    refs_g = refs.filter(good)
+    account_id = pc.binary_join_element_wise(r["bank_id"], r["account_number"], "/")
+    col.add_table(
+        "accounts",
+        schema.conform(
+            pa.table(
+                {
+                    "account_id": account_id,
+                    "institution": r["bank_id"],
+                    "account_number": r["account_number"],
+                    "name": r["bank_name"],
+                    "source_ref": refs_g,
+                }
+            ),
+            "accounts",
+        ),
+    )
+    # one party per entity; an entity holding several accounts is one party
+    party_id = pc.binary_join_element_wise(pa.scalar("ibm/"), r["entity_id"], "")
+    kind = pc.if_else(pc.match_substring(r["entity_name"], "Individual"), pa.scalar("person"), pa.scalar("entity"))
+    col.add_table(
+        "parties",
+        schema.conform(
+            pa.table({"party_id": party_id, "kind": kind, "name": r["entity_name"], "source_ref": refs_g}), "parties"
+        ),
+    )
+    col.add_table(
+        "party_accounts",
+        schema.conform(
+            pa.table({"party_id": party_id, "account_id": account_id, "role": pa.array(["holder"] * r.num_rows), "source_ref": refs_g}),
+            "party_accounts",
+        ),
+    )
+    return col.bundle()

@@ -1,0 +1,19 @@
+"""Typology rules: a registry of explained, parameterised detectors.
+
+Each rule is data (id, name, typology, parameters with units and ranges, the columns
+it needs, its source) plus a vectorised function over the prepared transaction frame.
+Run them all with :func:`followmoney.score`.
+
+Examples
+--------
+>>> from followmoney.rules import REGISTRY
+>>> sorted(REGISTRY)
+['ML-01', 'ML-05', 'ML-06']
+>>> REGISTRY["ML-05"].resolve_params({"min_counterparties": 8})
+{'min_counterparties': 8, 'window_days': 30.0}
+"""
+
+from followmoney.rules import _fan, _structuring  # noqa: F401  (registers the rules)
+from followmoney.rules._registry import REGISTRY, Param, ParameterError, Rule, RuleContext, register
+
+__all__ = ["REGISTRY", "Param", "ParameterError", "Rule", "RuleContext", "register"]

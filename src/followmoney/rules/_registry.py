@@ -1,0 +1,130 @@
+"""Rule registry: each typology rule is data (id, parameters, source) plus a vectorised function."""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+import pandas as pd
+
+__all__ = ["Param", "Rule", "RuleContext", "REGISTRY", "register", "ParameterError"]
+
+
+class ParameterError(ValueError):
+    """A rule parameter is unknown or outside its allowed range; names the rule and parameter."""
+
+
+@dataclass(frozen=True)
+class Param:
+    """A typed, range-checked rule parameter.
+
+    Attributes
+    ----------
+    name : str
+    kind : type
+        ``int``, ``float`` or ``Decimal``.
+    default : number
+    unit : str
+        E.g. ``"days"``, ``"count"``, ``"fraction of threshold"``.
+    low, high : number or None
+        Inclusive bounds.
+    doc : str
+    """
+
+    name: str
+    kind: type
+    default: object
+    unit: str
+    low: object = None
+    high: object = None
+    doc: str = ""
+
+    def validate(self, value, rule_id: str):
+        """Return ``value`` converted to ``kind``; raise :class:`ParameterError` if out of range."""
+        if isinstance(value, bool) or not isinstance(value, numbers.Number | Decimal | str):
+            raise ParameterError(f"{rule_id}: parameter {self.name} must be a number, got {value!r}")
+        try:
+            v = self.kind(value) if self.kind is not Decimal else Decimal(str(value))
+        except (TypeError, ValueError, ArithmeticError) as exc:
+            raise ParameterError(f"{rule_id}: parameter {self.name}: {value!r} is not {self.kind.__name__}") from exc
+        if self.kind is int and v != value and not isinstance(value, str):
+            raise ParameterError(f"{rule_id}: parameter {self.name} must be an integer, got {value!r}")
+        if (self.low is not None and v < self.low) or (self.high is not None and v > self.high):
+            raise ParameterError(
+                f"{rule_id}: parameter {self.name}={v} outside [{self.low}, {self.high}] ({self.unit})"
+            )
+        return v
+
+
+@dataclass(frozen=True)
+class RuleContext:
+    """What a rule needs besides the transactions: parameters and jurisdiction."""
+
+    params: dict
+    jurisdiction: object  # followmoney.config.Jurisdiction
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A typology detector.
+
+    Attributes
+    ----------
+    id : str
+        Catalogue id, e.g. ``"ML-05"`` (``shared/reference/indicators.md``).
+    name, typology, description, source : str
+        ``source`` cites the indicator's origin (e.g. "AMLSim fan-in typology; ...").
+    params : tuple of Param
+    requires : tuple of str
+        Columns of the prepared transaction frame the rule reads; a rule whose
+        columns are absent or all null is skipped with the reason logged.
+    func : callable
+        ``func(frame: pandas.DataFrame, ctx: RuleContext) -> pandas.DataFrame`` of
+        findings with columns ``subject_kind, subject_id, window_start, window_end,
+        evidence_txn_ids (list), score (0..1), facts (dict for the explanation)``.
+    explain : callable
+        ``explain(facts: dict, params: dict, jurisdiction) -> str``: plain words.
+    """
+
+    id: str
+    name: str
+    typology: str
+    description: str
+    source: str
+    params: tuple = ()
+    requires: tuple = ()
+    func: Callable = field(default=None, repr=False)
+    explain: Callable = field(default=None, repr=False)
+
+    def resolve_params(self, overrides: dict | None = None) -> dict:
+        """Defaults updated with ``overrides``, each validated.
+
+        Raises
+        ------
+        ParameterError
+            On an unknown parameter name or a value out of range.
+        """
+        overrides = dict(overrides or {})
+        known = {p.name: p for p in self.params}
+        unknown = set(overrides) - set(known)
+        if unknown:
+            raise ParameterError(f"{self.id}: unknown parameter(s) {sorted(unknown)}; known: {sorted(known)}")
+        return {name: p.validate(overrides.get(name, p.default), self.id) for name, p in known.items()}
+
+    def missing_columns(self, frame: pd.DataFrame) -> list[str]:
+        """Required columns absent from ``frame`` or entirely null."""
+        return [c for c in self.requires if c not in frame.columns or frame[c].isna().all()]
+
+
+#: All registered rules, by id.
+REGISTRY: dict[str, Rule] = {}
+
+
+def register(rule: Rule) -> Rule:
+    """Add ``rule`` to :data:`REGISTRY` (ids are unique)."""
+    if rule.id in REGISTRY:
+        raise ValueError(f"rule id {rule.id} registered twice")
+    REGISTRY[rule.id] = rule
+    return rule

@@ -1,0 +1,90 @@
+"""Structuring (ML-01): repeated cash deposits kept just below the reporting threshold.
+
+Source: ``shared/reference/indicators.md`` ML-01, variant (b): at least ``N`` cash
+transactions within ``D`` days, each in the band ``[θ·T, T)`` below the jurisdiction's
+cash reporting threshold ``T`` (FinCEN 2014 and 2020 human-trafficking advisories:
+deposits kept below reporting thresholds; 31 CFR 1010.313 aggregation; AML/CTF Act
+2006 s142). ``T``, its currency and comparator come from the jurisdiction
+configuration, never from code: where the law reports amounts *above* ``T`` (US:
+"> 10,000") the unreported band includes ``T`` itself, where it reports amounts *at
+or above* ``T`` (AU: ">= 10,000") it stops just below ``T``. Only transactions in the
+threshold's currency are assessed; amounts are never converted.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import numpy as np
+import pandas as pd
+
+from followmoney.rules._registry import Param, Rule, RuleContext, register
+from followmoney.rules._windows import episodes
+
+_DAY_US = 86_400_000_000
+
+
+def _band_cents(ctx: RuleContext) -> tuple[int, int, bool]:
+    j = ctx.jurisdiction
+    high = int(j.cash_threshold * 100)
+    low = int((j.cash_threshold * Decimal(str(ctx.params["band_fraction"])) * 100).to_integral_value())
+    return low, high, j.comparator == ">"
+
+
+def _structuring(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
+    low, high, include_high = _band_cents(ctx)
+    cur = ctx.jurisdiction.currency
+    amt = frame["amount_cents"]
+    in_band = (amt >= low) & ((amt <= high) if include_high else (amt < high))
+    parts = []
+    for channel, subject in (("cash_deposit", "to_account"), ("cash_withdrawal", "from_account")):
+        sel = frame[(frame["channel"] == channel) & (frame["currency"] == cur) & in_band.fillna(False)]
+        ep = episodes(
+            sel,
+            subject=subject,
+            window_us=int(ctx.params["window_days"] * _DAY_US),
+            min_count=ctx.params["min_transactions"],
+        )
+        if not ep.empty:
+            ep["facts"] = [{"peak": int(p), "channel": channel.replace("_", " ") + "s"} for p in ep["peak"]]
+            parts.append(ep)
+    if not parts:
+        return pd.DataFrame()
+    ep = pd.concat(parts, ignore_index=True)
+    ep["subject_kind"] = "account"
+    ep["score"] = np.minimum(1.0, 0.5 + 0.1 * (ep["peak"] - ctx.params["min_transactions"]))
+    return ep.rename(columns={"subject": "subject_id", "start": "window_start", "end": "window_end"})
+
+
+def _explain(facts: dict, params: dict, j) -> str:
+    band_low = j.cash_threshold * Decimal(str(params["band_fraction"]))
+    upper = "up to and including" if j.comparator == ">" else "just below"
+    return (
+        f"Account {facts['subject_id']}: {facts['peak']} {facts['channel']} within {params['window_days']:g} days, each "
+        f"between {j.currency} {band_low:,.2f} and {upper} the {j.report} threshold of {j.currency} "
+        f"{j.cash_threshold:,.2f} ({j.name}; {j.source}). Rule: at least {params['min_transactions']} such "
+        f"transactions within {params['window_days']:g} days. Between {facts['window_start']:%Y-%m-%d} and "
+        f"{facts['window_end']:%Y-%m-%d}: {facts['evidence_count']} transactions, {facts['totals']}."
+    )
+
+
+STRUCTURING = register(
+    Rule(
+        id="ML-01",
+        name="Structuring below the cash reporting threshold",
+        typology="structuring",
+        description="Repeated cash transactions each just below the jurisdiction's reporting threshold.",
+        source=(
+            "indicators.md ML-01 (b); FinCEN advisories FIN-2014-A008 and FIN-2020-A008 (deposits kept below "
+            "reporting thresholds); 31 CFR 1010.313; AML/CTF Act 2006 s142; threshold from the jurisdiction table"
+        ),
+        params=(
+            Param("band_fraction", float, 0.8, "fraction of threshold", 0.5, 0.99, "Lower edge θ of the band [θ·T, T)."),
+            Param("min_transactions", int, 3, "count", 2, 1000, "Cash transactions in the band needed within the window."),
+            Param("window_days", float, 7.0, "days", 1, 366, "Length of the sliding window."),
+        ),
+        requires=("channel", "amount_cents", "currency"),
+        func=_structuring,
+        explain=_explain,
+    )
+)

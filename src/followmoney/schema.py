@@ -1,0 +1,367 @@
+"""The canonical Arrow schemas every adapter writes and every analysis reads.
+
+One schema per table of the data model (see ``DESIGN.md``): ``transactions``,
+``accounts``, ``parties``, ``party_accounts``, ``identifiers``, ``reports``,
+``rejects``, ``load_log`` and ``alerts``. Each field carries a short description in
+its Arrow metadata (``field.metadata[b"doc"]``), so the contract travels with the
+Parquet files.
+
+Conventions
+-----------
+* Money is ``decimal128(18, 2)`` with the ISO 4217 code in the column beside it;
+  never a float. :func:`to_cents` turns it into ``int64`` hundredths for fast,
+  exact vectorised arithmetic.
+* Timestamps are ``timestamp[us, tz=UTC]``. Where the source states a UTC offset it
+  is kept in ``tz_offset_minutes``; where it states none the value is taken as UTC
+  and ``tz_offset_minutes`` is null.
+* Identifiers (account numbers, bank codes) are strings and keep leading zeros.
+
+Examples
+--------
+>>> from followmoney import schema
+>>> schema.SCHEMAS["transactions"].field("amount").type
+Decimal128Type(decimal128(18, 2))
+>>> t = schema.empty("rejects")
+>>> t.num_rows, t.column_names[:3]
+(0, ['source', 'source_ref', 'table'])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+__all__ = [
+    "MONEY",
+    "TIMESTAMP",
+    "SCHEMAS",
+    "TABLES",
+    "CHANNELS",
+    "empty",
+    "conform",
+    "validate",
+    "to_cents",
+    "has_flag",
+    "SchemaError",
+]
+
+#: Arrow type of every money column: 18 digits, 2 after the point.
+MONEY = pa.decimal128(18, 2)
+#: Arrow type of every instant: microseconds, UTC.
+TIMESTAMP = pa.timestamp("us", tz="UTC")
+
+#: Allowed values of ``transactions.channel``.
+CHANNELS = (
+    "cash_deposit",
+    "cash_withdrawal",
+    "wire",
+    "transfer",
+    "card",
+    "cheque",
+    "atm",
+    "mobile_money",
+    "remittance",
+    "crypto",
+    "other",
+)
+
+
+class SchemaError(ValueError):
+    """A table does not match its canonical schema (missing column, wrong type)."""
+
+
+def _f(name: str, type_: pa.DataType, doc: str, nullable: bool = True) -> pa.Field:
+    return pa.field(name, type_, nullable=nullable, metadata={"doc": doc})
+
+
+_STR = pa.string()
+_STRLIST = pa.list_(pa.string())
+
+SCHEMAS: dict[str, pa.Schema] = {
+    "transactions": pa.schema(
+        [
+            _f("txn_id", _STR, "Stable id: hash of source file name and source_ref.", False),
+            _f("report_id", _STR, "Report (STR/SAR/CTR/statement/file) the row came from."),
+            _f("source", _STR, "Adapter format name, e.g. goaml, amlsim, ibm_aml.", False),
+            _f("source_ref", _STR, "Place in the source: file:line (CSV) or file#XPath (XML).", False),
+            _f("source_txn_ref", _STR, "The source's own transaction number, if any."),
+            _f("timestamp", TIMESTAMP, "When the transaction took place, UTC."),
+            _f("tz_offset_minutes", pa.int16(), "UTC offset stated by the source, minutes; null if none."),
+            _f("amount", MONEY, "Amount debited / sent, in `currency`."),
+            _f("currency", _STR, "ISO 4217 code of `amount`."),
+            _f("amount_local", MONEY, "Amount in the reporting jurisdiction's currency, where the source states it."),
+            _f("currency_local", _STR, "ISO 4217 code of `amount_local`."),
+            _f("amount_received", MONEY, "Amount credited on the receiving side when the source gives a second leg."),
+            _f("currency_received", _STR, "ISO 4217 code of `amount_received`."),
+            _f("from_account", _STR, "account_id of the debited account; null for cash or unknown."),
+            _f("to_account", _STR, "account_id of the credited account; null for cash or unknown."),
+            _f("from_party", _STR, "party_id of the sender, where the source names one."),
+            _f("to_party", _STR, "party_id of the receiver, where the source names one."),
+            _f("from_my_client", pa.bool_(), "goAML: the sending side is the reporting entity's client."),
+            _f("to_my_client", pa.bool_(), "goAML: the receiving side is the reporting entity's client."),
+            _f("from_funds", _STR, "Source's funds / instrument code on the sending side (goAML from_funds_code)."),
+            _f("to_funds", _STR, "Source's funds / instrument code on the receiving side."),
+            _f("channel", _STR, "One of schema.CHANNELS."),
+            _f("description", _STR, "Free-text description / remittance information."),
+            _f("counterparty_name", _STR, "Name of the counterparty as written in the source."),
+            _f("merchant_category", _STR, "Merchant category code or label, if known."),
+            _f("country_from", _STR, "ISO 3166-1 alpha-2 of the sending side."),
+            _f("country_to", _STR, "ISO 3166-1 alpha-2 of the receiving side."),
+            _f("quality_flags", _STRLIST, "Data-quality flags, e.g. self_transfer, negative_amount."),
+            _f("is_laundering", pa.bool_(), "Label in benchmark data (AMLSim is_sar, IBM Is Laundering)."),
+            _f("typology", _STR, "Label typology in benchmark data (e.g. fan_in)."),
+            _f("label_alert_id", _STR, "Benchmark data's own alert/pattern id."),
+        ]
+    ),
+    "accounts": pa.schema(
+        [
+            _f("account_id", _STR, "Stable id '<namespace>/<account number>'.", False),
+            _f("institution", _STR, "Institution code, BIC or name holding the account."),
+            _f("account_number", _STR, "Account number as written (leading zeros kept)."),
+            _f("iban", _STR, "IBAN if known."),
+            _f("name", _STR, "Account name / title."),
+            _f("currency", _STR, "ISO 4217 account currency."),
+            _f("country", _STR, "ISO 3166-1 alpha-2 of the account's institution."),
+            _f("opened", TIMESTAMP, "Opening time, UTC."),
+            _f("closed", TIMESTAMP, "Closing time, UTC."),
+            _f("status", _STR, "Status code as given by the source."),
+            _f("source_ref", _STR, "Where the account was first seen.", False),
+        ]
+    ),
+    "parties": pa.schema(
+        [
+            _f("party_id", _STR, "Stable id of this mention of a person or entity.", False),
+            _f("kind", _STR, "person | entity.", False),
+            _f("name", _STR, "Full name as written (persons: given + family)."),
+            _f("given_name", _STR, "Given name(s) of a person."),
+            _f("family_name", _STR, "Family name of a person."),
+            _f("birth_date", pa.date32(), "Date of birth (persons) or incorporation (entities)."),
+            _f("nationality", _STR, "ISO 3166-1 alpha-2."),
+            _f("country", _STR, "Country of residence / incorporation, ISO 3166-1 alpha-2."),
+            _f("occupation", _STR, "Occupation or business as written."),
+            _f("report_id", _STR, "Report the mention came from."),
+            _f("source_ref", _STR, "Place in the source.", False),
+        ]
+    ),
+    "party_accounts": pa.schema(
+        [
+            _f("party_id", _STR, "parties.party_id", False),
+            _f("account_id", _STR, "accounts.account_id", False),
+            _f("role", _STR, "holder | signatory | beneficial_owner | director | controller | other", False),
+            _f("role_code", _STR, "The source's own role code, if any."),
+            _f("source_ref", _STR, "Place in the source.", False),
+        ]
+    ),
+    "identifiers": pa.schema(
+        [
+            _f("owner_kind", _STR, "party | account", False),
+            _f("owner_id", _STR, "party_id or account_id", False),
+            _f("kind", _STR, "phone | email | address | passport | national_id | tax_id | id_document | device | ip", False),
+            _f("value", _STR, "Normalised value used for matching.", False),
+            _f("raw", _STR, "Value as written in the source."),
+            _f("source_ref", _STR, "Place in the source.", False),
+        ]
+    ),
+    "reports": pa.schema(
+        [
+            _f("report_id", _STR, "Stable id of the report or source file.", False),
+            _f("format", _STR, "Adapter format name.", False),
+            _f("report_code", _STR, "STR, SAR, CTR, IFT, ... as given by the source."),
+            _f("reporting_entity", _STR, "Reporting entity id (goAML rentity_id) or bank."),
+            _f("entity_reference", _STR, "The reporting entity's own reference."),
+            _f("submitted_at", TIMESTAMP, "Submission time, UTC."),
+            _f("currency_local", _STR, "Local currency declared by the report."),
+            _f("reason", _STR, "Why the report was filed (goAML reason)."),
+            _f("action", _STR, "Action taken by the reporting entity."),
+            _f("indicators", _STRLIST, "Report indicator codes."),
+            _f("narrative", _STR, "Narrative text."),
+            _f("source_file", _STR, "File name.", False),
+        ]
+    ),
+    "rejects": pa.schema(
+        [
+            _f("source", _STR, "Adapter format name.", False),
+            _f("source_ref", _STR, "file:line or file#XPath of the rejected record.", False),
+            _f("table", _STR, "Canonical table the record was meant for.", False),
+            _f("reason", _STR, "Why it was rejected (names the field).", False),
+            _f("raw", _STR, "The record as read (may contain personal data: it is data)."),
+        ]
+    ),
+    "load_log": pa.schema(
+        [
+            _f("source_file", _STR, "File name.", False),
+            _f("source", _STR, "Adapter format name.", False),
+            _f("table", _STR, "Canonical table.", False),
+            _f("records_read", pa.int64(), "Records found in the source for this table.", False),
+            _f("rows_written", pa.int64(), "Rows written to the table.", False),
+            _f("merged", pa.int64(), "Records that repeated an existing row (same id) and were merged into it.", False),
+            _f("rejected", pa.int64(), "Records sent to rejects.", False),
+        ]
+    ),
+    "alerts": pa.schema(
+        [
+            _f("alert_id", _STR, "Stable hash of rule, subject and window.", False),
+            _f("rule_id", _STR, "Rule id, e.g. ML-05.", False),
+            _f("rule_name", _STR, "Short rule name.", False),
+            _f("typology", _STR, "Typology family, e.g. structuring, fan_in.", False),
+            _f("subject_kind", _STR, "account | party", False),
+            _f("subject_id", _STR, "account_id or party_id.", False),
+            _f("score", pa.float64(), "0..1, higher is more suspicious (a rank score, not money).", False),
+            _f("severity", _STR, "low | medium | high", False),
+            _f("window_start", TIMESTAMP, "First evidence transaction time, UTC."),
+            _f("window_end", TIMESTAMP, "Last evidence transaction time, UTC."),
+            _f("amount_total", MONEY, "Sum of the evidence amounts in `currency`."),
+            _f("currency", _STR, "ISO 4217 code of `amount_total`."),
+            _f("evidence_count", pa.int64(), "Number of evidence transactions.", False),
+            _f("evidence_txn_ids", _STRLIST, "transactions.txn_id of the evidence.", False),
+            _f("explanation", _STR, "Plain words an analyst can read.", False),
+            _f("params", _STR, "JSON of the thresholds used.", False),
+            _f("run_id", _STR, "Hash of the inputs' ids and the configuration.", False),
+        ]
+    ),
+}
+
+#: Tables of a :class:`~followmoney.Bundle`, in display order.
+TABLES = (
+    "transactions",
+    "accounts",
+    "parties",
+    "party_accounts",
+    "identifiers",
+    "reports",
+    "rejects",
+    "load_log",
+)
+
+
+def _schema(name: str) -> pa.Schema:
+    try:
+        return SCHEMAS[name]
+    except KeyError:
+        raise SchemaError(f"unknown table {name!r}; known: {sorted(SCHEMAS)}") from None
+
+
+def empty(name: str) -> pa.Table:
+    """Return an empty table with the canonical schema ``name``.
+
+    Raises
+    ------
+    SchemaError
+        If ``name`` is not a canonical table.
+    """
+    return _schema(name).empty_table()
+
+
+def conform(data: pa.Table | Mapping[str, Sequence] | Sequence[Mapping], name: str) -> pa.Table:
+    """Build a table with exactly the canonical columns of ``name``, in order.
+
+    Columns missing from ``data`` are filled with nulls; extra columns are kept after
+    the canonical ones. Values are cast to the canonical types (strings of decimals
+    are exact).
+
+    Parameters
+    ----------
+    data : pyarrow.Table, mapping of column to values, or list of row dicts
+    name : str
+        Canonical table name (a key of :data:`SCHEMAS`).
+
+    Returns
+    -------
+    pyarrow.Table
+
+    Raises
+    ------
+    SchemaError
+        If a value cannot be cast to its canonical type, or a non-nullable column has
+        nulls.
+
+    Examples
+    --------
+    >>> t = conform([{"source": "x", "source_ref": "f:2", "table": "transactions",
+    ...               "reason": "bad amount"}], "rejects")
+    >>> t.column("raw").null_count
+    1
+    """
+    schema = _schema(name)
+    if isinstance(data, pa.Table):
+        table = data
+    elif isinstance(data, Mapping):
+        table = pa.table(dict(data))
+    else:
+        rows = list(data)
+        table = pa.Table.from_pylist(rows) if rows else pa.table({})
+    n = table.num_rows
+    arrays = []
+    for field in schema:
+        if field.name in table.column_names:
+            col = table.column(field.name)
+            if col.type != field.type:
+                try:
+                    col = col.cast(field.type) if col.null_count < n or n == 0 else pa.nulls(n, field.type)
+                except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+                    raise SchemaError(f"table {name}: column {field.name}: cannot cast {col.type} to {field.type}: {exc}") from exc
+        else:
+            col = pa.nulls(n, field.type)
+        if not field.nullable and col.null_count:
+            raise SchemaError(f"table {name}: column {field.name} has {col.null_count} null value(s)")
+        arrays.append(col)
+    extra = [c for c in table.column_names if c not in schema.names]
+    fields = list(schema) + [table.schema.field(c) for c in extra]
+    arrays += [table.column(c) for c in extra]
+    return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
+
+
+def validate(table: pa.Table, name: str) -> None:
+    """Check that ``table`` has every canonical column of ``name`` with its type.
+
+    Raises
+    ------
+    SchemaError
+        Naming the first missing or mistyped column.
+    """
+    schema = _schema(name)
+    for field in schema:
+        if field.name not in table.column_names:
+            raise SchemaError(f"table {name}: missing column {field.name}")
+        got = table.schema.field(field.name).type
+        if got != field.type:
+            raise SchemaError(f"table {name}: column {field.name} is {got}, expected {field.type}")
+        if not field.nullable and table.column(field.name).null_count:
+            raise SchemaError(f"table {name}: column {field.name} has nulls")
+
+
+def to_cents(values: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+    """Convert a ``decimal128(18, 2)`` money column to ``int64`` hundredths, exactly.
+
+    Nulls stay null. Hundredths of the currency unit, whatever the currency's ISO 4217
+    exponent: the canonical money type has two decimal places.
+
+    Examples
+    --------
+    >>> import pyarrow as pa
+    >>> from decimal import Decimal
+    >>> to_cents(pa.array([Decimal("9500.00"), None, Decimal("-0.01")], MONEY)).to_pylist()
+    [950000, None, -1]
+    """
+    scaled = pc.multiply(values.cast(MONEY), pa.scalar(Decimal(100), pa.decimal128(3, 0)))
+    return scaled.cast(pa.int64())
+
+
+def has_flag(flags: pa.ChunkedArray | pa.Array, flag: str) -> pa.Array:
+    """Per row of a ``list<string>`` flags column, whether it contains ``flag``.
+
+    Examples
+    --------
+    >>> has_flag(pa.array([["a", "self_transfer"], [], None]), "self_transfer").to_pylist()
+    [True, False, False]
+    """
+    if isinstance(flags, pa.ChunkedArray):
+        flags = flags.combine_chunks()
+    hits = pc.is_in(pc.list_flatten(flags), value_set=pa.array([flag]))
+    parents = pc.list_parent_indices(flags).to_numpy()
+    counts = np.bincount(parents[hits.to_numpy(zero_copy_only=False)], minlength=len(flags))
+    return pa.array(counts > 0)
