@@ -1,0 +1,54 @@
+import pyarrow as pa
+import pytest
+
+import followmoney as fm
+from followmoney.bundle import Bundle, ReconciliationError
+from followmoney.ingest._collect import Collector
+
+
+def _bundle(file, accounts):
+    c = Collector("test", file)
+    for i, (aid, name) in enumerate(accounts, start=2):
+        c.add("accounts", {"account_id": aid, "name": name, "source_ref": c.ref(i)})
+    c.reject("accounts", 99, "account: missing", "raw,line")
+    return c.bundle()
+
+
+def test_collector_counts_merges_and_rejects():
+    b = _bundle("a.csv", [("X/1", None), ("X/1", "Alpha"), ("X/2", "Beta")])
+    assert b.accounts.num_rows == 2
+    log = b.load_log.to_pylist()[0]
+    assert (log["records_read"], log["rows_written"], log["merged"], log["rejected"]) == (4, 2, 1, 1)
+    # first non-null value wins when rows merge
+    assert b.accounts.to_pylist()[0]["name"] == "Alpha"
+    b.reconcile()
+
+
+def test_concat_merges_across_files_and_still_reconciles():
+    b = Bundle.concat([_bundle("a.csv", [("X/1", "A")]), _bundle("b.csv", [("X/1", None), ("X/3", "C")])])
+    assert b.accounts["account_id"].to_pylist() == ["X/1", "X/3"]
+    b.reconcile()
+    merged = {r["source_file"]: r["merged"] for r in b.load_log.to_pylist()}
+    assert merged == {"a.csv": 0, "b.csv": 1}
+
+
+def test_reconcile_detects_a_lost_row():
+    b = _bundle("a.csv", [("X/1", "A"), ("X/2", "B")])
+    b.accounts = b.accounts.slice(0, 1)
+    with pytest.raises(ReconciliationError, match="accounts"):
+        b.reconcile()
+
+
+def test_store_round_trip(tmp_path, sample_data):
+    b = fm.read(sample_data / "amlsim" / "transactions.csv")
+    fm.write_bundle(b, tmp_path / "bundle")
+    back = fm.read_bundle(tmp_path / "bundle")
+    for name in ("transactions", "accounts", "load_log"):
+        assert getattr(back, name).equals(getattr(b, name)), name
+    assert back.transactions.schema.field("amount").type == pa.decimal128(18, 2)
+
+
+def test_repr_html_shows_counts(sample_data):
+    b = fm.read(sample_data / "amlsim" / "transactions.csv")
+    html = b._repr_html_()
+    assert "transactions" in html and "17,177" in html and "USD" in html

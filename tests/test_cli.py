@@ -1,0 +1,80 @@
+"""The batch command line, end to end."""
+
+import json
+import subprocess
+import sys
+
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+from click.testing import CliRunner
+
+from followmoney.cli import main
+
+
+def run(*args):
+    return CliRunner().invoke(main, list(map(str, args)))
+
+
+def test_score_writes_alerts_tables_and_summary(tmp_path, sample_data):
+    out = tmp_path / "out"
+    r = run("score", sample_data / "amlsim" / "transactions.csv", "--out", out, "--quiet")
+    assert r.exit_code == 0, r.output
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["tables"]["transactions"]["records_read"] == 17_177
+    assert summary["alerts"] == pq.read_table(out / "alerts.parquet").num_rows > 0
+    assert set(summary["alerts_per_rule"]) == {"ML-05", "ML-06"}
+    tx = pq.read_table(out / "tables" / "transactions.parquet")
+    assert {"txn_id", "source_ref"} <= set(tx.column_names)
+    assert (out / "tables" / "rejects.parquet").exists()
+    csv = pd.read_csv(out / "alerts.csv")
+    assert len(csv) == summary["alerts"] and csv["evidence_txn_ids"].str.contains(";").any()
+
+
+def test_summary_is_printed(tmp_path, sample_data):
+    r = run("score", sample_data / "amlsim" / "transactions.csv", "--out", tmp_path)
+    assert r.exit_code == 0
+    assert "transactions" in r.output and "ML-05" in r.output and "alerts.csv" in r.output
+
+
+def test_unreadable_input_exits_nonzero_naming_the_file(tmp_path):
+    bad = tmp_path / "broken.xml"
+    bad.write_text("<report><rentity_id>1</rentity_id><transaction>")
+    r = subprocess.run([sys.executable, "-m", "followmoney.cli", "score", str(bad), "--out", str(tmp_path / "o")],
+                       capture_output=True, text=True)  # fmt: skip
+    assert r.returncode == 2
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and "broken.xml" in lines[0]
+
+
+def test_missing_file_and_bad_config(tmp_path, sample_data):
+    assert run("score", tmp_path / "nope.csv", "--out", tmp_path).exit_code == 2
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('jurisdiction = "ZZ"\n')
+    r = run("score", sample_data / "amlsim" / "transactions.csv", "--out", tmp_path, "--config", cfg)
+    assert r.exit_code == 3
+
+
+def test_jurisdiction_option(tmp_path, sample_data):
+    r = run("score", sample_data / "amlsim" / "transactions.csv", "--out", tmp_path, "--jurisdiction", "AU", "-q")
+    assert r.exit_code == 0
+    assert json.loads((tmp_path / "summary.json").read_text())["config"]["jurisdiction"] == "AU"
+
+
+def test_full_amlsim_alerts_include_labelled_fan_in_and_fan_out_subjects(tmp_path, shared):
+    """Issue 2 done-criterion: alerts include subjects AMLSim labels fan-in / fan-out."""
+    src = shared / "datasets" / "amlsim"
+    r = run("score", src / "transactions.csv", "--out", tmp_path, "-q")
+    assert r.exit_code == 0, r.output
+    alerts = pd.read_parquet(tmp_path / "alerts.parquet")
+    at = pd.read_csv(src / "alert_transactions.csv")
+    fan_in = {f"amlsim/{a}" for a in at.loc[at.alert_type == "fan_in", "bene_acct"]}
+    fan_out = {f"amlsim/{a}" for a in at.loc[at.alert_type == "fan_out", "orig_acct"]}
+    hit_in = set(alerts.loc[alerts.rule_id == "ML-05", "subject_id"]) & fan_in
+    hit_out = set(alerts.loc[alerts.rule_id == "ML-06", "subject_id"]) & fan_out
+    assert len(hit_in) >= 5 and len(hit_out) >= 10
+
+
+@pytest.mark.parametrize("cmd", [["--help"], ["score", "--help"], ["demo", "--help"], ["--version"]])
+def test_help(cmd):
+    assert run(*cmd).exit_code == 0

@@ -1,0 +1,134 @@
+"""AMLSim and IBM AML adapters, on real samples and on hand-made traps."""
+
+from decimal import Decimal
+
+import pyarrow.compute as pc
+import pytest
+
+import followmoney as fm
+from followmoney.ingest import InputError, amlsim, ibm_aml
+
+
+# --------------------------------------------------------------------- AMLSim
+def test_amlsim_sample_slice(sample_data):
+    b = fm.read(sample_data / "amlsim" / "transactions.csv")
+    b.reconcile()
+    n_lines = sum(1 for _ in open(sample_data / "amlsim" / "transactions.csv")) - 1
+    assert b.transactions.num_rows + b.rejects.num_rows == n_lines
+    tx = b.transactions.to_pylist()
+    first = tx[0]
+    assert first["source_ref"] == "transactions.csv:2"
+    assert first["from_account"] == "amlsim/475" and first["to_account"] == "amlsim/7"
+    assert first["amount"] == Decimal("972.87") and first["currency"] == "USD"
+    labelled = [t for t in tx if t["is_laundering"]]
+    assert labelled and all(t["typology"] and t["label_alert_id"] for t in labelled)
+    assert {t["typology"] for t in labelled} >= {"fan_in", "fan_out"}
+    assert b.accounts.num_rows == b.party_accounts.num_rows > 0
+
+
+def test_amlsim_full_dataset(shared):
+    b = fm.read(shared / "datasets" / "amlsim" / "transactions.csv")
+    assert b.transactions.num_rows == 199_299 and b.rejects.num_rows == 0
+    assert pc.sum(b.transactions["is_laundering"]).as_py() == 1_985
+    assert b.accounts.num_rows == 12_043
+
+
+def test_amlsim_bad_rows_are_rejected_with_reason(tmp_path):
+    f = tmp_path / "transactions.csv"
+    f.write_text(
+        "tran_id,orig_acct,bene_acct,tx_type,base_amt,tran_timestamp,is_sar,alert_id\n"
+        "1,10,20,TRANSFER,100.50,2017-01-01T00:00:00Z,False,-1\n"
+        "2,10,20,TRANSFER,1.2.3,2017-01-01T00:00:00Z,False,-1\n"
+        "3,10,20,TRANSFER,5.00,yesterday,False,-1\n"
+        "4,,20,TRANSFER,5.00,2017-01-02T00:00:00Z,False,-1\n"
+    )
+    b = amlsim.read(f)
+    b.reconcile()
+    assert b.transactions.num_rows == 1
+    rej = b.rejects.to_pylist()
+    assert [r["source_ref"] for r in rej] == ["transactions.csv:3", "transactions.csv:4", "transactions.csv:5"]
+    assert [r["reason"].split(":")[0] for r in rej] == ["base_amt", "tran_timestamp", "orig_acct"]
+    assert rej[0]["raw"].startswith("2,10,20")
+
+
+def test_amlsim_missing_column_names_the_file(tmp_path):
+    f = tmp_path / "transactions.csv"
+    f.write_text("tran_id,orig_acct,bene_acct\n1,2,3\n")
+    with pytest.raises(InputError, match="transactions.csv: line 1"):
+        amlsim.read(f)
+
+
+# --------------------------------------------------------------------- IBM AML
+def test_ibm_br22_traps(data_dir):
+    """shared/cases/ingest.md BR-22."""
+    b = fm.read(data_dir / "ibm_aml" / "br22_traps.csv")
+    b.reconcile()
+    rows = b.transactions.to_pylist()
+    assert len(rows) == 4 and b.rejects.num_rows == 0
+    assert rows[0]["from_account"] == "011/80000AAA1" and rows[0]["quality_flags"] == ["self_transfer"]
+    assert rows[1]["amount"] == Decimal("-250.00") and "negative_amount" in rows[1]["quality_flags"]
+    assert rows[2]["amount"] is None and rows[2]["amount_received"] is None
+    assert "invalid_amount" in rows[2]["quality_flags"]
+    r4 = rows[3]
+    assert (r4["amount"], r4["currency"]) == (Decimal("108.50"), "USD")
+    assert (r4["amount_received"], r4["currency_received"]) == (Decimal("100.00"), "EUR")
+    assert r4["is_laundering"] is True
+    inst = b.accounts.to_pylist()
+    assert {a["institution"] for a in inst} >= {"011", "012", "013"}
+
+
+def test_ibm_self_transfer_and_negative_excluded_from_scores(data_dir):
+    frame = fm.alerts.prepare_transactions(fm.read(data_dir / "ibm_aml" / "br22_traps.csv").transactions)
+    assert frame["self_transfer"].tolist() == [True, False, False, False]
+    assert frame["amount_cents"].isna().tolist() == [False, True, True, False]
+
+
+def test_ibm_real_excerpt(shared):
+    b = fm.read(shared / "samples" / "ibm_aml" / "HI-Small_Trans_first4rows_excerpt_from_quotes.csv")
+    rows = b.transactions.to_pylist()
+    assert len(rows) == 4
+    assert rows[1]["from_account"] == "03208/8000F4580" and rows[1]["to_account"] == "001/8000F5340"
+    assert rows[1]["amount"] == Decimal("0.01") and rows[1]["channel"] == "cheque"
+
+
+def test_ibm_companion_accounts_file(tmp_path, data_dir):
+    (tmp_path / "X_Trans.csv").write_bytes((data_dir / "ibm_aml" / "br22_traps.csv").read_bytes())
+    (tmp_path / "X_accounts.csv").write_text(
+        "Bank Name,Bank ID,Account Number,Entity ID,Entity Name\nTest Bank #1,015,80000EEE5,800AAA,Corporation #1\n"
+    )
+    b = fm.read(tmp_path)  # the companion is read with, not besides, the transactions
+    b.reconcile()
+    acc = {a["account_id"]: a for a in b.accounts.to_pylist()}
+    assert acc["015/80000EEE5"]["name"] == "Test Bank #1"
+    assert b.party_accounts.to_pylist()[0]["account_id"] == "015/80000EEE5"
+
+
+def test_ibm_rounded_amounts_are_flagged(tmp_path):
+    f = tmp_path / "t.csv"
+    f.write_text(
+        "Timestamp,From Bank,Account,To Bank,Account,Amount Received,Receiving Currency,Amount Paid,Payment Currency,Payment Format,Is Laundering\n"
+        "2022/09/01 00:20,1,A,2,B,0.000123,Bitcoin,0.005,Bitcoin,Bitcoin,0\n"
+    )
+    row = ibm_aml.read(f).transactions.to_pylist()[0]
+    assert row["currency"] == "XBT" and row["amount"] == Decimal("0.00") and row["channel"] == "crypto"
+    assert "amount_rounded" in row["quality_flags"]
+
+
+# --------------------------------------------------------------------- read()
+def test_read_unknown_format_names_the_file(tmp_path):
+    f = tmp_path / "mystery.csv"
+    f.write_text("a,b\n1,2\n")
+    with pytest.raises(InputError, match="mystery.csv: unrecognised format"):
+        fm.read(f)
+
+
+def test_read_refuses_ambiguous_file_names(tmp_path, data_dir):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "br22_traps.csv").write_bytes(b"x")
+    with pytest.raises(InputError, match="share the file name"):
+        fm.read([data_dir / "ibm_aml" / "br22_traps.csv", tmp_path / "a" / "br22_traps.csv"])
+
+
+def test_sniff(data_dir, sample_data):
+    assert fm.sniff(data_dir / "ibm_aml" / "br22_traps.csv") == "ibm_aml"
+    assert fm.sniff(sample_data / "amlsim" / "transactions.csv") == "amlsim"

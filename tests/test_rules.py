@@ -1,0 +1,182 @@
+"""Typology rules on small hand-made inputs where the right answer is known, plus a conformance suite."""
+
+import json
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+
+import pyarrow as pa
+import pytest
+
+import followmoney as fm
+from followmoney.config import ConfigError
+from followmoney.rules import REGISTRY, ParameterError
+
+T0 = datetime(2024, 3, 4, 9, 0, tzinfo=timezone.utc)
+
+
+def tx(i, frm, to, amount, day, channel="transfer", currency="USD", **kw):
+    return {
+        "txn_id": f"t{i:03d}",
+        "source": "test",
+        "source_ref": f"hand.csv:{i + 2}",
+        "timestamp": T0 + timedelta(days=day),
+        "amount": Decimal(amount),
+        "currency": currency,
+        "from_account": frm,
+        "to_account": to,
+        "channel": channel,
+        **kw,
+    }
+
+
+def bundle(rows):
+    return fm.Bundle(transactions=pa.Table.from_pylist(rows))
+
+
+def alerts_of(b, rule, **cfg):
+    return fm.score(b, fm.Config(**cfg), rules=[rule]).to_pylist()
+
+
+# ------------------------------------------------------------------ structuring (ML-01)
+def deposits(amounts, days=None, currency="USD", channel="cash_deposit"):
+    days = days or list(range(len(amounts)))
+    return [tx(i, None, "BANK/1", a, d, channel, currency) for i, (a, d) in enumerate(zip(amounts, days))]
+
+
+def test_structuring_three_deposits_below_us_threshold():
+    a = alerts_of(bundle(deposits(["9500.00", "9800.00", "9000.00"])), "ML-01", jurisdiction="US")
+    assert len(a) == 1
+    al = a[0]
+    assert al["subject_id"] == "BANK/1" and al["typology"] == "structuring"
+    assert al["evidence_txn_ids"] == ["t000", "t001", "t002"]
+    assert al["amount_total"] == Decimal("28300.00") and al["currency"] == "USD"
+    assert "USD 10,000.00" in al["explanation"] and "8,000.00" in al["explanation"]
+    assert al["evidence_source_refs"] == ["hand.csv:2", "hand.csv:3", "hand.csv:4"]
+    assert json.loads(al["params"]) == {"jurisdiction": "US", "band_fraction": 0.8, "min_transactions": 3, "window_days": 7.0}
+
+
+def test_structuring_needs_the_count_within_the_window():
+    assert alerts_of(bundle(deposits(["9500.00", "9800.00", "9000.00"], days=[0, 5, 12])), "ML-01") == []
+
+
+def test_structuring_ignores_amounts_outside_the_band():
+    assert alerts_of(bundle(deposits(["7999.99", "9800.00", "9000.00", "12000.00"])), "ML-01") == []
+
+
+@pytest.mark.parametrize(("jurisdiction", "alerted"), [("US", True), ("AU", False)])
+def test_structuring_comparator_at_exactly_the_threshold(jurisdiction, alerted):
+    """US reports amounts above 10,000, so 10,000.00 is unreported; AU reports 10,000 or more."""
+    cur = "USD" if jurisdiction == "US" else "AUD"
+    b = bundle(deposits(["10000.00", "10000.00", "9500.00"], currency=cur))
+    assert bool(alerts_of(b, "ML-01", jurisdiction=jurisdiction)) is alerted
+
+
+def test_structuring_uses_the_jurisdictions_threshold_and_currency():
+    b = bundle(deposits(["450000000.00", "480000000.00", "499000000.00"], currency="IDR"))
+    assert alerts_of(b, "ML-01", jurisdiction="US") == []  # other currency: never converted
+    a = alerts_of(b, "ML-01", jurisdiction="ID")
+    assert len(a) == 1 and "IDR 500,000,000.00" in a[0]["explanation"]
+
+
+def test_structuring_withdrawals_keyed_on_the_paying_account():
+    rows = [tx(i, "BANK/9", None, "9900.00", i, "cash_withdrawal") for i in range(3)]
+    a = alerts_of(bundle(rows), "ML-01")
+    assert [x["subject_id"] for x in a] == ["BANK/9"] and "cash withdrawals" in a[0]["explanation"]
+
+
+def test_structuring_parameters_from_config():
+    b = bundle(deposits(["9500.00", "9800.00"]))
+    assert alerts_of(b, "ML-01") == []
+    assert len(alerts_of(b, "ML-01", rules={"ML-01": {"min_transactions": 2}})) == 1
+
+
+# ------------------------------------------------------------------ fan-in / fan-out (ML-05/06)
+def test_fan_in_distinct_senders():
+    rows = [tx(i, f"S/{i}", "HUB/1", "100.00", i) for i in range(5)]
+    rows.append(tx(5, "S/0", "HUB/1", "100.00", 6))  # repeat sender: not a new counterparty
+    a = alerts_of(bundle(rows), "ML-05")
+    assert len(a) == 1 and a[0]["subject_id"] == "HUB/1"
+    assert "5 distinct senders" in a[0]["explanation"]
+    # evidence: the first window in which the peak is reached (the repeat comes later)
+    assert a[0]["evidence_txn_ids"] == [f"t{i:03d}" for i in range(5)]
+    assert a[0]["amount_total"] == Decimal("500.00")
+
+
+def test_fan_in_below_threshold_or_spread_out():
+    rows = [tx(i, f"S/{i}", "HUB/1", "100.00", i * 10) for i in range(5)]
+    assert alerts_of(bundle(rows), "ML-05") == []
+    assert alerts_of(bundle(rows[:4]), "ML-05", rules={"ML-05": {"window_days": 365}}) == []
+
+
+def test_fan_in_ignores_self_transfers():
+    rows = [tx(i, "HUB/1", "HUB/1", "100.00", i, quality_flags=["self_transfer"]) for i in range(6)]
+    assert alerts_of(bundle(rows), "ML-05") == []
+
+
+def test_fan_out_distinct_beneficiaries():
+    rows = [tx(i, "SRC/1", f"B/{i}", "250.00", 0.5 * i) for i in range(7)]
+    a = alerts_of(bundle(rows), "ML-06")
+    assert len(a) == 1 and a[0]["subject_id"] == "SRC/1" and "7 distinct beneficiaries" in a[0]["explanation"]
+    assert 0.5 < a[0]["score"] <= 1
+
+
+def test_amount_totals_never_add_currencies():
+    rows = [tx(i, f"S/{i}", "HUB/1", "100.00", i, currency="USD" if i % 2 else "EUR") for i in range(6)]
+    a = alerts_of(bundle(rows), "ML-05")[0]
+    assert a["amount_total"] is None and a["currency"] is None
+    assert "EUR 300.00, USD 300.00" in a["explanation"]
+
+
+# ------------------------------------------------------------------ parameters and config
+def test_parameter_validation_names_rule_and_parameter():
+    with pytest.raises(ParameterError, match="ML-05: parameter min_counterparties"):
+        REGISTRY["ML-05"].resolve_params({"min_counterparties": 1})
+    with pytest.raises(ParameterError, match="unknown parameter"):
+        REGISTRY["ML-01"].resolve_params({"threshold": 5})
+    with pytest.raises(ConfigError, match="unknown jurisdiction"):
+        fm.Config(jurisdiction="XX")
+
+
+def test_config_file_round_trip(tmp_path):
+    f = tmp_path / "fiu.toml"
+    f.write_text('jurisdiction = "AU"\ndisabled_rules = ["ML-06"]\n[rules."ML-05"]\nmin_counterparties = 8\n')
+    cfg = fm.Config.from_toml(f)
+    assert cfg.jurisdiction_info.currency == "AUD" and cfg.rule_params("ML-05") == {"min_counterparties": 8}
+    assert fm.Config.from_dict(cfg.to_dict()) == cfg
+    (tmp_path / "bad.toml").write_text("jurisdictin = 'AU'\n")
+    with pytest.raises(ConfigError, match="bad.toml"):
+        fm.Config.from_toml(tmp_path / "bad.toml")
+
+
+def test_config_context_sets_jurisdiction_for_a_block():
+    b = bundle(deposits(["9500.00", "9800.00", "9900.00"], currency="AUD"))
+    assert fm.score(b, rules=["ML-01"]).num_rows == 0
+    with fm.config(jurisdiction="AU"):
+        assert fm.score(b, rules=["ML-01"]).num_rows == 1
+
+
+# ------------------------------------------------------------------ conformance suite over every rule
+@pytest.fixture(scope="module")
+def mixed():
+    rows = deposits(["9500.00", "9800.00", "9000.00"])
+    rows += [tx(10 + i, f"S/{i}", "HUB/1", "100.00", i) for i in range(6)]
+    rows += [tx(20 + i, "SRC/1", f"B/{i}", "100.00", i) for i in range(6)]
+    return bundle(rows)
+
+
+@pytest.mark.parametrize("rule_id", sorted(REGISTRY))
+def test_rule_conformance(rule_id, mixed):
+    rule = REGISTRY[rule_id]
+    assert rule.source and rule.description and rule.params
+    empty = fm.score(fm.Bundle(), rules=[rule_id])
+    assert empty.num_rows == 0 and "alert_id" in empty.column_names
+    before = mixed.transactions
+    first = fm.score(mixed, rules=[rule_id])
+    again = fm.score(mixed, rules=[rule_id])
+    assert mixed.transactions.equals(before)  # input not mutated
+    assert first.num_rows >= 1 and first.equals(again)  # deterministic
+    ids = set(mixed.transactions["txn_id"].to_pylist())
+    for a in first.to_pylist():
+        assert set(a["evidence_txn_ids"]) <= ids and a["evidence_count"] == len(a["evidence_txn_ids"])
+        assert a["explanation"] and 0 <= a["score"] <= 1 and a["severity"] in {"low", "medium", "high"}
+        assert json.loads(a["params"])["jurisdiction"] == "US"

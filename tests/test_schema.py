@@ -1,0 +1,49 @@
+from decimal import Decimal
+
+import pyarrow as pa
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from followmoney import schema
+
+
+def test_every_field_is_documented():
+    for name, sch in schema.SCHEMAS.items():
+        for f in sch:
+            assert f.metadata and f.metadata[b"doc"], f"{name}.{f.name} has no doc"
+
+
+def test_money_is_decimal_and_time_is_utc():
+    tx = schema.SCHEMAS["transactions"]
+    for col in ("amount", "amount_local", "amount_received"):
+        assert tx.field(col).type == pa.decimal128(18, 2)
+    assert tx.field("timestamp").type == pa.timestamp("us", tz="UTC")
+
+
+def test_conform_fills_and_orders_columns():
+    t = schema.conform([{"reason": "r", "table": "transactions", "source_ref": "f:2", "source": "x"}], "rejects")
+    assert t.column_names == schema.SCHEMAS["rejects"].names
+    assert t.column("raw").to_pylist() == [None]
+
+
+def test_conform_rejects_nulls_in_required_columns():
+    with pytest.raises(schema.SchemaError, match="source_ref"):
+        schema.conform([{"source": "x", "source_ref": None, "table": "t", "reason": "r"}], "rejects")
+
+
+def test_validate_names_the_column():
+    t = schema.empty("accounts").drop_columns(["iban"])
+    with pytest.raises(schema.SchemaError, match="iban"):
+        schema.validate(t, "accounts")
+
+
+@given(st.decimals(min_value=Decimal("-9999999999999999.99"), max_value=Decimal("9999999999999999.99"), places=2))
+def test_to_cents_is_exact(d):
+    arr = pa.array([d], schema.MONEY)
+    assert schema.to_cents(arr).to_pylist() == [int(d * 100)]
+
+
+def test_has_flag():
+    flags = pa.array([["negative_amount"], ["self_transfer", "x"], [], None], pa.list_(pa.string()))
+    assert schema.has_flag(flags, "self_transfer").to_pylist() == [False, True, False, False]
