@@ -1,74 +1,39 @@
-"""Benchmarks, run by `make bench`. Figures are ratios against a named peer measured in the same run.
+"""Run every benchmark (``benchmarks/bench_*.py``), print its figures and save them as JSON.
 
-1. End-to-end ``score`` (read + reconcile + rules + alerts) on the AMLSim data
-   (``../shared/datasets/amlsim/transactions.csv``, 199,299 rows, or the bundled slice
-   when ../shared is absent). Peer: a bare ``pyarrow.csv.read_csv`` of the same file,
-   the floor any CSV-based pipeline pays. Each measurement runs in a fresh process so
-   that its peak resident memory (ru_maxrss) is its own; the best of ``--repeat`` runs
-   is reported.
+Each ``bench_*.py`` module has ``run(repeat) -> dict`` whose figures include ratios
+against a named peer measured in the same run. Usage: ``make bench`` or
+``python benchmarks/run.py [--repeat N] [--only NAME]``.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
-import subprocess
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-
-_READ_CSV = """
-import resource, sys, time, pyarrow.csv as c
-t = time.perf_counter(); n = c.read_csv(sys.argv[1]).num_rows; dt = time.perf_counter() - t
-print({"rows": n, "seconds": dt, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024})
-"""
-
-_SCORE = """
-import resource, sys, time
-import followmoney as fm
-t = time.perf_counter()
-b = fm.read(sys.argv[1]); a = fm.score(b)
-dt = time.perf_counter() - t
-print({"rows": b.transactions.num_rows, "alerts": a.num_rows, "seconds": dt,
-       "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024})
-"""
-
-
-def _measure(code: str, path: Path, repeat: int) -> dict:
-    runs = []
-    for _ in range(repeat):
-        out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, check=True)
-        runs.append(eval(out.stdout.strip().splitlines()[-1]))  # noqa: S307 - our own subprocess' dict literal
-    return min(runs, key=lambda r: r["seconds"])
+HERE = Path(__file__).resolve().parent
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--out", type=Path, default=ROOT / "bench_output" / "bench.json")
+    ap.add_argument("--repeat", type=int, default=3, help="runs per measurement; the best is kept")
+    ap.add_argument("--only", help="run only bench_<ONLY>.py")
+    ap.add_argument("--out", type=Path, default=HERE.parent / "bench_output")
     args = ap.parse_args()
-    full = ROOT.parent / "shared" / "datasets" / "amlsim" / "transactions.csv"
-    path = full if full.is_file() else ROOT / "sample_data" / "amlsim" / "transactions.csv"
-    peer = _measure(_READ_CSV, path, args.repeat)
-    ours = _measure(_SCORE, path, args.repeat)
-    result = {
-        "benchmark": "score end-to-end vs pyarrow.csv.read_csv",
-        "input": str(path.relative_to(path.parents[2])),
-        "rows": ours["rows"],
-        "alerts": ours["alerts"],
-        "score_seconds": round(ours["seconds"], 3),
-        "score_rows_per_second": round(ours["rows"] / ours["seconds"]),
-        "score_peak_rss_mb": round(ours["peak_rss_mb"], 1),
-        "read_csv_seconds": round(peer["seconds"], 4),
-        "read_csv_peak_rss_mb": round(peer["peak_rss_mb"], 1),
-        "time_ratio_score_over_read_csv": round(ours["seconds"] / peer["seconds"], 1),
-        "memory_ratio_score_over_read_csv": round(ours["peak_rss_mb"] / peer["peak_rss_mb"], 2),
-    }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
-    for k, v in result.items():
-        print(f"{k:>36}: {v}")
+    args.out.mkdir(parents=True, exist_ok=True)
+    for path in sorted(HERE.glob("bench_*.py")):
+        name = path.stem.removeprefix("bench_")
+        if args.only and name != args.only:
+            continue
+        spec = importlib.util.spec_from_file_location(path.stem, path)
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+        result = mod.run(repeat=args.repeat)
+        (args.out / f"{name}.json").write_text(json.dumps(result, indent=2) + "\n")
+        print(f"== {name}")
+        for k, v in result.items():
+            print(f"{k:>40}: {v}")
 
 
 if __name__ == "__main__":
