@@ -18,6 +18,7 @@ _KEYS = {
     "accounts": ("account_id",),
     "parties": ("party_id",),
     "reports": ("report_id",),
+    "statements": ("statement_id",),
     "transactions": ("txn_id",),
     "party_accounts": ("party_id", "account_id", "role"),
     "identifiers": ("owner_kind", "owner_id", "kind", "value"),
@@ -44,7 +45,7 @@ class Bundle:
 
     Attributes
     ----------
-    transactions, accounts, parties, party_accounts, identifiers, reports, rejects, load_log : pyarrow.Table
+    transactions, accounts, parties, party_accounts, identifiers, reports, statements, rejects, load_log : pyarrow.Table
 
     Examples
     --------
@@ -60,6 +61,7 @@ class Bundle:
     party_accounts: pa.Table = _table_field("party_accounts")
     identifiers: pa.Table = _table_field("identifiers")
     reports: pa.Table = _table_field("reports")
+    statements: pa.Table = _table_field("statements")
     rejects: pa.Table = _table_field("rejects")
     load_log: pa.Table = _table_field("load_log")
 

@@ -97,6 +97,9 @@ SCHEMAS: dict[str, pa.Schema] = {
             _f("currency_local", _STR, "ISO 4217 code of `amount_local`."),
             _f("amount_received", MONEY, "Amount credited on the receiving side when the source gives a second leg."),
             _f("currency_received", _STR, "ISO 4217 code of `amount_received`."),
+            _f("instructed_amount", MONEY, "Original / instructed amount before conversion (camt InstdAmt, MT103 :33B:)."),
+            _f("instructed_currency", _STR, "ISO 4217 code of `instructed_amount`."),
+            _f("fx_rate", pa.decimal128(24, 10), "Exchange rate stated by the source (units of `currency` per `instructed_currency`)."),
             _f("from_account", _STR, "account_id of the debited account; null for cash or unknown."),
             _f("to_account", _STR, "account_id of the credited account; null for cash or unknown."),
             _f("from_party", _STR, "party_id of the sender, where the source names one."),
@@ -108,6 +111,13 @@ SCHEMAS: dict[str, pa.Schema] = {
             _f("channel", _STR, "One of schema.CHANNELS."),
             _f("description", _STR, "Free-text description / remittance information."),
             _f("counterparty_name", _STR, "Name of the counterparty as written in the source."),
+            _f("counterparty_account", _STR, "Counterparty account number / IBAN as written."),
+            _f("counterparty_bic", _STR, "Counterparty institution BIC."),
+            _f("statement_id", _STR, "statements.statement_id for rows read from a bank statement."),
+            _f("entry_ref", _STR, "The statement entry a row belongs to (batch details share it)."),
+            _f("booking_date", pa.date32(), "Booking date of a statement entry."),
+            _f("value_date", pa.date32(), "Value date of a statement entry."),
+            _f("is_reversal", pa.bool_(), "The entry reverses an earlier one (MT940 RC/RD, camt RvslInd)."),
             _f("merchant_category", _STR, "Merchant category code or label, if known."),
             _f("country_from", _STR, "ISO 3166-1 alpha-2 of the sending side."),
             _f("country_to", _STR, "ISO 3166-1 alpha-2 of the receiving side."),
@@ -182,6 +192,20 @@ SCHEMAS: dict[str, pa.Schema] = {
             _f("source_file", _STR, "File name.", False),
         ]
     ),
+    "statements": pa.schema(
+        [
+            _f("statement_id", _STR, "Stable id of one statement (camt Stmt/Rpt/Ntfctn, MT940 :20:/:28C: block).", False),
+            _f("account_id", _STR, "accounts.account_id of the statement's account."),
+            _f("currency", _STR, "ISO 4217 account currency."),
+            _f("opening_balance", MONEY, "Opening booked balance (signed)."),
+            _f("closing_balance", MONEY, "Closing booked balance (signed)."),
+            _f("opening_date", pa.date32(), "Date of the opening balance."),
+            _f("closing_date", pa.date32(), "Date of the closing balance."),
+            _f("entries_total", MONEY, "Signed sum of the statement's booked entries."),
+            _f("reconciled", pa.bool_(), "opening + entries_total == closing; null when a balance is missing."),
+            _f("source_ref", _STR, "Place in the source.", False),
+        ]
+    ),
     "rejects": pa.schema(
         [
             _f("source", _STR, "Adapter format name.", False),
@@ -233,6 +257,7 @@ TABLES = (
     "party_accounts",
     "identifiers",
     "reports",
+    "statements",
     "rejects",
     "load_log",
 )

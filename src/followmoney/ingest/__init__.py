@@ -8,6 +8,7 @@ returning a :class:`~followmoney.Bundle` for that one file.
 from __future__ import annotations
 
 import glob
+import inspect
 import os
 from collections.abc import Iterable
 from pathlib import Path
@@ -15,13 +16,13 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from followmoney.bundle import Bundle
-from followmoney.ingest import amlsim, goaml, ibm_aml
+from followmoney.ingest import amlsim, bank_csv, camt, fincen, goaml, ibm_aml, mt940
 from followmoney.ingest._collect import InputError
 
 __all__ = ["read", "sniff", "ADAPTERS", "InputError"]
 
 #: The adapters, in sniffing order.
-ADAPTERS = {m.FORMAT: m for m in (goaml, amlsim, ibm_aml)}
+ADAPTERS = {m.FORMAT: m for m in (goaml, fincen, camt, mt940, amlsim, ibm_aml, bank_csv)}
 
 _HEAD_BYTES = 65536
 #: File name suffixes taken from a directory given as input (READMEs, scripts are not data).
@@ -93,7 +94,8 @@ def read(paths, format: str = "auto", *, progress: bool | None = None, **options
     progress : bool, optional
         Show a progress bar over files; default: only on a terminal.
     **options
-        Passed to every adapter's ``read`` (e.g. ``local_currency`` for goAML).
+        Adapter options (e.g. ``local_currency`` or ``profile`` for goAML). Each
+        adapter receives the options its ``read`` accepts.
 
     Returns
     -------
@@ -105,6 +107,8 @@ def read(paths, format: str = "auto", *, progress: bool | None = None, **options
     InputError
         A file is missing, unreadable, of unknown format, or not well-formed; the
         message names the file (and the line or XPath where known).
+    TypeError
+        An option that no adapter in use accepts.
 
     Examples
     --------
@@ -131,10 +135,14 @@ def read(paths, format: str = "auto", *, progress: bool | None = None, **options
         if ADAPTERS[fmt].is_companion(f):
             continue
         plan.append((f, fmt))
+    accepted = {fmt: set(inspect.signature(ADAPTERS[fmt].read).parameters) for fmt in {fmt for _, fmt in plan}}
+    unknown = set(options) - set().union(*accepted.values()) if accepted else set(options)
+    if unknown:
+        raise TypeError(f"read(): option(s) {sorted(unknown)} not accepted by the adapters in use ({sorted(accepted)})")
     bundles = []
     disable = None if progress is None else not progress
     for f, fmt in tqdm(plan, desc="reading", unit="file", disable=disable, leave=False):
-        bundles.append(ADAPTERS[fmt].read(f, **options))
+        bundles.append(ADAPTERS[fmt].read(f, **{k: v for k, v in options.items() if k in accepted[fmt]}))
     bundle = Bundle.concat(bundles)
     bundle.reconcile()
     return bundle
