@@ -13,7 +13,7 @@ Examples
 {'min_counterparties': 8, 'window_days': 30.0}
 """
 
-from followmoney.rules import _fan, _structuring  # noqa: F401  (registers the rules)
+from followmoney.rules import _fan, _graph, _structuring  # noqa: F401  (registers the rules)
 from followmoney.rules._registry import REGISTRY, Param, ParameterError, Rule, RuleContext, register
 
 __all__ = ["REGISTRY", "Param", "ParameterError", "Rule", "RuleContext", "register"]

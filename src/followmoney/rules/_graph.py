@@ -1,0 +1,1 @@
+"""Multi-hop graph typologies (placeholder: being written)."""
