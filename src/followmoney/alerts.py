@@ -7,6 +7,7 @@ import json
 import logging
 from decimal import Decimal
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -17,7 +18,7 @@ from followmoney.config import Config, get_config
 from followmoney.ingest._collect import stable_id
 from followmoney.rules import REGISTRY, RuleContext
 
-__all__ = ["score", "prepare_transactions", "SEVERITY_CUTS"]
+__all__ = ["score", "prepare_transactions", "SEVERITY_CUTS", "OPTIONAL_COLUMNS"]
 
 log = logging.getLogger("followmoney")
 
@@ -25,47 +26,75 @@ log = logging.getLogger("followmoney")
 SEVERITY_CUTS = (0.8, 0.5)
 
 
-def prepare_transactions(transactions: pa.Table) -> pd.DataFrame:
+#: Optional transaction columns passed through to rules when the source has them.
+OPTIONAL_COLUMNS = (
+    "from_party",
+    "to_party",
+    "description",
+    "counterparty_name",
+    "merchant_category",
+    "country_from",
+    "country_to",
+    "location_id",
+    "conductor_party",
+    "is_payroll",
+)
+
+
+def prepare_transactions(transactions: pa.Table, timezone: str = "UTC") -> pd.DataFrame:
     """The frame rules run on: one row per transaction with a timestamp, in (t, txn_id) order.
 
     Parameters
     ----------
     transactions : pyarrow.Table
-        Canonical ``transactions`` table.
+        Canonical ``transactions`` table (extra columns such as ``location_id``,
+        ``conductor_party`` or ``is_payroll`` are passed through when present).
+    timezone : str, default "UTC"
+        IANA zone for local clock time where the source states no UTC offset
+        (the jurisdiction's zone, for night-time rules).
 
     Returns
     -------
     pandas.DataFrame
-        Columns ``txn_id``, ``t`` (int64 µs since the epoch, UTC), ``amount_cents``
-        (nullable Int64 hundredths of ``currency``; null for negative or invalid
-        amounts, which are excluded from sums), ``currency``, ``from_account``,
-        ``to_account``, ``sender`` / ``receiver`` (account, else party),
-        ``channel``, ``self_transfer`` (bool), ``source_ref``. Rows without a
-        timestamp cannot be placed in a window and are left out (they stay in the
-        transactions table).
+        Columns ``txn_id``, ``t`` (int64 µs since the epoch, UTC), ``local_hour``
+        (0–23, local clock: the source's offset when stated, else ``timezone``),
+        ``amount_cents`` (nullable Int64 hundredths of ``currency``; null for
+        negative or invalid amounts, which are excluded from sums), ``currency``,
+        ``from_account``, ``to_account``, ``sender`` / ``receiver`` (account, else
+        party), ``channel``, ``self_transfer`` (bool), ``source_ref``, and those of
+        :data:`OPTIONAL_COLUMNS` the table has. Rows without a timestamp cannot be
+        placed in a window and are left out (they stay in the transactions table).
     """
     tx = transactions.filter(pc.is_valid(transactions["timestamp"]))
     cents = schema.to_cents(tx["amount"])
     cents = pc.if_else(pc.less(cents, 0), pa.scalar(None, pa.int64()), cents)
     flagged_self = schema.has_flag(tx["quality_flags"], "self_transfer")
     same = pc.fill_null(pc.equal(tx["from_account"], tx["to_account"]), False)
-    frame = pa.table(
-        {
-            "txn_id": tx["txn_id"],
-            "t": tx["timestamp"].cast(pa.int64()),
-            "amount_cents": cents,
-            "currency": tx["currency"],
-            "from_account": tx["from_account"],
-            "to_account": tx["to_account"],
-            "sender": pc.coalesce(tx["from_account"], tx["from_party"]),
-            "receiver": pc.coalesce(tx["to_account"], tx["to_party"]),
-            "channel": tx["channel"],
-            "self_transfer": pc.or_(flagged_self, same),
-            "source_ref": tx["source_ref"],
-        }
-    ).sort_by([("t", "ascending"), ("txn_id", "ascending")])
+    cols = {
+        "txn_id": tx["txn_id"],
+        "t": tx["timestamp"].cast(pa.int64()),
+        "amount_cents": cents,
+        "currency": tx["currency"],
+        "from_account": tx["from_account"],
+        "to_account": tx["to_account"],
+        "sender": pc.coalesce(tx["from_account"], tx["from_party"]),
+        "receiver": pc.coalesce(tx["to_account"], tx["to_party"]),
+        "channel": tx["channel"],
+        "self_transfer": pc.or_(flagged_self, same),
+        "source_ref": tx["source_ref"],
+        "tz_offset_minutes": tx["tz_offset_minutes"],
+    }
+    for c in OPTIONAL_COLUMNS:
+        if c in tx.column_names and c not in cols:
+            cols[c] = tx[c]
+    frame = pa.table(cols).sort_by([("t", "ascending"), ("txn_id", "ascending")])
     df = frame.to_pandas()
     df["amount_cents"] = df["amount_cents"].astype("Int64")
+    utc = pd.to_datetime(df["t"], unit="us", utc=True)
+    zone_hour = utc.dt.tz_convert(timezone).dt.hour if len(df) else pd.Series([], dtype="int64")
+    offset = df.pop("tz_offset_minutes")
+    stated = ((df["t"] // 60_000_000 + offset.fillna(0).astype("int64")) // 60) % 24
+    df["local_hour"] = np.where(offset.notna(), stated, zone_hour).astype("int64")
     return df
 
 
@@ -92,8 +121,9 @@ def score(bundle: Bundle, config: Config | None = None, *, rules: list[str] | No
     Returns
     -------
     pyarrow.Table
-        The ``alerts`` schema plus ``evidence_source_refs`` (list of file:line or
-        file#XPath per evidence transaction). Sorted by ``score`` descending, then
+        The ``alerts`` schema (with ``evidence_source_refs``: file:line or file#XPath
+        of each evidence transaction; ``subject_role`` and ``related_subject_ids``
+        where the pattern shows a controller or potential victim). Sorted by ``score`` descending, then
         ``window_start`` and ``alert_id``. Amount totals are per currency and never
         add different currencies: ``amount_total`` is null when the evidence mixes
         currencies (the explanation lists each).
@@ -115,7 +145,7 @@ def score(bundle: Bundle, config: Config | None = None, *, rules: list[str] | No
     """
     cfg = config if config is not None else get_config()
     ids = rules if rules is not None else [r for r in REGISTRY if r not in cfg.disabled_rules]
-    frame = prepare_transactions(bundle.transactions)
+    frame = prepare_transactions(bundle.transactions, cfg.jurisdiction_info.timezone)
     run_id = _run_id(bundle, cfg)
     by_txn = frame.set_index("txn_id")[["amount_cents", "currency", "source_ref"]]
     out = []
@@ -126,12 +156,11 @@ def score(bundle: Bundle, config: Config | None = None, *, rules: list[str] | No
         if missing:
             log.info("rule %s skipped: no data in column(s) %s", rule_id, ", ".join(missing))
             continue
-        findings = rule.func(frame, RuleContext(params=params, jurisdiction=cfg.jurisdiction_info))
+        findings = rule.func(frame, RuleContext(params=params, jurisdiction=cfg.jurisdiction_info, bundle=bundle, config=cfg))
         if findings is None or findings.empty:
             continue
         out.append(_alerts_for(rule, params, cfg, findings, by_txn, run_id))
-    extra = [pa.field("evidence_source_refs", pa.list_(pa.string()))]
-    result_schema = pa.schema(list(schema.SCHEMAS["alerts"]) + extra)
+    result_schema = schema.SCHEMAS["alerts"]
     if not out:
         return result_schema.empty_table()
     table = pa.Table.from_pandas(pd.concat(out, ignore_index=True), schema=result_schema, preserve_index=False)
@@ -191,6 +220,8 @@ def _alerts_for(rule, params, cfg, findings: pd.DataFrame, by_txn: pd.DataFrame,
                 "params": params_json,
                 "run_id": run_id,
                 "evidence_source_refs": refs.get(i, []),
+                "subject_role": r.get("role"),
+                "related_subject_ids": list(r.get("related_subjects") or []),
             }
         )
     return pd.DataFrame.from_records(records)

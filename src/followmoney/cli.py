@@ -62,7 +62,7 @@ def run_score(paths, out: Path, *, fmt: str = "auto", cfg: Config | None = None,
     write_bundle(bundle, out / "tables")
     pq.write_table(alerts, out / "alerts.parquet")
     flat = alerts
-    for name in ("evidence_txn_ids", "evidence_source_refs"):
+    for name in ("evidence_txn_ids", "evidence_source_refs", "related_subject_ids"):
         i = flat.column_names.index(name)
         flat = flat.set_column(i, name, pc.binary_join(flat[name], ";"))
     pacsv.write_csv(flat, out / "alerts.csv")

@@ -36,7 +36,7 @@ from functools import cache
 from importlib.resources import files
 from pathlib import Path
 
-__all__ = ["Config", "Jurisdiction", "config", "get_config", "jurisdictions", "ConfigError"]
+__all__ = ["Config", "Jurisdiction", "config", "get_config", "jurisdictions", "country_lists", "ConfigError"]
 
 
 class ConfigError(ValueError):
@@ -94,6 +94,19 @@ def jurisdictions() -> dict[str, Jurisdiction]:
     }
 
 
+@cache
+def country_lists() -> dict[str, dict]:
+    """Bundled country lists (``fatf_call_for_action``, ``fatf_increased_monitoring``,
+    ``ht_source``, ``migrant_flow``), each with ``countries``, ``source`` and ``as_of``.
+
+    Examples
+    --------
+    >>> "KP" in country_lists()["fatf_call_for_action"]["countries"]
+    True
+    """
+    return tomllib.loads(files("followmoney").joinpath("data/country_lists.toml").read_text("utf-8"))
+
+
 @dataclass(frozen=True)
 class Config:
     """Run configuration.
@@ -107,6 +120,9 @@ class Config:
         validated by each rule against its declared constraints when it runs.
     disabled_rules : tuple of str, default ()
         Rule ids not to run.
+    country_lists : dict of str to list of str, default {}
+        Overrides of the bundled country lists (see :func:`country_lists`), e.g.
+        ``{"ht_source": ["NG", "VN"]}``.
 
     Raises
     ------
@@ -117,6 +133,7 @@ class Config:
     jurisdiction: str = "US"
     rules: dict = field(default_factory=dict)
     disabled_rules: tuple = ()
+    country_lists: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.jurisdiction not in jurisdictions():
@@ -130,6 +147,20 @@ class Config:
         """The :class:`Jurisdiction` selected by ``jurisdiction``."""
         return jurisdictions()[self.jurisdiction]
 
+    def countries(self, name: str) -> set[str]:
+        """The country list ``name``: the configured override, else the bundled list.
+
+        Raises
+        ------
+        ConfigError
+            If ``name`` is neither configured nor bundled.
+        """
+        if name in self.country_lists:
+            return set(self.country_lists[name])
+        if name not in country_lists():
+            raise ConfigError(f"unknown country list {name!r}; known: {sorted(country_lists())}")
+        return set(country_lists()[name]["countries"])
+
     def rule_params(self, rule_id: str) -> dict:
         """Overrides configured for ``rule_id`` (may be empty)."""
         return dict(self.rules.get(rule_id, {}))
@@ -138,8 +169,9 @@ class Config:
     def from_toml(cls, path: str | Path) -> Config:
         """Load a configuration file.
 
-        The file has top-level ``jurisdiction`` and ``disabled_rules`` keys and one
-        ``[rules."ML-05"]`` table per rule to override.
+        The file has top-level ``jurisdiction`` and ``disabled_rules`` keys, one
+        ``[rules."ML-05"]`` table per rule to override, and optionally a
+        ``[country_lists]`` table (e.g. ``ht_source = ["NG", "VN"]``).
 
         Raises
         ------
@@ -162,7 +194,7 @@ class Config:
         ConfigError
             On unknown keys.
         """
-        unknown = set(data) - {"jurisdiction", "rules", "disabled_rules"}
+        unknown = set(data) - {"jurisdiction", "rules", "disabled_rules", "country_lists"}
         if unknown:
             raise ConfigError(f"{origin}: unknown key(s) {sorted(unknown)}")
         return cls(**data)

@@ -60,10 +60,24 @@ class Param:
 
 @dataclass(frozen=True)
 class RuleContext:
-    """What a rule needs besides the transactions: parameters and jurisdiction."""
+    """What a rule needs besides the transaction frame.
+
+    Attributes
+    ----------
+    params : dict
+        The rule's validated parameters.
+    jurisdiction : followmoney.config.Jurisdiction
+        Threshold, currency, time zone of the run.
+    bundle : followmoney.Bundle, optional
+        The whole load, for rules that read other tables (accounts, identifiers).
+    config : followmoney.Config, optional
+        The run configuration (e.g. country lists).
+    """
 
     params: dict
-    jurisdiction: object  # followmoney.config.Jurisdiction
+    jurisdiction: object
+    bundle: object = None
+    config: object = None
 
 
 @dataclass(frozen=True)
