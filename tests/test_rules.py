@@ -10,6 +10,7 @@ import pytest
 import followmoney as fm
 from followmoney.config import ConfigError
 from followmoney.rules import REGISTRY, ParameterError
+from rule_cases import POSITIVE
 
 T0 = datetime(2024, 3, 4, 9, 0, tzinfo=timezone.utc)
 
@@ -156,27 +157,33 @@ def test_config_context_sets_jurisdiction_for_a_block():
 
 
 # ------------------------------------------------------------------ conformance suite over every rule
-@pytest.fixture(scope="module")
-def mixed():
-    rows = deposits(["9500.00", "9800.00", "9000.00"])
-    rows += [tx(10 + i, f"S/{i}", "HUB/1", "100.00", i) for i in range(6)]
-    rows += [tx(20 + i, "SRC/1", f"B/{i}", "100.00", i) for i in range(6)]
-    return bundle(rows)
-
-
 @pytest.mark.parametrize("rule_id", sorted(REGISTRY))
-def test_rule_conformance(rule_id, mixed):
+def test_rule_conformance(rule_id):
+    """style.md pattern 3: one suite over every registered rule."""
     rule = REGISTRY[rule_id]
-    assert rule.source and rule.description and rule.params
-    empty = fm.score(fm.Bundle(), rules=[rule_id])
-    assert empty.num_rows == 0 and "alert_id" in empty.column_names
-    before = mixed.transactions
-    first = fm.score(mixed, rules=[rule_id])
-    again = fm.score(mixed, rules=[rule_id])
-    assert mixed.transactions.equals(before)  # input not mutated
-    assert first.num_rows >= 1 and first.equals(again)  # deterministic
-    ids = set(mixed.transactions["txn_id"].to_pylist())
+    assert rule.source and rule.description and rule.params and rule.explain
+    assert rule_id in POSITIVE, f"{rule_id} has no hand-made positive case in tests/rule_cases.py"
+    b, cfg, expected = POSITIVE[rule_id]()
+    empty = fm.score(fm.Bundle(), cfg, rules=[rule_id])
+    assert empty.num_rows == 0 and empty.schema.equals(fm.schema.SCHEMAS["alerts"])
+    before = b.transactions
+    first = fm.score(b, cfg, rules=[rule_id])
+    again = fm.score(b, cfg, rules=[rule_id])
+    assert b.transactions.equals(before)  # input not mutated
+    assert first.equals(again)  # deterministic
+    assert set(first["subject_id"].to_pylist()) == expected
+    ids = set(b.transactions["txn_id"].to_pylist())
     for a in first.to_pylist():
-        assert set(a["evidence_txn_ids"]) <= ids and a["evidence_count"] == len(a["evidence_txn_ids"])
+        assert set(a["evidence_txn_ids"]) <= ids and a["evidence_count"] == len(a["evidence_txn_ids"]) > 0
         assert a["explanation"] and 0 <= a["score"] <= 1 and a["severity"] in {"low", "medium", "high"}
-        assert json.loads(a["params"])["jurisdiction"] == "US"
+        params = json.loads(a["params"])
+        assert params["jurisdiction"] == cfg.jurisdiction
+        # the explanation names the thresholds it used
+        assert any(_fmt(v) in a["explanation"] for k, v in params.items() if k != "jurisdiction")
+        assert a["subject_id"] in a["explanation"]
+
+
+def _fmt(v):
+    if isinstance(v, float):
+        return f"{v:g}" if v >= 1 else f"{v:.0%}"
+    return str(v)

@@ -10,11 +10,12 @@ no per-subject Python loop, no self-join.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["KeyedSeries", "runs", "codes_for", "make_findings", "margin_score", "DAY_US", "HOUR_US"]
+__all__ = ["KeyedSeries", "runs", "codes_for", "group_rolling_sum", "make_findings", "margin_score", "threshold_cents", "DAY_US", "HOUR_US"]
 
 DAY_US = 86_400_000_000
 HOUR_US = 3_600_000_000
@@ -105,6 +106,24 @@ def runs(codes: np.ndarray, t: np.ndarray, gap_us: int) -> np.ndarray:
     return np.cumsum(new) - 1
 
 
+def group_rolling_sum(codes: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
+    """Sum of the last ``n`` values (this row included) within each key; rows sorted by key.
+
+    Examples
+    --------
+    >>> group_rolling_sum(np.array([0, 0, 0, 0, 1, 1]), np.array([1, 0, 1, 1, 1, 1]), 3).tolist()
+    [1, 1, 2, 2, 1, 2]
+    """
+    if len(codes) == 0:
+        return np.zeros(0, np.int64)
+    cs = np.r_[0, np.cumsum(values)]
+    idx = np.arange(len(codes))
+    start = np.r_[0, np.flatnonzero(codes[1:] != codes[:-1]) + 1]
+    group_start = start[np.searchsorted(start, idx, side="right") - 1]
+    lo = np.maximum(idx - n + 1, group_start)
+    return cs[idx + 1] - cs[lo]
+
+
 def make_findings(
     frame: pd.DataFrame,
     subjects: list,
@@ -160,6 +179,18 @@ def make_findings(
             }
         )
     return pd.DataFrame(out, columns=cols)
+
+
+def threshold_cents(jurisdiction, fraction: float = 1.0) -> int:
+    """``fraction`` × the jurisdiction's cash reporting threshold, in int hundredths, exactly.
+
+    Examples
+    --------
+    >>> from followmoney.config import jurisdictions
+    >>> threshold_cents(jurisdictions()["US"], 0.8)
+    800000
+    """
+    return int((jurisdiction.cash_threshold * 100 * Decimal(str(fraction))).to_integral_value())
 
 
 def margin_score(observed, threshold) -> np.ndarray:

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from followmoney.rules._registry import Param, Rule, RuleContext, register
+from followmoney.rules._rolling import threshold_cents
 from followmoney.rules._windows import episodes
 
 _DAY_US = 86_400_000_000
@@ -26,9 +27,7 @@ _DAY_US = 86_400_000_000
 
 def _band_cents(ctx: RuleContext) -> tuple[int, int, bool]:
     j = ctx.jurisdiction
-    high = int(j.cash_threshold * 100)
-    low = int((j.cash_threshold * Decimal(str(ctx.params["band_fraction"])) * 100).to_integral_value())
-    return low, high, j.comparator == ">"
+    return threshold_cents(j, ctx.params["band_fraction"]), threshold_cents(j), j.comparator == ">"
 
 
 def _structuring(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:

@@ -1,0 +1,432 @@
+"""Money in and straight out: pass-through (ML-04), new-account throughput (ML-19),
+earnings handed to a controller (HT-09), wages drained (FL-01) and several workers'
+wages ending in one account (FL-02).
+
+Sources: ``shared/reference/indicators.md`` rows ML-04, ML-19, HT-09, FL-01, FL-02
+(AUSTRAC 2022 human-trafficking financial indicators; FATF-APG 2018 wage examples;
+money-mule red flags). Amount thresholds derived from the jurisdiction's reporting
+threshold T apply to transactions in T's currency only; amounts are never converted.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+
+from followmoney.rules._registry import Param, Rule, RuleContext, register
+from followmoney.rules._rolling import (
+    DAY_US,
+    HOUR_US,
+    KeyedSeries,
+    codes_for,
+    group_rolling_sum,
+    make_findings,
+    margin_score,
+    runs,
+    threshold_cents,
+)
+
+#: Words that mark a credit as wages when the source has no ``is_payroll`` column.
+PAYROLL_WORDS = re.compile(r"\b(?:salary|salaries|wage|wages|payroll|gaji|upah|sahod|sueldo|lohn|gehalt)\b", re.I)
+
+
+def _money(cents: int, currency: str) -> str:
+    return f"{currency} {cents / 100:,.2f}"
+
+
+def _in_currency(frame: pd.DataFrame, currency: str) -> pd.DataFrame:
+    return frame[(frame["currency"] == currency) & frame["amount_cents"].notna() & ~frame["self_transfer"]]
+
+
+# --------------------------------------------------------------------------- ML-04
+def _pass_through(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
+    p, j = ctx.params, ctx.jurisdiction
+    f = _in_currency(frame, j.currency)
+    min_in = threshold_cents(j, p["min_inflow_fraction"])
+    inflow = f[f["to_account"].notna() & (f["amount_cents"] >= min_in)]
+    out = f[f["from_account"].notna()]
+    if inflow.empty or out.empty:
+        return make_findings(frame, [], [], [], [])
+    acc_codes, accs = codes_for(pd.concat([inflow["to_account"], out["from_account"]], ignore_index=True))
+    in_codes, out_codes = acc_codes[: len(inflow)], acc_codes[len(inflow):]
+    outs = KeyedSeries(out_codes, out["t"].to_numpy(), out["amount_cents"].to_numpy(np.int64))
+    h = int(p["forward_hours"] * HOUR_US)
+    # outflows at the same instant as the inflow count (day-granular sources)
+    fwd, a, b = outs.range_sum(in_codes, inflow["t"].to_numpy(), -1, h)
+    amt = inflow["amount_cents"].to_numpy(np.int64)
+    ok = fwd >= p["forward_share"] * amt
+    if not ok.any():
+        return make_findings(frame, [], [], [], [])
+    q = pd.DataFrame({"code": in_codes[ok], "t": inflow["t"].to_numpy()[ok], "row": np.flatnonzero(ok)})
+    q = q.sort_values(["code", "t"], kind="stable")
+    q["episode"] = runs(q["code"].to_numpy(), q["t"].to_numpy(), int(p["window_days"] * DAY_US))
+    sizes = q.groupby("episode")["row"].transform("size")
+    q = q[sizes >= p["min_events"]]
+    in_pos = frame.index.get_indexer(inflow.index)
+    out_pos = frame.index.get_indexer(out.index)
+    subjects, evidence, scores, facts = [], [], [], []
+    for _, g in q.groupby("episode", sort=True):
+        rows = g["row"].to_numpy()
+        fwd_rows = np.concatenate([out_pos[outs.order[a[r]:b[r]]] for r in rows])
+        share = fwd[rows].sum() / amt[rows].sum()
+        subjects.append(accs[g["code"].iloc[0]])
+        evidence.append(np.r_[in_pos[rows], fwd_rows])
+        scores.append(float(margin_score(len(rows), p["min_events"])))
+        facts.append({"n_in": len(rows), "inflow": _money(amt[rows].sum(), j.currency),
+                      "forwarded": _money(fwd[rows].sum(), j.currency), "share": share})  # fmt: skip
+    return make_findings(frame, subjects, evidence, scores, facts)
+
+
+def _explain_pass_through(facts, params, j) -> str:
+    return (
+        f"Account {facts['subject_id']}: {facts['n_in']} inflows of at least {params['min_inflow_fraction']:.0%} of the "
+        f"{j.currency} {j.cash_threshold:,.2f} reporting threshold were each followed within {params['forward_hours']:g} "
+        f"hours by outflows of at least {params['forward_share']:.0%} of the amount (rule: at least "
+        f"{params['min_events']} such inflows within {params['window_days']:g} days). Inflows {facts['inflow']}; "
+        f"outflows in the {params['forward_hours']:g}-hour windows {facts['forwarded']} ({facts['share']:.0%}). "
+        f"Between {facts['window_start']:%Y-%m-%d} and {facts['window_end']:%Y-%m-%d}: {facts['evidence_count']} transactions."
+    )
+
+
+register(
+    Rule(
+        id="ML-04",
+        name="Pass-through / rapid movement",
+        typology="pass_through",
+        description="Money comes in and nearly all of it leaves again within hours (mule-like account).",
+        source="indicators.md ML-04; FATF-APG 2018 rapid in/out after wages (B); FinCEN FIN-2020-A008 funds withdrawn the same day (B); money-mule red flags (B)",
+        params=(
+            Param("min_inflow_fraction", float, 0.5, "fraction of the reporting threshold", 0.0, 10.0, "Smallest inflow assessed, I_min = fraction × T."),
+            Param("forward_hours", float, 48.0, "hours", 1, 720, "H: outflows counted within this time after each inflow."),
+            Param("forward_share", float, 0.9, "fraction", 0.5, 1.0, "P: share of the inflow that must leave within H."),
+            Param("min_events", int, 2, "count", 1, 100, "Qualifying inflows needed within the window."),
+            Param("window_days", float, 30.0, "days", 1, 366, "Qualifying inflows closer than this form one episode."),
+        ),
+        requires=("to_account", "from_account", "amount_cents"),
+        func=_pass_through,
+        explain=_explain_pass_through,
+    )
+)
+
+
+# --------------------------------------------------------------------------- ML-19
+def _new_account(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
+    p = ctx.params
+    acc = ctx.bundle.accounts.select(["account_id", "opened"]).to_pandas() if ctx.bundle is not None else pd.DataFrame()
+    acc = acc.dropna(subset=["opened"]) if len(acc) else acc
+    if acc.empty:
+        return make_findings(frame, [], [], [], [])
+    opened = dict(zip(acc["account_id"], acc["opened"].astype("int64")))
+    f = frame[frame["amount_cents"].notna() & ~frame["self_transfer"]]
+    age = p["max_age_days"] * DAY_US
+    parts = []
+    for side, other in (("to_account", "in"), ("from_account", "out")):
+        g = f[f[side].isin(opened)][[side, "t", "amount_cents", "currency"]].rename(columns={side: "account"})
+        g["opened"] = g["account"].map(opened)
+        g = g[(g["t"] >= g["opened"]) & (g["t"] < g["opened"] + age)]
+        g["dir"] = other
+        parts.append(g)
+    g = pd.concat(parts)
+    if g.empty:
+        return make_findings(frame, [], [], [], [])
+    sums = g.groupby(["account", "currency", "dir"])["amount_cents"].sum().unstack("dir", fill_value=0)
+    for col in ("in", "out"):
+        if col not in sums:
+            sums[col] = 0
+    sums = sums[sums["in"] > 0]
+    median = sums.groupby(level="currency")["in"].transform("median")
+    hit = sums[(sums["in"] >= p["inflow_multiple"] * median) & (sums["out"] >= p["forward_share"] * sums["in"])]
+    subjects, evidence, scores, facts = [], [], [], []
+    for (account, cur), r in hit.iterrows():
+        rows = np.flatnonzero(
+            (((frame["to_account"] == account) | (frame["from_account"] == account)) & (frame["currency"] == cur)
+             & (frame["t"] >= opened[account]) & (frame["t"] < opened[account] + age)).to_numpy()
+        )  # fmt: skip
+        ratio = r["in"] / median.loc[(account, cur)]
+        subjects.append(account)
+        evidence.append(rows)
+        scores.append(float(margin_score(ratio, p["inflow_multiple"])))
+        facts.append({"inflow": _money(r["in"], cur), "outflow": _money(r["out"], cur), "ratio": ratio,
+                      "opened": pd.Timestamp(opened[account], unit="us", tz="UTC")})  # fmt: skip
+    return make_findings(frame, subjects, evidence, scores, facts)
+
+
+def _explain_new_account(facts, params, j) -> str:
+    return (
+        f"Account {facts['subject_id']} was opened on {facts['opened']:%Y-%m-%d}; in its first {params['max_age_days']:g} "
+        f"days it received {facts['inflow']} ({facts['ratio']:.1f} times the median of new accounts; threshold "
+        f"{params['inflow_multiple']:g} times) and sent out {facts['outflow']} (threshold: at least "
+        f"{params['forward_share']:.0%} of the inflow). {facts['evidence_count']} transactions."
+    )
+
+
+register(
+    Rule(
+        id="ML-19",
+        name="New account used at once for high-value throughput",
+        typology="new_account_throughput",
+        description="A newly opened account receives far more than other new accounts and passes it on.",
+        source="indicators.md ML-19 (generic money-mule indicator, B; thresholds E)",
+        params=(
+            Param("max_age_days", float, 30.0, "days", 1, 365, "Account age window after `accounts.opened`."),
+            Param("inflow_multiple", float, 5.0, "× median new-account inflow", 1.0, 1000.0, "Inflow versus the median of new accounts (same currency)."),
+            Param("forward_share", float, 0.9, "fraction", 0.0, 1.0, "Share of the inflow sent out again in the same window."),
+        ),
+        requires=("to_account", "from_account", "amount_cents"),
+        func=_new_account,
+        explain=_explain_new_account,
+    )
+)
+
+
+# --------------------------------------------------------------------------- forwarding to one beneficiary
+def _prompt_forwards(f: pd.DataFrame, inflows: pd.DataFrame, hours: float) -> pd.DataFrame:
+    """Outflows made within ``hours`` after the sender's latest qualifying inflow.
+
+    Returns the outflows (index into the frame kept) with ``in_t``, ``in_amount``,
+    ``in_row`` of that inflow.
+    """
+    out = f[f["from_account"].notna() & f["receiver"].notna()][["from_account", "receiver", "t", "amount_cents", "currency"]]
+    ins = inflows[["to_account", "t", "amount_cents", "currency"]].rename(
+        columns={"to_account": "from_account", "t": "in_t", "amount_cents": "in_amount"}
+    )
+    ins["in_row"] = ins.index
+    out = out.assign(row=out.index).sort_values("t", kind="stable")
+    ins = ins.sort_values("in_t", kind="stable")
+    m = pd.merge_asof(out, ins, left_on="t", right_on="in_t", by=["from_account", "currency"], direction="backward")
+    m = m[m["in_t"].notna() & (m["t"] - m["in_t"] <= hours * HOUR_US)]
+    return m.astype({"in_t": "int64", "in_row": "int64"})
+
+
+def _feeders_findings(frame, m, shares_ok, p, min_feeders_key, role_facts):
+    """Alert on beneficiaries with enough distinct feeders; feeders are potential victims."""
+    ok = m[shares_ok]
+    if ok.empty:
+        return make_findings(frame, [], [], [], [])
+    feeders = ok.groupby("receiver")["from_account"].unique()
+    feeders = feeders[feeders.map(len) >= p[min_feeders_key]]
+    subjects, evidence, scores, facts, roles, related = [], [], [], [], [], []
+    pos = frame.index
+    for ben, accs in feeders.sort_index().items():
+        sel = ok[(ok["receiver"] == ben) & ok["from_account"].isin(accs)]
+        rows = pos.get_indexer(np.r_[sel["row"].to_numpy(), sel["in_row"].to_numpy()])
+        accs = sorted(accs)
+        subjects.append(ben)
+        evidence.append(rows)
+        scores.append(float(margin_score(len(accs), p[min_feeders_key])))
+        facts.append({"n_feeders": len(accs), "feeders": ", ".join(accs), **role_facts(sel)})
+        roles.append("controller")
+        related.append(accs)
+        # each feeder gets its own finding, as a potential victim linked to the controller
+        for a in accs:
+            fs = sel[sel["from_account"] == a]
+            subjects.append(a)
+            evidence.append(pos.get_indexer(np.r_[fs["row"].to_numpy(), fs["in_row"].to_numpy()]))
+            scores.append(float(margin_score(len(accs), p[min_feeders_key])) * 0.8)
+            facts.append({"n_feeders": len(accs), "feeders": ", ".join(accs), "controller": ben, **role_facts(fs)})
+            roles.append("potential_victim")
+            related.append([ben])
+    return make_findings(frame, subjects, evidence, scores, facts, roles=roles, related=related)
+
+
+# --------------------------------------------------------------------------- HT-09
+def _controller(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
+    p = ctx.params
+    f = frame[frame["amount_cents"].notna() & ~frame["self_transfer"]]
+    inflows = f[f["to_account"].notna()]
+    m = _prompt_forwards(f, inflows, p["forward_hours"])
+    if m.empty:
+        return make_findings(frame, [], [], [], [])
+    m["month"] = pd.to_datetime(m["t"], unit="us", utc=True).dt.strftime("%Y-%m")
+    inflows = inflows.assign(month=pd.to_datetime(inflows["t"], unit="us", utc=True).dt.strftime("%Y-%m"))
+    income = inflows.groupby(["to_account", "currency", "month"])["amount_cents"].sum()
+    fwd = m.groupby(["from_account", "receiver", "currency", "month"])["amount_cents"].sum().reset_index()
+    fwd["income"] = income.reindex(pd.MultiIndex.from_frame(fwd[["from_account", "currency", "month"]])).to_numpy()
+    fwd["share"] = fwd["amount_cents"] / fwd["income"]
+    good = fwd[fwd["share"] >= p["forward_share"]]
+    months = good.groupby(["from_account", "receiver"])["month"].nunique()
+    pairs = months[months >= p["min_months"]].index
+    key = pd.MultiIndex.from_frame(m[["from_account", "receiver"]])
+    good_months = pd.MultiIndex.from_frame(good[["from_account", "receiver", "month"]])
+    ok = key.isin(pairs) & pd.MultiIndex.from_frame(m[["from_account", "receiver", "month"]]).isin(good_months)
+
+    def role_facts(sel):
+        return {"months": sel["month"].nunique(), "forwarded": len(sel)}
+
+    return _feeders_findings(frame, m, ok, p, "min_senders", role_facts)
+
+
+def _explain_controller(facts, params, j) -> str:
+    if "controller" in facts:
+        return (
+            f"Account {facts['subject_id']} passed at least {params['forward_share']:.0%} of its monthly income to account "
+            f"{facts['controller']} within {params['forward_hours']:g} hours of receiving it, in {facts['months']} months; "
+            f"{facts['n_feeders']} accounts do the same to that account (threshold {params['min_senders']}). This is how "
+            f"trafficking victims' earnings are handed to a controller: treat this account as a potential victim, not "
+            f"only as a mule. {facts['evidence_count']} transactions."
+        )
+    return (
+        f"Account {facts['subject_id']} receives most of the income of {facts['n_feeders']} other accounts "
+        f"({facts['feeders']}): each passed at least {params['forward_share']:.0%} of its monthly income to it within "
+        f"{params['forward_hours']:g} hours of receipt, in at least {params['min_months']} months (threshold: "
+        f"{params['min_senders']} such accounts). Likely controller of those accounts. Between "
+        f"{facts['window_start']:%Y-%m-%d} and {facts['window_end']:%Y-%m-%d}: {facts['evidence_count']} transactions, {facts['totals']}."
+    )
+
+
+register(
+    Rule(
+        id="HT-09",
+        name="Earnings handed to a controller",
+        typology="human_trafficking",
+        description="Several people each pass most of what they receive to the same account soon after receiving it.",
+        source="indicators.md HT-09; AUSTRAC 2022 financial indicators of human trafficking: victims hand over most or all money (A); thresholds E",
+        params=(
+            Param("min_senders", int, 3, "count", 2, 1000, "K: distinct accounts forwarding to the same beneficiary."),
+            Param("forward_share", float, 0.7, "fraction of monthly income", 0.3, 1.0, "P: share of a month's income forwarded."),
+            Param("forward_hours", float, 48.0, "hours", 1, 720, "H: forwarding counts within this time after an inflow."),
+            Param("min_months", int, 2, "months", 1, 24, "Separate calendar months (UTC) in which the share is met."),
+        ),
+        requires=("to_account", "from_account", "receiver", "amount_cents"),
+        func=_controller,
+        explain=_explain_controller,
+    )
+)
+
+
+# --------------------------------------------------------------------------- payroll (FL-01, FL-02)
+def _payroll(frame: pd.DataFrame) -> pd.Series:
+    if "is_payroll" in frame and frame["is_payroll"].notna().any():
+        return frame["is_payroll"].fillna(False).astype(bool)
+    desc = frame["description"] if "description" in frame else pd.Series("", index=frame.index)
+    return desc.fillna("").str.contains(PAYROLL_WORDS) & frame["to_account"].notna()
+
+
+def _wages_drained(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
+    p = ctx.params
+    f = frame[frame["amount_cents"].notna() & ~frame["self_transfer"]]
+    wages = f[_payroll(f)]
+    if wages.empty:
+        return make_findings(frame, [], [], [], [])
+    out = f[f["from_account"].notna()].copy()
+    cash = out["channel"].isin(["cash_withdrawal", "atm"])
+    out["dest"] = np.where(cash, "cash", out["receiver"].fillna("unknown"))
+    out = out.assign(row=out.index).sort_values("t", kind="stable")
+    w = wages[["to_account", "t", "amount_cents", "currency"]].rename(
+        columns={"to_account": "from_account", "t": "in_t", "amount_cents": "wage"}
+    )
+    w["in_row"] = w.index
+    m = pd.merge_asof(out[["from_account", "dest", "t", "amount_cents", "currency", "row"]], w.sort_values("in_t"),
+                      left_on="t", right_on="in_t", by=["from_account", "currency"], direction="backward")  # fmt: skip
+    m = m[m["in_t"].notna() & (m["t"] - m["in_t"] <= p["forward_hours"] * HOUR_US)]
+    per_dest = m.groupby(["in_row", "dest"])["amount_cents"].sum()
+    best = per_dest.groupby(level="in_row").max()
+    wage_amt = wages["amount_cents"]
+    drained = (best / wage_amt.reindex(best.index)) >= p["drain_share"]
+    wq = wages.assign(drained=drained.reindex(wages.index, fill_value=False).to_numpy())
+    wq = wq.sort_values(["to_account", "t"], kind="stable")
+    # at least min_cycles of the last `cycles` pay credits drained
+    codes, _ = codes_for(wq["to_account"])
+    roll = group_rolling_sum(codes, wq["drained"].to_numpy(np.int64), p["cycles"])
+    hit_rows = wq[(roll >= p["min_cycles"]) & wq["drained"]]
+    if hit_rows.empty:
+        return make_findings(frame, [], [], [], [])
+    pos = frame.index
+    subjects, evidence, scores, facts = [], [], [], []
+    for account, g in hit_rows.groupby("to_account", sort=True):
+        drained_wages = wq[(wq["to_account"] == account) & wq["drained"]]
+        outs = m[m["in_row"].isin(drained_wages.index)]
+        subjects.append(account)
+        evidence.append(pos.get_indexer(np.r_[drained_wages.index.to_numpy(), outs["row"].to_numpy()]))
+        n_wages = int((wq["to_account"] == account).sum())
+        scores.append(float(margin_score(len(drained_wages), p["min_cycles"])))
+        dests = outs.groupby("dest")["amount_cents"].sum().sort_values(ascending=False)
+        facts.append({"n_drained": len(drained_wages), "n_wages": n_wages, "dest": dests.index[0]})
+    return make_findings(frame, subjects, evidence, scores, facts, roles=["potential_victim"] * len(subjects),
+                         related=[[f["dest"]] if f["dest"] not in ("cash", "unknown") else [] for f in facts])  # fmt: skip
+
+
+def _explain_wages_drained(facts, params, j) -> str:
+    where = "withdrawn in cash" if facts["dest"] == "cash" else f"sent to account {facts['dest']}"
+    return (
+        f"Account {facts['subject_id']}: {facts['n_drained']} of {facts['n_wages']} wage credits were followed within "
+        f"{params['forward_hours']:g} hours by at least {params['drain_share']:.0%} of the wage {where} (rule: at least "
+        f"{params['min_cycles']} of {params['cycles']} consecutive pay cycles). Wages drained at once are a sign of a "
+        f"worker whose pay is controlled by someone else: potential victim of forced labour. "
+        f"{facts['evidence_count']} transactions, {facts['totals']}."
+    )
+
+
+register(
+    Rule(
+        id="FL-01",
+        name="Wages in and straight out",
+        typology="forced_labour",
+        description="Wage credits are withdrawn in cash or passed to one counterparty almost entirely, straight away.",
+        source="indicators.md FL-01; FATF-APG 2018 rapid in/out after receipt of wages (B); thresholds E. Wages: `is_payroll` column, else description words (salary, wage, payroll, gaji, upah, sahod, sueldo, Lohn, Gehalt)",
+        params=(
+            Param("forward_hours", float, 48.0, "hours", 1, 720, "H: outflows counted within this time after the wage credit."),
+            Param("drain_share", float, 0.8, "fraction of the wage", 0.3, 1.0, "P: share taken by cash or by one counterparty."),
+            Param("cycles", int, 3, "pay cycles", 1, 24, "Recent pay cycles looked at."),
+            Param("min_cycles", int, 2, "pay cycles", 1, 24, "Drained cycles needed among them."),
+        ),
+        requires=("to_account", "from_account", "amount_cents"),
+        func=_wages_drained,
+        explain=_explain_wages_drained,
+    )
+)
+
+
+def _wages_pooled(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
+    p = ctx.params
+    f = frame[frame["amount_cents"].notna() & ~frame["self_transfer"]]
+    wages = f[_payroll(f)]
+    if wages.empty:
+        return make_findings(frame, [], [], [], [])
+    m = _prompt_forwards(f, wages, p["forward_hours"])
+    if m.empty:
+        return make_findings(frame, [], [], [], [])
+    share = m.groupby(["in_row", "receiver"])["amount_cents"].transform("sum") / m["in_amount"]
+    ok = (share >= p["min_share"]).to_numpy()
+
+    def role_facts(sel):
+        return {"forwarded": len(sel)}
+
+    return _feeders_findings(frame, m, ok, p, "min_workers", role_facts)
+
+
+def _explain_wages_pooled(facts, params, j) -> str:
+    if "controller" in facts:
+        return (
+            f"Account {facts['subject_id']} forwarded at least {params['min_share']:.0%} of a wage credit to account "
+            f"{facts['controller']} within {params['forward_hours']:g} hours of payday; {facts['n_feeders']} workers' "
+            f"accounts do the same (threshold {params['min_workers']}): potential victim of forced labour. "
+            f"{facts['evidence_count']} transactions."
+        )
+    return (
+        f"Account {facts['subject_id']} collects the wages of {facts['n_feeders']} workers ({facts['feeders']}): each "
+        f"forwarded at least {params['min_share']:.0%} of a wage to it within {params['forward_hours']:g} hours of payday "
+        f"(threshold: {params['min_workers']} workers). Likely controller of those workers' accounts. "
+        f"{facts['evidence_count']} transactions, {facts['totals']}."
+    )
+
+
+register(
+    Rule(
+        id="FL-02",
+        name="Several workers' wages end in one account",
+        typology="forced_labour",
+        description="Payroll recipients forward their wages to the same account within days of payday.",
+        source="indicators.md FL-02; FATF-APG 2018 several wages paid into one account (B); thresholds E",
+        params=(
+            Param("min_workers", int, 3, "count", 2, 1000, "K: distinct workers' accounts forwarding to one account."),
+            Param("forward_hours", float, 72.0, "hours", 1, 720, "Forwarding counts within this time after payday."),
+            Param("min_share", float, 0.5, "fraction of the wage", 0.1, 1.0, "Share of a wage that must be forwarded."),
+        ),
+        requires=("to_account", "from_account", "receiver", "amount_cents"),
+        func=_wages_pooled,
+        explain=_explain_wages_pooled,
+    )
+)
