@@ -31,8 +31,13 @@ def tx(i, frm, to, amount, day, channel="transfer", currency="USD", **kw):
     }
 
 
+def _table(rows):
+    keys = list(dict.fromkeys(k for r in rows for k in r))  # pyarrow would take the first row's keys only
+    return pa.Table.from_pylist([{k: r.get(k) for k in keys} for r in rows])
+
+
 def bundle(rows, **tables):
-    return fm.Bundle(transactions=pa.Table.from_pylist(rows), **{k: pa.Table.from_pylist(v) for k, v in tables.items()})
+    return fm.Bundle(transactions=_table(rows), **{k: _table(v) for k, v in tables.items()})
 
 
 def structuring():
@@ -100,3 +105,134 @@ POSITIVE = {
     "FL-01": wages_drained,
     "FL-02": wages_pooled,
 }
+
+
+# ----------------------------------------------------------------------------- cash
+def smurfing():
+    rows = [tx(i, None, "ACC/7", "3000.00", 0.1 * i, "cash_deposit", conductor_party=f"P{i}") for i in range(3)]
+    return bundle(rows), fm.Config(), {"ACC/7"}
+
+
+def funnel():
+    rows = [tx(i, None, "FUN/1", "2000.00", i, "cash_deposit", location_id=f"BR-{i}") for i in range(3)]
+    rows.append(tx(9, "FUN/1", "X/1", "5000.00", 3, "wire", location_id="BR-99"))
+    return bundle(rows), fm.Config(), {"FUN/1"}
+
+
+def night_cash():
+    # 23:00 local in Sydney (UTC+11 in March) = 12:00 UTC
+    rows = [tx(i, None, "N/1", "500.00", i + 0.125, "cash_deposit", currency="AUD") for i in range(4)]
+    return bundle(rows), fm.Config(jurisdiction="AU"), {"N/1"}
+
+
+def coordinator_cash():
+    rows = [tx(i, None, "COORD/1", "400.00", i, "cash_deposit", currency="AUD", location_id=f"ATM-{i % 3}",
+               conductor_party=f"W{i}") for i in range(8)]  # fmt: skip
+    return bundle(rows), fm.Config(jurisdiction="AU"), {"COORD/1"}
+
+
+def cash_to_corridor():
+    rows = [tx(i, None, "SM/1", "2500.00", i, "cash_deposit") for i in range(3)]
+    rows.append(tx(5, "SM/1", "MX/99", "7000.00", 3.5, "wire", country_to="MX"))
+    return bundle(rows), fm.Config(), {"SM/1"}
+
+
+# ----------------------------------------------------------------------------- profile
+def dormant():
+    rows = [tx(0, "A/1", "D/1", "100.00", 0), tx(1, "D/1", "A/1", "50.00", 20)]
+    rows += [tx(2, "B/1", "D/1", "20000.00", 220), tx(3, "D/1", "C/1", "19000.00", 222)]
+    return bundle(rows), fm.Config(), {"D/1"}
+
+
+def secondary():
+    rows = [tx(i, "S/1", f"R/{i}", "2900.00", i, "wire") for i in range(3)]
+    return bundle(rows), fm.Config(), {"S/1"}
+
+
+def velocity():
+    rows = [tx(i, "V/1", f"R/{i % 3}", "50.00", 10 * i) for i in range(10)]  # one every 10 days
+    rows += [tx(100 + i, "V/1", f"R/{i}", "50.00", 100 + 0.3 * i) for i in range(12)]  # then 12 in 4 days
+    return bundle(rows), fm.Config(), {"V/1"}
+
+
+def round_amounts():
+    rows = [tx(i, "R/1", f"X/{i}", "500.00" if i < 8 else "123.45", i) for i in range(10)]
+    return bundle(rows), fm.Config(), {"R/1"}
+
+
+def one_off_payers():
+    amounts = ["150.00", "200.00", "250.00", "300.00", "250.00", "200.00", "350.00", "180.00", "220.00", "260.00"]
+    rows = [tx(i, f"CLIENT/{i}", "SERV/1", a, 0.5 * i) for i, a in enumerate(amounts)]
+    return bundle(rows), fm.Config(), {"SERV/1"}
+
+
+# ----------------------------------------------------------------------------- geography
+def high_risk():
+    rows = [tx(0, "H/1", "KP/1", "500.00", 0, "wire", country_to="KP")]
+    rows += [tx(i, "H/2", f"Y/{i}", "500.00", i, "wire", country_to="YE") for i in range(1, 4)]
+    return bundle(rows), fm.Config(), {"H/1", "H/2"}
+
+
+def smuggling():
+    rows = [tx(i, f"S/{i}", "BEN/1", "900.00", i, "wire", country_from=c) for i, c in enumerate(["US", "US", "GT", "HN", "SV"])]
+    return bundle(rows), fm.Config(), {"BEN/1"}
+
+
+# ----------------------------------------------------------------------------- merchants
+def _spend(mcc, n, step):
+    return [tx(i, "CARD/1", f"M/{i}", "40.00", step * i, "card", merchant_category=mcc, counterparty_name=f"Merchant {i}")
+            for i in range(n)]  # fmt: skip
+
+
+def ad_sites():
+    return bundle(_spend("7273", 5, 3)), fm.Config(), {"CARD/1"}
+
+
+def lodging():
+    return bundle(_spend("7011", 4, 1.5)), fm.Config(), {"CARD/1"}
+
+
+def travel():
+    return bundle(_spend("4511", 3, 2)), fm.Config(), {"CARD/1"}
+
+
+# ----------------------------------------------------------------------------- identifiers
+def _shared_contacts():
+    parties = [{"party_id": f"P{i}", "kind": "person", "name": n, "source_ref": f"r.xml#{i}"}
+               for i, n in enumerate(["Boss Fictus", "Ana Test", "Bea Test", "Cy Test"])]  # fmt: skip
+    ids = [{"owner_kind": "party", "owner_id": f"P{i}", "kind": "phone", "value": "+10000000001", "source_ref": f"r.xml#{i}"}
+           for i in range(4)]  # fmt: skip
+    links = [{"party_id": "P0", "account_id": "BOSS/1", "role": "holder", "source_ref": "r.xml#0"}]
+    rows = [tx(i, None, "BOSS/1", "900.00", i, "cash_deposit", from_party=f"P{i}") for i in (1, 2, 3)]
+    return bundle(rows, parties=parties, identifiers=ids, party_accounts=links)
+
+
+def shared_identifier():
+    return _shared_contacts(), fm.Config(), {"phone:+10000000001"}
+
+
+def controller_contacts():
+    return _shared_contacts(), fm.Config(), {"BOSS/1", "P1", "P2", "P3"}
+
+
+POSITIVE.update(
+    {
+        "ML-02": smurfing,
+        "ML-03": funnel,
+        "HT-06": night_cash,
+        "HT-07": coordinator_cash,
+        "HS-03": cash_to_corridor,
+        "ML-14": dormant,
+        "ML-17": secondary,
+        "ML-18": velocity,
+        "ML-20": round_amounts,
+        "HT-08": one_off_payers,
+        "ML-13": high_risk,
+        "HS-01": smuggling,
+        "HT-01": ad_sites,
+        "HT-02": lodging,
+        "HT-03": travel,
+        "ML-15": shared_identifier,
+        "HT-11": controller_contacts,
+    }
+)

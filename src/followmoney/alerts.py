@@ -57,7 +57,8 @@ def prepare_transactions(transactions: pa.Table, timezone: str = "UTC") -> pd.Da
     -------
     pandas.DataFrame
         Columns ``txn_id``, ``t`` (int64 µs since the epoch, UTC), ``local_hour``
-        (0–23, local clock: the source's offset when stated, else ``timezone``),
+        (0–23) and ``local_day`` (days since 1970-01-01) on the local clock: the
+        source's stated UTC offset, else ``timezone``,
         ``amount_cents`` (nullable Int64 hundredths of ``currency``; null for
         negative or invalid amounts, which are excluded from sums), ``currency``,
         ``from_account``, ``to_account``, ``sender`` / ``receiver`` (account, else
@@ -91,10 +92,12 @@ def prepare_transactions(transactions: pa.Table, timezone: str = "UTC") -> pd.Da
     df = frame.to_pandas()
     df["amount_cents"] = df["amount_cents"].astype("Int64")
     utc = pd.to_datetime(df["t"], unit="us", utc=True)
-    zone_hour = utc.dt.tz_convert(timezone).dt.hour if len(df) else pd.Series([], dtype="int64")
     offset = df.pop("tz_offset_minutes")
-    stated = ((df["t"] // 60_000_000 + offset.fillna(0).astype("int64")) // 60) % 24
-    df["local_hour"] = np.where(offset.notna(), stated, zone_hour).astype("int64")
+    zone_wall = utc.dt.tz_convert(timezone).dt.tz_localize(None)
+    stated_wall = utc.dt.tz_localize(None) + pd.to_timedelta(offset.fillna(0).astype("int64"), unit="min")
+    wall = stated_wall.where(offset.notna(), zone_wall)
+    df["local_hour"] = wall.dt.hour.astype("int64")
+    df["local_day"] = wall.to_numpy().astype("datetime64[D]").astype("int64")
     return df
 
 
@@ -224,4 +227,10 @@ def _alerts_for(rule, params, cfg, findings: pd.DataFrame, by_txn: pd.DataFrame,
                 "related_subject_ids": list(r.get("related_subjects") or []),
             }
         )
-    return pd.DataFrame.from_records(records)
+    out = pd.DataFrame.from_records(records)
+    dup = out["alert_id"].duplicated(keep=False)
+    if dup.any():  # same rule, subject and window from two findings: tell them apart by evidence
+        out.loc[dup, "alert_id"] = [
+            stable_id("A", a, *ev) for a, ev in zip(out.loc[dup, "alert_id"], out.loc[dup, "evidence_txn_ids"])
+        ]
+    return out

@@ -65,6 +65,10 @@ class Jurisdiction:
         IANA time zone for day boundaries and night-time rules.
     source : str
         Legal basis and catalogue id (e.g. ``TH-US: 31 CFR 1010.311``).
+    secondary_threshold : Decimal or None
+        A lower record-keeping / wire-reporting level in ``currency`` (ML-17).
+    secondary_report : str or None
+        What the secondary threshold triggers.
     """
 
     code: str
@@ -76,6 +80,8 @@ class Jurisdiction:
     aggregation: str
     timezone: str
     source: str
+    secondary_threshold: Decimal | None = None
+    secondary_report: str | None = None
 
 
 @cache
@@ -88,10 +94,13 @@ def jurisdictions() -> dict[str, Jurisdiction]:
     ['AE', 'AU', 'CA', 'FATF']
     """
     raw = tomllib.loads(files("followmoney").joinpath("data/jurisdictions.toml").read_text("utf-8"))
-    return {
-        code: Jurisdiction(code=code, **{**v, "cash_threshold": Decimal(v["cash_threshold"])})
-        for code, v in raw.items()
-    }
+    out = {}
+    for code, v in raw.items():
+        v = {**v, "cash_threshold": Decimal(v["cash_threshold"])}
+        if "secondary_threshold" in v:
+            v["secondary_threshold"] = Decimal(v["secondary_threshold"])
+        out[code] = Jurisdiction(code=code, **v)
+    return out
 
 
 @cache

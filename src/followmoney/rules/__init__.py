@@ -13,7 +13,7 @@ True
 {'min_counterparties': 8, 'window_days': 30.0}
 """
 
-from followmoney.rules import _fan, _flow, _graph, _structuring  # noqa: F401  (registers the rules)
+from followmoney.rules import _cash, _fan, _flow, _geo, _graph, _identifiers, _merchant, _profile, _structuring  # noqa: F401
 from followmoney.rules._registry import REGISTRY, Param, ParameterError, Rule, RuleContext, register
 
 __all__ = ["REGISTRY", "Param", "ParameterError", "Rule", "RuleContext", "register"]

@@ -1,0 +1,341 @@
+"""Cash typologies: smurfing (ML-02), funnel accounts (ML-03), night-time cash deposits
+(HT-06), third-party cash deposits at many places into a coordinator account (HT-07),
+cash in then wired to high-migrant-flow countries (HS-03).
+
+Sources: ``shared/reference/indicators.md`` rows ML-02, ML-03, HT-06, HT-07, HS-03
+(FinCEN 2014/2020/2023 advisories; AUSTRAC 2022; Globe and Mail 2017 on Project
+Protect). Who made a cash deposit is ``conductor_party`` where the source has it,
+else ``from_party`` (goAML names the depositor); where it happened is ``location_id``.
+Rules that need a column the data lacks are skipped with the reason logged.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandas as pd
+
+from followmoney.rules._registry import Param, Rule, RuleContext, register
+from followmoney.rules._rolling import DAY_US, HOUR_US, KeyedSeries, codes_for, make_findings, margin_score, runs, threshold_cents
+from followmoney.rules._windows import episodes
+
+log = logging.getLogger("followmoney")
+
+_DEPOSIT = ("cash_deposit",)
+
+
+def _money(cents: int, currency: str) -> str:
+    return f"{currency} {cents / 100:,.2f}"
+
+
+def _deposits(frame: pd.DataFrame, currency: str | None = None) -> pd.DataFrame:
+    f = frame[frame["channel"].isin(_DEPOSIT) & frame["to_account"].notna() & frame["amount_cents"].notna()]
+    return f if currency is None else f[f["currency"] == currency]
+
+
+def _conductor(f: pd.DataFrame) -> pd.Series:
+    cond = f["conductor_party"] if "conductor_party" in f else pd.Series(None, index=f.index, dtype=object)
+    frm = f["from_party"] if "from_party" in f else pd.Series(None, index=f.index, dtype=object)
+    return cond.where(cond.notna(), frm)
+
+
+# --------------------------------------------------------------------------- ML-02
+def _smurfing(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
+    p, j = ctx.params, ctx.jurisdiction
+    f = _deposits(frame, j.currency)
+    f = f[f["amount_cents"] < threshold_cents(j)].assign(conductor=_conductor(f))
+    has_loc = "location_id" in f and f["location_id"].notna().any()
+    if not has_loc and f["conductor"].isna().all():
+        log.info("rule ML-02 skipped: no conductor_party, from_party or location_id on cash deposits")
+        return make_findings(frame, [], [], [], [])
+    g = f.groupby(["to_account", "local_day"])
+    stats = pd.DataFrame(
+        {
+            "conductors": g["conductor"].nunique(),
+            "locations": g["location_id"].nunique() if has_loc else 0,
+            "total": g["amount_cents"].sum(),
+        }
+    )
+    total_min = threshold_cents(j, p["total_fraction"])
+    hit = stats[((stats["conductors"] >= p["min_conductors"]) | (stats["locations"] >= p["min_locations"]))
+                & (stats["total"] >= total_min)]  # fmt: skip
+    subjects, evidence, scores, facts = [], [], [], []
+    for (account, day), r in hit.iterrows():
+        rows = frame.index.get_indexer(f[(f["to_account"] == account) & (f["local_day"] == day)].index)
+        subjects.append(account)
+        evidence.append(rows)
+        scores.append(float(max(margin_score(r["conductors"], p["min_conductors"]), margin_score(r["locations"], p["min_locations"]))))
+        facts.append({"conductors": int(r["conductors"]), "locations": int(r["locations"]), "total": _money(int(r["total"]), j.currency),
+                      "day": str(np.datetime64(int(day), "D"))})  # fmt: skip
+    return make_findings(frame, subjects, evidence, scores, facts)
+
+
+def _explain_smurfing(facts, params, j) -> str:
+    return (
+        f"Account {facts['subject_id']} received on {facts['day']} (local time) cash deposits by {facts['conductors']} "
+        f"different depositors at {facts['locations']} different places, each below the {j.currency} "
+        f"{j.cash_threshold:,.2f} reporting threshold, together {facts['total']} (rule: at least "
+        f"{params['min_conductors']} depositors or {params['min_locations']} places in one day, total at least "
+        f"{params['total_fraction']:.0%} of the threshold). {facts['evidence_count']} deposits."
+    )
+
+
+register(
+    Rule(
+        id="ML-02",
+        name="Smurfing: many depositors or places in one day",
+        typology="smurfing",
+        description="Cash deposits below the threshold by several people or at several places into one account on one day.",
+        source="indicators.md ML-02; FinCEN FIN-2014-A008 and 2023 advisories (B); thresholds E",
+        params=(
+            Param("min_conductors", int, 3, "people", 2, 100, "P: distinct depositors in one local day."),
+            Param("min_locations", int, 3, "places", 2, 100, "B: distinct branches/ATMs in one local day."),
+            Param("total_fraction", float, 0.8, "fraction of the reporting threshold", 0.1, 10.0, "θ: the day's total at least θ·T."),
+        ),
+        requires=("to_account", "channel", "amount_cents"),
+        func=_smurfing,
+        explain=_explain_smurfing,
+    )
+)
+
+
+# --------------------------------------------------------------------------- ML-03
+def _funnel(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
+    p = ctx.params
+    dep = _deposits(frame)
+    dep = dep[dep["location_id"].notna()]
+    ep = episodes(dep.assign(loc=dep["location_id"]), subject="to_account", member="loc",
+                  window_us=int(p["window_days"] * DAY_US), min_count=p["min_locations"])  # fmt: skip
+    if ep.empty:
+        return make_findings(frame, [], [], [], [])
+    out = frame[frame["from_account"].notna() & frame["amount_cents"].notna()]
+    subjects, evidence, scores, facts = [], [], [], []
+    by_id = frame.reset_index().set_index("txn_id")["index"]
+    for _, e in ep.iterrows():
+        ev = by_id.loc[e["evidence_txn_ids"]].to_numpy()
+        deposited = frame.loc[ev, "amount_cents"].sum()
+        locs = set(frame.loc[ev, "location_id"])
+        later = out[(out["from_account"] == e["subject"]) & (out["t"] >= e["start"])
+                    & (out["t"] <= e["end"] + p["forward_hours"] * HOUR_US)]  # fmt: skip
+        if "location_id" in later:
+            later = later[~later["location_id"].isin(locs)]
+        moved = later["amount_cents"].sum()
+        if deposited and moved >= p["forward_share"] * deposited:
+            subjects.append(e["subject"])
+            evidence.append(np.r_[ev, frame.index.get_indexer(later.index)])
+            scores.append(float(margin_score(e["peak"], p["min_locations"])))
+            facts.append({"locations": int(e["peak"]), "share": moved / deposited})
+    return make_findings(frame, subjects, evidence, scores, facts)
+
+
+def _explain_funnel(facts, params, j) -> str:
+    return (
+        f"Account {facts['subject_id']}: cash paid in at {facts['locations']} different places within "
+        f"{params['window_days']:g} days (threshold {params['min_locations']}), and {facts['share']:.0%} of it taken out "
+        f"elsewhere within {params['forward_hours']:g} hours (threshold {params['forward_share']:.0%}): funnel account. "
+        f"{facts['evidence_count']} transactions, {facts['totals']}."
+    )
+
+
+register(
+    Rule(
+        id="ML-03",
+        name="Funnel account",
+        typology="funnel_account",
+        description="Cash paid in at several places and taken out somewhere else soon after.",
+        source="indicators.md ML-03; FinCEN FIN-2014-A008 funnel-account definition (A); FinCEN 2020 HT advisory (B). Place = `location_id` (a distance test needs coordinates the data lacks)",
+        params=(
+            Param("min_locations", int, 3, "places", 2, 100, "N: distinct deposit places within the window."),
+            Param("window_days", float, 30.0, "days", 1, 366, "Window for the deposits."),
+            Param("forward_hours", float, 72.0, "hours", 1, 720, "H: outflows counted this long after the last deposit."),
+            Param("forward_share", float, 0.7, "fraction", 0.1, 1.0, "P: share of the deposits taken out elsewhere."),
+        ),
+        requires=("to_account", "channel", "location_id", "amount_cents"),
+        func=_funnel,
+        explain=_explain_funnel,
+    )
+)
+
+
+# --------------------------------------------------------------------------- HT-06
+def _night_cash(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
+    p = ctx.params
+    dep = _deposits(frame)
+    h = dep["local_hour"]
+    start, end = p["night_start_hour"], p["night_end_hour"]
+    night = dep[(h >= start) | (h < end)] if start > end else dep[(h >= start) & (h < end)]
+    ep = episodes(night, subject="to_account", window_us=int(p["window_days"] * DAY_US), min_count=p["min_deposits"])
+    if ep.empty:
+        return make_findings(frame, [], [], [], [])
+    by_id = frame.reset_index().set_index("txn_id")["index"]
+    return make_findings(
+        frame,
+        ep["subject"].tolist(),
+        [by_id.loc[ids].to_numpy() for ids in ep["evidence_txn_ids"]],
+        margin_score(ep["peak"], p["min_deposits"]).tolist(),
+        [{"n": int(n)} for n in ep["peak"]],
+    )
+
+
+def _explain_night_cash(facts, params, j) -> str:
+    return (
+        f"Account {facts['subject_id']}: {facts['n']} cash deposits between {params['night_start_hour']:02d}:00 and "
+        f"{params['night_end_hour']:02d}:00 local time ({j.timezone} unless the source states an offset) within "
+        f"{params['window_days']:g} days (threshold {params['min_deposits']}). Night-time ATM cash deposits were a "
+        f"Project Protect human-trafficking signal. {facts['evidence_count']} deposits, {facts['totals']}."
+    )
+
+
+register(
+    Rule(
+        id="HT-06",
+        name="Night-time cash deposits",
+        typology="human_trafficking",
+        description="Repeated cash deposits late at night (local time).",
+        source="indicators.md HT-06; Globe and Mail 2017 on Project Protect indicators (A); N = 4 (E)",
+        params=(
+            Param("min_deposits", int, 4, "count", 1, 1000, "N: night deposits within the window."),
+            Param("window_days", float, 30.0, "days", 1, 366, "Sliding window."),
+            Param("night_start_hour", int, 22, "hour of day", 0, 23, "Night starts (local)."),
+            Param("night_end_hour", int, 5, "hour of day", 0, 23, "Night ends (local, exclusive)."),
+        ),
+        requires=("to_account", "channel", "local_hour"),
+        func=_night_cash,
+        explain=_explain_night_cash,
+    )
+)
+
+
+# --------------------------------------------------------------------------- HT-07
+def _coordinator_cash(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
+    p, j = ctx.params, ctx.jurisdiction
+    dep = _deposits(frame, j.currency)
+    dep = dep[(dep["amount_cents"] >= p["band_low"] * 100) & (dep["amount_cents"] <= p["band_high"] * 100)]
+    dep = dep[dep["location_id"].notna()]
+    ep = episodes(dep, subject="to_account", window_us=int(p["window_days"] * DAY_US), min_count=p["min_deposits"])
+    if ep.empty:
+        return make_findings(frame, [], [], [], [])
+    by_id = frame.reset_index().set_index("txn_id")["index"]
+    holders = _holders(ctx)
+    subjects, evidence, scores, facts = [], [], [], []
+    for _, e in ep.iterrows():
+        rows = by_id.loc[e["evidence_txn_ids"]].to_numpy()
+        locs = frame.loc[rows, "location_id"].nunique()
+        if locs < p["min_locations"]:
+            continue
+        cond = _conductor(frame.loc[rows])
+        third = float((cond.notna() & ~cond.isin(holders.get(e["subject"], set()))).mean()) if cond.notna().any() else None
+        score = float(margin_score(e["peak"], p["min_deposits"]))
+        if third is not None and third >= 0.5:
+            score = min(1.0, score + 0.1)
+        subjects.append(e["subject"])
+        evidence.append(rows)
+        scores.append(score)
+        facts.append({"n": int(e["peak"]), "locations": int(locs), "third": third})
+    return make_findings(frame, subjects, evidence, scores, facts, roles=["controller"] * len(subjects))
+
+
+def _holders(ctx: RuleContext) -> dict:
+    if ctx.bundle is None or ctx.bundle.party_accounts.num_rows == 0:
+        return {}
+    pa_ = ctx.bundle.party_accounts.to_pandas()
+    return pa_[pa_["role"] == "holder"].groupby("account_id")["party_id"].agg(set).to_dict()
+
+
+def _explain_coordinator_cash(facts, params, j) -> str:
+    third = "" if facts["third"] is None else f" {facts['third']:.0%} of them made by someone other than the account holder."
+    return (
+        f"Account {facts['subject_id']}: {facts['n']} cash deposits of {j.currency} {params['band_low']:,.2f}–"
+        f"{params['band_high']:,.2f} each, at {facts['locations']} different places, within {params['window_days']:g} days "
+        f"(threshold: {params['min_deposits']} deposits at {params['min_locations']} places).{third} A coordinator "
+        f"account fed by third-party cash is an AUSTRAC human-trafficking indicator. {facts['evidence_count']} deposits, "
+        f"{facts['totals']}."
+    )
+
+
+register(
+    Rule(
+        id="HT-07",
+        name="Third-party cash at many places into a coordinator account",
+        typology="human_trafficking",
+        description="Many small cash deposits made at different ATMs/branches into one account.",
+        source="indicators.md HT-07; AUSTRAC 2022 (B): third-party ATM deposits AUD 200–800; N = 8, K = 3 (E). The band is in the jurisdiction's currency: AUSTRAC's figures are AUD, set the band for other currencies",
+        params=(
+            Param("band_low", float, 200.0, "currency units", 0, 1e9, "L: smallest deposit counted."),
+            Param("band_high", float, 800.0, "currency units", 0, 1e9, "U: largest deposit counted."),
+            Param("min_deposits", int, 8, "count", 2, 10_000, "N: deposits within the window."),
+            Param("min_locations", int, 3, "places", 1, 1000, "K: distinct places among them."),
+            Param("window_days", float, 30.0, "days", 1, 366, "Sliding window."),
+        ),
+        requires=("to_account", "channel", "location_id", "amount_cents"),
+        func=_coordinator_cash,
+        explain=_explain_coordinator_cash,
+    )
+)
+
+
+# --------------------------------------------------------------------------- HS-03
+def _cash_to_migrant_corridor(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
+    p, j = ctx.params, ctx.jurisdiction
+    corridor = ctx.config.countries("migrant_flow") if ctx.config is not None else set()
+    dep = _deposits(frame, j.currency)
+    out = frame[frame["from_account"].notna() & frame["country_to"].isin(corridor) & frame["amount_cents"].notna()
+                & (frame["currency"] == j.currency)]  # fmt: skip
+    if dep.empty or out.empty:
+        return make_findings(frame, [], [], [], [])
+    codes, accs = codes_for(pd.concat([dep["to_account"], out["from_account"]], ignore_index=True))
+    dep_codes, out_codes = codes[: len(dep)], codes[len(dep):]
+    cash = KeyedSeries(dep_codes, dep["t"].to_numpy(), dep["amount_cents"].to_numpy(np.int64))
+    wires = KeyedSeries(out_codes, out["t"].to_numpy(), out["amount_cents"].to_numpy(np.int64))
+    h, w = int(p["forward_hours"] * HOUR_US), int(p["cash_days"] * DAY_US)
+    t = out["t"].to_numpy()
+    c_sum, ca, cb = cash.range_sum(out_codes, t, -(w + h), 0)
+    o_sum, oa, ob = wires.range_sum(out_codes, t, -h, 0)
+    ok = (c_sum >= threshold_cents(j, p["min_cash_fraction"])) & (o_sum >= p["forward_share"] * c_sum)
+    if not ok.any():
+        return make_findings(frame, [], [], [], [])
+    idx = np.flatnonzero(ok)
+    ep = runs(out_codes[idx], t[idx], int((p["cash_days"] + 1) * DAY_US))
+    dep_pos, out_pos = frame.index.get_indexer(dep.index), frame.index.get_indexer(out.index)
+    subjects, evidence, scores, facts = [], [], [], []
+    for e in np.unique(ep):
+        sel = idx[ep == e]
+        rows = np.concatenate([dep_pos[cash.order[ca[i]:cb[i]]] for i in sel] + [out_pos[wires.order[oa[i]:ob[i]]] for i in sel])
+        i = sel[np.argmax(o_sum[sel])]
+        subjects.append(accs[out_codes[i]])
+        evidence.append(rows)
+        scores.append(float(margin_score(o_sum[i] / max(c_sum[i], 1), p["forward_share"])))
+        countries = sorted(set(out.iloc[sel]["country_to"]))
+        facts.append({"cash": _money(int(c_sum[i]), j.currency), "sent": _money(int(o_sum[i]), j.currency), "countries": ", ".join(countries)})
+    return make_findings(frame, subjects, evidence, scores, facts)
+
+
+def _explain_cash_corridor(facts, params, j) -> str:
+    return (
+        f"Account {facts['subject_id']}: cash deposits of {facts['cash']} within {params['cash_days']:g} days were followed "
+        f"within {params['forward_hours']:g} hours by {facts['sent']} sent to {facts['countries']} (on the configured "
+        f"migrant-flow list); rule: cash at least {params['min_cash_fraction']:.0%} of the {j.currency} "
+        f"{j.cash_threshold:,.2f} threshold and at least {params['forward_share']:.0%} of it sent on. "
+        f"{facts['evidence_count']} transactions."
+    )
+
+
+register(
+    Rule(
+        id="HS-03",
+        name="Cash in, then wired to a high-migrant-flow country",
+        typology="human_smuggling",
+        description="Unexplained cash deposits quickly followed by transfers to countries on the migrant-flow list.",
+        source="indicators.md HS-03; FinCEN FIN-2014-A008 and 2023 advisories (B); thresholds E; country list from configuration (country_lists.migrant_flow)",
+        params=(
+            Param("min_cash_fraction", float, 0.5, "fraction of the reporting threshold", 0.0, 10.0, "A: cash deposited, as a fraction of T."),
+            Param("cash_days", float, 7.0, "days", 1, 90, "Window of the cash deposits."),
+            Param("forward_hours", float, 72.0, "hours", 1, 720, "Transfers counted within this time."),
+            Param("forward_share", float, 0.7, "fraction", 0.1, 1.0, "Share of the cash sent on."),
+        ),
+        requires=("to_account", "from_account", "channel", "country_to", "amount_cents"),
+        func=_cash_to_migrant_corridor,
+        explain=_explain_cash_corridor,
+    )
+)

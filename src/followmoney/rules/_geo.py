@@ -1,0 +1,160 @@
+"""Geography rules: exposure to high-risk jurisdictions (ML-13) and smuggling-style
+collections from many regions (HS-01).
+
+Country lists come from the configuration (``Config.country_lists``; bundled defaults
+with their source and date in ``followmoney/data/country_lists.toml``). Sources:
+``shared/reference/indicators.md`` rows ML-13 and HS-01 (FATF lists; FinCEN 2014, 2023).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from followmoney.rules._registry import Param, Rule, RuleContext, register
+from followmoney.rules._rolling import DAY_US, KeyedSeries, codes_for, make_findings, margin_score, runs, threshold_cents
+from followmoney.rules._windows import episodes
+
+
+def _lists(ctx: RuleContext) -> tuple[set, set]:
+    cfg = ctx.config
+    if cfg is None:
+        return set(), set()
+    listed = cfg.countries("fatf_increased_monitoring") | cfg.countries("ht_source")
+    return cfg.countries("fatf_call_for_action"), listed
+
+
+def _high_risk(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
+    p = ctx.params
+    cfa, listed = _lists(ctx)
+    w = int(p["window_days"] * DAY_US)
+    subjects, evidence, scores, facts = [], [], [], []
+    # (a) any transaction with a call-for-action country, either direction
+    parts = []
+    for side, ccol in (("from_account", "country_to"), ("to_account", "country_from")):
+        g = frame[frame[side].notna() & frame[ccol].isin(cfa)]
+        parts.append(pd.DataFrame({"account": g[side].to_numpy(), "t": g["t"].to_numpy(), "row": g.index.to_numpy(),
+                                   "country": g[ccol].to_numpy()}))  # fmt: skip
+    hits = pd.concat(parts).sort_values(["account", "t"], kind="stable")
+    if len(hits):
+        codes, accs = codes_for(hits["account"])
+        ep = runs(codes, hits["t"].to_numpy(), w)
+        for e in np.unique(ep):
+            sel = hits[ep == e]
+            subjects.append(sel["account"].iloc[0])
+            evidence.append(sel["row"].to_numpy())
+            scores.append(0.9)
+            facts.append({"kind": "call_for_action", "countries": ", ".join(sorted(set(sel["country"]))), "n": len(sel)})
+    # (b) repeated or large-share outflows to listed countries
+    out = frame[frame["from_account"].notna() & frame["amount_cents"].notna() & ~frame["country_to"].isin(cfa)]
+    if len(out) and listed:
+        codes, keys = codes_for(out["from_account"], out["currency"])
+        t = out["t"].to_numpy()
+        amt = out["amount_cents"].to_numpy(np.int64)
+        is_listed = out["country_to"].isin(listed).to_numpy()
+        n_listed, a, b = KeyedSeries(codes, t, is_listed.astype(np.int64)).range_sum(codes, t, -w, 0)
+        v_listed, _, _ = KeyedSeries(codes, t, np.where(is_listed, amt, 0)).range_sum(codes, t, -w, 0)
+        v_all, _, _ = KeyedSeries(codes, t, amt).range_sum(codes, t, -w, 0)
+        share = v_listed / np.maximum(v_all, 1)
+        ok = np.flatnonzero(is_listed & ((n_listed >= p["min_transactions"]) | (share >= p["min_share"])))
+        order = KeyedSeries(codes, t, amt).order
+        ep = runs(codes[ok], t[ok], w)
+        pos = frame.index.get_indexer(out.index)
+        for e in np.unique(ep):
+            sel = ok[ep == e]
+            i = sel[np.argmax(n_listed[sel] + share[sel])]
+            rows = order[a[i]:b[i]]
+            rows = rows[is_listed[rows]]
+            subjects.append(keys[codes[i]][0])
+            evidence.append(pos[rows])
+            scores.append(float(max(margin_score(n_listed[i], p["min_transactions"]), margin_score(share[i], p["min_share"]))) * 0.8)
+            facts.append({"kind": "listed", "countries": ", ".join(sorted(set(out.iloc[rows]["country_to"]))),
+                          "n": int(n_listed[i]), "share": float(share[i])})  # fmt: skip
+    return make_findings(frame, subjects, evidence, scores, facts)
+
+
+def _explain_high_risk(facts, params, j) -> str:
+    if facts["kind"] == "call_for_action":
+        return (
+            f"Account {facts['subject_id']}: {facts['n']} transactions with {facts['countries']}, on FATF's list of "
+            f"high-risk jurisdictions subject to a call for action (any such transaction alerts; transactions less "
+            f"than {params['window_days']:g} days apart form one alert). {facts['totals']}."
+        )
+    return (
+        f"Account {facts['subject_id']} sent {facts['n']} transfers ({facts['share']:.0%} of its outflow value) within "
+        f"{params['window_days']:g} days to {facts['countries']}, on the configured increased-monitoring / "
+        f"trafficking-source country lists (rule: at least {params['min_transactions']} transfers or "
+        f"{params['min_share']:.0%} of outflows). {facts['totals']}."
+    )
+
+
+register(
+    Rule(
+        id="ML-13",
+        name="High-risk jurisdictions",
+        typology="high_risk_jurisdiction",
+        description="Transactions with FATF call-for-action countries, or repeated flows to listed countries.",
+        source="indicators.md ML-13; FATF public statements (lists change at each plenary: configure them); FinCEN FIN-2014-A008 wires to higher-risk HT countries (B)",
+        params=(
+            Param("min_transactions", int, 3, "count", 1, 10_000, "N: transfers to listed countries within the window."),
+            Param("min_share", float, 0.2, "fraction of outflow value", 0.01, 1.0, "X: share of outflows to listed countries."),
+            Param("window_days", float, 30.0, "days", 1, 366, "Sliding window."),
+        ),
+        requires=("amount_cents",),
+        func=_high_risk,
+        explain=_explain_high_risk,
+    )
+)
+
+
+def _smuggling_collection(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
+    p, j = ctx.params, ctx.jurisdiction
+    cap = int(j.secondary_threshold * 100) if j.secondary_threshold is not None else threshold_cents(j, 0.3)
+    region = frame["location_id"] if "location_id" in frame and frame["location_id"].notna().any() else frame["country_from"]
+    f = frame.assign(region=region)
+    f = f[f["to_account"].notna() & f["sender"].notna() & f["region"].notna() & (f["currency"] == j.currency)
+          & (f["amount_cents"] < cap) & f["channel"].isin(["wire", "remittance", "transfer", "mobile_money"])]  # fmt: skip
+    ep = episodes(f, subject="to_account", member="sender", window_us=int(p["window_days"] * DAY_US), min_count=p["min_senders"])
+    if ep.empty:
+        return make_findings(frame, [], [], [], [])
+    by_id = frame.reset_index().set_index("txn_id")["index"]
+    subjects, evidence, scores, facts = [], [], [], []
+    for _, e in ep.iterrows():
+        rows = by_id.loc[e["evidence_txn_ids"]].to_numpy()
+        regions = f.loc[rows, "region"].nunique()
+        if regions < p["min_regions"]:
+            continue
+        subjects.append(e["subject"])
+        evidence.append(rows)
+        scores.append(float(margin_score(e["peak"], p["min_senders"])))
+        facts.append({"senders": int(e["peak"]), "regions": int(regions), "cap": f"{j.currency} {cap / 100:,.2f}"})
+    return make_findings(frame, subjects, evidence, scores, facts)
+
+
+def _explain_smuggling(facts, params, j) -> str:
+    return (
+        f"Account {facts['subject_id']} received transfers from {facts['senders']} senders in {facts['regions']} "
+        f"different regions within {params['window_days']:g} days, each below {facts['cap']} (rule: at least "
+        f"{params['min_senders']} senders from {params['min_regions']} regions). Smugglers' fees were collected this "
+        f"way, kept under the record-keeping level. Whether the beneficiary is in a border area is not in the data: "
+        f"check it. {facts['totals']}."
+    )
+
+
+register(
+    Rule(
+        id="HS-01",
+        name="Many senders from many regions to one beneficiary",
+        typology="human_smuggling",
+        description="Small transfers from many senders in different regions to one beneficiary.",
+        source="indicators.md HS-01; FinCEN FIN-2014-A008 (B): smuggling payments kept below USD 3,000 record-keeping; FinCEN 2023 (B); K = 5, G = 3, D = 14 (E). Region = location_id, else country_from; cap = the secondary threshold, else 30 % of T",
+        params=(
+            Param("min_senders", int, 5, "count", 2, 10_000, "K: distinct senders."),
+            Param("min_regions", int, 3, "count", 1, 1000, "G: distinct sender regions."),
+            Param("window_days", float, 14.0, "days", 1, 366, "D: sliding window."),
+        ),
+        requires=("to_account", "sender", "amount_cents"),
+        func=_smuggling_collection,
+        explain=_explain_smuggling,
+    )
+)

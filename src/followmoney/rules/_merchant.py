@@ -1,0 +1,126 @@
+"""Spending rules from merchant category codes (MCC, ISO 18245) or descriptions:
+advertising / escort sites (HT-01), short stays in lodging (HT-02), travel bought for
+several people (HT-03).
+
+Sources: ``shared/reference/indicators.md`` rows HT-01..HT-03 (FINTRAC 2016 Project
+Protect indicators, AUSTRAC 2022, FinCEN 2014/2020). MCC ranges as listed in the
+catalogue's section 0.2 (grade C for codes other than 4511, 6011, 7311: verify against
+the acquirer's table). Where ``merchant_category`` is missing, words in
+``counterparty_name`` / ``description`` classify the payment.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+
+from followmoney.rules._registry import Param, Rule, RuleContext, register
+from followmoney.rules._rolling import DAY_US, make_findings, margin_score
+from followmoney.rules._windows import episodes
+
+
+def _mcc_in(mcc: pd.Series, codes: set[int], ranges: tuple = ()) -> pd.Series:
+    num = pd.to_numeric(mcc, errors="coerce")
+    hit = num.isin(codes)
+    for lo, hi in ranges:
+        hit |= num.between(lo, hi)
+    return hit.fillna(False)
+
+
+def _words(frame: pd.DataFrame, pattern: re.Pattern) -> pd.Series:
+    text = pd.Series("", index=frame.index)
+    for c in ("counterparty_name", "description"):
+        if c in frame:
+            text = text + " " + frame[c].fillna("").astype(str)
+    return text.str.contains(pattern)
+
+
+_CATEGORIES = {
+    # HT-01: dating/escort services 7273; advertising 7311 only with an adult keyword
+    "ads": ({7273}, (), re.compile(r"(?i)\b(?:escort|backpage|skipthegames|listcrawler|locanto|adult ?ads?|erotic|massage ads?)\b")),
+    # HT-02: hotels/motels 7011 and the chain range 3501-3999; lodging platforms by name
+    "lodging": ({7011}, ((3501, 3999),), re.compile(r"(?i)\b(?:hotel|motel|hostel|inn|airbnb|booking\.com|lodging)\b")),
+    # HT-03 (long-distance tickets): airlines 3000-3299 and 4511, passenger rail 4112, bus lines 4131.
+    # Ride-share counts and car rentals (the catalogue's other HT-03 variants) need a per-customer
+    # history and are not covered here.
+    "travel": ({4511, 4112, 4131}, ((3000, 3299),),
+               re.compile(r"(?i)\b(?:airline|airways|air ?lines|greyhound|flixbus|amtrak|railways?|coach tickets?)\b")),  # fmt: skip
+}
+
+
+def _classify(frame: pd.DataFrame, category: str) -> pd.Series:
+    codes, ranges, words = _CATEGORIES[category]
+    by_mcc = _mcc_in(frame["merchant_category"], codes, ranges) if "merchant_category" in frame else pd.Series(False, index=frame.index)
+    return by_mcc | _words(frame, words)
+
+
+def _spend_rule(category: str, rule_id: str):
+    def func(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
+        p = ctx.params
+        out = frame[frame["from_account"].notna() & frame["amount_cents"].notna()]
+        out = out[_classify(out, category)]
+        ep = episodes(out, subject="from_account", window_us=int(p["window_days"] * DAY_US), min_count=p["min_payments"])
+        if ep.empty:
+            return make_findings(frame, [], [], [], [])
+        by_id = frame.reset_index().set_index("txn_id")["index"]
+        return make_findings(
+            frame,
+            ep["subject"].tolist(),
+            [by_id.loc[i].to_numpy() for i in ep["evidence_txn_ids"]],
+            margin_score(ep["peak"], p["min_payments"]).tolist(),
+            [{"n": int(n), "merchants": _merchants(frame, ids, by_id)} for n, ids in zip(ep["peak"], ep["evidence_txn_ids"])],
+        )
+
+    return func
+
+
+def _merchants(frame, ids, by_id) -> str:
+    rows = by_id.loc[ids].to_numpy()
+    names = frame.loc[rows, "counterparty_name"] if "counterparty_name" in frame else pd.Series(dtype=object)
+    names = names.dropna()
+    if names.empty:
+        names = frame.loc[rows, "to_account"].dropna()
+    top = names.value_counts().index[:3].tolist()
+    return ", ".join(map(str, top)) or "unnamed merchants"
+
+
+_WHAT = {
+    "ads": ("payments to online classified / escort-advertising sites", "Traffickers pay for the ads that sell their victims (FINTRAC 2016, FinCEN 2020, AUSTRAC 2022)."),
+    "lodging": ("payments for hotel, motel or short-stay lodging", "Frequent short stays are how victims are moved and exploited (AUSTRAC 2022, FINTRAC 2016)."),
+    "travel": ("payments for long-distance tickets (air, rail, bus)", "Travel bought for several people fits moving victims (FINTRAC 2016, AUSTRAC 2022)."),
+}
+
+
+def _explain(category: str):
+    def explain(facts, params, j) -> str:
+        what, why = _WHAT[category]
+        return (
+            f"Account {facts['subject_id']} made {facts['n']} {what} within {params['window_days']:g} days (threshold "
+            f"{params['min_payments']}), e.g. to {facts['merchants']}. {why} {facts['totals']}."
+        )
+
+    return explain
+
+
+for rule_id, category, name, n, d, src in (
+    ("HT-01", "ads", "Spending on advertising / escort sites", 5, 30.0, "indicators.md HT-01; FINTRAC 2016 (B); FinCEN 2014/2020 (B); AUSTRAC 2022 (B); N = 5 in 30 days (E)"),
+    ("HT-02", "lodging", "Frequent short stays in lodging", 4, 7.0, "indicators.md HT-02 (b); Gowling WLG 2016 (B): 4–5 stays a week unreasonable; AUSTRAC 2022 (B)"),
+    ("HT-03", "travel", "Travel bought for several people", 3, 14.0, "indicators.md HT-03; FINTRAC 2016 (B); AUSTRAC 2022 (B); N_t = 3 in 14 days (E)"),
+):
+    register(
+        Rule(
+            id=rule_id,
+            name=name,
+            typology="human_trafficking",
+            description=f"Repeated {_WHAT[category][0]} (merchant category code or merchant words).",
+            source=src,
+            params=(
+                Param("min_payments", int, n, "count", 1, 10_000, "Payments in the category within the window."),
+                Param("window_days", float, d, "days", 1, 366, "Sliding window."),
+            ),
+            requires=("from_account", "amount_cents"),
+            func=_spend_rule(category, rule_id),
+            explain=_explain(category),
+        )
+    )

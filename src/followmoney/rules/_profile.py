@@ -1,0 +1,332 @@
+"""Behaviour-profile rules: dormant then active (ML-14), just below a secondary threshold
+(ML-17), velocity spike (ML-18), round amounts (ML-20), many one-off payers in
+service-price ranges (HT-08).
+
+Sources: ``shared/reference/indicators.md`` rows ML-14, ML-17, ML-18, ML-20, HT-08.
+An account's *activity* is every transaction it sends or receives.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandas as pd
+
+from followmoney.rules._registry import Param, Rule, RuleContext, register
+from followmoney.rules._rolling import DAY_US, KeyedSeries, codes_for, make_findings, margin_score, runs, threshold_cents
+from followmoney.rules._windows import episodes
+
+log = logging.getLogger("followmoney")
+
+
+def _money(cents: int, currency: str) -> str:
+    return f"{currency} {cents / 100:,.2f}"
+
+
+def _activity(frame: pd.DataFrame) -> pd.DataFrame:
+    """One row per (account, transaction) side, sorted by (account, t); ``row`` = frame position."""
+    f = frame[~frame["self_transfer"]]
+    parts = []
+    for side in ("from_account", "to_account"):
+        g = f[f[side].notna()]
+        parts.append(pd.DataFrame({"account": g[side].to_numpy(), "t": g["t"].to_numpy(), "amount": g["amount_cents"].to_numpy(),
+                                   "currency": g["currency"].to_numpy(), "row": g.index.to_numpy()}))  # fmt: skip
+    act = pd.concat(parts, ignore_index=True)
+    return act.sort_values(["account", "t", "row"], kind="stable").reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------- ML-14
+def _dormant(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
+    p, j = ctx.params, ctx.jurisdiction
+    act = _activity(frame)
+    if act.empty:
+        return make_findings(frame, [], [], [], [])
+    codes, accs = codes_for(act["account"])
+    t = act["t"].to_numpy()
+    same = np.r_[False, codes[1:] == codes[:-1]]
+    gap = np.where(same, t - np.r_[0, t[:-1]], 0)
+    wake = np.flatnonzero(same & (gap >= p["dormant_days"] * DAY_US))
+    if len(wake) == 0:
+        return make_findings(frame, [], [], [], [])
+    amount = act["amount"].fillna(0).to_numpy(np.int64)
+    cur_codes, curs = codes_for(act["account"], act["currency"])
+    series = KeyedSeries(cur_codes, t, amount)
+    after, a, b = series.range_sum(cur_codes[wake], t[wake], -1, int(p["active_days"] * DAY_US))
+    before, _, _ = series.range_sum(cur_codes[wake], t[wake], -(1 << 62), -1)
+    first = pd.Series(t).groupby(cur_codes).transform("min").to_numpy()
+    months = np.maximum((t[wake] - gap[wake] - first[wake]) / (30 * DAY_US), 1.0)
+    monthly = before / months
+    in_ccy = act["currency"].to_numpy()[wake] == j.currency
+    big = in_ccy & (after >= threshold_cents(j, p["threshold_fraction"]))
+    jump = (before > 0) & (after >= p["multiple"] * monthly)
+    ok = np.flatnonzero(big | jump)
+    subjects, evidence, scores, facts = [], [], [], []
+    rows = act["row"].to_numpy()
+    for i in ok:
+        w = wake[i]
+        subjects.append(accs[codes[w]])
+        evidence.append(rows[series.order[a[i]:b[i]]])
+        ratio = after[i] / monthly[i] if monthly[i] else np.inf
+        scores.append(float(margin_score(min(ratio, 1e6), p["multiple"])) if jump[i] else 0.6)
+        cur = act["currency"].iloc[w]
+        facts.append({"idle_days": int(gap[w] // DAY_US), "after": _money(int(after[i]), cur),
+                      "monthly": _money(int(monthly[i]), cur), "ratio": ratio})  # fmt: skip
+    return make_findings(frame, subjects, evidence, scores, facts)
+
+
+def _explain_dormant(facts, params, j) -> str:
+    return (
+        f"Account {facts['subject_id']} had no transactions for {facts['idle_days']} days (dormant: at least "
+        f"{params['dormant_days']:g}), then moved {facts['after']} within {params['active_days']:g} days, against "
+        f"{facts['monthly']} a month before it went quiet (rule: at least {params['multiple']:g} times that, or at least "
+        f"{params['threshold_fraction']:.0%} of the {j.currency} {j.cash_threshold:,.2f} threshold). "
+        f"{facts['evidence_count']} transactions."
+    )
+
+
+register(
+    Rule(
+        id="ML-14",
+        name="Dormant account wakes up",
+        typology="dormant_then_active",
+        description="No activity for months, then large flows within days.",
+        source="indicators.md ML-14; Viet Nam Decree 19/2023 (6 months inactivity then a large day, B); 10× (E)",
+        params=(
+            Param("dormant_days", float, 180.0, "days", 30, 3650, "G: days without any transaction."),
+            Param("active_days", float, 7.0, "days", 1, 90, "Window after waking up."),
+            Param("multiple", float, 10.0, "× pre-dormancy monthly volume", 1.0, 1e6, "Jump against the old monthly volume."),
+            Param("threshold_fraction", float, 1.0, "fraction of the reporting threshold", 0.01, 100.0, "Or a volume of at least this × T."),
+        ),
+        requires=("amount_cents",),
+        func=_dormant,
+        explain=_explain_dormant,
+    )
+)
+
+
+# --------------------------------------------------------------------------- ML-17
+def _secondary(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
+    p, j = ctx.params, ctx.jurisdiction
+    if j.secondary_threshold is None:
+        log.info("rule ML-17 skipped: jurisdiction %s has no secondary threshold configured", j.code)
+        return make_findings(frame, [], [], [], [])
+    t2 = int(j.secondary_threshold * 100)
+    low = int(t2 * p["band_fraction"])
+    f = frame[(frame["currency"] == j.currency) & frame["from_account"].notna() & ~frame["channel"].isin(["cash_deposit", "cash_withdrawal"])]
+    f = f[(f["amount_cents"] >= low) & (f["amount_cents"] < t2)]
+    ep = episodes(f, subject="from_account", window_us=int(p["window_days"] * DAY_US), min_count=p["min_transactions"])
+    if ep.empty:
+        return make_findings(frame, [], [], [], [])
+    by_id = frame.reset_index().set_index("txn_id")["index"]
+    return make_findings(frame, ep["subject"].tolist(), [by_id.loc[i].to_numpy() for i in ep["evidence_txn_ids"]],
+                         margin_score(ep["peak"], p["min_transactions"]).tolist(), [{"n": int(n)} for n in ep["peak"]])  # fmt: skip
+
+
+def _explain_secondary(facts, params, j) -> str:
+    return (
+        f"Account {facts['subject_id']} sent {facts['n']} transfers within {params['window_days']:g} days, each between "
+        f"{params['band_fraction']:.0%} of and just below the {j.currency} {j.secondary_threshold:,.2f} level of the "
+        f"{j.secondary_report} (threshold: {params['min_transactions']} such transfers). {facts['evidence_count']} transactions, {facts['totals']}."
+    )
+
+
+register(
+    Rule(
+        id="ML-17",
+        name="Just below a secondary threshold",
+        typology="structuring",
+        description="Repeated transfers kept just below a record-keeping or wire-reporting level.",
+        source="indicators.md ML-17; FFIEC manual: USD 3,000 funds-transfer record-keeping (A); NZ international funds transfer report NZD 1,000 (A); FinCEN 2014/2020 (B)",
+        params=(
+            Param("band_fraction", float, 0.85, "fraction of the secondary threshold", 0.5, 0.99, "Band [f·T2, T2)."),
+            Param("min_transactions", int, 3, "count", 2, 1000, "Transfers in the band within the window."),
+            Param("window_days", float, 7.0, "days", 1, 366, "Sliding window."),
+        ),
+        requires=("from_account", "amount_cents"),
+        func=_secondary,
+        explain=_explain_secondary,
+    )
+)
+
+
+# --------------------------------------------------------------------------- ML-18
+def _velocity(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
+    p = ctx.params
+    act = _activity(frame)
+    if act.empty:
+        return make_findings(frame, [], [], [], [])
+    codes, accs = codes_for(act["account"])
+    t = act["t"].to_numpy()
+    ones = KeyedSeries(codes, t, np.ones(len(act), np.int64))
+    w, base = int(p["window_days"] * DAY_US), int(p["baseline_days"] * DAY_US)
+    recent, a, b = ones.range_sum(codes, t, -w, 0)
+    before, _, _ = ones.range_sum(codes, t, -(w + base), -w)
+    first = pd.Series(t).groupby(codes).transform("min").to_numpy()
+    history = t - first >= w + base  # only accounts with a full baseline period
+    rate = np.maximum(before, 1) * (p["window_days"] / p["baseline_days"])  # expected count per window
+    ok = np.flatnonzero(history & (recent >= p["min_transactions"]) & (recent >= p["ratio"] * rate))
+    if len(ok) == 0:
+        return make_findings(frame, [], [], [], [])
+    ep = runs(codes[ok], t[ok], w)
+    rows = act["row"].to_numpy()
+    subjects, evidence, scores, facts = [], [], [], []
+    for e in np.unique(ep):
+        sel = ok[ep == e]
+        i = sel[np.argmax(recent[sel] / rate[sel])]
+        subjects.append(accs[codes[i]])
+        evidence.append(rows[ones.order[a[i]:b[i]]])
+        scores.append(float(margin_score(recent[i] / rate[i], p["ratio"])))
+        facts.append({"recent": int(recent[i]), "expected": float(rate[i])})
+    return make_findings(frame, subjects, evidence, scores, facts)
+
+
+def _explain_velocity(facts, params, j) -> str:
+    return (
+        f"Account {facts['subject_id']}: {facts['recent']} transactions within {params['window_days']:g} days, against "
+        f"{facts['expected']:.1f} expected from its previous {params['baseline_days']:g} days (rule: at least "
+        f"{params['ratio']:g} times the usual rate and at least {params['min_transactions']} transactions). "
+        f"{facts['totals']}."
+    )
+
+
+register(
+    Rule(
+        id="ML-18",
+        name="Velocity spike",
+        typology="velocity_spike",
+        description="Many more transactions in a week than the account's own recent rate.",
+        source="indicators.md ML-18 (generic; ratio ≥ 5× trailing 90 days, E)",
+        params=(
+            Param("window_days", float, 7.0, "days", 1, 90, "Recent window."),
+            Param("baseline_days", float, 90.0, "days", 7, 730, "Trailing baseline before the window."),
+            Param("ratio", float, 5.0, "× baseline rate", 1.5, 1000.0, "Recent count against the baseline rate."),
+            Param("min_transactions", int, 10, "count", 2, 100_000, "Smallest recent count assessed."),
+        ),
+        requires=("amount_cents",),
+        func=_velocity,
+        explain=_explain_velocity,
+    )
+)
+
+
+# --------------------------------------------------------------------------- ML-20
+def _round_amounts(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
+    p = ctx.params
+    act = _activity(frame).dropna(subset=["amount"])
+    if act.empty:
+        return make_findings(frame, [], [], [], [])
+    codes, accs = codes_for(act["account"])
+    t = act["t"].to_numpy()
+    amount = act["amount"].to_numpy(np.int64)
+    is_round = (amount % int(p["unit"] * 100) == 0) & (amount > 0)
+    w = int(p["window_days"] * DAY_US)
+    n_all, a, b = KeyedSeries(codes, t, np.ones(len(act), np.int64)).range_sum(codes, t, -w, 0)
+    n_round, _, _ = KeyedSeries(codes, t, is_round.astype(np.int64)).range_sum(codes, t, -w, 0)
+    share = n_round / np.maximum(n_all, 1)
+    ok = np.flatnonzero((n_all >= p["min_transactions"]) & (share >= p["min_share"]))
+    if len(ok) == 0:
+        return make_findings(frame, [], [], [], [])
+    order = KeyedSeries(codes, t, np.ones(len(act), np.int64)).order
+    ep = runs(codes[ok], t[ok], w)
+    rows = act["row"].to_numpy()
+    subjects, evidence, scores, facts = [], [], [], []
+    for e in np.unique(ep):
+        sel = ok[ep == e]
+        i = sel[np.argmax(share[sel] * 1e6 + n_all[sel])]
+        subjects.append(accs[codes[i]])
+        evidence.append(rows[order[a[i]:b[i]]])
+        scores.append(float(margin_score(share[i], p["min_share"])))
+        facts.append({"n": int(n_all[i]), "n_round": int(n_round[i]), "share": float(share[i])})
+    return make_findings(frame, subjects, evidence, scores, facts)
+
+
+def _explain_round(facts, params, j) -> str:
+    return (
+        f"Account {facts['subject_id']}: {facts['n_round']} of {facts['n']} transactions within {params['window_days']:g} "
+        f"days ({facts['share']:.0%}) are whole multiples of {params['unit']:g} (rule: at least {params['min_share']:.0%} "
+        f"of at least {params['min_transactions']} transactions). {facts['totals']}."
+    )
+
+
+register(
+    Rule(
+        id="ML-20",
+        name="Round-amount bias",
+        typology="round_amounts",
+        description="Most of an account's transactions are round amounts.",
+        source="indicators.md ML-20; AMLSim demo uses 50 % rounded (A); 70 % of ≥ 10 in 30 days (E). Context rule: low weight",
+        params=(
+            Param("unit", float, 100.0, "currency units", 1, 1e9, "Round means a whole multiple of this."),
+            Param("min_share", float, 0.7, "fraction", 0.3, 1.0, "Share of round amounts."),
+            Param("min_transactions", int, 10, "count", 3, 100_000, "Transactions needed in the window."),
+            Param("window_days", float, 30.0, "days", 1, 366, "Sliding window."),
+        ),
+        requires=("amount_cents",),
+        func=_round_amounts,
+        explain=_explain_round,
+    )
+)
+
+
+# --------------------------------------------------------------------------- HT-08
+def _one_off_payers(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
+    p, j = ctx.params, ctx.jurisdiction
+    f = frame[frame["to_account"].notna() & frame["sender"].notna() & (frame["currency"] == j.currency)
+              & frame["channel"].isin(["transfer", "mobile_money", "wire", "remittance"]) & ~frame["self_transfer"]]  # fmt: skip
+    f = f[(f["amount_cents"] >= p["band_low"] * 100) & (f["amount_cents"] <= p["band_high"] * 100)]
+    ep = episodes(f, subject="to_account", window_us=int(p["window_days"] * DAY_US), min_count=p["min_payments"])
+    if ep.empty:
+        return make_findings(frame, [], [], [], [])
+    by_id = frame.reset_index().set_index("txn_id")["index"]
+    subjects, evidence, scores, facts = [], [], [], []
+    for _, e in ep.iterrows():
+        rows = by_id.loc[e["evidence_txn_ids"]].to_numpy()
+        payers = frame.loc[rows, "sender"]
+        counts = payers.value_counts()
+        one_off = float((counts == 1).sum() / len(counts))
+        median = float(np.median(frame.loc[rows, "amount_cents"].astype("int64"))) / 100
+        if len(counts) < p["min_payers"] or one_off < p["min_one_off_share"]:
+            continue
+        if not p["median_low"] <= median <= p["median_high"]:
+            continue
+        subjects.append(e["subject"])
+        evidence.append(rows)
+        scores.append(float(margin_score(len(counts), p["min_payers"])))
+        facts.append({"n": len(rows), "payers": len(counts), "one_off": one_off, "median": median})
+    return make_findings(frame, subjects, evidence, scores, facts)
+
+
+def _explain_one_off(facts, params, j) -> str:
+    return (
+        f"Account {facts['subject_id']} received {facts['n']} payments of {j.currency} {params['band_low']:,.0f}–"
+        f"{params['band_high']:,.0f} within {params['window_days']:g} days from {facts['payers']} different payers, "
+        f"{facts['one_off']:.0%} of whom paid only once; median {j.currency} {facts['median']:,.2f} (rule: at least "
+        f"{params['min_payments']} payments from {params['min_payers']} payers, at least {params['min_one_off_share']:.0%} "
+        f"one-off, median {params['median_low']:g}–{params['median_high']:g}). AUSTRAC saw this pattern in accounts "
+        f"receiving payment for sexual services. {facts['totals']}."
+    )
+
+
+register(
+    Rule(
+        id="HT-08",
+        name="Many one-off payers in service-price ranges",
+        typology="human_trafficking",
+        description="Many person-to-person credits from different, mostly one-off payers in the range typical of paid sexual services.",
+        source="indicators.md HT-08; AUSTRAC 2022 (B): AUD 100–800, average about 250; N = 10, K = 6, median 150–350 (E). Amounts are in the jurisdiction's currency: AUSTRAC's are AUD, set them for other currencies. Payer sex is never used",
+        params=(
+            Param("band_low", float, 100.0, "currency units", 0, 1e9, "L: smallest payment counted."),
+            Param("band_high", float, 800.0, "currency units", 0, 1e9, "U: largest payment counted."),
+            Param("min_payments", int, 10, "count", 2, 100_000, "N: payments in the band within the window."),
+            Param("min_payers", int, 6, "count", 2, 100_000, "K: distinct payers among them."),
+            Param("min_one_off_share", float, 0.6, "fraction", 0.0, 1.0, "Share of payers who paid once."),
+            Param("median_low", float, 150.0, "currency units", 0, 1e9, "M1: median payment at least."),
+            Param("median_high", float, 350.0, "currency units", 0, 1e9, "M2: median payment at most."),
+            Param("window_days", float, 30.0, "days", 1, 366, "Sliding window."),
+        ),
+        requires=("to_account", "sender", "amount_cents"),
+        func=_one_off_payers,
+        explain=_explain_one_off,
+    )
+)

@@ -1,0 +1,138 @@
+"""Near misses and details for the cash, profile, geography, merchant and identifier rules."""
+
+import pytest
+
+import followmoney as fm
+from rule_cases import POSITIVE, bundle, tx
+
+
+def hits(b, rule, cfg=None):
+    return {a["subject_id"] for a in fm.score(b, cfg or fm.Config(), rules=[rule]).to_pylist()}
+
+
+def rows_of(rule_id):
+    b, cfg, _ = POSITIVE[rule_id]()
+    return b, cfg, b.transactions.to_pylist()
+
+
+def test_smurfing_needs_enough_depositors_and_total():
+    b, cfg, rows = rows_of("ML-02")
+    assert hits(bundle(rows[:2]), "ML-02") == set()
+    small = [{**r, "amount": r["amount"] / 10} for r in rows]  # total 900 < 80 % of USD 10,000
+    assert hits(bundle(small), "ML-02") == set()
+    # goAML-style: depositors named as from_party, no conductor column
+    named = [{**{k: v for k, v in r.items() if k != "conductor_party"}, "from_party": f"D{i}"} for i, r in enumerate(rows)]
+    assert hits(bundle(named), "ML-02") == {"ACC/7"}
+
+
+def test_funnel_needs_outflow_elsewhere():
+    b, cfg, rows = rows_of("ML-03")
+    same_place = rows[:3] + [{**rows[3], "location_id": "BR-0"}]
+    assert hits(bundle(same_place), "ML-03") == set()
+
+
+def test_night_cash_uses_local_time():
+    b, cfg, rows = rows_of("HT-06")
+    assert hits(b, "HT-06", fm.Config(jurisdiction="US")) == set()  # 12:00 UTC is 08:00 in New York
+    stated = [{**r, "tz_offset_minutes": 660} for r in rows]  # the source says +11:00: night wherever we are
+    assert hits(bundle(stated), "HT-06", fm.Config(jurisdiction="US")) == {"N/1"}
+
+
+def test_coordinator_cash_needs_places():
+    b, cfg, rows = rows_of("HT-07")
+    one_place = [{**r, "location_id": "ATM-0"} for r in rows]
+    assert hits(bundle(one_place), "HT-07", cfg) == set()
+    (a,) = fm.score(b, cfg, rules=["HT-07"]).to_pylist()
+    assert a["subject_role"] == "controller" and "100% of them made by someone other" in a["explanation"]
+
+
+def test_cash_to_corridor_uses_configured_list():
+    b, cfg, rows = rows_of("HS-03")
+    elsewhere = rows[:3] + [{**rows[3], "country_to": "FR"}]
+    assert hits(bundle(elsewhere), "HS-03") == set()
+    assert hits(bundle(elsewhere), "HS-03", fm.Config(country_lists={"migrant_flow": ["FR"]})) == {"SM/1"}
+
+
+def test_dormant_needs_the_gap():
+    b, cfg, rows = rows_of("ML-14")
+    busy = rows + [tx(50, "A/1", "D/1", "10.00", d) for d in range(30, 220, 30)]
+    assert hits(bundle(busy), "ML-14") == set()
+
+
+def test_secondary_threshold_only_where_configured():
+    b, cfg, rows = rows_of("ML-17")
+    assert hits(bundle([{**r, "currency": "AUD"} for r in rows]), "ML-17", fm.Config(jurisdiction="AU")) == set()
+    assert hits(bundle([{**r, "amount": r["amount"] - 500} for r in rows]), "ML-17") == set()  # 2,400 < 85 % of 3,000
+
+
+def test_velocity_needs_history():
+    b, cfg, rows = rows_of("ML-18")
+    assert hits(bundle(rows[10:]), "ML-18") == set()
+
+
+def test_round_amounts_share():
+    b, cfg, rows = rows_of("ML-20")
+    fewer = [{**r, "amount": r["amount"] + (r["amount"] / 1000 if i < 3 else 0)} for i, r in enumerate(rows)]
+    assert hits(bundle(fewer), "ML-20") == set()  # 5 of 10 round
+
+
+def test_one_off_payers():
+    b, cfg, rows = rows_of("HT-08")
+    regulars = [{**r, "from_account": f"CLIENT/{i % 3}"} for i, r in enumerate(rows)]
+    assert hits(bundle(regulars), "HT-08") == set()
+    pricey = [{**r, "amount": r["amount"] + 300} for r in rows]  # median outside 150-350
+    assert hits(bundle(pricey), "HT-08") == set()
+
+
+def test_high_risk_lists():
+    b, cfg, rows = rows_of("ML-13")
+    assert hits(bundle([{**r, "country_to": "FR"} for r in rows]), "ML-13") == set()
+    assert hits(bundle([{**r, "country_to": "FR"} for r in rows]), "ML-13", fm.Config(country_lists={"ht_source": ["FR"]})) == {"H/1", "H/2"}  # share 100 %
+
+
+def test_smuggling_needs_regions():
+    b, cfg, rows = rows_of("HS-01")
+    assert hits(bundle([{**r, "country_from": "US"} for r in rows]), "HS-01") == set()
+    assert hits(bundle([{**r, "amount": r["amount"] * 4} for r in rows]), "HS-01") == set()  # 3,600 >= USD 3,000
+
+
+@pytest.mark.parametrize("rule_id", ["HT-01", "HT-02", "HT-03"])
+def test_merchant_rules_count_and_words(rule_id):
+    b, cfg, rows = rows_of(rule_id)
+    assert hits(bundle(rows[:-1]), rule_id) == set()
+    words = {"HT-01": "ESCORT ADS", "HT-02": "CITY MOTEL", "HT-03": "SKY AIRWAYS"}[rule_id]
+    by_name = [{**r, "merchant_category": None, "counterparty_name": words} for r in rows]
+    assert hits(bundle(by_name), rule_id) == {"CARD/1"}
+
+
+def test_shared_identifier_counts_people_not_mentions():
+    b, cfg, _ = POSITIVE["ML-15"]()
+    parties = b.parties.to_pylist()
+    same = [{**p, "name": "Ana Test"} if p["party_id"] in ("P2", "P3") else p for p in parties]  # P1-P3 one person
+    b2 = fm.Bundle(transactions=b.transactions, parties=fm.schema.conform(same, "parties"), identifiers=b.identifiers,
+                   party_accounts=b.party_accounts)  # fmt: skip
+    assert hits(b2, "ML-15") == set()  # Boss + Ana = 2 people
+
+
+def test_controller_contacts_needs_a_common_beneficiary():
+    b, cfg, _ = POSITIVE["HT-11"]()
+    spread = [{**r, "to_account": f"ACC/{i}"} for i, r in enumerate(b.transactions.to_pylist())]
+    b2 = fm.Bundle(transactions=fm.schema.conform(spread, "transactions"), parties=b.parties, identifiers=b.identifiers,
+                   party_accounts=b.party_accounts)  # fmt: skip
+    assert hits(b2, "HT-11") == set()
+    got = {a["subject_id"]: a for a in fm.score(b, cfg, rules=["HT-11"]).to_pylist()}
+    assert got["BOSS/1"]["subject_role"] == "controller" and got["P1"]["subject_role"] == "potential_victim"
+    assert got["P1"]["subject_kind"] == "party" and got["BOSS/1"]["related_subject_ids"] == ["P1", "P2", "P3"]
+
+
+def test_goaml_demo_story_is_found(sample_data):
+    """The synthetic goAML case: structuring, fan-in, shared contacts with controller and victims."""
+    b = fm.read(sample_data / "goaml")
+    a = fm.score(b, fm.Config(jurisdiction="AE")).to_pylist()
+    by_rule = {}
+    for x in a:
+        by_rule.setdefault(x["rule_id"], set()).add(x["subject_id"])
+    assert "DEXB/1001002001" in by_rule["ML-01"]
+    assert "GSMB/2002003001" in by_rule["ML-05"]
+    assert "DEXB/1001002001" in by_rule["HT-11"] and len(by_rule["HT-11"]) == 4
+    assert len({x["alert_id"] for x in a}) == len(a)
