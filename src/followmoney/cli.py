@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections import Counter
 import sys
 import time
 from pathlib import Path
@@ -20,6 +21,7 @@ import pyarrow.parquet as pq
 
 from followmoney import sample_data_path
 from followmoney.alerts import score as score_bundle
+from followmoney.cases import BANDS, build_cases, suppress_repeats
 from followmoney.config import Config, ConfigError
 from followmoney.ingest import ADAPTERS, InputError, read
 from followmoney.rules import ParameterError
@@ -29,12 +31,18 @@ from followmoney.store import write_bundle
 __all__ = ["main", "run_score"]
 
 
-def run_score(paths, out: Path, *, fmt: str = "auto", cfg: Config | None = None, progress: bool | None = None) -> dict:
+def run_score(
+    paths, out: Path, *, fmt: str = "auto", cfg: Config | None = None, progress: bool | None = None, previous: Path | None = None
+) -> dict:
     """Read ``paths``, score them, and write the outputs under ``out``.
 
-    Writes ``alerts.parquet``, ``alerts.csv`` (list columns joined with ``;``),
-    ``tables/`` (the canonical tables as Parquet, see :func:`followmoney.write_bundle`)
-    and ``summary.json``.
+    Writes ``alerts.parquet`` and ``alerts.csv`` (list columns joined with ``;``),
+    ``cases.parquet`` and ``cases.csv`` (one prioritised case per subject, see
+    :func:`followmoney.cases.build_cases`), ``tables/`` (the canonical tables as
+    Parquet, see :func:`followmoney.write_bundle`) and ``summary.json``. With
+    ``previous`` (the output directory of the previous run), alerts already raised
+    there with no new evidence are not raised again: they go to
+    ``suppressed_alerts.parquet``; alerts with new evidence are marked ``update``.
 
     Parameters
     ----------
@@ -43,6 +51,7 @@ def run_score(paths, out: Path, *, fmt: str = "auto", cfg: Config | None = None,
     fmt : str, default "auto"
     cfg : Config, optional
     progress : bool, optional
+    previous : Path, optional
 
     Returns
     -------
@@ -56,20 +65,22 @@ def run_score(paths, out: Path, *, fmt: str = "auto", cfg: Config | None = None,
     cfg = cfg or Config()
     t0 = time.perf_counter()
     bundle = read(paths, format=fmt, progress=progress)
-    alerts = score_bundle(bundle, cfg)
+    alerts, suppressed = suppress_repeats(score_bundle(bundle, cfg), previous)
+    cases = build_cases(alerts)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     write_bundle(bundle, out / "tables")
     pq.write_table(alerts, out / "alerts.parquet")
-    flat = alerts
-    for name in ("evidence_txn_ids", "evidence_source_refs", "related_subject_ids"):
-        i = flat.column_names.index(name)
-        flat = flat.set_column(i, name, pc.binary_join(flat[name], ";"))
-    pacsv.write_csv(flat, out / "alerts.csv")
+    pq.write_table(suppressed, out / "suppressed_alerts.parquet")
+    pq.write_table(cases, out / "cases.parquet")
+    pacsv.write_csv(_flat(alerts), out / "alerts.csv")
+    pacsv.write_csv(_flat(cases), out / "cases.csv")
     log = bundle.load_log.group_by("table").aggregate(
         [("records_read", "sum"), ("rows_written", "sum"), ("merged", "sum"), ("rejected", "sum")]
     )
     per_rule = alerts.group_by("rule_id").aggregate([("alert_id", "count")]).sort_by("rule_id")
+    bands = dict(Counter(cases["band"].to_pylist()))
+    roles = dict(Counter(cases["role"].to_pylist()))
     summary = {
         "run_id": alerts["run_id"][0].as_py() if alerts.num_rows else None,
         "inputs": sorted(set(bundle.load_log["source_file"].to_pylist())),
@@ -87,9 +98,16 @@ def run_score(paths, out: Path, *, fmt: str = "auto", cfg: Config | None = None,
         "rejects": bundle.rejects.num_rows,
         "alerts": alerts.num_rows,
         "alerts_per_rule": dict(zip(per_rule["rule_id"].to_pylist(), per_rule["alert_id_count"].to_pylist())),
+        "alerts_suppressed_as_repeats": suppressed.num_rows,
+        "alerts_updated": int(pc.sum(pc.equal(alerts["status"], "update")).as_py() or 0),
+        "cases": cases.num_rows,
+        "cases_per_band": {b: bands.get(b, 0) for _, b in BANDS},
+        "cases_per_role": roles,
         "outputs": {
             "alerts_parquet": str(out / "alerts.parquet"),
             "alerts_csv": str(out / "alerts.csv"),
+            "cases_parquet": str(out / "cases.parquet"),
+            "cases_csv": str(out / "cases.csv"),
             "tables": str(out / "tables"),
             "summary": str(out / "summary.json"),
         },
@@ -97,6 +115,14 @@ def run_score(paths, out: Path, *, fmt: str = "auto", cfg: Config | None = None,
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", "utf-8")
     return summary
+
+
+def _flat(table: pa.Table) -> pa.Table:
+    """List columns joined with ``;`` for CSV."""
+    for i, field in enumerate(table.schema):
+        if pa.types.is_list(field.type):
+            table = table.set_column(i, field.name, pc.binary_join(table[field.name], ";"))
+    return table
 
 
 def _print_summary(s: dict) -> None:
@@ -108,7 +134,12 @@ def _print_summary(s: dict) -> None:
     click.echo(f"Alerts: {s['alerts']} (jurisdiction {s['config']['jurisdiction']})")
     for rule, n in s["alerts_per_rule"].items():
         click.echo(f"  {rule}: {n}")
-    click.echo(f"Outputs: {s['outputs']['alerts_csv']}, {s['outputs']['alerts_parquet']}, {s['outputs']['tables']}/, {s['outputs']['summary']}")
+    if s["alerts_suppressed_as_repeats"] or s["alerts_updated"]:
+        click.echo(f"  repeats of the previous run suppressed: {s['alerts_suppressed_as_repeats']}; updates: {s['alerts_updated']}")
+    click.echo(f"Cases: {s['cases']}  " + ", ".join(f"{b} {n}" for b, n in s["cases_per_band"].items()))
+    click.echo("  by role: " + ", ".join(f"{r} {n}" for r, n in sorted(s["cases_per_role"].items())))
+    o = s["outputs"]
+    click.echo(f"Outputs: {o['cases_csv']}, {o['alerts_csv']}, {o['tables']}/, {o['summary']}")
 
 
 def _fail(code: int, message: str):
@@ -116,12 +147,12 @@ def _fail(code: int, message: str):
     sys.exit(code)
 
 
-def _score(paths, out, fmt, config_file, jurisdiction, quiet):
+def _score(paths, out, fmt, config_file, jurisdiction, quiet, previous=None):
     try:
         cfg = Config.from_toml(config_file) if config_file else Config()
         if jurisdiction:
             cfg = Config(**{**cfg.to_dict(), "jurisdiction": jurisdiction})
-        summary = run_score(list(paths), Path(out), fmt=fmt, cfg=cfg, progress=False if quiet else None)
+        summary = run_score(list(paths), Path(out), fmt=fmt, cfg=cfg, progress=False if quiet else None, previous=previous)
     except (ConfigError, ParameterError) as exc:
         _fail(3, str(exc))
     except (InputError, SchemaError, pa.ArrowInvalid) as exc:
@@ -144,10 +175,12 @@ def main(verbose: bool) -> None:
 @click.option("--format", "fmt", default="auto", type=click.Choice(["auto", *ADAPTERS]), show_default=True)
 @click.option("--config", "config_file", type=click.Path(path_type=Path), help="TOML configuration file.")
 @click.option("--jurisdiction", help="Override the configuration's jurisdiction (e.g. AU, US, ID).")
+@click.option("--previous", type=click.Path(path_type=Path, exists=True, file_okay=False),
+              help="Output directory of the previous run: repeats without new evidence are not raised again.")  # fmt: skip
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar, no summary.")
-def score(paths, out, fmt, config_file, jurisdiction, quiet):
-    """Read PATHS (files, folders or globs), score them and write alerts and tables to --out."""
-    _score(paths, out, fmt, config_file, jurisdiction, quiet)
+def score(paths, out, fmt, config_file, jurisdiction, previous, quiet):
+    """Read PATHS (files, folders or globs), score them and write cases, alerts and tables to --out."""
+    _score(paths, out, fmt, config_file, jurisdiction, quiet, previous)
 
 
 @main.command()
