@@ -25,6 +25,7 @@ Errors and rejects name the file, the line or XPath and the field, never the dat
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 import tomllib
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
@@ -179,21 +180,37 @@ def load_profile(profile: str | Path) -> Profile:
 _CODE_ELEMENTS = frozenset({"from_funds_code", "to_funds_code", "funds_code", "transmode_code"})
 
 
-def _auto_profile(root: etree._Element) -> Profile:
-    """``uae`` for schema 5.0.2 or UAE-only codes, else ``generic``."""
+def _auto_profile(path: Path, max_elements: int = 20_000) -> Profile:
+    """``uae`` for schema 5.0.2 or UAE-only codes, else ``generic``.
+
+    Looks at ``<schema_version>`` and at the code elements among the first
+    ``max_elements`` elements (a streaming pre-pass that stops early, so a large file is
+    not read twice).
+    """
     uae, generic = load_profile("uae"), load_profile("generic")
-    version = _text(_child(root, "schema_version"))
-    if version and any(version.startswith(v) for v in uae.schema_versions):
-        return uae
     uae_only = uae.known_codes - generic.known_codes
-    for el in root.iter(tag=etree.Element):
-        if _local(el) in _CODE_ELEMENTS and _text(el) in uae_only:
-            return uae
+    try:
+        for n, (_, el) in enumerate(etree.iterparse(str(path), events=("end",), resolve_entities=False, no_network=True,
+                                                    load_dtd=False, huge_tree=False)):  # fmt: skip
+            if n >= max_elements:
+                break
+            if not isinstance(el.tag, str):
+                continue
+            name = _local(el)
+            if name == "schema_version":
+                version = _text(el)
+                if version and any(version.startswith(v) for v in uae.schema_versions):
+                    return uae
+            elif name in _CODE_ELEMENTS and _text(el) in uae_only:
+                return uae
+    except etree.XMLSyntaxError:
+        pass  # the main pass reports the error with its place
     return generic
 
 
 # --------------------------------------------------------------------------- sniffing
 _ROOT_RE = re.compile(rb"<(?:[\w.-]+:)?report[\s>/]")
+_DOCTYPE_RE = re.compile(rb"<!DOCTYPE", re.I)
 _MARK_RE = re.compile(rb"<(?:[\w.-]+:)?(?:rentity_id|report_code|transactionnumber)[\s>/]")
 
 
@@ -235,22 +252,24 @@ def is_companion(path) -> bool:
 
 # --------------------------------------------------------------------------- helpers
 def _local(el) -> str:
-    return etree.QName(el).localname
+    tag = el.tag
+    return tag[tag.rfind("}") + 1 :] if isinstance(tag, str) else ""
+
+
+@lru_cache(maxsize=1024)
+def _any_ns(names: tuple[str, ...]) -> tuple[str, ...]:
+    """lxml tag filters matching ``names`` in any namespace or none (``{*}name``)."""
+    return tuple("{*}" + n for n in names)
 
 
 def _children(el, *names: str) -> list:
-    if el is None:
-        return []
-    return [c for c in el.iterchildren(tag=etree.Element) if _local(c) in names]
+    """Child elements with one of the local ``names``, in document order."""
+    return [] if el is None else list(el.iterchildren(*_any_ns(names)))
 
 
 def _child(el, *names: str):
-    if el is None:
-        return None
-    for c in el.iterchildren(tag=etree.Element):
-        if _local(c) in names:
-            return c
-    return None
+    """First child element with one of the local ``names``, or None."""
+    return None if el is None else next(el.iterchildren(*_any_ns(names)), None)
 
 
 def _text(el) -> str | None:
@@ -397,49 +416,105 @@ class _Side:
 
 
 class _Reader:
-    def __init__(self, path: Path, tree, profile: Profile, local_currency: str | None):
+    """Streams one report: each ``<transaction>`` / ``<report_party>`` is handled when its
+    end tag is read and then dropped, so memory stays bounded by the largest single
+    transaction, not by the file (lxml ``iterparse``)."""
+
+    _HEADER = ("report_code", "rentity_id", "entity_reference", "submission_date", "report_date", "reason", "action")
+
+    def __init__(self, path: Path, profile: Profile, local_currency: str | None):
         self.path = path
         self.file = path.name
-        self.tree = tree
-        self.root = tree.getroot()
         self.p = profile
         self.c = Collector(FORMAT, path)
         self.report_id = stable_id("R", self.file)
         self.local_currency = local_currency
+        self.currency = local_currency.upper() if local_currency else None
+        self.paths: dict = {}
 
     def xp(self, el) -> str:
-        return self.tree.getpath(el)
+        """Positional XPath, always indexed: ``/report[1]/transaction[3]/t_from[1]``; elements in a
+        namespace are written ``*[local-name()='transaction'][3]`` so the path still selects them."""
+        return self.paths[el]
 
     # ----------------------------------------------------------------- report
     def run(self) -> Bundle:
-        root = self.root
-        currency = _code(root, "currency_code_local")
-        self.currency = currency or (self.local_currency.upper() if self.local_currency else None)
-        indicators = [t for t in (_text(i) for i in _grand(root, "report_indicators", "indicator")) if t]
+        header: dict[str, str | None] = {}
+        indicators: list[str] = []
+        stack: list[list] = []  # [local name, path, child counters]
+        inside = 0  # depth inside a <transaction> or <report_party> being collected
+        events = etree.iterparse(
+            str(self.path), events=("start", "end"), resolve_entities=False, no_network=True,
+            load_dtd=False, huge_tree=False, remove_comments=True, remove_pis=True,
+        )  # fmt: skip
+        try:
+            for event, el in events:
+                if not isinstance(el.tag, str):
+                    continue
+                name = _local(el)
+                if event == "start":
+                    if not stack and name != "report":
+                        raise InputError(f"{self.file}: line {el.sourceline}: root element is <{name}>, expected <report>")
+                    step = name if "}" not in el.tag else f"*[local-name()='{name}']"
+                    if stack:
+                        counters = stack[-1][2]
+                        counters[name] = counters.get(name, 0) + 1
+                        path = f"{stack[-1][1]}/{step}[{counters[name]}]"
+                    else:
+                        path = f"/{step}[1]"
+                    self.paths[el] = path
+                    stack.append([name, path, {}])
+                    if name in ("transaction", "report_party"):
+                        inside += 1
+                    continue
+                stack.pop()
+                depth = len(stack)
+                if name in ("transaction", "report_party"):
+                    inside -= 1
+                    if inside == 0:
+                        (self.transaction if name == "transaction" else self.report_party)(el)
+                        self._release(el)
+                elif depth == 1 and not inside:
+                    if name == "currency_code_local":
+                        header[name] = (_text(el) or "").upper() or None
+                        if header[name]:
+                            self.currency = header[name]
+                    elif name == "report_indicators":
+                        indicators += [t for t in (_text(i) for i in _children(el, "indicator")) if t]
+                    elif name in self._HEADER:
+                        header[name] = _text(el)
+                    self._release(el)
+        except etree.XMLSyntaxError as exc:
+            line, col = exc.position if exc.position else (exc.lineno, 0)
+            msg = (exc.msg or "").split(",")[0][:120]
+            raise InputError(f"{self.file}: not well-formed XML at line {line}, column {col}: {msg}") from None
         self.c.add(
             "reports",
             {
                 "report_id": self.report_id,
                 "format": FORMAT,
-                "report_code": _ctext(root, "report_code"),
-                "reporting_entity": _ctext(root, "rentity_id"),
-                "entity_reference": _ctext(root, "entity_reference"),
-                "submitted_at": _dt_or_none(_ctext(root, "submission_date", "report_date")),
-                "currency_local": currency,
-                "reason": _ctext(root, "reason"),
-                "action": _ctext(root, "action"),
+                "report_code": header.get("report_code"),
+                "reporting_entity": header.get("rentity_id"),
+                "entity_reference": header.get("entity_reference"),
+                "submitted_at": _dt_or_none(header.get("submission_date") or header.get("report_date")),
+                "currency_local": header.get("currency_code_local"),
+                "reason": header.get("reason"),
+                "action": header.get("action"),
                 "indicators": indicators,
                 "narrative": None,
                 "source_file": self.file,
             },
         )
-        for el in root.iter(tag=etree.Element):
-            name = _local(el)
-            if name == "transaction":
-                self.transaction(el)
-            elif name == "report_party":
-                self.report_party(el)
         return self.c.bundle()
+
+    def _release(self, el) -> None:
+        """Forget a handled element and its subtree (paths and the element itself)."""
+        for sub in el.iter():
+            self.paths.pop(sub, None)
+        parent = el.getparent()
+        el.clear(keep_tail=False)
+        if parent is not None:
+            parent.remove(el)
 
     # ----------------------------------------------------------------- transactions
     def transaction(self, el) -> None:
@@ -815,10 +890,6 @@ class _Reader:
 
 
 # --------------------------------------------------------------------------- read
-def _parser() -> etree.XMLParser:
-    return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False, remove_comments=True)
-
-
 def read(path, *, local_currency: str | None = None, profile: str | Path | None = None) -> Bundle:
     """Read one goAML XML report into the canonical tables.
 
@@ -888,15 +959,14 @@ def read(path, *, local_currency: str | None = None, profile: str | Path | None 
     if not path.is_file():
         raise InputError(f"{path}: no such file")
     try:
-        tree = etree.parse(str(path), _parser())
+        with open(path, "rb") as fh:
+            head = fh.read(65536)
     except OSError as exc:
-        raise InputError(f"{path}: cannot open: {getattr(exc, 'strerror', None) or 'I/O error'}") from None
-    except etree.XMLSyntaxError as exc:
-        line, col = exc.position if exc.position else (exc.lineno, 0)
-        msg = (exc.msg or "").split(",")[0][:120]
-        raise InputError(f"{path.name}: not well-formed XML at line {line}, column {col}: {msg}") from None
-    root = tree.getroot()
-    if _local(root) != "report":
-        raise InputError(f"{path.name}: line {root.sourceline}: root element is <{_local(root)}>, expected <report>")
-    prof = _auto_profile(root) if profile is None else load_profile(profile)
-    return _Reader(path, tree, prof, local_currency).run()
+        raise InputError(f"{path}: cannot open: {exc.strerror or 'I/O error'}") from None
+    if _DOCTYPE_RE.search(head):
+        raise InputError(
+            f"{path.name}: refused: the file declares a DOCTYPE (entity declarations can expand without bound "
+            f"or read local files); goAML reports have none"
+        )
+    prof = _auto_profile(path) if profile is None else load_profile(profile)
+    return _Reader(path, prof, local_currency).run()
