@@ -61,10 +61,17 @@ class Collector:
         """``file:line`` for an int, ``file#XPath`` for a str."""
         return f"{self.file}:{place}" if isinstance(place, int) else f"{self.file}#{place}"
 
+    #: Rows kept as Python dicts before they are packed into an Arrow block (bounds memory).
+    FLUSH_ROWS = 20_000
+
     def add(self, table: str, row: dict) -> None:
         """One record read and written as ``row`` of ``table``."""
         self._read[table] += 1
-        self._rows[table].append(row)
+        rows = self._rows[table]
+        rows.append(row)
+        if len(rows) >= self.FLUSH_ROWS:
+            self._tables[table].append(schema.conform(rows, table))
+            self._rows[table] = []
 
     def add_table(self, table: str, rows: pa.Table) -> None:
         """A block of records read and written at once (vectorised adapters)."""
