@@ -537,7 +537,7 @@ def test_doctype_and_entities_are_refused(tmp_path):
         "<EFilingBatchXML><FormTypeCode>SARX</FormTypeCode><Activity><FilingDateText>&x;</FilingDateText></Activity></EFilingBatchXML>\n",
         encoding="utf-8",
     )
-    with pytest.raises(InputError, match="evil.xml: has a DOCTYPE"):
+    with pytest.raises(InputError, match="evil.xml: refused: the file declares a DOCTYPE"):
         fincen.read(evil)
     plain = tmp_path / "dt.xml"
     plain.write_text("<!DOCTYPE EFilingBatchXML>\n<EFilingBatchXML/>\n", encoding="utf-8")

@@ -77,7 +77,6 @@ from __future__ import annotations
 import csv
 import io
 import re
-import tomllib
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -92,6 +91,7 @@ import pycountry
 
 from followmoney import schema
 from followmoney.bundle import Bundle
+from followmoney.ingest._profiles import load_toml_profile
 from followmoney.ingest._collect import Collector, InputError, stable_id
 
 __all__ = [
@@ -210,7 +210,6 @@ class Profile:
     columns: dict = field(default_factory=dict)
 
 
-_PROFILE_CACHE: dict[str, Profile] = {}
 _REGISTERED: list[Path] = []
 
 
@@ -373,25 +372,7 @@ def load_profile(profile: str | Path) -> Profile:
     """
     if isinstance(profile, Profile):
         return profile
-    if isinstance(profile, str) and re.fullmatch(r"[A-Za-z0-9_-]+", profile):
-        path = PROFILES_DIR / f"{profile}.toml"
-        if not path.is_file():
-            known = sorted(p.stem for p in PROFILES_DIR.glob("*.toml"))
-            raise ValueError(f"unknown bank CSV profile {profile!r}; bundled: {known}, or pass a path to a TOML file")
-    else:
-        path = Path(profile)
-    try:
-        key = f"{path.resolve()}@{path.stat().st_mtime_ns}"
-        if key in _PROFILE_CACHE:
-            return _PROFILE_CACHE[key]
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ValueError(f"bank CSV profile {path}: cannot read: {exc.strerror}") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise ValueError(f"bank CSV profile {path}: not valid TOML: {exc}") from exc
-    prof = _build_profile(data, str(path), path.stem)
-    _PROFILE_CACHE[key] = prof
-    return prof
+    return load_toml_profile(profile, PROFILES_DIR, "bank CSV profile", lambda data, path: _build_profile(data, str(path), path.stem))
 
 
 def register_profile(path: str | Path) -> Profile:

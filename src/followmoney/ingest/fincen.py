@@ -40,6 +40,7 @@ from lxml import etree
 
 from followmoney import schema
 from followmoney.bundle import Bundle
+from followmoney.ingest._xml import PARSER_OPTIONS, refuse_doctype
 from followmoney.ingest._collect import Collector, InputError, stable_id
 
 __all__ = [
@@ -1043,10 +1044,9 @@ class _Reader:
 
 # --------------------------------------------------------------------------- read
 def _parser() -> etree.XMLParser:
-    return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False, remove_comments=True)
+    return etree.XMLParser(remove_comments=True, **PARSER_OPTIONS)
 
 
-_DOCTYPE_RE = re.compile(rb"<!DOCTYPE|<!ENTITY")
 
 
 def read(path) -> Bundle:
@@ -1133,9 +1133,7 @@ def read(path) -> Bundle:
             head = fh.read(65536)
     except OSError as exc:
         raise InputError(f"{path}: cannot open: {exc.strerror}") from None
-    prolog = head.split(b"<EFilingBatchXML", 1)[0].split(b":EFilingBatchXML", 1)[0]
-    if _DOCTYPE_RE.search(prolog):
-        raise InputError(f"{path.name}: has a DOCTYPE / entity declaration; FinCEN XML has none, refusing the file")
+    refuse_doctype(path, head, "FinCEN BSA XML files")
     try:
         tree = etree.parse(str(path), _parser())
     except OSError as exc:

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-import tomllib
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
@@ -36,6 +35,8 @@ from lxml import etree
 
 from followmoney import schema
 from followmoney.bundle import Bundle
+from followmoney.ingest._profiles import load_toml_profile
+from followmoney.ingest._xml import PARSER_OPTIONS, refuse_doctype
 from followmoney.ingest._collect import Collector, InputError, stable_id
 
 __all__ = ["FORMAT", "PROFILES_DIR", "Profile", "load_profile", "sniff", "is_companion", "read"]
@@ -94,7 +95,6 @@ class Profile:
     id_schemes: dict[str, str]
 
 
-_PROFILE_CACHE: dict[str, Profile] = {}
 
 
 def load_profile(profile: str | Path) -> Profile:
@@ -121,23 +121,10 @@ def load_profile(profile: str | Path) -> Profile:
     >>> "CASH" in p.cash_funds, p.transmode_channel["SWIFT"], p.roles["PAH"]
     (True, 'wire', 'holder')
     """
-    if isinstance(profile, str) and re.fullmatch(r"[A-Za-z0-9_-]+", profile):
-        path = PROFILES_DIR / f"{profile}.toml"
-        if not path.is_file():
-            known = sorted(p.stem for p in PROFILES_DIR.glob("*.toml"))
-            raise ValueError(f"unknown goAML profile {profile!r}; bundled: {known}, or pass a path to a TOML file")
-    else:
-        path = Path(profile)
-    try:
-        key = f"{path.resolve()}@{path.stat().st_mtime_ns}"
-        if key in _PROFILE_CACHE:
-            return _PROFILE_CACHE[key]
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ValueError(f"goAML profile {path}: cannot read: {exc.strerror}") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise ValueError(f"goAML profile {path}: not valid TOML: {exc}") from exc
+    return load_toml_profile(profile, PROFILES_DIR, "goAML profile", _build_profile)
 
+
+def _build_profile(data: dict, path: Path) -> Profile:
     def table(*keys: str) -> dict:
         d = data
         for k in keys:
@@ -173,7 +160,6 @@ def load_profile(profile: str | Path) -> Profile:
         id_kinds=mapping(table("identification", "kinds"), _ID_KINDS, "identification.kinds"),
         id_schemes={str(k): str(v) for k, v in table("identification", "schemes").items()},
     )
-    _PROFILE_CACHE[key] = prof
     return prof
 
 
@@ -190,8 +176,7 @@ def _auto_profile(path: Path, max_elements: int = 20_000) -> Profile:
     uae, generic = load_profile("uae"), load_profile("generic")
     uae_only = uae.known_codes - generic.known_codes
     try:
-        for n, (_, el) in enumerate(etree.iterparse(str(path), events=("end",), resolve_entities=False, no_network=True,
-                                                    load_dtd=False, huge_tree=False)):  # fmt: skip
+        for n, (_, el) in enumerate(etree.iterparse(str(path), events=("end",), **PARSER_OPTIONS)):
             if n >= max_elements:
                 break
             if not isinstance(el.tag, str):
@@ -210,7 +195,6 @@ def _auto_profile(path: Path, max_elements: int = 20_000) -> Profile:
 
 # --------------------------------------------------------------------------- sniffing
 _ROOT_RE = re.compile(rb"<(?:[\w.-]+:)?report[\s>/]")
-_DOCTYPE_RE = re.compile(rb"<!DOCTYPE", re.I)
 _MARK_RE = re.compile(rb"<(?:[\w.-]+:)?(?:rentity_id|report_code|transactionnumber)[\s>/]")
 
 
@@ -444,8 +428,7 @@ class _Reader:
         stack: list[list] = []  # [local name, path, child counters]
         inside = 0  # depth inside a <transaction> or <report_party> being collected
         events = etree.iterparse(
-            str(self.path), events=("start", "end"), resolve_entities=False, no_network=True,
-            load_dtd=False, huge_tree=False, remove_comments=True, remove_pis=True,
+            str(self.path), events=("start", "end"), remove_comments=True, remove_pis=True, **PARSER_OPTIONS,
         )  # fmt: skip
         try:
             for event, el in events:
@@ -963,10 +946,6 @@ def read(path, *, local_currency: str | None = None, profile: str | Path | None 
             head = fh.read(65536)
     except OSError as exc:
         raise InputError(f"{path}: cannot open: {exc.strerror or 'I/O error'}") from None
-    if _DOCTYPE_RE.search(head):
-        raise InputError(
-            f"{path.name}: refused: the file declares a DOCTYPE (entity declarations can expand without bound "
-            f"or read local files); goAML reports have none"
-        )
+    refuse_doctype(path, head, "goAML reports")
     prof = _auto_profile(path) if profile is None else load_profile(profile)
     return _Reader(path, prof, local_currency).run()
