@@ -17,10 +17,12 @@ from pathlib import Path
 
 from followmoney.bundle import Bundle, ReconciliationError
 from followmoney.config import Config, config, get_config
-from followmoney.graph import build_graph
+from followmoney.export import to_gexf, to_graphml
+from followmoney.graph import build_graph, entity_graph, flow_graph, neighbourhood, paths, transaction_graph
 from followmoney.ingest import InputError, read, sniff
 from followmoney.alerts import score
 from followmoney.cases import build_cases, suppress_repeats
+from followmoney.resolve import ResolverSettings, resolve, shared_identifiers
 from followmoney.store import read_bundle, write_bundle
 
 try:
@@ -43,12 +45,22 @@ def sample_data_path() -> Path:
 
 __all__ = [
     "Bundle",
+    "ResolverSettings",
     "Config",
     "InputError",
     "ReconciliationError",
     "build_cases",
     "build_graph",
     "config",
+    "entity_graph",
+    "flow_graph",
+    "neighbourhood",
+    "paths",
+    "resolve",
+    "shared_identifiers",
+    "to_gexf",
+    "to_graphml",
+    "transaction_graph",
     "get_config",
     "read",
     "read_bundle",

@@ -151,6 +151,7 @@ def score(bundle: Bundle, config: Config | None = None, *, rules: list[str] | No
     frame = prepare_transactions(bundle.transactions, cfg.jurisdiction_info.timezone)
     run_id = _run_id(bundle, cfg)
     by_txn = frame.set_index("txn_id")[["amount_cents", "currency", "source_ref"]]
+    shared: dict = {}  # computed once per run, used by several rules
     out = []
     for rule_id in ids:
         rule = REGISTRY[rule_id]
@@ -159,7 +160,7 @@ def score(bundle: Bundle, config: Config | None = None, *, rules: list[str] | No
         if missing:
             log.info("rule %s skipped: no data in column(s) %s", rule_id, ", ".join(missing))
             continue
-        findings = rule.func(frame, RuleContext(params=params, jurisdiction=cfg.jurisdiction_info, bundle=bundle, config=cfg))
+        findings = rule.func(frame, RuleContext(params=params, jurisdiction=cfg.jurisdiction_info, bundle=bundle, config=cfg, shared=shared))
         if findings is None or findings.empty:
             continue
         out.append(_alerts_for(rule, params, cfg, findings, by_txn, run_id))

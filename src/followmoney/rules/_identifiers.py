@@ -5,17 +5,16 @@ details pay the same account (HT-11).
 Sources: ``shared/reference/indicators.md`` rows ML-15 and HT-11 (FinCEN 2014/2020:
 apparently unrelated customers with the same address or phone paying the same
 beneficiary; K = 3, E). Parties are *mentions* (one row per person per report): they
-are grouped into persons with :func:`persons` before counting, so one person named in
-three reports is not three people.
+are resolved into persons with :func:`followmoney.resolve.resolve` before counting, so
+one person named in three reports is not three people.
 """
 
 from __future__ import annotations
 
-import unicodedata
-
 import numpy as np
 import pandas as pd
 
+from followmoney.resolve import resolve
 from followmoney.rules._registry import Param, Rule, RuleContext, register
 from followmoney.rules._rolling import make_findings, margin_score
 
@@ -24,29 +23,16 @@ KIND_WEIGHT = {"device": 1.0, "ip": 0.9, "passport": 1.0, "national_id": 1.0, "i
                "phone": 0.8, "email": 0.8, "address": 0.5}  # fmt: skip
 
 
-def persons(parties: pd.DataFrame) -> pd.Series:
-    """A person key per party mention: the same normalised name and birth date are one person.
-
-    Mentions without a name stay separate. This is the exact-match floor; the
-    resolver in :mod:`followmoney.resolve` links more.
-    """
-    def norm(s):
-        s = unicodedata.normalize("NFKC", str(s)).casefold()
-        return " ".join(sorted(s.replace(",", " ").split()))
-
-    names = parties["name"].map(lambda n: norm(n) if isinstance(n, str) and n.strip() else None)
-    key = names + "|" + parties["birth_date"].astype(str).where(parties["birth_date"].notna(), "")
-    return key.where(names.notna(), "mention:" + parties["party_id"])
-
-
 def _groups(ctx: RuleContext, min_people: int):
     """Identifier groups with at least ``min_people`` distinct persons."""
     b = ctx.bundle
     if b is None or b.identifiers.num_rows == 0:
         return None
     ids = b.identifiers.select(["owner_kind", "owner_id", "kind", "value"]).to_pandas()
-    parties = b.parties.select(["party_id", "name", "birth_date"]).to_pandas()
-    person = pd.Series(persons(parties).to_numpy(), index=parties["party_id"])
+    if "resolution" not in ctx.shared:
+        ctx.shared["resolution"] = resolve(b).party_clusters
+    clusters = ctx.shared["resolution"]
+    person = pd.Series(clusters["cluster_id"].to_numpy(), index=clusters["party_id"].to_numpy())
     holders = b.party_accounts.select(["party_id", "account_id", "role"]).to_pandas()
     # account-owned identifiers count for the account's holders
     acc_ids = ids[ids["owner_kind"] == "account"].merge(holders, left_on="owner_id", right_on="account_id")

@@ -72,12 +72,16 @@ class RuleContext:
         The whole load, for rules that read other tables (accounts, identifiers).
     config : followmoney.Config, optional
         The run configuration (e.g. country lists).
+    shared : dict
+        Results computed once per scoring run and shared by rules (e.g. the entity
+        resolution of the bundle's parties).
     """
 
     params: dict
     jurisdiction: object
     bundle: object = None
     config: object = None
+    shared: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

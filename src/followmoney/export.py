@@ -1,0 +1,339 @@
+"""Export for other tools: GraphML / GEXF (Gephi, yEd, Cytoscape) and FollowTheMoney.
+
+* :func:`to_graphml` and :func:`to_gexf` write any graph of :mod:`followmoney.graph`
+  through networkx's writers, after turning attribute values the formats cannot hold
+  into text (datetimes to ISO 8601, per-currency totals to JSON) and dropping nulls.
+* :func:`to_ftm` / :func:`write_ftm` map the canonical tables to FollowTheMoney
+  entities (``pip install followmoney[ftm]``; imported only when called), following
+  ``shared/reference/ftm.md``: parties → Person / Company, accounts → BankAccount,
+  holders → Ownership, signatories and controllers → UnknownLink (FtM has no
+  account-signatory schema), directors → Directorship of the entity holding the
+  account, transactions → Payment. Resolved clusters become one entity each.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+from datetime import date, datetime
+from pathlib import Path
+
+import networkx as nx
+import pyarrow as pa
+
+from followmoney import normalize as nz
+from followmoney.bundle import Bundle
+
+__all__ = ["to_graphml", "to_gexf", "to_ftm", "write_ftm", "graph_for_export"]
+
+
+def _scalar(value):
+    if value is None:
+        return None
+    if isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, dict | list | tuple | set):
+        return json.dumps(sorted(value) if isinstance(value, set) else value, sort_keys=True, default=str, ensure_ascii=False)
+    return str(value)
+
+
+def graph_for_export(G: nx.Graph) -> nx.Graph:
+    """A copy of ``G`` whose attributes GraphML and GEXF can store.
+
+    Datetimes become ISO 8601 strings, dicts and lists JSON strings, ``None`` values
+    are dropped; node ids and edge keys become strings. Graph-level objects (e.g. the
+    Arrow edge table of a compact graph) are left out.
+
+    Parameters
+    ----------
+    G : networkx graph
+
+    Returns
+    -------
+    networkx graph
+        Same class as ``G``.
+
+    Examples
+    --------
+    >>> from datetime import datetime, timezone
+    >>> G = nx.MultiDiGraph()
+    >>> _ = G.add_edge("A", "B", "t1", timestamp=datetime(2024, 1, 1, tzinfo=timezone.utc), totals={"EUR": 5}, x=None)
+    >>> graph_for_export(G).edges["A", "B", "t1"]
+    {'timestamp': '2024-01-01T00:00:00+00:00', 'totals': '{"EUR": 5}'}
+    """
+    H = G.__class__()
+    H.graph.update({k: v for k, v in ((k, _scalar(v)) for k, v in G.graph.items() if not isinstance(v, pa.Table)) if v is not None})
+    H.add_nodes_from((str(n), {k: s for k, v in d.items() if (s := _scalar(v)) is not None}) for n, d in G.nodes(data=True))
+    if G.is_multigraph():
+        H.add_edges_from(
+            (str(u), str(v), str(k), {a: s for a, x in d.items() if (s := _scalar(x)) is not None})
+            for u, v, k, d in G.edges(keys=True, data=True)
+        )
+    else:
+        H.add_edges_from(
+            (str(u), str(v), {a: s for a, x in d.items() if (s := _scalar(x)) is not None}) for u, v, d in G.edges(data=True)
+        )
+    return H
+
+
+def to_graphml(G: nx.Graph, path: str | Path) -> Path:
+    """Write ``G`` as GraphML (yEd, Cytoscape, Gephi, Neo4j import).
+
+    Parameters
+    ----------
+    G : networkx graph
+        E.g. :func:`followmoney.graph.entity_graph`, ``flow_graph``,
+        ``neighbourhood``.
+    path : str or Path
+
+    Returns
+    -------
+    pathlib.Path
+
+    Examples
+    --------
+    >>> import followmoney as fm, tempfile, os
+    >>> from followmoney.graph import flow_graph
+    >>> p = to_graphml(flow_graph(fm.read(fm.sample_data_path() / "goaml")), os.path.join(tempfile.mkdtemp(), "f.graphml"))
+    >>> nx.read_graphml(p).number_of_edges() > 0
+    True
+    """
+    path = Path(path)
+    nx.write_graphml(graph_for_export(G), path)
+    return path
+
+
+def to_gexf(G: nx.Graph, path: str | Path) -> Path:
+    """Write ``G`` as GEXF 1.2 (Gephi).
+
+    Parameters
+    ----------
+    G : networkx graph
+    path : str or Path
+
+    Returns
+    -------
+    pathlib.Path
+    """
+    path = Path(path)
+    H = graph_for_export(G)
+    for _, d in H.nodes(data=True):
+        if "label" not in d:
+            d["label"] = str(d.get("name") or d.get("value") or "")
+    nx.write_gexf(H, path)
+    return path
+
+
+# --------------------------------------------------------------------------- FtM
+def _ftm_model():
+    try:
+        from followthemoney import model
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ImportError("FollowTheMoney export needs the optional extra: pip install 'followmoney[ftm]'") from exc
+    return model
+
+
+_ID_PROPS = {
+    ("person", "passport"): "passportNumber",
+    ("person", "national_id"): "idNumber",
+    ("person", "id_document"): "idNumber",
+    ("person", "tax_id"): "taxNumber",
+    ("entity", "passport"): "idNumber",
+    ("entity", "national_id"): "idNumber",
+    ("entity", "id_document"): "registrationNumber",
+    ("entity", "tax_id"): "taxNumber",
+}
+
+
+def to_ftm(bundle: Bundle, resolution=None, *, dataset: str = "followmoney", counts: Counter | None = None) -> Iterator:
+    """FollowTheMoney entities for a bundle (optional extra ``followmoney[ftm]``).
+
+    Parameters
+    ----------
+    bundle : Bundle
+        Uses ``parties``, ``identifiers``, ``accounts``, ``party_accounts`` and
+        ``transactions``.
+    resolution : followmoney.resolve.Resolution, optional
+        When given, each cluster becomes one Person/Company carrying the names and
+        properties of all its mentions; otherwise one entity per mention.
+    dataset : str, default "followmoney"
+        First part of every id: ``make_id(dataset, table, local id)`` (SHA-1), so ids
+        are stable across exports.
+    counts : collections.Counter, optional
+        Filled with entities yielded per schema and ``skipped_payments`` (transactions
+        without a known payer or beneficiary party, e.g. anonymous cash legs: FtM's
+        Payment requires both).
+
+    Yields
+    ------
+    followthemoney.proxy.EntityProxy
+
+    Raises
+    ------
+    ImportError
+        When ``followthemoney`` is not installed (names the extra to install).
+
+    Notes
+    -----
+    Phones are exported in E.164 only (FtM silently drops national formats), via
+    :func:`followmoney.normalize.normalize_phone` with the party's country as region.
+    Amounts are exported as decimal strings: no float.
+    """
+    model = _ftm_model()
+    counts = counts if counts is not None else Counter()
+    cmap = resolution.cluster_map() if resolution is not None else {}
+    p = bundle.parties
+    rows = p.to_pylist()
+    owner_of = {r["party_id"]: cmap.get(r["party_id"], r["party_id"]) for r in rows}
+    entities: dict[str, object] = {}
+    kind_of: dict[str, str] = {}
+    for r in sorted(rows, key=lambda r: r["party_id"]):
+        oid = owner_of[r["party_id"]]
+        kind = "person" if r["kind"] == "person" else "entity"
+        if oid not in entities:
+            e = model.make_entity("Person" if kind == "person" else "Company")
+            e.make_id(dataset, "party", oid)
+            entities[oid] = e
+            kind_of[oid] = kind
+        e = entities[oid]
+        e.add("name", r["name"] or " ".join(x for x in (r.get("given_name"), r.get("family_name")) if x) or None)
+        if kind == "person":
+            e.add("firstName", r.get("given_name"))
+            e.add("lastName", r.get("family_name"))
+            e.add("birthDate", r["birth_date"].isoformat() if r["birth_date"] else None)
+            e.add("nationality", nz.normalize_country(r.get("nationality")))
+            e.add("profession", r.get("occupation"))
+        else:
+            e.add("incorporationDate", r["birth_date"].isoformat() if r["birth_date"] else None)
+            e.add("jurisdiction", nz.normalize_country(r.get("country")))
+            e.add("sector", r.get("occupation"))
+        e.add("country", nz.normalize_country(r.get("country")))
+    ids = nz.bundle_identifier_keys(bundle)
+    account_props: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    for r in ids.to_pylist():
+        if r["owner_kind"] == "account":
+            if r["kind"] in ("phone", "email") and r["key"]:
+                account_props[r["owner_id"]].append((r["kind"], r["key"]))
+            continue
+        oid = owner_of.get(r["owner_id"])
+        if oid is None:
+            continue
+        e, kind = entities[oid], kind_of[oid]
+        if r["kind"] in ("phone", "email"):
+            e.add(r["kind"], r["key"])
+        elif r["kind"] == "address":
+            e.add("address", r["raw"] or r["value"])
+        elif (kind, r["kind"]) in _ID_PROPS:
+            e.add(_ID_PROPS[(kind, r["kind"])], r["raw"] or r["value"])
+    for oid in sorted(entities):
+        counts[entities[oid].schema.name] += 1
+        yield entities[oid]
+
+    accounts: dict[str, object] = {}
+    for r in bundle.accounts.to_pylist():
+        a = model.make_entity("BankAccount")
+        a.make_id(dataset, "account", r["account_id"])
+        a.add("accountNumber", r["account_number"])
+        a.add("iban", nz.normalize_iban(r["iban"]))
+        bic = nz.normalize_bic(r["institution"])
+        a.add("bic" if bic else "bankName", bic or r["institution"])
+        a.add("currency", r["currency"])
+        a.add("country", nz.normalize_country(r["country"]))
+        accounts[r["account_id"]] = a
+    pa_ = bundle.party_accounts.to_pylist()
+    for r in pa_:  # accounts only named in roles
+        if r["account_id"] not in accounts:
+            a = model.make_entity("BankAccount")
+            a.make_id(dataset, "account", r["account_id"])
+            a.add("accountNumber", r["account_id"].rpartition("/")[2])
+            accounts[r["account_id"]] = a
+    for aid in sorted(accounts):
+        counts["BankAccount"] += 1
+        yield accounts[aid]
+
+    holders: dict[str, list[str]] = defaultdict(list)
+    for r in pa_:
+        if r["role"] in ("holder", "beneficial_owner") and r["party_id"] in owner_of:
+            holders[r["account_id"]].append(owner_of[r["party_id"]])
+    seen_links = set()
+    for r in sorted(pa_, key=lambda r: (r["account_id"], r["party_id"], r["role"])):
+        oid = owner_of.get(r["party_id"])
+        if oid is None:
+            continue
+        role = r["role"]
+        key = (oid, r["account_id"], role)
+        if key in seen_links:
+            continue
+        seen_links.add(key)
+        org = next((h for h in sorted(set(holders[r["account_id"]])) if kind_of.get(h) == "entity"), None)
+        if role in ("holder", "beneficial_owner"):
+            link = model.make_entity("Ownership")
+            link.add("owner", entities[oid].id)
+            link.add("asset", accounts[r["account_id"]].id)
+            link.add("role", "account holder" if role == "holder" else "beneficial owner")
+        elif role == "director" and org is not None and org != oid:
+            link = model.make_entity("Directorship")
+            link.add("director", entities[oid].id)
+            link.add("organization", entities[org].id)
+            link.add("role", "director")
+        else:
+            link = model.make_entity("UnknownLink")
+            link.add("subject", entities[oid].id)
+            link.add("object", accounts[r["account_id"]].id)
+            link.add("role", role)
+        link.make_id(dataset, "party_account", *key)
+        counts[link.schema.name] += 1
+        yield link
+
+    tx = bundle.transactions
+    for r in tx.to_pylist():
+        payer = owner_of.get(r["from_party"]) or next(iter(sorted(set(holders.get(r["from_account"], [])))), None)
+        payee = owner_of.get(r["to_party"]) or next(iter(sorted(set(holders.get(r["to_account"], [])))), None)
+        if payer is None or payee is None:
+            counts["skipped_payments"] += 1
+            continue
+        pay = model.make_entity("Payment")
+        pay.make_id(dataset, "transaction", r["txn_id"])
+        pay.add("payer", entities[payer].id)
+        pay.add("beneficiary", entities[payee].id)
+        if r["from_account"] in accounts:
+            pay.add("payerAccount", accounts[r["from_account"]].id)
+        if r["to_account"] in accounts:
+            pay.add("beneficiaryAccount", accounts[r["to_account"]].id)
+        pay.add("amount", str(r["amount"]) if r["amount"] is not None else None)
+        pay.add("currency", r["currency"])
+        pay.add("date", r["timestamp"].isoformat() if r["timestamp"] else None)
+        pay.add("transactionNumber", r.get("source_txn_ref") or r["txn_id"])
+        pay.add("purpose", r.get("description"))
+        counts["Payment"] += 1
+        yield pay
+
+
+def write_ftm(bundle: Bundle, path: str | Path, resolution=None, *, dataset: str = "followmoney") -> dict:
+    """Write :func:`to_ftm` entities as JSON lines (``ftm`` CLI, Aleph, nomenklatura).
+
+    Parameters
+    ----------
+    bundle : Bundle
+    path : str or Path
+    resolution : followmoney.resolve.Resolution, optional
+    dataset : str, default "followmoney"
+
+    Returns
+    -------
+    dict of str to int
+        Entities written per schema, and ``skipped_payments``.
+
+    Raises
+    ------
+    ImportError
+        When ``followthemoney`` is not installed.
+    """
+    counts: Counter = Counter()
+    with Path(path).open("w", encoding="utf-8") as fh:
+        for e in to_ftm(bundle, resolution, dataset=dataset, counts=counts):
+            fh.write(json.dumps(e.to_dict(), sort_keys=True, ensure_ascii=False) + "\n")
+    return dict(counts)
