@@ -229,6 +229,7 @@ SCHEMAS: dict[str, pa.Schema] = {
             _f("rows_written", pa.int64(), "Rows written to the table.", False),
             _f("merged", pa.int64(), "Records that repeated an existing row (same id) and were merged into it.", False),
             _f("rejected", pa.int64(), "Records sent to rejects.", False),
+            _f("sha256", _STR, "SHA-256 of the source file, so a result can be tied to the exact input."),
         ]
     ),
     "alerts": pa.schema(

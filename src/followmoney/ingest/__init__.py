@@ -8,11 +8,13 @@ returning a :class:`~followmoney.Bundle` for that one file.
 from __future__ import annotations
 
 import glob
+import hashlib
 import inspect
 import os
 from collections.abc import Iterable
 from pathlib import Path
 
+import pyarrow as pa
 from tqdm.auto import tqdm
 
 from followmoney.bundle import Bundle
@@ -48,6 +50,20 @@ def _expand(paths: str | os.PathLike | Iterable[str | os.PathLike]) -> list[Path
         else:
             out.append(p)
     return out
+
+
+def _with_hashes(log, folder: Path):
+    """Fill ``load_log.sha256`` for the files the adapter read (the file and its companions)."""
+    names = log["source_file"].to_pylist()
+    digests = {}
+    for name in set(names):
+        h = hashlib.sha256()
+        with open(folder / name, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)
+        digests[name] = h.hexdigest()
+    i = log.column_names.index("sha256")
+    return log.set_column(i, "sha256", pa.array([digests[n] for n in names], pa.string()))
 
 
 def sniff(path: str | os.PathLike) -> str:
@@ -142,7 +158,9 @@ def read(paths, format: str = "auto", *, progress: bool | None = None, **options
     bundles = []
     disable = None if progress is None else not progress
     for f, fmt in tqdm(plan, desc="reading", unit="file", disable=disable, leave=False):
-        bundles.append(ADAPTERS[fmt].read(f, **{k: v for k, v in options.items() if k in accepted[fmt]}))
+        b = ADAPTERS[fmt].read(f, **{k: v for k, v in options.items() if k in accepted[fmt]})
+        b.load_log = _with_hashes(b.load_log, f.parent)
+        bundles.append(b)
     bundle = Bundle.concat(bundles)
     bundle.reconcile()
     return bundle
