@@ -236,3 +236,9 @@ POSITIVE.update(
         "HT-11": controller_contacts,
     }
 )
+
+
+# multi-hop graph typologies (ML-07 .. ML-12): cases kept beside their detailed tests
+from test_rules_graph import GRAPH_POSITIVE  # noqa: E402
+
+POSITIVE.update(GRAPH_POSITIVE)

@@ -41,7 +41,7 @@ OPTIONAL_COLUMNS = (
 )
 
 
-def prepare_transactions(transactions: pa.Table, timezone: str = "UTC") -> pd.DataFrame:
+def prepare_transactions(transactions: pa.Table, timezone: str = "UTC", accounts: pa.Table | None = None) -> pd.DataFrame:
     """The frame rules run on: one row per transaction with a timestamp, in (t, txn_id) order.
 
     Parameters
@@ -52,6 +52,8 @@ def prepare_transactions(transactions: pa.Table, timezone: str = "UTC") -> pd.Da
     timezone : str, default "UTC"
         IANA zone for local clock time where the source states no UTC offset
         (the jurisdiction's zone, for night-time rules).
+    accounts : pyarrow.Table, optional
+        Canonical ``accounts``: adds ``from_institution`` / ``to_institution``.
 
     Returns
     -------
@@ -63,7 +65,8 @@ def prepare_transactions(transactions: pa.Table, timezone: str = "UTC") -> pd.Da
         negative or invalid amounts, which are excluded from sums), ``currency``,
         ``from_account``, ``to_account``, ``sender`` / ``receiver`` (account, else
         party), ``channel``, ``self_transfer`` (bool), ``source_ref``, and those of
-        :data:`OPTIONAL_COLUMNS` the table has. Rows without a timestamp cannot be
+        :data:`OPTIONAL_COLUMNS` the table has, and ``from_institution`` /
+        ``to_institution`` when ``accounts`` is given. Rows without a timestamp cannot be
         placed in a window and are left out (they stay in the transactions table).
     """
     tx = transactions.filter(pc.is_valid(transactions["timestamp"]))
@@ -98,6 +101,11 @@ def prepare_transactions(transactions: pa.Table, timezone: str = "UTC") -> pd.Da
     wall = stated_wall.where(offset.notna(), zone_wall)
     df["local_hour"] = wall.dt.hour.astype("int64")
     df["local_day"] = wall.to_numpy().astype("datetime64[D]").astype("int64")
+    if accounts is not None and accounts.num_rows:
+        inst = pd.Series(accounts["institution"].to_numpy(zero_copy_only=False), index=accounts["account_id"].to_numpy(zero_copy_only=False))
+        inst = inst[~inst.index.duplicated()]
+        df["from_institution"] = df["from_account"].map(inst)
+        df["to_institution"] = df["to_account"].map(inst)
     return df
 
 
@@ -148,7 +156,7 @@ def score(bundle: Bundle, config: Config | None = None, *, rules: list[str] | No
     """
     cfg = config if config is not None else get_config()
     ids = rules if rules is not None else [r for r in REGISTRY if r not in cfg.disabled_rules]
-    frame = prepare_transactions(bundle.transactions, cfg.jurisdiction_info.timezone)
+    frame = prepare_transactions(bundle.transactions, cfg.jurisdiction_info.timezone, bundle.accounts)
     run_id = _run_id(bundle, cfg)
     by_txn = frame.set_index("txn_id")[["amount_cents", "currency", "source_ref"]]
     shared: dict = {}  # computed once per run, used by several rules

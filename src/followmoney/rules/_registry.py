@@ -141,8 +141,9 @@ REGISTRY: dict[str, Rule] = {}
 
 
 def register(rule: Rule) -> Rule:
-    """Add ``rule`` to :data:`REGISTRY` (ids are unique)."""
-    if rule.id in REGISTRY:
-        raise ValueError(f"rule id {rule.id} registered twice")
+    """Add ``rule`` to :data:`REGISTRY` (ids are unique; re-importing a rule module replaces its rules)."""
+    known = REGISTRY.get(rule.id)
+    if known is not None and (known.name, known.source) != (rule.name, rule.source):
+        raise ValueError(f"rule id {rule.id} registered twice with different definitions")
     REGISTRY[rule.id] = rule
     return rule

@@ -1,0 +1,529 @@
+"""Multi-hop typologies ML-07..ML-12 (``followmoney.rules._graph``): hand-made inputs with a
+known answer, near misses, the bounded cycle search of case BR-18, and brute-force checks.
+
+``GRAPH_POSITIVE`` holds one positive case per rule in the ``rule_cases.POSITIVE`` format
+``() -> (bundle, config, expected_subject_ids)``, so the conformance suite can use them.
+"""
+
+import itertools
+import json
+import logging
+import time
+import tracemalloc
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from rule_cases import bundle, tx
+
+import followmoney as fm
+from followmoney.alerts import prepare_transactions
+from followmoney.rules import REGISTRY, RuleContext
+from followmoney.rules._graph import _distinct_forward, find_chains, find_cycles
+
+DAY = 86_400_000_000
+HOUR = 3_600_000_000
+GRAPH_RULES = ["ML-07", "ML-08", "ML-09", "ML-10", "ML-11", "ML-12"]
+
+
+def alerts_of(rows, rule, **params):
+    cfg = fm.Config(rules={rule: params}) if params else fm.Config()
+    return fm.score(bundle(rows), cfg, rules=[rule]).to_pylist()
+
+
+def ids(rows, *which):
+    return [rows[i]["txn_id"] for i in which]
+
+
+def run_rule(frame, rule_id, **params):
+    rule = REGISTRY[rule_id]
+    return rule.func(frame, RuleContext(params=rule.resolve_params(params), jurisdiction=fm.Config().jurisdiction_info))
+
+
+# ------------------------------------------------------------------ hand-made patterns
+def scatter_gather_rows(shares=(1.0, 0.95, 0.9, 0.99), gather_day=3):
+    """A scatters 1,000.00 to I1..I4 on days 0-1; each forwards a share to B from ``gather_day``."""
+    rows = [tx(i, "A", f"I{i + 1}", "1000.00", i * 0.25) for i in range(len(shares))]
+    rows += [tx(10 + i, f"I{i + 1}", "B", f"{1000 * s:.2f}", gather_day + i * 0.5) for i, s in enumerate(shares)]
+    return rows
+
+
+def gather_scatter_rows(out_amount="900.00", receivers=3, out_day=4):
+    rows = [tx(i, f"S{i + 1}", "H", "1000.00", i) for i in range(3)]
+    rows += [tx(10 + i, "H", f"R{i + 1}", out_amount, out_day + i) for i in range(receivers)]
+    return rows
+
+
+def ring_rows(days=(1, 2, 3, 4), amounts=("1000.00", "990.00", "980.00", "970.00")):
+    ring = [("P1", "P2"), ("P2", "P3"), ("P3", "P4"), ("P4", "P1")]
+    return [tx(i, a, b, amt, d) for i, ((a, b), d, amt) in enumerate(zip(ring, days, amounts))]
+
+
+def bipartite_rows(skip=(), day0=0):
+    rows, i = [], 0
+    for o in ("O1", "O2", "O3"):
+        for b in ("B1", "B2", "B3"):
+            if (o, b) not in skip:
+                rows.append(tx(i, o, b, "500.00" if o != "O2" else "700.00", day0 + i * 0.5))
+            i += 1
+    return rows
+
+
+def stack_rows(second_layer="490.00"):
+    rows, i = [], 0
+    for a, b in itertools.product(("T1a", "T1b"), ("T2a", "T2b")):
+        rows.append(tx(i, a, b, "500.00" if a == "T1a" else "450.00", 1 + i * 0.25))
+        i += 1
+    for a, b in itertools.product(("T2a", "T2b"), ("T3a", "T3b")):
+        rows.append(tx(i, a, b, second_layer, 3 + i * 0.25))
+        i += 1
+    return rows
+
+
+def chain_rows(gaps_h=(24, 24, 24), amounts=("10000.00", "9800.00", "9500.00", "9300.00"), **kw):
+    accts = ["L1", "L2", "L3", "L4", "L5", "L6"]
+    hours = np.r_[0, np.cumsum(gaps_h)]
+    return [tx(i, accts[i], accts[i + 1], amounts[i], hours[i] / 24, **kw) for i in range(len(amounts))]
+
+
+GRAPH_POSITIVE = {
+    "ML-07": lambda: (bundle(scatter_gather_rows()), fm.Config(), {"A"}),
+    "ML-08": lambda: (bundle(gather_scatter_rows()), fm.Config(), {"H"}),
+    "ML-09": lambda: (bundle(ring_rows()), fm.Config(), {"P1"}),
+    "ML-10": lambda: (bundle(bipartite_rows()), fm.Config(), {"O2"}),
+    "ML-11": lambda: (bundle(stack_rows()), fm.Config(), {"T1a"}),
+    "ML-12": lambda: (bundle(chain_rows()), fm.Config(), {"L1"}),
+}
+
+
+# ------------------------------------------------------------------ ML-07 scatter-gather
+def test_scatter_gather_positive():
+    rows = scatter_gather_rows()
+    (a,) = alerts_of(rows, "ML-07")
+    assert a["subject_id"] == "A" and a["typology"] == "scatter_gather"
+    assert a["evidence_txn_ids"] == [r["txn_id"] for r in rows]  # already in (t, txn_id) order
+    ex = a["explanation"]
+    assert "4 intermediaries (threshold: at least 3)" in ex and "collector B" in ex
+    assert "passed at least 90% of what it received from A on to collector B, and no more than all of it" in ex
+    assert "(threshold: at least 90%, i.e. a margin of at most 0.1, and at most 100%)" in ex
+    assert "within 14 days" in ex and "I1, I2, I3, I4" in ex
+    assert a["score"] == pytest.approx(0.5 + 0.25 * np.log2(4 / 3))
+
+
+@pytest.mark.parametrize(
+    "rows",
+    [
+        pytest.param(scatter_gather_rows(shares=(1.0, 0.85, 0.89)), id="two-of-three-forward-too-little"),
+        pytest.param(scatter_gather_rows(shares=(1.0, 1.0)), id="only-two-intermediaries"),
+        pytest.param(scatter_gather_rows(shares=(1.0, 1.0, 1.2)), id="third-pays-on-more-than-it-got"),
+        pytest.param(scatter_gather_rows(shares=(1.0, 1.0, 1.0), gather_day=14.5), id="outside-14-days"),
+        pytest.param(
+            scatter_gather_rows(shares=(1.0, 1.0))
+            + [tx(30, "I3", "B", "1000.00", 0.1), tx(31, "A", "I3", "1000.00", 2)],
+            id="third-forwards-before-it-is-paid",
+        ),
+        pytest.param(
+            scatter_gather_rows(shares=(1.0, 1.0))
+            + [tx(30, "A", "I3", "1000.00", 0.5), tx(31, "I3", "B", "1000.00", 3, currency="EUR")],
+            id="third-forwards-in-another-currency",
+        ),
+    ],
+)
+def test_scatter_gather_near_misses(rows):
+    assert alerts_of(rows, "ML-07") == []
+
+
+def test_scatter_gather_margin_and_count_are_parameters():
+    rows = scatter_gather_rows(shares=(1.0, 0.85, 0.89))
+    assert len(alerts_of(rows, "ML-07", margin=0.2)) == 1
+    assert alerts_of(scatter_gather_rows(), "ML-07", min_intermediaries=5) == []
+
+
+def test_scatter_gather_one_alert_per_episode():
+    rows = scatter_gather_rows() + [
+        tx(40 + i, r["from_account"], r["to_account"], "1000.00", 1.1 + i * 0.25) for i, r in enumerate(scatter_gather_rows()[:4])
+    ]
+    assert len(alerts_of(rows, "ML-07")) == 1
+
+
+# ------------------------------------------------------------------ ML-08 gather-scatter
+def test_gather_scatter_positive():
+    rows = gather_scatter_rows()
+    (a,) = alerts_of(rows, "ML-08")
+    assert a["subject_id"] == "H" and a["evidence_txn_ids"] == [r["txn_id"] for r in rows]
+    ex = a["explanation"]
+    assert "3 distinct senders (threshold: at least 3)" in ex and "3 distinct receivers" in ex
+    assert "passing on 90% of what it gathered (threshold: at least 80% and at most 100%)" in ex
+    assert a["score"] == 0.5
+
+
+@pytest.mark.parametrize(
+    "rows",
+    [
+        pytest.param(gather_scatter_rows(out_amount="700.00"), id="passes-on-70-percent"),
+        pytest.param(gather_scatter_rows(out_amount="1300.00"), id="pays-out-more-than-it-gathered"),
+        pytest.param(gather_scatter_rows(receivers=2, out_amount="1300.00"), id="two-receivers"),
+        pytest.param(gather_scatter_rows(out_day=13), id="scatter-ends-after-14-days"),
+    ],
+)
+def test_gather_scatter_near_misses(rows):
+    assert alerts_of(rows, "ML-08") == []
+
+
+def test_gather_scatter_counts_only_one_currency():
+    rows = gather_scatter_rows()
+    rows[-1] = tx(12, "H", "R3", "900.00", 6, currency="EUR")
+    assert alerts_of(rows, "ML-08") == []
+
+
+# ------------------------------------------------------------------ ML-09 cycles, case BR-18
+def br18_frame(hub_days=None):
+    hub = [(f"H{i:02d}", f"H{j:02d}") for i in range(12) for j in range(12) if i != j]
+    days = hub_days if hub_days is not None else [1] * len(hub)
+    rows = [tx(i, a, b, "100.00", d) for i, ((a, b), d) in enumerate(zip(hub, days))]
+    ring = [("P1", "P2", 1), ("P2", "P3", 2), ("P3", "P4", 3), ("P4", "P1", 4)]
+    rows += [tx(1000 + i, a, b, "100.00", d) for i, (a, b, d) in enumerate(ring)]
+    return bundle(rows)
+
+
+def test_br18_planted_ring_found_fast_and_same_day_hub_yields_nothing():
+    frame = prepare_transactions(br18_frame().transactions)
+    t = time.perf_counter()
+    r = find_cycles(frame)
+    assert time.perf_counter() - t < 1.0
+    assert not r.truncated
+    assert r.cycles[["account", "accounts", "txn_ids"]].values.tolist() == [
+        ["P1", ["P1", "P2", "P3", "P4"], ["t1000", "t1001", "t1002", "t1003"]]
+    ]  # the 132 hub transfers share one timestamp: no hop can follow another in time
+
+
+def test_br18_hub_with_increasing_times_stops_at_budget():
+    hub_days = [1 + k / 1000 for k in range(132)]  # every hub transfer at its own time
+    frame = prepare_transactions(br18_frame(hub_days).transactions)
+    t = time.perf_counter()
+    small = find_cycles(frame, max_paths=5_000)
+    assert small.truncated and small.paths <= 5_000
+    full = find_cycles(frame)
+    assert time.perf_counter() - t < 20
+    assert full.truncated or len(full.cycles) > len(small.cycles)
+    # every cycle returned respects time and closes on its first account
+    amounts = frame.set_index("txn_id")
+    for c in full.cycles.head(500).itertuples():
+        ts = amounts.loc[c.txn_ids, "t"].to_numpy()
+        assert (np.diff(ts) > 0).all() and c.accounts[0] == c.account and len(set(c.accounts)) == c.length
+
+
+def test_path_searches_do_not_depend_on_the_batch_size(monkeypatch):
+    hub_days = [1 + k / 1000 for k in range(132)]
+    frame = prepare_transactions(br18_frame(hub_days).transactions)
+    cycles, chains = find_cycles(frame, max_length=4), find_chains(frame, min_hops=3, hop_hours=1)
+    monkeypatch.setattr("followmoney.rules._graph._BATCH_ROWS", 7)
+    small_c, small_h = find_cycles(frame, max_length=4), find_chains(frame, min_hops=3, hop_hours=1)
+    assert len(cycles.cycles) > 100 and cycles.cycles.equals(small_c.cycles) and cycles.paths == small_c.paths
+    assert len(chains.chains) > 10 and chains.chains.equals(small_h.chains)
+
+
+def test_cycle_rule_reports_truncation(caplog):
+    hub_days = [1 + k / 1000 for k in range(132)]
+    b = br18_frame(hub_days)
+    with caplog.at_level(logging.WARNING, logger="followmoney"):
+        alerts = fm.score(b, fm.Config(rules={"ML-09": {"max_paths": 5_000}}), rules=["ML-09"]).to_pylist()
+    assert "work budget" in caplog.text and "5000" in caplog.text
+    assert alerts and all("truncated" in a["explanation"] for a in alerts)
+
+
+def test_cycle_rule_positive():
+    rows = ring_rows()
+    (a,) = alerts_of(rows, "ML-09")
+    assert a["subject_id"] == "P1" and a["evidence_txn_ids"] == [r["txn_id"] for r in rows]
+    ex = a["explanation"]
+    assert "P1 → P2 → P3 → P4 → P1" in ex and "Cycle of 4 transactions (threshold: 2 to 6)" in ex
+    assert "97% (threshold: at least 70% and at most 100%)" in ex and "within 30 days" in ex and "truncated" not in ex
+    assert a["score"] == pytest.approx(0.5 + 0.5 * (0.97 - 0.7) / 0.3)
+
+
+@pytest.mark.parametrize(
+    "rows",
+    [
+        pytest.param(ring_rows(days=(1, 2, 4, 3)), id="time-order-broken"),
+        pytest.param(ring_rows(days=(1, 2, 2, 3)), id="two-hops-same-time"),
+        pytest.param(ring_rows(amounts=("1000.00", "990.00", "980.00", "690.00")), id="returns-69-percent"),
+        pytest.param(ring_rows(amounts=("100.00", "990.00", "980.00", "970.00")), id="returns-more-than-it-sent"),
+        pytest.param(ring_rows(days=(1, 2, 3, 31.5)), id="closes-after-30-days"),
+    ],
+)
+def test_cycle_near_misses(rows):
+    assert alerts_of(rows, "ML-09") == []
+
+
+def test_cycle_length_bound_and_two_hop_round_trip():
+    seven = [tx(i, f"C{i}", f"C{(i + 1) % 7}", "100.00", i) for i in range(7)]
+    assert alerts_of(seven, "ML-09") == []
+    assert len(alerts_of(seven, "ML-09", max_length=7)) == 1
+    (a,) = alerts_of([tx(0, "X", "Y", "100.00", 0), tx(1, "Y", "X", "80.00", 1)], "ML-09")
+    assert a["subject_id"] == "X"
+
+
+def _brute_cycles(edges, max_len, window, ratio):
+    """All time-respecting simple cycles by depth-first search (small inputs only)."""
+    out = set()
+
+    def walk(path):
+        first, last = edges[path[0]], edges[path[-1]]
+        for k, e in enumerate(edges):
+            if e[0] != last[1] or not last[2] < e[2] <= first[2] + window:
+                continue
+            if e[1] == first[0]:
+                if ratio * first[3] <= e[3] <= first[3]:
+                    out.add(tuple(path + [k]))
+            elif len(path) + 1 < max_len and e[1] not in {edges[p][0] for p in path}:
+                walk(path + [k])
+
+    for k in range(len(edges)):
+        walk([k])
+    return out
+
+
+edges_st = st.lists(
+    st.tuples(st.sampled_from("ABCDE"), st.sampled_from("ABCDE"), st.integers(0, 20), st.integers(1, 10)),
+    max_size=25,
+).map(lambda es: [e for e in es if e[0] != e[1]])
+
+
+@settings(max_examples=150, deadline=None)
+@given(edges_st, st.integers(2, 5))
+def test_find_cycles_matches_brute_force(edges, max_len):
+    frame = pd.DataFrame(
+        {
+            "txn_id": [f"x{k:02d}" for k in range(len(edges))],
+            "t": [e[2] for e in edges],
+            "amount_cents": [e[3] for e in edges],
+            "currency": "USD",
+            "from_account": [e[0] for e in edges],
+            "to_account": [e[1] for e in edges],
+        },
+        columns=["txn_id", "t", "amount_cents", "currency", "from_account", "to_account"],
+    )
+    frame = frame.sort_values(["t", "txn_id"], kind="stable")
+    got = {tuple(int(x[1:]) for x in c) for c in find_cycles(frame, max_length=max_len, window_days=7 / DAY, min_return=0.5).cycles.txn_ids}
+    assert got == _brute_cycles(edges, max_len, 7, 0.5)
+
+
+def _brute_chains(edges, min_hops, max_hops, gap, keep):
+    """Maximal chains by depth-first search, tails of other chains removed (small inputs only)."""
+    found = []
+
+    def walk(path):
+        last = edges[path[-1]]
+        seen = {edges[path[0]][0]} | {edges[p][1] for p in path}
+        nxt = [
+            k for k, e in enumerate(edges)
+            if e[0] == last[1] and last[2] < e[2] <= last[2] + gap and keep * last[3] <= e[3] <= last[3] and e[1] not in seen
+        ]  # fmt: skip
+        if len(path) < max_hops and nxt:
+            for k in nxt:
+                walk(path + [k])
+        elif len(path) >= min_hops:
+            found.append(tuple(path))
+
+    for k in range(len(edges)):
+        walk([k])
+    later = {k for p in found for k in p[1:]}
+    return {p for p in found if p[0] not in later}
+
+
+@settings(max_examples=150, deadline=None)
+@given(edges_st, st.integers(2, 4))
+def test_find_chains_matches_brute_force(edges, min_hops):
+    frame = pd.DataFrame(
+        {
+            "txn_id": [f"x{k:02d}" for k in range(len(edges))],
+            "t": [e[2] for e in edges],
+            "amount_cents": [e[3] for e in edges],
+            "currency": "USD",
+            "from_account": [e[0] for e in edges],
+            "to_account": [e[1] for e in edges],
+        },
+        columns=["txn_id", "t", "amount_cents", "currency", "from_account", "to_account"],
+    ).sort_values(["t", "txn_id"], kind="stable")
+    r = find_chains(frame, min_hops=min_hops, max_hops=5, hop_hours=4 / HOUR, min_hop_fraction=0.5)
+    got = {tuple(int(x[1:]) for x in c) for c in r.chains.txn_ids}
+    assert got == _brute_chains(edges, min_hops, 5, 4, 0.5)
+
+
+# ------------------------------------------------------------------ ML-10 bipartite
+def test_bipartite_positive():
+    rows = bipartite_rows()
+    (a,) = alerts_of(rows, "ML-10")
+    assert a["subject_id"] == "O2"  # sent the most (700.00 per payment)
+    assert a["evidence_txn_ids"] == [r["txn_id"] for r in rows]
+    ex = a["explanation"]
+    assert "3 originators (threshold: at least 2)" in ex and "3 beneficiaries (threshold: at least 2)" in ex
+    assert "100% of the 9 possible" in ex and "density at least 80%" in ex
+
+
+def test_bipartite_tolerates_one_missing_edge_but_not_two():
+    one = alerts_of(bipartite_rows(skip={("O1", "B3")}), "ML-10")
+    assert len(one) == 1 and "89% of the 9 possible" in one[0]["explanation"]
+    two = alerts_of(bipartite_rows(skip={("O1", "B3"), ("O3", "B1")}), "ML-10")
+    assert two == [] or "(threshold: at least 2)" in two[0]["explanation"] and "9 possible" not in two[0]["explanation"]
+
+
+def test_bipartite_near_misses():
+    assert alerts_of(bipartite_rows()[:3], "ML-10") == []  # one originator (AMLSim's emitted shape)
+    spread = [dict(r, timestamp=r["timestamp"] + pd.Timedelta(days=10 * i)) for i, r in enumerate(bipartite_rows())]
+    assert alerts_of(spread, "ML-10") == []  # one payment every 10 days: no 30-day window holds a 2×2
+
+
+def test_bipartite_hub_beneficiaries_are_left_out():
+    rows = bipartite_rows()
+    assert alerts_of(rows, "ML-10", max_degree=2) == []
+
+
+# ------------------------------------------------------------------ ML-11 stack
+def test_stack_positive():
+    rows = stack_rows()
+    (a,) = alerts_of(rows, "ML-11")
+    assert a["subject_id"] == "T1a" and a["evidence_txn_ids"] == [r["txn_id"] for r in rows]
+    ex = a["explanation"]
+    assert "Stack of 3 tiers (threshold: at least 3) of 2 → 2 → 2 accounts" in ex
+    assert "densities 100%, 100%" in ex and "USD 1,900.00, USD 1,960.00" in ex and "±10%" in ex
+
+
+def test_stack_near_misses():
+    assert alerts_of(stack_rows(second_layer="400.00"), "ML-11") == []  # value drops 16 %
+    assert alerts_of(stack_rows()[:4], "ML-11") == []  # two tiers only
+
+
+def test_stack_of_four_tiers_is_one_alert():
+    rows = stack_rows()
+    rows += [tx(50 + i, a, b, "490.00", 6 + i * 0.25) for i, (a, b) in enumerate(itertools.product(("T3a", "T3b"), ("T4a", "T4b")))]
+    (a,) = alerts_of(rows, "ML-11")
+    assert "Stack of 4 tiers" in a["explanation"] and len(a["evidence_txn_ids"]) == 12
+
+
+# ------------------------------------------------------------------ ML-12 layering chain
+def test_chain_positive_without_institution_data():
+    rows = chain_rows()
+    (a,) = alerts_of(rows, "ML-12")
+    assert a["subject_id"] == "L1" and a["evidence_txn_ids"] == [r["txn_id"] for r in rows]
+    ex = a["explanation"]
+    assert "chain of 4 transactions (threshold: at least 4)" in ex and "L1 → L2 → L3 → L4 → L5" in ex
+    assert "within 24 hours (threshold: 72 hours)" in ex
+    assert "at least 97% of the previous amount (threshold: at least 90% and at most 100%)" in ex
+    assert "could not be checked" in ex
+
+
+@pytest.mark.parametrize(
+    "rows",
+    [
+        pytest.param(chain_rows(gaps_h=(24, 73, 24)), id="gap-73-hours"),
+        pytest.param(chain_rows(amounts=("10000.00", "9800.00", "8300.00", "8200.00")), id="hop-keeps-85-percent"),
+        pytest.param(chain_rows()[:3], id="three-hops"),
+        pytest.param(chain_rows(gaps_h=(24, 0, 24)), id="hops-at-the-same-time"),
+        pytest.param(chain_rows(amounts=("40.00", "9800.00", "9500.00", "9300.00")), id="small-payment-then-large"),
+    ],
+)
+def test_chain_near_misses(rows):
+    assert alerts_of(rows, "ML-12") == []
+
+
+def test_chain_uses_institutions_when_the_frame_has_them():
+    frame = prepare_transactions(bundle(chain_rows()).transactions)
+    same = frame.assign(from_institution="BANK_A", to_institution="BANK_A")
+    assert run_rule(same, "ML-12").empty
+    mixed = same.assign(to_institution=["BANK_A", "BANK_A", "BANK_B", "BANK_B"])
+    mixed["from_institution"] = ["BANK_A", "BANK_A", "BANK_A", "BANK_B"]
+    (facts,) = run_rule(mixed, "ML-12")["facts"]
+    assert facts["institutions"] == ["BANK_A", "BANK_B"] and facts["diverse"]
+    explained = REGISTRY["ML-12"].explain(
+        {**facts, "subject_id": "L1", "window_start": pd.Timestamp(0, tz="UTC"), "window_end": pd.Timestamp(0, tz="UTC"),
+         "evidence_count": 4, "totals": "USD 1.00"},
+        REGISTRY["ML-12"].resolve_params(), None,
+    )  # fmt: skip
+    assert "crossed 2 institutions (BANK_A, BANK_B)" in explained
+
+
+def test_find_chains_reports_only_maximal_chains():
+    rows = chain_rows(gaps_h=(24, 24, 24, 24), amounts=("10000.00", "9800.00", "9500.00", "9300.00", "9100.00"))
+    r = find_chains(prepare_transactions(bundle(rows).transactions))
+    assert r.chains["accounts"].tolist() == [["L1", "L2", "L3", "L4", "L5", "L6"]] and not r.truncated
+
+
+# ------------------------------------------------------------------ all graph rules: determinism, evidence, schema
+@pytest.mark.parametrize("rule_id", GRAPH_RULES)
+def test_graph_rule_positive_case_conforms(rule_id):
+    b, cfg, expected = GRAPH_POSITIVE[rule_id]()
+    first = fm.score(b, cfg, rules=[rule_id])
+    assert first.equals(fm.score(b, cfg, rules=[rule_id]))  # deterministic
+    assert set(first["subject_id"].to_pylist()) == expected
+    known = set(b.transactions["txn_id"].to_pylist())
+    for a in first.to_pylist():
+        assert set(a["evidence_txn_ids"]) <= known and len(a["evidence_txn_ids"]) == len(set(a["evidence_txn_ids"]))
+        assert 0.5 <= a["score"] <= 1 and a["subject_id"] in a["explanation"]
+        assert json.loads(a["params"]).keys() >= set(REGISTRY[rule_id].resolve_params())
+
+
+@pytest.mark.parametrize("rule_id", GRAPH_RULES)
+def test_graph_rules_same_alerts_whatever_the_row_order(rule_id):
+    rows = scatter_gather_rows() + [dict(r, txn_id=f"g{i}") for i, r in enumerate(gather_scatter_rows())]
+    rows += [dict(r, txn_id=f"r{i}") for i, r in enumerate(ring_rows())]
+    rows += [dict(r, txn_id=f"b{i}") for i, r in enumerate(bipartite_rows())]
+    rows += [dict(r, txn_id=f"s{i}") for i, r in enumerate(stack_rows())]
+    rows += [dict(r, txn_id=f"c{i}") for i, r in enumerate(chain_rows())]
+    a = fm.score(bundle(rows), rules=[rule_id])
+    b = fm.score(bundle(rows[::-1]), rules=[rule_id])
+    assert a.num_rows >= 1
+    assert a.drop_columns(["run_id"]).equals(b.drop_columns(["run_id"]))
+
+
+@pytest.mark.parametrize("rule_id", GRAPH_RULES)
+def test_graph_rules_ignore_self_transfers_cash_and_missing_amounts(rule_id):
+    rows = [tx(i, "A", "A", "100.00", i) for i in range(5)]
+    rows += [tx(10 + i, None, f"X{i}", "100.00", i, "cash_deposit") for i in range(5)]
+    rows += [tx(20 + i, f"X{i}", f"X{i + 1}", "-5.00", i) for i in range(5)]
+    assert fm.score(bundle(rows), rules=[rule_id]).num_rows == 0
+
+
+# ------------------------------------------------------------------ helpers against brute force
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(st.tuples(st.sampled_from("HK"), st.sampled_from("abcd"), st.integers(0, 30)), max_size=30),
+    st.lists(st.tuples(st.sampled_from("HK"), st.integers(0, 30)), min_size=1, max_size=8),
+    st.booleans(),
+)
+def test_distinct_forward_matches_brute_force(rows, queries, strict):
+    W = 5
+    key = np.array([ord(r[0]) for r in rows], np.int64)
+    mem = np.array([ord(r[1]) for r in rows], np.int64)
+    t = np.array([r[2] for r in rows], np.int64)
+    got = _distinct_forward(key, mem, t, np.array([ord(q[0]) for q in queries]), np.array([q[1] for q in queries]), W, strict_after=strict)
+    want = [
+        len({m for k, m, tt in rows if k == qk and (qs < tt if strict else qs <= tt) and tt <= qs + W}) for qk, qs in queries
+    ]
+    assert got.tolist() == want
+
+
+def test_cycle_search_memory_is_linear_in_edges():
+    """200,000 random transfers among 20,000 accounts over a year: peak traced memory stays
+    well under the ~640 bytes per edge a networkx MultiDiGraph with attributes needs."""
+    rng = np.random.default_rng(42)
+    n = 200_000
+    frame = pd.DataFrame(
+        {
+            "txn_id": np.char.add("T", np.arange(n).astype(str)).astype(object),
+            "t": np.sort(rng.integers(0, 365 * DAY, n)),
+            "amount_cents": rng.integers(100, 100_000, n),
+            "currency": "USD",
+            "from_account": rng.integers(0, 20_000, n).astype(str).astype(object),
+            "to_account": rng.integers(0, 20_000, n).astype(str).astype(object),
+        }
+    )
+    frame = frame[frame.from_account != frame.to_account]
+    tracemalloc.start()
+    r = find_cycles(frame)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak / len(frame) < 400 and not r.truncated
