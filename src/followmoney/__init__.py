@@ -22,6 +22,9 @@ from followmoney.graph import build_graph, entity_graph, flow_graph, neighbourho
 from followmoney.ingest import InputError, read, sniff
 from followmoney.alerts import score
 from followmoney.cases import build_cases, suppress_repeats
+from followmoney import trace
+from followmoney.plot import AlertScoresDisplay, LinkChartDisplay, TimelineDisplay, TraceFlowDisplay
+from followmoney.report import evidence_pack, write_evidence_pack
 from followmoney.resolve import ResolverSettings, resolve, shared_identifiers
 from followmoney.store import read_bundle, write_bundle
 
@@ -44,7 +47,11 @@ def sample_data_path() -> Path:
 
 
 __all__ = [
+    "AlertScoresDisplay",
     "Bundle",
+    "LinkChartDisplay",
+    "TimelineDisplay",
+    "TraceFlowDisplay",
     "ResolverSettings",
     "Config",
     "InputError",
@@ -53,6 +60,9 @@ __all__ = [
     "build_graph",
     "config",
     "entity_graph",
+    "evidence_pack",
+    "trace",
+    "write_evidence_pack",
     "flow_graph",
     "neighbourhood",
     "paths",

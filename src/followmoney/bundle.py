@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
+from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -138,6 +139,26 @@ class Bundle:
             raise ReconciliationError(f"rejects: {self.rejects.num_rows} rows but the load log says {n_rej}")
 
     # ------------------------------------------------------------------ looking
+    def evidence_pack(self, alerts: pa.Table, subject: str, path=None, **kwargs) -> str:
+        """The evidence pack of ``subject`` as HTML (see :func:`followmoney.report.evidence_pack`).
+
+        Parameters
+        ----------
+        alerts : pyarrow.Table
+            Alerts scored on this bundle.
+        subject : str
+        path : str or Path, optional
+            Also write the HTML there.
+        **kwargs
+            Passed to :func:`followmoney.report.evidence_pack`.
+        """
+        from followmoney.report import evidence_pack
+
+        text = evidence_pack(self, alerts, subject, **kwargs)
+        if path is not None:
+            Path(path).write_text(text, encoding="utf-8")
+        return text
+
     def summary(self) -> dict[str, int]:
         """Row count per table.
 
