@@ -67,3 +67,37 @@ def test_ftm_without_resolution_is_one_entity_per_mention(goaml):
     counts = Counter()
     list(to_ftm(b, counts=counts))
     assert counts["Person"] + counts["Company"] == b.parties.num_rows
+
+
+# ----------------------------------------------------------------------------- analyst exports
+def test_score_writes_an_analyst_workbook_and_exports(tmp_path, sample_data):
+    import openpyxl
+    import pandas as pd
+    from click.testing import CliRunner
+
+    from followmoney.cli import main
+
+    run = tmp_path / "run"
+    r = CliRunner().invoke(main, ["score", str(sample_data / "goaml"), "--jurisdiction", "AE", "--out", str(run), "-q"])
+    assert r.exit_code == 0, r.output
+    wb = openpyxl.load_workbook(run / "cases.xlsx")
+    assert wb.sheetnames == ["Cases", "Alerts"]
+    heads = [c.value for c in wb["Cases"][1]]
+    assert heads[:4] == ["Case ID", "Subject type", "Subject", "Likely role"] and "Appears to control" in heads
+    alerts_heads = [c.value for c in wb["Alerts"][1]]
+    assert "Where in the source files" in alerts_heads and "Thresholds used" in alerts_heads
+
+    r = CliRunner().invoke(main, ["export", "--run", str(run), "--to", "i2", "--out", str(tmp_path / "i2")])
+    assert r.exit_code == 0, r.output
+    ent = pd.read_csv(tmp_path / "i2" / "entities.csv")
+    links = pd.read_csv(tmp_path / "i2" / "links.csv")
+    assert {"Account", "Person", "Phone", "Address"} <= set(ent["Entity Type"])
+    assert set(links["From ID"]) | set(links["To ID"]) <= set(ent["Entity ID"])  # every link end is an entity
+    # the controller is one entity however many reports name him
+    assert (ent["Label"] == "Tariq Fictus").sum() == 1
+    transfers = links[links["Link Type"] == "Transfer"]
+    assert transfers["Reference"].str.contains("#/report").all()
+
+    for fmt, name in (("graphml", "g.graphml"), ("gexf", "g.gexf")):
+        r = CliRunner().invoke(main, ["export", "--run", str(run), "--to", fmt, "--out", str(tmp_path / name)])
+        assert r.exit_code == 0 and (tmp_path / name).stat().st_size > 1000

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+from tqdm.auto import tqdm
 
 from followmoney import schema
 from followmoney.bundle import Bundle
@@ -115,7 +116,7 @@ def _fmt_totals(pairs: list[tuple[str, int]]) -> str:
     return ", ".join(f"{c or 'unknown currency'} {Decimal(v) / 100:,.2f}" for c, v in pairs)
 
 
-def score(bundle: Bundle, config: Config | None = None, *, rules: list[str] | None = None) -> pa.Table:
+def score(bundle: Bundle, config: Config | None = None, *, rules: list[str] | None = None, progress: bool | None = None) -> pa.Table:
     """Run the typology rules and return the alerts, most suspicious first.
 
     Parameters
@@ -128,6 +129,9 @@ def score(bundle: Bundle, config: Config | None = None, *, rules: list[str] | No
     rules : list of str, optional
         Rule ids to run; default all in :data:`followmoney.rules.REGISTRY` that the
         configuration does not disable.
+    progress : bool, optional
+        Show a progress bar over rules (tqdm; works in Jupyter); default: only on a
+        terminal.
 
     Returns
     -------
@@ -161,7 +165,7 @@ def score(bundle: Bundle, config: Config | None = None, *, rules: list[str] | No
     by_txn = frame.set_index("txn_id")[["amount_cents", "currency", "source_ref"]]
     shared: dict = {}  # computed once per run, used by several rules
     out = []
-    for rule_id in ids:
+    for rule_id in tqdm(ids, desc="scoring", unit="rule", disable=None if progress is None else not progress, leave=False):
         rule = REGISTRY[rule_id]
         params = rule.resolve_params(cfg.rule_params(rule_id))
         missing = rule.missing_columns(frame)

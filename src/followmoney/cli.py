@@ -23,6 +23,7 @@ from followmoney import sample_data_path
 from followmoney.alerts import score as score_bundle
 from followmoney.cases import BANDS, build_cases, suppress_repeats
 from followmoney.config import Config, ConfigError
+from followmoney.export import to_excel
 from followmoney.ingest import ADAPTERS, InputError, read
 from followmoney.rules import ParameterError
 from followmoney.schema import SchemaError
@@ -38,7 +39,8 @@ def run_score(
 
     Writes ``alerts.parquet`` and ``alerts.csv`` (list columns joined with ``;``),
     ``cases.parquet`` and ``cases.csv`` (one prioritised case per subject, see
-    :func:`followmoney.cases.build_cases`), ``tables/`` (the canonical tables as
+    :func:`followmoney.cases.build_cases`), ``cases.xlsx`` (cases and alerts sheets
+    with analyst-friendly headings), ``tables/`` (the canonical tables as
     Parquet, see :func:`followmoney.write_bundle`) and ``summary.json``. With
     ``previous`` (the output directory of the previous run), alerts already raised
     there with no new evidence are not raised again: they go to
@@ -65,7 +67,7 @@ def run_score(
     cfg = cfg or Config()
     t0 = time.perf_counter()
     bundle = read(paths, format=fmt, progress=progress)
-    alerts, suppressed = suppress_repeats(score_bundle(bundle, cfg), previous)
+    alerts, suppressed = suppress_repeats(score_bundle(bundle, cfg, progress=progress), previous)
     cases = build_cases(alerts)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -75,6 +77,7 @@ def run_score(
     pq.write_table(cases, out / "cases.parquet")
     pacsv.write_csv(_flat(alerts), out / "alerts.csv")
     pacsv.write_csv(_flat(cases), out / "cases.csv")
+    to_excel(out / "cases.xlsx", cases=cases, alerts=alerts)
     log = bundle.load_log.group_by("table").aggregate(
         [("records_read", "sum"), ("rows_written", "sum"), ("merged", "sum"), ("rejected", "sum")]
     )
@@ -108,6 +111,7 @@ def run_score(
             "alerts_csv": str(out / "alerts.csv"),
             "cases_parquet": str(out / "cases.parquet"),
             "cases_csv": str(out / "cases.csv"),
+            "cases_xlsx": str(out / "cases.xlsx"),
             "tables": str(out / "tables"),
             "summary": str(out / "summary.json"),
         },
@@ -139,7 +143,7 @@ def _print_summary(s: dict) -> None:
     click.echo(f"Cases: {s['cases']}  " + ", ".join(f"{b} {n}" for b, n in s["cases_per_band"].items()))
     click.echo("  by role: " + ", ".join(f"{r} {n}" for r, n in sorted(s["cases_per_role"].items())))
     o = s["outputs"]
-    click.echo(f"Outputs: {o['cases_csv']}, {o['alerts_csv']}, {o['tables']}/, {o['summary']}")
+    click.echo(f"Outputs: {o['cases_xlsx']}, {o['cases_csv']}, {o['alerts_csv']}, {o['tables']}/, {o['summary']}")
 
 
 def _fail(code: int, message: str):
@@ -332,6 +336,39 @@ def report(subject, run_dir, out, method):
     except (FileNotFoundError, KeyError) as exc:
         _fail(2, str(exc).strip("'\""))
     click.echo(f"Evidence pack written to {path}")
+
+
+@main.command()
+@click.option("--run", "run_dir", required=True, type=click.Path(path_type=Path, exists=True, file_okay=False),
+              help="Output directory of `followmoney score`.")  # fmt: skip
+@click.option("--to", "fmt", required=True, type=click.Choice(["i2", "graphml", "gexf", "ftm"]),
+              help="i2 Analyst's Notebook CSV (entities + links), GraphML / GEXF (Gephi), FollowTheMoney JSON lines.")  # fmt: skip
+@click.option("--out", required=True, type=click.Path(path_type=Path), help="Output folder (i2) or file.")
+def export(run_dir, fmt, out):
+    """Export the entity graph of a scored run for link-analysis tools."""
+    from followmoney import export as ex
+    from followmoney.graph import entity_graph
+    from followmoney.report import load_run
+    from followmoney.resolve import resolve
+
+    try:
+        bundle, _, _ = load_run(run_dir)
+    except FileNotFoundError as exc:
+        _fail(2, str(exc))
+    if fmt == "i2":
+        paths = ex.to_i2(bundle, out)
+        click.echo(f"i2 import files: {paths['entities']}, {paths['links']}")
+        return
+    if fmt == "ftm":
+        try:
+            counts = ex.write_ftm(bundle, out)
+        except ImportError as exc:
+            _fail(3, f"{exc} (install the extra: pip install 'followmoney[ftm]')")
+        click.echo(f"FollowTheMoney entities written to {out}: {counts}")
+        return
+    G = entity_graph(bundle, resolve(bundle))
+    path = (ex.to_graphml if fmt == "graphml" else ex.to_gexf)(G, out)
+    click.echo(f"Entity graph ({G.number_of_nodes()} nodes, {G.number_of_edges()} edges) written to {path}")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -25,7 +25,18 @@ import pyarrow as pa
 from followmoney import normalize as nz
 from followmoney.bundle import Bundle
 
-__all__ = ["to_graphml", "to_gexf", "to_ftm", "write_ftm", "graph_for_export"]
+__all__ = [
+    "to_graphml",
+    "to_gexf",
+    "to_ftm",
+    "write_ftm",
+    "graph_for_export",
+    "analyst_table",
+    "to_excel",
+    "to_i2",
+    "ALERT_COLUMNS",
+    "CASE_COLUMNS",
+]
 
 
 def _scalar(value):
@@ -337,3 +348,184 @@ def write_ftm(bundle: Bundle, path: str | Path, resolution=None, *, dataset: str
         for e in to_ftm(bundle, resolution, dataset=dataset, counts=counts):
             fh.write(json.dumps(e.to_dict(), sort_keys=True, ensure_ascii=False) + "\n")
     return dict(counts)
+
+
+# --------------------------------------------------------------------------- analyst tables
+#: Analyst-facing column names for alerts and cases (CSV / Excel).
+ALERT_COLUMNS = {
+    "alert_id": "Alert ID",
+    "rule_id": "Rule",
+    "rule_name": "Rule name",
+    "typology": "Typology",
+    "subject_kind": "Subject type",
+    "subject_id": "Subject",
+    "subject_role": "Likely role",
+    "score": "Score (0-1)",
+    "severity": "Severity",
+    "window_start": "From (UTC)",
+    "window_end": "To (UTC)",
+    "amount_total": "Amount",
+    "currency": "Currency",
+    "evidence_count": "Evidence transactions",
+    "explanation": "Why",
+    "evidence_source_refs": "Where in the source files",
+    "related_subject_ids": "Linked subjects",
+    "params": "Thresholds used",
+    "run_id": "Run",
+}
+CASE_COLUMNS = {
+    "case_id": "Case ID",
+    "subject_kind": "Subject type",
+    "subject_id": "Subject",
+    "role": "Likely role",
+    "band": "Priority",
+    "risk_score": "Risk score (0-1)",
+    "human_trafficking": "Trafficking indicators",
+    "rules": "Rules hit",
+    "n_alerts": "Alerts",
+    "evidence_count": "Evidence transactions",
+    "window_start": "From (UTC)",
+    "window_end": "To (UTC)",
+    "controls": "Appears to control",
+    "controlled_by": "Likely controlled by",
+    "summary": "Summary",
+}
+
+
+def analyst_table(table: pa.Table, columns: dict[str, str]):
+    """``table`` with analyst-friendly column names, lists joined with ``; ``, times without zone suffix.
+
+    Parameters
+    ----------
+    table : pyarrow.Table
+        Alerts or cases.
+    columns : dict
+        Column → heading (:data:`ALERT_COLUMNS`, :data:`CASE_COLUMNS`); columns not
+        listed are left out, listed columns absent from ``table`` are skipped.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Money stays exact (``Decimal``); timestamps are naive UTC (Excel has no zones).
+    """
+    import pandas as pd
+
+    df = table.to_pandas()
+    keep = [c for c in columns if c in df.columns]
+    df = df[keep].copy()
+    for c in keep:
+        if df[c].map(lambda v: isinstance(v, list | tuple) or hasattr(v, "tolist")).any():
+            df[c] = df[c].map(lambda v: "; ".join(map(str, v)) if v is not None else "")
+        elif isinstance(df[c].dtype, pd.DatetimeTZDtype):
+            df[c] = df[c].dt.tz_convert("UTC").dt.tz_localize(None)
+    return df.rename(columns=columns)
+
+
+def to_excel(path: str | Path, *, cases: pa.Table | None = None, alerts: pa.Table | None = None, transactions: pa.Table | None = None) -> Path:
+    """Write cases, alerts and (optionally) transactions to one Excel workbook, a sheet each.
+
+    Parameters
+    ----------
+    path : str or Path
+        ``.xlsx`` file to write.
+    cases, alerts, transactions : pyarrow.Table, optional
+        Sheets ``Cases``, ``Alerts`` and ``Transactions`` (canonical columns).
+
+    Returns
+    -------
+    Path
+
+    Examples
+    --------
+    >>> import tempfile, followmoney as fm
+    >>> b = fm.read(fm.sample_data_path() / "goaml")
+    >>> alerts = fm.score(b, fm.Config(jurisdiction="AE"))
+    >>> p = to_excel(Path(tempfile.mkdtemp()) / "cases.xlsx", cases=fm.build_cases(alerts), alerts=alerts)
+    >>> import openpyxl; openpyxl.load_workbook(p).sheetnames
+    ['Cases', 'Alerts']
+    """
+    import pandas as pd
+
+    path = Path(path)
+    with pd.ExcelWriter(path, engine="openpyxl") as xw:
+        if cases is not None:
+            analyst_table(cases, CASE_COLUMNS).to_excel(xw, sheet_name="Cases", index=False)
+        if alerts is not None:
+            analyst_table(alerts, ALERT_COLUMNS).to_excel(xw, sheet_name="Alerts", index=False)
+        if transactions is not None:
+            tx = transactions.to_pandas()
+            for c in tx.columns:
+                if isinstance(tx[c].dtype, pd.DatetimeTZDtype):
+                    tx[c] = tx[c].dt.tz_convert("UTC").dt.tz_localize(None)
+                elif tx[c].map(lambda v: hasattr(v, "tolist") or isinstance(v, list)).any():
+                    tx[c] = tx[c].map(lambda v: "; ".join(map(str, v)) if v is not None else "")
+            tx.to_excel(xw, sheet_name="Transactions", index=False)
+    return path
+
+
+def to_i2(bundle: Bundle, directory: str | Path, *, resolution=None) -> dict[str, Path]:
+    """Write entities and links as two CSV files that i2 Analyst's Notebook imports.
+
+    ``entities.csv``: one row per account, resolved person/entity (cluster) and
+    identifier, with ``Entity ID``, ``Entity Type`` (Account, Person, Organisation,
+    Phone, Email, Address, Identity Document), ``Label`` and ``Description``.
+    ``links.csv``: ``From ID``, ``To ID``, ``Link Type`` (Transfer with date, amount and
+    currency; Holder, Signatory, Director, ...; Uses), ``Date (UTC)``, ``Amount``,
+    ``Currency``, ``Reference`` (the source file and place). Map the columns once in
+    i2's import specification (one entity sheet, one link sheet).
+
+    Parameters
+    ----------
+    bundle : Bundle
+    directory : str or Path
+        Created if missing.
+    resolution : followmoney.resolve.Resolution, optional
+        Mentions of one person become one entity; default: resolved here.
+
+    Returns
+    -------
+    dict
+        ``{"entities": Path, "links": Path}``.
+    """
+    import pandas as pd
+
+    from followmoney.resolve import resolve
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    res = resolution if resolution is not None else resolve(bundle)
+    clusters = dict(zip(res.party_clusters["party_id"].to_pylist(), res.party_clusters["cluster_id"].to_pylist()))
+    parties = bundle.parties.to_pandas()
+    parties["entity"] = parties["party_id"].map(clusters).fillna(parties["party_id"])
+    people = parties.sort_values("party_id").groupby("entity", as_index=False).agg(
+        kind=("kind", "first"), name=("name", "first"), mentions=("party_id", "count")
+    )
+    ents = [pd.DataFrame({"Entity ID": people["entity"], "Entity Type": people["kind"].map({"person": "Person", "entity": "Organisation"}).fillna("Person"),
+                          "Label": people["name"].fillna(people["entity"]), "Description": people["mentions"].map(lambda n: f"{n} mention(s) in reports")})]  # fmt: skip
+    acc = bundle.accounts.to_pandas()
+    ents.append(pd.DataFrame({"Entity ID": acc["account_id"], "Entity Type": "Account", "Label": acc["account_id"],
+                              "Description": acc["institution"].fillna("").map(lambda i: f"held at {i}" if i else "")}))  # fmt: skip
+    ids = bundle.identifiers.to_pandas()
+    kinds = {"phone": "Phone", "email": "Email", "address": "Address"}
+    ids["node"] = "id:" + ids["kind"] + ":" + ids["value"]
+    uniq = ids.drop_duplicates("node")
+    ents.append(pd.DataFrame({"Entity ID": uniq["node"], "Entity Type": uniq["kind"].map(kinds).fillna("Identity Document"),
+                              "Label": uniq["value"], "Description": uniq["kind"]}))  # fmt: skip
+    entities = pd.concat(ents, ignore_index=True).drop_duplicates("Entity ID")
+    tx = bundle.transactions.to_pandas()
+    src = tx["from_account"].fillna(tx["from_party"].map(clusters).fillna(tx["from_party"]))
+    dst = tx["to_account"].fillna(tx["to_party"].map(clusters).fillna(tx["to_party"]))
+    ok = src.notna() & dst.notna()
+    links = [pd.DataFrame({"From ID": src[ok], "To ID": dst[ok], "Link Type": "Transfer",
+                           "Date (UTC)": tx.loc[ok, "timestamp"].dt.tz_convert("UTC").dt.tz_localize(None),
+                           "Amount": tx.loc[ok, "amount"], "Currency": tx.loc[ok, "currency"], "Reference": tx.loc[ok, "source_ref"]})]  # fmt: skip
+    pa_ = bundle.party_accounts.to_pandas()
+    links.append(pd.DataFrame({"From ID": pa_["party_id"].map(clusters).fillna(pa_["party_id"]), "To ID": pa_["account_id"],
+                               "Link Type": pa_["role"].str.replace("_", " ").str.title(), "Reference": pa_["source_ref"]}))  # fmt: skip
+    owner = ids["owner_id"].where(ids["owner_kind"] != "party", ids["owner_id"].map(clusters).fillna(ids["owner_id"]))
+    links.append(pd.DataFrame({"From ID": owner, "To ID": ids["node"], "Link Type": "Uses", "Reference": ids["source_ref"]}))
+    links = pd.concat(links, ignore_index=True).drop_duplicates()
+    out = {"entities": directory / "entities.csv", "links": directory / "links.csv"}
+    entities.to_csv(out["entities"], index=False)
+    links.to_csv(out["links"], index=False)
+    return out
