@@ -393,7 +393,7 @@ CASE_COLUMNS = {
 
 
 def analyst_table(table: pa.Table, columns: dict[str, str]):
-    """``table`` with analyst-friendly column names, lists joined with ``; ``, times without zone suffix.
+    """``table`` with analyst-friendly column names, lists joined with ``; ``, times as naive UTC.
 
     Parameters
     ----------
@@ -408,17 +408,22 @@ def analyst_table(table: pa.Table, columns: dict[str, str]):
     pandas.DataFrame
         Money stays exact (``Decimal``); timestamps are naive UTC (Excel has no zones).
     """
+    keep = [c for c in columns if c in table.column_names]
+    return _sheet(table.select(keep)).rename(columns=columns)
+
+
+def _sheet(table: pa.Table):
+    """A table as a DataFrame Excel can hold: lists joined with ``; ``, naive UTC times."""
     import pandas as pd
 
     df = table.to_pandas()
-    keep = [c for c in columns if c in df.columns]
-    df = df[keep].copy()
-    for c in keep:
-        if df[c].map(lambda v: isinstance(v, list | tuple) or hasattr(v, "tolist")).any():
+    for field in table.schema:
+        c = field.name
+        if pa.types.is_list(field.type):
             df[c] = df[c].map(lambda v: "; ".join(map(str, v)) if v is not None else "")
-        elif isinstance(df[c].dtype, pd.DatetimeTZDtype):
-            df[c] = df[c].dt.tz_convert("UTC").dt.tz_localize(None)
-    return df.rename(columns=columns)
+        elif pa.types.is_timestamp(field.type) and field.type.tz is not None:
+            df[c] = pd.to_datetime(df[c], utc=True).dt.tz_localize(None)
+    return df
 
 
 def to_excel(path: str | Path, *, cases: pa.Table | None = None, alerts: pa.Table | None = None, transactions: pa.Table | None = None) -> Path:
@@ -453,13 +458,7 @@ def to_excel(path: str | Path, *, cases: pa.Table | None = None, alerts: pa.Tabl
         if alerts is not None:
             analyst_table(alerts, ALERT_COLUMNS).to_excel(xw, sheet_name="Alerts", index=False)
         if transactions is not None:
-            tx = transactions.to_pandas()
-            for c in tx.columns:
-                if isinstance(tx[c].dtype, pd.DatetimeTZDtype):
-                    tx[c] = tx[c].dt.tz_convert("UTC").dt.tz_localize(None)
-                elif tx[c].map(lambda v: hasattr(v, "tolist") or isinstance(v, list)).any():
-                    tx[c] = tx[c].map(lambda v: "; ".join(map(str, v)) if v is not None else "")
-            tx.to_excel(xw, sheet_name="Transactions", index=False)
+            _sheet(transactions).to_excel(xw, sheet_name="Transactions", index=False)
     return path
 
 
