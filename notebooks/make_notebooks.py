@@ -23,7 +23,24 @@ QUICKSTART = [
     ("code", "tx = bundle.transactions.to_pandas()\nev = set(mine.evidence_txn_ids.explode())\ntx[tx.txn_id.isin(ev)][['timestamp', 'amount', 'currency', 'channel', 'from_party', 'to_account', 'source_ref']]"),
 ]
 
-NOTEBOOKS = {"01_quickstart.ipynb": QUICKSTART}
+TRAFFICKING_CASE = [
+    ("md", "# Investigating a trafficking case\n\nThe four synthetic goAML reports in `sample_data/goaml/` tell one story. Start from the people, not the money: who shares contact details, who is the same person across reports, whose account collects, and where the proceeds went."),
+    ("code", "import followmoney as fm\n\nbundle = fm.read(fm.sample_data_path() / 'goaml')\nbundle"),
+    ("md", "## 1. The same person across reports\nEvery merge has a rule and its evidence."),
+    ("code", "res = fm.resolve(bundle)\nreasons = res.match_reasons.to_pandas()\nreasons[reasons.decision == 'link'][['rule', 'score', 'explanation']].head(10)"),
+    ("md", "## 2. Contact details shared by otherwise distinct people\nControllers register their victims with their own phone and address."),
+    ("code", "shared = fm.shared_identifiers(bundle, res).to_pandas()\nshared"),
+    ("md", "## 3. Score, and read the cases by role"),
+    ("code", "with fm.config(jurisdiction='AE'):\n    alerts = fm.score(bundle)\ncases = fm.build_cases(alerts).to_pandas()\ncases[['subject_id', 'role', 'band', 'risk_score', 'rules', 'controls', 'controlled_by']]"),
+    ("code", "controller = cases[cases.role == 'controller'].subject_id.iloc[0]\nfm.LinkChartDisplay.from_bundle(bundle, controller, hops=2, max_nodes=30).figure_"),
+    ("md", "## 4. Where did the controller's proceeds go?\nLowest intermediate balance rule: tainted money is deemed spent only when the clean balance is exhausted."),
+    ("code", "result = fm.trace.forward(bundle, controller, method='libr')\nprint(result.summary())\nresult.hops"),
+    ("code", "fm.TraceFlowDisplay.from_trace(result).figure_"),
+    ("md", "## 5. Hand it on\nOne self-contained HTML file with the case, the alerts and their thresholds, the evidence with its place in each report, the charts, and what is needed to reproduce it."),
+    ("code", "from pathlib import Path\nimport tempfile\n\npack = bundle.evidence_pack(alerts, controller, path=Path(tempfile.mkdtemp()) / 'case.html')\nlen(pack) > 10_000"),
+]
+
+NOTEBOOKS = {"01_quickstart.ipynb": QUICKSTART, "02_trafficking_case.ipynb": TRAFFICKING_CASE}
 
 
 def build(cells) -> nbformat.NotebookNode:
