@@ -28,3 +28,20 @@ def test_notebooks_match_their_source():
     for name, cells in mod.NOTEBOOKS.items():
         stored = nbformat.read(NOTEBOOKS[0].parent / name, as_version=4)
         assert [c.source for c in stored.cells] == [src for _, src in cells], name
+
+
+def test_alert_and_case_tables_render_as_html_in_a_kernel(tmp_path):
+    """The HTML formatter registered at import is used by Jupyter for alerts and cases."""
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    nb = new_notebook(cells=[
+        new_code_cell("import followmoney as fm\nb = fm.read(fm.sample_data_path() / 'goaml')\n"
+                      "alerts = fm.score(b, fm.Config(jurisdiction='AE'))\nalerts"),
+        new_code_cell("fm.build_cases(alerts)"),
+        new_code_cell("b"),
+    ])  # fmt: skip
+    NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    htmls = [o["data"].get("text/html", "") for c in nb.cells for o in c.outputs if o.output_type == "execute_result"]
+    assert "alerts</b>" in htmls[0] and "ML-01" in htmls[0]
+    assert "cases</b>" in htmls[1] and "controller" in htmls[1]
+    assert "followmoney.Bundle" in htmls[2]

@@ -133,3 +133,61 @@ def test_sample_data_flow(sample_data):
     disp = r.plot(max_nodes_per_column=6)
     assert disp.nodes_.groupby("column").size().max() <= 7
     assert len(disp.artists_["edges"]) == len(disp.edges_) > 0
+
+
+# ----------------------------------------------------------------------------- link chart, timeline, scores
+from followmoney.plot import AlertScoresDisplay, LinkChartDisplay, TimelineDisplay  # noqa: E402
+
+CONTROLLER = "DEXB/1001002001"
+
+
+@pytest.fixture(scope="module")
+def goaml_case():
+    b = fm.read(fm.sample_data_path() / "goaml")
+    return b, fm.score(b, fm.Config(jurisdiction="AE"))
+
+
+def test_link_chart_draws_kinds_legend_and_is_deterministic(goaml_case, tmp_path):
+    b, _ = goaml_case
+    d = LinkChartDisplay.from_bundle(b, CONTROLLER, hops=2, max_nodes=40)
+    assert d.nodes_drawn_["account"] >= 2 and d.nodes_drawn_["party"] >= 4 and d.nodes_drawn_["identifier"] >= 2
+    assert d.nodes_drawn_["truncated"] == 0 and d.hidden_ == 0
+    legend = [t.get_text() for t in d.ax_.get_legend().get_texts()]
+    assert legend == ["account", "person / entity", "phone, e-mail, address, ID", "more, not drawn"]
+    labels = {t.get_text() for t in d.ax_.texts}
+    assert "Tariq Fictus" in labels and "AED 150,000" in labels  # persons merged; edge amounts written
+    again = LinkChartDisplay.from_bundle(b, CONTROLLER, hops=2, max_nodes=40)
+    pos = [c.get_offsets().tolist() for c in d.ax_.collections]
+    assert pos == [c.get_offsets().tolist() for c in again.ax_.collections]  # seeded layout
+    d.figure_.savefig(tmp_path / "chart.png")
+    assert (tmp_path / "chart.png").stat().st_size > 10_000
+
+
+def test_link_chart_marks_truncation(goaml_case):
+    b, _ = goaml_case
+    d = LinkChartDisplay.from_bundle(b, CONTROLLER, hops=2, max_nodes=6)
+    assert d.nodes_drawn_["truncated"] >= 1 and d.hidden_ > 0
+    assert any(t.get_text().startswith("+") and t.get_text().endswith("more") for t in d.ax_.texts)
+    assert "more not drawn" in d.ax_.get_title()
+
+
+def test_link_chart_accepts_identifier_subjects(goaml_case):
+    b, alerts = goaml_case
+    ident = [s for s in alerts["subject_id"].to_pylist() if s.startswith("phone:")][0]
+    d = LinkChartDisplay.from_bundle(b, ident, hops=1, max_nodes=20)
+    assert d.nodes_drawn_["party"] >= 3
+
+
+def test_timeline_marks_alert_windows(goaml_case):
+    b, alerts = goaml_case
+    d = TimelineDisplay.from_bundle(b, CONTROLLER, alerts=alerts)
+    assert d.n_transactions_ == 6 and d.n_alerts_ == 3
+    assert {t.get_text() for t in d.ax_.texts} >= {"ML-01", "HT-11", "ML-05"}
+    assert d.ax_.get_legend() is not None
+
+
+def test_alert_scores_counts_per_rule(goaml_case):
+    _, alerts = goaml_case
+    d = AlertScoresDisplay.from_alerts(alerts)
+    assert sum(d.counts_.values()) == alerts.num_rows
+    assert [t.get_text() for t in d.axes_[1].get_yticklabels()] == list(d.counts_)

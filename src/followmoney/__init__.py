@@ -28,6 +28,10 @@ from followmoney.report import evidence_pack, write_evidence_pack
 from followmoney.resolve import ResolverSettings, resolve, shared_identifiers
 from followmoney.store import read_bundle, write_bundle
 
+from followmoney.display import register_ipython as _register_ipython
+
+_register_ipython()  # alerts and cases tables display as readable HTML in Jupyter
+
 try:
     __version__ = version("followmoney")
 except PackageNotFoundError:  # pragma: no cover - running from a source tree
