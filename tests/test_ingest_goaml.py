@@ -693,3 +693,34 @@ def test_sample_data_roles_and_ids():
     # <id_number> and <identification type=EID> of one mention are one identifier
     per_owner = Counter((i["owner_id"], i["kind"]) for i in b.identifiers.to_pylist() if i["kind"] == "national_id")
     assert set(per_owner.values()) == {1}
+
+
+FOREIGN_XML = """<report><rentity_id>1</rentity_id><report_code>STR</report_code><currency_code_local>AED</currency_code_local>
+<transaction><transactionnumber>FX-1</transactionnumber><date_transaction>2026-03-01T10:00:00</date_transaction>
+<amount_local>36725.00</amount_local>
+<t_from_my_client><from_funds_code>CASH</from_funds_code>
+ <from_foreign_currency><foreign_currency_code>USD</foreign_currency_code><foreign_amount>10000.00</foreign_amount><foreign_exchange_rate>3.6725</foreign_exchange_rate></from_foreign_currency>
+ <from_person><first_name>A</first_name><last_name>B</last_name></from_person></t_from_my_client>
+<t_to><to_funds_code>BANKD</to_funds_code>
+ <to_foreign_currency><foreign_currency_code>EUR</foreign_currency_code><foreign_amount>9100.50</foreign_amount><foreign_exchange_rate>4.0355</foreign_exchange_rate></to_foreign_currency>
+ <to_person><first_name>C</first_name><last_name>D</last_name></to_person></t_to></transaction></report>"""
+
+
+def test_foreign_currency_amounts_are_kept_apart(tmp_path):
+    p = _write(tmp_path, "fx.xml", FOREIGN_XML)
+    (row,) = fm.read(p).transactions.to_pylist()
+    assert (row["amount"], row["currency"]) == (Decimal("36725.00"), "AED")
+    assert (row["instructed_amount"], row["instructed_currency"]) == (Decimal("10000.00"), "USD")
+    assert row["fx_rate"] == Decimal("3.6725")
+    assert (row["amount_received"], row["currency_received"]) == (Decimal("9100.50"), "EUR")
+
+
+def test_strict_xsd_validation_is_optional(shared, sample_data, tmp_path):
+    xsd = shared / "samples" / "goaml" / "goAMLSchema_v5.0.2_UAE_patched_for_strict_xsd.xsd"
+    good = sample_data / "goaml" / "str_2026_001.xml"
+    assert goaml.read(good, xsd=xsd).transactions.num_rows == 3
+    bad = tmp_path / "bad_report.xml"
+    bad.write_text(good.read_text("utf-8").replace("<report_code>STR</report_code>", "<report_code>NOPE</report_code>"))
+    assert goaml.read(bad).reports.column("report_code").to_pylist() == ["NOPE"]  # lenient by default
+    with pytest.raises(InputError, match=r"bad_report\.xml#/report/report_code: not valid against goAMLSchema"):
+        goaml.read(bad, xsd=xsd)

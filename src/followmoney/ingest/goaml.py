@@ -397,6 +397,24 @@ class _Side:
     country: str | None = None
     name: str | None = None
     is_account: bool = False
+    foreign_amount: Decimal | None = None
+    foreign_currency: str | None = None
+    fx_rate: Decimal | None = None
+    foreign_problem: str | None = None
+
+
+def _foreign(el, side: str, out: _Side) -> None:
+    """``<{side}_foreign_currency>``: code, amount and rate (kept exact; never added to local amounts)."""
+    fc = _child(el, f"{side}_foreign_currency")
+    if fc is None:
+        return
+    out.foreign_currency = _code(fc, "foreign_currency_code")
+    amount, rate = _ctext(fc, "foreign_amount"), _ctext(fc, "foreign_exchange_rate")
+    try:
+        out.foreign_amount = _parse_amount(amount)[0] if amount else None
+        out.fx_rate = Decimal(rate) if rate and _DEC_RE.fullmatch(rate) else None
+    except (ValueError, OverflowError, InvalidOperation):
+        out.foreign_amount, out.foreign_problem = None, "foreign_amount_invalid"
 
 
 class _Reader:
@@ -545,6 +563,7 @@ class _Reader:
             flags.append("implausible_date")
         if frm.account_id and frm.account_id == to.account_id:
             flags.append("self_transfer")
+        flags += [p for p in (frm.foreign_problem, to.foreign_problem) if p]
 
         if frm.my_client and not to.my_client:
             counterparty = to.name
@@ -580,6 +599,11 @@ class _Reader:
                 "counterparty_name": counterparty,
                 "country_from": frm.country,
                 "country_to": to.country,
+                "instructed_amount": frm.foreign_amount,
+                "instructed_currency": frm.foreign_currency,
+                "fx_rate": frm.fx_rate,
+                "amount_received": to.foreign_amount,
+                "currency_received": to.foreign_currency,
                 "quality_flags": flags,
             },
         )
@@ -607,6 +631,7 @@ class _Reader:
         out.my_client = _local(el).endswith("_my_client")
         out.funds = _code(el, f"{side}_funds_code")
         out.country = _country(el, f"{side}_country")
+        _foreign(el, side, out)
         for cond in _children(el, "t_conductor"):
             self.person(cond)
         acc = _child(el, f"{side}_account")
@@ -873,7 +898,42 @@ class _Reader:
 
 
 # --------------------------------------------------------------------------- read
-def read(path, *, local_currency: str | None = None, profile: str | Path | None = None) -> Bundle:
+@lru_cache(maxsize=8)
+def _xsd(path: str, mtime: int):
+    try:
+        import xmlschema
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ImportError("XSD validation needs xmlschema: pip install 'followmoney[xsd]'") from exc
+    text = Path(path).read_text("utf-8", errors="replace")
+    cls = xmlschema.XMLSchema11 if "minVersion=\"1.1\"" in text or "vc:minVersion" in text else xmlschema.XMLSchema10
+    return cls(path)
+
+
+def validate(path, xsd) -> None:
+    """Validate a goAML report against an XSD (strict mode of :func:`read`).
+
+    Parameters
+    ----------
+    path : str or path-like
+        The report.
+    xsd : str or path-like
+        The FIU's goAML schema (XSD 1.0 or 1.1; 1.1 is detected from ``vc:minVersion``).
+
+    Raises
+    ------
+    InputError
+        On the first violation, naming the file, the XPath and the reason.
+    ImportError
+        If ``xmlschema`` is not installed (extra ``followmoney[xsd]``).
+    """
+    xsd = Path(xsd)
+    schema_ = _xsd(str(xsd.resolve()), xsd.stat().st_mtime_ns)
+    for err in schema_.iter_errors(str(path)):
+        where = err.path or "/"
+        raise InputError(f"{Path(path).name}#{where}: not valid against {xsd.name}: {err.reason}")
+
+
+def read(path, *, local_currency: str | None = None, profile: str | Path | None = None, xsd: str | Path | None = None) -> Bundle:
     """Read one goAML XML report into the canonical tables.
 
     Parameters
@@ -886,6 +946,10 @@ def read(path, *, local_currency: str | None = None, profile: str | Path | None 
         Code-list profile: ``"uae"``, ``"generic"`` or the path of a TOML file (see
         ``goaml_profiles/``). Default: ``"uae"`` when ``<schema_version>`` starts with
         5.0.2 or the funds/transmode codes are UAE ones, else ``"generic"``.
+    xsd : str or path-like, optional
+        Strict mode: validate the report against this XSD first (see :func:`validate`);
+        off by default, since real reports often break their FIU's schema in harmless
+        ways that the reader handles.
 
     Returns
     -------
@@ -895,6 +959,9 @@ def read(path, *, local_currency: str | None = None, profile: str | Path | None 
         * ``transactions``: one row per ``<transaction>``; ``txn_id`` hashes file name
           and XPath; ``source_ref`` is ``file#XPath``; ``amount`` = ``amount_local``
           (decimal128(18, 2), exact, in ``currency`` = the report's local currency);
+          a ``<from_foreign_currency>`` gives ``instructed_amount`` /
+          ``instructed_currency`` / ``fx_rate``, a ``<to_foreign_currency>`` gives
+          ``amount_received`` / ``currency_received`` (never added to local amounts);
           ``timestamp`` UTC (no offset in the source: taken as UTC and
           ``tz_offset_minutes`` null); ``from_/to_account`` = account ids
           ``"<institution_code|swift|institution_name>/<account>"``; ``from_/to_party``
@@ -902,7 +969,7 @@ def read(path, *, local_currency: str | None = None, profile: str | Path | None 
           from the profile (cash funds on one side and an account on the other give
           cash_deposit / cash_withdrawal); ``quality_flags`` among negative_amount,
           currency_unknown, implausible_date (year < 1900), self_transfer,
-          amount_rounded, and amount_missing / date_missing for an empty
+          amount_rounded, foreign_amount_invalid, and amount_missing / date_missing for an empty
           ``amount_local`` / ``date_transaction`` (the row is kept with a null value:
           a known gap, not an error).
         * ``accounts``: one row per account id (repeats merged).
@@ -947,5 +1014,7 @@ def read(path, *, local_currency: str | None = None, profile: str | Path | None 
     except OSError as exc:
         raise InputError(f"{path}: cannot open: {exc.strerror or 'I/O error'}") from None
     refuse_doctype(path, head, "goAML reports")
+    if xsd is not None:
+        validate(path, xsd)
     prof = _auto_profile(path) if profile is None else load_profile(profile)
     return _Reader(path, prof, local_currency).run()
