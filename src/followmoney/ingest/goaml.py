@@ -36,6 +36,7 @@ from lxml import etree
 from followmoney import schema
 from followmoney.bundle import Bundle
 from followmoney.ingest._profiles import load_toml_profile
+from followmoney.normalize import normalize_address, normalize_email, normalize_phone
 from followmoney.ingest._xml import PARSER_OPTIONS, refuse_doctype
 from followmoney.ingest._collect import Collector, InputError, stable_id
 
@@ -851,6 +852,7 @@ class _Reader:
         )
 
     def contacts(self, el, pid: str) -> None:
+        country = _country(el, "residence", "nationality1", "incorporation_country_code")
         for ph in _grand(el, "phones", "phone"):
             number = _ctext(ph, "tph_number")
             if not number:
@@ -868,17 +870,18 @@ class _Reader:
                 value = digits
             if len(digits) >= 3:
                 raw = f"{prefix} {number}" if prefix else number
-                self.ident(pid, "phone", value, raw, ph)
+                # E.164 where phonenumbers can tell; the digits as written otherwise
+                self.ident(pid, "phone", normalize_phone(value if value.startswith("+") else number, country) or value, raw, ph)
         for em in _children(el, "email") + _grand(el, "emails", "email"):
             raw = _text(em)
             if raw and "@" in raw:
-                self.ident(pid, "email", raw.strip().casefold(), raw, em)
+                self.ident(pid, "email", normalize_email(raw) or raw.strip().casefold(), raw, em)
         for ad in _grand(el, "addresses", "address"):
             if not _ctext(ad, "address"):
                 continue
             parts = [_ctext(ad, "address"), _ctext(ad, "city"), _ctext(ad, "state"), _country(ad, "country_code")]
             raw = ", ".join(_squash(x) for x in parts if x)
-            self.ident(pid, "address", raw.casefold(), raw, ad)
+            self.ident(pid, "address", normalize_address(raw) or raw.casefold(), raw, ad)
 
     def identification(self, pid: str, el) -> None:
         number = _ctext(el, "number")
@@ -978,8 +981,9 @@ def read(path, *, local_currency: str | None = None, profile: str | Path | None 
           (the reporting officer) is not a subject and is skipped.
         * ``party_accounts``: holders, signatories and related persons/entities of
           accounts with canonical ``role`` and the source's ``role_code``.
-        * ``identifiers``: phones (E.164-like ``+<digits>`` when a country prefix is
-          given), e-mails (casefolded), addresses (casefolded "address, city, state,
+        * ``identifiers`` (``value`` normalised by :mod:`followmoney.normalize`,
+          ``raw`` as written): phones in E.164 (the party's country as default
+          region), e-mails, addresses (rigour fingerprint of "address, city, state,
           country"), identity documents (``TYPE:NUMBER``), tax numbers,
           incorporation numbers (``INC:NUMBER``).
         * ``rejects``: transactions whose ``date_transaction`` or ``amount_local`` is
