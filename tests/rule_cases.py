@@ -5,8 +5,11 @@ must fire, the configuration to use, and the expected subject ids of its alerts.
 Every registered rule needs an entry (the conformance suite checks).
 """
 
+import itertools
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
+
+import numpy as np
 
 import pyarrow as pa
 
@@ -238,7 +241,59 @@ POSITIVE.update(
 )
 
 
-# multi-hop graph typologies (ML-07 .. ML-12): cases kept beside their detailed tests
-from test_rules_graph import GRAPH_POSITIVE  # noqa: E402
+# ----------------------------------------------------------------------------- multi-hop graph typologies
+def scatter_gather_rows(shares=(1.0, 0.95, 0.9, 0.99), gather_day=3):
+    """A scatters 1,000.00 to I1..I4 on days 0-1; each forwards a share to B from ``gather_day``."""
+    rows = [tx(i, "A", f"I{i + 1}", "1000.00", i * 0.25) for i in range(len(shares))]
+    rows += [tx(10 + i, f"I{i + 1}", "B", f"{1000 * s:.2f}", gather_day + i * 0.5) for i, s in enumerate(shares)]
+    return rows
+
+
+def gather_scatter_rows(out_amount="900.00", receivers=3, out_day=4):
+    rows = [tx(i, f"S{i + 1}", "H", "1000.00", i) for i in range(3)]
+    rows += [tx(10 + i, "H", f"R{i + 1}", out_amount, out_day + i) for i in range(receivers)]
+    return rows
+
+
+def ring_rows(days=(1, 2, 3, 4), amounts=("1000.00", "990.00", "980.00", "970.00")):
+    ring = [("P1", "P2"), ("P2", "P3"), ("P3", "P4"), ("P4", "P1")]
+    return [tx(i, a, b, amt, d) for i, ((a, b), d, amt) in enumerate(zip(ring, days, amounts))]
+
+
+def bipartite_rows(skip=(), day0=0):
+    rows, i = [], 0
+    for o in ("O1", "O2", "O3"):
+        for b in ("B1", "B2", "B3"):
+            if (o, b) not in skip:
+                rows.append(tx(i, o, b, "500.00" if o != "O2" else "700.00", day0 + i * 0.5))
+            i += 1
+    return rows
+
+
+def stack_rows(second_layer="490.00"):
+    rows, i = [], 0
+    for a, b in itertools.product(("T1a", "T1b"), ("T2a", "T2b")):
+        rows.append(tx(i, a, b, "500.00" if a == "T1a" else "450.00", 1 + i * 0.25))
+        i += 1
+    for a, b in itertools.product(("T2a", "T2b"), ("T3a", "T3b")):
+        rows.append(tx(i, a, b, second_layer, 3 + i * 0.25))
+        i += 1
+    return rows
+
+
+def chain_rows(gaps_h=(24, 24, 24), amounts=("10000.00", "9800.00", "9500.00", "9300.00"), **kw):
+    accts = ["L1", "L2", "L3", "L4", "L5", "L6"]
+    hours = np.r_[0, np.cumsum(gaps_h)]
+    return [tx(i, accts[i], accts[i + 1], amounts[i], hours[i] / 24, **kw) for i in range(len(amounts))]
+
+
+GRAPH_POSITIVE = {
+    "ML-07": lambda: (bundle(scatter_gather_rows()), fm.Config(), {"A"}),
+    "ML-08": lambda: (bundle(gather_scatter_rows()), fm.Config(), {"H"}),
+    "ML-09": lambda: (bundle(ring_rows()), fm.Config(), {"P1"}),
+    "ML-10": lambda: (bundle(bipartite_rows()), fm.Config(), {"O2"}),
+    "ML-11": lambda: (bundle(stack_rows()), fm.Config(), {"T1a"}),
+    "ML-12": lambda: (bundle(chain_rows()), fm.Config(), {"L1"}),
+}
 
 POSITIVE.update(GRAPH_POSITIVE)

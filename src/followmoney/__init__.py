@@ -27,6 +27,8 @@ from followmoney.plot import AlertScoresDisplay, LinkChartDisplay, TimelineDispl
 from followmoney.report import evidence_pack, write_evidence_pack
 from followmoney.resolve import ResolverSettings, resolve, shared_identifiers
 from followmoney.store import read_bundle, write_bundle
+from followmoney.synth import make_transactions
+from followmoney.evaluate import backtest, evaluate, truth_from_labels
 
 from followmoney.display import register_ipython as _register_ipython
 
@@ -63,7 +65,11 @@ __all__ = [
     "build_cases",
     "build_graph",
     "config",
+    "backtest",
     "entity_graph",
+    "evaluate",
+    "make_transactions",
+    "truth_from_labels",
     "evidence_pack",
     "trace",
     "write_evidence_pack",
