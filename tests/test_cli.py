@@ -1,6 +1,7 @@
 """The batch command line, end to end."""
 
 import json
+from pathlib import Path
 import subprocess
 import sys
 
@@ -12,13 +13,16 @@ from click.testing import CliRunner
 from followmoney.cli import main
 
 
+AMLSIM_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "amlsim.toml"
+
+
 def run(*args):
     return CliRunner().invoke(main, list(map(str, args)))
 
 
 def test_score_writes_alerts_tables_and_summary(tmp_path, sample_data):
     out = tmp_path / "out"
-    r = run("score", sample_data / "amlsim" / "transactions.csv", "--out", out, "--quiet")
+    r = run("score", sample_data / "amlsim" / "transactions.csv", "--out", out, "--quiet", "--config", AMLSIM_CONFIG)
     assert r.exit_code == 0, r.output
     summary = json.loads((out / "summary.json").read_text())
     assert summary["tables"]["transactions"]["records_read"] == 17_177
@@ -63,9 +67,10 @@ def test_jurisdiction_option(tmp_path, sample_data):
 
 
 def test_full_amlsim_alerts_include_labelled_fan_in_and_fan_out_subjects(tmp_path, shared):
-    """Issue 2 done-criterion: alerts include subjects AMLSim labels fan-in / fan-out."""
+    """Issue 2 done-criterion: alerts include subjects AMLSim labels fan-in / fan-out (with AMLSim's parameters)."""
     src = shared / "datasets" / "amlsim"
-    r = run("score", src / "transactions.csv", "--out", tmp_path, "-q")
+    config = Path(__file__).resolve().parents[1] / "configs" / "amlsim.toml"
+    r = run("score", src / "transactions.csv", "--out", tmp_path, "--config", config, "-q")
     assert r.exit_code == 0, r.output
     alerts = pd.read_parquet(tmp_path / "alerts.parquet")
     at = pd.read_csv(src / "alert_transactions.csv")

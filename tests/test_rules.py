@@ -92,21 +92,40 @@ def test_structuring_parameters_from_config():
 
 
 # ------------------------------------------------------------------ fan-in / fan-out (ML-05/06)
+AMLSIM = {"min_counterparties": 5, "window_days": 30, "min_ratio_to_typical": 1.0}
+
+
 def test_fan_in_distinct_senders():
     rows = [tx(i, f"S/{i}", "HUB/1", "100.00", i) for i in range(5)]
     rows.append(tx(5, "S/0", "HUB/1", "100.00", 6))  # repeat sender: not a new counterparty
-    a = alerts_of(bundle(rows), "ML-05")
+    a = alerts_of(bundle(rows), "ML-05", rules={"ML-05": AMLSIM})
     assert len(a) == 1 and a[0]["subject_id"] == "HUB/1"
     assert "5 distinct senders" in a[0]["explanation"]
     # evidence: the first window in which the peak is reached (the repeat comes later)
     assert a[0]["evidence_txn_ids"] == [f"t{i:03d}" for i in range(5)]
     assert a[0]["amount_total"] == Decimal("500.00")
+    assert alerts_of(bundle(rows), "ML-05") == []  # defaults: 8 senders within 7 days
 
 
 def test_fan_in_below_threshold_or_spread_out():
     rows = [tx(i, f"S/{i}", "HUB/1", "100.00", i * 10) for i in range(5)]
-    assert alerts_of(bundle(rows), "ML-05") == []
-    assert alerts_of(bundle(rows[:4]), "ML-05", rules={"ML-05": {"window_days": 365}}) == []
+    assert alerts_of(bundle(rows), "ML-05", rules={"ML-05": AMLSIM}) == []
+    assert alerts_of(bundle(rows[:4]), "ML-05", rules={"ML-05": {**AMLSIM, "window_days": 365}}) == []
+
+
+def test_fan_in_needs_a_burst_above_the_accounts_usual_level():
+    steady = [tx(i, f"S/{i % 9}", "SHOP/1", "20.00", 0.5 * i) for i in range(120)]  # 9 regular payers all along
+    assert alerts_of(bundle(steady), "ML-05") == []
+    burst = steady + [tx(200 + i, f"NEW/{i}", "SHOP/1", "900.00", 30 + 0.1 * i) for i in range(12)]
+    (a,) = alerts_of(bundle(burst), "ML-05")
+    assert "times its usual" in a["explanation"]
+
+
+def test_fan_in_leaves_out_card_and_payroll_payments():
+    cards = [tx(i, f"C/{i}", "SHOP/1", "20.00", 0.3 * i, "card") for i in range(10)]
+    assert alerts_of(bundle(cards), "ML-05") == []
+    payroll = [tx(i, "EMPLOYER/1", f"W/{i}", "2000.00", 0.01 * i, description="SALARY") for i in range(10)]
+    assert alerts_of(bundle(payroll), "ML-06") == []
 
 
 def test_fan_in_ignores_self_transfers():
@@ -115,15 +134,15 @@ def test_fan_in_ignores_self_transfers():
 
 
 def test_fan_out_distinct_beneficiaries():
-    rows = [tx(i, "SRC/1", f"B/{i}", "250.00", 0.5 * i) for i in range(7)]
+    rows = [tx(i, "SRC/1", f"B/{i}", "250.00", 0.5 * i) for i in range(9)]
     a = alerts_of(bundle(rows), "ML-06")
-    assert len(a) == 1 and a[0]["subject_id"] == "SRC/1" and "7 distinct beneficiaries" in a[0]["explanation"]
+    assert len(a) == 1 and a[0]["subject_id"] == "SRC/1" and "9 distinct beneficiaries" in a[0]["explanation"]
     assert 0.5 < a[0]["score"] <= 1
 
 
 def test_amount_totals_never_add_currencies():
     rows = [tx(i, f"S/{i}", "HUB/1", "100.00", i, currency="USD" if i % 2 else "EUR") for i in range(6)]
-    a = alerts_of(bundle(rows), "ML-05")[0]
+    a = alerts_of(bundle(rows), "ML-05", rules={"ML-05": AMLSIM})[0]
     assert a["amount_total"] is None and a["currency"] is None
     assert "EUR 300.00, USD 300.00" in a["explanation"]
 

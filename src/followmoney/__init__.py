@@ -6,10 +6,13 @@ Arrow tables, link them into a graph, and score them with explained typology rul
 Examples
 --------
 >>> import followmoney as fm
->>> bundle = fm.read(fm.sample_data_path() / "amlsim" / "transactions.csv")
->>> alerts = fm.score(bundle)
->>> {"ML-05", "ML-06"} <= set(alerts.column("rule_id").to_pylist())
-True
+>>> bundle = fm.read(fm.sample_data_path() / "goaml")
+>>> with fm.config(jurisdiction="AE"):
+...     alerts = fm.score(bundle)
+>>> cases = fm.build_cases(alerts)
+>>> top = cases.slice(0, 1).to_pylist()[0]
+>>> top["subject_id"], top["role"], "ML-01" in top["rules"]
+('DEXB/1001002001', 'controller', True)
 """
 
 from importlib.metadata import PackageNotFoundError, version

@@ -153,10 +153,10 @@ def score(bundle: Bundle, config: Config | None = None, *, rules: list[str] | No
     Examples
     --------
     >>> import followmoney as fm
-    >>> alerts = score(fm.read(fm.sample_data_path() / "amlsim" / "transactions.csv"))
+    >>> alerts = score(fm.read(fm.sample_data_path() / "goaml"), fm.Config(jurisdiction="AE"))
     >>> row = alerts.slice(0, 1).to_pylist()[0]
-    >>> row["rule_id"] in {"ML-05", "ML-06"}, 0 < row["score"] <= 1, len(row["evidence_txn_ids"]) > 0
-    (True, True, True)
+    >>> row["rule_id"], 0 < row["score"] <= 1, row["evidence_source_refs"][0].startswith("str_2026_001.xml#")
+    ('HT-11', True, True)
     """
     cfg = config if config is not None else get_config()
     ids = rules if rules is not None else [r for r in REGISTRY if r not in cfg.disabled_rules]

@@ -1,9 +1,16 @@
 """Fan-in (ML-05) and fan-out (ML-06): many distinct counterparties in a short window.
 
-Source: ``shared/reference/indicators.md`` ML-05 / ML-06. AMLSim's fan-in and fan-out
-typologies (IBM AMLSim, grade A) and its demo parameters (at least 5 counterparties
-within 30 days) give the defaults; the catalogue's stricter expert setting is 10 within
-7 days. Both are parameters, set per run in the configuration.
+Source: ``shared/reference/indicators.md`` ML-05 / ML-06: distinct counterparties
+≥ K within D days and well above the account's own usual level, card/merchant
+acquiring and payroll runs excluded. Defaults K = 8 within D = 7 days, peak ≥ 1.5× the
+account's median windowed count: between AMLSim's demo setting (K = 5 in 30 days,
+grade A) and the catalogue's expert setting (K = 10 in 7 days, ≥ 3× the 90-day
+median, grade E), chosen on followmoney's synthetic data with decoy merchants and
+employers (pattern recall 1.0, subject precision 0.63 / 0.89 for fan-in / fan-out;
+``make bench``). The median here is over all of the account's transactions, burst
+included, hence a lower multiple than the catalogue's trailing median. AMLSim's
+patterns unfold over months: score AMLSim data with ``configs/amlsim.toml`` (its demo
+parameters).
 """
 
 from __future__ import annotations
@@ -11,6 +18,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from followmoney.rules._flow import PAYROLL_WORDS
 from followmoney.rules._registry import Param, Rule, RuleContext, register
 from followmoney.rules._windows import episodes
 
@@ -19,25 +27,41 @@ _DAY_US = 86_400_000_000
 
 def _params(what: str) -> tuple[Param, ...]:
     return (
-        Param("min_counterparties", int, 5, "count", 2, 10_000, f"Distinct {what} needed within the window."),
-        Param("window_days", float, 30.0, "days", 1 / 24, 3660, "Length of the sliding window."),
+        Param("min_counterparties", int, 8, "count", 2, 10_000, f"Distinct {what} needed within the window."),
+        Param("window_days", float, 7.0, "days", 1 / 24, 3660, "Length of the sliding window."),
+        Param("min_ratio_to_typical", float, 1.5, "× the account's usual count", 1.0, 1000.0,
+              f"The peak must be this many times the account's median windowed count of {what} (indicators.md: 3× the median)."),  # fmt: skip
     )
 
 
+def _routine(frame: pd.DataFrame) -> pd.Series:
+    """Card / merchant receipts and payroll runs: legitimate fan-in and fan-out (indicators.md ML-05/06 exclusions)."""
+    routine = frame["channel"].eq("card")
+    if "merchant_category" in frame:
+        routine |= frame["merchant_category"].notna()
+    if "is_payroll" in frame:
+        routine |= frame["is_payroll"].fillna(False).astype(bool)
+    if "description" in frame:
+        routine |= frame["description"].fillna("").str.contains(PAYROLL_WORDS)
+    return routine
+
+
 def _fan(frame: pd.DataFrame, ctx: RuleContext, subject: str, member: str) -> pd.DataFrame:
-    f = frame[~frame["self_transfer"]]
+    f = frame[~frame["self_transfer"] & ~_routine(frame)]
     k = ctx.params["min_counterparties"]
     ep = episodes(
         f, subject=subject, member=member, window_us=int(ctx.params["window_days"] * _DAY_US), min_count=k
     )
+    if not ep.empty:
+        ep = ep[ep["peak"] >= ctx.params["min_ratio_to_typical"] * ep["typical"]]
     if ep.empty:
         return pd.DataFrame()
     ep["subject_kind"] = "account"
     # 0.5 at the threshold, 1.0 at four times the threshold (log scale)
     ep["score"] = np.clip(0.5 + 0.25 * np.log2(ep["peak"] / k), 0.0, 1.0)
     ep["facts"] = [
-        {"peak": int(p), "episode_start": s, "episode_end": e}
-        for p, s, e in zip(ep["peak"], ep["episode_start"], ep["episode_end"])
+        {"peak": int(p), "typical": float(t), "episode_start": s, "episode_end": e}
+        for p, t, s, e in zip(ep["peak"], ep["typical"], ep["episode_start"], ep["episode_end"])
     ]
     return ep.rename(columns={"subject": "subject_id", "start": "window_start", "end": "window_end"})
 
@@ -51,7 +75,9 @@ def _explain(direction: str):
         verb, who = ("received money from", "senders") if direction == "in" else ("sent money to", "beneficiaries")
         return (
             f"Account {facts['subject_id']} {verb} {facts['peak']} distinct {who} within {params['window_days']:g} days "
-            f"(threshold: at least {params['min_counterparties']} within {params['window_days']:g} days). "
+            f"(threshold: at least {params['min_counterparties']} within {params['window_days']:g} days, and at least "
+            f"{params['min_ratio_to_typical']:g} times its usual {facts['typical']:g}; card, merchant and payroll "
+            f"payments not counted). "
             f"Busiest window {facts['window_start']:%Y-%m-%d} to {facts['window_end']:%Y-%m-%d}: "
             f"{facts['evidence_count']} transactions, {facts['totals']}. "
             f"The count stayed at or above the threshold from {_day(facts['episode_start'])} "

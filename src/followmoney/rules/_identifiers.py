@@ -6,7 +6,10 @@ Sources: ``shared/reference/indicators.md`` rows ML-15 and HT-11 (FinCEN 2014/20
 apparently unrelated customers with the same address or phone paying the same
 beneficiary; K = 3, E). Parties are *mentions* (one row per person per report): they
 are resolved into persons with :func:`followmoney.resolve.resolve` before counting, so
-one person named in three reports is not three people.
+one person named in three reports is not three people. An address shared by people who
+mostly carry one family name is a household and is not counted (the catalogue's "no
+declared family tie"); HT-11 never takes a merchant (an account paid by card or with a
+merchant category) for a controller.
 """
 
 from __future__ import annotations
@@ -24,9 +27,19 @@ KIND_WEIGHT = {"device": 1.0, "ip": 0.9, "passport": 1.0, "national_id": 1.0, "i
 
 
 def _groups(ctx: RuleContext, min_people: int):
-    """Identifier groups with at least ``min_people`` distinct persons."""
+    """Identifier groups with at least ``min_people`` distinct persons, computed once per run.
+
+    Returns ``(members, person, holders)`` or None: ``members`` has one row per
+    (kind, value, party mention) with its ``person`` (resolved cluster) and
+    ``household`` (True for an address shared by people who, for the most part, carry
+    one family name: a family, not a controller's victims).
+    """
+    key = ("identifier_groups", min_people)
+    if key in ctx.shared:
+        return ctx.shared[key]
     b = ctx.bundle
     if b is None or b.identifiers.num_rows == 0:
+        ctx.shared[key] = None
         return None
     ids = b.identifiers.select(["owner_kind", "owner_id", "kind", "value"]).to_pandas()
     if "resolution" not in ctx.shared:
@@ -39,21 +52,38 @@ def _groups(ctx: RuleContext, min_people: int):
     party_ids = pd.concat([ids[ids["owner_kind"] == "party"][["owner_id", "kind", "value"]].rename(columns={"owner_id": "party_id"}),
                            acc_ids[["party_id", "kind", "value"]]])  # fmt: skip
     party_ids["person"] = party_ids["party_id"].map(person)
-    party_ids = party_ids.dropna(subset=["person"])
+    party_ids = party_ids.dropna(subset=["person"]).drop_duplicates()
     n = party_ids.groupby(["kind", "value"])["person"].nunique()
     shared = n[n >= min_people]
     if shared.empty:
+        ctx.shared[key] = None
         return None
     members = party_ids.set_index(["kind", "value"]).loc[shared.index].reset_index()
-    return members, person, holders
+    parties = b.parties.select(["party_id", "family_name", "name"]).to_pandas().set_index("party_id")
+    family = parties["family_name"].fillna(parties["name"].str.split().str[-1]).str.casefold()
+    members["family"] = members["party_id"].map(family)
+    top = members.groupby(["kind", "value"])["family"].agg(lambda f: f.value_counts(normalize=True).iloc[0] if f.notna().any() else 0.0)
+    household = top[top >= 2 / 3].index
+    members["household"] = (members["kind"] == "address") & pd.MultiIndex.from_frame(members[["kind", "value"]]).isin(household)
+    ctx.shared[key] = (members, person, holders)
+    return ctx.shared[key]
 
 
-def _party_rows(frame: pd.DataFrame, party_ids: set, accounts: set) -> np.ndarray:
-    mask = np.zeros(len(frame), bool)
-    for c, values in (("from_party", party_ids), ("to_party", party_ids), ("from_account", accounts), ("to_account", accounts)):
-        if c in frame:
-            mask |= frame[c].isin(values).to_numpy()
-    return np.flatnonzero(mask)
+def _row_index(frame: pd.DataFrame, ctx: RuleContext) -> dict:
+    """Frame row positions per party and per account, on each side (built once per run)."""
+    if "identifier_rows" not in ctx.shared:
+        index = {}
+        for col in ("from_party", "to_party", "from_account", "to_account"):
+            if col in frame:
+                s = frame[col].dropna()
+                index[col] = {k: v.to_numpy() for k, v in pd.Series(s.index, index=s.to_numpy()).groupby(level=0)}
+        ctx.shared["identifier_rows"] = index
+    return ctx.shared["identifier_rows"]
+
+
+def _rows_of(index: dict, cols: tuple, keys) -> np.ndarray:
+    parts = [index[c][k] for c in cols if c in index for k in keys if k in index[c]]
+    return np.unique(np.concatenate(parts)) if parts else np.zeros(0, np.int64)
 
 
 def _shared(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
@@ -62,14 +92,17 @@ def _shared(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     if g is None:
         return make_findings(frame, [], [], [], [])
     members, _, holders = g
+    members = members[~members["household"]]
+    index = _row_index(frame, ctx)
+    held = holders.groupby("party_id")["account_id"].agg(set)
     subjects, evidence, scores, facts, related = [], [], [], [], []
     for (kind, value), m in members.groupby(["kind", "value"], sort=True):
         pids = set(m["party_id"])
-        accounts = set(holders[holders["party_id"].isin(pids)]["account_id"])
-        rows = _party_rows(frame, pids, accounts)
-        if len(rows) == 0:
-            continue
+        accounts = set().union(*[held.get(x, set()) for x in pids])
+        rows = np.union1d(_rows_of(index, ("from_party", "to_party"), pids), _rows_of(index, ("from_account", "to_account"), accounts))
         n_people = m["person"].nunique()
+        if len(rows) == 0 or n_people < p["min_people"]:
+            continue
         subjects.append(f"{kind}:{value}")
         evidence.append(rows)
         scores.append(float(margin_score(n_people, p["min_people"])) * KIND_WEIGHT.get(kind, 0.5))
@@ -107,7 +140,15 @@ def _controller_contacts(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     if g is None:
         return make_findings(frame, [], [], [], [])
     members, person, holders = g
+    members = members[~members["household"]]
     holder_of = holders.groupby("account_id")["party_id"].first()
+    held = holders.groupby("party_id")["account_id"].agg(set)
+    index = _row_index(frame, ctx)
+    # merchants (card or MCC-coded receipts) are not a controller's account
+    merchant = frame["channel"].eq("card")
+    if "merchant_category" in frame:
+        merchant |= frame["merchant_category"].notna()
+    merchants = set(frame.loc[merchant, "to_account"].dropna())
     # one finding per (subject, role); several shared identifiers add up in it
     found: dict[tuple, dict] = {}
 
@@ -120,9 +161,10 @@ def _controller_contacts(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
 
     for (kind, value), m in members.groupby(["kind", "value"], sort=True):
         pids = set(m["party_id"])
-        accounts = set(holders[holders["party_id"].isin(pids)]["account_id"])
+        accounts = set().union(*[held.get(x, set()) for x in pids])
         # members' payments: from a member's account, or made by a member in person (e.g. cash)
-        paid = frame[(frame["from_account"].isin(accounts) | frame["from_party"].isin(pids)) & frame["to_account"].notna()]
+        paid = frame.iloc[np.union1d(_rows_of(index, ("from_account",), accounts), _rows_of(index, ("from_party",), pids))]
+        paid = paid[paid["to_account"].notna() & ~paid["to_account"].isin(merchants) & ~paid["channel"].eq("card")]
         payer_party = paid["from_account"].map(holder_of).fillna(paid["from_party"])
         paid = paid.assign(payer=payer_party.map(person), payer_party=payer_party)
         n_payers = paid.groupby("to_account")["payer"].nunique()

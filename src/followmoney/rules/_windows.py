@@ -20,7 +20,7 @@ import pandas as pd
 
 __all__ = ["episodes"]
 
-_COLUMNS = ["subject", "start", "end", "peak", "evidence_txn_ids", "evidence_t", "episode_start", "episode_end"]
+_COLUMNS = ["subject", "start", "end", "peak", "typical", "evidence_txn_ids", "evidence_t", "episode_start", "episode_end"]
 
 
 def episodes(
@@ -56,7 +56,8 @@ def episodes(
         one episode): ``subject``; ``peak``, the highest windowed count reached;
         ``evidence_txn_ids`` (list, in (t, txn_id) order), the subject's
         transactions in the first window where the peak is reached, and
-        ``evidence_t`` their times; ``start`` and ``end``, the first and last
+        ``evidence_t`` their times; ``typical``, the median windowed count over all
+        of the subject's transactions (its usual level); ``start`` and ``end``, the first and last
         evidence time; ``episode_start`` and ``episode_end``, the first and last
         transaction time at which the count was at or above ``min_count``. All
         times int64 µs since the epoch, UTC.
@@ -99,6 +100,9 @@ def episodes(
     downs = (delta == -1) & (level == min_count - 1)
     if not ups.any():
         return pd.DataFrame(columns=_COLUMNS)
+    # the subject's typical windowed count: median over every transaction it has
+    rises = delta == 1
+    typical = pd.Series(level[rises]).groupby(subj_ev[rises]).median()
     ep = pd.DataFrame({"subj": subj_ev[ups], "s": time_ev[ups], "e": time_ev[downs]})
     # one episode per burst: stretches of the same subject less than a window apart merge
     new_group = np.r_[True, (ep.subj.to_numpy()[1:] != ep.subj.to_numpy()[:-1]) | (ep.s.to_numpy()[1:] - ep.e.to_numpy()[:-1] >= window_us)]
@@ -123,6 +127,7 @@ def episodes(
         evidence_txn_ids=("txn_id", list), evidence_t=("t", list), start=("t", "min"), end=("t", "max")
     )
     out = ep.join(grouped, on="episode")
+    out["typical"] = out["subj"].map(typical).astype(float)
     out["subject"] = subj_uniques[out["subj"].to_numpy()]
     out["episode_start"] = out["s"]
     out["episode_end"] = out["e"] - 1  # coverage ends at e, exclusive
