@@ -196,7 +196,7 @@ def lodging():
 
 
 def travel():
-    return bundle(_spend("4511", 3, 2)), fm.Config(), {"CARD/1"}
+    return bundle(_spend("4511", 5, 2)), fm.Config(), {"CARD/1"}
 
 
 # ----------------------------------------------------------------------------- identifiers

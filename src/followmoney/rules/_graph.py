@@ -1482,8 +1482,8 @@ BIPARTITE = register(
         description="A set of originators each paying most of the same set of beneficiaries within a window.",
         source="indicators.md ML-10; AMLSim BipartiteTypology (IBM AMLSim, grade A); density 0.8 and D=30 days (E)",
         params=(
-            Param("min_originators", int, 2, "count", 2, 1000, "Originators (m)."),
-            Param("min_beneficiaries", int, 2, "count", 2, 1000, "Beneficiaries (n)."),
+            Param("min_originators", int, 3, "count", 2, 1000, "Originators (m); the catalogue's 2 x 2 also matches ordinary invoice and P2P flows."),
+            Param("min_beneficiaries", int, 3, "count", 2, 1000, "Beneficiaries (n)."),
             Param("min_density", float, 0.8, "fraction", 0.5, 1.0, "Paying pairs / (m × n)."),
             Param("window_days", float, 30.0, "days", 1, 366, "Longest span of a pattern (windows start every D/2)."),
             Param(
