@@ -4,6 +4,7 @@ import json
 import math
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
+from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
@@ -162,6 +163,10 @@ def test_br24_metrics_use_only_the_test_window():
     assert (m4.alerts, m4.txn_truth, m4.txn_hits) == (1, 1, 1)
 
 
+#: AMLSim's own fan-in/fan-out parameters (its patterns unfold over weeks)
+AMLSIM = fm.Config.from_toml(Path(__file__).resolve().parents[1] / "configs" / "amlsim.toml")
+
+
 # ------------------------------------------------------------------ truth from labels
 def test_truth_from_amlsim_labels(sample_data):
     bundle = fm.read(sample_data / "amlsim" / "transactions.csv")
@@ -176,7 +181,7 @@ def test_truth_from_amlsim_labels(sample_data):
         receiver = p_tx.groupby("to_account")["from_account"].nunique().idxmax()
         assert receiver in set(g.loc[g["is_subject"].fillna(False), "account_id"])
     assert int(truth.schema.metadata[b"n_accounts"]) == bundle.accounts.num_rows
-    m = evaluate(fm.score(bundle, rules=["ML-05"]), truth)
+    m = evaluate(fm.score(bundle, AMLSIM, rules=["ML-05"]), truth)
     assert 0 < row(m, "ML-05").recall <= 1
 
 
@@ -210,7 +215,8 @@ def test_parse_overrides():
 
 def test_backtest_reports_before_and_after(sample_data):
     bundle = fm.read(sample_data / "amlsim" / "transactions.csv")
-    bt = backtest(bundle, {"ML-05": {"min_counterparties": 8}}, rules=["ML-05", "ML-06"], truth=truth_from_labels(bundle))
+    bt = backtest(bundle, {"ML-05": {"min_counterparties": 8}}, config=AMLSIM, rules=["ML-05", "ML-06"],
+                  truth=truth_from_labels(bundle))  # fmt: skip
     r = bt.rules.set_index("rule_id")
     assert r.loc["ML-05", "alerts_after"] < r.loc["ML-05", "alerts_before"]
     assert r.loc["ML-05", "only_before"] > 0 and r.loc["ML-05", "only_after"] == 0
@@ -218,7 +224,8 @@ def test_backtest_reports_before_and_after(sample_data):
     assert len(bt.only_before) == r["only_before"].sum()
     assert {"recall_before", "recall_after", "txn_f1_after", "alerts_per_1k_accounts_before"} <= set(bt.rules.columns)
     assert r.loc["ML-05", "recall_after"] <= r.loc["ML-05", "recall_before"]
-    assert bt.config_after.rules == {"ML-05": {"min_counterparties": 8}} and bt.config_before.rules == {}
+    assert bt.config_before.rules == AMLSIM.rules
+    assert bt.config_after.rules == {**AMLSIM.rules, "ML-05": {**AMLSIM.rules["ML-05"], "min_counterparties": 8}}
     text = bt.report()
     assert "ML-05" in text and "→" in text and "min_counterparties" in text
     json.dumps(bt.to_dict())
@@ -228,7 +235,7 @@ def test_backtest_window_scores_only_the_window(sample_data):
     bundle = fm.read(sample_data / "amlsim" / "transactions.csv")
     lo, hi = bundle.time_span()
     mid = lo + (hi - lo) / 2
-    bt = backtest(bundle, {}, rules=["ML-05"], since=mid)
+    bt = backtest(bundle, {}, config=AMLSIM, rules=["ML-05"], since=mid)
     assert bt.alerts_before.num_rows and min(bt.alerts_before["window_start"].to_pylist()) >= mid
     assert bt.rules["only_before"].sum() == bt.rules["only_after"].sum() == 0
 
