@@ -1,37 +1,14 @@
 """Typology rules on small hand-made inputs where the right answer is known, plus a conformance suite."""
 
 import json
-from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
-import pyarrow as pa
 import pytest
 
 import followmoney as fm
 from followmoney.config import ConfigError
 from followmoney.rules import REGISTRY, ParameterError
-from rule_cases import POSITIVE
-
-T0 = datetime(2024, 3, 4, 9, 0, tzinfo=timezone.utc)
-
-
-def tx(i, frm, to, amount, day, channel="transfer", currency="USD", **kw):
-    return {
-        "txn_id": f"t{i:03d}",
-        "source": "test",
-        "source_ref": f"hand.csv:{i + 2}",
-        "timestamp": T0 + timedelta(days=day),
-        "amount": Decimal(amount),
-        "currency": currency,
-        "from_account": frm,
-        "to_account": to,
-        "channel": channel,
-        **kw,
-    }
-
-
-def bundle(rows):
-    return fm.Bundle(transactions=pa.Table.from_pylist(rows))
+from rule_cases import POSITIVE, bundle, tx
 
 
 def alerts_of(b, rule, **cfg):
@@ -49,7 +26,7 @@ def test_structuring_three_deposits_below_us_threshold():
     assert len(a) == 1
     al = a[0]
     assert al["subject_id"] == "BANK/1" and al["typology"] == "structuring"
-    assert al["evidence_txn_ids"] == ["t000", "t001", "t002"]
+    assert al["evidence_txn_ids"] == ["t0000", "t0001", "t0002"]
     assert al["amount_total"] == Decimal("28300.00") and al["currency"] == "USD"
     assert "USD 10,000.00" in al["explanation"] and "8,000.00" in al["explanation"]
     assert al["evidence_source_refs"] == ["hand.csv:2", "hand.csv:3", "hand.csv:4"]
@@ -102,7 +79,7 @@ def test_fan_in_distinct_senders():
     assert len(a) == 1 and a[0]["subject_id"] == "HUB/1"
     assert "5 distinct senders" in a[0]["explanation"]
     # evidence: the first window in which the peak is reached (the repeat comes later)
-    assert a[0]["evidence_txn_ids"] == [f"t{i:03d}" for i in range(5)]
+    assert a[0]["evidence_txn_ids"] == [f"t{i:04d}" for i in range(5)]
     assert a[0]["amount_total"] == Decimal("500.00")
     assert alerts_of(bundle(rows), "ML-05") == []  # defaults: 8 senders within 7 days
 
