@@ -94,7 +94,7 @@ def wages_pooled():
     rows = []
     for w in range(3):
         rows.append(tx(10 * w, "EMPLOYER/1", f"WORKER/{w}", "2000.00", 0, description="payroll"))
-        rows.append(tx(10 * w + 1, f"WORKER/{w}", "AGENT/1", "1500.00", 1))
+        rows.append(tx(10 * w + 1, f"WORKER/{w}", "AGENT/1", "1700.00", 1))
     return bundle(rows), fm.Config(), {"AGENT/1", "WORKER/0", "WORKER/1", "WORKER/2"}
 
 
@@ -192,7 +192,7 @@ def ad_sites():
 
 
 def lodging():
-    return bundle(_spend("7011", 4, 1.5)), fm.Config(), {"CARD/1"}
+    return bundle(_spend("7011", 5, 1.2)), fm.Config(), {"CARD/1"}
 
 
 def travel():

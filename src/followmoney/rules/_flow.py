@@ -419,11 +419,11 @@ register(
         name="Several workers' wages end in one account",
         typology="forced_labour",
         description="Payroll recipients forward their wages to the same account within days of payday.",
-        source="indicators.md FL-02; FATF-APG 2018 several wages paid into one account (B); thresholds E",
+        source="indicators.md FL-02; FATF-APG 2018 several wages paid into one account (B); K = 3 (E); share 0.8 measured on synthetic data where workers pay rent to one landlord after payday",
         params=(
             Param("min_workers", int, 3, "count", 2, 1000, "K: distinct workers' accounts forwarding to one account."),
             Param("forward_hours", float, 72.0, "hours", 1, 720, "Forwarding counts within this time after payday."),
-            Param("min_share", float, 0.5, "fraction of the wage", 0.1, 1.0, "Share of a wage that must be forwarded."),
+            Param("min_share", float, 0.8, "fraction of the wage", 0.1, 1.0, "Share of a wage that must be forwarded (rent paid right after payday is about a third)."),
         ),
         requires=("to_account", "from_account", "receiver", "amount_cents"),
         func=_wages_pooled,

@@ -105,7 +105,7 @@ def _explain(category: str):
 
 for rule_id, category, name, n, d, src in (
     ("HT-01", "ads", "Spending on advertising / escort sites", 5, 30.0, "indicators.md HT-01; FINTRAC 2016 (B); FinCEN 2014/2020 (B); AUSTRAC 2022 (B); N = 5 in 30 days (E)"),
-    ("HT-02", "lodging", "Frequent short stays in lodging", 4, 7.0, "indicators.md HT-02 (b); Gowling WLG 2016 (B): 4–5 stays a week unreasonable; AUSTRAC 2022 (B)"),
+    ("HT-02", "lodging", "Frequent short stays in lodging", 5, 7.0, "indicators.md HT-02 (b); Gowling WLG 2016 (B): 4–5 stays a week unreasonable (the upper figure: 4 also flags business travellers on synthetic data); AUSTRAC 2022 (B)"),
     ("HT-03", "travel", "Travel bought for several people", 5, 14.0, "indicators.md HT-03; FINTRAC 2016 (B); AUSTRAC 2022 (B); the catalogue's N_t = 3 in 14 days (E) also flags ordinary travellers, 5 in 14 days measured on synthetic data"),
 ):
     register(
