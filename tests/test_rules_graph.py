@@ -218,7 +218,9 @@ def test_cycle_length_bound_and_two_hop_round_trip():
     seven = [tx(i, f"C{i}", f"C{(i + 1) % 7}", "100.00", i) for i in range(7)]
     assert alerts_of(seven, "ML-09") == []
     assert len(alerts_of(seven, "ML-09", max_length=7)) == 1
-    (a,) = alerts_of([tx(0, "X", "Y", "100.00", 0), tx(1, "Y", "X", "80.00", 1)], "ML-09")
+    back_and_forth = [tx(0, "X", "Y", "100.00", 0), tx(1, "Y", "X", "80.00", 1)]
+    assert alerts_of(back_and_forth, "ML-09") == []  # default: cycles of 3 or more
+    (a,) = alerts_of(back_and_forth, "ML-09", min_length=2)
     assert a["subject_id"] == "X"
 
 

@@ -896,6 +896,7 @@ def _cycles_rule(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     if truncated:
         log.warning("ML-09: cycle search stopped at the work budget of %d path extensions; more cycles may exist", p["max_paths"])
     summary, long = _paths_long(found)
+    summary = summary[summary["length"] >= p["min_length"]]
     if summary.empty:
         return pd.DataFrame()
     first, last = summary["first"].to_numpy(), summary["last"].to_numpy()
@@ -1463,6 +1464,7 @@ CYCLE = register(
             "Lmax=6, D=30 days, P=70 % engineering defaults (E)"
         ),
         params=(
+            Param("min_length", int, 3, "transactions", 2, 12, "Shortest cycle reported; 2 (A to B and back) is mostly loans repaid."),
             Param("max_length", int, 6, "transactions", 2, 12, "Longest cycle searched (Lmax)."),
             Param("window_days", float, 30.0, "days", 1, 366, "First to last transaction of a cycle."),
             Param("min_return", float, 0.7, "fraction", 0.05, 1.0, "Closing amount as a share of the first amount (P)."),
