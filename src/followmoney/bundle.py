@@ -196,7 +196,9 @@ class Bundle:
 
     def __repr__(self) -> str:
         counts = ", ".join(f"{k}={v}" for k, v in self.summary().items())
-        return f"Bundle({counts})"
+        span = self.time_span()
+        extra = f"; {span[0]:%Y-%m-%d}..{span[1]:%Y-%m-%d} UTC; {', '.join(self.currencies())}" if span else ""
+        return f"Bundle({counts}{extra})"
 
 
 def _merge_on_key(table: pa.Table, keys: tuple[str, ...]) -> pa.Table:

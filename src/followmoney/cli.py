@@ -363,12 +363,73 @@ def export(run_dir, fmt, out):
         try:
             counts = ex.write_ftm(bundle, out)
         except ImportError as exc:
-            _fail(3, f"{exc} (install the extra: pip install 'followmoney[ftm]')")
+            _fail(3, str(exc))
         click.echo(f"FollowTheMoney entities written to {out}: {counts}")
         return
     G = entity_graph(bundle, resolve(bundle))
     path = (ex.to_graphml if fmt == "graphml" else ex.to_gexf)(G, out)
     click.echo(f"Entity graph ({G.number_of_nodes()} nodes, {G.number_of_edges()} edges) written to {path}")
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--out", required=True, type=click.Path(path_type=Path), help="Model file to write (e.g. model.fmm).")
+@click.option("--model", "kind", default="gbt", show_default=True, type=click.Choice(["gbt", "iforest"]),
+              help="gbt: gradient-boosted trees learned from the is_laundering labels; iforest: unsupervised isolation forest.")  # fmt: skip
+@click.option("--format", "fmt", default="auto", type=click.Choice(["auto", *ADAPTERS]), show_default=True)
+@click.option("--config", "config_file", type=click.Path(path_type=Path), help="TOML configuration file (jurisdiction: local clock).")
+@click.option("--jurisdiction", help="Override the configuration's jurisdiction.")
+@click.option("--window-hours", type=click.FloatRange(min=0, min_open=True), help="Feature window in hours (default 240).")
+@click.option("--pattern-window-hours", type=click.FloatRange(min=0, min_open=True),
+              help="Window of scatter-gather and cycle patterns in hours (default 480).")  # fmt: skip
+@click.option("--validation-fraction", default=0.2, show_default=True, type=click.FloatRange(0, 1, min_open=True, max_open=True),
+              help="Share of the transactions, after the training period, on which the threshold is chosen.")  # fmt: skip
+@click.option("--test-fraction", default=0.2, show_default=True, type=click.FloatRange(0, 1, max_open=True),
+              help="Share of the latest transactions held out and only reported (0: none).")  # fmt: skip
+@click.option("--random-state", default=0, show_default=True, type=int)
+@click.option("-q", "--quiet", is_flag=True, help="No summary.")
+def train(paths, out, kind, fmt, config_file, jurisdiction, window_hours, pattern_window_hours, validation_fraction,
+          test_fraction, random_state, quiet):  # fmt: skip
+    """Fit a scorer on labelled PATHS (e.g. AMLSim or IBM AML data) and save it to --out.
+
+    The transactions are split in time order: a training period, a validation period
+    (the alert threshold is chosen there by F1), and a held-out test period that is
+    only reported. The model file keeps the scorer, its feature definitions and its
+    training window; score new data with `followmoney score --model FILE`.
+    """
+    from followmoney.anomaly import train_model
+    from followmoney.features import FeatureSettings
+
+    if validation_fraction + test_fraction >= 1:
+        raise click.UsageError("--validation-fraction plus --test-fraction must be below 1")
+    try:
+        cfg = Config.from_toml(config_file) if config_file else Config()
+        if jurisdiction:
+            cfg = Config(**{**cfg.to_dict(), "jurisdiction": jurisdiction})
+        changes = {k: v for k, v in (("window_hours", window_hours), ("pattern_window_hours", pattern_window_hours)) if v}
+        settings = FeatureSettings(**changes)
+        bundle = read(list(paths), format=fmt, progress=False if quiet else None)
+        fractions = (1 - validation_fraction - test_fraction, validation_fraction, test_fraction)
+        model = train_model(bundle, kind=kind, settings=settings, fractions=fractions,
+                            timezone=cfg.jurisdiction_info.timezone, random_state=random_state)  # fmt: skip
+        path = model.save(out)
+    except ConfigError as exc:
+        _fail(3, str(exc))
+    except (InputError, SchemaError, pa.ArrowInvalid, ValueError, OSError) as exc:
+        _fail(2, str(exc))
+    if quiet:
+        return
+    m = model.metrics
+    rows, pos = m["rows"], m["positives"]
+    click.echo(f"Model {model.rule_id} ({kind}): trained on {rows['train']} transactions, threshold chosen on the next "
+               f"{rows['validation']}; training window {model.training_window[0]} .. {model.training_window[1]}.")  # fmt: skip
+    click.echo(f"  {'period':<12}{'rows':>10}{'laundering':>12}{'precision':>11}{'recall':>9}{'F1':>8}")
+    for name in ("train", "validation", "test"):
+        rep = m.get(name) if name != "train" else None
+        cells = f"{rep['precision']:>11.3f}{rep['recall']:>9.3f}{rep['f1']:>8.3f}" if rep else f"{'':>11}{'':>9}{'':>8}"
+        click.echo(f"  {name:<12}{rows[name]:>10}{pos[name]:>12}{cells}")
+    click.echo(f"Alert threshold: {model.threshold:.4f} (score 0..1, higher is more suspicious)")
+    click.echo(f"Model written to {path}; use: followmoney score --model {path} ...")
 
 
 if __name__ == "__main__":  # pragma: no cover

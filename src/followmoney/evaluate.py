@@ -601,7 +601,7 @@ class Backtest:
 
     def report(self) -> str:
         """The per-rule table as plain text (what the CLI prints)."""
-        window = f"{self.since or 'start'} .. {self.until or 'end'}"
+        window = f"{self.since or 'the start of the data'} .. {self.until or 'the end of the data'}"
         changed = {k: v for k, v in self.config_after.rules.items() if self.config_before.rules.get(k) != v}
         lines = [f"Backtest over {window} (jurisdiction {self.config_before.jurisdiction})",
                  f"Changed parameters: {json.dumps(changed, sort_keys=True) if changed else 'none'}"]  # fmt: skip

@@ -92,7 +92,7 @@ def sniff(path: str | os.PathLike) -> str:
     for name, mod in ADAPTERS.items():
         if mod.sniff(path, head):
             return name
-    raise InputError(f"{path}: unrecognised format (tried {', '.join(ADAPTERS)}); pass format=...")
+    raise InputError(f"{path}: unrecognised format (tried {', '.join(ADAPTERS)}); name it with format=... (command line: --format)")
 
 
 def read(paths, format: str = "auto", *, progress: bool | None = None, **options) -> Bundle:
