@@ -32,6 +32,8 @@ from followmoney.resolve import ResolverSettings, resolve, shared_identifiers
 from followmoney.store import read_bundle, write_bundle
 from followmoney.synth import make_transactions
 from followmoney.evaluate import backtest, evaluate, truth_from_labels
+from followmoney.features import FeatureSettings, account_features, transaction_features
+from followmoney.anomaly import AnomalyScorer, SupervisedScorer, TrainedModel, load_model, model_alerts, train_model
 
 from followmoney.display import register_ipython as _register_ipython
 
@@ -57,6 +59,10 @@ def sample_data_path() -> Path:
 
 __all__ = [
     "AlertScoresDisplay",
+    "AnomalyScorer",
+    "FeatureSettings",
+    "SupervisedScorer",
+    "TrainedModel",
     "Bundle",
     "LinkChartDisplay",
     "TimelineDisplay",
@@ -68,7 +74,12 @@ __all__ = [
     "build_cases",
     "build_graph",
     "config",
+    "account_features",
     "backtest",
+    "load_model",
+    "model_alerts",
+    "train_model",
+    "transaction_features",
     "entity_graph",
     "evaluate",
     "make_transactions",

@@ -33,7 +33,14 @@ __all__ = ["main", "run_score"]
 
 
 def run_score(
-    paths, out: Path, *, fmt: str = "auto", cfg: Config | None = None, progress: bool | None = None, previous: Path | None = None
+    paths,
+    out: Path,
+    *,
+    fmt: str = "auto",
+    cfg: Config | None = None,
+    progress: bool | None = None,
+    previous: Path | None = None,
+    model: Path | None = None,
 ) -> dict:
     """Read ``paths``, score them, and write the outputs under ``out``.
 
@@ -54,6 +61,9 @@ def run_score(
     cfg : Config, optional
     progress : bool, optional
     previous : Path, optional
+    model : Path, optional
+        A model trained by ``followmoney train``: its alerts (``AN-GBT`` / ``AN-IF``)
+        join the rules' alerts and cases.
 
     Returns
     -------
@@ -67,7 +77,14 @@ def run_score(
     cfg = cfg or Config()
     t0 = time.perf_counter()
     bundle = read(paths, format=fmt, progress=progress)
-    alerts, suppressed = suppress_repeats(score_bundle(bundle, cfg, progress=progress), previous)
+    alerts = score_bundle(bundle, cfg, progress=progress)
+    if model is not None:
+        from followmoney.anomaly import model_alerts
+
+        alerts = pa.concat_tables([alerts, model_alerts(bundle, model, cfg).cast(alerts.schema)]).sort_by(
+            [("score", "descending"), ("window_start", "ascending"), ("alert_id", "ascending")]
+        )
+    alerts, suppressed = suppress_repeats(alerts, previous)
     cases = build_cases(alerts)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -151,12 +168,14 @@ def _fail(code: int, message: str):
     sys.exit(code)
 
 
-def _score(paths, out, fmt, config_file, jurisdiction, quiet, previous=None):
+def _score(paths, out, fmt, config_file, jurisdiction, quiet, previous=None, model=None):
     try:
         cfg = Config.from_toml(config_file) if config_file else Config()
         if jurisdiction:
             cfg = Config(**{**cfg.to_dict(), "jurisdiction": jurisdiction})
-        summary = run_score(list(paths), Path(out), fmt=fmt, cfg=cfg, progress=False if quiet else None, previous=previous)
+        summary = run_score(
+            list(paths), Path(out), fmt=fmt, cfg=cfg, progress=False if quiet else None, previous=previous, model=model
+        )
     except (ConfigError, ParameterError) as exc:
         _fail(3, str(exc))
     except (InputError, SchemaError, pa.ArrowInvalid) as exc:
@@ -181,10 +200,12 @@ def main(verbose: bool) -> None:
 @click.option("--jurisdiction", help="Override the configuration's jurisdiction (e.g. AU, US, ID).")
 @click.option("--previous", type=click.Path(path_type=Path, exists=True, file_okay=False),
               help="Output directory of the previous run: repeats without new evidence are not raised again.")  # fmt: skip
+@click.option("--model", type=click.Path(path_type=Path, exists=True, dir_okay=False),
+              help="Model from `followmoney train`: its alerts join the rules' alerts.")  # fmt: skip
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar, no summary.")
-def score(paths, out, fmt, config_file, jurisdiction, previous, quiet):
+def score(paths, out, fmt, config_file, jurisdiction, previous, model, quiet):
     """Read PATHS (files, folders or globs), score them and write cases, alerts and tables to --out."""
-    _score(paths, out, fmt, config_file, jurisdiction, quiet, previous)
+    _score(paths, out, fmt, config_file, jurisdiction, quiet, previous, model)
 
 
 @main.command()
