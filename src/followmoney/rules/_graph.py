@@ -463,6 +463,11 @@ def _gather_scatter(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     cs_out = np.r_[np.int64(0), np.cumsum(E.amt[outs.order])]
     inflow, outflow = cs_in[ihi] - cs_in[ilo], cs_out[ohi] - cs_out[olo]
     hit = (n_send >= k) & (n_recv >= k) & (outflow >= share * inflow - 1e-9) & (outflow <= inflow)
+    # value floor, in the jurisdiction's currency only (amounts are never converted)
+    j = ctx.jurisdiction
+    in_ccy = E.currencies[h % E.n_cur] == j.currency
+    floor = int(j.cash_threshold * 100 * Decimal(str(p["min_inflow_fraction"])))
+    hit &= ~in_ccy | (inflow >= floor)
     if not hit.any():
         return pd.DataFrame()
     idx = np.flatnonzero(hit)
@@ -1441,11 +1446,13 @@ GATHER_SCATTER = register(
         name="Gather-scatter",
         typology="gather_scatter",
         description="A hub account gathers money from many senders and passes most of it on to many receivers.",
-        source="indicators.md ML-08; AMLSim GatherScatterTypology (IBM AMLSim, grade A); k=3, D=14 days, 80 % (E)",
+        source="indicators.md ML-08; AMLSim GatherScatterTypology (IBM AMLSim, grade A); k=3, D=14 days, 80 % (E); value floor 0.25 x T (E, as ML-04 floors inflows; measured against small person-to-person flows on synthetic data)",
         params=(
             Param("min_counterparties", int, 3, "count", 2, 10_000, "Distinct senders, and distinct receivers, needed."),
             Param("window_days", float, 14.0, "days", 1, 366, "Window from the first gathered payment."),
             Param("min_pass_through", float, 0.8, "fraction", 0.05, 1.0, "Outflow in the window as a share of inflow."),
+            Param("min_inflow_fraction", float, 0.25, "fraction of the reporting threshold", 0.0, 100.0,
+                  "Gathered value at least this × T (in T's currency; other currencies are not floored)."),  # fmt: skip
         ),
         requires=_REQUIRES,
         func=_gather_scatter,
