@@ -167,6 +167,14 @@ def _controller_contacts(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
         paid = paid[paid["to_account"].notna() & ~paid["to_account"].isin(merchants) & ~paid["channel"].eq("card")]
         payer_party = paid["from_account"].map(holder_of).fillna(paid["from_party"])
         paid = paid.assign(payer=payer_party.map(person), payer_party=payer_party)
+        # a payer counts when most of what it pays out goes to that beneficiary (victims hand
+        # over most of their money; a flatmate's rent share does not)
+        spent = {}
+        for pp in paid["payer_party"].dropna().unique():
+            rows = np.union1d(_rows_of(index, ("from_party",), [pp]), _rows_of(index, ("from_account",), held.get(pp, set())))
+            spent[pp] = frame["amount_cents"].iloc[rows].fillna(0).sum()
+        to_ben = paid.groupby(["to_account", "payer_party"])["amount_cents"].transform("sum").fillna(0)
+        paid = paid[(to_ben / paid["payer_party"].map(spent).clip(lower=1)) >= p["min_payer_share"]]
         n_payers = paid.groupby("to_account")["payer"].nunique()
         for ben, n in n_payers[n_payers >= p["min_payers"]].sort_index().items():
             sel = paid[paid["to_account"] == ben]
@@ -226,10 +234,12 @@ register(
         name="Shared contact details paying one account",
         typology="human_trafficking",
         description="Apparently unrelated people share a phone, e-mail or address and pay the same account, often the controller's.",
-        source="indicators.md HT-11 (a); FinCEN FIN-2020-A008 (B): unrelated customers with the same address/phone paying the same beneficiary; K = 3 (E)",
+        source="indicators.md HT-11 (a); FinCEN FIN-2020-A008 (B): unrelated customers with the same address/phone paying the same beneficiary; K = 3 (E); payers count when most of their outgoing money goes there (AUSTRAC 2022: victims hand over most or all of it; E)",
         params=(
             Param("min_people", int, 3, "people", 2, 10_000, "K: distinct persons on one identifier."),
             Param("min_payers", int, 2, "people", 2, 10_000, "Of them, how many pay the same account."),
+            Param("min_payer_share", float, 0.5, "fraction of what the payer pays out", 0.0, 1.0,
+                  "A payer counts when at least this share of its outgoing money goes to that account (E)."),  # fmt: skip
         ),
         requires=("to_account",),
         func=_controller_contacts,
