@@ -196,7 +196,7 @@ def test_cycle_rule_positive():
     assert a["subject_id"] == "P1" and a["evidence_txn_ids"] == [r["txn_id"] for r in rows]
     ex = a["explanation"]
     assert "P1 → P2 → P3 → P4 → P1" in ex and "Cycle of 4 transactions (threshold: 2 to 6)" in ex
-    assert "97% (threshold: at least 70% and at most 100%)" in ex and "within 30 days" in ex and "truncated" not in ex
+    assert "97% (threshold: at least 70% and at most 100%)" in ex and "within 14 days" in ex and "truncated" not in ex
     assert a["score"] == pytest.approx(0.5 + 0.5 * (0.97 - 0.7) / 0.3)
 
 

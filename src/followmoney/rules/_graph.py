@@ -1473,7 +1473,7 @@ CYCLE = register(
         params=(
             Param("min_length", int, 3, "transactions", 2, 12, "Shortest cycle reported; 2 (A to B and back) is mostly loans repaid."),
             Param("max_length", int, 6, "transactions", 2, 12, "Longest cycle searched (Lmax)."),
-            Param("window_days", float, 30.0, "days", 1, 366, "First to last transaction of a cycle."),
+            Param("window_days", float, 14.0, "days", 1, 366, "First to last transaction of a cycle (catalogue D = 30, E; 14 measured on synthetic data)."),
             Param("min_return", float, 0.7, "fraction", 0.05, 1.0, "Closing amount as a share of the first amount (P)."),
             _budget(10_000_000),
         ),
