@@ -7,7 +7,6 @@ import json
 import logging
 from decimal import Decimal
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc

@@ -17,16 +17,23 @@ import numpy as np
 import pandas as pd
 
 from followmoney.rules._registry import Param, Rule, RuleContext, register
-from followmoney.rules._rolling import DAY_US, HOUR_US, KeyedSeries, codes_for, make_findings, margin_score, runs, threshold_cents
+from followmoney.rules._rolling import (
+    DAY_US,
+    HOUR_US,
+    KeyedSeries,
+    codes_for,
+    make_findings,
+    margin_score,
+    money_text,
+    runs,
+    threshold_cents,
+)
 from followmoney.rules._windows import episodes
 
 log = logging.getLogger("followmoney")
 
 _DEPOSIT = ("cash_deposit",)
 
-
-def _money(cents: int, currency: str) -> str:
-    return f"{currency} {cents / 100:,.2f}"
 
 
 def _deposits(frame: pd.DataFrame, currency: str | None = None) -> pd.DataFrame:
@@ -66,7 +73,7 @@ def _smurfing(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
         subjects.append(account)
         evidence.append(rows)
         scores.append(float(max(margin_score(r["conductors"], p["min_conductors"]), margin_score(r["locations"], p["min_locations"]))))
-        facts.append({"conductors": int(r["conductors"]), "locations": int(r["locations"]), "total": _money(int(r["total"]), j.currency),
+        facts.append({"conductors": int(r["conductors"]), "locations": int(r["locations"]), "total": money_text(int(r["total"]), j.currency),
                       "day": str(np.datetime64(int(day), "D"))})  # fmt: skip
     return make_findings(frame, subjects, evidence, scores, facts)
 
@@ -111,9 +118,8 @@ def _funnel(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
         return make_findings(frame, [], [], [], [])
     out = frame[frame["from_account"].notna() & frame["amount_cents"].notna()]
     subjects, evidence, scores, facts = [], [], [], []
-    by_id = frame.reset_index().set_index("txn_id")["index"]
     for _, e in ep.iterrows():
-        ev = by_id.loc[e["evidence_txn_ids"]].to_numpy()
+        ev = np.asarray(e["evidence_rows"])
         deposited = frame.loc[ev, "amount_cents"].sum()
         locs = set(frame.loc[ev, "location_id"])
         later = out[(out["from_account"] == e["subject"]) & (out["t"] >= e["start"])
@@ -168,11 +174,10 @@ def _night_cash(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     ep = episodes(night, subject="to_account", window_us=int(p["window_days"] * DAY_US), min_count=p["min_deposits"])
     if ep.empty:
         return make_findings(frame, [], [], [], [])
-    by_id = frame.reset_index().set_index("txn_id")["index"]
     return make_findings(
         frame,
         ep["subject"].tolist(),
-        [by_id.loc[ids].to_numpy() for ids in ep["evidence_txn_ids"]],
+        ep["evidence_rows"].tolist(),
         margin_score(ep["peak"], p["min_deposits"]).tolist(),
         [{"n": int(n)} for n in ep["peak"]],
     )
@@ -216,11 +221,10 @@ def _coordinator_cash(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     ep = episodes(dep, subject="to_account", window_us=int(p["window_days"] * DAY_US), min_count=p["min_deposits"])
     if ep.empty:
         return make_findings(frame, [], [], [], [])
-    by_id = frame.reset_index().set_index("txn_id")["index"]
     holders = _holders(ctx)
     subjects, evidence, scores, facts = [], [], [], []
     for _, e in ep.iterrows():
-        rows = by_id.loc[e["evidence_txn_ids"]].to_numpy()
+        rows = np.asarray(e["evidence_rows"])
         locs = frame.loc[rows, "location_id"].nunique()
         if locs < p["min_locations"]:
             continue
@@ -307,7 +311,7 @@ def _cash_to_migrant_corridor(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataF
         evidence.append(rows)
         scores.append(float(margin_score(o_sum[i] / max(c_sum[i], 1), p["forward_share"])))
         countries = sorted(set(out.iloc[sel]["country_to"]))
-        facts.append({"cash": _money(int(c_sum[i]), j.currency), "sent": _money(int(o_sum[i]), j.currency), "countries": ", ".join(countries)})
+        facts.append({"cash": money_text(int(c_sum[i]), j.currency), "sent": money_text(int(o_sum[i]), j.currency), "countries": ", ".join(countries)})
     return make_findings(frame, subjects, evidence, scores, facts)
 
 

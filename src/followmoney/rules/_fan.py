@@ -20,9 +20,9 @@ import pandas as pd
 
 from followmoney.rules._flow import PAYROLL_WORDS
 from followmoney.rules._registry import Param, Rule, RuleContext, register
+from followmoney.rules._rolling import DAY_US
 from followmoney.rules._windows import episodes
 
-_DAY_US = 86_400_000_000
 
 
 def _params(what: str) -> tuple[Param, ...]:
@@ -50,7 +50,7 @@ def _fan(frame: pd.DataFrame, ctx: RuleContext, subject: str, member: str) -> pd
     f = frame[~frame["self_transfer"] & ~_routine(frame)]
     k = ctx.params["min_counterparties"]
     ep = episodes(
-        f, subject=subject, member=member, window_us=int(ctx.params["window_days"] * _DAY_US), min_count=k
+        f, subject=subject, member=member, window_us=int(ctx.params["window_days"] * DAY_US), min_count=k
     )
     if not ep.empty:
         ep = ep[ep["peak"] >= ctx.params["min_ratio_to_typical"] * ep["typical"]]

@@ -24,6 +24,7 @@ from followmoney.rules._rolling import (
     group_rolling_sum,
     make_findings,
     margin_score,
+    money_text,
     runs,
     threshold_cents,
 )
@@ -31,9 +32,6 @@ from followmoney.rules._rolling import (
 #: Words that mark a credit as wages when the source has no ``is_payroll`` column.
 PAYROLL_WORDS = re.compile(r"\b(?:salary|salaries|wage|wages|payroll|gaji|upah|sahod|sueldo|lohn|gehalt)\b", re.I)
 
-
-def _money(cents: int, currency: str) -> str:
-    return f"{currency} {cents / 100:,.2f}"
 
 
 def _in_currency(frame: pd.DataFrame, currency: str) -> pd.DataFrame:
@@ -74,8 +72,8 @@ def _pass_through(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
         subjects.append(accs[g["code"].iloc[0]])
         evidence.append(np.r_[in_pos[rows], fwd_rows])
         scores.append(float(margin_score(len(rows), p["min_events"])))
-        facts.append({"n_in": len(rows), "inflow": _money(amt[rows].sum(), j.currency),
-                      "forwarded": _money(fwd[rows].sum(), j.currency), "share": share})  # fmt: skip
+        facts.append({"n_in": len(rows), "inflow": money_text(amt[rows].sum(), j.currency),
+                      "forwarded": money_text(fwd[rows].sum(), j.currency), "share": share})  # fmt: skip
     return make_findings(frame, subjects, evidence, scores, facts)
 
 
@@ -148,7 +146,7 @@ def _new_account(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
         subjects.append(account)
         evidence.append(rows)
         scores.append(float(margin_score(ratio, p["inflow_multiple"])))
-        facts.append({"inflow": _money(r["in"], cur), "outflow": _money(r["out"], cur), "ratio": ratio,
+        facts.append({"inflow": money_text(r["in"], cur), "outflow": money_text(r["out"], cur), "ratio": ratio,
                       "opened": pd.Timestamp(opened[account], unit="us", tz="UTC")})  # fmt: skip
     return make_findings(frame, subjects, evidence, scores, facts)
 

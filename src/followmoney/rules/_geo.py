@@ -117,10 +117,9 @@ def _smuggling_collection(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame
     ep = episodes(f, subject="to_account", member="sender", window_us=int(p["window_days"] * DAY_US), min_count=p["min_senders"])
     if ep.empty:
         return make_findings(frame, [], [], [], [])
-    by_id = frame.reset_index().set_index("txn_id")["index"]
     subjects, evidence, scores, facts = [], [], [], []
     for _, e in ep.iterrows():
-        rows = by_id.loc[e["evidence_txn_ids"]].to_numpy()
+        rows = np.asarray(e["evidence_rows"])
         regions = f.loc[rows, "region"].nunique()
         if regions < p["min_regions"]:
             continue

@@ -72,20 +72,18 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 
 from followmoney.rules._registry import Param, Rule, RuleContext, register
+from followmoney.rules._rolling import DAY_US, HOUR_US, money_text, threshold_cents
 
 __all__ = ["CycleSearch", "ChainSearch", "find_cycles", "find_chains"]
 
 log = logging.getLogger("followmoney")
 
-_DAY_US = 86_400_000_000
-_HOUR_US = 3_600_000_000
 _FINDING_COLUMNS = ["subject_kind", "subject_id", "window_start", "window_end", "evidence_txn_ids", "score", "facts"]
 #: Optional per-transaction attributes ML-12 uses to check institutions / countries.
 _ATTRIBUTES = {"institution": ("from_institution", "to_institution"), "country": ("country_from", "country_to")}
@@ -303,9 +301,6 @@ def _ratio_score(observed, threshold) -> np.ndarray:
     return np.clip(0.5 + 0.5 * x, 0.0, 1.0)
 
 
-def _money(cents: int, currency) -> str:
-    return f"{currency or 'unknown currency'} {Decimal(int(cents)) / 100:,.2f}"
-
 
 def _names(items, limit: int = 12) -> str:
     items = list(items)
@@ -314,7 +309,7 @@ def _names(items, limit: int = 12) -> str:
 
 
 def _window_us(days: float) -> int:
-    return int(round(days * _DAY_US))
+    return int(round(days * DAY_US))
 
 
 # --------------------------------------------------------------------------- ML-07 scatter-gather
@@ -402,7 +397,7 @@ def _scatter_gather(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
             "received": int(r.got),
             "forwarded": int(r.fwd),
             "currency": E.currencies[r.cur] if len(E.currencies) else None,
-            "span_days": (r.window_end - r.window_start) / _DAY_US,
+            "span_days": (r.window_end - r.window_start) / DAY_US,
             "episode_start": int(r.episode_start),
             "episode_end": int(r.episode_end),
         }
@@ -414,12 +409,12 @@ def _scatter_gather(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
 def _explain_scatter_gather(facts: dict, params: dict, jurisdiction) -> str:
     keep = 1.0 - params["margin"]
     return (
-        f"Account {facts['subject_id']} split {_money(facts['received'], facts['currency'])} over "
+        f"Account {facts['subject_id']} split {money_text(facts['received'], facts['currency'])} over "
         f"{facts['n_intermediaries']} intermediaries (threshold: at least {params['min_intermediaries']}), each of which "
         f"passed at least {facts['min_share']:.0%} of what it received from {facts['subject_id']} on to collector "
         f"{facts['collector']}, and no more than all of it (threshold: at least {keep:.0%}, i.e. a margin of at most "
         f"{params['margin']:g}, and at most 100%); "
-        f"{_money(facts['forwarded'], facts['currency'])} reached the collector. Each intermediary was paid before it "
+        f"{money_text(facts['forwarded'], facts['currency'])} reached the collector. Each intermediary was paid before it "
         f"paid on, and the pattern took {facts['span_days']:.1f} days, {facts['window_start']:%Y-%m-%d} to "
         f"{facts['window_end']:%Y-%m-%d} (threshold: within {params['window_days']:g} days). Intermediaries: "
         f"{_names(facts['intermediaries'])}. Evidence: {facts['evidence_count']} transactions, {facts['totals']}."
@@ -466,7 +461,7 @@ def _gather_scatter(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     # value floor, in the jurisdiction's currency only (amounts are never converted)
     j = ctx.jurisdiction
     in_ccy = E.currencies[h % E.n_cur] == j.currency
-    floor = int(j.cash_threshold * 100 * Decimal(str(p["min_inflow_fraction"])))
+    floor = threshold_cents(j, p["min_inflow_fraction"])
     hit &= ~in_ccy | (inflow >= floor)
     if not hit.any():
         return pd.DataFrame()
@@ -501,7 +496,7 @@ def _gather_scatter(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
             "outflow": int(r.outflow),
             "share": float(r.share),
             "currency": E.currencies[r.cur],
-            "span_days": (r.window_end - r.window_start) / _DAY_US,
+            "span_days": (r.window_end - r.window_start) / DAY_US,
             "episode_start": int(r.episode_start),
             "episode_end": int(r.episode_end),
         }
@@ -513,9 +508,9 @@ def _gather_scatter(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
 def _explain_gather_scatter(facts: dict, params: dict, jurisdiction) -> str:
     k = params["min_counterparties"]
     return (
-        f"Account {facts['subject_id']} received {_money(facts['inflow'], facts['currency'])} from "
+        f"Account {facts['subject_id']} received {money_text(facts['inflow'], facts['currency'])} from "
         f"{facts['n_senders']} distinct senders (threshold: at least {k}) and then paid "
-        f"{_money(facts['outflow'], facts['currency'])} to {facts['n_receivers']} distinct receivers (threshold: at "
+        f"{money_text(facts['outflow'], facts['currency'])} to {facts['n_receivers']} distinct receivers (threshold: at "
         f"least {k}) within {params['window_days']:g} days, passing on {facts['share']:.0%} of what it gathered "
         f"(threshold: at least {params['min_pass_through']:.0%} and at most 100%). Window {facts['window_start']:%Y-%m-%d} to "
         f"{facts['window_end']:%Y-%m-%d} ({facts['span_days']:.1f} days). Evidence: {facts['evidence_count']} "
@@ -878,7 +873,7 @@ def find_chains(
     if len(E) == 0:
         return ChainSearch(_path_frame(E, [], "account"), False, 0)
     found, truncated, work = _chain_search(
-        E, min_hops=min_hops, max_hops=max_hops, hop_us=int(round(hop_hours * _HOUR_US)), keep=min_hop_fraction, budget=max_paths
+        E, min_hops=min_hops, max_hops=max_hops, hop_us=int(round(hop_hours * HOUR_US)), keep=min_hop_fraction, budget=max_paths
     )
     return ChainSearch(_path_frame(E, found, "account"), truncated, work)
 
@@ -931,7 +926,7 @@ def _path_findings(E, best: pd.DataFrame, long: pd.DataFrame, truncated: bool, w
                 "first_cents": int(E.amt[r.first]),
                 "last_cents": int(E.amt[r.last]),
                 "currency": E.currencies[E.cur[r.first]],
-                "span_days": (r.window_end - r.window_start) / _DAY_US,
+                "span_days": (r.window_end - r.window_start) / DAY_US,
                 "in_episode": int(r.in_episode),
                 "episode_start": int(r.episode_start),
                 "episode_end": int(r.episode_end),
@@ -959,7 +954,7 @@ def _explain_cycle(facts: dict, params: dict, jurisdiction) -> str:
         f"Money left account {facts['subject_id']} and came back through {facts['length'] - 1} other account(s): "
         f"{ring}. Cycle of {facts['length']} transactions (threshold: 2 to {params['max_length']}), each later than the "
         f"one before, closing after {facts['span_days']:.1f} days (threshold: within {params['window_days']:g} days); "
-        f"{_money(facts['last_cents'], facts['currency'])} came back of {_money(facts['first_cents'], facts['currency'])} "
+        f"{money_text(facts['last_cents'], facts['currency'])} came back of {money_text(facts['first_cents'], facts['currency'])} "
         f"sent, {facts['ratio']:.0%} (threshold: at least {params['min_return']:.0%} and at most 100%). Window "
         f"{facts['window_start']:%Y-%m-%d} to {facts['window_end']:%Y-%m-%d}.{more} Evidence: "
         f"{facts['evidence_count']} transactions, {facts['totals']}." + _truncation_note(facts, params)
@@ -1002,7 +997,7 @@ def _chains_rule(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
         E,
         min_hops=p["min_hops"],
         max_hops=p["max_hops"],
-        hop_us=int(round(p["hop_hours"] * _HOUR_US)),
+        hop_us=int(round(p["hop_hours"] * HOUR_US)),
         keep=1.0 - p["max_hop_decrease"],
         budget=p["max_paths"],
     )
@@ -1054,7 +1049,7 @@ def _chains_rule(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
 
     def extra(r):
         out = {
-            "max_gap_hours": gaps[r.path] / _HOUR_US,
+            "max_gap_hours": gaps[r.path] / HOUR_US,
             "min_hop_fraction": float(fracs[r.path]),
             "diverse": bool(r.diverse),
             "checked": sorted(seen),
@@ -1083,8 +1078,8 @@ def _explain_chain(facts: dict, params: dict, jurisdiction) -> str:
         f"{facts['subject_id']}: {chain}. Each hop followed the previous one within {facts['max_gap_hours']:.0f} hours "
         f"(threshold: {params['hop_hours']:g} hours) and moved at least {facts['min_hop_fraction']:.0%} of the previous "
         f"amount (threshold: at least {1 - params['max_hop_decrease']:.0%} and at most 100%); "
-        f"{_money(facts['first_cents'], facts['currency'])} "
-        f"at the start, {_money(facts['last_cents'], facts['currency'])} at the end, {facts['span_days']:.1f} days, "
+        f"{money_text(facts['first_cents'], facts['currency'])} "
+        f"at the start, {money_text(facts['last_cents'], facts['currency'])} at the end, {facts['span_days']:.1f} days, "
         f"{facts['window_start']:%Y-%m-%d} to {facts['window_end']:%Y-%m-%d}.{where} Evidence: "
         f"{facts['evidence_count']} transactions, {facts['totals']}." + _truncation_note(facts, params)
     )
@@ -1233,7 +1228,7 @@ def _structure_findings(E, rows, tiers, stats, ok_sids, score, kind) -> pd.DataF
                 "densities": [float(st.loc[(r.sid, i), "density"]) for i in range(n_tiers - 1)],
                 "values": [int(st.loc[(r.sid, i), "value"]) for i in range(n_tiers - 1)],
                 "currency": E.currencies[r.cur],
-                "span_days": (r.window_end - r.window_start) / _DAY_US,
+                "span_days": (r.window_end - r.window_start) / DAY_US,
                 "episode_start": int(r.episode_start),
                 "episode_end": int(r.episode_end),
             }
@@ -1277,7 +1272,7 @@ def _explain_bipartite(facts: dict, params: dict, jurisdiction) -> str:
         f"{len(orig)} originators (threshold: at least {params['min_originators']}) each paid most of the same "
         f"{len(bene)} beneficiaries (threshold: at least {params['min_beneficiaries']}): {facts['densities'][0]:.0%} of "
         f"the {len(orig) * len(bene)} possible originator–beneficiary pairs carried money (threshold: density at least "
-        f"{params['min_density']:.0%}), {_money(facts['values'][0], facts['currency'])} in {facts['span_days']:.1f} days, "
+        f"{params['min_density']:.0%}), {money_text(facts['values'][0], facts['currency'])} in {facts['span_days']:.1f} days, "
         f"{facts['window_start']:%Y-%m-%d} to {facts['window_end']:%Y-%m-%d} (threshold: within "
         f"{params['window_days']:g} days). Subject {facts['subject_id']} sent the most. Originators: {_names(orig)}; "
         f"beneficiaries: {_names(bene)}. Evidence: {facts['evidence_count']} transactions, {facts['totals']}."
@@ -1386,7 +1381,7 @@ def _stack(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
 def _explain_stack(facts: dict, params: dict, jurisdiction) -> str:
     tiers = facts["tiers"]
     sizes = " → ".join(str(len(t)) for t in tiers)
-    values = ", ".join(_money(v, facts["currency"]) for v in facts["values"])
+    values = ", ".join(money_text(v, facts["currency"]) for v in facts["values"])
     return (
         f"Stack of {len(tiers)} tiers (threshold: at least {params['min_tiers']}) of {sizes} accounts (threshold: at "
         f"least {params['min_tier_size']} per tier), each tier paying the next: densities "

@@ -63,20 +63,18 @@ def _spend_rule(category: str, rule_id: str):
         ep = episodes(out, subject="from_account", window_us=int(p["window_days"] * DAY_US), min_count=p["min_payments"])
         if ep.empty:
             return make_findings(frame, [], [], [], [])
-        by_id = frame.reset_index().set_index("txn_id")["index"]
         return make_findings(
             frame,
             ep["subject"].tolist(),
-            [by_id.loc[i].to_numpy() for i in ep["evidence_txn_ids"]],
+            ep["evidence_rows"].tolist(),
             margin_score(ep["peak"], p["min_payments"]).tolist(),
-            [{"n": int(n), "merchants": _merchants(frame, ids, by_id)} for n, ids in zip(ep["peak"], ep["evidence_txn_ids"])],
+            [{"n": int(n), "merchants": _merchants(frame, rows)} for n, rows in zip(ep["peak"], ep["evidence_rows"])],
         )
 
     return func
 
 
-def _merchants(frame, ids, by_id) -> str:
-    rows = by_id.loc[ids].to_numpy()
+def _merchants(frame, rows) -> str:
     names = frame.loc[rows, "counterparty_name"] if "counterparty_name" in frame else pd.Series(dtype=object)
     names = names.dropna()
     if names.empty:

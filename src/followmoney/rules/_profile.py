@@ -14,14 +14,20 @@ import numpy as np
 import pandas as pd
 
 from followmoney.rules._registry import Param, Rule, RuleContext, register
-from followmoney.rules._rolling import DAY_US, KeyedSeries, codes_for, make_findings, margin_score, runs, threshold_cents
+from followmoney.rules._rolling import (
+    DAY_US,
+    KeyedSeries,
+    codes_for,
+    make_findings,
+    margin_score,
+    money_text,
+    runs,
+    threshold_cents,
+)
 from followmoney.rules._windows import episodes
 
 log = logging.getLogger("followmoney")
 
-
-def _money(cents: int, currency: str) -> str:
-    return f"{currency} {cents / 100:,.2f}"
 
 
 def _activity(frame: pd.DataFrame) -> pd.DataFrame:
@@ -70,8 +76,8 @@ def _dormant(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
         ratio = after[i] / monthly[i] if monthly[i] else np.inf
         scores.append(float(margin_score(min(ratio, 1e6), p["multiple"])) if jump[i] else 0.6)
         cur = act["currency"].iloc[w]
-        facts.append({"idle_days": int(gap[w] // DAY_US), "after": _money(int(after[i]), cur),
-                      "monthly": _money(int(monthly[i]), cur), "ratio": ratio})  # fmt: skip
+        facts.append({"idle_days": int(gap[w] // DAY_US), "after": money_text(int(after[i]), cur),
+                      "monthly": money_text(int(monthly[i]), cur), "ratio": ratio})  # fmt: skip
     return make_findings(frame, subjects, evidence, scores, facts)
 
 
@@ -118,8 +124,7 @@ def _secondary(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     ep = episodes(f, subject="from_account", window_us=int(p["window_days"] * DAY_US), min_count=p["min_transactions"])
     if ep.empty:
         return make_findings(frame, [], [], [], [])
-    by_id = frame.reset_index().set_index("txn_id")["index"]
-    return make_findings(frame, ep["subject"].tolist(), [by_id.loc[i].to_numpy() for i in ep["evidence_txn_ids"]],
+    return make_findings(frame, ep["subject"].tolist(), ep["evidence_rows"].tolist(),
                          margin_score(ep["peak"], p["min_transactions"]).tolist(), [{"n": int(n)} for n in ep["peak"]])  # fmt: skip
 
 
@@ -278,10 +283,9 @@ def _one_off_payers(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     ep = episodes(f, subject="to_account", window_us=int(p["window_days"] * DAY_US), min_count=p["min_payments"])
     if ep.empty:
         return make_findings(frame, [], [], [], [])
-    by_id = frame.reset_index().set_index("txn_id")["index"]
     subjects, evidence, scores, facts = [], [], [], []
     for _, e in ep.iterrows():
-        rows = by_id.loc[e["evidence_txn_ids"]].to_numpy()
+        rows = np.asarray(e["evidence_rows"])
         payers = frame.loc[rows, "sender"]
         counts = payers.value_counts()
         one_off = float((counts == 1).sum() / len(counts))

@@ -15,7 +15,7 @@ from decimal import Decimal
 import numpy as np
 import pandas as pd
 
-__all__ = ["KeyedSeries", "runs", "codes_for", "group_rolling_sum", "make_findings", "margin_score", "threshold_cents", "DAY_US", "HOUR_US"]
+__all__ = ["KeyedSeries", "runs", "codes_for", "group_rolling_sum", "make_findings", "margin_score", "money_text", "threshold_cents", "DAY_US", "HOUR_US"]
 
 DAY_US = 86_400_000_000
 HOUR_US = 3_600_000_000
@@ -179,6 +179,17 @@ def make_findings(
             }
         )
     return pd.DataFrame(out, columns=cols)
+
+
+def money_text(cents: int, currency) -> str:
+    """``"USD 1,234.50"`` from int hundredths, exactly (Decimal, never float).
+
+    Examples
+    --------
+    >>> money_text(123450, "USD")
+    'USD 1,234.50'
+    """
+    return f"{currency or 'unknown currency'} {Decimal(int(cents)) / 100:,.2f}"
 
 
 def threshold_cents(jurisdiction, fraction: float = 1.0) -> int:

@@ -19,10 +19,9 @@ import numpy as np
 import pandas as pd
 
 from followmoney.rules._registry import Param, Rule, RuleContext, register
-from followmoney.rules._rolling import threshold_cents
+from followmoney.rules._rolling import DAY_US, threshold_cents
 from followmoney.rules._windows import episodes
 
-_DAY_US = 86_400_000_000
 
 
 def _band_cents(ctx: RuleContext) -> tuple[int, int, bool]:
@@ -41,7 +40,7 @@ def _structuring(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
         ep = episodes(
             sel,
             subject=subject,
-            window_us=int(ctx.params["window_days"] * _DAY_US),
+            window_us=int(ctx.params["window_days"] * DAY_US),
             min_count=ctx.params["min_transactions"],
         )
         if not ep.empty:

@@ -20,7 +20,7 @@ import pandas as pd
 
 __all__ = ["episodes"]
 
-_COLUMNS = ["subject", "start", "end", "peak", "typical", "evidence_txn_ids", "evidence_t", "episode_start", "episode_end"]
+_COLUMNS = ["subject", "start", "end", "peak", "typical", "evidence_txn_ids", "evidence_rows", "evidence_t", "episode_start", "episode_end"]
 
 
 def episodes(
@@ -56,7 +56,7 @@ def episodes(
         one episode): ``subject``; ``peak``, the highest windowed count reached;
         ``evidence_txn_ids`` (list, in (t, txn_id) order), the subject's
         transactions in the first window where the peak is reached, and
-        ``evidence_t`` their times; ``typical``, the median windowed count over all
+        ``evidence_rows`` their index labels in ``frame``, ``evidence_t`` their times; ``typical``, the median windowed count over all
         of the subject's transactions (its usual level); ``start`` and ``end``, the first and last
         evidence time; ``episode_start`` and ``episode_end``, the first and last
         transaction time at which the count was at or above ``min_count``. All
@@ -120,11 +120,12 @@ def episodes(
     ep["peak"] = ep["episode"].map(top["level"]).astype(np.int64)
     ep["t_peak"] = ep["episode"].map(top["time"]).astype(np.int64)
     # evidence: the subject's transactions in the peak window (t_peak - W, t_peak]
-    tx = pd.DataFrame({"subj": subj_codes, "t": t, "txn_id": f["txn_id"].to_numpy()})
+    tx = pd.DataFrame({"subj": subj_codes, "t": t, "txn_id": f["txn_id"].to_numpy(), "row": f.index.to_numpy()})
     ev = tx.merge(ep[["subj", "t_peak", "episode"]], on="subj")
     ev = ev[(ev.t > ev.t_peak - window_us) & (ev.t <= ev.t_peak)].sort_values(["episode", "t", "txn_id"])
     grouped = ev.groupby("episode", sort=True).agg(
-        evidence_txn_ids=("txn_id", list), evidence_t=("t", list), start=("t", "min"), end=("t", "max")
+        evidence_txn_ids=("txn_id", list), evidence_rows=("row", list), evidence_t=("t", list),
+        start=("t", "min"), end=("t", "max"),
     )
     out = ep.join(grouped, on="episode")
     out["typical"] = out["subj"].map(typical).astype(float)
