@@ -39,7 +39,11 @@ def test_score_writes_alerts_tables_and_summary(tmp_path, sample_data):
 def test_summary_is_printed(tmp_path, sample_data):
     r = run("score", sample_data / "amlsim" / "transactions.csv", "--out", tmp_path)
     assert r.exit_code == 0
-    assert "transactions" in r.output and "ML-05" in r.output and "alerts.csv" in r.output
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert "transactions" in r.output and "alerts.csv" in r.output
+    assert summary["alerts_per_rule"]
+    for rule, n in summary["alerts_per_rule"].items():
+        assert f"  {rule}: {n}\n" in r.output
 
 
 def test_unreadable_input_exits_nonzero_naming_the_file(tmp_path):

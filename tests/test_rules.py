@@ -3,6 +3,7 @@
 import json
 from decimal import Decimal
 
+import pyarrow as pa
 import pytest
 
 import followmoney as fm
@@ -93,9 +94,35 @@ def test_fan_in_below_threshold_or_spread_out():
 def test_fan_in_needs_a_burst_above_the_accounts_usual_level():
     steady = [tx(i, f"S/{i % 9}", "SHOP/1", "20.00", 0.5 * i) for i in range(120)]  # 9 regular payers all along
     assert alerts_of(bundle(steady), "ML-05") == []
-    burst = steady + [tx(200 + i, f"NEW/{i}", "SHOP/1", "900.00", 30 + 0.1 * i) for i in range(12)]
+    small = steady + [tx(200 + i, f"NEW/{i}", "SHOP/1", "900.00", 30 + 0.1 * i) for i in range(12)]
+    assert alerts_of(bundle(small), "ML-05") == []  # 21 < 3 x 9
+    burst = steady + [tx(200 + i, f"NEW/{i}", "SHOP/1", "900.00", 30 + 0.1 * i) for i in range(20)]
     (a,) = alerts_of(bundle(burst), "ML-05")
-    assert "times its usual" in a["explanation"]
+    assert "29 distinct senders" in a["explanation"]
+    assert "3 times its usual 9 (median" in a["explanation"]
+
+
+def test_fan_in_recurring_monthly_payers_are_not_a_burst():
+    # a landlord: the same 20 tenants pay in the first days of every month for a year
+    rows = [tx(100 * m + i, f"TENANT/{i}", "LANDLORD/1", "800.00", 30 * m + 0.2 * i) for m in range(12) for i in range(20)]
+    assert alerts_of(bundle(rows), "ML-05") == []
+
+
+def test_fan_in_baseline_is_point_in_time():
+    # quiet for 100 days (one payer a fortnight), then a burst of 10 new senders, then busy like that for good:
+    # judged against the quiet months before it, not the busy months after
+    quiet = [tx(i, "S/0", "ACC/1", "50.00", 14 * i) for i in range(8)]
+    burst = [tx(100 + i, f"NEW/{i}", "ACC/1", "500.00", 100 + 0.3 * i) for i in range(10)]
+    after = [tx(200 + i, f"LATER/{i % 10}", "ACC/1", "500.00", 110 + 0.6 * i) for i in range(200)]
+    (a,) = alerts_of(bundle(quiet + burst + after), "ML-05")
+    assert "times its usual 1 (median" in a["explanation"]
+
+
+def test_fan_in_new_account_has_no_usual_level():
+    rows = [tx(i, f"S/{i}", "NEW/1", "100.00", 200 + 0.5 * i) for i in range(8)]
+    rows += [tx(100, "X/1", "OTHER/1", "10.00", 0)]  # the data start long before the account's first credit
+    (a,) = alerts_of(bundle(rows), "ML-05")
+    assert "none: no transactions in the 90 days before" in a["explanation"]
 
 
 def test_fan_in_leaves_out_card_and_payroll_payments():
@@ -122,6 +149,35 @@ def test_amount_totals_never_add_currencies():
     a = alerts_of(bundle(rows), "ML-05", rules={"ML-05": AMLSIM})[0]
     assert a["amount_total"] is None and a["currency"] is None
     assert "EUR 300.00, USD 300.00" in a["explanation"]
+
+
+# ------------------------------------------------------------------ high-risk jurisdictions (ML-13)
+def _remitter(nationality=None, country=None):
+    rows = [tx(i, "H/2", f"Y/{i}", "500.00", i, "wire", country_to="YE") for i in range(1, 4)]
+    parties = [{"party_id": "P2", "kind": "person", "name": "Ana Test", "nationality": nationality, "country": country,
+                "source_ref": "kyc.csv:2"}]  # fmt: skip
+    links = [{"party_id": "P2", "account_id": "H/2", "role": "holder", "source_ref": "kyc.csv:2"}]
+    return bundle(rows, parties=parties, party_accounts=links)
+
+
+@pytest.mark.parametrize(
+    ("nationality", "country", "alerted"),
+    [("YE", "US", False), ("US", "YE", False), ("US", "US", True), (None, None, True)],
+)
+def test_listed_country_flows_home_fit_the_profile(nationality, country, alerted):
+    alerts = alerts_of(_remitter(nationality, country), "ML-13")
+    assert bool(alerts) is alerted
+    if alerted:
+        assert "own country of nationality or residence" in alerts[0]["explanation"]
+
+
+def test_call_for_action_country_alerts_even_when_home():
+    b = _remitter("KP", "US")
+    b = fm.Bundle(transactions=b.transactions.set_column(
+        b.transactions.schema.get_field_index("country_to"), "country_to", pa.array(["KP"] * 3)),
+        parties=b.parties, party_accounts=b.party_accounts)  # fmt: skip
+    (a,) = alerts_of(b, "ML-13")
+    assert "call for action" in a["explanation"]
 
 
 # ------------------------------------------------------------------ parameters and config

@@ -497,6 +497,7 @@ class _World:
         weights = np.array(weights, float)
         self.country[self.foreign] = rng.choice(codes, len(self.foreign), p=weights / weights.sum())
         self.foreign_free = list(self.foreign[rng.permutation(len(self.foreign))])
+        self.nationality = {}  # account index -> nationality of its holder, where not the account's country
         # opened: years before the window; about 4 % of persons open during it
         self.opened_day = -rng.integers(180, 15 * 365, n)
         new = self.persons[rng.random(len(self.persons)) < 0.04]
@@ -838,6 +839,9 @@ def _background(w: _World) -> None:
     bg_foreign = w.foreign[~w.used[w.foreign]]
     if len(bg_foreign) and len(migrants):
         ben = rng.choice(bg_foreign, len(migrants))
+        # most migrants send money home, to the country of their nationality; some are naturalised
+        born_abroad = migrants % 5 != 0  # 4 in 5 (not drawn from rng: the rest of the stream stays put)
+        w.nationality.update(zip(migrants[born_abroad].tolist(), w.country[ben[born_abroad]].tolist()))
         cnt = rng.poisson(1.0 * months, len(migrants))
         pos = np.repeat(np.arange(len(migrants)), cnt)
         amt = rng.lognormal(np.log(300), 0.5, len(pos))
@@ -1854,6 +1858,8 @@ def _master_tables(w, account_ids, acct_no, party_ids, names, source_file, repor
     pname = np.where(person, names_person, names[:n])
     ext_given = [nm.split(" ", 1)[0] for nm, _ in w.extra_parties]
     ext_family = [nm.split(" ", 1)[1] for nm, _ in w.extra_parties]
+    nationality = w.country.copy()
+    nationality[list(w.nationality)] = list(w.nationality.values())
     parties = schema.conform(
         pa.table({
             "party_id": pa.array(party_ids, pa.string()),
@@ -1862,7 +1868,7 @@ def _master_tables(w, account_ids, acct_no, party_ids, names, source_file, repor
             "given_name": pa.array(np.r_[np.where(person, given, None), ext_given].astype(object), pa.string()),
             "family_name": pa.array(np.r_[np.where(person, family, None), ext_family].astype(object), pa.string()),
             "birth_date": pa.array(np.r_[birth, extra_birth].astype(np.int32), pa.int32()).cast(pa.date32()),
-            "nationality": pa.array(np.r_[w.country, np.full(n_extra, w.home)].astype(object), pa.string()),
+            "nationality": pa.array(np.r_[nationality, np.full(n_extra, w.home)].astype(object), pa.string()),
             "country": pa.array(np.r_[w.country, np.full(n_extra, w.home)].astype(object), pa.string()),
             "occupation": pa.array(np.r_[occupation, np.full(n_extra, None)].astype(object), pa.string()),
             "report_id": pa.array(np.full(n + n_extra, report_id, dtype=object), pa.string()),

@@ -10,7 +10,7 @@ Examples
 >>> {"ML-01", "ML-05", "ML-06"} <= set(REGISTRY)
 True
 >>> REGISTRY["ML-05"].resolve_params({"min_counterparties": 6})
-{'min_counterparties': 6, 'window_days': 7.0, 'min_ratio_to_typical': 1.5}
+{'min_counterparties': 6, 'window_days': 7.0, 'min_ratio_to_typical': 3.0, 'baseline_days': 90.0}
 """
 
 from followmoney.rules import _cash, _fan, _flow, _geo, _graph, _identifiers, _merchant, _profile, _structuring  # noqa: F401

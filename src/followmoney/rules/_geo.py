@@ -24,6 +24,24 @@ def _lists(ctx: RuleContext) -> tuple[set, set]:
     return cfg.countries("fatf_call_for_action"), listed
 
 
+def _home_flows(out: pd.DataFrame, ctx: RuleContext) -> np.ndarray:
+    """True where a transfer goes to a country of nationality or residence of a holder of the sending account.
+
+    Money sent home fits the customer's profile (indicators.md ML-13: "inconsistent
+    with profile"); it is not counted towards the listed-country test.
+    """
+    b = ctx.bundle
+    if b is None or b.party_accounts.num_rows == 0 or b.parties.num_rows == 0:
+        return np.zeros(len(out), bool)
+    links = b.party_accounts.select(["party_id", "account_id", "role"]).to_pandas()
+    links = links[links["role"].eq("holder")]
+    parties = b.parties.select(["party_id", "nationality", "country"]).to_pandas()
+    home = links.merge(parties, on="party_id").melt(["account_id"], ["nationality", "country"], value_name="home")
+    home = home.dropna(subset=["home"]).drop_duplicates(["account_id", "home"])
+    keys = pd.MultiIndex.from_frame(home[["account_id", "home"]])
+    return pd.MultiIndex.from_arrays([out["from_account"], out["country_to"]]).isin(keys)
+
+
 def _high_risk(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     p = ctx.params
     cfa, listed = _lists(ctx)
@@ -51,7 +69,7 @@ def _high_risk(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
         codes, keys = codes_for(out["from_account"], out["currency"])
         t = out["t"].to_numpy()
         amt = out["amount_cents"].to_numpy(np.int64)
-        is_listed = out["country_to"].isin(listed).to_numpy()
+        is_listed = out["country_to"].isin(listed).to_numpy() & ~_home_flows(out, ctx)
         n_listed, a, b = KeyedSeries(codes, t, is_listed.astype(np.int64)).range_sum(codes, t, -w, 0)
         v_listed, _, _ = KeyedSeries(codes, t, np.where(is_listed, amt, 0)).range_sum(codes, t, -w, 0)
         v_all, _, _ = KeyedSeries(codes, t, amt).range_sum(codes, t, -w, 0)
@@ -84,7 +102,8 @@ def _explain_high_risk(facts, params, j) -> str:
         f"Account {facts['subject_id']} sent {facts['n']} transfers ({facts['share']:.0%} of its outflow value) within "
         f"{params['window_days']:g} days to {facts['countries']}, on the configured increased-monitoring / "
         f"trafficking-source country lists (rule: at least {params['min_transactions']} transfers or "
-        f"{params['min_share']:.0%} of outflows). {facts['totals']}."
+        f"{params['min_share']:.0%} of outflows; transfers to an account holder's own country of nationality or "
+        f"residence fit the profile and are not counted). {facts['totals']}."
     )
 
 
@@ -93,7 +112,7 @@ register(
         id="ML-13",
         name="High-risk jurisdictions",
         typology="high_risk_jurisdiction",
-        description="Transactions with FATF call-for-action countries, or repeated flows to listed countries.",
+        description="Transactions with FATF call-for-action countries, or repeated flows to listed countries that are not the holder's own.",
         source="indicators.md ML-13; FATF public statements (lists change at each plenary: configure them); FinCEN FIN-2014-A008 wires to higher-risk HT countries (B)",
         params=(
             Param("min_transactions", int, 3, "count", 1, 10_000, "N: transfers to listed countries within the window."),

@@ -20,7 +20,7 @@ import pandas as pd
 
 __all__ = ["episodes"]
 
-_COLUMNS = ["subject", "start", "end", "peak", "typical", "evidence_txn_ids", "evidence_rows", "evidence_t", "episode_start", "episode_end"]
+_COLUMNS = ["subject", "start", "end", "peak", "typical", "baseline_count", "evidence_txn_ids", "evidence_rows", "evidence_t", "episode_start", "episode_end"]
 
 
 def episodes(
@@ -30,6 +30,7 @@ def episodes(
     window_us: int,
     min_count: int,
     member: str | None = None,
+    baseline_us: int | None = None,
 ) -> pd.DataFrame:
     """Find the episodes where a subject's windowed count reaches ``min_count``.
 
@@ -48,6 +49,9 @@ def episodes(
     member : str, optional
         Count distinct values of this column (e.g. ``"from_account"``) instead of
         transactions.
+    baseline_us : int, optional
+        Length of the reference period for ``typical`` (e.g. 90 days in µs). Without
+        it ``typical`` is NaN.
 
     Returns
     -------
@@ -56,11 +60,23 @@ def episodes(
         one episode): ``subject``; ``peak``, the highest windowed count reached;
         ``evidence_txn_ids`` (list, in (t, txn_id) order), the subject's
         transactions in the first window where the peak is reached, and
-        ``evidence_rows`` their index labels in ``frame``, ``evidence_t`` their times; ``typical``, the median windowed count over all
-        of the subject's transactions (its usual level); ``start`` and ``end``, the first and last
+        ``evidence_rows`` their index labels in ``frame``, ``evidence_t`` their times; ``typical``, the subject's usual level
+        (see Notes); ``baseline_count``, the number of samples behind it; ``start`` and ``end``, the first and last
         evidence time; ``episode_start`` and ``episode_end``, the first and last
         transaction time at which the count was at or above ``min_count``. All
         times int64 µs since the epoch, UTC.
+
+    Notes
+    -----
+    ``typical`` is the median of the subject's windowed count at each of its
+    transactions (each new counterparty, when counting distinct members) during the
+    ``baseline_us`` that end one window before the peak: point in time, and clear of
+    the peak window. When the data cover less than half a baseline before the peak
+    (a peak near the start of the data) and the same length beginning one window
+    after the peak holds more transactions, that is used instead. No transaction in
+    the reference period gives ``typical`` 0 with ``baseline_count`` 0: a new or
+    newly active account. An account that is always this busy (one long episode)
+    has its own high level as its reference, so it is not a burst.
 
     Examples
     --------
@@ -100,9 +116,6 @@ def episodes(
     downs = (delta == -1) & (level == min_count - 1)
     if not ups.any():
         return pd.DataFrame(columns=_COLUMNS)
-    # the subject's typical windowed count: median over every transaction it has
-    rises = delta == 1
-    typical = pd.Series(level[rises]).groupby(subj_ev[rises]).median()
     ep = pd.DataFrame({"subj": subj_ev[ups], "s": time_ev[ups], "e": time_ev[downs]})
     # one episode per burst: stretches of the same subject less than a window apart merge
     new_group = np.r_[True, (ep.subj.to_numpy()[1:] != ep.subj.to_numpy()[:-1]) | (ep.s.to_numpy()[1:] - ep.e.to_numpy()[:-1] >= window_us)]
@@ -128,8 +141,32 @@ def episodes(
         start=("t", "min"), end=("t", "max"),
     )
     out = ep.join(grouped, on="episode")
-    out["typical"] = out["subj"].map(typical).astype(float)
+    if baseline_us is None:
+        out["typical"], out["baseline_count"] = np.nan, 0
+    else:
+        out["typical"], out["baseline_count"] = _baseline(
+            out, subj_ev, time_ev, delta, level, window_us, baseline_us, int(t.min()), int(t.max())
+        )
     out["subject"] = subj_uniques[out["subj"].to_numpy()]
     out["episode_start"] = out["s"]
     out["episode_end"] = out["e"] - 1  # coverage ends at e, exclusive
     return out[_COLUMNS].reset_index(drop=True)
+
+
+def _baseline(ep, subj_ev, time_ev, delta, level, window_us, baseline_us, t0, t1):
+    """Median windowed count at the subject's arrivals before (else after) each peak; see ``episodes``."""
+    rises = delta == 1
+    subj_r, time_r, level_r = subj_ev[rises], time_ev[rises], level[rises]
+    offsets = np.searchsorted(subj_r, np.arange(subj_ev.max() + 2))
+    typical, used = np.zeros(len(ep)), np.zeros(len(ep), np.int64)
+    for i, (c, p) in enumerate(zip(ep["subj"].to_numpy(), ep["t_peak"].to_numpy())):
+        lo, hi = offsets[c], offsets[c + 1]
+        times, levels = time_r[lo:hi], level_r[lo:hi]
+        before = slice(*np.searchsorted(times, [p - window_us - baseline_us, p - window_us]))
+        after = slice(*np.searchsorted(times, [p + window_us, p + window_us + baseline_us], side="right"))
+        covered = p - window_us - baseline_us // 2 >= t0
+        pick = before if covered or before.stop - before.start >= after.stop - after.start else after
+        if pick.stop > pick.start:
+            typical[i] = np.median(levels[pick])
+            used[i] = pick.stop - pick.start
+    return typical, used
