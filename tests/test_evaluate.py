@@ -293,3 +293,18 @@ def test_cli_backtest_errors(tmp_path, sample_data, stored):
     bad = tmp_path / "t.csv"
     bad.write_text("a,b\n1,2\n")
     assert run("backtest", stored / "bundle", "--rule", "ML-01", "--truth", bad).exit_code == 2
+
+
+def test_identifier_subject_matches_through_the_accounts_on_it():
+    truth = pd.DataFrame({"typology": ["HT-11"] * 2, "pattern_id": ["p1"] * 2, "account_id": ["BOSS", "V1"],
+                          "is_subject": [True, False], "role": ["controller", "victim"], "txn_id": [None, None]})  # fmt: skip
+    alerts = pd.DataFrame({"rule_id": ["ML-15"] * 3, "subject_kind": ["identifier"] * 3,
+                           "subject_id": ["phone:+1", "address:x", "phone:+2"],
+                           "related_subject_ids": [["V1", "P9"], ["BOSS"], ["NOBODY", "P8"]],
+                           "evidence_txn_ids": [[], [], []]})  # fmt: skip
+    m = evaluate(alerts, truth, n_accounts=10).set_index("typology")
+    assert m.loc["ML-15", "subject_precision"] == 2 / 3
+    assert m.loc["ML-15", "subjects"] == 3
+    truth["typology"] = "ML-15"
+    assert evaluate(alerts, truth, n_accounts=10).set_index("typology").loc["ML-15", "recall"] == 1.0
+    assert evaluate(alerts.iloc[2:], truth, n_accounts=10).set_index("typology").loc["ML-15", "recall"] == 0.0

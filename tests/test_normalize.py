@@ -123,3 +123,9 @@ def test_normalize_identifiers_keeps_raw_and_value():
     assert out["key"].to_pylist() == ["+971500000101", None]
     assert out["value"].to_pylist() == t["value"].to_pylist()
     assert out["raw"].to_pylist() == t["raw"].to_pylist()
+
+
+def test_compare_names_subset_counts_repeated_tokens():
+    # found by hypothesis: "0 0" is not a subset of "0 1", whichever way round
+    assert nz.compare_names("0:0", "0:1") == nz.compare_names("0:1", "0:0")
+    assert nz.compare_names("0:0", "0:1").level == "fuzzy"

@@ -151,6 +151,46 @@ def test_amount_totals_never_add_currencies():
     assert "EUR 300.00, USD 300.00" in a["explanation"]
 
 
+# ------------------------------------------------------------------ just below a secondary threshold (ML-17)
+@pytest.mark.parametrize(("n_above", "alerted"), [(0, True), (1, True), (2, False)])
+def test_secondary_threshold_needs_avoidance(n_above, alerted):
+    rows = [tx(i, "S/1", f"R/{i}", "2900.00", i, "wire") for i in range(4)]  # four in [2,550, 3,000) in 7 days
+    rows += [tx(10 + i, "S/1", f"R/{i}", "3300.00", 40 + i, "wire") for i in range(n_above)]  # just above, weeks later
+    alerts = alerts_of(bundle(rows), "ML-17")
+    assert bool(alerts) is alerted
+    if alerted:
+        assert f"4 transfers in that band and {n_above} just above" in alerts[0]["explanation"]
+
+
+# ------------------------------------------------------------------ funnel accounts (ML-03)
+def _funnel(regions, out_channel="atm", out_region="NORTH"):
+    rows = [tx(i, None, "FUN/1", "2000.00", i, "cash_deposit", location_id=f"BR-{i}", location_region=r)
+            for i, r in enumerate(regions)]  # fmt: skip
+    rows.append(tx(9, "FUN/1", None, "5000.00", 3, out_channel, location_id="ATM-9", location_region=out_region))
+    accounts = [{"account_id": "FUN/1", "home_region": "HOME", "source_ref": "acc.csv:2"}]
+    return bundle(rows, accounts=accounts)
+
+
+@pytest.mark.parametrize(
+    ("regions", "out_channel", "out_region", "alerted"),
+    [
+        (["EAST", "WEST", "SOUTH"], "atm", "NORTH", True),
+        (["EAST", "WEST", "SOUTH"], "atm", "HOME", True),  # taken out at home, away from where it was paid in
+        (["HOME", "HOME", "HOME"], "atm", "NORTH", False),  # paid in at the account's own branches
+        (["EAST", "WEST", "HOME"], "atm", "NORTH", False),  # only two places away from home
+        (["EAST", "WEST", "SOUTH"], "atm", "EAST", False),  # withdrawn where it was paid in
+        (["EAST", "WEST", "SOUTH"], "card", "NORTH", False),  # spending is not taking the cash elsewhere
+        (["EAST", "WEST", "SOUTH"], "wire", None, True),  # wired away
+    ],
+)
+def test_funnel_account_by_region(regions, out_channel, out_region, alerted):
+    alerts = alerts_of(_funnel(regions, out_channel, out_region), "ML-03")
+    assert bool(alerts) is alerted
+    if alerted:
+        assert "3 different places in 3 region(s)" in alerts[0]["explanation"]
+        assert "away from the account's home region HOME" in alerts[0]["explanation"]
+
+
 # ------------------------------------------------------------------ high-risk jurisdictions (ML-13)
 def _remitter(nationality=None, country=None):
     rows = [tx(i, "H/2", f"Y/{i}", "500.00", i, "wire", country_to="YE") for i in range(1, 4)]

@@ -1,5 +1,7 @@
 """Pass-through, new-account, controller and wage rules: near misses and details."""
 
+import pytest
+
 import followmoney as fm
 from rule_cases import POSITIVE, bundle, tx
 
@@ -62,3 +64,17 @@ def test_wages_need_a_payroll_marker():
     assert alerts(bundle(plain), "FL-02") == []
     marked = [{**r, "is_payroll": r["from_account"] == "EMPLOYER/1"} for r in plain]
     assert {a["subject_id"] for a in alerts(bundle(marked), "FL-02")} == {"AGENT/1", "WORKER/0", "WORKER/1", "WORKER/2"}
+
+
+@pytest.mark.parametrize(("every", "alerted"), [(1, True), (2, False)])
+def test_pooled_wages_need_a_forward_pay_cycle_after_pay_cycle(every, alerted):
+    # three workers paid every 14 days; each pays 85% of a wage to one account after every (other) payday
+    rows, i = [], 0
+    for w in range(3):
+        for k in range(8):
+            rows.append(tx(i, "EMPLOYER/1", f"WORKER/{w}", "1000.00", 14 * k, description="payroll"))
+            if k % every == 0:
+                rows.append(tx(i + 1, f"WORKER/{w}", "HUB/1", "850.00", 14 * k + 1))
+            i += 2
+    alerts = fm.score(bundle(rows), rules=["FL-02"]).to_pylist()
+    assert ("HUB/1" in {a["subject_id"] for a in alerts}) is alerted

@@ -185,7 +185,7 @@ def test_cycle_rule_reports_truncation(caplog):
     hub_days = [1 + k / 1000 for k in range(132)]
     b = br18_frame(hub_days)
     with caplog.at_level(logging.WARNING, logger="followmoney"):
-        alerts = fm.score(b, fm.Config(rules={"ML-09": {"max_paths": 5_000}}), rules=["ML-09"]).to_pylist()
+        alerts = fm.score(b, fm.Config(rules={"ML-09": {"max_paths": 5_000, "min_amount_fraction": 0}}), rules=["ML-09"]).to_pylist()
     assert "work budget" in caplog.text and "5000" in caplog.text
     assert alerts and all("truncated" in a["explanation"] for a in alerts)
 
@@ -195,8 +195,8 @@ def test_cycle_rule_positive():
     (a,) = alerts_of(rows, "ML-09")
     assert a["subject_id"] == "P1" and a["evidence_txn_ids"] == [r["txn_id"] for r in rows]
     ex = a["explanation"]
-    assert "P1 → P2 → P3 → P4 → P1" in ex and "Cycle of 4 transactions (threshold: 2 to 6)" in ex
-    assert "97% (threshold: at least 70% and at most 100%)" in ex and "within 14 days" in ex and "truncated" not in ex
+    assert "P1 → P2 → P3 → P4 → P1" in ex and "Cycle of 4 transactions (threshold: 3 to 6)" in ex
+    assert "97% (threshold: at least 70% and at most 100%)" in ex and "within 30 days" in ex and "truncated" not in ex
     assert a["score"] == pytest.approx(0.5 + 0.5 * (0.97 - 0.7) / 0.3)
 
 
@@ -214,11 +214,19 @@ def test_cycle_near_misses(rows):
     assert alerts_of(rows, "ML-09") == []
 
 
+def test_cycle_value_floor_and_the_same_money_going_round():
+    small = ring_rows(amounts=("500.00", "495.00", "490.00", "485.00"))  # below 0.1 x USD 10,000
+    assert alerts_of(small, "ML-09") == []
+    assert len(alerts_of(small, "ML-09", min_amount_fraction=0.05)) == 1
+    topped_up = ring_rows(amounts=("1000.00", "900.00", "950.00", "900.00"))  # the third hop is larger than the second
+    assert alerts_of(topped_up, "ML-09") == []
+
+
 def test_cycle_length_bound_and_two_hop_round_trip():
-    seven = [tx(i, f"C{i}", f"C{(i + 1) % 7}", "100.00", i) for i in range(7)]
+    seven = [tx(i, f"C{i}", f"C{(i + 1) % 7}", "1000.00", i) for i in range(7)]
     assert alerts_of(seven, "ML-09") == []
     assert len(alerts_of(seven, "ML-09", max_length=7)) == 1
-    back_and_forth = [tx(0, "X", "Y", "100.00", 0), tx(1, "Y", "X", "80.00", 1)]
+    back_and_forth = [tx(0, "X", "Y", "1000.00", 0), tx(1, "Y", "X", "800.00", 1)]
     assert alerts_of(back_and_forth, "ML-09") == []  # default: cycles of 3 or more
     (a,) = alerts_of(back_and_forth, "ML-09", min_length=2)
     assert a["subject_id"] == "X"
@@ -231,11 +239,10 @@ def _brute_cycles(edges, max_len, window, ratio):
     def walk(path):
         first, last = edges[path[0]], edges[path[-1]]
         for k, e in enumerate(edges):
-            if e[0] != last[1] or not last[2] < e[2] <= first[2] + window:
+            if e[0] != last[1] or not last[2] < e[2] <= first[2] + window or not ratio * first[3] <= e[3] <= last[3]:
                 continue
             if e[1] == first[0]:
-                if ratio * first[3] <= e[3] <= first[3]:
-                    out.add(tuple(path + [k]))
+                out.add(tuple(path + [k]))
             elif len(path) + 1 < max_len and e[1] not in {edges[p][0] for p in path}:
                 walk(path + [k])
 

@@ -27,8 +27,9 @@ def test_smurfing_needs_enough_depositors_and_total():
 
 def test_funnel_needs_outflow_elsewhere():
     b, cfg, rows = rows_of("ML-03")
-    same_place = rows[:3] + [{**rows[3], "location_id": "BR-0"}]
-    assert hits(bundle(same_place), "ML-03") == set()
+    cash_out = {**rows[3], "channel": "cash_withdrawal", "to_account": None}
+    assert hits(bundle(rows[:3] + [{**cash_out, "location_id": "ATM-9"}]), "ML-03") == {"FUN/1"}
+    assert hits(bundle(rows[:3] + [{**cash_out, "location_id": "BR-0"}]), "ML-03") == set()  # where it was paid in
 
 
 def test_night_cash_uses_local_time():
@@ -138,3 +139,13 @@ def test_goaml_demo_story_is_found(sample_data):
     assert "GSMB/2002003001" in a5["subject_id"].to_pylist()
     assert "DEXB/1001002001" in by_rule["HT-11"] and len(by_rule["HT-11"]) == 4
     assert len({x["alert_id"] for x in a}) == len(a)
+
+
+@pytest.mark.parametrize(("names", "alerted"), [(["ANA TEST"] * 5, False), (["ANA TEST", "BEA TEST"] * 2 + ["ANA TEST"], True)])
+def test_travel_needs_several_passengers_where_tickets_name_them(names, alerted):
+    rows = [tx(i, "CARD/1", f"M/{i}", "240.00", 2 * i, "card", merchant_category="4511", description=f"TICKET PAX {n}")
+            for i, n in enumerate(names)]  # fmt: skip
+    alerts = fm.score(bundle(rows), rules=["HT-03"]).to_pylist()
+    assert bool(alerts) is alerted
+    if alerted:
+        assert "name 2 different passengers (threshold 2)" in alerts[0]["explanation"]

@@ -323,6 +323,41 @@ def check_ML_12(p_tx, accs, g, world):
     assert inst.loc[list(accs["account_id"])].nunique() >= 2 and p_tx["country_to"].iloc[-1] != "US"
 
 
+def check_ML_03(p_tx, accs, g, world):
+    s = _subject(accs)
+    home = world[0].accounts.to_pandas().set_index("account_id").loc[s, "home_region"]
+    dep = p_tx[p_tx["channel"] == "cash_deposit"]
+    assert (dep["location_region"] != home).all() and (dep["cents"] < T).all()
+    assert _max_in_window(dep["timestamp"], dep["location_id"], 30) >= 3
+    out = p_tx[p_tx["channel"] == "cash_withdrawal"]
+    assert (out["from_account"] == s).all() and (out["cents"] < T).all()
+    for _, o in out.iterrows():  # taken out within 72 hours, in a region where none of that cash was paid in
+        recent = dep[(dep["timestamp"] <= o["timestamp"]) & (dep["timestamp"] >= o["timestamp"] - 3 * DAY)]
+        assert len(recent) >= 1 and o["location_region"] not in set(recent["location_region"])
+    assert out["cents"].sum() >= 0.85 * dep["cents"].sum() - 2 * 100
+
+
+def check_ML_15(p_tx, accs, g, world):
+    bundle = world[0]
+    ids = bundle.identifiers.to_pandas()
+    parties = bundle.parties.to_pandas().set_index("party_id")
+    members = list(accs["party_id"])
+    phones = ids[ids["owner_id"].isin(members) & (ids["kind"] == "phone")]
+    addresses = ids[ids["owner_id"].isin(members) & (ids["kind"] == "address")]
+    assert phones["value"].nunique() == 1 and len(members) >= 3
+    assert addresses["value"].nunique() == len(members)
+    assert parties.loc[members, "family_name"].nunique() == len(members)
+    assert p_tx["to_account"].nunique() == 1 and len(p_tx) == len(members) - 1
+
+
+def check_ML_17(p_tx, accs, g, world):
+    t2 = 300_000  # USD 3,000 funds-transfer record-keeping, cents
+    s = _subject(accs)
+    assert (p_tx["from_account"] == s).all() and (p_tx["channel"] == "wire").all()
+    assert ((p_tx["cents"] >= 0.85 * t2) & (p_tx["cents"] < t2)).all()
+    assert _max_in_window(p_tx["timestamp"], p_tx["txn_id"], 7) >= 4
+
+
 def check_ML_13(p_tx, accs, g, world):
     listed = set(country_lists()["fatf_call_for_action"]["countries"])
     w = p_tx[p_tx["country_to"].isin(listed)]

@@ -36,6 +36,7 @@ OPTIONAL_COLUMNS = (
     "country_from",
     "country_to",
     "location_id",
+    "location_region",
     "conductor_party",
     "is_payroll",
 )

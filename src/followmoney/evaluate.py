@@ -31,7 +31,9 @@ the injected patterns of ``k`` and ``T_k`` their transactions; ``T`` is the unio
     Loosest: some transaction of the pattern is in ``E_k``.
 ``subject_precision``
     The share of ``S_k`` that matches a non-``counterparty`` row of *any* pattern of
-    *any* typology (an HT-09 alert on a victim of an HT-11 pattern is a true hit).
+    *any* typology (an HT-09 alert on a victim of an HT-11 pattern is a true hit). A
+    subject that is not an account or party (an identifier shared by several people,
+    ML-15) matches when one of its ``related_subject_ids`` does, for recall too.
 ``txn_precision``, ``txn_recall``, ``txn_f1``
     ``|E_k ∩ T_k| / |E_k|``, ``|E_k ∩ T_k| / |T_k|`` and their harmonic mean.
 ``txn_precision_any``
@@ -174,6 +176,8 @@ def _normalise_alerts(alerts) -> pd.DataFrame:
             a[col] = None
     a["subject_kind"] = a["subject_kind"].fillna("account")
     a["evidence_txn_ids"] = a["evidence_txn_ids"].map(lambda v: [] if v is None else list(v))
+    related = a["related_subject_ids"] if "related_subject_ids" in a else pd.Series([None] * len(a), index=a.index, dtype=object)
+    a["related_subject_ids"] = related.map(lambda v: [] if v is None else list(v))
     a["end_us"] = _to_us(a["window_end"]) if len(a) else np.zeros(0)
     return a
 
@@ -411,6 +415,16 @@ def _ratio(num, den) -> float:
     return num / den if den else math.nan
 
 
+def _true_subjects(a: pd.DataFrame, positive: set) -> set:
+    """Alert subjects that match the truth; an identifier subject matches through the accounts and parties on it."""
+    ids = {sid for _, sid in positive}
+    true = set()
+    for kind, sid, related in zip(a["subject_kind"], a["subject_id"], a["related_subject_ids"]):
+        if (kind, sid) in positive or (kind not in ("account", "party") and any(r in ids for r in related)):
+            true.add((kind, sid))
+    return true
+
+
 def _metrics(k, name, a, t, acc_rows, txr, positive, all_truth_txns, n_accounts) -> dict:
     subjects = set(zip(a["subject_kind"], a["subject_id"]))
     evidence = set()
@@ -420,10 +434,16 @@ def _metrics(k, name, a, t, acc_rows, txr, positive, all_truth_txns, n_accounts)
     subj_rows = acc_rows[acc_rows["is_subject"]]
     memb_rows = acc_rows[acc_rows["role"] != "counterparty"]
 
+    # an identifier (ML-15) reaches the accounts and parties on it
+    reach = set(subjects)
+    for kind, related in zip(a["subject_kind"], a["related_subject_ids"]):
+        if kind not in ("account", "party"):
+            reach.update((k, r) for r in related for k in ("account", "party"))
+
     def hit_patterns(rows):
-        if not len(rows) or not subjects:
+        if not len(rows) or not reach:
             return set()
-        m = [(s, i) in subjects for s, i in zip(rows["skind"], rows["sid"])]
+        m = [(s, i) in reach for s, i in zip(rows["skind"], rows["sid"])]
         return set(rows.loc[m, "pattern_id"].dropna())
 
     recalled = hit_patterns(subj_rows)
@@ -447,7 +467,7 @@ def _metrics(k, name, a, t, acc_rows, txr, positive, all_truth_txns, n_accounts)
         "recall_evidence": _ratio(len(ev_patterns & set(patterns)), len(patterns)),
         "alerts": len(a),
         "subjects": len(subjects),
-        "subject_precision": _ratio(len(subjects & positive), len(subjects)),
+        "subject_precision": _ratio(len(_true_subjects(a, positive)), len(subjects)),
         "txn_truth": len(truth_txns),
         "txn_evidence": len(evidence),
         "txn_hits": hits,

@@ -33,6 +33,8 @@ NameMatch(score=0.95, level='variant')
 
 from __future__ import annotations
 
+from collections import Counter
+
 import re
 import unicodedata
 from functools import lru_cache
@@ -291,7 +293,7 @@ def compare_names(a: str | None, b: str | None, kind: str = "person") -> NameMat
     if aa == ab or ea == eb:
         return NameMatch(VARIANT_SCORE, "variant")
     short, long_ = (aa, ab) if len(aa) <= len(ab) else (ab, aa)
-    if len(short) >= 2 and set(short) <= set(long_):
+    if len(short) >= 2 and not Counter(short) - Counter(long_):  # every token of the shorter name, repeats counted
         return NameMatch(0.9, "subset")
     score = fuzz.token_sort_ratio(" ".join(aa), " ".join(ab)) / 100.0
     return NameMatch(round(min(score, VARIANT_SCORE - 0.01), 4), "fuzzy")

@@ -142,6 +142,10 @@ TYPOLOGIES: dict[str, Typology] = {
         _t("ML-02", "smurfing", 14, """On 2-3 days, 4-6 cash deposits into the subject by 4-6 distinct conductors
            (parties without accounts; `conductor_party`, `from_party`) at 4+ distinct branches/ATMs, each in
            [0.25 T, 0.45 T), day total >= T. Catalogue ML-02: >= 3 places or >= 3 conductors a day, total >= 0.8 T."""),
+        _t("ML-03", "funnel_account", 30, """Twice, 10-13 days apart: within 4 days 3-5 cash deposits of [0.15 T, 0.35 T] by
+           2-3 conductors at branches in 3-5 regions other than the account's home region; 12-48 hours after the last,
+           85-95 % of it withdrawn in cash, each below T, at branches of a region where nothing was paid in. Catalogue
+           ML-03: >= 3 deposits outside the home region in 30 days, >= 70 % out elsewhere within 72 h."""),
         _t("ML-04", "pass_through", 30, """Mule account (no other activity) gets 3 inflows of [0.6 T, 1.5 T] 4-9 days apart
            from 2 source accounts; 95-99 % of each leaves within 2-30 hours to 1-2 accounts. Catalogue ML-04:
            inflow >= 0.5 T, >= 90 % out within 48 h, repeated."""),
@@ -174,6 +178,12 @@ TYPOLOGIES: dict[str, Typology] = {
         _t("ML-14", "dormant_then_active", 210, """Account opened years ago; 3-5 small transactions in the first 10 days, then
            silent for at least 185 days, then within 5 days inflows of [1.5 T, 3 T] and 85-95 % of it out. Catalogue
            ML-14: dormant >= 180 days, then >= 10x the pre-dormancy monthly average (VN Decree 19/2023: 6 months)."""),
+        _t("ML-15", "shared_identifier", 30, """3-4 persons from different households (different family names and
+           addresses, no declared tie) state one phone number, that of a mule herder among them, and pay the herder a
+           fee of [0.02 T, 0.05 T] once; their accounts otherwise behave normally. All are subjects. Catalogue ML-15: >= 3 parties on one identifier."""),
+        _t("ML-17", "secondary_threshold", 30, """Twice, 10-13 days apart: 4-6 wires within 6 days, each in [0.86 T2, 0.995 T2)
+           of the jurisdiction's secondary (record-keeping) threshold T2, to 2-3 accounts; never above T2. Jurisdictions
+           without a T2 skip it. Catalogue ML-17: >= 3 in 7 days in [0.85 T2, T2)."""),
         _t("ML-18", "velocity_spike", 130, """Ordinary customer with normal, not heavy, activity makes 45-60 extra transfers (in and out,
            10-20 counterparties, [0.02 T, 0.1 T]) within 5-7 days, after at least 112 days of normal history.
            Catalogue ML-18: 7-day count or value >= 5x the trailing 90-day average (z >= 3)."""),
@@ -1028,6 +1038,33 @@ def _ml02(w, p):
                  pattern=p, loc=loc, fparty=who, conductor=who, desc=w.desc.code("CASH DEPOSIT"))  # fmt: skip
 
 
+def _ml03(w, p):
+    rng = w.rng
+    s = w.take(1)[0]
+    w.member(p, s, "subject", True)
+    conductors = [w.new_party(w.region[s]) for _ in range(int(rng.integers(2, 4)))]
+    w.member_party(p, conductors, "conductor")
+    away = np.array([r for r in range(_N_REGIONS) if r != w.region[s]])
+    d = w.window(30)
+    for _ in range(2):
+        k = int(rng.integers(3, 6))
+        regions = rng.choice(away, k, replace=False)
+        days = d + np.sort(rng.integers(0, 4, k))
+        cents = w.of_T(0.15, 0.35, k, round_to=10 * w.unit)
+        who = rng.choice(conductors, k)
+        w.tx.add(-1, s, days, w.hours(k, 9, 17), cents, "cash_deposit", pattern=p, loc=w.locations(regions, "BR"),
+                 fparty=who, conductor=who, desc=w.desc.code("CASH DEPOSIT"))  # fmt: skip
+        out_region = int(rng.choice([r for r in range(_N_REGIONS) if r not in set(regions.tolist())]))
+        total = int(cents.sum() * rng.uniform(0.85, 0.95))
+        m = max(1, math.ceil(total / (0.9 * w.T)))
+        parts = np.full(m, total // m)
+        parts[0] += total - parts.sum()
+        hours = 17 + rng.uniform(12, 48) + np.arange(m) * rng.uniform(1, 4)
+        w.tx.add(s, -1, int(days.max()), hours, parts, "cash_withdrawal", pattern=p,
+                 loc=w.locations(np.full(m, out_region), "BR"), tparty=-1, desc=w.desc.code("CASH WITHDRAWAL"))  # fmt: skip
+        d += int(rng.integers(10, 14))
+
+
 def _ml04(w, p):
     rng = w.rng
     s = w.take(1, quiet=True)[0]
@@ -1180,6 +1217,38 @@ def _ml13(w, p):
     d0 = w.window(25)
     w.tx.add(s, rng.choice(ben, k), d0 + np.sort(rng.integers(0, 25, k)), w.hours(k, 9, 17),
              w.of_T(0.1, 0.4, k, round_to=w.unit), "wire", pattern=p, desc=w.desc.code("INTERNATIONAL TRANSFER"))  # fmt: skip
+
+
+def _ml15(w, p):
+    rng = w.rng
+    members = w.take(int(rng.integers(3, 5)))
+    w.member(p, members, "subject", True)
+    fam = rng.permutation(len(_FAMILY))[: len(members)]
+    w.family[members] = fam
+    w.household[members] = -1
+    w.address_key[members] = members
+    w.phone_of[members] = members[0]
+    # the others pay the herder a fee, once
+    k = len(members) - 1
+    w.tx.add(members[1:], members[0], w.window(20) + rng.integers(0, 20, k), w.hours(k, 9, 20),
+             w.of_T(0.02, 0.05, k, round_to=w.unit), "transfer", pattern=p, desc=w.desc.code("TRANSFER"))  # fmt: skip
+
+
+def _ml17(w, p):
+    rng = w.rng
+    t2 = int(w.j.secondary_threshold * 100)
+    s = w.take(1)[0]
+    ben = w.take(int(rng.integers(2, 4)))
+    w.member(p, s, "subject", True)
+    w.member(p, ben, "member", False)
+    d = w.window(30)
+    unit = 100 * w.unit
+    for _ in range(2):
+        k = int(rng.integers(4, 7))
+        cents = (rng.uniform(0.86, 0.995, k) * t2 // unit * unit).astype(np.int64)
+        w.tx.add(s, rng.choice(ben, k), d + np.sort(rng.integers(0, 6, k)), w.hours(k, 9, 17), cents, "wire",
+                 pattern=p, desc=w.desc.code("TRANSFER"))  # fmt: skip
+        d += int(rng.integers(10, 14))
 
 
 def _ml14(w, p):
@@ -1342,7 +1411,8 @@ def _ht07(w, p):
     loc = np.where(rng.random(k) < 0.6, w.locations(region, "ATM"), w.locations(region, "BR"))
     while len(np.unique(loc)) < 4:
         loc[rng.integers(0, k)] = w.locations(rng.integers(0, _N_REGIONS, 1), "ATM")[0]
-    by = np.where(rng.random(k) < 0.8, rng.choice(conductors, k), s)
+    own = rng.permutation(k) < k // 5  # about one in five paid in by the holder
+    by = np.where(own, s, rng.choice(conductors, k))
     cents = w.from_currency(np.round(rng.uniform(300, 750, k) / 10) * 10, "AUD")
     w.tx.add(-1, s, d0 + rng.integers(0, 25, k), w.hours(k, 8, 21), cents, "cash_deposit", pattern=p, loc=loc,
              fparty=by, conductor=by, desc=w.desc.code("CASH DEPOSIT"))  # fmt: skip
@@ -1519,9 +1589,9 @@ def _hs03(w, p):
 
 
 _INJECT = {
-    "ML-01": _ml01, "ML-02": _ml02, "ML-04": _ml04, "ML-05": _ml05, "ML-06": _ml06, "ML-07": _ml07,
+    "ML-01": _ml01, "ML-02": _ml02, "ML-03": _ml03, "ML-04": _ml04, "ML-05": _ml05, "ML-06": _ml06, "ML-07": _ml07,
     "ML-08": _ml08, "ML-09": _ml09, "ML-10": _ml10, "ML-11": _ml11, "ML-12": _ml12, "ML-13": _ml13,
-    "ML-14": _ml14, "ML-18": _ml18, "ML-19": _ml19, "ML-20": _ml20, "HT-01": _ht01, "HT-02": _ht02,
+    "ML-14": _ml14, "ML-15": _ml15, "ML-17": _ml17, "ML-18": _ml18, "ML-19": _ml19, "ML-20": _ml20, "HT-01": _ht01, "HT-02": _ht02,
     "HT-03": _ht03, "HT-06": _ht06, "HT-07": _ht07, "HT-08": _ht08, "HT-09": _ht09, "HT-11": _ht11,
     "FL-01": _fl01, "FL-02": _fl02, "HS-01": _hs01, "HS-03": _hs03,
 }  # fmt: skip
@@ -1574,8 +1644,9 @@ def make_transactions(
     typologies : "all" or sequence of str, default "all"
         Typologies to inject, by catalogue id (``"ML-05"``) or name (``"fan_in"``);
         ``[]`` for background only. ``"all"`` leaves out those whose ``min_days``
-        exceed ``n_days`` (ML-14 needs 210 days, ML-18 130; listed in the truth's
-        ``skipped`` metadata); naming one that does not fit raises.
+        exceed ``n_days`` (ML-14 needs 210 days, ML-18 130) and ML-17 where the
+        jurisdiction has no secondary threshold (listed in the truth's ``skipped``
+        metadata); naming one that does not fit raises.
     n_per_typology : int, default 5
         Patterns injected per typology.
     jurisdiction : str, default "US"
@@ -1659,6 +1730,10 @@ def make_transactions(
     if short and not (typologies is None or typologies == "all"):
         need = ", ".join(f"{t} ({TYPOLOGIES[t].min_days})" for t in short)
         raise ValueError(f"n_days={n_days} is too short for typologies {need}; raise n_days or leave them out")
+    if "ML-17" in ids and n_per_typology and jurisdictions()[jurisdiction].secondary_threshold is None:
+        if not (typologies is None or typologies == "all"):
+            raise ValueError(f"typology ML-17 needs a secondary threshold, which jurisdiction {jurisdiction} does not have")
+        short.append("ML-17")
     ids = [t for t in ids if t not in short]
     start = date.fromisoformat(start) if isinstance(start, str) else start
     rng = np.random.default_rng(random_state)

@@ -108,39 +108,68 @@ register(
 
 
 # --------------------------------------------------------------------------- ML-03
+#: Outflows that take money out of the account's place: cash out at a place, or sent away.
+_CASH_OUT = ("cash_withdrawal", "atm", "cheque")
+_SENT_AWAY = ("wire", "remittance", "crypto")
+
+
+def _home_regions(ctx: RuleContext) -> pd.Series:
+    """``accounts.home_region`` by account id (empty where the accounts table lacks it)."""
+    acc = None if ctx.bundle is None else ctx.bundle.accounts
+    if acc is None or "home_region" not in acc.column_names or acc.num_rows == 0:
+        return pd.Series(dtype=object)
+    home = acc.select(["account_id", "home_region"]).to_pandas().dropna().drop_duplicates("account_id")
+    return home.set_index("account_id")["home_region"]
+
+
 def _funnel(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     p = ctx.params
     dep = _deposits(frame)
     dep = dep[dep["location_id"].notna()]
+    by_region = "location_region" in frame and frame["location_region"].notna().any()
+    home = _home_regions(ctx) if by_region else pd.Series(dtype=object)
+    if len(home):  # only deposits away from the branch of domicile count (unknown home: all count)
+        h = dep["to_account"].map(home)
+        dep = dep[h.isna() | dep["location_region"].isna() | (dep["location_region"] != h)]
     ep = episodes(dep.assign(loc=dep["location_id"]), subject="to_account", member="loc",
                   window_us=int(p["window_days"] * DAY_US), min_count=p["min_locations"])  # fmt: skip
     if ep.empty:
         return make_findings(frame, [], [], [], [])
-    out = frame[frame["from_account"].notna() & frame["amount_cents"].notna()]
+    place = "location_region" if by_region else "location_id"
+    out = frame[frame["from_account"].isin(set(ep["subject"])) & frame["amount_cents"].notna()
+                & frame["channel"].isin(_CASH_OUT + _SENT_AWAY)]  # fmt: skip
     subjects, evidence, scores, facts = [], [], [], []
     for _, e in ep.iterrows():
         ev = np.asarray(e["evidence_rows"])
-        deposited = frame.loc[ev, "amount_cents"].sum()
-        locs = set(frame.loc[ev, "location_id"])
-        later = out[(out["from_account"] == e["subject"]) & (out["t"] >= e["start"])
-                    & (out["t"] <= e["end"] + p["forward_hours"] * HOUR_US)]  # fmt: skip
-        if "location_id" in later:
-            later = later[~later["location_id"].isin(locs)]
-        moved = later["amount_cents"].sum()
+        deposited = int(frame.loc[ev, "amount_cents"].sum())
+        places = set(frame.loc[ev, place].dropna())
+        h = p["forward_hours"] * HOUR_US
+        later = out[(out["from_account"] == e["subject"]) & (out["t"] >= e["start"]) & (out["t"] <= e["end"] + h)]
+        # elsewhere: sent away, or cashed out at a place where none of the deposits of the H hours before it was made
+        dep_t, dep_place = frame.loc[ev, "t"].to_numpy(), frame.loc[ev, place].to_numpy(object)
+        out_t, out_place = later["t"].to_numpy(), later[place].to_numpy(object)
+        recent = (dep_t[None, :] <= out_t[:, None]) & (dep_t[None, :] >= out_t[:, None] - h)
+        same = recent & (dep_place[None, :] == out_place[:, None])
+        later = later[later["channel"].isin(_SENT_AWAY).to_numpy() | (later[place].notna().to_numpy() & ~same.any(axis=1))]
+        moved = int(later["amount_cents"].sum())
         if deposited and moved >= p["forward_share"] * deposited:
             subjects.append(e["subject"])
             evidence.append(np.r_[ev, frame.index.get_indexer(later.index)])
             scores.append(float(margin_score(e["peak"], p["min_locations"])))
-            facts.append({"locations": int(e["peak"]), "share": moved / deposited})
+            facts.append({"locations": int(e["peak"]), "regions": len(places) if by_region else None,
+                          "home": home.get(e["subject"]), "share": min(1.0, moved / deposited)})  # fmt: skip
     return make_findings(frame, subjects, evidence, scores, facts)
 
 
 def _explain_funnel(facts, params, j) -> str:
+    where = f" in {facts['regions']} region(s)" if facts["regions"] is not None else ""
+    away = f", all away from the account's home region {facts['home']}" if facts["home"] is not None else ""
     return (
-        f"Account {facts['subject_id']}: cash paid in at {facts['locations']} different places within "
-        f"{params['window_days']:g} days (threshold {params['min_locations']}), and {facts['share']:.0%} of it taken out "
-        f"elsewhere within {params['forward_hours']:g} hours (threshold {params['forward_share']:.0%}): funnel account. "
-        f"{facts['evidence_count']} transactions, {facts['totals']}."
+        f"Account {facts['subject_id']}: cash paid in at {facts['locations']} different places{where} within "
+        f"{params['window_days']:g} days{away} (threshold {params['min_locations']} places), and "
+        f"{facts['share']:.0%} of it withdrawn in cash within {params['forward_hours']:g} hours at places where it had "
+        f"not been paid in, or wired away (threshold {params['forward_share']:.0%}): funnel account. {facts['evidence_count']} transactions, "
+        f"{facts['totals']}."
     )
 
 
@@ -149,8 +178,8 @@ register(
         id="ML-03",
         name="Funnel account",
         typology="funnel_account",
-        description="Cash paid in at several places and taken out somewhere else soon after.",
-        source="indicators.md ML-03; FinCEN FIN-2014-A008 funnel-account definition (A); FinCEN 2020 HT advisory (B). Place = `location_id` (a distance test needs coordinates the data lacks)",
+        description="Cash paid in at several places away from the account's home region, then withdrawn elsewhere or wired away soon after.",
+        source="indicators.md ML-03; FinCEN FIN-2014-A008 funnel-account definition (A); FinCEN 2020 HT advisory (B). Place = `location_id`; region = `location_region` against `accounts.home_region` where the data have them (a distance test needs coordinates the data lack); outflows = cash withdrawals / ATM / cheques at other places, wires, remittances, crypto",
         params=(
             Param("min_locations", int, 3, "places", 2, 100, "N: distinct deposit places within the window."),
             Param("window_days", float, 30.0, "days", 1, 366, "Window for the deposits."),

@@ -18,9 +18,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from followmoney.rules._flow import PAYROLL_WORDS
 from followmoney.rules._registry import Param, Rule, RuleContext, register
-from followmoney.rules._rolling import DAY_US
+from followmoney.rules._rolling import DAY_US, payroll
 from followmoney.rules._windows import episodes
 
 
@@ -38,13 +37,9 @@ def _params(what: str) -> tuple[Param, ...]:
 
 def _routine(frame: pd.DataFrame) -> pd.Series:
     """Card / merchant receipts and payroll runs: legitimate fan-in and fan-out (indicators.md ML-05/06 exclusions)."""
-    routine = frame["channel"].eq("card")
+    routine = frame["channel"].eq("card") | payroll(frame)
     if "merchant_category" in frame:
         routine |= frame["merchant_category"].notna()
-    if "is_payroll" in frame:
-        routine |= frame["is_payroll"].fillna(False).astype(bool)
-    if "description" in frame:
-        routine |= frame["description"].fillna("").str.contains(PAYROLL_WORDS)
     return routine
 
 

@@ -604,9 +604,10 @@ def _cycle_search(E: _Edges, *, max_length: int, window_us: int, min_return: flo
     """Time-respecting simple cycles (see :func:`_frontier_search` for the traversal).
 
     A path grows by a transaction of its last account, in the same currency, strictly
-    later than the previous hop and no later than ``window_us`` after the first; it
-    closes when the money reaches the first account again with at least ``min_return``
-    of the first amount and no more than all of it. Paths whose first account receives
+    later than the previous hop and no later than ``window_us`` after the first, for no
+    more than the previous hop and at least ``min_return`` of the first amount (the
+    same money going round, less fees); it closes when the money reaches the first
+    account again. Paths whose first account receives
     nothing more before the deadline are dropped (they cannot close).
 
     Returns ``(cycles, truncated, work)``: ``cycles`` is a list of int arrays of shape
@@ -630,9 +631,11 @@ def _cycle_search(E: _Edges, *, max_length: int, window_us: int, min_return: flo
         first = hops[0][q]
         v = E.dst[e]
         closes = v == E.src[first]
-        good = closes & (E.amt[e] >= min_return * E.amt[first] - 1e-9) & (E.amt[e] <= E.amt[first])
+        # the same money going round: no hop more than the one before, none below min_return of the first
+        carried = (E.amt[e] >= min_return * E.amt[first] - 1e-9) & (E.amt[e] <= E.amt[hops[-1][q]])
+        good = closes & carried
         records = [np.column_stack([h[q[good]] for h in hops] + [e[good]])] if good.any() else []
-        keep = ~closes if len(hops) + 1 < max_length else np.zeros(len(e), bool)
+        keep = ~closes & carried if len(hops) + 1 < max_length else np.zeros(len(e), bool)
         for h in hops[:-1]:
             keep &= v != E.dst[h[q]]
         return e, keep, records
@@ -750,9 +753,9 @@ def find_cycles(
 
     A cycle is a sequence of 2 to ``max_length`` transactions A→B→…→A, each leaving
     the account the previous one paid, in one currency, with strictly increasing times,
-    the last no more than ``window_days`` after the first, and the last amount at least
-    ``min_return`` of the first and at most all of it (money that comes back larger was
-    topped up on the way: it is not the same money). Accounts other than A are not
+    the last no more than ``window_days`` after the first, and every amount no larger
+    than the one before and at least ``min_return`` of the first (money that grows on
+    the way was topped up: it is not the same money). Accounts other than A are not
     revisited.
 
     Parameters
@@ -767,7 +770,8 @@ def find_cycles(
     window_days : float, default=30.0
         Time from the first to the last transaction of a cycle.
     min_return : float, default=0.7
-        Closing amount as a fraction of the first amount.
+        Smallest amount of any hop, the closing one included, as a fraction of the
+        first amount.
     max_paths : int, default=10_000_000
         Work budget: path extensions examined before the search stops. Time grows
         with it (roughly a second per million extensions); memory does not, as
@@ -886,7 +890,7 @@ def _cycles_rule(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     earliest start. Score: 0.5 when ``min_return`` of the first amount comes back,
     rising linearly to 1.0 when all of it does. Complexity as :func:`find_cycles`.
     """
-    p = ctx.params
+    p, j = ctx.params, ctx.jurisdiction
     E = _edges(frame)
     if len(E) == 0:
         return pd.DataFrame()
@@ -897,6 +901,10 @@ def _cycles_rule(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
         log.warning("ML-09: cycle search stopped at the work budget of %d path extensions; more cycles may exist", p["max_paths"])
     summary, long = _paths_long(found)
     summary = summary[summary["length"] >= p["min_length"]]
+    # value floor on the amount sent, in the jurisdiction's currency only (amounts are never converted)
+    floor = threshold_cents(j, p["min_amount_fraction"])
+    first = summary["first"].to_numpy(np.int64)
+    summary = summary[(np.asarray(E.currencies, object)[E.cur[first]] != j.currency) | (E.amt[first] >= floor)]
     if summary.empty:
         return pd.DataFrame()
     first, last = summary["first"].to_numpy(), summary["last"].to_numpy()
@@ -952,8 +960,9 @@ def _explain_cycle(facts: dict, params: dict, jurisdiction) -> str:
     more = f" {facts['in_episode'] - 1} more overlapping cycle(s) of this account were found." if facts["in_episode"] > 1 else ""
     return (
         f"Money left account {facts['subject_id']} and came back through {facts['length'] - 1} other account(s): "
-        f"{ring}. Cycle of {facts['length']} transactions (threshold: 2 to {params['max_length']}), each later than the "
-        f"one before, closing after {facts['span_days']:.1f} days (threshold: within {params['window_days']:g} days); "
+        f"{ring}. Cycle of {facts['length']} transactions (threshold: {params['min_length']} to {params['max_length']}), "
+        f"the first of at least {params['min_amount_fraction']:g} × the {jurisdiction.currency} "
+        f"{jurisdiction.cash_threshold:,.2f} reporting threshold, each later than the one before and no larger, closing after {facts['span_days']:.1f} days (threshold: within {params['window_days']:g} days); "
         f"{money_text(facts['last_cents'], facts['currency'])} came back of {money_text(facts['first_cents'], facts['currency'])} "
         f"sent, {facts['ratio']:.0%} (threshold: at least {params['min_return']:.0%} and at most 100%). Window "
         f"{facts['window_start']:%Y-%m-%d} to {facts['window_end']:%Y-%m-%d}.{more} Evidence: "
@@ -1463,13 +1472,17 @@ CYCLE = register(
         description="Money leaves an account and comes back to it through other accounts, hop after hop in time order.",
         source=(
             "indicators.md ML-09; AMLSim CycleTypology (IBM AMLSim, grade A); IBM AML simple cycle (C); "
-            "Lmax=6, D=30 days, P=70 % engineering defaults (E)"
+            "Lmax=6, D=30 days, P=70 % engineering defaults (E); at least 3 transactions and every hop at least "
+            "the first at least 0.1 x T in T's currency (E, measured on synthetic data: small person-to-person payments "
+            "close cycles by chance); no hop larger than the one before (the same money going round)"
         ),
         params=(
             Param("min_length", int, 3, "transactions", 2, 12, "Shortest cycle reported; 2 (A to B and back) is mostly loans repaid."),
             Param("max_length", int, 6, "transactions", 2, 12, "Longest cycle searched (Lmax)."),
-            Param("window_days", float, 14.0, "days", 1, 366, "First to last transaction of a cycle (catalogue D = 30, E; 14 measured on synthetic data)."),
+            Param("window_days", float, 30.0, "days", 1, 366, "First to last transaction of a cycle (D)."),
             Param("min_return", float, 0.7, "fraction", 0.05, 1.0, "Closing amount as a share of the first amount (P)."),
+            Param("min_amount_fraction", float, 0.1, "fraction of the reporting threshold", 0.0, 100.0,
+                  "The amount sent at least this × T (in T's currency; other currencies are not floored)."),  # fmt: skip
             _budget(10_000_000),
         ),
         requires=_REQUIRES,

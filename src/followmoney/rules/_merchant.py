@@ -63,15 +63,27 @@ def _spend_rule(category: str, rule_id: str):
         ep = episodes(out, subject="from_account", window_us=int(p["window_days"] * DAY_US), min_count=p["min_payments"])
         if ep.empty:
             return make_findings(frame, [], [], [], [])
+        ep["passengers"] = None
+        if "min_passengers" in p and "description" in out:
+            # the catalogue's "(>= 2 passenger names if available)": where the data name passengers, require several
+            pax = out["description"].str.extract(_PAX, expand=False).str.upper().str.strip()
+            if pax.notna().any():
+                ep["passengers"] = [int(pax.loc[rows].nunique()) for rows in ep["evidence_rows"]]
+                ep = ep[ep["passengers"] >= p["min_passengers"]]
         return make_findings(
             frame,
             ep["subject"].tolist(),
             ep["evidence_rows"].tolist(),
             margin_score(ep["peak"], p["min_payments"]).tolist(),
-            [{"n": int(n), "merchants": _merchants(frame, rows)} for n, rows in zip(ep["peak"], ep["evidence_rows"])],
+            [{"n": int(n), "merchants": _merchants(frame, rows), "passengers": x}
+             for n, rows, x in zip(ep["peak"], ep["evidence_rows"], ep["passengers"])],  # fmt: skip
         )
 
     return func
+
+
+#: A passenger name in a ticket's description (airline / rail addendum data), e.g. "TICKET PAX ANA TEST".
+_PAX = re.compile(r"(?i)\b(?:pax|passenger|psgr)\b[:\s]+([a-z][a-z' .-]*[a-z])")
 
 
 def _merchants(frame, rows) -> str:
@@ -93,18 +105,28 @@ _WHAT = {
 def _explain(category: str):
     def explain(facts, params, j) -> str:
         what, why = _WHAT[category]
+        pax = "" if facts.get("passengers") is None else (
+            f" The tickets name {facts['passengers']} different passengers (threshold {params['min_passengers']})."
+        )
         return (
             f"Account {facts['subject_id']} made {facts['n']} {what} within {params['window_days']:g} days (threshold "
-            f"{params['min_payments']}), e.g. to {facts['merchants']}. {why} {facts['totals']}."
+            f"{params['min_payments']}), e.g. to {facts['merchants']}.{pax} {why} {facts['totals']}."
         )
 
     return explain
 
 
+_EXTRA = {
+    "HT-03": (
+        Param("min_passengers", int, 2, "people", 1, 1000,
+              "Where tickets carry passenger names (description 'PAX <name>'), distinct passengers needed in the window."),  # fmt: skip
+    ),
+}
+
 for rule_id, category, name, n, d, src in (
     ("HT-01", "ads", "Spending on advertising / escort sites", 5, 30.0, "indicators.md HT-01; FINTRAC 2016 (B); FinCEN 2014/2020 (B); AUSTRAC 2022 (B); N = 5 in 30 days (E)"),
     ("HT-02", "lodging", "Frequent short stays in lodging", 5, 7.0, "indicators.md HT-02 (b); Gowling WLG 2016 (B): 4–5 stays a week unreasonable (the upper figure: 4 also flags business travellers on synthetic data); AUSTRAC 2022 (B)"),
-    ("HT-03", "travel", "Travel bought for several people", 5, 14.0, "indicators.md HT-03; FINTRAC 2016 (B); AUSTRAC 2022 (B); the catalogue's N_t = 3 in 14 days (E) also flags ordinary travellers, 5 in 14 days measured on synthetic data"),
+    ("HT-03", "travel", "Travel bought for several people", 5, 14.0, "indicators.md HT-03; FINTRAC 2016 (B); AUSTRAC 2022 (B); the catalogue's N_t = 3 in 14 days (E) also flags ordinary travellers, 5 in 14 days measured on synthetic data; >= 2 passenger names where the data name passengers (catalogue)"),
 ):
     register(
         Rule(
@@ -116,7 +138,7 @@ for rule_id, category, name, n, d, src in (
             params=(
                 Param("min_payments", int, n, "count", 1, 10_000, "Payments in the category within the window."),
                 Param("window_days", float, d, "days", 1, 366, "Sliding window."),
-            ),
+            ) + _EXTRA.get(rule_id, ()),
             requires=("from_account", "amount_cents"),
             func=_spend_rule(category, rule_id),
             explain=_explain(category),

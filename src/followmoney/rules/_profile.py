@@ -21,6 +21,7 @@ from followmoney.rules._rolling import (
     make_findings,
     margin_score,
     money_text,
+    payroll,
     runs,
     threshold_cents,
 )
@@ -120,19 +121,33 @@ def _secondary(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     t2 = int(j.secondary_threshold * 100)
     low = int(t2 * p["band_fraction"])
     f = frame[(frame["currency"] == j.currency) & frame["from_account"].notna() & ~frame["channel"].isin(["cash_deposit", "cash_withdrawal"])]
-    f = f[(f["amount_cents"] >= low) & (f["amount_cents"] < t2)]
-    ep = episodes(f, subject="from_account", window_us=int(p["window_days"] * DAY_US), min_count=p["min_transactions"])
+    f = f[~payroll(f)]  # a payroll run of similar salaries is not avoidance
+    band = f[(f["amount_cents"] >= low) & (f["amount_cents"] < t2)]
+    ep = episodes(band, subject="from_account", window_us=int(p["window_days"] * DAY_US), min_count=p["min_transactions"])
     if ep.empty:
         return make_findings(frame, [], [], [], [])
+    # avoidance: an account that also pays just above T2 now and then is not steering clear of it
+    above = f[(f["amount_cents"] >= t2) & (f["amount_cents"] < 2 * t2 - low)]["from_account"].value_counts()
+    below = band["from_account"].value_counts()
+    n_above = ep["subject"].map(above).fillna(0).astype(int)
+    n_below = ep["subject"].map(below).astype(int)
+    ep = ep[n_above <= p["max_above_ratio"] * n_below]
+    if ep.empty:
+        return make_findings(frame, [], [], [], [])
+    facts = [{"n": int(n), "below": int(b), "above": int(a)}
+             for n, b, a in zip(ep["peak"], n_below[ep.index], n_above[ep.index])]  # fmt: skip
     return make_findings(frame, ep["subject"].tolist(), ep["evidence_rows"].tolist(),
-                         margin_score(ep["peak"], p["min_transactions"]).tolist(), [{"n": int(n)} for n in ep["peak"]])  # fmt: skip
+                         margin_score(ep["peak"], p["min_transactions"]).tolist(), facts)  # fmt: skip
 
 
 def _explain_secondary(facts, params, j) -> str:
     return (
         f"Account {facts['subject_id']} sent {facts['n']} transfers within {params['window_days']:g} days, each between "
         f"{params['band_fraction']:.0%} of and just below the {j.currency} {j.secondary_threshold:,.2f} level of the "
-        f"{j.secondary_report} (threshold: {params['min_transactions']} such transfers). {facts['evidence_count']} transactions, {facts['totals']}."
+        f"{j.secondary_report} (threshold: {params['min_transactions']} such transfers). Over the whole data it made "
+        f"{facts['below']} transfers in that band and {facts['above']} just above the level (rule: at most "
+        f"{params['max_above_ratio']:g} above per transfer below: it steers clear of the level). "
+        f"{facts['evidence_count']} transactions, {facts['totals']}."
     )
 
 
@@ -142,11 +157,13 @@ register(
         name="Just below a secondary threshold",
         typology="structuring",
         description="Repeated transfers kept just below a record-keeping or wire-reporting level.",
-        source="indicators.md ML-17; FFIEC manual: USD 3,000 funds-transfer record-keeping (A); NZ international funds transfer report NZD 1,000 (A); FinCEN 2014/2020 (B)",
+        source="indicators.md ML-17; FFIEC manual: USD 3,000 funds-transfer record-keeping (A); NZ international funds transfer report NZD 1,000 (A); FinCEN 2014/2020 (B): the customer steers clear of the level, measured as few transfers just above it (E)",
         params=(
             Param("band_fraction", float, 0.85, "fraction of the secondary threshold", 0.5, 0.99, "Band [f·T2, T2)."),
             Param("min_transactions", int, 3, "count", 2, 1000, "Transfers in the band within the window."),
             Param("window_days", float, 7.0, "days", 1, 366, "Sliding window."),
+            Param("max_above_ratio", float, 0.25, "transfers above per transfer below", 0.0, 1000.0,
+                  "Avoidance: transfers in the band of the same width just above T2, per transfer in the band, over the whole data (E; followmoney: businesses whose payments merely spread across T2 are not avoiding it)."),  # fmt: skip
         ),
         requires=("from_account", "amount_cents"),
         func=_secondary,

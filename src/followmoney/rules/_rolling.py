@@ -9,6 +9,7 @@ no per-subject Python loop, no self-join.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -215,3 +216,22 @@ def margin_score(observed, threshold) -> np.ndarray:
     obs = np.asarray(observed, dtype=float)
     margin = (obs - threshold) / threshold if threshold else np.ones_like(obs)
     return np.clip(0.5 + 0.5 * margin, 0.5, 1.0)
+
+
+#: Words that mark a payment as wages when the source has no ``is_payroll`` column.
+PAYROLL_WORDS = re.compile(r"\b(?:salary|salaries|wage|wages|payroll|gaji|upah|sahod|sueldo|lohn|gehalt)\b", re.I)
+
+
+def payroll(frame: pd.DataFrame) -> pd.Series:
+    """Wage payments: ``is_payroll`` where the source states it, else payroll words in ``description``.
+
+    Examples
+    --------
+    >>> f = pd.DataFrame({"description": ["SALARY MAY", "rent", None], "to_account": ["A", "B", "C"]})
+    >>> payroll(f).tolist()
+    [True, False, False]
+    """
+    if "is_payroll" in frame and frame["is_payroll"].notna().any():
+        return frame["is_payroll"].fillna(False).astype(bool)
+    desc = frame["description"] if "description" in frame else pd.Series("", index=frame.index)
+    return desc.fillna("").str.contains(PAYROLL_WORDS) & frame["to_account"].notna()
