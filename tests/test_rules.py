@@ -187,7 +187,7 @@ def test_funnel_account_by_region(regions, out_channel, out_region, alerted):
     alerts = alerts_of(_funnel(regions, out_channel, out_region), "ML-03")
     assert bool(alerts) is alerted
     if alerted:
-        assert "3 different places in 3 region(s)" in alerts[0]["explanation"]
+        assert "3 times at 3 different places in 3 region(s)" in alerts[0]["explanation"]
         assert "away from the account's home region HOME" in alerts[0]["explanation"]
 
 

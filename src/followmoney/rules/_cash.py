@@ -139,14 +139,17 @@ def _funnel(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     out = frame[frame["from_account"].isin(set(ep["subject"])) & frame["amount_cents"].notna()
                 & frame["channel"].isin(_CASH_OUT + _SENT_AWAY)]  # fmt: skip
     subjects, evidence, scores, facts = [], [], [], []
+    w = int(p["window_days"] * DAY_US)
+    h = p["forward_hours"] * HOUR_US
     for _, e in ep.iterrows():
-        ev = np.asarray(e["evidence_rows"])
-        deposited = int(frame.loc[ev, "amount_cents"].sum())
-        places = set(frame.loc[ev, place].dropna())
-        h = p["forward_hours"] * HOUR_US
-        later = out[(out["from_account"] == e["subject"]) & (out["t"] >= e["start"]) & (out["t"] <= e["end"] + h)]
+        # every deposit of the episode (not only the busiest window), and what left within H hours of the last
+        mine = dep[(dep["to_account"] == e["subject"]) & (dep["t"] > e["episode_start"] - w) & (dep["t"] <= e["episode_end"])]
+        ev = frame.index.get_indexer(mine.index)
+        deposited = int(mine["amount_cents"].sum())
+        places = set(mine[place].dropna())
+        later = out[(out["from_account"] == e["subject"]) & (out["t"] >= mine["t"].min()) & (out["t"] <= mine["t"].max() + h)]
         # elsewhere: sent away, or cashed out at a place where none of the deposits of the H hours before it was made
-        dep_t, dep_place = frame.loc[ev, "t"].to_numpy(), frame.loc[ev, place].to_numpy(object)
+        dep_t, dep_place = mine["t"].to_numpy(), mine[place].to_numpy(object)
         out_t, out_place = later["t"].to_numpy(), later[place].to_numpy(object)
         recent = (dep_t[None, :] <= out_t[:, None]) & (dep_t[None, :] >= out_t[:, None] - h)
         same = recent & (dep_place[None, :] == out_place[:, None])
@@ -156,7 +159,8 @@ def _funnel(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
             subjects.append(e["subject"])
             evidence.append(np.r_[ev, frame.index.get_indexer(later.index)])
             scores.append(float(margin_score(e["peak"], p["min_locations"])))
-            facts.append({"locations": int(e["peak"]), "regions": len(places) if by_region else None,
+            facts.append({"locations": int(mine["location_id"].nunique()), "deposits": len(mine),
+                          "regions": len(places) if by_region else None,
                           "home": home.get(e["subject"]), "share": min(1.0, moved / deposited)})  # fmt: skip
     return make_findings(frame, subjects, evidence, scores, facts)
 
@@ -165,11 +169,11 @@ def _explain_funnel(facts, params, j) -> str:
     where = f" in {facts['regions']} region(s)" if facts["regions"] is not None else ""
     away = f", all away from the account's home region {facts['home']}" if facts["home"] is not None else ""
     return (
-        f"Account {facts['subject_id']}: cash paid in at {facts['locations']} different places{where} within "
-        f"{params['window_days']:g} days{away} (threshold {params['min_locations']} places), and "
+        f"Account {facts['subject_id']}: cash paid in {facts['deposits']} times at {facts['locations']} different "
+        f"places{where}{away} (threshold: {params['min_locations']} places within {params['window_days']:g} days), and "
         f"{facts['share']:.0%} of it withdrawn in cash within {params['forward_hours']:g} hours at places where it had "
-        f"not been paid in, or wired away (threshold {params['forward_share']:.0%}): funnel account. {facts['evidence_count']} transactions, "
-        f"{facts['totals']}."
+        f"not been paid in, or wired away (threshold {params['forward_share']:.0%}): funnel account. "
+        f"{facts['evidence_count']} transactions, {facts['totals']}."
     )
 
 
