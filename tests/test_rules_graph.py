@@ -492,3 +492,20 @@ def test_cycle_search_memory_is_linear_in_edges():
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     assert peak / len(frame) < 400 and not r.truncated
+
+
+@pytest.mark.parametrize(("months", "alerted"), [(1, True), (6, False)])
+def test_gather_scatter_needs_a_burst_above_the_hubs_usual_senders(months, alerted):
+    # five tenants pay a landlord every month and it pays three suppliers 90% of it: only the first month is new
+    rows, i = [], 0
+    for m in range(months):
+        for k in range(5):
+            rows.append(tx(i, f"TENANT/{k}", "HUB/1", "1000.00", 30 * m + 0.2 * k))
+            i += 1
+        for k in range(3):
+            rows.append(tx(i, "HUB/1", f"SUPPLIER/{k}", "1500.00", 30 * m + 3 + k))
+            i += 1
+    alerts = alerts_of(rows, "ML-08")
+    assert ("HUB/1" in {a["subject_id"] for a in alerts}) is alerted
+    if months == 1:
+        assert "Its usual count of senders is 0" in alerts[0]["explanation"]

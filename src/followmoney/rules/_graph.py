@@ -79,6 +79,7 @@ import pandas as pd
 
 from followmoney.rules._registry import Param, Rule, RuleContext, register
 from followmoney.rules._rolling import DAY_US, HOUR_US, money_text, threshold_cents
+from followmoney.rules._windows import episodes
 
 __all__ = ["CycleSearch", "ChainSearch", "find_cycles", "find_chains"]
 
@@ -465,6 +466,12 @@ def _gather_scatter(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     hit &= ~in_ccy | (inflow >= floor)
     if not hit.any():
         return pd.DataFrame()
+    # the gathering is a burst: the hub's distinct senders well above its usual count (as ML-05); a utility or a
+    # landlord collects from as many payers every month
+    typical = _usual_senders(E, hin, h, s, W, k, int(p["baseline_days"] * DAY_US))
+    hit &= (typical == 0) | (n_send >= p["min_ratio_to_typical"] * typical)
+    if not hit.any():
+        return pd.DataFrame()
     idx = np.flatnonzero(hit)
     last_in = E.t[ins.order[ihi[idx] - 1]]
     last_out = E.t[outs.order[ohi[idx] - 1]]
@@ -477,6 +484,7 @@ def _gather_scatter(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
             "window_end": np.maximum(last_in, last_out),
             "n_send": n_send[idx],
             "n_recv": n_recv[idx],
+            "typical": typical[idx],
             "inflow": inflow[idx],
             "outflow": outflow[idx],
         }
@@ -492,6 +500,7 @@ def _gather_scatter(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
         {
             "n_senders": int(r.n_send),
             "n_receivers": int(r.n_recv),
+            "typical": float(r.typical),
             "inflow": int(r.inflow),
             "outflow": int(r.outflow),
             "share": float(r.share),
@@ -505,6 +514,28 @@ def _gather_scatter(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     return _findings(best["subject_id"], best["window_start"], best["window_end"], evidence, _count_score(best["n"], k), facts)
 
 
+def _usual_senders(E, hin, h, s, W, k, baseline_us) -> np.ndarray:
+    """Usual distinct-sender count of hub key ``h`` around each window start ``s``.
+
+    The fan-in episodes of each hub (at least ``k`` distinct senders within ``W``) with
+    their point-in-time usual level (:func:`followmoney.rules._windows.episodes`); a
+    window starting at ``s`` belongs to the episode with ``episode_start - W <= s <=
+    episode_end``. 0 where none is found.
+    """
+    inn = pd.DataFrame({"t": E.t, "txn_id": E.txn_id, "hub": hin, "sender": E.src})
+    ep = episodes(inn, subject="hub", member="sender", window_us=W, min_count=k, baseline_us=baseline_us)
+    out = np.zeros(len(h))
+    if ep.empty:
+        return out
+    ep = ep.assign(key=ep["episode_start"] - W).sort_values("key")
+    q = pd.DataFrame({"hub": h, "s": s, "i": np.arange(len(h))}).sort_values("s")
+    m = pd.merge_asof(q, ep[["subject", "key", "episode_end", "typical"]].rename(columns={"subject": "hub"}),
+                      left_on="s", right_on="key", by="hub", direction="backward")  # fmt: skip
+    inside = (m["s"] <= m["episode_end"]).to_numpy()
+    out[m["i"].to_numpy()[inside]] = m["typical"].to_numpy()[inside]
+    return out
+
+
 def _explain_gather_scatter(facts: dict, params: dict, jurisdiction) -> str:
     k = params["min_counterparties"]
     return (
@@ -512,7 +543,8 @@ def _explain_gather_scatter(facts: dict, params: dict, jurisdiction) -> str:
         f"{facts['n_senders']} distinct senders (threshold: at least {k}) and then paid "
         f"{money_text(facts['outflow'], facts['currency'])} to {facts['n_receivers']} distinct receivers (threshold: at "
         f"least {k}) within {params['window_days']:g} days, passing on {facts['share']:.0%} of what it gathered "
-        f"(threshold: at least {params['min_pass_through']:.0%} and at most 100%). Window {facts['window_start']:%Y-%m-%d} to "
+        f"(threshold: at least {params['min_pass_through']:.0%} and at most 100%). Its usual count of senders is "
+        f"{facts['typical']:g} (threshold: at least {params['min_ratio_to_typical']:g} times that). Window {facts['window_start']:%Y-%m-%d} to "
         f"{facts['window_end']:%Y-%m-%d} ({facts['span_days']:.1f} days). Evidence: {facts['evidence_count']} "
         f"transactions, {facts['totals']}."
     )
@@ -1450,13 +1482,16 @@ GATHER_SCATTER = register(
         name="Gather-scatter",
         typology="gather_scatter",
         description="A hub account gathers money from many senders and passes most of it on to many receivers.",
-        source="indicators.md ML-08; AMLSim GatherScatterTypology (IBM AMLSim, grade A); k=3, D=14 days, 80 % (E); value floor 0.25 x T (E, as ML-04 floors inflows; measured against small person-to-person flows on synthetic data)",
+        source="indicators.md ML-08; AMLSim GatherScatterTypology (IBM AMLSim, grade A); k=3, D=14 days, 80 % (E); value floor 0.25 x T (E, as ML-04 floors inflows; measured against small person-to-person flows on synthetic data); the gathering a burst, 3x the hub's usual count of senders as ML-05 (measured against utilities and landlords)",
         params=(
             Param("min_counterparties", int, 3, "count", 2, 10_000, "Distinct senders, and distinct receivers, needed."),
             Param("window_days", float, 14.0, "days", 1, 366, "Window from the first gathered payment."),
             Param("min_pass_through", float, 0.8, "fraction", 0.05, 1.0, "Outflow in the window as a share of inflow."),
             Param("min_inflow_fraction", float, 0.25, "fraction of the reporting threshold", 0.0, 100.0,
                   "Gathered value at least this × T (in T's currency; other currencies are not floored)."),  # fmt: skip
+            Param("min_ratio_to_typical", float, 3.0, "× the hub's usual count", 1.0, 1000.0,
+                  "Distinct senders at least this many times the hub's usual windowed count (as ML-05)."),  # fmt: skip
+            Param("baseline_days", float, 90.0, "days", 7, 3660, "Reference period for the usual count (as ML-05)."),
         ),
         requires=_REQUIRES,
         func=_gather_scatter,
