@@ -2,7 +2,8 @@
 detection quality (issue 6).
 
 * **AMLSim** (``../shared/datasets/amlsim/transactions.csv``, 199,299 rows; skipped when
-  absent): run time of every registered rule, and :func:`followmoney.evaluate.evaluate`
+  absent), scored with ``configs/amlsim.toml`` (AMLSim's own fan-in / fan-out
+  parameters): run time of every registered rule, and :func:`followmoney.evaluate.evaluate`
   against the data's own labels (:func:`~followmoney.evaluate.truth_from_labels`).
   Peer: a bare ``pyarrow.csv.read_csv`` of the same file.
 * **Synthetic**: :func:`followmoney.synth.make_transactions` with every typology
@@ -37,6 +38,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 AMLSIM = ROOT.parent / "shared" / "datasets" / "amlsim" / "transactions.csv"
 
+#: AMLSim's own fan-in / fan-out parameters (its patterns unfold over weeks; see the file)
+AMLSIM_CONFIG = ROOT / "configs" / "amlsim.toml"
 SYNTH = {"n_accounts": 4500, "n_days": 240, "n_per_typology": 5, "random_state": 0}
 #: seconds: per-rule cap and total rule budget, per data set
 RULE_CAP_S = {"amlsim": 15.0, "synth": 15.0}
@@ -51,6 +54,7 @@ import followmoney.alerts as al
 from followmoney.rules import REGISTRY
 
 data, out, skip = Path(sys.argv[1]), Path(sys.argv[2]), set(json.loads(sys.argv[3]))
+config = fm.Config.from_toml(sys.argv[4]) if sys.argv[4] else fm.Config()
 def rss():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 t = time.perf_counter()
@@ -69,7 +73,7 @@ def memo(name, fn):
 al.prepare_transactions = memo("frame", al.prepare_transactions)
 al._run_id = memo("run_id", al._run_id)
 t = time.perf_counter()
-fm.score(bundle, rules=[])  # does the preparation once
+fm.score(bundle, config, rules=[])  # does the preparation once
 prep = time.perf_counter() - t
 print(json.dumps({"event": "ready", "load_seconds": load, "prepare_seconds": prep, "rows": bundle.transactions.num_rows,
                   "accounts": bundle.accounts.num_rows, "rss_mb": rss()}), flush=True)
@@ -79,9 +83,10 @@ for rule in REGISTRY:
     print(json.dumps({"event": "start", "rule": rule}), flush=True)
     before = rss()
     t = time.perf_counter()
-    alerts = fm.score(bundle, rules=[rule])
+    alerts = fm.score(bundle, config, rules=[rule])
     dt = time.perf_counter() - t
-    cols = ["rule_id", "typology", "subject_kind", "subject_id", "window_start", "window_end", "evidence_txn_ids"]
+    cols = ["rule_id", "typology", "subject_kind", "subject_id", "window_start", "window_end", "evidence_txn_ids",
+            "related_subject_ids"]
     pq.write_table(alerts.select(cols), out / f"{rule}.parquet")
     print(json.dumps({"event": "done", "rule": rule, "seconds": dt, "alerts": alerts.num_rows,
                       "rss_mb": rss(), "rss_before_mb": before}), flush=True)
@@ -95,8 +100,8 @@ def _reader(stream, q):
     q.put(None)
 
 
-def _score_rules(data: Path, name: str) -> dict:
-    """Run every registered rule in child processes within the cap and budget."""
+def _score_rules(data: Path, name: str, config: Path | None = None) -> dict:
+    """Run every registered rule in child processes within the cap and budget (``config``: a TOML file)."""
     from followmoney.rules import REGISTRY
 
     cap, budget = RULE_CAP_S[name], BUDGET_S[name]
@@ -108,7 +113,7 @@ def _score_rules(data: Path, name: str) -> dict:
     while len(done) + len(stopped) < len(REGISTRY) and time.perf_counter() < deadline:
         skip = sorted(set(done) | set(stopped))
         err = open(out / "stderr.txt", "w+")  # noqa: SIM115 - read back below
-        proc = subprocess.Popen([sys.executable, "-c", _WORKER, str(data), str(out), json.dumps(skip)],
+        proc = subprocess.Popen([sys.executable, "-c", _WORKER, str(data), str(out), json.dumps(skip), str(config or "")],
                                 stdout=subprocess.PIPE, stderr=err, text=True)  # fmt: skip
         q: queue.Queue = queue.Queue()
         threading.Thread(target=_reader, args=(proc.stdout, q), daemon=True).start()
@@ -233,7 +238,7 @@ def _amlsim(repeat: int) -> dict:
     if not AMLSIM.is_file():
         return {"amlsim": "skipped: ../shared/datasets/amlsim/transactions.csv not present"}
     read_s, _ = _best(lambda: pacsv.read_csv(AMLSIM), repeat)
-    res = _score_rules(AMLSIM, "amlsim")
+    res = _score_rules(AMLSIM, "amlsim", AMLSIM_CONFIG)
     truth = truth_from_labels(fm.read(AMLSIM, progress=False))
     metrics = _metrics(_alerts(res["out"]), truth, res["accounts"], res["stopped"])
     shutil.rmtree(res["out"], ignore_errors=True)
