@@ -17,6 +17,7 @@ from followmoney.bundle import Bundle
 from followmoney.config import Config, get_config
 from followmoney.ingest._collect import stable_id
 from followmoney.rules import REGISTRY, RuleContext
+from followmoney.rules._rolling import payroll
 
 __all__ = ["score", "prepare_transactions", "SEVERITY_CUTS", "OPTIONAL_COLUMNS"]
 
@@ -65,7 +66,8 @@ def prepare_transactions(transactions: pa.Table, timezone: str = "UTC", accounts
         ``amount_cents`` (nullable Int64 hundredths of ``currency``; null for
         negative or invalid amounts, which are excluded from sums), ``currency``,
         ``from_account``, ``to_account``, ``sender`` / ``receiver`` (account, else
-        party), ``channel``, ``self_transfer`` (bool), ``source_ref``, and those of
+        party), ``channel``, ``self_transfer`` (bool), ``payroll`` (bool, wage payments:
+        :func:`followmoney.rules._rolling.payroll`), ``source_ref``, and those of
         :data:`OPTIONAL_COLUMNS` the table has, and ``from_institution`` /
         ``to_institution`` when ``accounts`` is given. Rows without a timestamp cannot be
         placed in a window and are left out (they stay in the transactions table).
@@ -100,6 +102,7 @@ def prepare_transactions(transactions: pa.Table, timezone: str = "UTC", accounts
     zone_wall = utc.dt.tz_convert(timezone).dt.tz_localize(None)
     stated_wall = utc.dt.tz_localize(None) + pd.to_timedelta(offset.fillna(0).astype("int64"), unit="min")
     wall = stated_wall.where(offset.notna(), zone_wall)
+    df["payroll"] = payroll(df).to_numpy(bool)
     df["local_hour"] = wall.dt.hour.astype("int64")
     df["local_day"] = wall.to_numpy().astype("datetime64[D]").astype("int64")
     if accounts is not None and accounts.num_rows:

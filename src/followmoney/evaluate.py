@@ -415,14 +415,15 @@ def _ratio(num, den) -> float:
     return num / den if den else math.nan
 
 
-def _true_subjects(a: pd.DataFrame, positive: set) -> set:
-    """Alert subjects that match the truth; an identifier subject matches through the accounts and parties on it."""
-    ids = {sid for _, sid in positive}
-    true = set()
+def _reach(a: pd.DataFrame) -> dict:
+    """Each alert subject and the (kind, id) keys it stands for: itself, and for a subject that is not an
+    account or party (an identifier shared by several people, ML-15) the accounts and parties on it."""
+    reach: dict = {}
     for kind, sid, related in zip(a["subject_kind"], a["subject_id"], a["related_subject_ids"]):
-        if (kind, sid) in positive or (kind not in ("account", "party") and any(r in ids for r in related)):
-            true.add((kind, sid))
-    return true
+        keys = reach.setdefault((kind, sid), {(kind, sid)})
+        if kind not in ("account", "party"):
+            keys.update((k, r) for r in related for k in ("account", "party"))
+    return reach
 
 
 def _metrics(k, name, a, t, acc_rows, txr, positive, all_truth_txns, n_accounts) -> dict:
@@ -434,11 +435,8 @@ def _metrics(k, name, a, t, acc_rows, txr, positive, all_truth_txns, n_accounts)
     subj_rows = acc_rows[acc_rows["is_subject"]]
     memb_rows = acc_rows[acc_rows["role"] != "counterparty"]
 
-    # an identifier (ML-15) reaches the accounts and parties on it
-    reach = set(subjects)
-    for kind, related in zip(a["subject_kind"], a["related_subject_ids"]):
-        if kind not in ("account", "party"):
-            reach.update((k, r) for r in related for k in ("account", "party"))
+    by_subject = _reach(a)
+    reach = set().union(*by_subject.values())
 
     def hit_patterns(rows):
         if not len(rows) or not reach:
@@ -467,7 +465,7 @@ def _metrics(k, name, a, t, acc_rows, txr, positive, all_truth_txns, n_accounts)
         "recall_evidence": _ratio(len(ev_patterns & set(patterns)), len(patterns)),
         "alerts": len(a),
         "subjects": len(subjects),
-        "subject_precision": _ratio(len(_true_subjects(a, positive)), len(subjects)),
+        "subject_precision": _ratio(sum(bool(keys & positive) for keys in by_subject.values()), len(subjects)),
         "txn_truth": len(truth_txns),
         "txn_evidence": len(evidence),
         "txn_hits": hits,

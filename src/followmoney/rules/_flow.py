@@ -23,7 +23,6 @@ from followmoney.rules._rolling import (
     group_rolling_sum,
     make_findings,
     margin_score,
-    payroll,
     money_text,
     runs,
     threshold_cents,
@@ -40,7 +39,7 @@ def _pass_through(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     f = _in_currency(frame, j.currency)
     min_in = threshold_cents(j, p["min_inflow_fraction"])
     inflow = f[f["to_account"].notna() & (f["amount_cents"] >= min_in)]
-    out = f[f["from_account"].notna() & ~payroll(f)]  # paying staff is not passing money on
+    out = f[f["from_account"].notna() & ~f["payroll"]]  # paying staff is not passing money on
     if inflow.empty or out.empty:
         return make_findings(frame, [], [], [], [])
     acc_codes, accs = codes_for(pd.concat([inflow["to_account"], out["from_account"]], ignore_index=True))
@@ -308,7 +307,7 @@ register(
 def _wages_drained(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     p = ctx.params
     f = frame[frame["amount_cents"].notna() & ~frame["self_transfer"]]
-    wages = f[payroll(f)]
+    wages = f[f["payroll"]]
     if wages.empty:
         return make_findings(frame, [], [], [], [])
     out = f[f["from_account"].notna()].copy()
@@ -383,7 +382,7 @@ register(
 def _wages_pooled(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     p = ctx.params
     f = frame[frame["amount_cents"].notna() & ~frame["self_transfer"]]
-    wages = f[payroll(f)]
+    wages = f[f["payroll"]]
     if wages.empty:
         return make_findings(frame, [], [], [], [])
     m = _prompt_forwards(f, wages, p["forward_hours"])

@@ -1507,9 +1507,9 @@ CYCLE = register(
         description="Money leaves an account and comes back to it through other accounts, hop after hop in time order.",
         source=(
             "indicators.md ML-09; AMLSim CycleTypology (IBM AMLSim, grade A); IBM AML simple cycle (C); "
-            "Lmax=6, D=30 days, P=70 % engineering defaults (E); at least 3 transactions and every hop at least "
-            "the first at least 0.1 x T in T's currency (E, measured on synthetic data: small person-to-person payments "
-            "close cycles by chance); no hop larger than the one before (the same money going round)"
+            "Lmax=6, D=30 days, P=70 % engineering defaults (E); at least 3 transactions, the first at least 0.1 x T in "
+            "T's currency (E, measured on synthetic data: small person-to-person payments close cycles by chance); no "
+            "hop larger than the one before (the same money going round)"
         ),
         params=(
             Param("min_length", int, 3, "transactions", 2, 12, "Shortest cycle reported; 2 (A to B and back) is mostly loans repaid."),

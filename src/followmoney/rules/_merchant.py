@@ -55,21 +55,19 @@ def _classify(frame: pd.DataFrame, category: str) -> pd.Series:
     return by_mcc | _words(frame, words)
 
 
-def _spend_rule(category: str, rule_id: str):
+def _spend_rule(category: str, refine=None):
+    """The rule function for ``category``; ``refine(payments, episodes, params)`` may filter the episodes."""
+
     def func(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
         p = ctx.params
         out = frame[frame["from_account"].notna() & frame["amount_cents"].notna()]
         out = out[_classify(out, category)]
         ep = episodes(out, subject="from_account", window_us=int(p["window_days"] * DAY_US), min_count=p["min_payments"])
+        ep["passengers"] = None
+        if refine is not None and not ep.empty:
+            ep = refine(out, ep, p)
         if ep.empty:
             return make_findings(frame, [], [], [], [])
-        ep["passengers"] = None
-        if "min_passengers" in p and "description" in out:
-            # the catalogue's "(>= 2 passenger names if available)": where the data name passengers, require several
-            pax = out["description"].str.extract(_PAX, expand=False).str.upper().str.strip()
-            if pax.notna().any():
-                ep["passengers"] = [int(pax.loc[rows].nunique()) for rows in ep["evidence_rows"]]
-                ep = ep[ep["passengers"] >= p["min_passengers"]]
         return make_findings(
             frame,
             ep["subject"].tolist(),
@@ -84,6 +82,17 @@ def _spend_rule(category: str, rule_id: str):
 
 #: A passenger name in a ticket's description (airline / rail addendum data), e.g. "TICKET PAX ANA TEST".
 _PAX = re.compile(r"(?i)\b(?:pax|passenger|psgr)\b[:\s]+([a-z][a-z' .-]*[a-z])")
+
+
+def _several_passengers(tickets: pd.DataFrame, ep: pd.DataFrame, p: dict) -> pd.DataFrame:
+    """HT-03, the catalogue's "(>= 2 passenger names if available)": where the data name passengers, require several."""
+    if "description" not in tickets:
+        return ep
+    pax = tickets["description"].str.extract(_PAX, expand=False).str.upper().str.strip()
+    if pax.isna().all():
+        return ep
+    ep["passengers"] = [int(pax.loc[rows].nunique()) for rows in ep["evidence_rows"]]
+    return ep[ep["passengers"] >= p["min_passengers"]]
 
 
 def _merchants(frame, rows) -> str:
@@ -116,10 +125,12 @@ def _explain(category: str):
     return explain
 
 
+#: Rule-specific parameters and episode filter
 _EXTRA = {
     "HT-03": (
-        Param("min_passengers", int, 2, "people", 1, 1000,
-              "Where tickets carry passenger names (description 'PAX <name>'), distinct passengers needed in the window."),  # fmt: skip
+        (Param("min_passengers", int, 2, "people", 1, 1000,
+               "Where tickets carry passenger names (description 'PAX <name>'), distinct passengers needed in the window."),),  # fmt: skip
+        _several_passengers,
     ),
 }
 
@@ -128,6 +139,7 @@ for rule_id, category, name, n, d, src in (
     ("HT-02", "lodging", "Frequent short stays in lodging", 5, 7.0, "indicators.md HT-02 (b); Gowling WLG 2016 (B): 4–5 stays a week unreasonable (the upper figure: 4 also flags business travellers on synthetic data); AUSTRAC 2022 (B)"),
     ("HT-03", "travel", "Travel bought for several people", 5, 14.0, "indicators.md HT-03; FINTRAC 2016 (B); AUSTRAC 2022 (B); the catalogue's N_t = 3 in 14 days (E) also flags ordinary travellers, 5 in 14 days measured on synthetic data; >= 2 passenger names where the data name passengers (catalogue)"),
 ):
+    extra_params, refine = _EXTRA.get(rule_id, ((), None))
     register(
         Rule(
             id=rule_id,
@@ -138,9 +150,9 @@ for rule_id, category, name, n, d, src in (
             params=(
                 Param("min_payments", int, n, "count", 1, 10_000, "Payments in the category within the window."),
                 Param("window_days", float, d, "days", 1, 366, "Sliding window."),
-            ) + _EXTRA.get(rule_id, ()),
+            ) + extra_params,
             requires=("from_account", "amount_cents"),
-            func=_spend_rule(category, rule_id),
+            func=_spend_rule(category, refine),
             explain=_explain(category),
         )
     )

@@ -21,7 +21,6 @@ from followmoney.rules._rolling import (
     make_findings,
     margin_score,
     money_text,
-    payroll,
     runs,
     threshold_cents,
 )
@@ -121,7 +120,7 @@ def _secondary(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     t2 = int(j.secondary_threshold * 100)
     low = int(t2 * p["band_fraction"])
     f = frame[(frame["currency"] == j.currency) & frame["from_account"].notna() & ~frame["channel"].isin(["cash_deposit", "cash_withdrawal"])]
-    f = f[~payroll(f)]  # a payroll run of similar salaries is not avoidance
+    f = f[~f["payroll"]]  # a payroll run of similar salaries is not avoidance
     band = f[(f["amount_cents"] >= low) & (f["amount_cents"] < t2)]
     ep = episodes(band, subject="from_account", window_us=int(p["window_days"] * DAY_US), min_count=p["min_transactions"])
     if ep.empty:

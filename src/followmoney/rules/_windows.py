@@ -145,7 +145,7 @@ def episodes(
         out["typical"], out["baseline_count"] = np.nan, 0
     else:
         out["typical"], out["baseline_count"] = _baseline(
-            out, subj_ev, time_ev, delta, level, window_us, baseline_us, int(t.min()), int(t.max())
+            out, subj_ev, time_ev, delta, level, window_us, baseline_us, int(t.min())
         )
     out["subject"] = subj_uniques[out["subj"].to_numpy()]
     out["episode_start"] = out["s"]
@@ -153,7 +153,7 @@ def episodes(
     return out[_COLUMNS].reset_index(drop=True)
 
 
-def _baseline(ep, subj_ev, time_ev, delta, level, window_us, baseline_us, t0, t1):
+def _baseline(ep, subj_ev, time_ev, delta, level, window_us, baseline_us, t0):
     """Median windowed count at the subject's arrivals before (else after) each peak; see ``episodes``."""
     rises = delta == 1
     subj_r, time_r, level_r = subj_ev[rises], time_ev[rises], level[rises]
