@@ -28,6 +28,7 @@ from followmoney.ingest import ADAPTERS, InputError, read
 from followmoney.rules import ParameterError
 from followmoney.schema import SchemaError
 from followmoney.store import write_bundle
+from followmoney.trace import METHODS
 
 __all__ = ["main", "run_score"]
 
@@ -168,11 +169,15 @@ def _fail(code: int, message: str):
     sys.exit(code)
 
 
+def _config(config_file, jurisdiction=None) -> Config:
+    """The run configuration: the TOML file (else the defaults), with ``--jurisdiction`` on top."""
+    cfg = Config.from_toml(config_file) if config_file else Config()
+    return Config(**{**cfg.to_dict(), "jurisdiction": jurisdiction}) if jurisdiction else cfg
+
+
 def _score(paths, out, fmt, config_file, jurisdiction, quiet, previous=None, model=None):
     try:
-        cfg = Config.from_toml(config_file) if config_file else Config()
-        if jurisdiction:
-            cfg = Config(**{**cfg.to_dict(), "jurisdiction": jurisdiction})
+        cfg = _config(config_file, jurisdiction)
         summary = run_score(
             list(paths), Path(out), fmt=fmt, cfg=cfg, progress=False if quiet else None, previous=previous, model=model
         )
@@ -243,7 +248,7 @@ def backtest(paths, config_file, settings, rules, since, until, truth_file, fmt,
     from followmoney.evaluate import load_bundle, parse_overrides, read_truth, truth_from_labels
 
     try:
-        cfg = Config.from_toml(config_file) if config_file else Config()
+        cfg = _config(config_file)
         changes = parse_overrides(settings)
         bundle = load_bundle(list(paths), fmt)
         if truth_file:
@@ -274,7 +279,7 @@ def backtest(paths, config_file, settings, rules, since, until, truth_file, fmt,
 @click.option("--since", help="ISO time (UTC unless an offset is given): when the source is tainted; start of the window.")
 @click.option("--until", help="ISO time: end of the window (forward); the balance date (backward).")
 @click.option("--amount", help="Tainted amount in --from at --since. Default: all it holds then and receives later.")
-@click.option("--method", type=click.Choice(["fifo", "lifo", "pro_rata", "libr"]), default="fifo", show_default=True,
+@click.option("--method", type=click.Choice(METHODS), default="fifo", show_default=True,
               help="Allocation rule.")  # fmt: skip
 @click.option("--hops", type=click.IntRange(min=1), help="Hop limit (default: none).")
 @click.option("--min-amount", help="Do not follow payments carrying less taint than this.")
@@ -290,9 +295,6 @@ def trace(paths, from_account, txn_ids, to_account, since, until, amount, method
     Prints a plain-words summary for the case file and the top destinations (forward) or
     origins (backward). Example: followmoney trace data.csv --from bank/123 --since 2024-01-01 --method libr
     """
-    import pyarrow.csv as pacsv
-    import pyarrow.parquet as pq
-
     from followmoney import trace as tracing
 
     if sum(map(bool, (from_account, txn_ids, to_account))) != 1:
@@ -345,7 +347,7 @@ def trace(paths, from_account, txn_ids, to_account, since, until, amount, method
 @click.option("--run", "run_dir", required=True, type=click.Path(path_type=Path, exists=True, file_okay=False),
               help="Output directory of `followmoney score` (tables, alerts, summary).")  # fmt: skip
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="HTML file to write.")
-@click.option("--method", default="libr", show_default=True, type=click.Choice(["fifo", "lifo", "pro_rata", "libr"]),
+@click.option("--method", default="libr", show_default=True, type=click.Choice(METHODS),
               help="Allocation rule for the trace of the subject's funds.")  # fmt: skip
 def report(subject, run_dir, out, method):
     """Write the evidence pack of SUBJECT (an alert's subject id) as one self-contained HTML file."""
@@ -424,9 +426,7 @@ def train(paths, out, kind, fmt, config_file, jurisdiction, window_hours, patter
     if validation_fraction + test_fraction >= 1:
         raise click.UsageError("--validation-fraction plus --test-fraction must be below 1")
     try:
-        cfg = Config.from_toml(config_file) if config_file else Config()
-        if jurisdiction:
-            cfg = Config(**{**cfg.to_dict(), "jurisdiction": jurisdiction})
+        cfg = _config(config_file, jurisdiction)
         changes = {k: v for k, v in (("window_hours", window_hours), ("pattern_window_hours", pattern_window_hours)) if v}
         settings = FeatureSettings(**changes)
         bundle = read(list(paths), format=fmt, progress=False if quiet else None)

@@ -300,6 +300,7 @@ def compare_names(a: str | None, b: str | None, kind: str = "person") -> NameMat
 
 
 # --------------------------------------------------------------------------- contacts
+@lru_cache(maxsize=200_000)
 def normalize_phone(raw: str | None, region: str | None = None) -> str | None:
     """Phone number to E.164 (``+<country code><number>``), with ``phonenumbers``.
 
@@ -348,6 +349,7 @@ def normalize_phone(raw: str | None, region: str | None = None) -> str | None:
 _EMAIL_RE = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
 
+@lru_cache(maxsize=200_000)
 def normalize_email(raw: str | None) -> str | None:
     """E-mail address: NFKC, ``mailto:`` dropped, case folded, IDNA domain.
 
@@ -457,6 +459,7 @@ def normalize_currency(raw: str | None) -> str | None:
     return code if len(code) == 3 and pycountry.currencies.get(alpha_3=code) is not None else None
 
 
+@lru_cache(maxsize=200_000)
 def normalize_address(raw: str | None) -> str | None:
     """Comparison key of an address (``rigour.addresses.address_fingerprint``).
 
@@ -476,6 +479,7 @@ def normalize_address(raw: str | None) -> str | None:
 
 
 # --------------------------------------------------------------------------- documents
+@lru_cache(maxsize=200_000)
 def normalize_id_number(raw: str | None) -> str | None:
     """ID document, tax or registration number: upper case, separators removed.
 

@@ -58,6 +58,7 @@ import pyarrow.compute as pc
 from followmoney import normalize as nz
 from followmoney.bundle import Bundle
 from followmoney.ingest._collect import stable_id
+from followmoney.schema import _f
 
 __all__ = [
     "ResolverSettings",
@@ -73,10 +74,6 @@ __all__ = [
 
 #: Schema-metadata key under which the resolver settings (JSON) travel with results.
 SETTINGS_METADATA_KEY = b"followmoney.resolver_settings"
-
-
-def _f(name: str, type_: pa.DataType, doc: str, nullable: bool = True) -> pa.Field:
-    return pa.field(name, type_, nullable=nullable, metadata={"doc": doc})
 
 
 #: One row per party mention.

@@ -93,6 +93,7 @@ from followmoney import schema
 from followmoney.bundle import Bundle
 from followmoney.ingest._profiles import load_toml_profile
 from followmoney.ingest._collect import Collector, InputError, stable_id
+from followmoney.ingest.camt import _BIC_RE, _IBAN_RE
 
 __all__ = [
     "FORMAT",
@@ -127,8 +128,6 @@ _MONEY_TARGETS = ("amount", "debit", "credit", "original_amount")
 _DATE_TARGETS = ("booking_date", "value_date")
 _HEADER_SCAN = 50
 _RAW_MAX = 20000
-_IBAN_RE = re.compile(r"[A-Z]{2}\d{2}[A-Z0-9]{10,30}")
-_BIC_RE = re.compile(r"[A-Z]{4}[A-Z]{2}[A-Z0-9]{2}(?:[A-Z0-9]{3})?")
 _SPACES = " \t\u00a0\u202f"
 
 

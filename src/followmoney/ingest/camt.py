@@ -278,6 +278,8 @@ def _parse_dt(text: str | None) -> tuple[datetime, int | None, date] | None:
     '2025-07-24T06:10:29+00:00'
     >>> _parse_dt("31.01.2024") is None
     True
+    >>> _parse_dt("0001-01-01T00:00:00+01:00") is None
+    True
     """
     if not text:
         return None
@@ -296,9 +298,9 @@ def _parse_dt(text: str | None) -> tuple[datetime, int | None, date] | None:
                 return None
     try:
         local = datetime(int(y), int(mo), int(d), int(hh or 0), int(mi or 0), int(ss or 0), int((frac or "0")[:6].ljust(6, "0")))
-    except ValueError:
+        utc = (local - timedelta(minutes=offset or 0)).replace(tzinfo=timezone.utc)
+    except (ValueError, OverflowError):  # e.g. 0001-01-01T00:00+01:00 falls before year 1 in UTC
         return None
-    utc = (local - timedelta(minutes=offset or 0)).replace(tzinfo=timezone.utc)
     return utc, offset, local.date()
 
 
