@@ -27,6 +27,11 @@ log = logging.getLogger("followmoney")
 SEVERITY_CUTS = (0.8, 0.5)
 
 
+def severity(score: float) -> str:
+    """``high``, ``medium`` or ``low`` for a 0–1 alert score (:data:`SEVERITY_CUTS`)."""
+    return "high" if score >= SEVERITY_CUTS[0] else "medium" if score >= SEVERITY_CUTS[1] else "low"
+
+
 #: Optional transaction columns passed through to rules when the source has them.
 OPTIONAL_COLUMNS = (
     "from_party",
@@ -228,7 +233,7 @@ def _alerts_for(rule, params, cfg, findings: pd.DataFrame, by_txn: pd.DataFrame,
                 "subject_kind": r["subject_kind"],
                 "subject_id": r["subject_id"],
                 "score": score_,
-                "severity": "high" if score_ >= SEVERITY_CUTS[0] else "medium" if score_ >= SEVERITY_CUTS[1] else "low",
+                "severity": severity(score_),
                 "window_start": start,
                 "window_end": end,
                 "amount_total": Decimal(tot[0][1]) / 100 if len(tot) == 1 else None,

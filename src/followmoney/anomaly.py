@@ -998,7 +998,7 @@ def model_alerts(bundle, model_path, config=None, *, run_id: str | None = None) 
     >>> alerts.schema.names == fm.schema.SCHEMAS["alerts"].names, set(alerts["rule_id"].to_pylist())
     (True, {'AN-GBT'})
     """
-    from followmoney.alerts import SEVERITY_CUTS, _run_id
+    from followmoney.alerts import _run_id, severity
     from followmoney.config import get_config
     from followmoney.ingest._collect import stable_id
     from followmoney.rules._rolling import runs
@@ -1070,7 +1070,7 @@ def model_alerts(bundle, model_path, config=None, *, run_id: str | None = None) 
                 "subject_kind": "account" if g["is_account"].iloc[0] else "party",
                 "subject_id": subject,
                 "score": score_,
-                "severity": "high" if score_ >= SEVERITY_CUTS[0] else "medium" if score_ >= SEVERITY_CUTS[1] else "low",
+                "severity": severity(score_),
                 "window_start": start,
                 "window_end": end,
                 "amount_total": Decimal(next(iter(totals.values()))) / 100 if single else None,

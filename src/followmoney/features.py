@@ -657,7 +657,7 @@ def _compute(st: _Stream, s: FeatureSettings, n_jobs: int | None) -> dict:
         ev = _events(st)
         keys = {"src": st.src, "dst": st.dst}
         perms = {side: np.argsort(k, kind="stable") for side, k in keys.items()}  # queries in (key, q) order
-        fut_pat = ex.submit(_pairs_and_paths, st, s, perms)
+        fut_pat = ex.submit(_pairs_and_paths, st, s)
         fans = _fans(st, ev, keys, perms)
         K, KD, A, n_ccy = _account_structs(st, s, ev, fans)
         fut_src = ex.submit(_side_queries, st, "src", keys, perms, K, KD, A, n_ccy)
@@ -678,7 +678,7 @@ def _compute(st: _Stream, s: FeatureSettings, n_jobs: int | None) -> dict:
     if two.any():
         rr = np.repeat(st.rank, two)
         cyc_events = cyc_events + [(st.src[rr], rr), (st.dst[rr], rr)]
-    out.update(_participation(st, {"sg_part": pat["sg_events"], "cycle_part": cyc_events}, perms, out))
+    out.update(_participation(st, {"sg_part": pat["sg_events"], "cycle_part": cyc_events}, perms))
     return out
 
 
@@ -763,7 +763,7 @@ def _side_queries(st: _Stream, side: str, keys, perms, K, KD, A, n_ccy) -> dict[
     return out
 
 
-def _pairs_and_paths(st: _Stream, s: FeatureSettings, perms: dict) -> dict:
+def _pairs_and_paths(st: _Stream, s: FeatureSettings) -> dict:
     """Pair features (parallel edges, cycles of length 2), scatter-gather and cycles 3..L."""
     n, q = st.n, st.rank
     txn = {}
@@ -868,7 +868,7 @@ def _pairs_and_paths(st: _Stream, s: FeatureSettings, perms: dict) -> dict:
     return {"txn": txn, "sg_events": sg_events, "cyc_events": cyc_events, "pair_ok": pair_ok, "pair_count_raw": pc}
 
 
-def _participation(st: _Stream, events: dict, perms: dict, out: dict) -> dict:
+def _participation(st: _Stream, events: dict, perms: dict) -> dict:
     """Pattern events per account, counted over [lo_pat[q], q); keeps the events for account_features."""
     n = st.n
     cols = []

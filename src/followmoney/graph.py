@@ -148,9 +148,9 @@ def _edges(data: Bundle | pa.Table) -> tuple[pa.Table, dict]:
     return two_sided, {"duplicates_dropped": dropped, "one_sided_transactions": table.num_rows - two_sided.num_rows}
 
 
-def _shared_objects(*cols: pa.ChunkedArray) -> tuple[list, list[list]]:
-    """Distinct values of ``cols`` as one list of Python objects, and each column as
-    references into it: node ids are then one object each, however many edges use them."""
+def _shared_objects(*cols: pa.ChunkedArray) -> list[list]:
+    """Each column as a list of references into one set of Python objects (the distinct
+    values of ``cols``): node ids are then one object each, however many edges use them."""
     allv = pa.chunked_array([c for col in cols for c in col.chunks], type=pa.string())
     nodes = pc.unique(allv)
     objs = np.array(nodes.to_pylist() + [None], dtype=object)
@@ -158,7 +158,7 @@ def _shared_objects(*cols: pa.ChunkedArray) -> tuple[list, list[list]]:
     for col in cols:
         idx = pc.fill_null(pc.index_in(col, nodes), len(nodes)).to_numpy()
         out.append(objs[idx].tolist())
-    return objs[:-1].tolist(), out
+    return out
 
 
 def transaction_graph(data: Bundle | pa.Table, *, compact: bool = False) -> nx.MultiDiGraph:
@@ -208,7 +208,7 @@ def transaction_graph(data: Bundle | pa.Table, *, compact: bool = False) -> nx.M
     """
     edges, counts = _edges(data)
     G = nx.MultiDiGraph(**counts)
-    nodes, (src, dst) = _shared_objects(edges["source"], edges["target"])
+    src, dst = _shared_objects(edges["source"], edges["target"])
     kinds = {}
     for col, kcol in ((src, edges["source_kind"]), (dst, edges["target_kind"])):
         for n, k in zip(col, kcol.to_pylist()):
@@ -222,7 +222,7 @@ def transaction_graph(data: Bundle | pa.Table, *, compact: bool = False) -> nx.M
         G.graph["edges"] = edges.select(["txn_id", "source", "target", "amount_cents", "currency", "timestamp", "channel"])
         G.add_edges_from(zip(src, dst, range(edges.num_rows)))
     else:
-        _, (cur, ch) = _shared_objects(edges["currency"], edges["channel"])
+        cur, ch = _shared_objects(edges["currency"], edges["channel"])
         G.add_edges_from(
             (s, d, k, {"relation": "transaction", "amount_cents": a, "currency": c, "timestamp": t, "channel": h})
             for s, d, k, a, c, t, h in zip(
@@ -260,7 +260,10 @@ def flow_table(data: Bundle | pa.Table) -> pa.Table:
     >>> t.column_names
     ['source', 'target', 'currency', 'count', 'total_cents', 'first', 'last']
     """
-    edges, _ = _edges(data)
+    return _flow_table(_edges(data)[0])
+
+
+def _flow_table(edges: pa.Table) -> pa.Table:
     agg = edges.group_by(["source", "target", "currency"], use_threads=False).aggregate(
         [("txn_id", "count"), ("amount_cents", "sum"), ("timestamp", "min"), ("timestamp", "max")]
     )
@@ -305,7 +308,7 @@ def flow_graph(data: Bundle | pa.Table) -> nx.DiGraph:
     {'AED': 15000000}
     """
     edges, counts = _edges(data)
-    t = flow_table(data)
+    t = _flow_table(edges)
     G = nx.DiGraph(**counts)
     for s, d, cur, n, total, first, last in zip(*(t[c].to_pylist() for c in t.column_names)):
         if G.has_edge(s, d):

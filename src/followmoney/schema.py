@@ -368,6 +368,21 @@ def validate(table: pa.Table, name: str) -> None:
             raise SchemaError(f"table {name}: column {field.name} has nulls")
 
 
+def from_cents(cents) -> pa.Array:
+    """Integer hundredths -> ``decimal128(18, 2)`` money, exactly (the unscaled value is the cents).
+
+    Examples
+    --------
+    >>> from_cents([1050, -1]).to_pylist()
+    [Decimal('10.50'), Decimal('-0.01')]
+    """
+    c = np.ascontiguousarray(np.asarray(cents, dtype=np.int64))
+    words = np.empty((len(c), 2), np.int64)  # two's-complement 128-bit words, low then high
+    words[:, 0] = c
+    words[:, 1] = c >> 63
+    return pa.Array.from_buffers(MONEY, len(c), [None, pa.py_buffer(words.tobytes())])
+
+
 def to_cents(values: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
     """Convert a ``decimal128(18, 2)`` money column to ``int64`` hundredths, exactly.
 

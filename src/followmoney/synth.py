@@ -350,15 +350,6 @@ def _mix64(x: np.ndarray) -> np.ndarray:
         return z ^ (z >> np.uint64(31))
 
 
-def _cents_to_money(cents: np.ndarray) -> pa.Array:
-    """int64 hundredths → decimal128(18, 2), exactly (two's-complement 128-bit words)."""
-    cents = np.asarray(cents, np.int64)
-    words = np.empty((len(cents), 2), np.int64)
-    words[:, 0] = cents
-    words[:, 1] = cents >> 63
-    return pa.Array.from_buffers(schema.MONEY, len(cents), [None, pa.py_buffer(words.tobytes())])
-
-
 class _Txns:
     """Column buffers of the generated transactions."""
 
@@ -449,7 +440,7 @@ class _World:
     def of_T(self, lo, hi, size, round_to=None) -> np.ndarray:
         """Uniform fractions of the threshold T, in cents, optionally rounded to ``round_to`` major units."""
         c = self.rng.uniform(lo, hi, size) * self.T
-        unit = (round_to or (1 if not self.whole else 1)) * 100
+        unit = (round_to or 1) * 100
         return (np.floor(c / unit) * unit).astype(np.int64)
 
     def hours(self, size, lo, hi) -> np.ndarray:
@@ -1809,7 +1800,7 @@ def _assemble(w: _World) -> tuple[Bundle, pa.Table]:
     pattern_ids = np.array([pp.pattern_id for pp in w.patterns], dtype=object)
     pattern_typ = np.array([pp.typology for pp in w.patterns], dtype=object)
     cents = c["cents"]
-    money = _cents_to_money(cents)
+    money = schema.from_cents(cents)
     cur = _const(w.currency, n)
     tx = {
         "txn_id": txn_ids,

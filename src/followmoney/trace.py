@@ -153,15 +153,6 @@ class TraceError(ValueError):
 
 
 # ----------------------------------------------------------------------------- helpers
-def _money(cents) -> pa.Array:
-    """int64 hundredths -> decimal128(18, 2), exactly (the unscaled value is the cents)."""
-    c = np.ascontiguousarray(np.asarray(cents, dtype=np.int64))
-    words = np.empty(2 * len(c), dtype=np.int64)
-    words[0::2] = c
-    words[1::2] = np.where(c < 0, -1, 0)
-    return pa.Array.from_buffers(schema.MONEY, len(c), [None, pa.py_buffer(words.tobytes())])
-
-
 def _dec(cents: int) -> Decimal:
     return Decimal(int(cents)).scaleb(-2)
 
@@ -822,16 +813,12 @@ def _engine(
             hop_num.append(hop)
             hop_taint.append(ctotal)
             hop_stop.append(stop)
-            if record_tags:
-                if intervals:
-                    agg: dict = defaultdict(int)
-                    for s, e, g in segs:
-                        agg[g] += e - s
-                    hop_tags.extend((row, g, v) for g, v in sorted(agg.items()) if v)
-                else:
-                    hop_tags.extend((row, g, v) for g, v in sorted(segs.items()) if v)
-            if p == capture:
-                run.captured = _tag_totals(segs, intervals)
+            if record_tags or p == capture:
+                totals = _tag_totals(segs, intervals)
+                if record_tags:
+                    hop_tags.extend((row, g, v) for g, v in sorted(totals.items()) if v)
+                if p == capture:
+                    run.captured = totals
             if stop is not None:
                 e_ = exits[stop]
                 e_[0] += ctotal
@@ -1349,16 +1336,16 @@ def _assemble(sc: _Scope, run: _Run, method: str, tags: list[str], end: int, sta
         "timestamp": base["timestamp"],
         "from_account": base["from_account"],
         "to_account": base["to_account"],
-        "amount": _money(sc.amt[lp]),
+        "amount": schema.from_cents(sc.amt[lp]),
         "currency": pa.array([cur] * len(lp), pa.string()),
-        "tainted_amount": _money(run.hop_taint),
+        "tainted_amount": schema.from_cents(run.hop_taint),
         "method": pa.array([method] * len(lp), pa.string()),
         "stop": pa.array(run.hop_stop, pa.string()),
         "source_ref": base["source_ref"],
     }
     fields = list(_HOP_SCHEMA)
     if sc.rate is not None:
-        hops["original_amount"] = _money(ix.cents[gp])
+        hops["original_amount"] = schema.from_cents(ix.cents[gp])
         hops["original_currency"] = base["currency"]
         hops["rate"] = pa.array(sc.rate[lp].tolist(), pa.string())
         rd = sc.rate_date[lp]
@@ -1380,8 +1367,8 @@ def _assemble(sc: _Scope, run: _Run, method: str, tags: list[str], end: int, sta
         {
             "account": names.take(pa.array(order)),
             "currency": pa.array([cur] * len(accts), pa.string()),
-            "tainted_balance": _money(held),
-            "balance": _money(bal),
+            "tainted_balance": schema.from_cents(held),
+            "balance": schema.from_cents(bal),
             "share": pa.array(held / np.where(bal == 0, 1, bal), pa.float64()),
             "depth": pa.array([run.depth.get(a, 0) for a in accts.tolist()], pa.int32()),
         },
@@ -1407,7 +1394,7 @@ def _assemble(sc: _Scope, run: _Run, method: str, tags: list[str], end: int, sta
             if len(sp)
             else pa.array([], pa.string()),
             "account": ix.names(np.array([s[1] for s in src_rows], dtype=np.int64)),
-            "amount": _money([s[3] for s in src_rows]),
+            "amount": schema.from_cents([s[3] for s in src_rows]),
             "currency": pa.array([cur] * len(src_rows), pa.string()),
             "source_ref": pc.if_else(mask, pa.scalar(None, pa.string()), sbase["source_ref"])
             if len(sp)
@@ -1421,7 +1408,7 @@ def _assemble(sc: _Scope, run: _Run, method: str, tags: list[str], end: int, sta
         {
             "currency": pa.array([cur] * len(reasons), pa.string()),
             "reason": pa.array(reasons, pa.string()),
-            "tainted_amount": _money([run.exits[r][0] for r in reasons]),
+            "tainted_amount": schema.from_cents([run.exits[r][0] for r in reasons]),
             "transactions": pa.array([run.exits[r][1] for r in reasons], pa.int64()),
         },
         schema=_EXIT_SCHEMA,
@@ -1432,7 +1419,7 @@ def _assemble(sc: _Scope, run: _Run, method: str, tags: list[str], end: int, sta
     if created != kept + exited:  # pragma: no cover - would be a bug in the engine
         raise AssertionError("taint not conserved: created != held + exited")
     totals = pa.Table.from_pydict(
-        {"currency": [cur], "tainted": _money([created]), "held": _money([kept]), "exited": _money([exited])},
+        {"currency": [cur], "tainted": schema.from_cents([created]), "held": schema.from_cents([kept]), "exited": schema.from_cents([exited])},
         schema=_TOTAL_SCHEMA,
     )
 
@@ -1443,7 +1430,7 @@ def _assemble(sc: _Scope, run: _Run, method: str, tags: list[str], end: int, sta
             {
                 "txn_id": hop_table["txn_id"].take(pa.array([r[0] for r in rows], pa.int64())),
                 "source": pa.array([tags[r[1]] for r in rows], pa.string()),
-                "tainted_amount": _money([r[2] for r in rows]),
+                "tainted_amount": schema.from_cents([r[2] for r in rows]),
                 "currency": pa.array([cur] * len(rows), pa.string()),
             },
             schema=_TAGS_SCHEMA["hop"],
@@ -1453,7 +1440,7 @@ def _assemble(sc: _Scope, run: _Run, method: str, tags: list[str], end: int, sta
             {
                 "account": ix.names(np.array([r[0] for r in prow], dtype=np.int64)),
                 "source": pa.array([tags[r[1]] for r in prow], pa.string()),
-                "tainted_balance": _money([r[2] for r in prow]),
+                "tainted_balance": schema.from_cents([r[2] for r in prow]),
                 "currency": pa.array([cur] * len(prow), pa.string()),
             },
             schema=_TAGS_SCHEMA["pos"],
@@ -1475,8 +1462,8 @@ def _ledger_table(sc: _Scope, run: _Run, start_us: int) -> pa.Table:
             "timestamp": pc.if_else(mask, pa.scalar(start_us, schema.TIMESTAMP), base["timestamp"]),
             "account": sc.ix.names(np.array([r[1] for r in rows], dtype=np.int64)),
             "side": pa.array([r[2] for r in rows], pa.string()),
-            "tainted_balance": _money([r[3] for r in rows]),
-            "balance": _money([r[4] for r in rows]),
+            "tainted_balance": schema.from_cents([r[3] for r in rows]),
+            "balance": schema.from_cents([r[4] for r in rows]),
             "currency": pa.array([sc.currency] * len(rows), pa.string()),
         },
         schema=_LEDGER_SCHEMA,
@@ -2111,7 +2098,7 @@ def backward(
         {
             "origin": pa.array([r[0] for r in rows], pa.string()),
             "kind": pa.array([r[1] for r in rows], pa.string()),
-            "amount": _money([r[2] for r in rows]),
+            "amount": schema.from_cents([r[2] for r in rows]),
             "share": pa.array([r[2] / total if total else float("nan") for r in rows], pa.float64()),
             "currency": pa.array([currency] * len(rows), pa.string()),
         },
