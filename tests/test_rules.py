@@ -279,3 +279,10 @@ def _fmt(v):
     if isinstance(v, float):
         return f"{v:g}" if v >= 1 else f"{v:.0%}"
     return str(v)
+
+
+def test_listed_country_transfers_of_interleaved_accounts_form_one_alert_each():
+    # two remitters whose transfers alternate in time: one alert per account, not one per transfer
+    rows = [tx(i, f"H/{i % 2}", f"Y/{i}", "500.00", i, "wire", country_to="YE") for i in range(8)]
+    alerts = alerts_of(bundle(rows), "ML-13")
+    assert sorted(a["subject_id"] for a in alerts) == ["H/0", "H/1"]

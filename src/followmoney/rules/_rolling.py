@@ -94,17 +94,24 @@ class KeyedSeries:
 def runs(codes: np.ndarray, t: np.ndarray, gap_us: int) -> np.ndarray:
     """Episode number per row: rows of one key closer than ``gap_us`` in time share one.
 
-    Rows must be sorted by (code, t). Episode numbers are 0, 1, 2, ... in that order.
+    Rows may come in any order (e.g. time order across keys); episode numbers are 0, 1,
+    2, ... in (code, t) order.
 
     Examples
     --------
     >>> runs(np.array([0, 0, 0, 1]), np.array([0, 5, 50, 6]), 10).tolist()
     [0, 0, 1, 2]
+    >>> runs(np.array([0, 1, 0, 1]), np.array([0, 1, 2, 3]), 10).tolist()  # two keys interleaved in time
+    [0, 1, 0, 1]
     """
     if len(codes) == 0:
         return np.zeros(0, np.int64)
-    new = np.r_[True, (codes[1:] != codes[:-1]) | (t[1:] - t[:-1] >= gap_us)]
-    return np.cumsum(new) - 1
+    order = np.lexsort((t, codes))  # stable: already sorted rows keep their order
+    c, tt = codes[order], t[order]
+    new = np.r_[True, (c[1:] != c[:-1]) | (tt[1:] - tt[:-1] >= gap_us)]
+    ep = np.empty(len(order), np.int64)
+    ep[order] = np.cumsum(new) - 1
+    return ep
 
 
 def group_rolling_sum(codes: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
