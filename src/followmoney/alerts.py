@@ -17,7 +17,7 @@ from followmoney.bundle import Bundle
 from followmoney.config import Config, get_config
 from followmoney.ingest._collect import stable_id
 from followmoney.rules import REGISTRY, RuleContext
-from followmoney.rules._rolling import payroll
+from followmoney.rules._rolling import money_text, payroll
 
 __all__ = ["score", "prepare_transactions", "SEVERITY_CUTS", "OPTIONAL_COLUMNS"]
 
@@ -121,7 +121,7 @@ def prepare_transactions(transactions: pa.Table, timezone: str = "UTC", accounts
 def _fmt_totals(pairs: list[tuple[str, int]]) -> str:
     if not pairs:
         return "no valid amounts"
-    return ", ".join(f"{c or 'unknown currency'} {Decimal(v) / 100:,.2f}" for c, v in pairs)
+    return ", ".join(money_text(v, c) for c, v in pairs)
 
 
 def score(bundle: Bundle, config: Config | None = None, *, rules: list[str] | None = None, progress: bool | None = None) -> pa.Table:

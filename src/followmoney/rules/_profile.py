@@ -30,8 +30,17 @@ log = logging.getLogger("followmoney")
 
 
 
-def _activity(frame: pd.DataFrame) -> pd.DataFrame:
-    """One row per (account, transaction) side, sorted by (account, t); ``row`` = frame position."""
+def _activity(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
+    """One row per (account, transaction) side, sorted by (account, t); ``row`` = frame position.
+
+    Built once per scoring run (``ctx.shared``) for ML-14, ML-18 and ML-20; callers do not modify it.
+    """
+    if "activity" not in ctx.shared:
+        ctx.shared["activity"] = _build_activity(frame)
+    return ctx.shared["activity"]
+
+
+def _build_activity(frame: pd.DataFrame) -> pd.DataFrame:
     f = frame[~frame["self_transfer"]]
     parts = []
     for side in ("from_account", "to_account"):
@@ -45,7 +54,7 @@ def _activity(frame: pd.DataFrame) -> pd.DataFrame:
 # --------------------------------------------------------------------------- ML-14
 def _dormant(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     p, j = ctx.params, ctx.jurisdiction
-    act = _activity(frame)
+    act = _activity(frame, ctx)
     if act.empty:
         return make_findings(frame, [], [], [], [])
     codes, accs = codes_for(act["account"])
@@ -174,7 +183,7 @@ register(
 # --------------------------------------------------------------------------- ML-18
 def _velocity(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     p = ctx.params
-    act = _activity(frame)
+    act = _activity(frame, ctx)
     if act.empty:
         return make_findings(frame, [], [], [], [])
     codes, accs = codes_for(act["account"])
@@ -234,7 +243,7 @@ register(
 # --------------------------------------------------------------------------- ML-20
 def _round_amounts(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     p = ctx.params
-    act = _activity(frame).dropna(subset=["amount"])
+    act = _activity(frame, ctx).dropna(subset=["amount"])
     if act.empty:
         return make_findings(frame, [], [], [], [])
     codes, accs = codes_for(act["account"])
