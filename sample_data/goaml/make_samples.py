@@ -16,11 +16,6 @@ def el(tag, value):
     return f"<{tag}>{escape(str(value))}</{tag}>"
 
 
-def indent(lines, n):
-    pad = " " * n
-    return "\n".join(pad + l for l in "\n".join(lines).splitlines())
-
-
 def phone(prefix, number, kind="PRIVT", comm="M"):
     return [
         "<phone>",
