@@ -1,7 +1,7 @@
 """Features and scorers side by side with IBM Snap ML's GraphFeaturePreprocessor (peer).
 
 Data: the AMLSim sample (``../shared/datasets/amlsim/transactions.csv``, 199,299 rows;
-the bundled slice when ../shared is absent) and, when ``followmoney.synth`` is
+the bundled slice when ../shared is absent) and, when ``followmoney.datasets.synth`` is
 available, ``synth.make_transactions`` data with the IBM-style typologies (fan-in,
 fan-out, scatter-gather, gather-scatter, cycle, bipartite, stack, layering chain).
 Labels: ``is_laundering``; ``prior_sar_count`` is never read.
@@ -10,13 +10,13 @@ Split: time-ordered 60/20/20 by (timestamp, txn_id): train on the first 60 %, ch
 every threshold by F1 on the next 20 %, report F1 of the laundering class on the last
 20 %. Three scorers on the same split:
 
-* our features + our GBT (:class:`followmoney.anomaly.SupervisedScorer`, defaults);
+* our features + our GBT (:class:`followmoney.detect.models.SupervisedScorer`, defaults);
 * Snap ML features (+ the amount) + the same GBT;
-* IsolationForest alone (:class:`followmoney.anomaly.AnomalyScorer` on our
+* IsolationForest alone (:class:`followmoney.detect.models.AnomalyScorer` on our
   features, no labels in training; its threshold is the validation-F1 one).
 
 Throughput (transactions/second, best of ``repeat``, same machine, same edge list in
-time order): ours is :func:`followmoney.features.transaction_features` on the prepared
+time order): ours is :func:`followmoney.detect.features.transaction_features` on the prepared
 stream (every transaction's features from its past only). Snap ML gets the edge list
 ``[id, source, target, time (s), amount]`` in time order, streamed in **daily batches**
 (the nightly run; within a batch its features may use later transactions of the same
@@ -141,7 +141,7 @@ def _edge_list(frame) -> np.ndarray:
 
 def _f1s(X, S, y, report) -> dict:
     """Test F1 of our GBT, Snap ML features + the same GBT, IsolationForest alone, amount alone."""
-    from followmoney.anomaly import AnomalyScorer, SupervisedScorer, binary_report, time_split
+    from followmoney.detect.models import AnomalyScorer, SupervisedScorer, binary_report, time_split
 
     tr, va, te = time_split(len(y), (0.6, 0.2, 0.2))
     out = {"split_rows": [len(tr), len(va), len(te)], "split_positives": [int(y[tr].sum()), int(y[va].sum()), int(y[te].sum())]}
@@ -165,8 +165,8 @@ def _f1s(X, S, y, report) -> dict:
 
 
 def _one(name: str, bundle, repeat: int, snap_py: str | None, work: Path, report) -> dict:
-    from followmoney.anomaly import labels_for
-    from followmoney.features import stream_frame, transaction_features
+    from followmoney.detect.models import labels_for
+    from followmoney.detect.features import stream_frame, transaction_features
 
     t = time.perf_counter()
     frame = stream_frame(bundle)
@@ -232,9 +232,9 @@ def run(repeat: int = 3, report=print) -> dict:
         res = _one("amlsim", fm.read(path, progress=False), repeat, snap_py, work, report)
         out.update({f"amlsim_{k}": v for k, v in res.items()})
         try:
-            from followmoney.synth import make_transactions
+            from followmoney.datasets.synth import make_transactions
         except ImportError as exc:
-            out["synth"] = f"SKIPPED: followmoney.synth not available ({exc})"
+            out["synth"] = f"SKIPPED: followmoney.datasets.synth not available ({exc})"
             report("-- " + out["synth"])
         else:
             bundle, _ = make_transactions(3000, 120, typologies=IBM_STYLE, n_per_typology=10, random_state=0)

@@ -6,7 +6,7 @@ detection quality (issue 6).
   parameters): run time of every registered rule, and :func:`followmoney.evaluate.evaluate`
   against the data's own labels (:func:`~followmoney.evaluate.truth_from_labels`).
   Peer: a bare ``pyarrow.csv.read_csv`` of the same file.
-* **Synthetic**: :func:`followmoney.synth.make_transactions` with every typology
+* **Synthetic**: :func:`followmoney.datasets.synth.make_transactions` with every typology
   (4,500 accounts x 240 days, about 1.0 million transactions, seed 0), scored and
   evaluated against its truth. Peer: the time to generate the data.
 
@@ -50,8 +50,8 @@ import json, resource, sys, time
 from pathlib import Path
 import pyarrow.parquet as pq
 import followmoney as fm
-import followmoney.alerts as al
-from followmoney.rules import REGISTRY
+import followmoney.detect.score as al
+from followmoney.detect.rules import REGISTRY
 
 data, out, skip = Path(sys.argv[1]), Path(sys.argv[2]), set(json.loads(sys.argv[3]))
 config = fm.Config.from_toml(sys.argv[4]) if sys.argv[4] else fm.Config()
@@ -102,7 +102,7 @@ def _reader(stream, q):
 
 def _score_rules(data: Path, name: str, config: Path | None = None) -> dict:
     """Run every registered rule in child processes within the cap and budget (``config``: a TOML file)."""
-    from followmoney.rules import REGISTRY
+    from followmoney.detect.rules import REGISTRY
 
     cap, budget = RULE_CAP_S[name], BUDGET_S[name]
     out = Path(tempfile.mkdtemp(prefix=f"bench_rules_{name}_"))
@@ -262,7 +262,7 @@ def _synth(repeat: int) -> dict:
     import pyarrow.parquet as pq
 
     import followmoney as fm
-    from followmoney.synth import make_transactions
+    from followmoney.datasets.synth import make_transactions
 
     gen_s, (bundle, truth) = _best(lambda: make_transactions(**SYNTH), 1)
     data = Path(tempfile.mkdtemp(prefix="bench_rules_synth_data_"))
@@ -300,7 +300,7 @@ def run(repeat: int = 3) -> dict:
     recall, any-member recall, subject precision, transaction F1 and alerts per 1,000
     accounts (definitions in :mod:`followmoney.evaluate`); ``(all)`` pools all rules.
     """
-    from followmoney.rules import REGISTRY
+    from followmoney.detect.rules import REGISTRY
 
     t0 = time.perf_counter()
     out = {

@@ -31,7 +31,7 @@ def make_transactions(n: int = N_TXNS, n_accounts: int = N_ACCOUNTS, seed: int =
     data, so the trace must assume it) and never pays more than it holds; a payment
     is a log-normal amount capped at the payer's balance.
     """
-    from followmoney import schema
+    from followmoney.core import schema
     from followmoney.trace import _money
 
     rng = np.random.default_rng(seed)

@@ -13,7 +13,7 @@ HERE = Path(__file__).resolve().parent
 
 QUICKSTART = [
     ("md", "# followmoney quick start\n\nLoad the bundled sample data (an AMLSim slice and four synthetic goAML reports), look at it, score it, and open the top case."),
-    ("code", "import followmoney as fm\n\ndata = fm.sample_data_path()\nbundle = fm.read([data / 'amlsim' / 'transactions.csv', data / 'goaml'])\nbundle"),
+    ("code", "import followmoney as fm\n\nfm.enable_notebook()  # alerts and cases tables as readable HTML\ndata = fm.sample_data_path()\nbundle = fm.read([data / 'amlsim' / 'transactions.csv', data / 'goaml'])\nbundle"),
     ("md", "Every record read is a row, a merge into an existing row, or a reject with its reason. The load log proves it:"),
     ("code", "bundle.reconcile()\nbundle.load_log.to_pandas()"),
     ("md", "The goAML reports are UAE-style (AED). Score them against the UAE cash reporting threshold; the fan-in/fan-out rules count counterparties and do not depend on it."),
@@ -25,7 +25,7 @@ QUICKSTART = [
 
 TRAFFICKING_CASE = [
     ("md", "# Investigating a trafficking case\n\nThe four synthetic goAML reports in `sample_data/goaml/` tell one story. Start from the people, not the money: who shares contact details, who is the same person across reports, whose account collects, and where the proceeds went."),
-    ("code", "import followmoney as fm\n\nbundle = fm.read(fm.sample_data_path() / 'goaml')\nbundle"),
+    ("code", "import followmoney as fm\n\nfm.enable_notebook()  # alerts and cases tables as readable HTML\nbundle = fm.read(fm.sample_data_path() / 'goaml')\nbundle"),
     ("md", "## 1. The same person across reports\nEvery merge has a rule and its evidence."),
     ("code", "res = fm.resolve(bundle)\nreasons = res.match_reasons.to_pandas()\nreasons[reasons.decision == 'link'][['rule', 'score', 'explanation']].head(10)"),
     ("md", "## 2. Contact details shared by otherwise distinct people\nControllers register their victims with their own phone and address."),
@@ -37,12 +37,12 @@ TRAFFICKING_CASE = [
     ("code", "result = fm.trace.forward(bundle, controller, method='libr')\nprint(result.summary())\nresult.hops"),
     ("code", "fm.TraceFlowDisplay.from_trace(result).figure_"),
     ("md", "## 5. Hand it on\nOne self-contained HTML file with the case, the alerts and their thresholds, the evidence with its place in each report, the charts, and what is needed to reproduce it."),
-    ("code", "from pathlib import Path\nimport tempfile\n\npack = bundle.evidence_pack(alerts, controller, path=Path(tempfile.mkdtemp()) / 'case.html')\nlen(pack) > 10_000"),
+    ("code", "from pathlib import Path\nimport tempfile\n\npack = fm.write_evidence_pack(Path(tempfile.mkdtemp()) / 'case.html', bundle, alerts, controller).read_text()\nlen(pack) > 10_000"),
 ]
 
 TUNING = [
     ("md", "# Tuning a rule with a backtest\n\nBefore changing a threshold in production, see what it would have done on past data where the answer is known: synthetic transactions with injected typologies and their ground truth."),
-    ("code", "import followmoney as fm\n\nbundle, truth = fm.make_transactions(n_accounts=2000, n_days=90, random_state=0)\nbundle"),
+    ("code", "import followmoney as fm\n\nfm.enable_notebook()  # alerts and cases tables as readable HTML\nbundle, truth = fm.make_transactions(n_accounts=2000, n_days=90, random_state=0)\nbundle"),
     ("md", "How do the rules do on the default configuration? Recall of the injected patterns, precision on subjects, and alert volume:"),
     ("code", "alerts = fm.score(bundle)\nmetrics = fm.evaluate(alerts, truth)\nmetrics[['typology', 'typology_name', 'recall', 'subject_precision', 'alerts_per_1k_accounts']]"),
     ("md", "Fan-in (ML-05) at AMLSim's demo setting (5 senders within 30 days, no burst test) against the default: what would have fired only before, or only after?"),

@@ -14,8 +14,8 @@ from sklearn.neighbors import LocalOutlierFactor
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import followmoney as fm
-from followmoney import schema
-from followmoney.anomaly import (
+from followmoney.core import schema
+from followmoney.detect.models import (
     AnomalyScorer,
     SupervisedScorer,
     TrainedModel,
@@ -30,7 +30,7 @@ from followmoney.anomaly import (
     train_model,
 )
 from followmoney.cli import main
-from followmoney.features import FeatureSettings, transaction_features
+from followmoney.detect.features import FeatureSettings, transaction_features
 
 EXPECTED_FAILED = {
     "check_classifiers_train": "predict cuts at the validation-F1 threshold, not at argmax(predict_proba)",
@@ -205,12 +205,42 @@ def test_save_and_load_round_trip(model_file, tmp_path):
     assert again.training_window == model.training_window and again.threshold == model.threshold
     X = again.features(b)
     assert np.array_equal(again.scorer.score_samples(X), model.scorer.score_samples(X))
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(fm.InputError, match="not found"):
         load_model(tmp_path / "missing.fmm")
     junk = tmp_path / "junk.fmm"
     junk.write_text("not a model")
-    with pytest.raises(ValueError, match="not a followmoney model"):
+    with pytest.raises(fm.InputError, match="not a followmoney model"):
         load_model(junk)
+
+
+def test_a_model_file_never_runs_code(model_file, tmp_path):
+    """A pickle (the old format) or a skops payload naming other types is refused unread."""
+    import pickle
+    import zipfile
+    from pathlib import Path
+
+    marker = tmp_path / "pwned"
+
+    class Evil:
+        def __reduce__(self):
+            return (Path.touch, (marker,))
+
+    old = tmp_path / "old.fmm"
+    old.write_bytes(pickle.dumps({"format": "followmoney-model", "format_version": 1, "scorer": Evil()}))
+    with pytest.raises(fm.InputError, match="not a followmoney model"):
+        load_model(old)
+    # a well-formed header around a scorer that names a type outside the allow-list
+    import skops.io as sio
+    from collections import Counter
+
+    _, _, good = model_file
+    crafted = tmp_path / "crafted.fmm"
+    with zipfile.ZipFile(good) as z, zipfile.ZipFile(crafted, "w") as out:
+        out.writestr("followmoney-model.json", z.read("followmoney-model.json"))
+        out.writestr("scorer.skops", sio.dumps(Counter(a=1)))
+    with pytest.raises(fm.InputError, match="outside the allow-list"):
+        load_model(crafted)
+    assert not marker.exists()
 
 
 def test_model_alerts_join_the_alert_table_and_cases(model_file):

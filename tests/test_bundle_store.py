@@ -2,7 +2,7 @@ import pyarrow as pa
 import pytest
 
 import followmoney as fm
-from followmoney.bundle import Bundle, ReconciliationError
+from followmoney.core.bundle import Bundle, ReconciliationError
 from followmoney.ingest._collect import Collector
 
 

@@ -8,7 +8,7 @@ import pyarrow.parquet as pq
 from click.testing import CliRunner
 
 import followmoney as fm
-from followmoney.cases import build_cases, suppress_repeats
+from followmoney.detect.cases import build_cases, suppress_repeats
 from followmoney.cli import main
 from rule_cases import POSITIVE, bundle, tx
 

@@ -14,9 +14,9 @@ from click.testing import CliRunner
 
 import followmoney as fm
 from followmoney.cli import main
-from followmoney.config import ConfigError
+from followmoney.core.config import ConfigError
 from followmoney.evaluate import METRICS, backtest, evaluate, parse_overrides, truth_from_labels
-from followmoney.synth import TRUTH_SCHEMA, make_transactions
+from followmoney.datasets.synth import TRUTH_SCHEMA, make_transactions
 
 T0 = datetime(2024, 3, 1, tzinfo=timezone.utc)
 

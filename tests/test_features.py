@@ -12,9 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import followmoney as fm
-from followmoney import schema
-from followmoney.anomaly import split_at
-from followmoney.features import (
+from followmoney.core import schema
+from followmoney.detect.models import split_at
+from followmoney.detect.features import (
     FEATURES,
     FeatureSettings,
     account_features,

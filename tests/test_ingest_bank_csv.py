@@ -446,7 +446,7 @@ def test_ids_are_deterministic(tmp_path):
     p = _write(tmp_path, "br12.csv", BR12)
     a, b = bank_csv.read(p), bank_csv.read(p)
     assert a.transactions.column("txn_id").equals(b.transactions.column("txn_id"))
-    from followmoney.ingest._collect import stable_id
+    from followmoney.core.ids import stable_id
 
     assert a.transactions.column("txn_id")[0].as_py() == stable_id("T", "br12.csv", 2)
 

@@ -13,7 +13,7 @@ import pyarrow.compute as pc
 import pytest
 
 import followmoney as fm
-from followmoney import schema
+from followmoney.core import schema
 from followmoney.ingest import InputError, camt
 
 DATA = Path(__file__).resolve().parent / "data" / "camt"

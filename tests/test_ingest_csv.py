@@ -6,6 +6,7 @@ import pyarrow.compute as pc
 import pytest
 
 import followmoney as fm
+from followmoney.core.frame import prepare_transactions
 from followmoney.ingest import InputError, amlsim, ibm_aml
 
 
@@ -78,7 +79,7 @@ def test_ibm_br22_traps(data_dir):
 
 
 def test_ibm_self_transfer_and_negative_excluded_from_scores(data_dir):
-    frame = fm.alerts.prepare_transactions(fm.read(data_dir / "ibm_aml" / "br22_traps.csv").transactions)
+    frame = prepare_transactions(fm.read(data_dir / "ibm_aml" / "br22_traps.csv").transactions)
     assert frame["self_transfer"].tolist() == [True, False, False, False]
     assert frame["amount_cents"].isna().tolist() == [False, True, True, False]
 

@@ -576,7 +576,7 @@ def test_ids_are_deterministic_and_unique(tmp_path):
     assert a.transactions.column("txn_id").equals(b.transactions.column("txn_id"))
     assert a.parties.column("party_id").equals(b.parties.column("party_id"))
     assert pc.count_distinct(a.transactions.column("txn_id")).as_py() == a.transactions.num_rows
-    from followmoney.ingest._collect import stable_id
+    from followmoney.core.ids import stable_id
 
     assert a.transactions.column("txn_id")[0].as_py() == stable_id(
         "T", "ctr.xml", "/EFilingBatchXML/Activity[1]/CurrencyTransactionActivity[1]/CurrencyTransactionActivityDetail[1]"

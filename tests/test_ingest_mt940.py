@@ -12,7 +12,7 @@ import pyarrow as pa
 import pytest
 
 import followmoney as fm
-from followmoney import schema
+from followmoney.core import schema
 from followmoney.ingest import InputError, mt940
 
 DATA = Path(__file__).resolve().parent / "data" / "mt940"

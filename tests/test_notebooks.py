@@ -31,11 +31,11 @@ def test_notebooks_match_their_source():
 
 
 def test_alert_and_case_tables_render_as_html_in_a_kernel(tmp_path):
-    """The HTML formatter registered at import is used by Jupyter for alerts and cases."""
+    """After fm.enable_notebook(), Jupyter shows alerts and cases as followmoney's HTML tables."""
     from nbformat.v4 import new_code_cell, new_notebook
 
     nb = new_notebook(cells=[
-        new_code_cell("import followmoney as fm\nb = fm.read(fm.sample_data_path() / 'goaml')\n"
+        new_code_cell("import followmoney as fm\nfm.enable_notebook()\nb = fm.read(fm.sample_data_path() / 'goaml')\n"
                       "alerts = fm.score(b, fm.Config(jurisdiction='AE'))\nalerts"),
         new_code_cell("fm.build_cases(alerts)"),
         new_code_cell("b"),

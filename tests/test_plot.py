@@ -1,4 +1,4 @@
-"""followmoney.plot: the trace flow diagram (structure, not pixels)."""
+"""followmoney.view.plot: the trace flow diagram (structure, not pixels)."""
 
 from decimal import Decimal as D
 
@@ -11,8 +11,9 @@ import pyarrow as pa  # noqa: E402
 import pytest  # noqa: E402
 
 import followmoney as fm  # noqa: E402
-from followmoney import schema, trace  # noqa: E402
-from followmoney.plot import TraceFlowDisplay  # noqa: E402
+from followmoney import trace
+from followmoney.core import schema  # noqa: E402
+from followmoney.view.plot import TraceFlowDisplay  # noqa: E402
 
 DAY = 86_400_000_000
 
@@ -136,7 +137,7 @@ def test_sample_data_flow(sample_data):
 
 
 # ----------------------------------------------------------------------------- link chart, timeline, scores
-from followmoney.plot import AlertScoresDisplay, LinkChartDisplay, TimelineDisplay  # noqa: E402
+from followmoney.view.plot import AlertScoresDisplay, LinkChartDisplay, TimelineDisplay  # noqa: E402
 
 CONTROLLER = "DEXB/1001002001"
 

@@ -49,7 +49,7 @@ def test_unknown_subject_is_a_clear_error(run_dir, tmp_path):
 def test_bundle_method_matches_the_function(sample_data):
     b = fm.read(sample_data / "goaml")
     alerts = fm.score(b, fm.Config(jurisdiction="AE"))
-    assert "Evidence pack: P" not in b.evidence_pack(alerts, CONTROLLER)
+    assert "Evidence pack: P" not in fm.evidence_pack(b, alerts, CONTROLLER)
 
 
 def _chromium():

@@ -7,8 +7,8 @@ import pyarrow as pa
 import pytest
 
 import followmoney as fm
-from followmoney.config import ConfigError
-from followmoney.rules import REGISTRY, ParameterError
+from followmoney.core.config import ConfigError
+from followmoney.detect.rules import REGISTRY, ParameterError
 from rule_cases import POSITIVE, bundle, tx
 
 

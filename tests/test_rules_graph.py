@@ -1,4 +1,4 @@
-"""Multi-hop typologies ML-07..ML-12 (``followmoney.rules._graph``): hand-made inputs with a
+"""Multi-hop typologies ML-07..ML-12 (``followmoney.detect.rules._graph``): hand-made inputs with a
 known answer, near misses, the bounded cycle search of case BR-18, and brute-force checks.
 
 ``GRAPH_POSITIVE`` holds one positive case per rule in the ``rule_cases.POSITIVE`` format
@@ -29,9 +29,9 @@ from rule_cases import (
 )
 
 import followmoney as fm
-from followmoney.alerts import prepare_transactions
-from followmoney.rules import REGISTRY, RuleContext
-from followmoney.rules._graph import _distinct_forward, find_chains, find_cycles
+from followmoney.core.frame import prepare_transactions
+from followmoney.detect.rules import REGISTRY, RuleContext
+from followmoney.detect.rules._graph import _distinct_forward, find_chains, find_cycles
 
 DAY = 86_400_000_000
 HOUR = 3_600_000_000
@@ -175,7 +175,7 @@ def test_path_searches_do_not_depend_on_the_batch_size(monkeypatch):
     hub_days = [1 + k / 1000 for k in range(132)]
     frame = prepare_transactions(br18_frame(hub_days).transactions)
     cycles, chains = find_cycles(frame, max_length=4), find_chains(frame, min_hops=3, hop_hours=1)
-    monkeypatch.setattr("followmoney.rules._graph._BATCH_ROWS", 7)
+    monkeypatch.setattr("followmoney.detect.rules._graph._BATCH_ROWS", 7)
     small_c, small_h = find_cycles(frame, max_length=4), find_chains(frame, min_hops=3, hop_hours=1)
     assert len(cycles.cycles) > 100 and cycles.cycles.equals(small_c.cycles) and cycles.paths == small_c.paths
     assert len(chains.chains) > 10 and chains.chains.equals(small_h.chains)

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from followmoney import schema
+from followmoney.core import schema
 
 
 def test_every_field_is_documented():

@@ -17,9 +17,9 @@ import pyarrow.compute as pc
 import pytest
 
 import followmoney as fm
-from followmoney import schema
-from followmoney.config import country_lists, jurisdictions
-from followmoney.synth import EXTRA_COLUMNS, TRUTH_SCHEMA, TYPOLOGIES, make_transactions
+from followmoney.core import schema
+from followmoney.core.config import country_lists, jurisdictions
+from followmoney.datasets.synth import EXTRA_COLUMNS, TRUTH_SCHEMA, TYPOLOGIES, make_transactions
 
 DAY = pd.Timedelta(days=1)
 HOUR = pd.Timedelta(hours=1)

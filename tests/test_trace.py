@@ -13,7 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import followmoney as fm
-from followmoney import schema, trace
+from followmoney import trace
+from followmoney.core import schema
 from followmoney.cli import main
 
 DAY = 86_400_000_000

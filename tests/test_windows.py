@@ -4,7 +4,7 @@ import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from followmoney.rules._windows import episodes
+from followmoney.detect.rules._windows import episodes
 
 W = 10
 

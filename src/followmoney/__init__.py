@@ -1,7 +1,17 @@
 """followmoney: follow the proceeds of human trafficking through FIU data.
 
-Ingest STRs/SARs (goAML XML), bank and benchmark transaction files into canonical
-Arrow tables, link them into a graph, and score them with explained typology rules.
+Ingest STRs/SARs (goAML XML), bank statements and wire messages into canonical Arrow
+tables, consolidate and link them into one picture, trace the funds, and score them with
+explained typology rules and learned models.
+
+The package is a set of stages, each a subpackage whose ``__init__`` is its public face:
+``core`` (data model) → ``normalize`` → ``ingest`` / ``resolve`` / ``datasets`` →
+``detect`` / ``trace`` / ``graph`` → ``evaluate`` → ``view`` / ``export`` / ``share`` →
+``pipeline`` → ``cli``. Imports point down that list only (checked by the tests).
+
+The names below load lazily: ``import followmoney`` costs little more than pyarrow, and
+a stage's dependencies (scikit-learn, networkx, matplotlib) load on first use. Importing
+changes nothing outside the package; in Jupyter, call :func:`enable_notebook` once.
 
 Examples
 --------
@@ -15,92 +25,124 @@ Examples
 ('DEXB/1001002001', 'controller', True)
 """
 
-from importlib.metadata import PackageNotFoundError, version
-from pathlib import Path
+from __future__ import annotations
 
-from followmoney.bundle import Bundle, ReconciliationError
-from followmoney.config import Config, config, get_config
-from followmoney.export import to_gexf, to_graphml
-from followmoney.graph import build_graph, entity_graph, flow_graph, neighbourhood, paths, transaction_graph
-from followmoney.ingest import InputError, read, sniff
-from followmoney.alerts import score
-from followmoney.cases import build_cases, suppress_repeats
-from followmoney import trace
-from followmoney.plot import AlertScoresDisplay, LinkChartDisplay, TimelineDisplay, TraceFlowDisplay
-from followmoney.report import evidence_pack, write_evidence_pack
-from followmoney.resolve import ResolverSettings, resolve, shared_identifiers
-from followmoney.store import read_bundle, write_bundle
-from followmoney.synth import make_transactions
-from followmoney.evaluate import backtest, evaluate, truth_from_labels
-from followmoney.features import FeatureSettings, account_features, transaction_features
-from followmoney.anomaly import AnomalyScorer, SupervisedScorer, TrainedModel, load_model, model_alerts, train_model
+import importlib
+import sys
+import types
 
-from followmoney.display import register_ipython as _register_ipython
+from followmoney._version import __version__
+from followmoney.exceptions import (
+    ConfigError,
+    FollowMoneyError,
+    InputError,
+    ParameterError,
+    ReconciliationError,
+    RunError,
+    SchemaError,
+    TraceError,
+)
 
-_register_ipython()  # alerts and cases tables display as readable HTML in Jupyter
+#: Public name → module that defines it (loaded on first access).
+_LAZY = {
+    "Bundle": "followmoney.core.bundle",
+    "Config": "followmoney.core.config",
+    "config": "followmoney.core.config",
+    "get_config": "followmoney.core.config",
+    "read_bundle": "followmoney.core.store",
+    "write_bundle": "followmoney.core.store",
+    "read": "followmoney.ingest",
+    "sniff": "followmoney.ingest",
+    "resolve": "followmoney.resolve",
+    "ResolverSettings": "followmoney.resolve",
+    "shared_identifiers": "followmoney.resolve",
+    "make_transactions": "followmoney.datasets",
+    "sample_data_path": "followmoney.datasets",
+    "build_graph": "followmoney.graph",
+    "entity_graph": "followmoney.graph",
+    "flow_graph": "followmoney.graph",
+    "neighbourhood": "followmoney.graph",
+    "paths": "followmoney.graph",
+    "transaction_graph": "followmoney.graph",
+    "score": "followmoney.detect.score",
+    "build_cases": "followmoney.detect.cases",
+    "suppress_repeats": "followmoney.detect.cases",
+    "FeatureSettings": "followmoney.detect.features",
+    "account_features": "followmoney.detect.features",
+    "transaction_features": "followmoney.detect.features",
+    "AnomalyScorer": "followmoney.detect.models",
+    "SupervisedScorer": "followmoney.detect.models",
+    "TrainedModel": "followmoney.detect.models",
+    "load_model": "followmoney.detect.models",
+    "model_alerts": "followmoney.detect.models",
+    "train_model": "followmoney.detect.models",
+    "backtest": "followmoney.evaluate",
+    "evaluate": "followmoney.evaluate",
+    "truth_from_labels": "followmoney.evaluate",
+    "AlertScoresDisplay": "followmoney.view.plot",
+    "LinkChartDisplay": "followmoney.view.plot",
+    "TimelineDisplay": "followmoney.view.plot",
+    "TraceFlowDisplay": "followmoney.view.plot",
+    "evidence_pack": "followmoney.view.report",
+    "write_evidence_pack": "followmoney.view.report",
+    "enable_notebook": "followmoney.view.tables",
+    "to_gexf": "followmoney.export",
+    "to_graphml": "followmoney.export",
+}
 
-try:
-    __version__ = version("followmoney")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree
-    __version__ = "0.0.0"
+#: Public submodules reachable as attributes (``fm.trace.forward``, ``fm.schema.MONEY``).
+_MODULES = {
+    "schema": "followmoney.core.schema",
+    "trace": "followmoney.trace",
+    "ingest": "followmoney.ingest",
+    "normalize": "followmoney.normalize",
+    "export": "followmoney.export",
+    "datasets": "followmoney.datasets",
+    "detect": "followmoney.detect",
+    "view": "followmoney.view",
+}
 
-
-def sample_data_path() -> Path:
-    """Folder of the bundled sample data (AMLSim slice and synthetic goAML reports).
-
-    Returns
-    -------
-    pathlib.Path
-    """
-    here = Path(__file__).resolve().parent
-    installed = here / "sample_data"  # wheel installs carry a copy
-    return installed if installed.is_dir() else here.parents[1] / "sample_data"
-
-
-__all__ = [
-    "AlertScoresDisplay",
-    "AnomalyScorer",
-    "FeatureSettings",
-    "SupervisedScorer",
-    "TrainedModel",
-    "Bundle",
-    "LinkChartDisplay",
-    "TimelineDisplay",
-    "TraceFlowDisplay",
-    "ResolverSettings",
-    "Config",
+_ERRORS = [
+    "FollowMoneyError",
     "InputError",
+    "SchemaError",
     "ReconciliationError",
-    "build_cases",
-    "build_graph",
-    "config",
-    "account_features",
-    "backtest",
-    "load_model",
-    "model_alerts",
-    "train_model",
-    "transaction_features",
-    "entity_graph",
-    "evaluate",
-    "make_transactions",
-    "truth_from_labels",
-    "evidence_pack",
-    "trace",
-    "write_evidence_pack",
-    "flow_graph",
-    "neighbourhood",
-    "paths",
-    "resolve",
-    "shared_identifiers",
-    "to_gexf",
-    "to_graphml",
-    "transaction_graph",
-    "get_config",
-    "read",
-    "read_bundle",
-    "sample_data_path",
-    "score",
-    "sniff",
-    "suppress_repeats",
-    "write_bundle",
+    "ConfigError",
+    "ParameterError",
+    "TraceError",
+    "RunError",
 ]
+
+__all__ = sorted([*_LAZY, *_MODULES, *_ERRORS, "__version__"])
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+    elif name in _MODULES:
+        value = importlib.import_module(_MODULES[name])
+    else:
+        raise AttributeError(f"module 'followmoney' has no attribute {name!r}")
+    globals()[name] = value  # later lookups skip __getattr__
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__
+
+
+class _Facade(types.ModuleType):
+    """Keeps ``fm.resolve`` and ``fm.evaluate`` the functions of the same name.
+
+    Importing the submodules ``followmoney.resolve`` or ``followmoney.evaluate`` sets
+    the package attribute to the module; for a public name the function wins, as it
+    did when the facade imported everything eagerly.
+    """
+
+    def __setattr__(self, name: str, value) -> None:
+        if name in _LAZY and isinstance(value, types.ModuleType) and value.__name__ == _LAZY[name]:
+            value = getattr(value, name)
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Facade

@@ -1,150 +1,33 @@
-"""Command line: ``followmoney score | demo`` for nightly batch jobs.
+"""Command line: click commands only; the run itself is :mod:`followmoney.pipeline`.
 
-Exit codes: 0 success; 2 unreadable or invalid input (one line on stderr naming the
-file); 3 invalid configuration.
+Exit codes (:data:`followmoney.pipeline.EXIT_CODES`): 0 complete; 1 internal error (a
+bug; ``-v`` shows the traceback); 2 an input file, table or run folder cannot be used
+(one line on stderr naming the file and place); 3 invalid configuration, rule id or
+parameter; 4 complete but some rules, models or files failed (named on stderr and in
+``summary.json``).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections import Counter
 import sys
-import time
+import traceback
 from pathlib import Path
 
 import click
-import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from followmoney import sample_data_path
-from followmoney.alerts import score as score_bundle
-from followmoney.cases import BANDS, build_cases, suppress_repeats
-from followmoney.config import Config, ConfigError
-from followmoney.export import to_excel
-from followmoney.ingest import ADAPTERS, InputError, read
-from followmoney.rules import ParameterError
-from followmoney.schema import SchemaError
-from followmoney.store import write_bundle
+from followmoney.core.config import Config
+from followmoney.datasets import sample_data_path
+from followmoney.ingest import ADAPTERS, read
+from followmoney.pipeline import EXIT_CODES, exit_code, flat, load_run, run_score
+from followmoney.exceptions import FollowMoneyError
 from followmoney.trace import METHODS
 
-__all__ = ["main", "run_score"]
-
-
-def run_score(
-    paths,
-    out: Path,
-    *,
-    fmt: str = "auto",
-    cfg: Config | None = None,
-    progress: bool | None = None,
-    previous: Path | None = None,
-    model: Path | None = None,
-) -> dict:
-    """Read ``paths``, score them, and write the outputs under ``out``.
-
-    Writes ``alerts.parquet`` and ``alerts.csv`` (list columns joined with ``;``),
-    ``cases.parquet`` and ``cases.csv`` (one prioritised case per subject, see
-    :func:`followmoney.cases.build_cases`), ``cases.xlsx`` (cases and alerts sheets
-    with analyst-friendly headings), ``tables/`` (the canonical tables as
-    Parquet, see :func:`followmoney.write_bundle`) and ``summary.json``. With
-    ``previous`` (the output directory of the previous run), alerts already raised
-    there with no new evidence are not raised again: they go to
-    ``suppressed_alerts.parquet``; alerts with new evidence are marked ``update``.
-
-    Parameters
-    ----------
-    paths : list of str or Path
-    out : Path
-    fmt : str, default "auto"
-    cfg : Config, optional
-    progress : bool, optional
-    previous : Path, optional
-    model : Path, optional
-        A model trained by ``followmoney train``: its alerts (``AN-GBT`` / ``AN-IF``)
-        join the rules' alerts and cases.
-
-    Returns
-    -------
-    dict
-        The summary written to ``summary.json``.
-
-    Raises
-    ------
-    InputError, ConfigError, ParameterError
-    """
-    cfg = cfg or Config()
-    t0 = time.perf_counter()
-    bundle = read(paths, format=fmt, progress=progress)
-    alerts = score_bundle(bundle, cfg, progress=progress)
-    if model is not None:
-        from followmoney.anomaly import model_alerts
-
-        alerts = pa.concat_tables([alerts, model_alerts(bundle, model, cfg).cast(alerts.schema)]).sort_by(
-            [("score", "descending"), ("window_start", "ascending"), ("alert_id", "ascending")]
-        )
-    alerts, suppressed = suppress_repeats(alerts, previous)
-    cases = build_cases(alerts)
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    write_bundle(bundle, out / "tables")
-    pq.write_table(alerts, out / "alerts.parquet")
-    pq.write_table(suppressed, out / "suppressed_alerts.parquet")
-    pq.write_table(cases, out / "cases.parquet")
-    pacsv.write_csv(_flat(alerts), out / "alerts.csv")
-    pacsv.write_csv(_flat(cases), out / "cases.csv")
-    to_excel(out / "cases.xlsx", cases=cases, alerts=alerts)
-    log = bundle.load_log.group_by("table").aggregate(
-        [("records_read", "sum"), ("rows_written", "sum"), ("merged", "sum"), ("rejected", "sum")]
-    )
-    per_rule = alerts.group_by("rule_id").aggregate([("alert_id", "count")]).sort_by("rule_id")
-    bands = dict(Counter(cases["band"].to_pylist()))
-    roles = dict(Counter(cases["role"].to_pylist()))
-    summary = {
-        "run_id": alerts["run_id"][0].as_py() if alerts.num_rows else None,
-        "inputs": sorted(set(bundle.load_log["source_file"].to_pylist())),
-        "config": cfg.to_dict(),
-        "tables": {
-            r["table"]: {
-                "records_read": r["records_read_sum"],
-                "rows_written": r["rows_written_sum"],
-                "merged": r["merged_sum"],
-                "rejected": r["rejected_sum"],
-            }
-            for r in log.to_pylist()
-        },
-        "rows": bundle.summary(),
-        "rejects": bundle.rejects.num_rows,
-        "alerts": alerts.num_rows,
-        "alerts_per_rule": dict(zip(per_rule["rule_id"].to_pylist(), per_rule["alert_id_count"].to_pylist())),
-        "alerts_suppressed_as_repeats": suppressed.num_rows,
-        "alerts_updated": int(pc.sum(pc.equal(alerts["status"], "update")).as_py() or 0),
-        "cases": cases.num_rows,
-        "cases_per_band": {b: bands.get(b, 0) for _, b in BANDS},
-        "cases_per_role": roles,
-        "outputs": {
-            "alerts_parquet": str(out / "alerts.parquet"),
-            "alerts_csv": str(out / "alerts.csv"),
-            "cases_parquet": str(out / "cases.parquet"),
-            "cases_csv": str(out / "cases.csv"),
-            "cases_xlsx": str(out / "cases.xlsx"),
-            "tables": str(out / "tables"),
-            "summary": str(out / "summary.json"),
-        },
-        "seconds": round(time.perf_counter() - t0, 3),
-    }
-    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", "utf-8")
-    return summary
-
-
-def _flat(table: pa.Table) -> pa.Table:
-    """List columns joined with ``;`` for CSV."""
-    for i, field in enumerate(table.schema):
-        if pa.types.is_list(field.type):
-            table = table.set_column(i, field.name, pc.binary_join(table[field.name], ";"))
-    return table
+__all__ = ["main"]
 
 
 def _print_summary(s: dict) -> None:
@@ -169,6 +52,34 @@ def _fail(code: int, message: str):
     sys.exit(code)
 
 
+class _Guard:
+    """Turns every exception of a command into one line on stderr and its exit code.
+
+    Expected failures (:class:`followmoney.exceptions.FollowMoneyError`, unreadable or
+    full disks) print their message, which names the file and place and never data.
+    Anything else is a bug: its type is printed, and ``-v`` shows the traceback.
+    """
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, exc, tb):
+        if exc is None or isinstance(exc, (click.exceptions.ClickException, click.exceptions.Exit, SystemExit, KeyboardInterrupt)):
+            return False
+        if logging.getLogger("followmoney").isEnabledFor(logging.DEBUG):
+            traceback.print_exception(kind, exc, tb)
+        code = exit_code(exc)
+        if isinstance(exc, FollowMoneyError):
+            message = str(exc)
+        elif isinstance(exc, OSError):
+            message = f"{exc.filename or 'output'}: {exc.strerror or type(exc).__name__}"
+        elif code == EXIT_CODES["input"]:
+            message = f"invalid input ({type(exc).__name__})"
+        else:
+            message = f"internal error ({type(exc).__name__}); run with -v for the traceback and please report it"
+        _fail(code, message)
+
+
 def _config(config_file, jurisdiction=None) -> Config:
     """The run configuration: the TOML file (else the defaults), with ``--jurisdiction`` on top."""
     cfg = Config.from_toml(config_file) if config_file else Config()
@@ -176,25 +87,29 @@ def _config(config_file, jurisdiction=None) -> Config:
 
 
 def _score(paths, out, fmt, config_file, jurisdiction, quiet, previous=None, model=None):
-    try:
+    with _Guard():
         cfg = _config(config_file, jurisdiction)
         summary = run_score(
             list(paths), Path(out), fmt=fmt, cfg=cfg, progress=False if quiet else None, previous=previous, model=model
         )
-    except (ConfigError, ParameterError) as exc:
-        _fail(3, str(exc))
-    except (InputError, SchemaError, pa.ArrowInvalid) as exc:
-        _fail(2, str(exc))
     if not quiet:
         _print_summary(summary)
+    for f in summary["failed_files"]:
+        click.echo(f"followmoney: error: {f['error']}", err=True)
+    for f in summary["failures"]:
+        click.echo(f"followmoney: warning: {f['detector']} {f['id']} failed ({f['error']}); its alerts are missing", err=True)
+    if summary["failed_files"]:
+        sys.exit(EXIT_CODES["input"])
+    if summary["failures"]:
+        sys.exit(EXIT_CODES["complete_with_failures"])
 
 
 @click.group()
 @click.version_option(package_name="followmoney")
-@click.option("-v", "--verbose", is_flag=True, help="Log rule decisions (no personal data is logged).")
-def main(verbose: bool) -> None:
+@click.option("-v", "--verbose", count=True, help="-v: log rule decisions and show tracebacks (no personal data is logged).")
+def main(verbose: int) -> None:
     """followmoney: ingest FIU reports and transactions, score them for laundering and trafficking typologies."""
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
 
 
 @main.command()
@@ -233,7 +148,7 @@ def demo(out, quiet):
 @click.option("--since", help="Start of the past window (ISO date/time, UTC unless a zone is given).")
 @click.option("--until", help="End of the past window, exclusive.")
 @click.option("--truth", "truth_file", type=click.Path(path_type=Path),
-              help="Ground-truth table (Parquet/CSV, e.g. from followmoney.synth); default: the data's own labels, if any.")  # fmt: skip
+              help="Ground-truth table (Parquet/CSV, e.g. from followmoney.datasets.synth); default: the data's own labels, if any.")  # fmt: skip
 @click.option("--format", "fmt", default="auto", type=click.Choice(["auto", *ADAPTERS]), show_default=True)
 @click.option("--json", "json_out", type=click.Path(path_type=Path), help="Also write the results as JSON here.")
 def backtest(paths, config_file, settings, rules, since, until, truth_file, fmt, json_out):
@@ -247,7 +162,7 @@ def backtest(paths, config_file, settings, rules, since, until, truth_file, fmt,
     from followmoney.evaluate import backtest as run_backtest
     from followmoney.evaluate import load_bundle, parse_overrides, read_truth, truth_from_labels
 
-    try:
+    with _Guard():
         cfg = _config(config_file)
         changes = parse_overrides(settings)
         bundle = load_bundle(list(paths), fmt)
@@ -258,12 +173,6 @@ def backtest(paths, config_file, settings, rules, since, until, truth_file, fmt,
             labelled = pc.any(pc.fill_null(tx["is_laundering"], False)).as_py() or tx["label_alert_id"].null_count < len(tx)
             truth = truth_from_labels(bundle) if labelled else None
         result = run_backtest(bundle, changes, config=cfg, rules=list(rules) or None, since=since, until=until, truth=truth)
-    except (ConfigError, ParameterError) as exc:
-        _fail(3, str(exc))
-    except KeyError as exc:
-        _fail(3, f"unknown rule {exc.args[0]}")
-    except (InputError, SchemaError, pa.ArrowInvalid, OSError, ValueError) as exc:
-        _fail(2, str(exc))
     click.echo(result.report())
     if truth is None:
         click.echo("No ground truth (no --truth and no labels in the data): metrics not computed.")
@@ -299,7 +208,7 @@ def trace(paths, from_account, txn_ids, to_account, since, until, amount, method
 
     if sum(map(bool, (from_account, txn_ids, to_account))) != 1:
         raise click.UsageError("give exactly one of --from, --txn or --to")
-    try:
+    with _Guard():
         bundle = read(list(paths), format=fmt, progress=False)
         if to_account:
             result = tracing.backward(bundle, to_account, at=until, since=since, method=method, hops=hops,
@@ -307,8 +216,6 @@ def trace(paths, from_account, txn_ids, to_account, since, until, amount, method
         else:
             result = tracing.forward(bundle, from_account or list(txn_ids), amount=amount, since=since, until=until,
                                      method=method, hops=hops, min_amount=min_amount, currency=currency)  # fmt: skip
-    except (tracing.TraceError, InputError, SchemaError, pa.ArrowInvalid) as exc:
-        _fail(2, str(exc))
     click.echo(result.summary(top=0))
     top_rows = result.top_destinations(top).to_pylist()
     if result.direction == "forward":
@@ -331,7 +238,7 @@ def trace(paths, from_account, txn_ids, to_account, since, until, amount, method
             tables["funding"] = result.funding
         for name, table in tables.items():
             pq.write_table(table, out / f"{name}.parquet")
-            pacsv.write_csv(table, out / f"{name}.csv")
+            pacsv.write_csv(flat(table), out / f"{name}.csv")
         (out / "summary.txt").write_text(result.summary() + "\n", "utf-8")
         click.echo(f"Outputs: {', '.join(f'{n}.csv/.parquet' for n in tables)}, summary.txt in {out}")
     if plot_file:
@@ -351,13 +258,11 @@ def trace(paths, from_account, txn_ids, to_account, since, until, amount, method
               help="Allocation rule for the trace of the subject's funds.")  # fmt: skip
 def report(subject, run_dir, out, method):
     """Write the evidence pack of SUBJECT (an alert's subject id) as one self-contained HTML file."""
-    from followmoney.report import load_run, write_evidence_pack
+    from followmoney.view.report import write_evidence_pack
 
-    try:
+    with _Guard():
         bundle, alerts, summary = load_run(run_dir)
         path = write_evidence_pack(out, bundle, alerts, subject, summary=summary, trace_method=method)
-    except (FileNotFoundError, KeyError) as exc:
-        _fail(2, str(exc).strip("'\""))
     click.echo(f"Evidence pack written to {path}")
 
 
@@ -371,13 +276,10 @@ def export(run_dir, fmt, out):
     """Export the entity graph of a scored run for link-analysis tools."""
     from followmoney import export as ex
     from followmoney.graph import entity_graph
-    from followmoney.report import load_run
     from followmoney.resolve import resolve
 
-    try:
+    with _Guard():
         bundle, _, _ = load_run(run_dir)
-    except FileNotFoundError as exc:
-        _fail(2, str(exc))
     if fmt == "i2":
         paths = ex.to_i2(bundle, out)
         click.echo(f"i2 import files: {paths['entities']}, {paths['links']}")
@@ -420,12 +322,12 @@ def train(paths, out, kind, fmt, config_file, jurisdiction, window_hours, patter
     only reported. The model file keeps the scorer, its feature definitions and its
     training window; score new data with `followmoney score --model FILE`.
     """
-    from followmoney.anomaly import train_model
-    from followmoney.features import FeatureSettings
+    from followmoney.detect.models import train_model
+    from followmoney.detect.features import FeatureSettings
 
     if validation_fraction + test_fraction >= 1:
         raise click.UsageError("--validation-fraction plus --test-fraction must be below 1")
-    try:
+    with _Guard():
         cfg = _config(config_file, jurisdiction)
         changes = {k: v for k, v in (("window_hours", window_hours), ("pattern_window_hours", pattern_window_hours)) if v}
         settings = FeatureSettings(**changes)
@@ -434,10 +336,6 @@ def train(paths, out, kind, fmt, config_file, jurisdiction, window_hours, patter
         model = train_model(bundle, kind=kind, settings=settings, fractions=fractions,
                             timezone=cfg.jurisdiction_info.timezone, random_state=random_state)  # fmt: skip
         path = model.save(out)
-    except ConfigError as exc:
-        _fail(3, str(exc))
-    except (InputError, SchemaError, pa.ArrowInvalid, ValueError, OSError) as exc:
-        _fail(2, str(exc))
     if quiet:
         return
     m = model.metrics

@@ -1,6 +1,6 @@
 """Evaluate alerts against ground truth, and backtest changed rule parameters.
 
-Ground truth comes from :func:`followmoney.synth.make_transactions` (accounts, roles
+Ground truth comes from :func:`followmoney.datasets.synth.make_transactions` (accounts, roles
 and transactions of every injected pattern) or, for labelled benchmark data, from the
 labels themselves (:func:`truth_from_labels`: AMLSim alerts, IBM AML's
 ``is_laundering``). :func:`evaluate` measures, per typology, what the rules recalled
@@ -47,7 +47,7 @@ A ratio with an empty denominator is NaN.
 Examples
 --------
 >>> import followmoney as fm
->>> from followmoney.synth import make_transactions
+>>> from followmoney.datasets.synth import make_transactions
 >>> bundle, truth = make_transactions(400, 45, typologies=["ML-01"], n_per_typology=3, random_state=1)
 >>> m = evaluate(fm.score(bundle, rules=["ML-01"]), truth)
 >>> r = m.set_index("typology").loc["ML-01"]
@@ -69,8 +69,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from followmoney.bundle import Bundle
-from followmoney.config import Config, ConfigError, get_config
+from followmoney.core.bundle import Bundle
+from followmoney.core.config import Config, ConfigError, get_config
 
 __all__ = [
     "evaluate",
@@ -195,7 +195,7 @@ def truth_from_labels(bundle: Bundle) -> pa.Table:
     Returns
     -------
     pyarrow.Table
-        Schema :data:`followmoney.synth.TRUTH_SCHEMA`, metadata ``n_accounts`` (rows of
+        Schema :data:`followmoney.datasets.synth.TRUTH_SCHEMA`, metadata ``n_accounts`` (rows of
         ``accounts``, else distinct accounts in the transactions).
 
         * Transactions with a ``label_alert_id`` (AMLSim alerts, synthetic patterns)
@@ -248,7 +248,7 @@ def truth_from_labels(bundle: Bundle) -> pa.Table:
             rows.append({**base, "account_id": a, "role": "member", "is_subject": False})
         for txn, ts in zip(ibm["txn_id"], ibm["timestamp"]):
             rows.append({**base, "role": "transaction", "txn_id": txn, "timestamp": ts})
-    from followmoney.synth import TRUTH_SCHEMA
+    from followmoney.datasets.synth import TRUTH_SCHEMA
 
     out = pd.DataFrame(rows, columns=TRUTH_SCHEMA.names)
     table = pa.Table.from_pandas(out, schema=TRUTH_SCHEMA, preserve_index=False)
@@ -256,7 +256,7 @@ def truth_from_labels(bundle: Bundle) -> pa.Table:
 
 
 def _synth_name(tid: str) -> str | None:
-    from followmoney.synth import TYPOLOGIES
+    from followmoney.datasets.synth import TYPOLOGIES
 
     return TYPOLOGIES[tid].name if tid in TYPOLOGIES else None
 
@@ -303,8 +303,8 @@ def evaluate(
         ``typology``, ``subject_kind``, ``subject_id``, ``window_end``,
         ``evidence_txn_ids``.
     truth : pyarrow.Table or pandas.DataFrame
-        Ground truth with the columns of :data:`followmoney.synth.TRUTH_SCHEMA`
-        (from :func:`followmoney.synth.make_transactions` or
+        Ground truth with the columns of :data:`followmoney.datasets.synth.TRUTH_SCHEMA`
+        (from :func:`followmoney.datasets.synth.make_transactions` or
         :func:`truth_from_labels`); at least ``typology`` and ``txn_id`` /
         ``account_id``. ``subject_id`` is accepted for ``account_id``.
     n_accounts : int, optional
@@ -485,7 +485,7 @@ def parse_overrides(items: Sequence[str]) -> dict:
 
     Raises
     ------
-    followmoney.config.ConfigError
+    followmoney.core.config.ConfigError
         On an item that is not ``RULE.PARAM=VALUE``.
 
     Examples
@@ -526,7 +526,7 @@ def load_bundle(paths, format: str = "auto") -> Bundle:
         As :func:`followmoney.read`.
     """
     from followmoney.ingest import read
-    from followmoney.store import read_bundle
+    from followmoney.core.store import read_bundle
 
     items = [paths] if isinstance(paths, str | Path) else list(paths)
     if len(items) == 1 and Path(items[0]).is_dir() and (Path(items[0]) / "manifest.json").is_file():
@@ -699,7 +699,7 @@ def backtest(
 
     Raises
     ------
-    followmoney.rules.ParameterError
+    followmoney.detect.rules.ParameterError
         On an unknown parameter or a value out of range (names the rule).
     KeyError
         If ``rules`` names an unknown rule.
@@ -713,7 +713,7 @@ def backtest(
     >>> bool(r.alerts_after <= r.alerts_before), int(r.only_after)
     (True, 0)
     """
-    from followmoney.alerts import score
+    from followmoney.detect.score import score
 
     base = config if config is not None else get_config()
     after = Config(**{**base.to_dict(), "rules": _merge_rules(base.rules, changes or {})})
@@ -735,7 +735,7 @@ def backtest(
     both = b_df.merge(a_df, on=keys, how="outer", indicator=True)
     only_b = both[both["_merge"] == "left_only"][keys].sort_values(keys).reset_index(drop=True)
     only_a = both[both["_merge"] == "right_only"][keys].sort_values(keys).reset_index(drop=True)
-    from followmoney.rules import REGISTRY
+    from followmoney.detect.rules import REGISTRY
 
     run = list(rules) if rules else [r for r in REGISTRY if r not in base.disabled_rules]
     ab = pd.Series(before_alerts["rule_id"].to_pylist(), dtype=object).value_counts()

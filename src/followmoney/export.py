@@ -23,7 +23,7 @@ import networkx as nx
 import pyarrow as pa
 
 from followmoney import normalize as nz
-from followmoney.bundle import Bundle
+from followmoney.core.bundle import Bundle
 
 __all__ = [
     "to_graphml",
@@ -392,6 +392,55 @@ CASE_COLUMNS = {
 }
 
 
+#: First characters that make a spreadsheet read a cell as a formula (OWASP "CSV injection").
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def defuse(value):
+    """``value`` made inert for spreadsheets: text beginning like a formula gets a leading ``'``.
+
+    Applied to every text cell of every CSV followmoney writes (alerts, cases, i2, trace),
+    so that opening the file in Excel or LibreOffice never evaluates data as a formula.
+    Non-text values are returned unchanged.
+
+    Examples
+    --------
+    >>> defuse("=HYPERLINK(1)"), defuse("-50"), defuse("Ali"), defuse(3)
+    ("'=HYPERLINK(1)", "'-50", 'Ali', 3)
+    """
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def defuse_frame(df):
+    """Copy of a pandas DataFrame with :func:`defuse` applied to every text cell."""
+    df = df.copy()
+    for c in df.columns:
+        if df[c].dtype == object or str(df[c].dtype).startswith("str"):
+            df[c] = df[c].map(defuse)
+    return df
+
+
+def defuse_table(table: pa.Table) -> pa.Table:
+    """A pyarrow table with :func:`defuse` applied to every string column (for CSV writers).
+
+    Examples
+    --------
+    >>> defuse_table(pa.table({"a": ["=1+1", "ok", None]}))["a"].to_pylist()
+    ["'=1+1", 'ok', None]
+    """
+    import pyarrow.compute as pc
+
+    for i, field in enumerate(table.schema):
+        if pa.types.is_string(field.type) or pa.types.is_large_string(field.type):
+            col = table.column(i)
+            risky = pc.match_substring_regex(col, r"^[=+\-@\t\r]")
+            fixed = pc.if_else(pc.fill_null(risky, False), pc.binary_join_element_wise("'", col, ""), col)
+            table = table.set_column(i, field.name, fixed.cast(field.type))
+    return table
+
+
 def analyst_table(table: pa.Table, columns: dict[str, str]):
     """``table`` with analyst-friendly column names, lists joined with ``; ``, times as naive UTC.
 
@@ -459,6 +508,11 @@ def to_excel(path: str | Path, *, cases: pa.Table | None = None, alerts: pa.Tabl
             analyst_table(alerts, ALERT_COLUMNS).to_excel(xw, sheet_name="Alerts", index=False)
         if transactions is not None:
             _sheet(transactions).to_excel(xw, sheet_name="Transactions", index=False)
+        for ws in xw.book.worksheets:  # data is never a formula: text beginning "=" stays text
+            for row in ws.iter_rows():
+                for cell in row:
+                    if cell.data_type == "f":
+                        cell.data_type = "s"
     return path
 
 
@@ -525,6 +579,6 @@ def to_i2(bundle: Bundle, directory: str | Path, *, resolution=None) -> dict[str
     links.append(pd.DataFrame({"From ID": owner, "To ID": ids["node"], "Link Type": "Uses", "Reference": ids["source_ref"]}))
     links = pd.concat(links, ignore_index=True).drop_duplicates()
     out = {"entities": directory / "entities.csv", "links": directory / "links.csv"}
-    entities.to_csv(out["entities"], index=False)
-    links.to_csv(out["links"], index=False)
+    defuse_frame(entities).to_csv(out["entities"], index=False)
+    defuse_frame(links).to_csv(out["links"], index=False)
     return out

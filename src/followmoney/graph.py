@@ -38,8 +38,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from followmoney import schema
-from followmoney.bundle import Bundle
+from followmoney.core import schema
+from followmoney.core.bundle import Bundle
+from followmoney.exceptions import ConflictingDuplicateError
 
 __all__ = [
     "ConflictingDuplicateError",
@@ -70,27 +71,6 @@ FLOW_TABLE_SCHEMA = pa.schema(
         pa.field("last", schema.TIMESTAMP, metadata={"doc": "Latest transaction, UTC."}),
     ]
 )
-
-
-class ConflictingDuplicateError(ValueError):
-    """A ``txn_id`` occurs more than once with different values.
-
-    Attributes
-    ----------
-    code : str
-        ``"conflicting_duplicate_txid"``.
-    count : int
-        Number of transaction ids concerned.
-    """
-
-    code = "conflicting_duplicate_txid"
-
-    def __init__(self, count: int):
-        self.count = count
-        super().__init__(
-            f"{self.code}: {count} txn_id(s) occur more than once with different from/to, amount, "
-            "currency or timestamp; fix the source or give them distinct ids"
-        )
 
 
 def identifier_node(kind: str, value: str) -> str:

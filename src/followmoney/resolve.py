@@ -56,9 +56,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from followmoney import normalize as nz
-from followmoney.bundle import Bundle
-from followmoney.ingest._collect import stable_id
-from followmoney.schema import _f
+from followmoney.core.bundle import Bundle
+from followmoney.core.ids import stable_id
+from followmoney.core.schema import _f
 
 __all__ = [
     "ResolverSettings",

@@ -46,7 +46,7 @@ Conventions (what a reader of the output must know)
 ---------------------------------------------------
 * **One global order.** Transactions are processed in (``timestamp``, ``txn_id``) order;
   same inputs, same output, row for row.
-* **Exact money.** Amounts are integer hundredths (:func:`followmoney.schema.to_cents`);
+* **Exact money.** Amounts are integer hundredths (:func:`followmoney.core.schema.to_cents`);
   no float touches money. Pro-rata and LIBR shares are rounded *down* to the cent (the
   remainder stays in the account); when several tainted sources share one account, a
   payment's tainted cents are split among them by the largest-remainder (Hamilton)
@@ -118,8 +118,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from followmoney import schema
-from followmoney.bundle import Bundle
+from followmoney.core import schema
+from followmoney.core.bundle import Bundle
+from followmoney.exceptions import TraceError
 
 __all__ = ["METHODS", "STOP_REASONS", "TraceError", "TraceIndex", "TraceResult", "backward", "forward"]
 
@@ -143,13 +144,6 @@ STOP_REASONS = {
 
 _BIG = 1 << 62
 _US_PER_DAY = 86_400_000_000
-
-
-class TraceError(ValueError):
-    """Invalid trace request (unknown method, start not in the data, ambiguous currency).
-
-    Messages name parameters, counts and currency codes, never accounts or people.
-    """
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -1222,13 +1216,13 @@ class TraceResult:
         return (self.funding if self.direction == "backward" else self.positions).slice(0, n)
 
     def plot(self, ax=None, **kwargs):
-        """Draw the flow diagram; see :class:`followmoney.plot.TraceFlowDisplay`.
+        """Draw the flow diagram; see :class:`followmoney.view.plot.TraceFlowDisplay`.
 
         Returns
         -------
-        followmoney.plot.TraceFlowDisplay
+        followmoney.view.plot.TraceFlowDisplay
         """
-        from followmoney.plot import TraceFlowDisplay
+        from followmoney.view.plot import TraceFlowDisplay
 
         return TraceFlowDisplay.from_trace(self, ax=ax, **kwargs)
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import pyarrow as pa
 from tqdm.auto import tqdm
 
-from followmoney.bundle import Bundle
+from followmoney.core.bundle import Bundle
 from followmoney.ingest import amlsim, bank_csv, camt, fincen, goaml, ibm_aml, mt940
 from followmoney.ingest._collect import InputError
 
@@ -95,7 +95,7 @@ def sniff(path: str | os.PathLike) -> str:
     raise InputError(f"{path}: unrecognised format (tried {', '.join(ADAPTERS)}); name it with format=... (command line: --format)")
 
 
-def read(paths, format: str = "auto", *, progress: bool | None = None, **options) -> Bundle:
+def read(paths, format: str = "auto", *, progress: bool | None = None, errors: list | None = None, **options) -> Bundle:
     """Read source files into one :class:`~followmoney.Bundle`.
 
     Parameters
@@ -109,6 +109,12 @@ def read(paths, format: str = "auto", *, progress: bool | None = None, **options
         ``"auto"`` sniffs each file; otherwise a key of :data:`ADAPTERS` used for all.
     progress : bool, optional
         Show a progress bar over files; default: only on a terminal.
+    errors : list, optional
+        Where to record files that cannot be read. By default (None) the first such
+        file raises :class:`InputError`. Given a list, each unreadable file is appended
+        as ``{"file": path, "error": message}`` (the message names the file and the
+        place, never its content) and the other files are read; if none can be read,
+        :class:`InputError` is raised all the same.
     **options
         Adapter options (e.g. ``local_currency`` or ``profile`` for goAML). Each
         adapter receives the options its ``read`` accepts.
@@ -143,11 +149,20 @@ def read(paths, format: str = "auto", *, progress: bool | None = None, **options
         names[f.name] = f.resolve()
     if format != "auto" and format not in ADAPTERS:
         raise InputError(f"unknown format {format!r}; known: {', '.join(ADAPTERS)}")
+    def failed(f: Path, exc: InputError) -> None:
+        if errors is None:
+            raise exc
+        errors.append({"file": str(f), "error": str(exc)})
+
     plan = []
     for f in files:
-        if not f.is_file():
-            raise InputError(f"{f}: no such file")
-        fmt = format if format != "auto" else sniff(f)
+        try:
+            if not f.is_file():
+                raise InputError(f"{f}: no such file")
+            fmt = format if format != "auto" else sniff(f)
+        except InputError as exc:
+            failed(f, exc)
+            continue
         if ADAPTERS[fmt].is_companion(f):
             continue
         plan.append((f, fmt))
@@ -158,9 +173,15 @@ def read(paths, format: str = "auto", *, progress: bool | None = None, **options
     bundles = []
     disable = None if progress is None else not progress
     for f, fmt in tqdm(plan, desc="reading", unit="file", disable=disable, leave=False):
-        b = ADAPTERS[fmt].read(f, **{k: v for k, v in options.items() if k in accepted[fmt]})
+        try:
+            b = ADAPTERS[fmt].read(f, **{k: v for k, v in options.items() if k in accepted[fmt]})
+        except InputError as exc:
+            failed(f, exc)
+            continue
         b.load_log = _with_hashes(b.load_log, f.parent)
         bundles.append(b)
+    if errors and not bundles:
+        raise InputError(f"none of the {len(errors)} input file(s) could be read; first: {errors[0]['error']}")
     bundle = Bundle.concat(bundles)
     bundle.reconcile()
     return bundle

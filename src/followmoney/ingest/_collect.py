@@ -7,34 +7,16 @@ prove records read = rows written + merged + rejected.
 
 from __future__ import annotations
 
-import hashlib
 from collections import defaultdict
 from pathlib import Path
 
 import pyarrow as pa
 
-from followmoney import schema
-from followmoney.bundle import Bundle, _KEYS, _merge_on_key
+from followmoney.core import schema
+from followmoney.core.bundle import Bundle, _KEYS, _merge_on_key
+from followmoney.exceptions import InputError
 
-__all__ = ["stable_id", "Collector", "InputError"]
-
-
-class InputError(ValueError):
-    """A source file cannot be read at all. The message names the file and the place."""
-
-
-def stable_id(prefix: str, *parts: object) -> str:
-    """Deterministic short id from ``parts``: ``prefix`` + 16 hex digits of BLAKE2b.
-
-    Examples
-    --------
-    >>> stable_id("T", "report.xml", "#/report/transaction[1]")
-    'T...'
-    >>> stable_id("T", "a", 1) == stable_id("T", "a", 1)
-    True
-    """
-    h = hashlib.blake2b("\x1f".join("" if p is None else str(p) for p in parts).encode(), digest_size=8)
-    return prefix + h.hexdigest()
+__all__ = ["Collector", "InputError"]
 
 
 class Collector:

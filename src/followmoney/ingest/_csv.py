@@ -8,7 +8,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from followmoney import schema
+from followmoney.core import schema
 from followmoney.ingest._collect import InputError
 
 #: Exact decimal with at most two places (no exponent, no thousands separators).

@@ -39,7 +39,7 @@ def refuse_doctype(path: Path, head: bytes, what: str) -> None:
     >>> refuse_doctype(Path("x.xml"), b'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY a "b">]><r/>', "goAML reports")
     Traceback (most recent call last):
     ...
-    followmoney.ingest._collect.InputError: x.xml: refused: the file declares a DOCTYPE / XML entities (entity expansion and external entities); goAML reports never need one
+    followmoney.exceptions.InputError: x.xml: refused: the file declares a DOCTYPE / XML entities (entity expansion and external entities); goAML reports never need one
     """
     if any(m in head for m in _MARKS):
         raise InputError(

@@ -24,9 +24,10 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from followmoney import schema
-from followmoney.bundle import Bundle
-from followmoney.ingest._collect import Collector, InputError, stable_id
+from followmoney.core import schema
+from followmoney.core.bundle import Bundle
+from followmoney.ingest._collect import Collector, InputError
+from followmoney.core.ids import stable_id
 from followmoney.ingest._csv import first_failure, line_refs, parse_money, parse_time, read_strings, reject_rows
 
 __all__ = ["FORMAT", "sniff", "is_companion", "read"]

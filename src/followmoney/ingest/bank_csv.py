@@ -89,10 +89,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pycountry
 
-from followmoney import schema
-from followmoney.bundle import Bundle
+from followmoney.core import schema
+from followmoney.core.bundle import Bundle
 from followmoney.ingest._profiles import load_toml_profile
-from followmoney.ingest._collect import Collector, InputError, stable_id
+from followmoney.ingest._collect import Collector, InputError
+from followmoney.core.ids import stable_id
 from followmoney.ingest.camt import _BIC_RE, _IBAN_RE
 
 __all__ = [

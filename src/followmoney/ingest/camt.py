@@ -49,10 +49,11 @@ from pathlib import Path
 import pyarrow as pa
 from lxml import etree
 
-from followmoney import schema
-from followmoney.bundle import Bundle
+from followmoney.core import schema
+from followmoney.core.bundle import Bundle
 from followmoney.ingest._xml import PARSER_OPTIONS, refuse_doctype
-from followmoney.ingest._collect import Collector, InputError, stable_id
+from followmoney.ingest._collect import Collector, InputError
+from followmoney.core.ids import stable_id
 
 __all__ = ["FORMAT", "EXTRA_COLUMNS", "sniff", "is_companion", "read", "account_id", "is_iban", "is_bic", "typed_extras"]
 

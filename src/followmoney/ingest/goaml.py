@@ -33,12 +33,13 @@ from pathlib import Path
 
 from lxml import etree
 
-from followmoney import schema
-from followmoney.bundle import Bundle
+from followmoney.core import schema
+from followmoney.core.bundle import Bundle
 from followmoney.ingest._profiles import load_toml_profile
 from followmoney.normalize import normalize_address, normalize_email, normalize_phone
 from followmoney.ingest._xml import PARSER_OPTIONS, refuse_doctype
-from followmoney.ingest._collect import Collector, InputError, stable_id
+from followmoney.ingest._collect import Collector, InputError
+from followmoney.core.ids import stable_id
 
 __all__ = ["FORMAT", "PROFILES_DIR", "Profile", "load_profile", "sniff", "is_companion", "read"]
 
@@ -69,7 +70,7 @@ class Profile:
     cash_funds : frozenset of str
         Funds codes meaning physical cash.
     funds_channel, transmode_channel : dict of str to str
-        Code -> one of :data:`followmoney.schema.CHANNELS`.
+        Code -> one of :data:`followmoney.core.schema.CHANNELS`.
     known_codes : frozenset of str
         Every funds and transmode code of the schema (for recognising the profile).
     roles : dict of str to str

@@ -69,8 +69,9 @@ from datetime import date, datetime, timedelta, timezone
 from decimal import ROUND_HALF_EVEN, Decimal
 from pathlib import Path
 
-from followmoney.bundle import Bundle
-from followmoney.ingest._collect import Collector, InputError, stable_id
+from followmoney.core.bundle import Bundle
+from followmoney.ingest._collect import Collector, InputError
+from followmoney.core.ids import stable_id
 from followmoney.ingest.camt import account_id, is_bic, is_iban, typed_extras
 
 __all__ = ["FORMAT", "sniff", "is_companion", "read", "parse_details"]

@@ -35,10 +35,10 @@ One pattern is a small set of accounts and the transactions among them, built so
 it *exceeds* the defaults of its catalogue row in ``shared/reference/indicators.md``
 (sections 1, 2, 5, 6); see :data:`TYPOLOGIES` for each one's shape and parameters.
 Amounts are set relative to the jurisdiction's cash reporting threshold ``T``
-(:func:`followmoney.config.jurisdictions`) or to a source's own figure converted into
+(:func:`followmoney.core.config.jurisdictions`) or to a source's own figure converted into
 the jurisdiction's currency with a fixed, approximate rate (synthetic magnitudes
 only, never a threshold). Country lists (FATF call for action, migrant-flow
-corridors) come from :func:`followmoney.config.country_lists`.
+corridors) come from :func:`followmoney.core.config.country_lists`.
 
 Extra columns
 -------------
@@ -75,9 +75,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from followmoney import schema
-from followmoney.bundle import Bundle
-from followmoney.config import country_lists, jurisdictions
+from followmoney.core import schema
+from followmoney.core.bundle import Bundle
+from followmoney.core.config import country_lists, jurisdictions
 
 __all__ = ["make_transactions", "TYPOLOGIES", "Typology", "TRUTH_SCHEMA", "EXTRA_COLUMNS"]
 
@@ -1641,7 +1641,7 @@ def make_transactions(
     n_per_typology : int, default 5
         Patterns injected per typology.
     jurisdiction : str, default "US"
-        Key of :func:`followmoney.config.jurisdictions`: the currency of every amount,
+        Key of :func:`followmoney.core.config.jurisdictions`: the currency of every amount,
         the cash reporting threshold ``T`` that patterns are scaled to, and the time
         zone of local clock times.
     start : str or datetime.date, default "2024-01-01"
@@ -1840,7 +1840,7 @@ def _assemble(w: _World) -> tuple[Bundle, pa.Table]:
     reports = schema.conform(
         [{"report_id": report_id, "format": "synth", "report_code": "DATASET", "reporting_entity": "synth",
           "submitted_at": datetime.combine(w.start + timedelta(days=w.n_days), datetime.min.time(), timezone.utc),
-          "currency_local": w.currency, "reason": "synthetic data with injected typologies (followmoney.synth)",
+          "currency_local": w.currency, "reason": "synthetic data with injected typologies (followmoney.datasets.synth)",
           "source_file": source_file}],  # fmt: skip
         "reports",
     )
@@ -2019,7 +2019,7 @@ def _truth(w, account_ids, party_ids, txn_ids, t_us, pats) -> pa.Table:
     tid = pc.if_else(pa.array(is_txn), tid, pa.scalar(None, pa.string())) if len(order) else pa.array([], pa.string())
     ts = pa.array(np.where(is_txn, t_us[rows[np.maximum(txn_pos, 0)]] if n_t else 0, 0), mask=~is_txn)
     meta = {"n_accounts": str(w.n), "jurisdiction": w.jcode, "start": w.start.isoformat(), "n_days": str(w.n_days),
-            "generator": "followmoney.synth.make_transactions", "skipped": ",".join(w.skipped)}  # fmt: skip
+            "generator": "followmoney.datasets.synth.make_transactions", "skipped": ",".join(w.skipped)}  # fmt: skip
     return pa.table(
         {
             "typology": _take_str(typs, allp),

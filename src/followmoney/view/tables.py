@@ -12,10 +12,10 @@ import html
 
 import pyarrow as pa
 
-from followmoney import schema
-from followmoney.cases import CASES_SCHEMA
+from followmoney.core import schema
+from followmoney.detect.cases import CASES_SCHEMA
 
-__all__ = ["alerts_html", "cases_html", "table_html", "register_ipython"]
+__all__ = ["alerts_html", "cases_html", "table_html", "enable_notebook"]
 
 _STYLE = "font-size:12px;border-collapse:collapse"
 _CELL = "border:1px solid #ddd;padding:3px 6px;text-align:left;vertical-align:top"
@@ -75,8 +75,13 @@ def table_html(table: pa.Table) -> str | None:
     return None
 
 
-def register_ipython() -> bool:
-    """Register :func:`table_html` as the HTML formatter of pyarrow tables in a running IPython.
+def enable_notebook() -> bool:
+    """Show alerts and cases tables as readable HTML in the running Jupyter/IPython session.
+
+    Registers :func:`table_html` as the HTML formatter of :class:`pyarrow.Table` in the
+    running IPython shell. Importing followmoney changes nothing by itself: call this once
+    per notebook (``fm.enable_notebook()``). Tables without the alerts or cases schema
+    still display as pyarrow draws them.
 
     Returns
     -------

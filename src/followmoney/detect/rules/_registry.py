@@ -9,11 +9,9 @@ from decimal import Decimal
 
 import pandas as pd
 
+from followmoney.exceptions import ParameterError
+
 __all__ = ["Param", "Rule", "RuleContext", "REGISTRY", "register", "ParameterError"]
-
-
-class ParameterError(ValueError):
-    """A rule parameter is unknown or outside its allowed range; names the rule and parameter."""
 
 
 @dataclass(frozen=True)
@@ -66,7 +64,7 @@ class RuleContext:
     ----------
     params : dict
         The rule's validated parameters.
-    jurisdiction : followmoney.config.Jurisdiction
+    jurisdiction : followmoney.core.config.Jurisdiction
         Threshold, currency, time zone of the run.
     bundle : followmoney.Bundle, optional
         The whole load, for rules that read other tables (accounts, identifiers).

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 import logging
@@ -12,14 +13,19 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from tqdm.auto import tqdm
 
-from followmoney import schema
-from followmoney.bundle import Bundle
-from followmoney.config import Config, get_config
-from followmoney.ingest._collect import stable_id
-from followmoney.rules import REGISTRY, RuleContext
-from followmoney.rules._rolling import money_text, payroll
+from followmoney.core import schema
+from followmoney.core.bundle import Bundle
+from followmoney.core.config import Config, get_config
+from followmoney.exceptions import ConfigError
+from followmoney.core.frame import prepare_transactions
+from followmoney.core.ids import stable_id
+from followmoney.detect.rules import REGISTRY, RuleContext
+from followmoney.core.units import money_text
 
-__all__ = ["score", "prepare_transactions", "SEVERITY_CUTS", "OPTIONAL_COLUMNS"]
+__all__ = ["score", "failures_of", "SEVERITY_CUTS", "FAILURES_KEY"]
+
+#: Schema metadata key of the alerts table listing the detectors that failed in the run.
+FAILURES_KEY = b"followmoney.failures"
 
 log = logging.getLogger("followmoney")
 
@@ -32,99 +38,20 @@ def severity(score: float) -> str:
     return "high" if score >= SEVERITY_CUTS[0] else "medium" if score >= SEVERITY_CUTS[1] else "low"
 
 
-#: Optional transaction columns passed through to rules when the source has them.
-OPTIONAL_COLUMNS = (
-    "from_party",
-    "to_party",
-    "description",
-    "counterparty_name",
-    "merchant_category",
-    "country_from",
-    "country_to",
-    "location_id",
-    "location_region",
-    "conductor_party",
-    "is_payroll",
-)
-
-
-def prepare_transactions(transactions: pa.Table, timezone: str = "UTC", accounts: pa.Table | None = None) -> pd.DataFrame:
-    """The frame rules run on: one row per transaction with a timestamp, in (t, txn_id) order.
-
-    Parameters
-    ----------
-    transactions : pyarrow.Table
-        Canonical ``transactions`` table (extra columns such as ``location_id``,
-        ``conductor_party`` or ``is_payroll`` are passed through when present).
-    timezone : str, default "UTC"
-        IANA zone for local clock time where the source states no UTC offset
-        (the jurisdiction's zone, for night-time rules).
-    accounts : pyarrow.Table, optional
-        Canonical ``accounts``: adds ``from_institution`` / ``to_institution``.
-
-    Returns
-    -------
-    pandas.DataFrame
-        Columns ``txn_id``, ``t`` (int64 µs since the epoch, UTC), ``local_hour``
-        (0–23) and ``local_day`` (days since 1970-01-01) on the local clock: the
-        source's stated UTC offset, else ``timezone``,
-        ``amount_cents`` (nullable Int64 hundredths of ``currency``; null for
-        negative or invalid amounts, which are excluded from sums), ``currency``,
-        ``from_account``, ``to_account``, ``sender`` / ``receiver`` (account, else
-        party), ``channel``, ``self_transfer`` (bool), ``payroll`` (bool, wage payments:
-        :func:`followmoney.rules._rolling.payroll`), ``source_ref``, and those of
-        :data:`OPTIONAL_COLUMNS` the table has, and ``from_institution`` /
-        ``to_institution`` when ``accounts`` is given. Rows without a timestamp cannot be
-        placed in a window and are left out (they stay in the transactions table).
-    """
-    tx = transactions.filter(pc.is_valid(transactions["timestamp"]))
-    cents = schema.to_cents(tx["amount"])
-    cents = pc.if_else(pc.less(cents, 0), pa.scalar(None, pa.int64()), cents)
-    flagged_self = schema.has_flag(tx["quality_flags"], "self_transfer")
-    same = pc.fill_null(pc.equal(tx["from_account"], tx["to_account"]), False)
-    cols = {
-        "txn_id": tx["txn_id"],
-        "t": tx["timestamp"].cast(pa.int64()),
-        "amount_cents": cents,
-        "currency": tx["currency"],
-        "from_account": tx["from_account"],
-        "to_account": tx["to_account"],
-        "sender": pc.coalesce(tx["from_account"], tx["from_party"]),
-        "receiver": pc.coalesce(tx["to_account"], tx["to_party"]),
-        "channel": tx["channel"],
-        "self_transfer": pc.or_(flagged_self, same),
-        "source_ref": tx["source_ref"],
-        "tz_offset_minutes": tx["tz_offset_minutes"],
-    }
-    for c in OPTIONAL_COLUMNS:
-        if c in tx.column_names and c not in cols:
-            cols[c] = tx[c]
-    frame = pa.table(cols).sort_by([("t", "ascending"), ("txn_id", "ascending")])
-    df = frame.to_pandas()
-    df["amount_cents"] = df["amount_cents"].astype("Int64")
-    utc = pd.to_datetime(df["t"], unit="us", utc=True)
-    offset = df.pop("tz_offset_minutes")
-    zone_wall = utc.dt.tz_convert(timezone).dt.tz_localize(None)
-    stated_wall = utc.dt.tz_localize(None) + pd.to_timedelta(offset.fillna(0).astype("int64"), unit="min")
-    wall = stated_wall.where(offset.notna(), zone_wall)
-    df["payroll"] = payroll(df).to_numpy(bool)
-    df["local_hour"] = wall.dt.hour.astype("int64")
-    df["local_day"] = wall.to_numpy().astype("datetime64[D]").astype("int64")
-    if accounts is not None and accounts.num_rows:
-        inst = pd.Series(accounts["institution"].to_numpy(zero_copy_only=False), index=accounts["account_id"].to_numpy(zero_copy_only=False))
-        inst = inst[~inst.index.duplicated()]
-        df["from_institution"] = df["from_account"].map(inst)
-        df["to_institution"] = df["to_account"].map(inst)
-    return df
-
-
 def _fmt_totals(pairs: list[tuple[str, int]]) -> str:
     if not pairs:
         return "no valid amounts"
     return ", ".join(money_text(v, c) for c, v in pairs)
 
 
-def score(bundle: Bundle, config: Config | None = None, *, rules: list[str] | None = None, progress: bool | None = None) -> pa.Table:
+def score(
+    bundle: Bundle,
+    config: Config | None = None,
+    *,
+    rules: list[str] | None = None,
+    progress: bool | None = None,
+    on_error: str = "record",
+) -> pa.Table:
     """Run the typology rules and return the alerts, most suspicious first.
 
     Parameters
@@ -135,11 +62,15 @@ def score(bundle: Bundle, config: Config | None = None, *, rules: list[str] | No
     config : Config, optional
         Jurisdiction and rule parameters; default: :func:`followmoney.get_config`.
     rules : list of str, optional
-        Rule ids to run; default all in :data:`followmoney.rules.REGISTRY` that the
+        Rule ids to run; default all in :data:`followmoney.detect.rules.REGISTRY` that the
         configuration does not disable.
     progress : bool, optional
         Show a progress bar over rules (tqdm; works in Jupyter); default: only on a
         terminal.
+    on_error : {"record", "raise"}, default "record"
+        A rule that raises: ``"record"`` logs a warning (rule id and exception type,
+        no data), leaves its alerts out and lists it in :func:`failures_of`; the other
+        rules still run. ``"raise"`` re-raises (for developing a rule).
 
     Returns
     -------
@@ -153,10 +84,11 @@ def score(bundle: Bundle, config: Config | None = None, *, rules: list[str] | No
 
     Raises
     ------
-    followmoney.rules.ParameterError
+    followmoney.exceptions.ParameterError
         If a configured rule parameter is unknown or out of range.
-    KeyError
-        If ``rules`` names an unknown rule.
+    followmoney.exceptions.ConfigError
+        If ``rules``, the configuration's ``disabled_rules`` or its ``[rules]`` table
+        name an unknown rule (the message suggests the closest id).
 
     Examples
     --------
@@ -167,11 +99,15 @@ def score(bundle: Bundle, config: Config | None = None, *, rules: list[str] | No
     ('HT-11', True, True)
     """
     cfg = config if config is not None else get_config()
+    _check_rule_ids(rules or [], "rules")
+    _check_rule_ids(cfg.disabled_rules, "disabled_rules")
+    _check_rule_ids(cfg.rules, "[rules] table")
     ids = rules if rules is not None else [r for r in REGISTRY if r not in cfg.disabled_rules]
     frame = prepare_transactions(bundle.transactions, cfg.jurisdiction_info.timezone, bundle.accounts)
     run_id = _run_id(bundle, cfg)
     by_txn = frame.set_index("txn_id")[["amount_cents", "currency", "source_ref"]]
     shared: dict = {}  # computed once per run, used by several rules
+    failures: list[dict] = []
     out = []
     for rule_id in tqdm(ids, desc="scoring", unit="rule", disable=None if progress is None else not progress, leave=False):
         rule = REGISTRY[rule_id]
@@ -180,15 +116,53 @@ def score(bundle: Bundle, config: Config | None = None, *, rules: list[str] | No
         if missing:
             log.info("rule %s skipped: no data in column(s) %s", rule_id, ", ".join(missing))
             continue
-        findings = rule.func(frame, RuleContext(params=params, jurisdiction=cfg.jurisdiction_info, bundle=bundle, config=cfg, shared=shared))
-        if findings is None or findings.empty:
-            continue
-        out.append(_alerts_for(rule, params, cfg, findings, by_txn, run_id))
+        try:
+            ctx = RuleContext(params=params, jurisdiction=cfg.jurisdiction_info, bundle=bundle, config=cfg, shared=shared)
+            findings = rule.func(frame, ctx)
+            if findings is None or findings.empty:
+                continue
+            out.append(_alerts_for(rule, params, cfg, findings, by_txn, run_id))
+        except Exception as exc:  # one failing rule never takes the run down
+            if on_error == "raise":
+                raise
+            failures.append({"detector": "rule", "id": rule_id, "error": type(exc).__name__})
+            log.warning("rule %s failed (%s); its alerts are missing from this run", rule_id, type(exc).__name__)
     result_schema = schema.SCHEMAS["alerts"]
-    if not out:
-        return result_schema.empty_table()
-    table = pa.Table.from_pandas(pd.concat(out, ignore_index=True), schema=result_schema, preserve_index=False)
-    return table.sort_by([("score", "descending"), ("window_start", "ascending"), ("alert_id", "ascending")])
+    if out:
+        table = pa.Table.from_pandas(pd.concat(out, ignore_index=True), schema=result_schema, preserve_index=False)
+        table = table.sort_by([("score", "descending"), ("window_start", "ascending"), ("alert_id", "ascending")])
+    else:
+        table = result_schema.empty_table()
+    if failures:
+        table = table.replace_schema_metadata({**(table.schema.metadata or {}), FAILURES_KEY: json.dumps(failures).encode()})
+    return table
+
+
+def _check_rule_ids(ids, where: str) -> None:
+    unknown = [r for r in ids if r not in REGISTRY]
+    if unknown:
+        hints = {r: difflib.get_close_matches(str(r), list(REGISTRY), n=1) for r in unknown}
+        said = ", ".join(f"{r!r}" + (f" (did you mean {h[0]}?)" if h else "") for r, h in hints.items())
+        raise ConfigError(f"{where}: unknown rule id(s) {said}")
+
+
+def failures_of(alerts: pa.Table) -> list[dict]:
+    """The detectors that failed while ``alerts`` was scored (empty when all ran).
+
+    Parameters
+    ----------
+    alerts : pyarrow.Table
+        A table returned by :func:`score` (the list travels in its schema metadata,
+        also through Parquet).
+
+    Returns
+    -------
+    list of dict
+        ``{"detector": "rule", "id": rule id, "error": exception type name}`` each;
+        never data values.
+    """
+    raw = (alerts.schema.metadata or {}).get(FAILURES_KEY)
+    return json.loads(raw) if raw else []
 
 
 def _run_id(bundle: Bundle, cfg: Config) -> str:
@@ -205,15 +179,15 @@ def _alerts_for(rule, params, cfg, findings: pd.DataFrame, by_txn: pd.DataFrame,
     ev["row"] = ev.index
     sums = ev.dropna(subset=["amount_cents"]).groupby(["row", "currency"], dropna=False)["amount_cents"].sum()
     totals: dict[int, list] = {}
-    for (row, cur), v in sums.items():
-        totals.setdefault(row, []).append((cur, int(v)))
+    for (row, cur), v in sums.items():  # a missing currency stays None ("unknown currency" in words)
+        totals.setdefault(row, []).append((None if pd.isna(cur) else cur, int(v)))
     refs = ev.groupby("row")["source_ref"].agg(list)
     params_json = json.dumps({"jurisdiction": cfg.jurisdiction, **params}, sort_keys=True, default=str)
     records = []
     for i, r in f.iterrows():  # one row per alert, not per transaction
         start = pd.Timestamp(int(r["window_start"]), unit="us", tz="UTC")
         end = pd.Timestamp(int(r["window_end"]), unit="us", tz="UTC")
-        tot = sorted(totals.get(i, []), key=lambda p: (p[0] is None, p[0]))
+        tot = sorted(totals.get(i, []), key=lambda p: (p[0] is None, p[0] or ""))
         n_ev = len(r["evidence_txn_ids"])
         facts = {
             **r["facts"],

@@ -35,6 +35,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from followmoney.exceptions import SchemaError
+
 __all__ = [
     "MONEY",
     "TIMESTAMP",
@@ -68,10 +70,6 @@ CHANNELS = (
     "crypto",
     "other",
 )
-
-
-class SchemaError(ValueError):
-    """A table does not match its canonical schema (missing column, wrong type)."""
 
 
 def _f(name: str, type_: pa.DataType, doc: str, nullable: bool = True) -> pa.Field:

@@ -9,17 +9,14 @@ no per-subject Python loop, no self-join.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from decimal import Decimal
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["KeyedSeries", "runs", "codes_for", "group_rolling_sum", "make_findings", "margin_score", "money_text", "threshold_cents", "DAY_US", "HOUR_US"]
+__all__ = ["KeyedSeries", "runs", "codes_for", "group_rolling_sum", "make_findings", "margin_score", "threshold_cents"]
 
-DAY_US = 86_400_000_000
-HOUR_US = 3_600_000_000
 
 _SHIFT = 34  # 2**34 seconds ≈ 544 years of time range per key
 _US = 1_000_000
@@ -189,23 +186,12 @@ def make_findings(
     return pd.DataFrame(out, columns=cols)
 
 
-def money_text(cents: int, currency) -> str:
-    """``"USD 1,234.50"`` from int hundredths, exactly (Decimal, never float).
-
-    Examples
-    --------
-    >>> money_text(123450, "USD")
-    'USD 1,234.50'
-    """
-    return f"{currency or 'unknown currency'} {Decimal(int(cents)) / 100:,.2f}"
-
-
 def threshold_cents(jurisdiction, fraction: float = 1.0) -> int:
     """``fraction`` × the jurisdiction's cash reporting threshold, in int hundredths, exactly.
 
     Examples
     --------
-    >>> from followmoney.config import jurisdictions
+    >>> from followmoney.core.config import jurisdictions
     >>> threshold_cents(jurisdictions()["US"], 0.8)
     800000
     """
@@ -223,22 +209,3 @@ def margin_score(observed, threshold) -> np.ndarray:
     obs = np.asarray(observed, dtype=float)
     margin = (obs - threshold) / threshold if threshold else np.ones_like(obs)
     return np.clip(0.5 + 0.5 * margin, 0.5, 1.0)
-
-
-#: Words that mark a payment as wages when the source has no ``is_payroll`` column.
-PAYROLL_WORDS = re.compile(r"\b(?:salary|salaries|wage|wages|payroll|gaji|upah|sahod|sueldo|lohn|gehalt)\b", re.I)
-
-
-def payroll(frame: pd.DataFrame) -> pd.Series:
-    """Wage payments: ``is_payroll`` where the source states it, else payroll words in ``description``.
-
-    Examples
-    --------
-    >>> f = pd.DataFrame({"description": ["SALARY MAY", "rent", None], "to_account": ["A", "B", "C"]})
-    >>> payroll(f).tolist()
-    [True, False, False]
-    """
-    if "is_payroll" in frame and frame["is_payroll"].notna().any():
-        return frame["is_payroll"].fillna(False).astype(bool)
-    desc = frame["description"] if "description" in frame else pd.Series("", index=frame.index)
-    return desc.fillna("").str.contains(PAYROLL_WORDS) & frame["to_account"].notna()

@@ -18,8 +18,8 @@ import numpy as np
 import pandas as pd
 
 from followmoney.resolve import resolve
-from followmoney.rules._registry import Param, Rule, RuleContext, register
-from followmoney.rules._rolling import make_findings, margin_score
+from followmoney.detect.rules._registry import Param, Rule, RuleContext, register
+from followmoney.detect.rules._rolling import make_findings, margin_score
 
 #: Weight of a shared identifier by kind (indicators.md ML-15: device/ID document > phone/e-mail > address).
 KIND_WEIGHT = {"device": 1.0, "ip": 0.9, "passport": 1.0, "national_id": 1.0, "id_document": 1.0, "tax_id": 1.0,
@@ -174,7 +174,8 @@ def _controller_contacts(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
             rows = np.union1d(_rows_of(index, ("from_party",), [pp]), _rows_of(index, ("from_account",), held.get(pp, set())))
             spent[pp] = frame["amount_cents"].iloc[rows].fillna(0).sum()
         to_ben = paid.groupby(["to_account", "payer_party"])["amount_cents"].transform("sum").fillna(0)
-        paid = paid[(to_ben / paid["payer_party"].map(spent).clip(lower=1)) >= p["min_payer_share"]]
+        spent_by_payer = paid["payer_party"].map(spent).astype("float64")  # numeric even when nothing maps (pandas 3)
+        paid = paid[(to_ben / spent_by_payer.clip(lower=1)) >= p["min_payer_share"]]
         n_payers = paid.groupby("to_account")["payer"].nunique()
         for ben, n in n_payers[n_payers >= p["min_payers"]].sort_index().items():
             sel = paid[paid["to_account"] == ben]

@@ -6,7 +6,7 @@ search and cumulative sums; no Python loop over rows or accounts):
 * :func:`transaction_features`: one row per transaction, the state of its sender
   (``src_``) and receiver (``dst_``) accounts *just before* it, the graph patterns it
   closes, and its own attributes. This is the input of the scorers in
-  :mod:`followmoney.anomaly`.
+  :mod:`followmoney.detect.models`.
 * :func:`account_features`: one row per account and calendar window (e.g. each 7
   days), the account's behaviour in that window.
 
@@ -380,18 +380,18 @@ def stream_frame(transactions, timezone: str = "UTC") -> pd.DataFrame:
     ----------
     transactions : pyarrow.Table, Bundle or pandas.DataFrame
         Canonical ``transactions`` (or a bundle holding them), or a frame already made
-        by :func:`followmoney.alerts.prepare_transactions`.
+        by :func:`followmoney.detect.score.prepare_transactions`.
     timezone : str, default "UTC"
         IANA zone of the local clock where the source states no UTC offset.
 
     Returns
     -------
     pandas.DataFrame
-        :func:`followmoney.alerts.prepare_transactions` output with repeated
+        :func:`followmoney.detect.score.prepare_transactions` output with repeated
         ``txn_id`` rows dropped (the first kept), sorted by (``t``, ``txn_id``),
         index 0..n-1.
     """
-    from followmoney.alerts import prepare_transactions
+    from followmoney.core.frame import prepare_transactions
 
     if isinstance(transactions, pd.DataFrame):
         frame = transactions

@@ -5,12 +5,12 @@ from __future__ import annotations
 import html
 from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
-from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from followmoney import schema
+from followmoney.core import schema
+from followmoney.exceptions import ReconciliationError
 
 __all__ = ["Bundle", "ReconciliationError"]
 
@@ -26,10 +26,6 @@ _KEYS = {
 }
 
 
-class ReconciliationError(AssertionError):
-    """Records read differ from rows written + merged + rejected for some file and table."""
-
-
 def _table_field(name: str):
     return field(default_factory=lambda: schema.empty(name))
 
@@ -38,7 +34,7 @@ def _table_field(name: str):
 class Bundle:
     """The canonical tables of one load, each a :class:`pyarrow.Table`.
 
-    Every table has the schema of the same name in :data:`followmoney.schema.SCHEMAS`
+    Every table has the schema of the same name in :data:`followmoney.core.schema.SCHEMAS`
     (extra columns allowed after the canonical ones). ``load_log`` counts, per source
     file and table, the records read, rows written, records merged into an existing
     row (same key) and records rejected, so that a load can be reconciled with
@@ -139,26 +135,6 @@ class Bundle:
             raise ReconciliationError(f"rejects: {self.rejects.num_rows} rows but the load log says {n_rej}")
 
     # ------------------------------------------------------------------ looking
-    def evidence_pack(self, alerts: pa.Table, subject: str, path=None, **kwargs) -> str:
-        """The evidence pack of ``subject`` as HTML (see :func:`followmoney.report.evidence_pack`).
-
-        Parameters
-        ----------
-        alerts : pyarrow.Table
-            Alerts scored on this bundle.
-        subject : str
-        path : str or Path, optional
-            Also write the HTML there.
-        **kwargs
-            Passed to :func:`followmoney.report.evidence_pack`.
-        """
-        from followmoney.report import evidence_pack
-
-        text = evidence_pack(self, alerts, subject, **kwargs)
-        if path is not None:
-            Path(path).write_text(text, encoding="utf-8")
-        return text
-
     def summary(self) -> dict[str, int]:
         """Row count per table.
 

@@ -21,7 +21,7 @@ Money passed on cannot exceed the money received: where the catalogue asks that 
 least a share of an amount moves on (ML-07 forwarding, ML-08 pass-through, ML-09
 return, ML-12 hop to hop), no more than all of it may move on either; a larger
 payment is other money, and without this bound ordinary rent, bill and payroll flows
-fill the queue (measured on ``followmoney.synth`` data). ML-11's ±10 % is the
+fill the queue (measured on ``followmoney.datasets.synth`` data). ML-11's ±10 % is the
 catalogue's own two-sided bound.
 
 Optional columns, used when present: ``is_payroll`` (bool), and for ML-12
@@ -56,7 +56,7 @@ strongest is kept as evidence).
 Examples
 --------
 >>> import pandas as pd
->>> from followmoney.rules import REGISTRY
+>>> from followmoney.detect.rules import REGISTRY
 >>> [REGISTRY[r].name for r in ("ML-07", "ML-09", "ML-12")]
 ['Scatter-gather', 'Cycle (round-tripping)', 'Layering chain']
 >>> day = 86_400_000_000
@@ -77,9 +77,10 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from followmoney.rules._registry import Param, Rule, RuleContext, register
-from followmoney.rules._rolling import DAY_US, HOUR_US, money_text, threshold_cents
-from followmoney.rules._windows import episodes
+from followmoney.detect.rules._registry import Param, Rule, RuleContext, register
+from followmoney.core.units import DAY_US, HOUR_US, money_text
+from followmoney.detect.rules._rolling import threshold_cents
+from followmoney.detect.rules._windows import episodes
 
 __all__ = ["CycleSearch", "ChainSearch", "find_cycles", "find_chains"]
 
@@ -518,7 +519,7 @@ def _usual_senders(E, hin, h, s, W, k, baseline_us) -> np.ndarray:
     """Usual distinct-sender count of hub key ``h`` around each window start ``s``.
 
     The fan-in episodes of each hub (at least ``k`` distinct senders within ``W``) with
-    their point-in-time usual level (:func:`followmoney.rules._windows.episodes`); a
+    their point-in-time usual level (:func:`followmoney.detect.rules._windows.episodes`); a
     window starting at ``s`` belongs to the episode with ``episode_start - W <= s <=
     episode_end``. 0 where none is found.
     """
@@ -793,7 +794,7 @@ def find_cycles(
     Parameters
     ----------
     frame : pandas.DataFrame
-        Prepared transactions (:func:`followmoney.alerts.prepare_transactions`):
+        Prepared transactions (:func:`followmoney.detect.score.prepare_transactions`):
         ``txn_id``, ``t`` (int64 µs since the epoch, UTC), ``amount_cents`` (hundredths
         of ``currency``), ``currency``, ``from_account``, ``to_account`` and optionally
         ``self_transfer``. Rows without both accounts or a positive amount are ignored.

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from followmoney import schema
-from followmoney.bundle import Bundle
+from followmoney.core import schema
+from followmoney.core.bundle import Bundle
+from followmoney._version import __version__
 
 __all__ = ["write_bundle", "read_bundle", "STORE_VERSION"]
 
@@ -43,7 +44,6 @@ def write_bundle(bundle: Bundle, directory: str | Path) -> Path:
     >>> read_bundle(d).summary() == fm.Bundle().summary()
     True
     """
-    from followmoney import __version__
 
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)

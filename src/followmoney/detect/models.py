@@ -1,7 +1,7 @@
 """Anomaly and learned scorers over the point-in-time features, and their alerts.
 
 Rules catch the typologies we know; criminals adapt. Two scorers rank transactions
-over the features of :func:`followmoney.features.transaction_features`:
+over the features of :func:`followmoney.detect.features.transaction_features`:
 
 * :class:`AnomalyScorer` (rule id ``AN-IF``): unsupervised, needs no labels. An
   IsolationForest by default; any estimator with ``fit`` and ``score_samples``
@@ -28,7 +28,7 @@ peer group.
 Examples
 --------
 >>> import followmoney as fm
->>> from followmoney.features import transaction_features
+>>> from followmoney.detect.features import transaction_features
 >>> bundle = fm.read(fm.sample_data_path() / "amlsim" / "transactions.csv")
 >>> X = transaction_features(bundle)
 >>> y = labels_for(bundle, X.index)
@@ -48,6 +48,7 @@ import hashlib
 import json
 import logging
 import warnings
+import zipfile
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from decimal import Decimal
@@ -65,8 +66,9 @@ from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import check_is_fitted, has_fit_parameter
 
-from followmoney import schema
-from followmoney.features import FeatureSettings, stream_frame, transaction_features
+from followmoney.core import schema
+from followmoney.exceptions import ConfigError, InputError
+from followmoney.detect.features import FeatureSettings, stream_frame, transaction_features
 
 try:  # scikit-learn >= 1.6
     from sklearn.utils.validation import validate_data as _validate_data
@@ -100,7 +102,19 @@ log = logging.getLogger("followmoney")
 PEER_BANDS = ((0, "quiet"), (2, "light"), (6, "regular"), (21, "busy"))
 _ACTIVITY = ("src_in_count", "src_out_count", "dst_in_count", "dst_out_count")
 _MODEL_FORMAT = "followmoney-model"
-_MODEL_VERSION = 1
+_MODEL_VERSION = 2  # 2: zip of JSON header + skops scorer (1 was a pickle, no longer read)
+_HEADER = "followmoney-model.json"
+_SCORER = "scorer.skops"
+
+#: Types a model file may name beyond skops' own safe defaults: followmoney's scorers and
+#: the two scikit-learn tree structures inside them. Anything else is refused by :func:`load_model`.
+TRUSTED_TYPES = (
+    "followmoney.detect.models.AnomalyScorer",
+    "followmoney.detect.models.SupervisedScorer",
+    "followmoney.detect.models._PeerStats",
+    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+    "sklearn.tree._tree.Tree",
+)
 
 
 # --------------------------------------------------------------------------- splits and metrics
@@ -113,7 +127,7 @@ def time_split(times, fractions=(0.6, 0.2, 0.2)) -> tuple[np.ndarray, ...]:
     ----------
     times : int or array-like of shape (n_samples,)
         The number of rows when they are already in time order (as
-        :func:`~followmoney.features.transaction_features` returns them), or their
+        :func:`~followmoney.detect.features.transaction_features` returns them), or their
         times (any sortable type; ties keep their order).
     fractions : sequence of float, default (0.6, 0.2, 0.2)
         Share of rows in each period (each >= 0, summing to 1).
@@ -138,7 +152,7 @@ def time_split(times, fractions=(0.6, 0.2, 0.2)) -> tuple[np.ndarray, ...]:
     """
     f = np.asarray(fractions, dtype=float)
     if (f < 0).any() or not np.isclose(f.sum(), 1.0):
-        raise ValueError(f"fractions must be >= 0 and sum to 1, got {tuple(fractions)}")
+        raise ConfigError(f"fractions must be >= 0 and sum to 1, got {tuple(fractions)}")
     if isinstance(times, (int, np.integer)):
         order = np.arange(int(times))
     else:
@@ -235,7 +249,7 @@ def labels_for(transactions, txn_ids) -> np.ndarray:
     transactions : pyarrow.Table or Bundle
         Canonical transactions with the benchmark column ``is_laundering``.
     txn_ids : array-like of str
-        E.g. the index of :func:`~followmoney.features.transaction_features`.
+        E.g. the index of :func:`~followmoney.detect.features.transaction_features`.
 
     Returns
     -------
@@ -248,7 +262,7 @@ def labels_for(transactions, txn_ids) -> np.ndarray:
     """
     table = getattr(transactions, "transactions", transactions)
     if "is_laundering" not in table.column_names:
-        raise ValueError("transactions have no is_laundering column: a supervised model needs labelled data")
+        raise InputError("transactions have no is_laundering column: a supervised model needs labelled data")
     lab = table.select(["txn_id", "is_laundering"]).to_pandas().drop_duplicates("txn_id").set_index("txn_id")["is_laundering"]
     return lab.reindex(pd.Index(txn_ids)).fillna(False).to_numpy(bool)
 
@@ -581,7 +595,7 @@ class SupervisedScorer(ClassifierMixin, BaseEstimator):
             X_val = _validate_data(self, validation[0], ensure_all_finite="allow-nan", dtype=np.float64, reset=False)
             y_val = np.asarray(validation[1])
         if len(np.unique(y_tr)) < 2:
-            raise ValueError("the training period has only one class: it needs both laundering and other transactions")
+            raise InputError("the training period has only one class: it needs both laundering and other transactions")
         est = clone(self.estimator) if self.estimator is not None else HistGradientBoostingClassifier(
             max_iter=200, learning_rate=0.1, l2_regularization=1.0, early_stopping=False, random_state=self.random_state
         )  # fmt: skip
@@ -764,33 +778,38 @@ class TrainedModel:
         return float(self.scorer.threshold_)
 
     def features(self, transactions, *, timezone: str = "UTC") -> pd.DataFrame:
-        """:func:`~followmoney.features.transaction_features` with the model's settings and columns."""
+        """:func:`~followmoney.detect.features.transaction_features` with the model's settings and columns."""
         return transaction_features(transactions, self.settings, timezone=timezone)[self.feature_names]
 
     def save(self, path: str | Path) -> Path:
-        """Write the model to one file (joblib pickle; load only files you trust).
+        """Write the model to one file that cannot run code when it is loaded.
+
+        The file is a zip archive holding ``followmoney-model.json`` (format, version,
+        feature settings and names, training window, metrics, versions: checked before
+        anything else is read) and ``scorer.skops``, the fitted scorer in skops' format
+        (https://skops.readthedocs.io), which rebuilds objects only from an allow-list of
+        types (:data:`TRUSTED_TYPES`) instead of unpickling.
 
         Returns
         -------
         pathlib.Path
         """
-        import joblib
+        import skops.io as sio
 
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        joblib.dump(
-            {
-                "format": _MODEL_FORMAT,
-                "format_version": _MODEL_VERSION,
-                "scorer": self.scorer,
-                "settings": self.settings.to_dict(),
-                "feature_names": list(self.feature_names),
-                "training_window": list(self.training_window),
-                "metrics": self.metrics,
-                "versions": self.versions,
-            },
-            path,
-        )
+        header = {
+            "format": _MODEL_FORMAT,
+            "format_version": _MODEL_VERSION,
+            "settings": self.settings.to_dict(),
+            "feature_names": list(self.feature_names),
+            "training_window": list(self.training_window),
+            "metrics": self.metrics,
+            "versions": self.versions,
+        }
+        with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as z:
+            z.writestr(_HEADER, json.dumps(header, default=str))
+            z.writestr(_SCORER, sio.dumps(self.scorer))
         return path
 
     def describe(self) -> dict:
@@ -808,37 +827,53 @@ class TrainedModel:
 
 
 def load_model(path: str | Path) -> TrainedModel:
-    """Read a model written by :meth:`TrainedModel.save`.
+    """Read a model written by :meth:`TrainedModel.save`, without running code from it.
 
-    Pickle files can run code when loaded: load only models you or your FIU trained.
+    The format and version are checked first; the scorer is then rebuilt by skops from
+    an allow-list of types (:data:`TRUSTED_TYPES`): a file naming any other type is
+    refused, so a crafted model file cannot execute code.
 
     Raises
     ------
-    FileNotFoundError
-        If the file does not exist.
-    ValueError
-        If the file is not a followmoney model.
+    followmoney.exceptions.InputError
+        If the file does not exist, is not a followmoney model, is of a newer format, or
+        holds types outside the allow-list (the message names the file, never its content).
     """
-    import joblib
+    import skops.io as sio
 
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"model file not found: {path}")
+        raise InputError(f"{path}: model file not found")
     try:
-        d = joblib.load(path)
-    except Exception as exc:  # noqa: BLE001 - any unpickling failure means "not a model"
-        raise ValueError(f"{path}: not a followmoney model file ({type(exc).__name__})") from exc
-    if not isinstance(d, dict) or d.get("format") != _MODEL_FORMAT:
-        raise ValueError(f"{path}: not a followmoney model file")
-    if d.get("format_version", 0) > _MODEL_VERSION:
-        raise ValueError(f"{path}: model format {d['format_version']} is newer than this followmoney ({_MODEL_VERSION})")
+        with zipfile.ZipFile(path) as z:
+            header = json.loads(z.read(_HEADER))
+            if not isinstance(header, dict) or header.get("format") != _MODEL_FORMAT:
+                raise InputError(f"{path}: not a followmoney model file")
+            if int(header.get("format_version", 0)) != _MODEL_VERSION:
+                raise InputError(
+                    f"{path}: model format {header.get('format_version')!r} is not the one this followmoney reads ({_MODEL_VERSION}); retrain it"
+                )
+            blob = z.read(_SCORER)
+    except InputError:
+        raise
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
+        raise InputError(f"{path}: not a followmoney model file ({type(exc).__name__})") from None
+    try:
+        untrusted = set(sio.get_untrusted_types(data=blob)) - set(TRUSTED_TYPES)
+        if untrusted:
+            raise InputError(f"{path}: model refers to {len(untrusted)} type(s) outside the allow-list; refused")
+        scorer = sio.loads(blob, trusted=sorted(set(sio.get_untrusted_types(data=blob))))
+    except InputError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any decoding failure means "not a usable model"
+        raise InputError(f"{path}: model cannot be read ({type(exc).__name__})") from None
     return TrainedModel(
-        scorer=d["scorer"],
-        settings=FeatureSettings.from_dict(d["settings"]),
-        feature_names=list(d["feature_names"]),
-        training_window=tuple(d["training_window"]),
-        metrics=d.get("metrics", {}),
-        versions=d.get("versions", {}),
+        scorer=scorer,
+        settings=FeatureSettings.from_dict(header["settings"]),
+        feature_names=list(header["feature_names"]),
+        training_window=tuple(header["training_window"]),
+        metrics=header.get("metrics", {}),
+        versions=header.get("versions", {}),
     )
 
 
@@ -896,18 +931,18 @@ def train_model(
         If ``kind`` is unknown, labels are missing for ``gbt``, or a period is empty.
     """
     if kind not in ("gbt", "iforest"):
-        raise ValueError(f"kind must be 'gbt' or 'iforest', got {kind!r}")
+        raise ConfigError(f"kind must be 'gbt' or 'iforest', got {kind!r}")
     s = settings or FeatureSettings()
     frame = stream_frame(transactions, timezone)
     X = transaction_features(frame, s)
     table = getattr(transactions, "transactions", transactions)
     has_labels = "is_laundering" in table.column_names and bool(pd.Series(table["is_laundering"].to_pylist()).fillna(False).any())
     if kind == "gbt" and not has_labels:
-        raise ValueError("a gbt model needs labelled transactions (is_laundering) with at least one positive")
+        raise InputError("a gbt model needs labelled transactions (is_laundering) with at least one positive")
     y = labels_for(table, X.index) if has_labels else np.zeros(len(X), bool)
     train, val, test = time_split(len(X), fractions)
     if len(train) == 0 or len(val) == 0:
-        raise ValueError(f"the training and validation periods must not be empty ({len(X)} transactions, fractions {tuple(fractions)})")
+        raise InputError(f"the training and validation periods must not be empty ({len(X)} transactions, fractions {tuple(fractions)})")
     if kind == "gbt":
         scorer = SupervisedScorer(estimator=estimator, random_state=random_state)
         scorer.fit(X.iloc[train], y[train], validation=(X.iloc[val], y[val]))
@@ -998,10 +1033,10 @@ def model_alerts(bundle, model_path, config=None, *, run_id: str | None = None) 
     >>> alerts.schema.names == fm.schema.SCHEMAS["alerts"].names, set(alerts["rule_id"].to_pylist())
     (True, {'AN-GBT'})
     """
-    from followmoney.alerts import _run_id, severity
-    from followmoney.config import get_config
-    from followmoney.ingest._collect import stable_id
-    from followmoney.rules._rolling import runs
+    from followmoney.detect.score import _run_id, severity
+    from followmoney.core.config import get_config
+    from followmoney.core.ids import stable_id
+    from followmoney.detect.rules._rolling import runs
 
     model = model_path if isinstance(model_path, TrainedModel) else load_model(model_path)
     cfg = config if config is not None else get_config()
@@ -1109,7 +1144,7 @@ def _explanation(name, n, start, end, top, thr, model, why, totals) -> str:
         f"Model trained on transactions from {model.training_window[0][:10]} to {model.training_window[1][:10]}."
     )
     if why is not None and len(why):
-        from followmoney.features import FEATURES
+        from followmoney.detect.features import FEATURES
 
         parts = []
         for r in why.itertuples():

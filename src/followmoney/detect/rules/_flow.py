@@ -14,19 +14,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from followmoney.rules._registry import Param, Rule, RuleContext, register
-from followmoney.rules._rolling import (
-    DAY_US,
-    HOUR_US,
-    KeyedSeries,
-    codes_for,
-    group_rolling_sum,
-    make_findings,
-    margin_score,
-    money_text,
-    runs,
-    threshold_cents,
-)
+from followmoney.detect.rules._registry import Param, Rule, RuleContext, register
+from followmoney.core.units import DAY_US, HOUR_US, money_text
+from followmoney.detect.rules._rolling import KeyedSeries, codes_for, group_rolling_sum, make_findings, margin_score, runs, threshold_cents
 
 
 def _in_currency(frame: pd.DataFrame, currency: str) -> pd.DataFrame:
@@ -131,7 +121,7 @@ def _new_account(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     parts = []
     for side, other in (("to_account", "in"), ("from_account", "out")):
         g = f[f[side].isin(opened)][[side, "t", "amount_cents", "currency"]].rename(columns={side: "account"})
-        g["opened"] = g["account"].map(opened)
+        g["opened"] = g["account"].map(opened).astype("int64")  # every account is in `opened` (isin above)
         g = g[(g["t"] >= g["opened"]) & (g["t"] < g["opened"] + age)]
         g["dir"] = other
         parts.append(g)

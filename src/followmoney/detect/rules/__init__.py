@@ -6,14 +6,14 @@ Run them all with :func:`followmoney.score`.
 
 Examples
 --------
->>> from followmoney.rules import REGISTRY
+>>> from followmoney.detect.rules import REGISTRY
 >>> {"ML-01", "ML-05", "ML-06"} <= set(REGISTRY)
 True
 >>> REGISTRY["ML-05"].resolve_params({"min_counterparties": 6})
 {'min_counterparties': 6, 'window_days': 7.0, 'min_ratio_to_typical': 3.0, 'baseline_days': 90.0}
 """
 
-from followmoney.rules import _cash, _fan, _flow, _geo, _graph, _identifiers, _merchant, _profile, _structuring  # noqa: F401
-from followmoney.rules._registry import REGISTRY, Param, ParameterError, Rule, RuleContext, register
+from followmoney.detect.rules import _cash, _fan, _flow, _geo, _graph, _identifiers, _merchant, _profile, _structuring  # noqa: F401
+from followmoney.detect.rules._registry import REGISTRY, Param, ParameterError, Rule, RuleContext, register
 
 __all__ = ["REGISTRY", "Param", "ParameterError", "Rule", "RuleContext", "register"]

@@ -18,9 +18,10 @@ from decimal import Decimal
 import numpy as np
 import pandas as pd
 
-from followmoney.rules._registry import Param, Rule, RuleContext, register
-from followmoney.rules._rolling import DAY_US, threshold_cents
-from followmoney.rules._windows import episodes
+from followmoney.detect.rules._registry import Param, Rule, RuleContext, register
+from followmoney.core.units import DAY_US
+from followmoney.detect.rules._rolling import threshold_cents
+from followmoney.detect.rules._windows import episodes
 
 
 

@@ -36,11 +36,9 @@ from functools import cache
 from importlib.resources import files
 from pathlib import Path
 
+from followmoney.exceptions import ConfigError
+
 __all__ = ["Config", "Jurisdiction", "config", "get_config", "jurisdictions", "country_lists", "ConfigError"]
-
-
-class ConfigError(ValueError):
-    """Invalid configuration: unknown jurisdiction, unknown key, or a value out of range."""
 
 
 @dataclass(frozen=True)

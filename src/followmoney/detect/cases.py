@@ -28,7 +28,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from followmoney.ingest._collect import stable_id
+from followmoney.core.ids import stable_id
 
 __all__ = ["build_cases", "suppress_repeats", "CASES_SCHEMA", "RULE_WEIGHT", "BANDS"]
 

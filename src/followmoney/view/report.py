@@ -20,14 +20,14 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 
-from followmoney.bundle import Bundle
-from followmoney.cases import build_cases
-from followmoney.config import Config
-from followmoney.store import read_bundle
+from followmoney.core.bundle import Bundle
+from followmoney.detect.cases import build_cases
+from followmoney.core.config import Config
+from followmoney._version import __version__
+from followmoney.exceptions import UnknownSubjectError
 
-__all__ = ["evidence_pack", "write_evidence_pack", "load_run"]
+__all__ = ["evidence_pack", "write_evidence_pack"]
 
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2em auto;max-width:1100px;color:#222}
@@ -37,27 +37,6 @@ th{background:#f3f3f3} td.num{text-align:right;white-space:nowrap} .band{display
 .urgent{background:#b00020}.priority{background:#d35400}.review{background:#b7950b}.monitor{background:#607d8b}
 .muted{color:#666;font-size:.85em} img{max-width:100%;border:1px solid #eee} code{font-size:.85em;word-break:break-all}
 """
-
-
-def load_run(run_dir: str | Path) -> tuple[Bundle, pa.Table, dict]:
-    """Read the outputs of ``followmoney score --out RUN_DIR``.
-
-    Returns
-    -------
-    (bundle, alerts, summary) : tuple
-        The canonical tables, the alerts table and ``summary.json``.
-
-    Raises
-    ------
-    FileNotFoundError
-        If the directory is not a score output (names the missing file).
-    """
-    run_dir = Path(run_dir)
-    for need in ("tables/manifest.json", "alerts.parquet", "summary.json"):
-        if not (run_dir / need).exists():
-            raise FileNotFoundError(f"{run_dir}: no {need}; pass the --out directory of `followmoney score`")
-    summary = json.loads((run_dir / "summary.json").read_text("utf-8"))
-    return read_bundle(run_dir / "tables"), pq.read_table(run_dir / "alerts.parquet"), summary
 
 
 def _esc(x) -> str:
@@ -120,16 +99,15 @@ def evidence_pack(
 
     Raises
     ------
-    KeyError
+    followmoney.exceptions.UnknownSubjectError
         If ``subject`` has no alert in ``alerts``.
     """
-    from followmoney import __version__
-    from followmoney.plot import LinkChartDisplay, TimelineDisplay
+    from followmoney.view.plot import LinkChartDisplay, TimelineDisplay
 
     a = alerts.to_pandas()
     mine = a[a["subject_id"] == subject]
     if mine.empty:
-        raise KeyError(f"no alert for subject {subject!r} in this run")
+        raise UnknownSubjectError(f"no alert for subject {subject!r} in this run")
     case = build_cases(alerts.filter(pa.array((a["subject_id"] == subject).to_numpy()))).to_pylist()[0]
     tx = bundle.transactions.to_pandas()
     ev_ids = list(dict.fromkeys(t for ev in mine["evidence_txn_ids"] for t in ev))
@@ -184,7 +162,7 @@ def evidence_pack(
 
 def _trace_section(bundle: Bundle, subject: str, method: str) -> str:
     from followmoney import trace
-    from followmoney.plot import TraceFlowDisplay
+    from followmoney.view.plot import TraceFlowDisplay
 
     accounts = set(bundle.transactions["from_account"].to_pylist())
     if subject not in accounts:

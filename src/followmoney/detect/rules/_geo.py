@@ -11,9 +11,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from followmoney.rules._registry import Param, Rule, RuleContext, register
-from followmoney.rules._rolling import DAY_US, KeyedSeries, codes_for, make_findings, margin_score, runs, threshold_cents
-from followmoney.rules._windows import episodes
+from followmoney.detect.rules._registry import Param, Rule, RuleContext, register
+from followmoney.core.units import DAY_US
+from followmoney.detect.rules._rolling import KeyedSeries, codes_for, make_findings, margin_score, runs, threshold_cents
+from followmoney.detect.rules._windows import episodes
 
 
 def _lists(ctx: RuleContext) -> tuple[set, set]:

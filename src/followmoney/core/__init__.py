@@ -1,0 +1,18 @@
+"""The data model every stage shares: table contracts, the Bundle, configuration, storage.
+
+``followmoney.core`` imports nothing else from followmoney (but :mod:`followmoney.exceptions`
+and :mod:`followmoney._version`, the two leaves). Modules:
+
+- :mod:`~followmoney.core.schema`: every canonical table contract;
+- :mod:`~followmoney.core.bundle`: :class:`Bundle`, the set of canonical tables;
+- :mod:`~followmoney.core.config`: :class:`Config`, jurisdictions, ``config()``;
+- :mod:`~followmoney.core.store`: Parquet store with a manifest;
+- :mod:`~followmoney.core.ids`, :mod:`~followmoney.core.units`: ids, time and money units;
+- :mod:`~followmoney.core.frame`: the frame every detector reads.
+"""
+
+from followmoney.core.bundle import Bundle
+from followmoney.core.config import Config, config, get_config
+from followmoney.core.store import read_bundle, write_bundle
+
+__all__ = ["Bundle", "Config", "config", "get_config", "read_bundle", "write_bundle"]

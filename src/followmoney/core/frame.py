@@ -1,0 +1,122 @@
+"""The frame every detector reads: canonical transactions as one pandas row each.
+
+Rules, features and models all start from :func:`prepare_transactions`, so its
+columns are the detectors' shared contract.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from followmoney.core import schema
+
+__all__ = ["prepare_transactions", "payroll", "OPTIONAL_COLUMNS", "PAYROLL_WORDS"]
+
+
+#: Optional transaction columns passed through to rules when the source has them.
+OPTIONAL_COLUMNS = (
+    "from_party",
+    "to_party",
+    "description",
+    "counterparty_name",
+    "merchant_category",
+    "country_from",
+    "country_to",
+    "location_id",
+    "location_region",
+    "conductor_party",
+    "is_payroll",
+)
+
+
+def prepare_transactions(transactions: pa.Table, timezone: str = "UTC", accounts: pa.Table | None = None) -> pd.DataFrame:
+    """The frame rules run on: one row per transaction with a timestamp, in (t, txn_id) order.
+
+    Parameters
+    ----------
+    transactions : pyarrow.Table
+        Canonical ``transactions`` table (extra columns such as ``location_id``,
+        ``conductor_party`` or ``is_payroll`` are passed through when present).
+    timezone : str, default "UTC"
+        IANA zone for local clock time where the source states no UTC offset
+        (the jurisdiction's zone, for night-time rules).
+    accounts : pyarrow.Table, optional
+        Canonical ``accounts``: adds ``from_institution`` / ``to_institution``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``txn_id``, ``t`` (int64 µs since the epoch, UTC), ``local_hour``
+        (0–23) and ``local_day`` (days since 1970-01-01) on the local clock: the
+        source's stated UTC offset, else ``timezone``,
+        ``amount_cents`` (nullable Int64 hundredths of ``currency``; null for
+        negative or invalid amounts, which are excluded from sums), ``currency``,
+        ``from_account``, ``to_account``, ``sender`` / ``receiver`` (account, else
+        party), ``channel``, ``self_transfer`` (bool), ``payroll`` (bool, wage payments:
+        :func:`payroll`), ``source_ref``, and those of
+        :data:`OPTIONAL_COLUMNS` the table has, and ``from_institution`` /
+        ``to_institution`` when ``accounts`` is given. Rows without a timestamp cannot be
+        placed in a window and are left out (they stay in the transactions table).
+    """
+    tx = transactions.filter(pc.is_valid(transactions["timestamp"]))
+    cents = schema.to_cents(tx["amount"])
+    cents = pc.if_else(pc.less(cents, 0), pa.scalar(None, pa.int64()), cents)
+    flagged_self = schema.has_flag(tx["quality_flags"], "self_transfer")
+    same = pc.fill_null(pc.equal(tx["from_account"], tx["to_account"]), False)
+    cols = {
+        "txn_id": tx["txn_id"],
+        "t": tx["timestamp"].cast(pa.int64()),
+        "amount_cents": cents,
+        "currency": tx["currency"],
+        "from_account": tx["from_account"],
+        "to_account": tx["to_account"],
+        "sender": pc.coalesce(tx["from_account"], tx["from_party"]),
+        "receiver": pc.coalesce(tx["to_account"], tx["to_party"]),
+        "channel": tx["channel"],
+        "self_transfer": pc.or_(flagged_self, same),
+        "source_ref": tx["source_ref"],
+        "tz_offset_minutes": tx["tz_offset_minutes"],
+    }
+    for c in OPTIONAL_COLUMNS:
+        if c in tx.column_names and c not in cols:
+            cols[c] = tx[c]
+    frame = pa.table(cols).sort_by([("t", "ascending"), ("txn_id", "ascending")])
+    df = frame.to_pandas()
+    df["amount_cents"] = df["amount_cents"].astype("Int64")
+    utc = pd.to_datetime(df["t"], unit="us", utc=True)
+    offset = df.pop("tz_offset_minutes")
+    zone_wall = utc.dt.tz_convert(timezone).dt.tz_localize(None)
+    stated_wall = utc.dt.tz_localize(None) + pd.to_timedelta(offset.fillna(0).astype("int64"), unit="min")
+    wall = stated_wall.where(offset.notna(), zone_wall)
+    df["payroll"] = payroll(df).to_numpy(bool)
+    df["local_hour"] = wall.dt.hour.astype("int64")
+    df["local_day"] = wall.to_numpy().astype("datetime64[D]").astype("int64")
+    if accounts is not None and accounts.num_rows:
+        inst = pd.Series(accounts["institution"].to_numpy(zero_copy_only=False), index=accounts["account_id"].to_numpy(zero_copy_only=False))
+        inst = inst[~inst.index.duplicated()]
+        df["from_institution"] = df["from_account"].map(inst)
+        df["to_institution"] = df["to_account"].map(inst)
+    return df
+
+
+#: Words that mark a payment as wages when the source has no ``is_payroll`` column.
+PAYROLL_WORDS = re.compile(r"\b(?:salary|salaries|wage|wages|payroll|gaji|upah|sahod|sueldo|lohn|gehalt)\b", re.I)
+
+
+def payroll(frame: pd.DataFrame) -> pd.Series:
+    """Wage payments: ``is_payroll`` where the source states it, else payroll words in ``description``.
+
+    Examples
+    --------
+    >>> f = pd.DataFrame({"description": ["SALARY MAY", "rent", None], "to_account": ["A", "B", "C"]})
+    >>> payroll(f).tolist()
+    [True, False, False]
+    """
+    if "is_payroll" in frame and frame["is_payroll"].notna().any():
+        return frame["is_payroll"].fillna(False).astype(bool)
+    desc = frame["description"] if "description" in frame else pd.Series("", index=frame.index)
+    return desc.fillna("").str.contains(PAYROLL_WORDS) & frame["to_account"].notna()

@@ -1,0 +1,12 @@
+"""Detection: typology rules, point-in-time features and learned models → alerts → cases.
+
+Public face of the stage; the modules beneath are :mod:`~followmoney.detect.rules`
+(the typology library), :mod:`~followmoney.detect.features`,
+:mod:`~followmoney.detect.models` (scikit-learn scorers; imported only when used),
+:mod:`~followmoney.detect.score` (alert assembly) and :mod:`~followmoney.detect.cases`.
+"""
+
+from followmoney.detect.cases import build_cases, suppress_repeats
+from followmoney.detect.score import score
+
+__all__ = ["score", "build_cases", "suppress_repeats"]

@@ -1,0 +1,312 @@
+"""The nightly run: read, score, build cases and write one run directory, atomically.
+
+The run directory contract (``followmoney score --out DIR``):
+
+================================  ===============================================
+file                              content
+================================  ===============================================
+``tables/``                       canonical tables as Parquet with a manifest
+``alerts.parquet`` / ``.csv``     alerts (CSV: lists joined with ``;``)
+``suppressed_alerts.parquet``     repeats of ``--previous`` not raised again
+``cases.parquet`` / ``.csv``      one prioritised case per subject
+``cases.xlsx``                    cases and alerts for analysts
+``summary.json``                  written last: ``status``, counts, failures
+================================  ===============================================
+
+Everything is written to a hidden sibling folder and moved into place at the end, so
+``DIR`` is either the previous complete run or the new complete run, never a mixture;
+``summary.json`` (with ``"status": "complete"`` or ``"complete_with_failures"``) is the
+completion marker that :func:`load_run` and ``--previous`` require. A lock beside
+``DIR`` (``.DIR.lock``) keeps two runs from writing the same folder at once. Every text
+cell of the CSVs and ``cases.xlsx`` is inert for spreadsheets
+(:func:`followmoney.export.defuse`).
+
+Exit codes of the command line (:data:`EXIT_CODES`): 0 complete; 1 an internal error
+(a bug: please report it, ``-v`` shows the traceback); 2 an input file, table or run
+folder cannot be used (the other files are still scored and written when the run could
+go on); 3 invalid configuration, rule id or parameter; 4 complete, but some rules or
+models failed (named in ``summary.json`` under ``failures``; their alerts are missing).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+from filelock import FileLock, Timeout
+
+from followmoney.core.bundle import Bundle
+from followmoney.core.config import Config
+from followmoney.core.store import read_bundle, write_bundle
+from followmoney.detect.cases import BANDS, build_cases, suppress_repeats
+from followmoney.detect.score import failures_of, score
+from followmoney.exceptions import ConfigError, FollowMoneyError, RunError
+from followmoney.export import defuse_table, to_excel
+from followmoney.ingest import read
+
+__all__ = ["run_score", "load_run", "check_previous", "flat", "EXIT_CODES", "RUN_FILES", "STATUS_OK", "exit_code"]
+
+#: Exit codes of the command line, by outcome.
+EXIT_CODES = {"complete": 0, "internal_error": 1, "input": 2, "config": 3, "complete_with_failures": 4}
+
+#: File names of a run directory.
+RUN_FILES = {
+    "tables": "tables",
+    "alerts_parquet": "alerts.parquet",
+    "alerts_csv": "alerts.csv",
+    "suppressed": "suppressed_alerts.parquet",
+    "cases_parquet": "cases.parquet",
+    "cases_csv": "cases.csv",
+    "cases_xlsx": "cases.xlsx",
+    "summary": "summary.json",
+}
+
+#: ``summary.json`` statuses of a finished run (the completion marker).
+STATUS_OK = ("complete", "complete_with_failures")
+
+
+def exit_code(exc: BaseException) -> int:
+    """The documented exit code for an exception (:data:`EXIT_CODES`).
+
+    Examples
+    --------
+    >>> from followmoney.exceptions import InputError, ParameterError
+    >>> exit_code(InputError("f.xml: line 3: bad")), exit_code(ParameterError("ML-01.x")), exit_code(KeyError("x"))
+    (2, 3, 1)
+    """
+    if isinstance(exc, ConfigError):
+        return EXIT_CODES["config"]
+    if isinstance(exc, (FollowMoneyError, pa.ArrowInvalid, OSError)):
+        return EXIT_CODES["input"]
+    return EXIT_CODES["internal_error"]
+
+
+def flat(table: pa.Table) -> pa.Table:
+    """A table ready for CSV: list columns joined with ``;``, text defused for spreadsheets."""
+    for i, field in enumerate(table.schema):
+        if pa.types.is_list(field.type):
+            table = table.set_column(i, field.name, pc.binary_join(table[field.name], ";"))
+    return defuse_table(table)
+
+
+def load_run(run_dir: str | Path) -> tuple[Bundle, pa.Table, dict]:
+    """Read a complete run directory written by :func:`run_score`.
+
+    Parameters
+    ----------
+    run_dir : str or Path
+        The ``--out`` directory of ``followmoney score``.
+
+    Returns
+    -------
+    (bundle, alerts, summary) : tuple
+        The canonical tables, the alerts table and ``summary.json``.
+
+    Raises
+    ------
+    followmoney.exceptions.RunError
+        If the directory is not a complete run (no ``summary.json`` with a finished
+        status, or a missing output).
+    """
+    summary = check_previous(run_dir)
+    run_dir = Path(run_dir)
+    try:
+        return read_bundle(run_dir / RUN_FILES["tables"]), pq.read_table(run_dir / RUN_FILES["alerts_parquet"]), summary
+    except (OSError, pa.ArrowInvalid, ValueError) as exc:
+        raise RunError(f"{run_dir}: not a readable followmoney run ({type(exc).__name__})") from None
+
+
+def check_previous(run_dir: str | Path) -> dict:
+    """The ``summary.json`` of a complete run directory, or :class:`RunError`.
+
+    Raises
+    ------
+    followmoney.exceptions.RunError
+        If ``run_dir`` has no ``summary.json``, it cannot be parsed, or its status is
+        not a finished one (a run that was killed leaves no such marker).
+    """
+    run_dir = Path(run_dir)
+    marker = run_dir / RUN_FILES["summary"]
+    if not run_dir.is_dir() or not marker.is_file():
+        raise RunError(f"{run_dir}: not a completed followmoney run (no {RUN_FILES['summary']}); pass the --out directory of `followmoney score`")
+    try:
+        summary = json.loads(marker.read_text("utf-8"))
+    except (OSError, ValueError):
+        raise RunError(f"{marker}: unreadable run summary") from None
+    if not isinstance(summary, dict) or summary.get("status") not in STATUS_OK:
+        raise RunError(f"{marker}: the run did not complete (status {summary.get('status') if isinstance(summary, dict) else None!r})")
+    return summary
+
+
+def _prepare_out(out: Path) -> None:
+    if out.exists() and not out.is_dir():
+        raise RunError(f"{out}: --out is a file, not a folder")
+    if out.is_dir() and any(out.iterdir()) and not (out / RUN_FILES["summary"]).is_file():
+        raise RunError(f"{out}: folder holds other files and is not a followmoney run; choose an empty or new folder")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if not os.access(out.parent, os.W_OK):
+        raise RunError(f"{out.parent}: folder is not writable")
+
+
+def _replace(tmp: Path, out: Path) -> None:
+    """Move the finished ``tmp`` to ``out``; a previous run there is removed after the swap."""
+    old = None
+    if out.exists():
+        old = out.with_name(f".{out.name}.old-{os.getpid()}")
+        out.rename(old)
+    tmp.rename(out)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def run_score(
+    paths,
+    out: Path,
+    *,
+    fmt: str = "auto",
+    cfg: Config | None = None,
+    progress: bool | None = None,
+    previous: Path | None = None,
+    model: Path | None = None,
+) -> dict:
+    """Read ``paths``, score them, and write the run directory ``out`` atomically.
+
+    A rule or model that raises does not stop the run: it is named in the summary's
+    ``failures`` (rule id and exception type, never data values) and the others'
+    alerts and the cases are written. A file that cannot be read is named in
+    ``failed_files`` and the other files are scored.
+
+    Parameters
+    ----------
+    paths : list of str or Path
+        Files, folders or globs (see :func:`followmoney.read`).
+    out : Path
+        The run directory (see the module docstring for its files).
+    fmt : str, default "auto"
+    cfg : Config, optional
+    progress : bool, optional
+    previous : Path, optional
+        A complete previous run directory: alerts it already raised with no new
+        evidence are not raised again (see :func:`followmoney.suppress_repeats`).
+    model : Path, optional
+        A model trained by ``followmoney train``: its alerts (``AN-GBT`` / ``AN-IF``)
+        join the rules' alerts and cases.
+
+    Returns
+    -------
+    dict
+        The summary written to ``summary.json``.
+
+    Raises
+    ------
+    followmoney.exceptions.InputError
+        If no input file can be read at all.
+    followmoney.exceptions.ConfigError, followmoney.exceptions.ParameterError
+        For bad configuration or rule parameters.
+    followmoney.exceptions.RunError
+        If ``out`` cannot be used, ``previous`` is not a complete run, or another run
+        holds the lock on ``out``.
+    """
+    cfg = cfg or Config()
+    t0 = time.perf_counter()
+    out = Path(out)
+    _prepare_out(out)
+    if previous is not None:
+        check_previous(previous)
+    lock = FileLock(str(out.with_name(f".{out.name}.lock")))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        raise RunError(f"{out}: another followmoney run is writing this folder") from None
+    try:
+        failed_files: list[dict] = []
+        bundle = read(paths, format=fmt, progress=progress, errors=failed_files)
+        alerts = score(bundle, cfg, progress=progress)
+        failures = failures_of(alerts)
+        if model is not None:
+            alerts, model_failure = _with_model(alerts, bundle, model, cfg)
+            failures += model_failure
+        alerts, suppressed = suppress_repeats(alerts, previous)
+        cases = build_cases(alerts)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+        try:
+            summary = _write(tmp, out, bundle, alerts, suppressed, cases, cfg, failures, failed_files, t0)
+            _replace(tmp, out)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+    finally:
+        lock.release()
+        Path(lock.lock_file).unlink(missing_ok=True)
+    return summary
+
+
+def _with_model(alerts: pa.Table, bundle: Bundle, model: Path, cfg: Config) -> tuple[pa.Table, list[dict]]:
+    from followmoney.detect.models import model_alerts
+
+    try:
+        extra = model_alerts(bundle, model, cfg)
+    except FollowMoneyError:
+        raise
+    except Exception as exc:  # a model that fails is reported like a failing rule
+        return alerts, [{"detector": "model", "id": Path(model).name, "error": type(exc).__name__}]
+    merged = pa.concat_tables([alerts, extra.cast(alerts.schema)]).sort_by(
+        [("score", "descending"), ("window_start", "ascending"), ("alert_id", "ascending")]
+    )
+    return merged, []
+
+
+def _write(tmp, out, bundle, alerts, suppressed, cases, cfg, failures, failed_files, t0) -> dict:
+    f = RUN_FILES
+    write_bundle(bundle, tmp / f["tables"])
+    pq.write_table(alerts, tmp / f["alerts_parquet"])
+    pq.write_table(suppressed, tmp / f["suppressed"])
+    pq.write_table(cases, tmp / f["cases_parquet"])
+    pacsv.write_csv(flat(alerts), tmp / f["alerts_csv"])
+    pacsv.write_csv(flat(cases), tmp / f["cases_csv"])
+    to_excel(tmp / f["cases_xlsx"], cases=cases, alerts=alerts)
+    log = bundle.load_log.group_by("table").aggregate(
+        [("records_read", "sum"), ("rows_written", "sum"), ("merged", "sum"), ("rejected", "sum")]
+    )
+    per_rule = alerts.group_by("rule_id").aggregate([("alert_id", "count")]).sort_by("rule_id")
+    bands = dict(Counter(cases["band"].to_pylist()))
+    roles = dict(Counter(cases["role"].to_pylist()))
+    summary = {
+        "status": "complete_with_failures" if failures or failed_files else "complete",
+        "run_id": alerts["run_id"][0].as_py() if alerts.num_rows else None,
+        "inputs": sorted(set(bundle.load_log["source_file"].to_pylist())),
+        "failed_files": failed_files,
+        "failures": failures,
+        "config": cfg.to_dict(),
+        "tables": {
+            r["table"]: {
+                "records_read": r["records_read_sum"],
+                "rows_written": r["rows_written_sum"],
+                "merged": r["merged_sum"],
+                "rejected": r["rejected_sum"],
+            }
+            for r in log.to_pylist()
+        },
+        "rows": bundle.summary(),
+        "rejects": bundle.rejects.num_rows,
+        "alerts": alerts.num_rows,
+        "alerts_per_rule": dict(zip(per_rule["rule_id"].to_pylist(), per_rule["alert_id_count"].to_pylist())),
+        "alerts_suppressed_as_repeats": suppressed.num_rows,
+        "alerts_updated": int(pc.sum(pc.equal(alerts["status"], "update")).as_py() or 0),
+        "cases": cases.num_rows,
+        "cases_per_band": {b: bands.get(b, 0) for _, b in BANDS},
+        "cases_per_role": roles,
+        "outputs": {k: str(out / v) for k, v in f.items() if k != "suppressed"},
+        "seconds": round(time.perf_counter() - t0, 3),
+    }
+    (tmp / f["summary"]).write_text(json.dumps(summary, indent=2, default=str) + "\n", "utf-8")  # last: the marker
+    return summary
