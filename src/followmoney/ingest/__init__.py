@@ -11,6 +11,7 @@ import glob
 import hashlib
 import inspect
 import os
+import warnings
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -21,7 +22,12 @@ from followmoney.bundle import Bundle
 from followmoney.ingest import amlsim, bank_csv, camt, fincen, goaml, ibm_aml, mt940
 from followmoney.ingest._collect import InputError
 
-__all__ = ["read", "sniff", "ADAPTERS", "InputError"]
+
+class InputWarning(UserWarning):
+    """An input was skipped (e.g. a companion file given without its main file); the message names it."""
+
+
+__all__ = ["read", "sniff", "ADAPTERS", "InputError", "InputWarning"]
 
 #: The adapters, in sniffing order.
 ADAPTERS = {m.FORMAT: m for m in (goaml, fincen, camt, mt940, amlsim, ibm_aml, bank_csv)}
@@ -122,7 +128,15 @@ def read(paths, format: str = "auto", *, progress: bool | None = None, **options
     ------
     InputError
         A file is missing, unreadable, of unknown format, or not well-formed; the
-        message names the file (and the line or XPath where known).
+        message names the file (and the line or XPath where known). Also when the
+        only inputs are companion files (AMLSim ``accounts.csv``, IBM AML
+        ``*_accounts.csv``) whose transactions file is not beside them.
+
+    Warns
+    -----
+    InputWarning
+        A companion file given without its transactions file, among other inputs
+        that are read.
     TypeError
         An option that no adapter in use accepts.
 
@@ -144,13 +158,21 @@ def read(paths, format: str = "auto", *, progress: bool | None = None, **options
     if format != "auto" and format not in ADAPTERS:
         raise InputError(f"unknown format {format!r}; known: {', '.join(ADAPTERS)}")
     plan = []
+    orphans = []
     for f in files:
         if not f.is_file():
             raise InputError(f"{f}: no such file")
         fmt = format if format != "auto" else sniff(f)
         if ADAPTERS[fmt].is_companion(f):
+            needs = getattr(ADAPTERS[fmt], "companion_needs", lambda p: None)(f)
+            if needs:
+                orphans.append(f"{f}: {needs}")
             continue
         plan.append((f, fmt))
+    if orphans and not plan:
+        raise InputError(orphans[0])
+    for message in orphans:
+        warnings.warn(message, InputWarning, stacklevel=2)
     accepted = {fmt: set(inspect.signature(ADAPTERS[fmt].read).parameters) for fmt in {fmt for _, fmt in plan}}
     unknown = set(options) - set().union(*accepted.values()) if accepted else set(options)
     if unknown:

@@ -8,6 +8,7 @@ prove records read = rows written + merged + rejected.
 from __future__ import annotations
 
 import hashlib
+from decimal import Decimal
 from collections import defaultdict
 from pathlib import Path
 
@@ -15,8 +16,9 @@ import pyarrow as pa
 
 from followmoney import schema
 from followmoney.bundle import Bundle, _KEYS, _merge_on_key
+from followmoney.ingest import reasons
 
-__all__ = ["stable_id", "Collector", "InputError"]
+__all__ = ["stable_id", "Collector", "InputError", "fits_money", "MONEY_LIMIT"]
 
 
 class InputError(ValueError):
@@ -35,6 +37,21 @@ def stable_id(prefix: str, *parts: object) -> str:
     """
     h = hashlib.blake2b("\x1f".join("" if p is None else str(p) for p in parts).encode(), digest_size=8)
     return prefix + h.hexdigest()
+
+
+#: Exclusive bound of ``schema.MONEY`` = decimal(18, 2) in absolute value.
+MONEY_LIMIT = Decimal(10) ** 16
+
+
+def fits_money(value: Decimal | None) -> bool:
+    """True when ``value`` (already at hundredths) can be stored as ``schema.MONEY``.
+
+    Examples
+    --------
+    >>> fits_money(Decimal("9999999999999999.99")), fits_money(Decimal("19999999999999999.98"))
+    (True, False)
+    """
+    return value is None or abs(value) < MONEY_LIMIT
 
 
 class Collector:
@@ -78,24 +95,35 @@ class Collector:
         self._read[table] += rows.num_rows
         self._tables[table].append(rows)
 
-    def reject(self, table: str, place: object, reason: str, raw: str | None = None) -> None:
-        """One record read for ``table`` and rejected for ``reason``."""
+    def reject(self, table: str, place: object, reason: str, raw: str | None = None, code: str | None = None) -> None:
+        """One record read for ``table`` and rejected for ``reason``.
+
+        ``code`` is a key of :data:`followmoney.ingest.reasons.REASONS`; when omitted it
+        is derived from ``reason`` by :func:`~followmoney.ingest.reasons.classify`.
+        """
         self._read[table] += 1
         self._rejected[table] += 1
         self._rejects.append(
-            {"source": self.source, "source_ref": self.ref(place), "table": table, "reason": reason, "raw": raw}
+            {
+                "source": self.source,
+                "source_ref": self.ref(place),
+                "table": table,
+                "reason": reason,
+                "code": reasons.check(code) if code else reasons.classify(reason),
+                "raw": raw,
+            }
         )
 
     def reject_table(self, table: str, rejects: pa.Table) -> None:
-        """A block of rejects (columns ``source_ref``, ``reason``, ``raw``) for ``table``."""
+        """A block of rejects (columns ``source_ref``, ``reason``, ``raw``, optional ``code``) for ``table``."""
         n = rejects.num_rows
         self._read[table] += n
         self._rejected[table] += n
         if n:
-            self._rejects.extend(
-                {"source": self.source, "table": table, **r}
-                for r in rejects.select(["source_ref", "reason", "raw"]).to_pylist()
-            )
+            cols = ["source_ref", "reason", "raw"] + (["code"] if "code" in rejects.column_names else [])
+            for r in rejects.select(cols).to_pylist():
+                r["code"] = reasons.check(r["code"]) if r.get("code") else reasons.classify(r["reason"])
+                self._rejects.append({"source": self.source, "table": table, **r})
 
     def bundle(self) -> Bundle:
         """Build the bundle, merging rows that repeat a key, with its load log."""

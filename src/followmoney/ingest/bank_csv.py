@@ -1163,7 +1163,12 @@ def read(path, *, mapping: str | Path | None = None, strict: bool = False, accou
     elif len(parts) == 1:
         description = parts[0]
     else:
-        description = _null_if_empty(pc.binary_join_element_wise(*parts, " / ", null_handling="skip"))
+        description = parts[0]
+        for part in parts[1:]:
+            # not null_handling="skip": pyarrow 26 drops rows where every part is null
+            both = pc.binary_join_element_wise(description, part, " / ")
+            description = pc.if_else(pc.is_null(description), part, pc.if_else(pc.is_null(part), description, both))
+        description = _null_if_empty(description)
 
     null_money = pa.nulls(n, schema.MONEY)
     txn = pa.table(

@@ -52,7 +52,7 @@ from lxml import etree
 from followmoney import schema
 from followmoney.bundle import Bundle
 from followmoney.ingest._xml import PARSER_OPTIONS, refuse_doctype
-from followmoney.ingest._collect import Collector, InputError, stable_id
+from followmoney.ingest._collect import Collector, InputError, fits_money, stable_id
 
 __all__ = ["FORMAT", "EXTRA_COLUMNS", "sniff", "is_companion", "read", "account_id", "is_iban", "is_bic", "typed_extras"]
 
@@ -636,6 +636,9 @@ class _Reader:
                     total += signed
         if not total_known:
             flags.append("entry_amount_unreadable")
+        elif not fits_money(total):  # the sum of representable entries can overflow: flagged, not fatal
+            flags.append("entries_total_out_of_range")
+            total_known = False
         reconciled = None
         if opening is not None and closing is not None and total_known:
             reconciled = opening + total == closing

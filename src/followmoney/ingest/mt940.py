@@ -70,7 +70,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from pathlib import Path
 
 from followmoney.bundle import Bundle
-from followmoney.ingest._collect import Collector, InputError, stable_id
+from followmoney.ingest._collect import Collector, InputError, fits_money, stable_id
 from followmoney.ingest.camt import account_id, is_bic, is_iban, typed_extras
 
 __all__ = ["FORMAT", "sniff", "is_companion", "read", "parse_details"]
@@ -673,7 +673,10 @@ class _Reader:
         if rejected:
             flags.append("entries_rejected")
         reconciled = None
-        if not interim and not rejected and opening is not None and closing is not None:
+        if not fits_money(total):  # the sum of representable entries can still overflow: flagged, not fatal
+            flags.append("entries_total_out_of_range")
+            total = None
+        if total is not None and not interim and not rejected and opening is not None and closing is not None:
             reconciled = opening.amount + total == closing.amount
             if not reconciled:
                 flags.append("balance_mismatch")
