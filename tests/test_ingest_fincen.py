@@ -551,7 +551,7 @@ def test_malformed_xml_names_file_and_line_not_data(tmp_path):
     with pytest.raises(InputError) as exc:
         fincen.read(p)
     msg = str(exc.value)
-    assert msg.startswith("broken.xml: not well-formed XML at line 4") and "SECRET" not in msg
+    assert msg.startswith(f"{p}: not well-formed XML at line 4") and "SECRET" not in msg
 
 
 def test_wrong_root_and_missing_file(tmp_path):

@@ -8,17 +8,22 @@ billion-laughs (exponential expansion) and external-entity (local file read) att
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+
+from lxml import etree
 
 from followmoney.ingest._collect import InputError
 
-__all__ = ["refuse_doctype", "PARSER_OPTIONS"]
+__all__ = ["refuse_doctype", "refuse_declared", "syntax_error", "without_values", "PARSER_OPTIONS"]
 
 #: Keyword options for ``lxml.etree.XMLParser`` / ``iterparse``: no entities, no DTD, no network.
 PARSER_OPTIONS = {"resolve_entities": False, "no_network": True, "load_dtd": False, "huge_tree": False}
 
 _MARKS = tuple(
-    m.encode(enc) for m in ("<!DOCTYPE", "<!ENTITY", "<!doctype") for enc in ("utf-8", "utf-16-le", "utf-16-be")
+    m.encode(enc)
+    for m in ("<!DOCTYPE", "<!ENTITY", "<!doctype")
+    for enc in ("utf-8", "utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be")
 )
 
 
@@ -42,7 +47,71 @@ def refuse_doctype(path: Path, head: bytes, what: str) -> None:
     followmoney.ingest._collect.InputError: x.xml: refused: the file declares a DOCTYPE / XML entities (entity expansion and external entities); goAML reports never need one
     """
     if any(m in head for m in _MARKS):
-        raise InputError(
-            f"{path.name}: refused: the file declares a DOCTYPE / XML entities "
-            f"(entity expansion and external entities); {what} never need one"
-        )
+        raise _refusal(path, what)
+
+
+def _refusal(path: Path, what: str) -> InputError:
+    return InputError(
+        f"{path.name}: refused: the file declares a DOCTYPE / XML entities "
+        f"(entity expansion and external entities); {what} never need one"
+    )
+
+
+def refuse_declared(path: Path, node, what: str) -> None:
+    """Raise :class:`InputError` when the document of ``node`` (an element or tree) has a DOCTYPE.
+
+    The parser's own view of the prolog, so it holds wherever the declaration is (after
+    a long comment, past the first 64 KiB) and in any encoding libxml2 decodes
+    (UTF-16 with or without BOM, any declared 8-bit encoding). Call it at the first
+    element of a streaming parse, before any content is used; the parser options
+    (:data:`PARSER_OPTIONS`) keep entities unexpanded until then.
+
+    Examples
+    --------
+    >>> from lxml import etree
+    >>> data = ('<?xml version="1.0" encoding="UTF-16"?><!--' + "x" * 70000 + '--><!DOCTYPE r [<!ENTITY a "b">]><r/>').encode("utf-16")
+    >>> refuse_declared(Path("x.xml"), etree.fromstring(data, etree.XMLParser(**PARSER_OPTIONS)), "goAML reports")
+    Traceback (most recent call last):
+    ...
+    followmoney.ingest._collect.InputError: x.xml: refused: the file declares a DOCTYPE / XML entities (entity expansion and external entities); goAML reports never need one
+    """
+    tree = node.getroottree() if hasattr(node, "getroottree") else node
+    info = tree.docinfo
+    if info.doctype or info.internalDTD is not None or info.externalDTD is not None:
+        raise _refusal(path, what)
+
+
+def syntax_error(path: Path, exc: etree.XMLSyntaxError) -> InputError:
+    """The :class:`InputError` for a not well-formed file: file (with its folder), line, column
+    and libxml2's error class, never libxml2's message (it quotes tag names and text,
+    e.g. a name fragment after a stray ``<``).
+
+    Examples
+    --------
+    >>> try:
+    ...     etree.fromstring(b"<r><n>Jane <Doe</n></r>")
+    ... except etree.XMLSyntaxError as exc:
+    ...     print(syntax_error(Path("in/x.xml"), exc))
+    in/x.xml: not well-formed XML at line 1, column 16 (name required)
+    """
+    line, col = exc.position if exc.position else (exc.lineno, 0)
+    try:
+        kind = etree.ErrorTypes._getName(exc.code) or ""
+    except Exception:  # pragma: no cover - lxml without the name table
+        kind = ""
+    kind = re.sub(r"^(ERR|WAR|XML_ERR)_", "", kind).replace("_", " ").lower() or "syntax error"
+    return InputError(f"{path}: not well-formed XML at line {line}, column {col} ({kind})")
+
+
+_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
+
+
+def without_values(text: str) -> str:
+    """``text`` with every quoted value replaced by ``'…'`` (validator messages quote data).
+
+    Examples
+    --------
+    >>> without_values("invalid value 'Jane Doe' for xs:decimal")
+    "invalid value '…' for xs:decimal"
+    """
+    return _QUOTED.sub("'…'", text)

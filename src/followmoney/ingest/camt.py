@@ -51,7 +51,7 @@ from lxml import etree
 
 from followmoney import schema
 from followmoney.bundle import Bundle
-from followmoney.ingest._xml import PARSER_OPTIONS, refuse_doctype
+from followmoney.ingest._xml import PARSER_OPTIONS, refuse_declared, refuse_doctype, syntax_error
 from followmoney.ingest._collect import Collector, InputError, fits_money, stable_id
 
 __all__ = ["FORMAT", "EXTRA_COLUMNS", "sniff", "is_companion", "read", "account_id", "is_iban", "is_bic", "typed_extras"]
@@ -1047,11 +1047,10 @@ def _load(path: Path):
     try:
         root = etree.fromstring(data, _parser())
     except etree.XMLSyntaxError as exc:
-        line, col = exc.position if exc.position else (exc.lineno, 0)
-        msg = (exc.msg or "").split(",")[0][:120]
-        raise InputError(f"{path.name}: not well-formed XML at line {line}, column {col}: {msg}") from None
+        raise syntax_error(path, exc) from None
     if root is None:
         raise InputError(f"{path.name}: empty XML document")
+    refuse_declared(path, root, "camt messages")
     return root
 
 

@@ -40,7 +40,7 @@ from lxml import etree
 
 from followmoney import schema
 from followmoney.bundle import Bundle
-from followmoney.ingest._xml import PARSER_OPTIONS, refuse_doctype
+from followmoney.ingest._xml import PARSER_OPTIONS, refuse_doctype, syntax_error
 from followmoney.ingest._collect import Collector, InputError, stable_id
 
 __all__ = [
@@ -1139,9 +1139,7 @@ def read(path) -> Bundle:
     except OSError as exc:
         raise InputError(f"{path}: cannot open: {getattr(exc, 'strerror', None) or 'I/O error'}") from None
     except etree.XMLSyntaxError as exc:
-        line, col = exc.position if exc.position else (exc.lineno, 0)
-        msg = (exc.msg or "").split(",")[0][:120]
-        raise InputError(f"{path.name}: not well-formed XML at line {line}, column {col}: {msg}") from None
+        raise syntax_error(path, exc) from None
     if tree.docinfo.doctype or tree.docinfo.internalDTD is not None:
         raise InputError(f"{path.name}: has a DOCTYPE / entity declaration; FinCEN XML has none, refusing the file")
     root = tree.getroot()

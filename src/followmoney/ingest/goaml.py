@@ -37,7 +37,7 @@ from followmoney import schema
 from followmoney.bundle import Bundle
 from followmoney.ingest._profiles import load_toml_profile
 from followmoney.normalize import normalize_address, normalize_email, normalize_phone
-from followmoney.ingest._xml import PARSER_OPTIONS, refuse_doctype
+from followmoney.ingest._xml import PARSER_OPTIONS, refuse_declared, refuse_doctype, syntax_error, without_values
 from followmoney.ingest._collect import Collector, InputError, stable_id
 
 __all__ = ["FORMAT", "PROFILES_DIR", "Profile", "load_profile", "sniff", "is_companion", "read"]
@@ -180,6 +180,8 @@ def _auto_profile(path: Path, max_elements: int = 20_000) -> Profile:
         for n, (_, el) in enumerate(etree.iterparse(str(path), events=("end",), **PARSER_OPTIONS)):
             if n >= max_elements:
                 break
+            if n == 0 and (el.getroottree().docinfo.doctype or el.getroottree().docinfo.internalDTD is not None):
+                break  # the main pass refuses the file
             if not isinstance(el.tag, str):
                 continue
             name = _local(el)
@@ -455,6 +457,8 @@ class _Reader:
                     continue
                 name = _local(el)
                 if event == "start":
+                    if not stack:
+                        refuse_declared(self.path, el, "goAML reports")
                     if not stack and name != "report":
                         raise InputError(f"{self.file}: line {el.sourceline}: root element is <{name}>, expected <report>")
                     step = name if "}" not in el.tag else f"*[local-name()='{name}']"
@@ -487,9 +491,7 @@ class _Reader:
                         header[name] = _text(el)
                     self._release(el)
         except etree.XMLSyntaxError as exc:
-            line, col = exc.position if exc.position else (exc.lineno, 0)
-            msg = (exc.msg or "").split(",")[0][:120]
-            raise InputError(f"{self.file}: not well-formed XML at line {line}, column {col}: {msg}") from None
+            raise syntax_error(self.path, exc) from None
         self.c.add(
             "reports",
             {
@@ -933,7 +935,7 @@ def validate(path, xsd) -> None:
     schema_ = _xsd(str(xsd.resolve()), xsd.stat().st_mtime_ns)
     for err in schema_.iter_errors(str(path)):
         where = err.path or "/"
-        raise InputError(f"{Path(path).name}#{where}: not valid against {xsd.name}: {err.reason}")
+        raise InputError(f"{path}#{where}: not valid against {xsd.name}: {without_values(str(err.reason))}")
 
 
 def read(path, *, local_currency: str | None = None, profile: str | Path | None = None, xsd: str | Path | None = None) -> Bundle:
