@@ -15,7 +15,7 @@ from lxml import etree
 
 from followmoney.ingest._collect import InputError
 
-__all__ = ["refuse_doctype", "refuse_declared", "syntax_error", "without_values", "PARSER_OPTIONS"]
+__all__ = ["content_key", "refuse_doctype", "refuse_declared", "syntax_error", "without_values", "PARSER_OPTIONS"]
 
 #: Keyword options for ``lxml.etree.XMLParser`` / ``iterparse``: no entities, no DTD, no network.
 PARSER_OPTIONS = {"resolve_entities": False, "no_network": True, "load_dtd": False, "huge_tree": False}
@@ -115,3 +115,25 @@ def without_values(text: str) -> str:
     "invalid value '…' for xs:decimal"
     """
     return _QUOTED.sub("'…'", text)
+
+
+def content_key(el) -> str:
+    """The normalised values of an element: ``name=text`` of every element with text, in
+    document order, whitespace squashed (names without namespace). Two mentions of one
+    record that differ only in layout, comments or namespace prefixes get the same key.
+
+    Examples
+    --------
+    >>> a = etree.fromstring("<t><amount> 10.00 </amount><to><name>A  B</name></to></t>")
+    >>> b = etree.fromstring("<t>  <amount>10.00</amount>  <!-- c --><to><name>A B</name></to> </t>")
+    >>> content_key(a) == content_key(b)
+    True
+    """
+    parts = []
+    for sub in el.iter(tag=etree.Element):
+        text = " ".join((sub.text or "").split())
+        if text:
+            parts.append(f"{etree.QName(sub).localname}={text}")
+        for k, v in sorted(sub.attrib.items()):
+            parts.append(f"{etree.QName(sub).localname}@{etree.QName(k).localname}={' '.join(v.split())}")
+    return "\x1f".join(parts)

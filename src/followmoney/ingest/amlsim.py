@@ -26,7 +26,7 @@ import pyarrow.compute as pc
 
 from followmoney import schema
 from followmoney.bundle import Bundle
-from followmoney.ingest._collect import Collector, InputError, stable_id
+from followmoney.ingest._collect import Collector, ContentIds, InputError, file_digest, stable_id
 from followmoney.ingest._csv import (
     first_failure, line_refs, parse_money_checked, parse_time, read_rows, reject_bad_rows, reject_rows,
 )  # fmt: skip
@@ -194,11 +194,20 @@ def _read_transactions(path: Path, acct_currency, default_currency: str, typolog
         ],
         pa.list_(pa.string()),
     )
-    txn_ids = pa.array([stable_id("T", ref) for ref in refs_g.to_pylist()], pa.string())
+    # from content: AMLSim's own tran_id (else the row's values), never the file name or line
+    ids = ContentIds("T")
+    txn_ids = pa.array(
+        [
+            ids(FORMAT, "ref", t.strip()) if t.strip() else ids(FORMAT, "row", *row)
+            for t, *row in zip(*(r[c].to_pylist() for c in _TXN_COLS))
+        ],
+        pa.string(),
+    )
+    report_id = stable_id("R", FORMAT, file_digest(path))
     table = pa.table(
         {
             "txn_id": txn_ids,
-            "report_id": pa.array([stable_id("R", col.file)] * r.num_rows, pa.string()),
+            "report_id": pa.array([report_id] * r.num_rows, pa.string()),
             "source": pa.array([FORMAT] * r.num_rows, pa.string()),
             "source_ref": refs_g,
             "source_txn_ref": r["tran_id"],
@@ -216,7 +225,7 @@ def _read_transactions(path: Path, acct_currency, default_currency: str, typolog
         }
     )
     col.add_table("transactions", schema.conform(table, "transactions"))
-    col.add("reports", {"report_id": stable_id("R", col.file), "format": FORMAT, "report_code": "DATASET", "source_file": col.file})
+    col.add("reports", {"report_id": report_id, "format": FORMAT, "report_code": "DATASET", "source_file": col.file})
     return col.bundle()
 
 
@@ -253,7 +262,8 @@ def _read_accounts(path: Path) -> Bundle:
         }
     )
     col.add_table("accounts", schema.conform(accounts, "accounts"))
-    party_ids = pa.array([stable_id("P", ref) for ref in refs_g.to_pylist()], pa.string())
+    # the account holder, from content: one party per AMLSim account id
+    party_ids = pa.array(ContentIds("P").many((FORMAT, a.strip()) for a in r["acct_id"].to_pylist()), pa.string())
     # type O = organisation, I = individual; absent or anything else: the source does not say
     typ = pc.utf8_upper(pc.utf8_trim_whitespace(opt("type")))
     kind = pc.fill_null(
@@ -266,7 +276,7 @@ def _read_accounts(path: Path) -> Bundle:
             "kind": kind,
             "name": opt("dsply_nm"),
             "country": opt("country"),
-            "report_id": pa.array([stable_id("R", col.file)] * m, pa.string()),
+            "report_id": pa.array([stable_id("R", FORMAT, file_digest(path))] * m, pa.string()),
             "source_ref": refs_g,
         }
     )

@@ -92,7 +92,7 @@ import pycountry
 from followmoney import schema
 from followmoney.bundle import Bundle
 from followmoney.ingest._profiles import load_toml_profile
-from followmoney.ingest._collect import Collector, InputError, stable_id
+from followmoney.ingest._collect import Collector, ContentIds, InputError, file_digest, stable_id
 from followmoney.ingest.camt import _BIC_RE, _IBAN_RE
 
 __all__ = [
@@ -1079,7 +1079,7 @@ def read(path, *, mapping: str | Path | None = None, strict: bool = False, accou
         _raise_first(p)
     c = Collector(FORMAT, path)
     n = p.n
-    report_id = stable_id("R", c.file)
+    report_id = stable_id("R", FORMAT, file_digest(path))  # from content, never the file name
     for r in sorted(p.problems):
         c.reject("transactions", p.lines[r], _row_reason(p, r), prof.delimiter.join(p.raw[r])[:_RAW_MAX])
     bad = [False] * n
@@ -1173,7 +1173,11 @@ def read(path, *, mapping: str | Path | None = None, strict: bool = False, accou
     null_money = pa.nulls(n, schema.MONEY)
     txn = pa.table(
         {
-            "txn_id": pa.array([stable_id("T", c.file, line) for line in p.lines], pa.string()),
+            # from content: the statement account and the row's trimmed fields (+ occurrence), never file or line
+            "txn_id": pa.array(
+                ContentIds("T").many((FORMAT, acc, *(v.strip(_SPACES) for v in rec)) for acc, rec in zip(stmt.to_pylist(), p.raw)),
+                pa.string(),
+            ),
             "report_id": pa.array([report_id] * n, pa.string()),
             "source": pa.array([FORMAT] * n, pa.string()),
             "source_ref": refs,

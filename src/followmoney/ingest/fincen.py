@@ -40,8 +40,8 @@ from lxml import etree
 
 from followmoney import schema
 from followmoney.bundle import Bundle
-from followmoney.ingest._xml import PARSER_OPTIONS, refuse_doctype, syntax_error
-from followmoney.ingest._collect import Collector, InputError, stable_id
+from followmoney.ingest._xml import PARSER_OPTIONS, content_key, refuse_doctype, syntax_error
+from followmoney.ingest._collect import Collector, ContentIds, InputError, stable_id
 
 __all__ = [
     "FORMAT",
@@ -499,6 +499,9 @@ class _Reader:
         self.rows: dict[str, list[dict]] = {"reports": [], "parties": [], "transactions": []}
         self.activity_parties: list[dict] = []
         self._institutions: dict = {}
+        # ids from content (the activity's normalised values), never the file name or position alone
+        self.report_ids = ContentIds("R")
+        self.txn_ids = ContentIds("T")
 
     def ref(self, el) -> str:
         return self.c.ref(self.xp(el))
@@ -544,7 +547,7 @@ class _Reader:
         summary = ", ".join(f"{n} {lv}" for lv, n in sorted(levels.items())) or "no errors"
         self.rows["reports"].append(
             {
-                "report_id": stable_id("R", self.file, self.xp(el)),
+                "report_id": self.report_ids(FORMAT, "ack", content_key(el)),
                 "format": FORMAT,
                 "report_code": "ACK",
                 "reason": f"acknowledgement, status {status or 'unknown'}: {summary}",
@@ -575,7 +578,7 @@ class _Reader:
                 etree.tostring(act, encoding="unicode", with_tail=False)[:_RAW_MAX],
             )
             return
-        report_id = stable_id("R", self.file, xpath)
+        report_id = self.report_ids(FORMAT, content_key(act))
         flags: list[str] = []
         first = len(self.rows["parties"])
         parties = [self.party(p, report_id, code) for p in _children(act, "Party")]
@@ -717,7 +720,7 @@ class _Reader:
             flags.append("unknown_detail_type")
         xpath = self.xp(el)
         return {
-            "txn_id": stable_id("T", self.file, xpath),
+            "txn_id": self.txn_ids(FORMAT, row["report_id"], content_key(el)),
             "report_id": row["report_id"],
             "source": FORMAT,
             "source_ref": self.c.ref(xpath),
@@ -856,7 +859,7 @@ class _Reader:
         ``PartyAccountAssociation``: its ``<Account>`` children are the subject's.
         """
         xpath = self.xp(el)
-        pid = stable_id("P", self.file, xpath)
+        pid = stable_id("P", report_id, xpath)
         role_code = _ctext(el, "ActivityPartyTypeCode")
         legal, aliases = None, []
         for pn in _children(el, "PartyName"):
@@ -1060,8 +1063,8 @@ def read(path) -> Bundle:
     Returns
     -------
     Bundle
-        * ``reports``: one row per ``<Activity>``; ``report_id`` hashes the file name and
-          the activity's XPath; ``report_code`` SAR, CTR or 8300; ``reporting_entity`` the
+        * ``reports``: one row per ``<Activity>``; ``report_id`` hashes the activity's
+          normalised values (never the file name); ``report_code`` SAR, CTR or 8300; ``reporting_entity`` the
           filer's legal name (party 30; 8300: the business, party 4); ``entity_reference``
           the filer's internal control number (identification type 29);
           ``submitted_at`` = ``FilingDateText`` at 00:00 UTC; ``currency_local`` USD;

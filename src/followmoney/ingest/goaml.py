@@ -37,8 +37,8 @@ from followmoney import schema
 from followmoney.bundle import Bundle
 from followmoney.ingest._profiles import load_toml_profile
 from followmoney.normalize import normalize_address, normalize_email, normalize_phone
-from followmoney.ingest._xml import PARSER_OPTIONS, refuse_declared, refuse_doctype, syntax_error, without_values
-from followmoney.ingest._collect import Collector, InputError, stable_id
+from followmoney.ingest._xml import PARSER_OPTIONS, content_key, refuse_declared, refuse_doctype, syntax_error, without_values
+from followmoney.ingest._collect import Collector, ContentIds, InputError, file_digest, stable_id
 
 __all__ = ["FORMAT", "PROFILES_DIR", "Profile", "load_profile", "sniff", "is_companion", "read"]
 
@@ -432,10 +432,21 @@ class _Reader:
         self.file = path.name
         self.p = profile
         self.c = Collector(FORMAT, path)
-        self.report_id = stable_id("R", self.file)
+        self.header: dict[str, str | None] = {}
+        self._report_id: str | None = None
+        self.txn_ids = ContentIds("T")
         self.local_currency = local_currency
         self.currency = local_currency.upper() if local_currency else None
         self.paths: dict = {}
+
+    @property
+    def report_id(self) -> str:
+        """From content: the reporting entity and its reference for the report (header
+        fields, which precede the transactions), else the file's digest; fixed at first use."""
+        if self._report_id is None:
+            rentity, ref = self.header.get("rentity_id"), self.header.get("entity_reference")
+            self._report_id = stable_id("R", FORMAT, rentity, ref) if rentity and ref else stable_id("R", FORMAT, file_digest(self.path))
+        return self._report_id
 
     def xp(self, el) -> str:
         """Positional XPath, always indexed: ``/report[1]/transaction[3]/t_from[1]``; elements in a
@@ -444,7 +455,7 @@ class _Reader:
 
     # ----------------------------------------------------------------- report
     def run(self) -> Bundle:
-        header: dict[str, str | None] = {}
+        header = self.header
         indicators: list[str] = []
         stack: list[list] = []  # [local name, path, child counters]
         inside = 0  # depth inside a <transaction> or <report_party> being collected
@@ -521,6 +532,13 @@ class _Reader:
             parent.remove(el)
 
     # ----------------------------------------------------------------- transactions
+    def txn_id(self, el) -> str:
+        """From content: reporting entity + the transaction's own ``transactionnumber``, else
+        its normalised values (:func:`~followmoney.ingest._xml.content_key`)."""
+        own = _ctext(el, "transactionnumber")
+        rentity = self.header.get("rentity_id")
+        return self.txn_ids(FORMAT, rentity, "ref", own) if own else self.txn_ids(FORMAT, rentity, "content", content_key(el))
+
     def transaction(self, el) -> None:
         xpath = self.xp(el)
         problems = []
@@ -578,7 +596,7 @@ class _Reader:
         self.c.add(
             "transactions",
             {
-                "txn_id": stable_id("T", self.file, xpath),
+                "txn_id": self.txn_id(el),
                 "report_id": self.report_id,
                 "source": FORMAT,
                 "source_ref": self.c.ref(xpath),
@@ -762,7 +780,7 @@ class _Reader:
     def person(self, el) -> tuple[str, str | None]:
         """Add a person mention (+ identifiers); return (party_id, name)."""
         xpath = self.xp(el)
-        pid = stable_id("P", self.file, xpath)
+        pid = stable_id("P", self.report_id, xpath)
         first, middle, last = _ctext(el, "first_name"), _ctext(el, "middle_name"), _ctext(el, "last_name")
         given = " ".join(x for x in (first, middle) if x) or None
         name = " ".join(x for x in (first, middle, last) if x) or None
@@ -805,7 +823,7 @@ class _Reader:
         Returns (party_id, name, [(person party_id, role, role_code, element), ...]).
         """
         xpath = self.xp(el)
-        pid = stable_id("P", self.file, xpath)
+        pid = stable_id("P", self.report_id, xpath)
         name = _ctext(el, "name") or _ctext(el, "commercial_name")
         self.c.add(
             "parties",
@@ -959,10 +977,12 @@ def read(path, *, local_currency: str | None = None, profile: str | Path | None 
     Returns
     -------
     Bundle
-        * ``reports``: one row; ``report_id`` is a stable hash of the file name;
+        * ``reports``: one row; ``report_id`` hashes ``rentity_id`` and
+          ``entity_reference`` (else the file's content), never the file name;
           ``submitted_at`` UTC; ``indicators`` the ``report_indicators`` codes.
-        * ``transactions``: one row per ``<transaction>``; ``txn_id`` hashes file name
-          and XPath; ``source_ref`` is ``file#XPath``; ``amount`` = ``amount_local``
+        * ``transactions``: one row per ``<transaction>``; ``txn_id`` hashes the
+          reporting entity and the ``transactionnumber`` (else the transaction's
+          normalised values), so ids survive renaming and differ between reports; ``source_ref`` is ``file#XPath``; ``amount`` = ``amount_local``
           (decimal128(18, 2), exact, in ``currency`` = the report's local currency);
           a ``<from_foreign_currency>`` gives ``instructed_amount`` /
           ``instructed_currency`` / ``fx_rate``, a ``<to_foreign_currency>`` gives

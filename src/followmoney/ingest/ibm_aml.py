@@ -35,7 +35,7 @@ import pyarrow.compute as pc
 
 from followmoney import schema
 from followmoney.bundle import Bundle
-from followmoney.ingest._collect import Collector, InputError, stable_id
+from followmoney.ingest._collect import Collector, ContentIds, InputError, file_digest, stable_id
 from followmoney.ingest._csv import (
     first_failure, line_refs, parse_money_checked, parse_time, read_rows, reject_bad_rows, reject_rows,
 )  # fmt: skip
@@ -209,10 +209,14 @@ def _read_transactions(path: Path) -> Bundle:
         if not known:
             f.append("unknown_currency")
         flags.append(f)
-    report_id = stable_id("R", col.file)
+    report_id = stable_id("R", FORMAT, file_digest(path))  # from content, never the file name
     table = pa.table(
         {
-            "txn_id": pa.array([stable_id("T", ref) for ref in refs_g.to_pylist()], pa.string()),
+            # from content: the row's trimmed values (+ occurrence), never the file name or line
+            "txn_id": pa.array(
+                ContentIds("T").many((FORMAT, *(v.strip() for v in row)) for row in zip(*(r[c].to_pylist() for c in _COLS))),
+                pa.string(),
+            ),
             "report_id": pa.array([report_id] * m, pa.string()),
             "source": pa.array([FORMAT] * m, pa.string()),
             "source_ref": refs_g,
