@@ -15,7 +15,7 @@ from lxml import etree
 
 from followmoney.ingest._collect import InputError
 
-__all__ = ["content_key", "refuse_doctype", "refuse_declared", "syntax_error", "without_values", "PARSER_OPTIONS"]
+__all__ = ["content_key", "tag_label", "ns_label", "refuse_doctype", "refuse_declared", "syntax_error", "without_values", "PARSER_OPTIONS"]
 
 #: Keyword options for ``lxml.etree.XMLParser`` / ``iterparse``: no entities, no DTD, no network.
 PARSER_OPTIONS = {"resolve_entities": False, "no_network": True, "load_dtd": False, "huge_tree": False}
@@ -52,7 +52,7 @@ def refuse_doctype(path: Path, head: bytes, what: str) -> None:
 
 def _refusal(path: Path, what: str) -> InputError:
     return InputError(
-        f"{path.name}: refused: the file declares a DOCTYPE / XML entities "
+        f"{path}: refused: the file declares a DOCTYPE / XML entities "
         f"(entity expansion and external entities); {what} never need one"
     )
 
@@ -137,3 +137,38 @@ def content_key(el) -> str:
         for k, v in sorted(sub.attrib.items()):
             parts.append(f"{etree.QName(sub).localname}@{etree.QName(k).localname}={' '.join(v.split())}")
     return "\x1f".join(parts)
+
+
+#: Element names that messages may quote: the roots and wrappers of the formats read here.
+KNOWN_TAGS = frozenset(
+    {"report", "Document", "EFilingBatchXML", "EFilingSubmissionXML", "Envelope", "AppHdr", "BizMsg", "RequestPayload",
+     "BkToCstmrStmt", "BkToCstmrAcctRpt", "BkToCstmrDbtCdtNtfctn", "html", "svg", "rss", "feed"}
+)  # fmt: skip
+
+
+def tag_label(name: str) -> str:
+    """``<name>`` for a known element name, else ``an unknown element``: an unexpected
+    name is content of the file and may be anything, a person's name included.
+
+    Examples
+    --------
+    >>> tag_label("EFilingBatchXML"), tag_label("JaneDoe")
+    ('<EFilingBatchXML>', 'an unknown element')
+    """
+    return f"<{name}>" if name in KNOWN_TAGS else "an unknown element"
+
+
+_ISO_NS = re.compile(r"urn:iso:std:iso:20022:tech:xsd:[a-z]{4}\.\d{3}\.\d{3}\.\d{2}")
+
+
+def ns_label(ns: str | None) -> str:
+    """The namespace when it is an ISO 20022 one, else a description (never its text).
+
+    Examples
+    --------
+    >>> ns_label("urn:iso:std:iso:20022:tech:xsd:pacs.008.001.08"), ns_label("urn:jane-doe"), ns_label(None)
+    ('urn:iso:std:iso:20022:tech:xsd:pacs.008.001.08', 'a non-ISO 20022 namespace', 'no namespace')
+    """
+    if not ns:
+        return "no namespace"
+    return ns if _ISO_NS.fullmatch(ns) else "a non-ISO 20022 namespace"

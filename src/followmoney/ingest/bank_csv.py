@@ -694,7 +694,7 @@ def _load(path: Path, prof: Profile) -> _Parsed:
         found = _find_header(records, prof)
         if found is None:
             want = ", ".join(prof.match_headers) or "a header"
-            raise InputError(f"{path.name}: profile {prof.name}: no header line with {want} in the first {_HEADER_SCAN} lines")
+            raise InputError(f"{path}: profile {prof.name}: no header line with {want} in the first {_HEADER_SCAN} lines")
         _, header = found
         p = _Parsed(path.name, prof, header)
         for target, spec in prof.columns.items():
@@ -736,7 +736,7 @@ def _load(path: Path, prof: Profile) -> _Parsed:
             lines.append(line)
             raw.append(rec)
     except csv.Error as exc:
-        raise InputError(f"{path.name}: line {records.line_num}: malformed CSV: {exc}") from None
+        raise InputError(f"{path}: line {records.line_num}: malformed CSV: {exc}") from None
     if raw:
         p.cols = [pa.array(col, pa.string()) for col in zip(*raw)]
     else:
@@ -947,7 +947,7 @@ def _choose_profile(path: Path, profile) -> Profile:
         raise InputError(f"{path}: cannot open: {exc.strerror}") from None
     prof = match_profile(path, head)
     if prof is None:
-        raise InputError(f"{path.name}: no bank CSV profile matches its header; pass mapping=<profile name or TOML path>")
+        raise InputError(f"{path}: no bank CSV profile matches its header; pass mapping=<profile name or TOML path>")
     return prof
 
 

@@ -51,7 +51,7 @@ from lxml import etree
 
 from followmoney import schema
 from followmoney.bundle import Bundle
-from followmoney.ingest._xml import PARSER_OPTIONS, content_key, refuse_declared, refuse_doctype, syntax_error
+from followmoney.ingest._xml import PARSER_OPTIONS, content_key, ns_label, refuse_declared, tag_label, refuse_doctype, syntax_error
 from followmoney.ingest._collect import Collector, ContentIds, InputError, file_digest, fits_money, stable_id
 
 __all__ = ["FORMAT", "EXTRA_COLUMNS", "sniff", "is_companion", "read", "account_id", "is_iban", "is_bic", "typed_extras"]
@@ -1064,7 +1064,7 @@ def _load(path: Path):
     except etree.XMLSyntaxError as exc:
         raise syntax_error(path, exc) from None
     if root is None:
-        raise InputError(f"{path.name}: empty XML document")
+        raise InputError(f"{path}: empty XML document")
     refuse_declared(path, root, "camt messages")
     return root
 
@@ -1172,17 +1172,17 @@ def read(path, **_other) -> Bundle:
     if m:
         msg_type = f"{m['kind']}.001.{m['ver']}"
         if msg is None:
-            raise InputError(f"{path.name}: namespace {ns} announces {msg_type} but there is no {'/'.join(_MESSAGES)} element")
+            raise InputError(f"{path}: namespace {ns_label(ns)} announces {msg_type} but there is no {'/'.join(_MESSAGES)} element")
     else:
         iso = _ISO_NS_RE.fullmatch(ns or "")
         if iso:
             raise InputError(
-                f"{path.name}: unsupported message type {iso['type']} (namespace {ns}); "
+                f"{path}: unsupported message type {iso['type']} (namespace {ns_label(ns)}); "
                 "the camt adapter reads camt.052, camt.053 and camt.054"
             )
         if msg is None:
             raise InputError(
-                f"{path.name}: not a camt message: namespace {ns or '(none)'}, element <{_local(doc)}>; "
+                f"{path}: not a camt message: {ns_label(ns)}, {tag_label(_local(doc))}; "
                 "expected urn:iso:std:iso:20022:tech:xsd:camt.05[234].001.NN"
             )
         nonstandard = True

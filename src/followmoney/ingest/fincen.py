@@ -40,7 +40,7 @@ from lxml import etree
 
 from followmoney import schema
 from followmoney.bundle import Bundle
-from followmoney.ingest._xml import PARSER_OPTIONS, content_key, refuse_doctype, syntax_error
+from followmoney.ingest._xml import PARSER_OPTIONS, content_key, refuse_doctype, syntax_error, tag_label
 from followmoney.ingest._collect import Collector, ContentIds, InputError, stable_id
 
 __all__ = [
@@ -1144,9 +1144,9 @@ def read(path) -> Bundle:
     except etree.XMLSyntaxError as exc:
         raise syntax_error(path, exc) from None
     if tree.docinfo.doctype or tree.docinfo.internalDTD is not None:
-        raise InputError(f"{path.name}: has a DOCTYPE / entity declaration; FinCEN XML has none, refusing the file")
+        raise InputError(f"{path}: has a DOCTYPE / entity declaration; FinCEN XML has none, refusing the file")
     root = tree.getroot()
     _strip_namespaces(root)
     if _local(root) != "EFilingBatchXML":
-        raise InputError(f"{path.name}: line {root.sourceline}: root element is <{_local(root)}>, expected <EFilingBatchXML>")
+        raise InputError(f"{path}: line {root.sourceline}: root element is {tag_label(_local(root))}, expected <EFilingBatchXML>")
     return _Reader(path, tree).run()

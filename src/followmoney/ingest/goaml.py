@@ -37,7 +37,7 @@ from followmoney import schema
 from followmoney.bundle import Bundle
 from followmoney.ingest._profiles import load_toml_profile
 from followmoney.normalize import normalize_address, normalize_email, normalize_phone
-from followmoney.ingest._xml import PARSER_OPTIONS, content_key, refuse_declared, refuse_doctype, syntax_error, without_values
+from followmoney.ingest._xml import PARSER_OPTIONS, content_key, refuse_declared, tag_label, refuse_doctype, syntax_error, without_values
 from followmoney.ingest._collect import Collector, ContentIds, InputError, file_digest, stable_id
 
 __all__ = ["FORMAT", "PROFILES_DIR", "Profile", "load_profile", "sniff", "is_companion", "read"]
@@ -471,7 +471,7 @@ class _Reader:
                     if not stack:
                         refuse_declared(self.path, el, "goAML reports")
                     if not stack and name != "report":
-                        raise InputError(f"{self.file}: line {el.sourceline}: root element is <{name}>, expected <report>")
+                        raise InputError(f"{self.path}: line {el.sourceline}: root element is {tag_label(name)}, expected <report>")
                     step = name if "}" not in el.tag else f"*[local-name()='{name}']"
                     if stack:
                         counters = stack[-1][2]

@@ -859,9 +859,9 @@ def _decode(path: Path, data: bytes, encoding: str | None) -> tuple[str, list[st
             try:
                 text = data.decode(fallback)
             except LookupError:
-                raise InputError(f"{path.name}: unknown encoding {fallback!r} (option encoding=)") from None
+                raise InputError(f"{path}: unknown encoding {fallback!r} (option encoding=)") from None
             except UnicodeDecodeError as exc:
-                raise InputError(f"{path.name}: not UTF-8 and not {fallback} either (byte {exc.start}); pass encoding=...") from None
+                raise InputError(f"{path}: not UTF-8 and not {fallback} either (byte {exc.start}); pass encoding=...") from None
             if encoding is None and re.search(rb"[\x80-\xff]", data):
                 flags.append("encoding_guessed")
     text = text.replace("\r\n", "\n").replace("\r", "\n")
