@@ -7,7 +7,8 @@ import pytest
 import followmoney as fm
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
+# ../shared beside the checkout; a git worktree under <project>/wt/<name> finds <project>/shared
+SHARED = next((p for p in (REPO.parent / "shared", REPO.parents[1] / "shared") if p.is_dir()), REPO.parent / "shared")
 DATA = Path(__file__).resolve().parent / "data"
 
 

@@ -142,7 +142,7 @@ def test_br07_camt052_is_read_as_an_interim_report():
     [
         ("urn:iso:std:iso:20022:tech:xsd:pacs.008.001.08", "FIToFICstmrCdtTrf", "unsupported message type pacs.008.001.08"),
         ("urn:iso:std:iso:20022:tech:xsd:camt.056.001.08", "FIToFIPmtCxlReq", "unsupported message type camt.056.001.08"),
-        ("urn:example:not-iso", "Whatever", "namespace urn:example:not-iso"),
+        ("urn:example:not-iso", "Whatever", "a non-ISO 20022 namespace"),  # not quoted: content of the file
     ],
 )
 def test_other_messages_are_refused_naming_the_namespace(tmp_path, ns, root, expected):

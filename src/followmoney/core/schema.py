@@ -145,7 +145,7 @@ SCHEMAS: dict[str, pa.Schema] = {
     "parties": pa.schema(
         [
             _f("party_id", _STR, "Stable id of this mention of a person or entity.", False),
-            _f("kind", _STR, "person | entity.", False),
+            _f("kind", _STR, "person | entity | unknown (the source does not say).", False),
             _f("name", _STR, "Full name as written (persons: given + family)."),
             _f("given_name", _STR, "Given name(s) of a person."),
             _f("family_name", _STR, "Family name of a person."),
@@ -215,6 +215,7 @@ SCHEMAS: dict[str, pa.Schema] = {
             _f("source_ref", _STR, "file:line or file#XPath of the rejected record.", False),
             _f("table", _STR, "Canonical table the record was meant for.", False),
             _f("reason", _STR, "Why it was rejected (names the field).", False),
+            _f("code", _STR, "Reason code, one of followmoney.ingest.reasons.REASONS (e.g. bad_date)."),
             _f("raw", _STR, "The record as read (may contain personal data: it is data)."),
         ]
     ),

@@ -11,6 +11,7 @@ import glob
 import hashlib
 import inspect
 import os
+import warnings
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -21,7 +22,12 @@ from followmoney.core.bundle import Bundle
 from followmoney.ingest import amlsim, bank_csv, camt, fincen, goaml, ibm_aml, mt940
 from followmoney.ingest._collect import InputError
 
-__all__ = ["read", "sniff", "ADAPTERS", "InputError"]
+
+class InputWarning(UserWarning):
+    """An input was skipped (e.g. a companion file given without its main file); the message names it."""
+
+
+__all__ = ["read", "sniff", "ADAPTERS", "InputError", "InputWarning"]
 
 #: The adapters, in sniffing order.
 ADAPTERS = {m.FORMAT: m for m in (goaml, fincen, camt, mt940, amlsim, ibm_aml, bank_csv)}
@@ -128,7 +134,15 @@ def read(paths, format: str = "auto", *, progress: bool | None = None, errors: l
     ------
     InputError
         A file is missing, unreadable, of unknown format, or not well-formed; the
-        message names the file (and the line or XPath where known).
+        message names the file (and the line or XPath where known). Also when the
+        only inputs are companion files (AMLSim ``accounts.csv``, IBM AML
+        ``*_accounts.csv``) whose transactions file is not beside them.
+
+    Warns
+    -----
+    InputWarning
+        A companion file given without its transactions file, among other inputs
+        that are read.
     TypeError
         An option that no adapter in use accepts.
 
@@ -155,6 +169,7 @@ def read(paths, format: str = "auto", *, progress: bool | None = None, errors: l
         errors.append({"file": str(f), "error": str(exc)})
 
     plan = []
+    orphans = []
     for f in files:
         try:
             if not f.is_file():
@@ -164,8 +179,15 @@ def read(paths, format: str = "auto", *, progress: bool | None = None, errors: l
             failed(f, exc)
             continue
         if ADAPTERS[fmt].is_companion(f):
+            needs = getattr(ADAPTERS[fmt], "companion_needs", lambda p: None)(f)
+            if needs:
+                orphans.append(f"{f}: {needs}")
             continue
         plan.append((f, fmt))
+    if orphans and not plan:
+        raise InputError(orphans[0])
+    for message in orphans:
+        warnings.warn(message, InputWarning, stacklevel=2)
     accepted = {fmt: set(inspect.signature(ADAPTERS[fmt].read).parameters) for fmt in {fmt for _, fmt in plan}}
     unknown = set(options) - set().union(*accepted.values()) if accepted else set(options)
     if unknown:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import csv
+import re
+from decimal import Decimal
 from pathlib import Path
 
 import pyarrow as pa
@@ -17,38 +20,141 @@ DECIMAL_RE = r"^[+-]?\d{1,16}(\.\d{1,2})?$"
 DECIMAL_RE_ANY = r"^[+-]?\d{1,16}(\.\d{1,12})?$"
 
 
+def _arrow_problem(exc: Exception) -> str:
+    """What went wrong, from a pyarrow CSV error, without quoting the data.
+
+    pyarrow's messages quote the offending row; only its row number and the kind of
+    problem are kept.
+    """
+    text = str(exc)
+    where = re.search(r"[Rr]ow #(\d+)", text)
+    what = "not UTF-8 text" if "UTF8" in text or "UTF-8" in text else "malformed CSV"
+    if "Empty CSV" in text:
+        what = "empty file"
+    return f"{what} (row {where.group(1)})" if where else what
+
+
 def read_strings(path: Path, column_names: list[str] | None = None) -> pa.Table:
     """Read a CSV with every column as string; header row skipped when names are given.
 
-    Line ``i`` (0-based data row) is line ``i + 2`` of the file (header is line 1);
-    quoted newlines are not expected in these machine-written exports.
+    Rows with a wrong number of fields are dropped here; use :func:`read_rows` to get
+    them back as rejects with their line numbers.
 
     Raises
     ------
     InputError
-        Naming the file when the CSV is malformed (e.g. a row with a wrong number of
-        fields; pyarrow names the row).
+        Naming the file (with its folder) when it cannot be read as CSV; the message
+        never quotes the file's content.
+    """
+    return read_rows(path, column_names)[0]
+
+
+def read_rows(path: Path, column_names: list[str] | None = None) -> tuple[pa.Table, pa.Array, list[tuple[int, str, str, str]]]:
+    """Read a CSV with every column as string, rows with a wrong field count set aside.
+
+    Parameters
+    ----------
+    path : Path
+        The CSV file (UTF-8, comma-separated, header on line 1).
+    column_names : list of str, optional
+        Names for the columns; the header line is then skipped.
+
+    Returns
+    -------
+    table : pyarrow.Table
+        The well-formed rows, every column a string.
+    lines : pyarrow.Array of int64
+        The file line of each row of ``table`` (the header is line 1; blank lines are
+        skipped and not records). Quoted newlines are not expected in these
+        machine-written exports; where present, lines are counted as rows.
+    bad : list of (line, reason, code, raw)
+        Rows with too few or too many fields: the reason (``has 12 fields, the header
+        has 11``), its code (``short_row`` / ``long_row``, see
+        :mod:`followmoney.ingest.reasons`) and the raw line, for ``rejects``.
+
+    Raises
+    ------
+    InputError
+        The file cannot be opened or parsed at all (not UTF-8, empty, unbalanced
+        quotes); the message names the file and the row, never its content.
     """
     read_opts = pacsv.ReadOptions(
         column_names=column_names, skip_rows=1 if column_names else 0, block_size=1 << 24
     )
     try:
         with open(path, "rb") as fh:
-            head = pacsv.open_csv(fh, read_options=read_opts).schema.names
-    except (pa.ArrowInvalid, OSError) as exc:
-        raise InputError(f"{path.name}: cannot read CSV: {exc}") from exc
+            head = pacsv.open_csv(
+                fh, read_options=read_opts, parse_options=pacsv.ParseOptions(invalid_row_handler=lambda row: "skip")
+            ).schema.names
+    except OSError as exc:
+        raise InputError(f"{path}: cannot open: {exc.strerror or 'I/O error'}") from None
+    except pa.ArrowInvalid as exc:
+        raise InputError(f"{path}: line 1: cannot read CSV: {_arrow_problem(exc)}") from None
     conv = pacsv.ConvertOptions(
         column_types={c: pa.string() for c in head}, strings_can_be_null=False, quoted_strings_can_be_null=False
     )
+    invalid = [0]
+
+    def skip(row) -> str:
+        invalid[0] += 1
+        return "skip"
+
     try:
-        return pacsv.read_csv(path, read_options=read_opts, convert_options=conv)
+        table = pacsv.read_csv(
+            path, read_options=read_opts, convert_options=conv,
+            parse_options=pacsv.ParseOptions(invalid_row_handler=skip),
+        )  # fmt: skip
     except pa.ArrowInvalid as exc:
-        raise InputError(f"{path.name}: malformed CSV: {exc}") from exc
+        raise InputError(f"{path}: cannot read CSV: {_arrow_problem(exc)}") from None
+    n = table.num_rows
+    if not invalid[0] and _line_count(path) == n + 1:
+        return table, pa.array(range(2, n + 2), pa.int64()), []
+    lines, bad = _scan_lines(path, len(head))
+    if len(lines) != n:  # quoted newlines: fall back to counting rows
+        lines = list(range(2, n + 2))
+    return table, pa.array(lines, pa.int64()), bad
 
 
-def line_refs(file: str, n: int) -> pa.Array:
-    """``file:line`` for data rows 0..n-1 (header on line 1)."""
-    lines = pc.cast(pa.array(range(2, n + 2), pa.int64()), pa.string())
+def _line_count(path: Path) -> int:
+    count = 0
+    last = b"\n"
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 24), b""):
+            count += block.count(b"\n")
+            last = block[-1:]
+    return count + (last != b"\n")
+
+
+def _scan_lines(path: Path, expected: int) -> tuple[list[int], list[tuple[int, str, str, str]]]:
+    """Line numbers of well-formed rows, and the rows with a wrong field count (slow path)."""
+    good: list[int] = []
+    bad: list[tuple[int, str, str, str]] = []
+    with open(path, "rb") as fh:
+        for number, line in enumerate(fh, start=1):
+            if number == 1:
+                continue
+            text = line.rstrip(b"\r\n").decode("utf-8", errors="replace")
+            if not text:
+                continue
+            fields = len(next(csv.reader([text]), []))
+            if fields == expected:
+                good.append(number)
+            else:
+                code = "short_row" if fields < expected else "long_row"
+                bad.append((number, f"has {fields} fields, the header has {expected}", code, text))
+    return good, bad
+
+
+def reject_bad_rows(col, table: str, bad: list[tuple[int, str, str, str]]) -> None:
+    """Send the rows :func:`read_rows` set aside to ``rejects`` of ``table`` (``col`` a Collector)."""
+    for line, reason, code, raw in bad:
+        col.reject(table, line, reason, raw, code=code)
+
+
+def line_refs(file: str, n: int | pa.Array) -> pa.Array:
+    """``file:line`` for data rows 0..n-1 (header on line 1), or for the given line numbers."""
+    numbers = pa.array(range(2, n + 2), pa.int64()) if isinstance(n, int) else n
+    lines = pc.cast(numbers, pa.string())
     return pc.binary_join_element_wise(pa.scalar(file), lines, ":")
 
 
@@ -58,14 +164,36 @@ def parse_money(col: pa.ChunkedArray) -> tuple[pa.ChunkedArray, pa.ChunkedArray,
     Empty or non-numeric strings become null and count as not ok. Values with more
     than two decimal places (e.g. crypto amounts) are rounded half-to-even to
     hundredths and marked in the ``rounded`` mask, so the caller can flag them.
+    Values beyond ``MONEY``'s range are null and not ok (see :func:`parse_money_checked`
+    to tell them apart).
+    """
+    values, ok, rounded, fits = parse_money_checked(col)
+    return values, pc.and_(ok, fits), rounded
+
+
+#: Values of MONEY = decimal(18, 2) are below 10^16 in absolute value.
+_MONEY_LIMIT = pa.scalar(Decimal(10) ** 16, pa.decimal128(38, 12))
+
+
+def parse_money_checked(col: pa.ChunkedArray):
+    """Like :func:`parse_money`, with a fourth mask ``fits``: false where the decimal
+    (after rounding to hundredths) is 10^16 or more in absolute value, the range of
+    ``MONEY`` = decimal(18, 2); such values are null (reject code ``amount_out_of_range``).
+
+    Examples
+    --------
+    >>> v, ok, rounded, fits = parse_money_checked(pa.chunked_array([["12.5", "9999999999999999.999", "x"]]))
+    >>> [str(x) if x is not None else None for x in v.to_pylist()], ok.to_pylist(), fits.to_pylist()
+    (['12.50', None, None], [True, True, False], [True, False, True])
     """
     stripped = pc.utf8_trim_whitespace(col)
     ok = pc.match_substring_regex(stripped, DECIMAL_RE_ANY)
     safe = pc.if_else(ok, stripped, pa.scalar(None, pa.string()))
     rounded = pc.and_(ok, pc.invert(pc.match_substring_regex(stripped, DECIMAL_RE)))
-    wide = safe.cast(pa.decimal128(38, 12))
-    values = pc.round(wide, ndigits=2, round_mode="half_to_even").cast(schema.MONEY)
-    return values, ok, rounded
+    wide = pc.round(safe.cast(pa.decimal128(38, 12)), ndigits=2, round_mode="half_to_even")
+    fits = pc.fill_null(pc.less(pc.abs(wide), _MONEY_LIMIT), True)
+    values = pc.if_else(fits, wide, pa.scalar(None, wide.type)).cast(schema.MONEY)
+    return values, ok, rounded, fits
 
 
 def parse_time(col: pa.ChunkedArray, fmt: str) -> tuple[pa.ChunkedArray, pa.ChunkedArray]:

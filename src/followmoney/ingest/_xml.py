@@ -8,17 +8,22 @@ billion-laughs (exponential expansion) and external-entity (local file read) att
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+
+from lxml import etree
 
 from followmoney.ingest._collect import InputError
 
-__all__ = ["refuse_doctype", "PARSER_OPTIONS"]
+__all__ = ["content_key", "tag_label", "ns_label", "refuse_doctype", "refuse_declared", "syntax_error", "without_values", "PARSER_OPTIONS"]
 
 #: Keyword options for ``lxml.etree.XMLParser`` / ``iterparse``: no entities, no DTD, no network.
 PARSER_OPTIONS = {"resolve_entities": False, "no_network": True, "load_dtd": False, "huge_tree": False}
 
 _MARKS = tuple(
-    m.encode(enc) for m in ("<!DOCTYPE", "<!ENTITY", "<!doctype") for enc in ("utf-8", "utf-16-le", "utf-16-be")
+    m.encode(enc)
+    for m in ("<!DOCTYPE", "<!ENTITY", "<!doctype")
+    for enc in ("utf-8", "utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be")
 )
 
 
@@ -42,7 +47,128 @@ def refuse_doctype(path: Path, head: bytes, what: str) -> None:
     followmoney.exceptions.InputError: x.xml: refused: the file declares a DOCTYPE / XML entities (entity expansion and external entities); goAML reports never need one
     """
     if any(m in head for m in _MARKS):
-        raise InputError(
-            f"{path.name}: refused: the file declares a DOCTYPE / XML entities "
-            f"(entity expansion and external entities); {what} never need one"
-        )
+        raise _refusal(path, what)
+
+
+def _refusal(path: Path, what: str) -> InputError:
+    return InputError(
+        f"{path}: refused: the file declares a DOCTYPE / XML entities "
+        f"(entity expansion and external entities); {what} never need one"
+    )
+
+
+def refuse_declared(path: Path, node, what: str) -> None:
+    """Raise :class:`InputError` when the document of ``node`` (an element or tree) has a DOCTYPE.
+
+    The parser's own view of the prolog, so it holds wherever the declaration is (after
+    a long comment, past the first 64 KiB) and in any encoding libxml2 decodes
+    (UTF-16 with or without BOM, any declared 8-bit encoding). Call it at the first
+    element of a streaming parse, before any content is used; the parser options
+    (:data:`PARSER_OPTIONS`) keep entities unexpanded until then.
+
+    Examples
+    --------
+    >>> from lxml import etree
+    >>> data = ('<?xml version="1.0" encoding="UTF-16"?><!--' + "x" * 70000 + '--><!DOCTYPE r [<!ENTITY a "b">]><r/>').encode("utf-16")
+    >>> refuse_declared(Path("x.xml"), etree.fromstring(data, etree.XMLParser(**PARSER_OPTIONS)), "goAML reports")
+    Traceback (most recent call last):
+    ...
+    followmoney.exceptions.InputError: x.xml: refused: the file declares a DOCTYPE / XML entities (entity expansion and external entities); goAML reports never need one
+    """
+    tree = node.getroottree() if hasattr(node, "getroottree") else node
+    info = tree.docinfo
+    if info.doctype or info.internalDTD is not None or info.externalDTD is not None:
+        raise _refusal(path, what)
+
+
+def syntax_error(path: Path, exc: etree.XMLSyntaxError) -> InputError:
+    """The :class:`InputError` for a not well-formed file: file (with its folder), line, column
+    and libxml2's error class, never libxml2's message (it quotes tag names and text,
+    e.g. a name fragment after a stray ``<``).
+
+    Examples
+    --------
+    >>> try:
+    ...     etree.fromstring(b"<r><n>Jane <Doe</n></r>")
+    ... except etree.XMLSyntaxError as exc:
+    ...     print(syntax_error(Path("in/x.xml"), exc))
+    in/x.xml: not well-formed XML at line 1, column 16 (name required)
+    """
+    line, col = exc.position if exc.position else (exc.lineno, 0)
+    try:
+        kind = etree.ErrorTypes._getName(exc.code) or ""
+    except Exception:  # pragma: no cover - lxml without the name table
+        kind = ""
+    kind = re.sub(r"^(ERR|WAR|XML_ERR)_", "", kind).replace("_", " ").lower() or "syntax error"
+    return InputError(f"{path}: not well-formed XML at line {line}, column {col} ({kind})")
+
+
+_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
+
+
+def without_values(text: str) -> str:
+    """``text`` with every quoted value replaced by ``'…'`` (validator messages quote data).
+
+    Examples
+    --------
+    >>> without_values("invalid value 'Jane Doe' for xs:decimal")
+    "invalid value '…' for xs:decimal"
+    """
+    return _QUOTED.sub("'…'", text)
+
+
+def content_key(el) -> str:
+    """The normalised values of an element: ``name=text`` of every element with text, in
+    document order, whitespace squashed (names without namespace). Two mentions of one
+    record that differ only in layout, comments or namespace prefixes get the same key.
+
+    Examples
+    --------
+    >>> a = etree.fromstring("<t><amount> 10.00 </amount><to><name>A  B</name></to></t>")
+    >>> b = etree.fromstring("<t>  <amount>10.00</amount>  <!-- c --><to><name>A B</name></to> </t>")
+    >>> content_key(a) == content_key(b)
+    True
+    """
+    parts = []
+    for sub in el.iter(tag=etree.Element):
+        text = " ".join((sub.text or "").split())
+        if text:
+            parts.append(f"{etree.QName(sub).localname}={text}")
+        for k, v in sorted(sub.attrib.items()):
+            parts.append(f"{etree.QName(sub).localname}@{etree.QName(k).localname}={' '.join(v.split())}")
+    return "\x1f".join(parts)
+
+
+#: Element names that messages may quote: the roots and wrappers of the formats read here.
+KNOWN_TAGS = frozenset(
+    {"report", "Document", "EFilingBatchXML", "EFilingSubmissionXML", "Envelope", "AppHdr", "BizMsg", "RequestPayload",
+     "BkToCstmrStmt", "BkToCstmrAcctRpt", "BkToCstmrDbtCdtNtfctn", "html", "svg", "rss", "feed"}
+)  # fmt: skip
+
+
+def tag_label(name: str) -> str:
+    """``<name>`` for a known element name, else ``an unknown element``: an unexpected
+    name is content of the file and may be anything, a person's name included.
+
+    Examples
+    --------
+    >>> tag_label("EFilingBatchXML"), tag_label("JaneDoe")
+    ('<EFilingBatchXML>', 'an unknown element')
+    """
+    return f"<{name}>" if name in KNOWN_TAGS else "an unknown element"
+
+
+_ISO_NS = re.compile(r"urn:iso:std:iso:20022:tech:xsd:[a-z]{4}\.\d{3}\.\d{3}\.\d{2}")
+
+
+def ns_label(ns: str | None) -> str:
+    """The namespace when it is an ISO 20022 one, else a description (never its text).
+
+    Examples
+    --------
+    >>> ns_label("urn:iso:std:iso:20022:tech:xsd:pacs.008.001.08"), ns_label("urn:jane-doe"), ns_label(None)
+    ('urn:iso:std:iso:20022:tech:xsd:pacs.008.001.08', 'a non-ISO 20022 namespace', 'no namespace')
+    """
+    if not ns:
+        return "no namespace"
+    return ns if _ISO_NS.fullmatch(ns) else "a non-ISO 20022 namespace"

@@ -26,11 +26,13 @@ import pyarrow.compute as pc
 
 from followmoney.core import schema
 from followmoney.core.bundle import Bundle
-from followmoney.ingest._collect import Collector, InputError
+from followmoney.ingest._collect import Collector, ContentIds, InputError, file_digest
 from followmoney.core.ids import stable_id
-from followmoney.ingest._csv import first_failure, line_refs, parse_money, parse_time, read_strings, reject_rows
+from followmoney.ingest._csv import (
+    first_failure, line_refs, parse_money_checked, parse_time, read_rows, reject_bad_rows, reject_rows,
+)  # fmt: skip
 
-__all__ = ["FORMAT", "sniff", "is_companion", "read"]
+__all__ = ["FORMAT", "sniff", "is_companion", "companion_needs", "read"]
 
 FORMAT = "amlsim"
 
@@ -69,6 +71,20 @@ def is_companion(path: Path) -> bool:
     """True for files read alongside ``transactions.csv`` rather than on their own."""
     with open(path, "rb") as fh:
         return _header(fh.read(4096)).startswith(_COMPANION_HEADERS)
+
+
+def companion_needs(path: Path) -> str | None:
+    """For a companion file without ``transactions.csv`` beside it: what it is and what it needs.
+
+    Returns None when ``transactions.csv`` is in the same folder.
+    """
+    path = Path(path)
+    if (path.parent / "transactions.csv").is_file():
+        return None
+    return (
+        "an AMLSim companion file (accounts or alerts, no transactions); it is read together with "
+        "transactions.csv in the same folder, which is not there"
+    )
 
 
 def read(path: str | Path, *, currency: str = "USD") -> Bundle:
@@ -117,11 +133,18 @@ def read(path: str | Path, *, currency: str = "USD") -> Bundle:
     return Bundle.concat(parts)
 
 
+def _require(path: Path, table: pa.Table, columns: list[str]) -> None:
+    missing = [c for c in columns if c not in table.column_names]
+    if missing:
+        raise InputError(f"{path}: line 1: missing AMLSim column(s) {', '.join(missing)}")
+
+
 def _alert_types(folder: Path) -> dict[str, str]:
     for name in ("alert_transactions.csv", "alert_accounts.csv"):
         f = folder / name
         if f.is_file():
-            t = read_strings(f)
+            t = read_rows(f)[0]
+            _require(f, t, ["alert_id", "alert_type"])
             pairs = zip(t["alert_id"].to_pylist(), t["alert_type"].to_pylist())
             return dict(pairs)
     return {}
@@ -129,19 +152,19 @@ def _alert_types(folder: Path) -> dict[str, str]:
 
 def _read_transactions(path: Path, acct_currency, default_currency: str, typologies: dict) -> Bundle:
     col = Collector(FORMAT, path)
-    raw = read_strings(path)
-    missing = [c for c in _TXN_COLS if c not in raw.column_names]
-    if missing:
-        raise InputError(f"{path.name}: line 1: missing AMLSim column(s) {missing}")
+    raw, lines, bad_rows = read_rows(path)
+    _require(path, raw, _TXN_COLS)
+    reject_bad_rows(col, "transactions", bad_rows)
     n = raw.num_rows
-    refs = line_refs(col.file, n)
-    amount, ok_amt, rounded = parse_money(raw["base_amt"])
+    refs = line_refs(col.file, lines)
+    amount, ok_amt, rounded, fits = parse_money_checked(raw["base_amt"])
     ts, ok_ts = parse_time(raw["tran_timestamp"], "%Y-%m-%dT%H:%M:%SZ")
     ok_from = pc.not_equal(pc.utf8_trim_whitespace(raw["orig_acct"]), "")
     ok_to = pc.not_equal(pc.utf8_trim_whitespace(raw["bene_acct"]), "")
     reason = first_failure(
         [
             (ok_amt, "base_amt: not a decimal amount"),
+            (fits, "base_amt: amount out of range (decimal(18,2))"),
             (ok_ts, "tran_timestamp: not YYYY-MM-DDTHH:MM:SSZ"),
             (ok_from, "orig_acct: missing"),
             (ok_to, "bene_acct: missing"),
@@ -172,11 +195,20 @@ def _read_transactions(path: Path, acct_currency, default_currency: str, typolog
         ],
         pa.list_(pa.string()),
     )
-    txn_ids = pa.array([stable_id("T", ref) for ref in refs_g.to_pylist()], pa.string())
+    # from content: AMLSim's own tran_id (else the row's values), never the file name or line
+    ids = ContentIds("T")
+    txn_ids = pa.array(
+        [
+            ids(FORMAT, "ref", t.strip()) if t.strip() else ids(FORMAT, "row", *row)
+            for t, *row in zip(*(r[c].to_pylist() for c in _TXN_COLS))
+        ],
+        pa.string(),
+    )
+    report_id = stable_id("R", FORMAT, file_digest(path))
     table = pa.table(
         {
             "txn_id": txn_ids,
-            "report_id": pa.array([stable_id("R", col.file)] * r.num_rows, pa.string()),
+            "report_id": pa.array([report_id] * r.num_rows, pa.string()),
             "source": pa.array([FORMAT] * r.num_rows, pa.string()),
             "source_ref": refs_g,
             "source_txn_ref": r["tran_id"],
@@ -194,15 +226,17 @@ def _read_transactions(path: Path, acct_currency, default_currency: str, typolog
         }
     )
     col.add_table("transactions", schema.conform(table, "transactions"))
-    col.add("reports", {"report_id": stable_id("R", col.file), "format": FORMAT, "report_code": "DATASET", "source_file": col.file})
+    col.add("reports", {"report_id": report_id, "format": FORMAT, "report_code": "DATASET", "source_file": col.file})
     return col.bundle()
 
 
 def _read_accounts(path: Path) -> Bundle:
     col = Collector(FORMAT, path)
-    raw = read_strings(path)
+    raw, lines, bad_rows = read_rows(path)
+    _require(path, raw, ["acct_id"])
+    reject_bad_rows(col, "accounts", bad_rows)
     n = raw.num_rows
-    refs = line_refs(col.file, n)
+    refs = line_refs(col.file, lines)
     ok = pc.not_equal(pc.utf8_trim_whitespace(raw["acct_id"]), "")
     reason = first_failure([(ok, "acct_id: missing")], n)
     bad = pc.is_valid(reason)
@@ -229,15 +263,21 @@ def _read_accounts(path: Path) -> Bundle:
         }
     )
     col.add_table("accounts", schema.conform(accounts, "accounts"))
-    party_ids = pa.array([stable_id("P", ref) for ref in refs_g.to_pylist()], pa.string())
-    kind = pc.if_else(pc.equal(opt("type"), "O"), pa.scalar("entity"), pa.scalar("person"))
+    # the account holder, from content: one party per AMLSim account id
+    party_ids = pa.array(ContentIds("P").many((FORMAT, a.strip()) for a in r["acct_id"].to_pylist()), pa.string())
+    # type O = organisation, I = individual; absent or anything else: the source does not say
+    typ = pc.utf8_upper(pc.utf8_trim_whitespace(opt("type")))
+    kind = pc.fill_null(
+        pc.if_else(pc.equal(typ, "O"), pa.scalar("entity"), pc.if_else(pc.equal(typ, "I"), pa.scalar("person"), pa.scalar("unknown"))),
+        "unknown",
+    )
     parties = pa.table(
         {
             "party_id": party_ids,
             "kind": kind,
             "name": opt("dsply_nm"),
             "country": opt("country"),
-            "report_id": pa.array([stable_id("R", col.file)] * m, pa.string()),
+            "report_id": pa.array([stable_id("R", FORMAT, file_digest(path))] * m, pa.string()),
             "source_ref": refs_g,
         }
     )

@@ -92,7 +92,7 @@ import pycountry
 from followmoney.core import schema
 from followmoney.core.bundle import Bundle
 from followmoney.ingest._profiles import load_toml_profile
-from followmoney.ingest._collect import Collector, InputError
+from followmoney.ingest._collect import Collector, ContentIds, InputError, file_digest
 from followmoney.core.ids import stable_id
 from followmoney.ingest.camt import _BIC_RE, _IBAN_RE
 
@@ -695,7 +695,7 @@ def _load(path: Path, prof: Profile) -> _Parsed:
         found = _find_header(records, prof)
         if found is None:
             want = ", ".join(prof.match_headers) or "a header"
-            raise InputError(f"{path.name}: profile {prof.name}: no header line with {want} in the first {_HEADER_SCAN} lines")
+            raise InputError(f"{path}: profile {prof.name}: no header line with {want} in the first {_HEADER_SCAN} lines")
         _, header = found
         p = _Parsed(path.name, prof, header)
         for target, spec in prof.columns.items():
@@ -737,7 +737,7 @@ def _load(path: Path, prof: Profile) -> _Parsed:
             lines.append(line)
             raw.append(rec)
     except csv.Error as exc:
-        raise InputError(f"{path.name}: line {records.line_num}: malformed CSV: {exc}") from None
+        raise InputError(f"{path}: line {records.line_num}: malformed CSV: {exc}") from None
     if raw:
         p.cols = [pa.array(col, pa.string()) for col in zip(*raw)]
     else:
@@ -948,7 +948,7 @@ def _choose_profile(path: Path, profile) -> Profile:
         raise InputError(f"{path}: cannot open: {exc.strerror}") from None
     prof = match_profile(path, head)
     if prof is None:
-        raise InputError(f"{path.name}: no bank CSV profile matches its header; pass mapping=<profile name or TOML path>")
+        raise InputError(f"{path}: no bank CSV profile matches its header; pass mapping=<profile name or TOML path>")
     return prof
 
 
@@ -1080,7 +1080,7 @@ def read(path, *, mapping: str | Path | None = None, strict: bool = False, accou
         _raise_first(p)
     c = Collector(FORMAT, path)
     n = p.n
-    report_id = stable_id("R", c.file)
+    report_id = stable_id("R", FORMAT, file_digest(path))  # from content, never the file name
     for r in sorted(p.problems):
         c.reject("transactions", p.lines[r], _row_reason(p, r), prof.delimiter.join(p.raw[r])[:_RAW_MAX])
     bad = [False] * n
@@ -1164,12 +1164,21 @@ def read(path, *, mapping: str | Path | None = None, strict: bool = False, accou
     elif len(parts) == 1:
         description = parts[0]
     else:
-        description = _null_if_empty(pc.binary_join_element_wise(*parts, " / ", null_handling="skip"))
+        description = parts[0]
+        for part in parts[1:]:
+            # not null_handling="skip": pyarrow 26 drops rows where every part is null
+            both = pc.binary_join_element_wise(description, part, " / ")
+            description = pc.if_else(pc.is_null(description), part, pc.if_else(pc.is_null(part), description, both))
+        description = _null_if_empty(description)
 
     null_money = pa.nulls(n, schema.MONEY)
     txn = pa.table(
         {
-            "txn_id": pa.array([stable_id("T", c.file, line) for line in p.lines], pa.string()),
+            # from content: the statement account and the row's trimmed fields (+ occurrence), never file or line
+            "txn_id": pa.array(
+                ContentIds("T").many((FORMAT, acc, *(v.strip(_SPACES) for v in rec)) for acc, rec in zip(stmt.to_pylist(), p.raw)),
+                pa.string(),
+            ),
             "report_id": pa.array([report_id] * n, pa.string()),
             "source": pa.array([FORMAT] * n, pa.string()),
             "source_ref": refs,

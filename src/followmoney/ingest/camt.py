@@ -51,8 +51,8 @@ from lxml import etree
 
 from followmoney.core import schema
 from followmoney.core.bundle import Bundle
-from followmoney.ingest._xml import PARSER_OPTIONS, refuse_doctype
-from followmoney.ingest._collect import Collector, InputError
+from followmoney.ingest._xml import PARSER_OPTIONS, content_key, ns_label, refuse_declared, tag_label, refuse_doctype, syntax_error
+from followmoney.ingest._collect import Collector, ContentIds, InputError, file_digest, fits_money
 from followmoney.core.ids import stable_id
 
 __all__ = ["FORMAT", "EXTRA_COLUMNS", "sniff", "is_companion", "read", "account_id", "is_iban", "is_bic", "typed_extras"]
@@ -548,7 +548,15 @@ class _Reader:
         self.msg_type, self.kind, self.stmt_tag = msg_type, kind, stmt_tag
         self.c = Collector(FORMAT, path)
         self.xpath = _Paths()
-        self.report_id = stable_id("R", self.file)
+        self.path = path
+        self.txn_ids = ContentIds("T")
+        self._entry_key: tuple = (None, "")
+        grp = _child(msg, "GrpHdr")
+        msg_id = _ptext(grp, "MsgId")
+        # from content: the message id with its creation time, else the file's digest (never its name)
+        self.report_id = (
+            stable_id("R", FORMAT, msg_id, _ptext(grp, "CreDtTm")) if msg_id else stable_id("R", FORMAT, file_digest(path))
+        )
         self.base_flags = ["namespace_nonstandard"] if nonstandard else []
         if kind == "camt.052":
             self.base_flags.append("interim")
@@ -587,7 +595,7 @@ class _Reader:
     # ----------------------------------------------------------------- statement
     def statement(self, st) -> None:
         xp = self.xpath(st)
-        sid = stable_id("S", self.file, xp)
+        sid = stable_id("S", self.report_id, xp)
         acct = _child(st, "Acct")
         number, iban = _acct_ident(acct)
         bic, member = _agent_bic(_child(acct, "Svcr"))
@@ -637,6 +645,9 @@ class _Reader:
                     total += signed
         if not total_known:
             flags.append("entry_amount_unreadable")
+        elif not fits_money(total):  # the sum of representable entries can overflow: flagged, not fatal
+            flags.append("entries_total_out_of_range")
+            total_known = False
         reconciled = None
         if opening is not None and closing is not None and total_known:
             reconciled = opening + total == closing
@@ -816,6 +827,13 @@ class _Reader:
                         row["quality_flags"].append("batch_sum_mismatch")
         return signed, booked
 
+    def txn_id(self, entry, tx, ctx: _Stmt) -> str:
+        """From content: the statement account and the entry's normalised values (with the
+        ``TxDtls``'s own for a batch row), never the file name or the XPath."""
+        if self._entry_key[0] is not entry:
+            self._entry_key = (entry, content_key(entry))
+        return self.txn_ids(FORMAT, ctx.account_id, self._entry_key[1], "" if tx is None else content_key(tx))
+
     def row(
         self, place, tx, amount, ccy, direction, flags, *,
         single, entry, ctx, booking, value, reversal, code, channel, entry_ref, entry_amount,
@@ -898,7 +916,7 @@ class _Reader:
         if cp.account_id and cp.account_id == ctx.account_id:
             flags.append("self_transfer")
         return {
-            "txn_id": stable_id("T", self.file, xp),
+            "txn_id": self.txn_id(entry, tx, ctx),
             "report_id": self.report_id,
             "source": FORMAT,
             "source_ref": self.c.ref(xp),
@@ -970,7 +988,7 @@ class _Reader:
         if not name:
             return out
         xp = self.xpath(el)
-        pid = stable_id("P", self.file, xp)
+        pid = stable_id("P", self.report_id, xp)
         out.party_id = pid
         ident = _child(body, "Id")
         person = _child(ident, "PrvtId") is not None
@@ -1045,11 +1063,10 @@ def _load(path: Path):
     try:
         root = etree.fromstring(data, _parser())
     except etree.XMLSyntaxError as exc:
-        line, col = exc.position if exc.position else (exc.lineno, 0)
-        msg = (exc.msg or "").split(",")[0][:120]
-        raise InputError(f"{path.name}: not well-formed XML at line {line}, column {col}: {msg}") from None
+        raise syntax_error(path, exc) from None
     if root is None:
-        raise InputError(f"{path.name}: empty XML document")
+        raise InputError(f"{path}: empty XML document")
+    refuse_declared(path, root, "camt messages")
     return root
 
 
@@ -1091,7 +1108,8 @@ def read(path, **_other) -> Bundle:
           ``message_type``, ``info`` and ``quality_flags``.
         * ``transactions``: one row per ``TxDtls``, or per entry without (or with one)
           ``TxDtls``; every row of an entry shares ``entry_ref`` (the entry's
-          ``file#XPath``); ``txn_id`` hashes file name and XPath. ``amount`` /
+          ``file#XPath``); ``txn_id`` hashes the statement account and the entry's (and
+          ``TxDtls``'s) normalised values, never the file name. ``amount`` /
           ``currency``: the booked ``Ntry/Amt`` for an entry with at most one
           ``TxDtls`` (so an FX credit counts in the account currency), else each
           ``TxDtls``'s own ``AmtDtls/TxAmt/Amt`` or ``Amt``; ``instructed_amount`` /
@@ -1155,17 +1173,17 @@ def read(path, **_other) -> Bundle:
     if m:
         msg_type = f"{m['kind']}.001.{m['ver']}"
         if msg is None:
-            raise InputError(f"{path.name}: namespace {ns} announces {msg_type} but there is no {'/'.join(_MESSAGES)} element")
+            raise InputError(f"{path}: namespace {ns_label(ns)} announces {msg_type} but there is no {'/'.join(_MESSAGES)} element")
     else:
         iso = _ISO_NS_RE.fullmatch(ns or "")
         if iso:
             raise InputError(
-                f"{path.name}: unsupported message type {iso['type']} (namespace {ns}); "
+                f"{path}: unsupported message type {iso['type']} (namespace {ns_label(ns)}); "
                 "the camt adapter reads camt.052, camt.053 and camt.054"
             )
         if msg is None:
             raise InputError(
-                f"{path.name}: not a camt message: namespace {ns or '(none)'}, element <{_local(doc)}>; "
+                f"{path}: not a camt message: {ns_label(ns)}, {tag_label(_local(doc))}; "
                 "expected urn:iso:std:iso:20022:tech:xsd:camt.05[234].001.NN"
             )
         nonstandard = True

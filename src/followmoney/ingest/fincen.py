@@ -40,8 +40,8 @@ from lxml import etree
 
 from followmoney.core import schema
 from followmoney.core.bundle import Bundle
-from followmoney.ingest._xml import PARSER_OPTIONS, refuse_doctype
-from followmoney.ingest._collect import Collector, InputError
+from followmoney.ingest._xml import PARSER_OPTIONS, content_key, refuse_doctype, syntax_error, tag_label
+from followmoney.ingest._collect import Collector, ContentIds, InputError
 from followmoney.core.ids import stable_id
 
 __all__ = [
@@ -500,6 +500,9 @@ class _Reader:
         self.rows: dict[str, list[dict]] = {"reports": [], "parties": [], "transactions": []}
         self.activity_parties: list[dict] = []
         self._institutions: dict = {}
+        # ids from content (the activity's normalised values), never the file name or position alone
+        self.report_ids = ContentIds("R")
+        self.txn_ids = ContentIds("T")
 
     def ref(self, el) -> str:
         return self.c.ref(self.xp(el))
@@ -545,7 +548,7 @@ class _Reader:
         summary = ", ".join(f"{n} {lv}" for lv, n in sorted(levels.items())) or "no errors"
         self.rows["reports"].append(
             {
-                "report_id": stable_id("R", self.file, self.xp(el)),
+                "report_id": self.report_ids(FORMAT, "ack", content_key(el)),
                 "format": FORMAT,
                 "report_code": "ACK",
                 "reason": f"acknowledgement, status {status or 'unknown'}: {summary}",
@@ -576,7 +579,7 @@ class _Reader:
                 etree.tostring(act, encoding="unicode", with_tail=False)[:_RAW_MAX],
             )
             return
-        report_id = stable_id("R", self.file, xpath)
+        report_id = self.report_ids(FORMAT, content_key(act))
         flags: list[str] = []
         first = len(self.rows["parties"])
         parties = [self.party(p, report_id, code) for p in _children(act, "Party")]
@@ -718,7 +721,7 @@ class _Reader:
             flags.append("unknown_detail_type")
         xpath = self.xp(el)
         return {
-            "txn_id": stable_id("T", self.file, xpath),
+            "txn_id": self.txn_ids(FORMAT, row["report_id"], content_key(el)),
             "report_id": row["report_id"],
             "source": FORMAT,
             "source_ref": self.c.ref(xpath),
@@ -857,7 +860,7 @@ class _Reader:
         ``PartyAccountAssociation``: its ``<Account>`` children are the subject's.
         """
         xpath = self.xp(el)
-        pid = stable_id("P", self.file, xpath)
+        pid = stable_id("P", report_id, xpath)
         role_code = _ctext(el, "ActivityPartyTypeCode")
         legal, aliases = None, []
         for pn in _children(el, "PartyName"):
@@ -1061,8 +1064,8 @@ def read(path) -> Bundle:
     Returns
     -------
     Bundle
-        * ``reports``: one row per ``<Activity>``; ``report_id`` hashes the file name and
-          the activity's XPath; ``report_code`` SAR, CTR or 8300; ``reporting_entity`` the
+        * ``reports``: one row per ``<Activity>``; ``report_id`` hashes the activity's
+          normalised values (never the file name); ``report_code`` SAR, CTR or 8300; ``reporting_entity`` the
           filer's legal name (party 30; 8300: the business, party 4); ``entity_reference``
           the filer's internal control number (identification type 29);
           ``submitted_at`` = ``FilingDateText`` at 00:00 UTC; ``currency_local`` USD;
@@ -1140,13 +1143,11 @@ def read(path) -> Bundle:
     except OSError as exc:
         raise InputError(f"{path}: cannot open: {getattr(exc, 'strerror', None) or 'I/O error'}") from None
     except etree.XMLSyntaxError as exc:
-        line, col = exc.position if exc.position else (exc.lineno, 0)
-        msg = (exc.msg or "").split(",")[0][:120]
-        raise InputError(f"{path.name}: not well-formed XML at line {line}, column {col}: {msg}") from None
+        raise syntax_error(path, exc) from None
     if tree.docinfo.doctype or tree.docinfo.internalDTD is not None:
-        raise InputError(f"{path.name}: has a DOCTYPE / entity declaration; FinCEN XML has none, refusing the file")
+        raise InputError(f"{path}: has a DOCTYPE / entity declaration; FinCEN XML has none, refusing the file")
     root = tree.getroot()
     _strip_namespaces(root)
     if _local(root) != "EFilingBatchXML":
-        raise InputError(f"{path.name}: line {root.sourceline}: root element is <{_local(root)}>, expected <EFilingBatchXML>")
+        raise InputError(f"{path}: line {root.sourceline}: root element is {tag_label(_local(root))}, expected <EFilingBatchXML>")
     return _Reader(path, tree).run()

@@ -37,8 +37,8 @@ from followmoney.core import schema
 from followmoney.core.bundle import Bundle
 from followmoney.ingest._profiles import load_toml_profile
 from followmoney.normalize import normalize_address, normalize_email, normalize_phone
-from followmoney.ingest._xml import PARSER_OPTIONS, refuse_doctype
-from followmoney.ingest._collect import Collector, InputError
+from followmoney.ingest._xml import PARSER_OPTIONS, content_key, refuse_declared, tag_label, refuse_doctype, syntax_error, without_values
+from followmoney.ingest._collect import Collector, ContentIds, InputError, file_digest
 from followmoney.core.ids import stable_id
 
 __all__ = ["FORMAT", "PROFILES_DIR", "Profile", "load_profile", "sniff", "is_companion", "read"]
@@ -181,6 +181,8 @@ def _auto_profile(path: Path, max_elements: int = 20_000) -> Profile:
         for n, (_, el) in enumerate(etree.iterparse(str(path), events=("end",), **PARSER_OPTIONS)):
             if n >= max_elements:
                 break
+            if n == 0 and (el.getroottree().docinfo.doctype or el.getroottree().docinfo.internalDTD is not None):
+                break  # the main pass refuses the file
             if not isinstance(el.tag, str):
                 continue
             name = _local(el)
@@ -431,10 +433,21 @@ class _Reader:
         self.file = path.name
         self.p = profile
         self.c = Collector(FORMAT, path)
-        self.report_id = stable_id("R", self.file)
+        self.header: dict[str, str | None] = {}
+        self._report_id: str | None = None
+        self.txn_ids = ContentIds("T")
         self.local_currency = local_currency
         self.currency = local_currency.upper() if local_currency else None
         self.paths: dict = {}
+
+    @property
+    def report_id(self) -> str:
+        """From content: the reporting entity and its reference for the report (header
+        fields, which precede the transactions), else the file's digest; fixed at first use."""
+        if self._report_id is None:
+            rentity, ref = self.header.get("rentity_id"), self.header.get("entity_reference")
+            self._report_id = stable_id("R", FORMAT, rentity, ref) if rentity and ref else stable_id("R", FORMAT, file_digest(self.path))
+        return self._report_id
 
     def xp(self, el) -> str:
         """Positional XPath, always indexed: ``/report[1]/transaction[3]/t_from[1]``; elements in a
@@ -443,7 +456,7 @@ class _Reader:
 
     # ----------------------------------------------------------------- report
     def run(self) -> Bundle:
-        header: dict[str, str | None] = {}
+        header = self.header
         indicators: list[str] = []
         stack: list[list] = []  # [local name, path, child counters]
         inside = 0  # depth inside a <transaction> or <report_party> being collected
@@ -456,8 +469,10 @@ class _Reader:
                     continue
                 name = _local(el)
                 if event == "start":
+                    if not stack:
+                        refuse_declared(self.path, el, "goAML reports")
                     if not stack and name != "report":
-                        raise InputError(f"{self.file}: line {el.sourceline}: root element is <{name}>, expected <report>")
+                        raise InputError(f"{self.path}: line {el.sourceline}: root element is {tag_label(name)}, expected <report>")
                     step = name if "}" not in el.tag else f"*[local-name()='{name}']"
                     if stack:
                         counters = stack[-1][2]
@@ -488,9 +503,7 @@ class _Reader:
                         header[name] = _text(el)
                     self._release(el)
         except etree.XMLSyntaxError as exc:
-            line, col = exc.position if exc.position else (exc.lineno, 0)
-            msg = (exc.msg or "").split(",")[0][:120]
-            raise InputError(f"{self.file}: not well-formed XML at line {line}, column {col}: {msg}") from None
+            raise syntax_error(self.path, exc) from None
         self.c.add(
             "reports",
             {
@@ -520,6 +533,13 @@ class _Reader:
             parent.remove(el)
 
     # ----------------------------------------------------------------- transactions
+    def txn_id(self, el) -> str:
+        """From content: reporting entity + the transaction's own ``transactionnumber``, else
+        its normalised values (:func:`~followmoney.ingest._xml.content_key`)."""
+        own = _ctext(el, "transactionnumber")
+        rentity = self.header.get("rentity_id")
+        return self.txn_ids(FORMAT, rentity, "ref", own) if own else self.txn_ids(FORMAT, rentity, "content", content_key(el))
+
     def transaction(self, el) -> None:
         xpath = self.xp(el)
         problems = []
@@ -577,7 +597,7 @@ class _Reader:
         self.c.add(
             "transactions",
             {
-                "txn_id": stable_id("T", self.file, xpath),
+                "txn_id": self.txn_id(el),
                 "report_id": self.report_id,
                 "source": FORMAT,
                 "source_ref": self.c.ref(xpath),
@@ -761,7 +781,7 @@ class _Reader:
     def person(self, el) -> tuple[str, str | None]:
         """Add a person mention (+ identifiers); return (party_id, name)."""
         xpath = self.xp(el)
-        pid = stable_id("P", self.file, xpath)
+        pid = stable_id("P", self.report_id, xpath)
         first, middle, last = _ctext(el, "first_name"), _ctext(el, "middle_name"), _ctext(el, "last_name")
         given = " ".join(x for x in (first, middle) if x) or None
         name = " ".join(x for x in (first, middle, last) if x) or None
@@ -804,7 +824,7 @@ class _Reader:
         Returns (party_id, name, [(person party_id, role, role_code, element), ...]).
         """
         xpath = self.xp(el)
-        pid = stable_id("P", self.file, xpath)
+        pid = stable_id("P", self.report_id, xpath)
         name = _ctext(el, "name") or _ctext(el, "commercial_name")
         self.c.add(
             "parties",
@@ -934,7 +954,7 @@ def validate(path, xsd) -> None:
     schema_ = _xsd(str(xsd.resolve()), xsd.stat().st_mtime_ns)
     for err in schema_.iter_errors(str(path)):
         where = err.path or "/"
-        raise InputError(f"{Path(path).name}#{where}: not valid against {xsd.name}: {err.reason}")
+        raise InputError(f"{path}#{where}: not valid against {xsd.name}: {without_values(str(err.reason))}")
 
 
 def read(path, *, local_currency: str | None = None, profile: str | Path | None = None, xsd: str | Path | None = None) -> Bundle:
@@ -958,10 +978,12 @@ def read(path, *, local_currency: str | None = None, profile: str | Path | None 
     Returns
     -------
     Bundle
-        * ``reports``: one row; ``report_id`` is a stable hash of the file name;
+        * ``reports``: one row; ``report_id`` hashes ``rentity_id`` and
+          ``entity_reference`` (else the file's content), never the file name;
           ``submitted_at`` UTC; ``indicators`` the ``report_indicators`` codes.
-        * ``transactions``: one row per ``<transaction>``; ``txn_id`` hashes file name
-          and XPath; ``source_ref`` is ``file#XPath``; ``amount`` = ``amount_local``
+        * ``transactions``: one row per ``<transaction>``; ``txn_id`` hashes the
+          reporting entity and the ``transactionnumber`` (else the transaction's
+          normalised values), so ids survive renaming and differ between reports; ``source_ref`` is ``file#XPath``; ``amount`` = ``amount_local``
           (decimal128(18, 2), exact, in ``currency`` = the report's local currency);
           a ``<from_foreign_currency>`` gives ``instructed_amount`` /
           ``instructed_currency`` / ``fx_rate``, a ``<to_foreign_currency>`` gives

@@ -35,11 +35,13 @@ import pyarrow.compute as pc
 
 from followmoney.core import schema
 from followmoney.core.bundle import Bundle
-from followmoney.ingest._collect import Collector, InputError
+from followmoney.ingest._collect import Collector, ContentIds, InputError, file_digest
 from followmoney.core.ids import stable_id
-from followmoney.ingest._csv import first_failure, line_refs, parse_money, parse_time, read_strings, reject_rows
+from followmoney.ingest._csv import (
+    first_failure, line_refs, parse_money_checked, parse_time, read_rows, reject_bad_rows, reject_rows,
+)  # fmt: skip
 
-__all__ = ["FORMAT", "sniff", "is_companion", "read", "CURRENCIES"]
+__all__ = ["FORMAT", "sniff", "is_companion", "companion_needs", "read", "CURRENCIES"]
 
 FORMAT = "ibm_aml"
 
@@ -95,6 +97,21 @@ def is_companion(path: Path) -> bool:
         return _header(fh.read(4096)).startswith(_ACCOUNTS_HEADER)
 
 
+def companion_needs(path: Path) -> str | None:
+    """For a companion file whose transactions file is not beside it: what it is and what it needs.
+
+    Returns None when the transactions file (``<prefix>_Trans.csv``) is there.
+    """
+    path = Path(path)
+    stem = path.stem[: -len("_accounts")] if path.stem.endswith("_accounts") else path.stem
+    if any(path.with_name(stem + s + ".csv").is_file() for s in ("_Trans", "_trans")):
+        return None
+    return (
+        "an IBM AML accounts file (account master, no transactions); it is read together with its "
+        f"transactions file {stem}_Trans.csv in the same folder, which is not there"
+    )
+
+
 def read(path: str | Path) -> Bundle:
     """Read an IBM AML transactions CSV (and its ``*_accounts.csv`` companion if beside it).
 
@@ -144,15 +161,18 @@ def _read_transactions(path: Path) -> Bundle:
     col = Collector(FORMAT, path)
     with open(path, "rb") as fh:
         if not _header(fh.read(4096)).startswith(_HEADER):
-            raise InputError(f"{path.name}: line 1: not the IBM AML header")
-    raw = read_strings(path, column_names=_COLS)
+            raise InputError(f"{path}: line 1: not the IBM AML header")
+    raw, lines, bad_rows = read_rows(path, column_names=_COLS)
+    reject_bad_rows(col, "transactions", bad_rows)
     n = raw.num_rows
-    refs = line_refs(col.file, n)
+    refs = line_refs(col.file, lines)
     ts, ok_ts = parse_time(raw["timestamp"], "%Y/%m/%d %H:%M")
+    fits = pc.and_(parse_money_checked(raw["amount_paid"])[3], parse_money_checked(raw["amount_received"])[3])
     nonempty = {c: pc.not_equal(pc.utf8_trim_whitespace(raw[c]), "") for c in ("from_bank", "from_account", "to_bank", "to_account")}
     reason = first_failure(
         [(ok_ts, "Timestamp: not YYYY/MM/DD HH:MM")]
-        + [(ok, f"{c}: missing") for c, ok in nonempty.items()],
+        + [(ok, f"{c}: missing") for c, ok in nonempty.items()]
+        + [(fits, "Amount Paid / Amount Received: amount out of range (decimal(18,2))")],
         n,
     )
     bad = pc.is_valid(reason)
@@ -162,8 +182,8 @@ def _read_transactions(path: Path) -> Bundle:
     refs_g = refs.filter(good)
     m = r.num_rows
 
-    paid, ok_paid, rnd_paid = parse_money(r["amount_paid"])
-    recv, ok_recv, rnd_recv = parse_money(r["amount_received"])
+    paid, ok_paid, rnd_paid, _ = parse_money_checked(r["amount_paid"])
+    recv, ok_recv, rnd_recv, _ = parse_money_checked(r["amount_received"])
     cur_paid = pa.array([CURRENCIES.get(c) for c in r["payment_currency"].to_pylist()], pa.string())
     cur_recv = pa.array([CURRENCIES.get(c) for c in r["receiving_currency"].to_pylist()], pa.string())
     from_acc = pc.binary_join_element_wise(r["from_bank"], r["from_account"], "/")
@@ -190,10 +210,14 @@ def _read_transactions(path: Path) -> Bundle:
         if not known:
             f.append("unknown_currency")
         flags.append(f)
-    report_id = stable_id("R", col.file)
+    report_id = stable_id("R", FORMAT, file_digest(path))  # from content, never the file name
     table = pa.table(
         {
-            "txn_id": pa.array([stable_id("T", ref) for ref in refs_g.to_pylist()], pa.string()),
+            # from content: the row's trimmed values (+ occurrence), never the file name or line
+            "txn_id": pa.array(
+                ContentIds("T").many((FORMAT, *(v.strip() for v in row)) for row in zip(*(r[c].to_pylist() for c in _COLS))),
+                pa.string(),
+            ),
             "report_id": pa.array([report_id] * m, pa.string()),
             "source": pa.array([FORMAT] * m, pa.string()),
             "source_ref": refs_g,
@@ -228,9 +252,10 @@ def _read_transactions(path: Path) -> Bundle:
 
 def _read_accounts(path: Path) -> Bundle:
     col = Collector(FORMAT, path)
-    raw = read_strings(path, column_names=["bank_name", "bank_id", "account_number", "entity_id", "entity_name"])
+    raw, lines, bad_rows = read_rows(path, column_names=["bank_name", "bank_id", "account_number", "entity_id", "entity_name"])
+    reject_bad_rows(col, "accounts", bad_rows)
     n = raw.num_rows
-    refs = line_refs(col.file, n)
+    refs = line_refs(col.file, lines)
     ok = pc.and_(
         pc.not_equal(pc.utf8_trim_whitespace(raw["bank_id"]), ""),
         pc.not_equal(pc.utf8_trim_whitespace(raw["account_number"]), ""),

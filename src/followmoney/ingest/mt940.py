@@ -70,7 +70,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from pathlib import Path
 
 from followmoney.core.bundle import Bundle
-from followmoney.ingest._collect import Collector, InputError
+from followmoney.ingest._collect import Collector, ContentIds, InputError, file_digest, fits_money
 from followmoney.core.ids import stable_id
 from followmoney.ingest.camt import account_id, is_bic, is_iban, typed_extras
 
@@ -564,7 +564,9 @@ class _Reader:
         self.text = text
         self.lines = text.split("\n")
         self.c = Collector(FORMAT, path)
-        self.report_id = stable_id("R", self.file)
+        # from content: the file's digest (an MT940 file names no report of its own), never its name
+        self.report_id = stable_id("R", FORMAT, file_digest(path))
+        self.txn_ids = ContentIds("T")
         self.file_flags = file_flags
 
     def run(self) -> Bundle:
@@ -618,7 +620,7 @@ class _Reader:
 
     # ----------------------------------------------------------------- statement
     def statement(self, st: _Statement, hints: set[str]) -> str:
-        sid = stable_id("S", self.file, st.line)
+        sid = stable_id("S", self.report_id, st.line)
         flags = list(self.file_flags)
         interim = any(st.fields.get(t) for t in ("34F", "13D", "13", "90D", "90C")) or (hints == {"942"})
         kind = "MT942" if interim else "MT940"
@@ -674,7 +676,10 @@ class _Reader:
         if rejected:
             flags.append("entries_rejected")
         reconciled = None
-        if not interim and not rejected and opening is not None and closing is not None:
+        if not fits_money(total):  # the sum of representable entries can still overflow: flagged, not fatal
+            flags.append("entries_total_out_of_range")
+            total = None
+        if total is not None and not interim and not rejected and opening is not None and closing is not None:
             reconciled = opening.amount + total == closing.amount
             if not reconciled:
                 flags.append("balance_mismatch")
@@ -781,7 +786,7 @@ class _Reader:
             )
         pid = None
         if info.name:
-            pid = stable_id("P", self.file, place)
+            pid = stable_id("P", self.report_id, place)
             self.c.add(
                 "parties",
                 {"party_id": pid, "kind": "entity", "name": info.name, "report_id": self.report_id, "source_ref": self.c.ref(place)},
@@ -798,7 +803,8 @@ class _Reader:
         details_raw = "\n".join(f.text() for f in e.details) or None
         ts = datetime(when.year, when.month, when.day, tzinfo=timezone.utc)
         return {
-            "txn_id": stable_id("T", self.file, e.f61.line),
+            # from content: the statement account and the entry's normalised :61: / :86: text
+            "txn_id": self.txn_ids(FORMAT, ctx["acc_id"], *(" ".join(f.text().split()) for f in (e.f61, *e.details, *e.ns))),
             "report_id": self.report_id,
             "source": FORMAT,
             "source_ref": self.c.ref(e.f61.line),
@@ -854,9 +860,9 @@ def _decode(path: Path, data: bytes, encoding: str | None) -> tuple[str, list[st
             try:
                 text = data.decode(fallback)
             except LookupError:
-                raise InputError(f"{path.name}: unknown encoding {fallback!r} (option encoding=)") from None
+                raise InputError(f"{path}: unknown encoding {fallback!r} (option encoding=)") from None
             except UnicodeDecodeError as exc:
-                raise InputError(f"{path.name}: not UTF-8 and not {fallback} either (byte {exc.start}); pass encoding=...") from None
+                raise InputError(f"{path}: not UTF-8 and not {fallback} either (byte {exc.start}); pass encoding=...") from None
             if encoding is None and re.search(rb"[\x80-\xff]", data):
                 flags.append("encoding_guessed")
     text = text.replace("\r\n", "\n").replace("\r", "\n")
@@ -892,8 +898,8 @@ def read(path, *, encoding: str | None = None, **_other) -> Bundle:
           its rows. Extra columns: ``statement_ref`` (``:20:``), ``statement_number``
           (``:28C:``), ``message_type`` (MT940 or MT942), ``info`` (the statement-level
           ``:86:``, e.g. ``/SUM/...``) and ``quality_flags``.
-        * ``transactions``: one row per ``:61:`` line; ``txn_id`` hashes file name and
-          line number; ``source_ref`` and ``entry_ref`` are ``file:line``.
+        * ``transactions``: one row per ``:61:`` line; ``txn_id`` hashes the statement
+          account and the entry's normalised ``:61:``/``:86:`` text (never the file name); ``source_ref`` and ``entry_ref`` are ``file:line``.
           ``amount`` positive in the statement currency; a credit (``C``, ``RD``) has
           ``to_account`` = the statement account and ``from_account`` = the
           counterparty account from ``:86:`` (if known), a debit (``D``, ``RC``) the
@@ -915,7 +921,7 @@ def read(path, *, encoding: str | None = None, **_other) -> Bundle:
         * ``accounts``: the statement account (``"IBAN/<IBAN>"``, else
           ``"<BIC or bank code or 'stmt'>/<number>"``, leading zeros kept) and each
           counterparty account; ``parties``: one ``entity`` row per named
-          counterparty mention (``party_id`` hashes file name and the ``:86:`` line);
+          counterparty mention (``party_id`` hashes the file's content and the ``:86:`` line);
           ``party_accounts``: holder links; ``identifiers``: addresses (mBank).
         * ``rejects``: ``:61:`` lines that cannot be read (the reason names the field:
           value date, mark, amount) and ``:61:`` lines outside any statement.
