@@ -66,7 +66,8 @@ class _Guard:
     def __exit__(self, kind, exc, tb):
         if exc is None or isinstance(exc, (click.exceptions.ClickException, click.exceptions.Exit, SystemExit, KeyboardInterrupt)):
             return False
-        if logging.getLogger("followmoney").isEnabledFor(logging.DEBUG):
+        ctx = click.get_current_context(silent=True)
+        if ctx is not None and ctx.find_root().params.get("verbose"):
             traceback.print_exception(kind, exc, tb)
         code = exit_code(exc)
         if isinstance(exc, FollowMoneyError):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import json
 import logging
@@ -11,6 +10,8 @@ from decimal import Decimal
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+from rapidfuzz import process
+from rapidfuzz.distance import Levenshtein
 from tqdm.auto import tqdm
 
 from followmoney.core import schema
@@ -138,10 +139,16 @@ def score(
     return table
 
 
+def _typo_key(rule_id) -> str:
+    """A mistyped rule id as it was probably meant: upper case, letters O/I in the number read as 0/1."""
+    head, _, tail = str(rule_id).upper().partition("-")
+    return f"{head}-{tail.translate(str.maketrans('OIL', '011'))}" if tail else head
+
+
 def _check_rule_ids(ids, where: str) -> None:
     unknown = [r for r in ids if r not in REGISTRY]
     if unknown:
-        hints = {r: difflib.get_close_matches(str(r), list(REGISTRY), n=1) for r in unknown}
+        hints = {r: process.extractOne(_typo_key(r), list(REGISTRY), scorer=Levenshtein.distance, score_cutoff=2) for r in unknown}
         said = ", ".join(f"{r!r}" + (f" (did you mean {h[0]}?)" if h else "") for r, h in hints.items())
         raise ConfigError(f"{where}: unknown rule id(s) {said}")
 
