@@ -9,7 +9,7 @@ import pytest
 import followmoney as fm
 from followmoney.core.config import ConfigError
 from followmoney.detect.rules import REGISTRY, ParameterError
-from rule_cases import POSITIVE, bundle, tx
+from rule_cases import bundle, tx
 
 
 def alerts_of(b, rule, **cfg):
@@ -248,37 +248,7 @@ def test_config_context_sets_jurisdiction_for_a_block():
         assert fm.score(b, rules=["ML-01"]).num_rows == 1
 
 
-# ------------------------------------------------------------------ conformance suite over every rule
-@pytest.mark.parametrize("rule_id", sorted(REGISTRY))
-def test_rule_conformance(rule_id):
-    """style.md pattern 3: one suite over every registered rule."""
-    rule = REGISTRY[rule_id]
-    assert rule.source and rule.description and rule.params and rule.explain
-    assert rule_id in POSITIVE, f"{rule_id} has no hand-made positive case in tests/rule_cases.py"
-    b, cfg, expected = POSITIVE[rule_id]()
-    empty = fm.score(fm.Bundle(), cfg, rules=[rule_id])
-    assert empty.num_rows == 0 and empty.schema.equals(fm.schema.SCHEMAS["alerts"])
-    before = b.transactions
-    first = fm.score(b, cfg, rules=[rule_id])
-    again = fm.score(b, cfg, rules=[rule_id])
-    assert b.transactions.equals(before)  # input not mutated
-    assert first.equals(again)  # deterministic
-    assert set(first["subject_id"].to_pylist()) == expected
-    ids = set(b.transactions["txn_id"].to_pylist())
-    for a in first.to_pylist():
-        assert set(a["evidence_txn_ids"]) <= ids and a["evidence_count"] == len(a["evidence_txn_ids"]) > 0
-        assert a["explanation"] and 0 <= a["score"] <= 1 and a["severity"] in {"low", "medium", "high"}
-        params = json.loads(a["params"])
-        assert params["jurisdiction"] == cfg.jurisdiction
-        # the explanation names the thresholds it used
-        assert any(_fmt(v) in a["explanation"] for k, v in params.items() if k != "jurisdiction")
-        assert a["subject_id"] in a["explanation"]
-
-
-def _fmt(v):
-    if isinstance(v, float):
-        return f"{v:g}" if v >= 1 else f"{v:.0%}"
-    return str(v)
+# The conformance suite over every rule is tests/test_conformance.py (followmoney.testing.check_rule).
 
 
 def test_listed_country_transfers_of_interleaved_accounts_form_one_alert_each():

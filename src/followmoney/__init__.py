@@ -41,6 +41,7 @@ from followmoney.exceptions import (
     RunError,
     SchemaError,
     TraceError,
+    UnknownSubjectError,
 )
 
 #: Public name → module that defines it (loaded on first access).
@@ -100,6 +101,7 @@ _MODULES = {
     "datasets": "followmoney.datasets",
     "detect": "followmoney.detect",
     "view": "followmoney.view",
+    "testing": "followmoney.testing",
 }
 
 _ERRORS = [
@@ -111,6 +113,7 @@ _ERRORS = [
     "ParameterError",
     "TraceError",
     "RunError",
+    "UnknownSubjectError",
 ]
 
 __all__ = sorted([*_LAZY, *_MODULES, *_ERRORS, "__version__"])

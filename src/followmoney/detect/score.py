@@ -9,7 +9,6 @@ from decimal import Decimal
 
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
 from tqdm.auto import tqdm
