@@ -30,6 +30,7 @@ models failed (named in ``summary.json`` under ``failures``; their alerts are mi
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -228,18 +229,25 @@ def run_score(
     except Timeout:
         raise RunError(f"{out}: another followmoney run is writing this folder") from None
     try:
+        stages = _Stages()
         failed_files: list[dict] = []
-        bundle = read(paths, format=fmt, progress=progress, errors=failed_files)
-        alerts = score(bundle, cfg, progress=progress)
-        failures = failures_of(alerts)
-        if model is not None:
-            alerts, model_failure = _with_model(alerts, bundle, model, cfg)
-            failures += model_failure
-        alerts, suppressed = suppress_repeats(alerts, previous)
-        cases = build_cases(alerts)
+        with stages("read"):
+            bundle = read(paths, format=fmt, progress=progress, errors=failed_files)
+        with stages("score"):
+            alerts = score(bundle, cfg, progress=progress)
+            failures = failures_of(alerts)
+            if model is not None:
+                alerts, model_failure = _with_model(alerts, bundle, model, cfg)
+                failures += model_failure
+        with stages("cases"):
+            alerts, suppressed = suppress_repeats(alerts, previous)
+            cases = build_cases(alerts)
         tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
         try:
-            summary = _write(tmp, out, bundle, alerts, suppressed, cases, cfg, failures, failed_files, t0)
+            with stages("write"):
+                _write_outputs(tmp, bundle, alerts, suppressed, cases)
+            summary = _summary(out, bundle, alerts, suppressed, cases, cfg, failures, failed_files, stages, t0)
+            (tmp / RUN_FILES["summary"]).write_text(json.dumps(summary, indent=2, default=str) + "\n", "utf-8")  # last: the marker
             _replace(tmp, out)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -265,7 +273,31 @@ def _with_model(alerts: pa.Table, bundle: Bundle, model: Path, cfg: Config) -> t
     return merged, []
 
 
-def _write(tmp, out, bundle, alerts, suppressed, cases, cfg, failures, failed_files, t0) -> dict:
+class _Stages:
+    """Wall time and the process's peak memory after each stage of a run (for summary.json)."""
+
+    def __init__(self):
+        self.seconds: dict[str, float] = {}
+        self.peak_rss_mb: dict[str, float] = {}
+
+    @contextlib.contextmanager
+    def __call__(self, name: str):
+        t = time.perf_counter()
+        yield
+        self.seconds[name] = round(time.perf_counter() - t, 3)
+        self.peak_rss_mb[name] = _peak_rss_mb()
+
+
+def _peak_rss_mb() -> float | None:
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - Windows
+        return None
+    kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+    return round(kb / 1024, 1)
+
+
+def _write_outputs(tmp: Path, bundle, alerts, suppressed, cases) -> None:
     f = RUN_FILES
     write_bundle(bundle, tmp / f["tables"])
     pq.write_table(alerts, tmp / f["alerts_parquet"])
@@ -274,6 +306,10 @@ def _write(tmp, out, bundle, alerts, suppressed, cases, cfg, failures, failed_fi
     pacsv.write_csv(flat(alerts), tmp / f["alerts_csv"])
     pacsv.write_csv(flat(cases), tmp / f["cases_csv"])
     to_excel(tmp / f["cases_xlsx"], cases=cases, alerts=alerts)
+
+
+def _summary(out, bundle, alerts, suppressed, cases, cfg, failures, failed_files, stages, t0) -> dict:
+    f = RUN_FILES
     log = bundle.load_log.group_by("table").aggregate(
         [("records_read", "sum"), ("rows_written", "sum"), ("merged", "sum"), ("rejected", "sum")]
     )
@@ -307,6 +343,7 @@ def _write(tmp, out, bundle, alerts, suppressed, cases, cfg, failures, failed_fi
         "cases_per_role": roles,
         "outputs": {k: str(out / v) for k, v in f.items() if k != "suppressed"},
         "seconds": round(time.perf_counter() - t0, 3),
+        "stage_seconds": stages.seconds,
+        "stage_peak_rss_mb": stages.peak_rss_mb,
     }
-    (tmp / f["summary"]).write_text(json.dumps(summary, indent=2, default=str) + "\n", "utf-8")  # last: the marker
     return summary
