@@ -453,5 +453,8 @@ def train(paths, out, kind, fmt, config_file, jurisdiction, window_hours, patter
     click.echo(f"Model written to {path}; use: followmoney score --model {path} ...")
 
 
+from followmoney.share._cli import share as _share  # noqa: E402
+main.add_command(_share)
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -40,7 +40,7 @@ PACKAGE_KINDS = ("spontaneous_disclosure", "request_for_information", "reply")
 DEFAULT_CAVEATS = (
     "Financial intelligence for the recipient FIU's analysis only; not evidence for court.",
     "No onward dissemination to any other authority without the sender's prior consent.",
-    "Pseudonymised personal data under GDPR / the Law Enforcement Directive: protect accordingly.",
+    "Personal data under the GDPR / the Law Enforcement Directive (EU) 2016/680: protect and delete accordingly.",
     "Do not contact the subjects or the reporting entities on the basis of this package.",
 )
 _MANIFEST = "manifest.json"
