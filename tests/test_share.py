@@ -274,6 +274,8 @@ def test_export_bytes_hold_no_plaintext(world, tmp_path):
     plain = set(b.parties["name"].to_pylist()) | set(b.accounts["account_number"].to_pylist()) | values
     plain |= {run for v in plain if v for run in re.findall(r"\d{6,}", v)}
     assert not [v for v in plain if v and len(v) >= 4 and v.encode() in data]
+    assert KEY.secret not in data and KEY.secret.hex().encode() not in data  # key material stays outside
+    assert KEY.key_id.encode() in data  # only its public id is named
 
 
 # --------------------------------------------------------------------------- errors

@@ -140,7 +140,7 @@ def export_keys(bundle, subjects, key: PairKey, *, clk: bool = False) -> MatchEx
         refs.append((ref.hex(), skind, sid))
         rows.extend((ref, kind, tok) for kind, tok in set(_tokens(key, values)))
         if clk:
-            pids = [sid] if skind == "party" else sorted(bundle_holders(bundle, sid))
+            pids = [sid] if skind == "party" else sorted(_holders(bundle, sid))
             for pid in pids:
                 if pid in persons:
                     clk_subjects.append((ref, persons[pid]))
@@ -168,7 +168,7 @@ def export_keys(bundle, subjects, key: PairKey, *, clk: bool = False) -> MatchEx
     return MatchExport(table, header, ref_table)
 
 
-def bundle_holders(bundle, account_id: str) -> set:
+def _holders(bundle, account_id: str) -> set:
     pa_ = bundle.party_accounts
     return {p for p, a in zip(pa_["party_id"].to_pylist(), pa_["account_id"].to_pylist()) if a == account_id}
 
@@ -387,7 +387,22 @@ def export_filter(bundle, subjects, key: PairKey, *, fpr: float = FILTER_FPR) ->
 
 
 def read_filter(path, key: PairKey) -> MembershipFilter:
-    """Read and verify a partner's membership filter (errors as :func:`read_export`)."""
+    """Read and verify a partner's membership filter.
+
+    Parameters
+    ----------
+    path : str or Path
+    key : PairKey
+
+    Returns
+    -------
+    MembershipFilter
+
+    Raises
+    ------
+    ShareError
+        As :func:`read_export`: not a filter, another period or key, altered bits.
+    """
     path = Path(path)
     t = _read_parquet(path, "membership filter")
     header = _header(path, t, _FILTER_FORMAT, "membership filter")
@@ -405,6 +420,15 @@ def read_filter(path, key: PairKey) -> MembershipFilter:
 
 def filter_hits(filt: MembershipFilter, bundle, key: PairKey, *, subjects=None) -> pa.Table:
     """Own subjects with at least one token in a partner's membership filter.
+
+    Parameters
+    ----------
+    filt : MembershipFilter
+    bundle : followmoney.Bundle
+        One's own data (columns as for :func:`export_keys`).
+    key : PairKey
+    subjects : iterable of str, optional
+        Default: every party and every account no party holds.
 
     Returns
     -------

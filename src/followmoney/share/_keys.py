@@ -107,6 +107,15 @@ def write_key(key: PairKey, path) -> Path:
     Keep it apart from exports (an OS keyring or an HSM is better); exchange it with the
     partner out of band (FIU.net, ESW), never with the export it opens.
 
+    Parameters
+    ----------
+    key : PairKey
+    path : str or Path
+
+    Returns
+    -------
+    pathlib.Path
+
     Raises
     ------
     ShareError
@@ -126,6 +135,14 @@ def write_key(key: PairKey, path) -> Path:
 
 def read_key(path) -> PairKey:
     """Read a key file written by :func:`write_key`.
+
+    Parameters
+    ----------
+    path : str or Path
+
+    Returns
+    -------
+    PairKey
 
     Raises
     ------

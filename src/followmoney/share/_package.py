@@ -35,8 +35,9 @@ REDACTION_LEVELS = ("identifiers", "transactions", "full")
 #: Egmont Principles for Information Exchange (2013) distinguish spontaneous disclosures
 #: from requests; both travel over ESW or FIU.net.
 PACKAGE_KINDS = ("spontaneous_disclosure", "request_for_information", "reply")
-#: Handling caveats written into every package unless the sender gives others
-#: (after the Egmont Principles for Information Exchange, 2013, §§ 32-34).
+#: Handling caveats written into every package unless the sender gives others (after the
+#: Egmont Group's Principles for Information Exchange between FIUs, 2013: use for analysis,
+#: no onward dissemination without the sender's prior consent, confidentiality).
 DEFAULT_CAVEATS = (
     "Financial intelligence for the recipient FIU's analysis only; not evidence for court.",
     "No onward dissemination to any other authority without the sender's prior consent.",
@@ -245,6 +246,15 @@ def is_package(head: bytes) -> bool:
 def open_package(path) -> PackageContents:
     """Open a disclosure package and check the SHA-256 of every file against its manifest.
 
+    Parameters
+    ----------
+    path : str or Path
+        A package written by :func:`disclosure_package`.
+
+    Returns
+    -------
+    PackageContents
+
     Raises
     ------
     ShareError
@@ -301,6 +311,16 @@ def package_bundle(path) -> Bundle:
     source_ref>``, and the package adds one ``reports`` row (``format``
     ``fm_package``, ``reporting_entity`` the sender, ``reason`` the purpose). Transactions
     take that report id, so every part of a trail names where it came from.
+
+    Parameters
+    ----------
+    path : str or Path
+
+    Returns
+    -------
+    followmoney.Bundle
+        With a ``load_log`` (records read = rows written, per table), so
+        :meth:`~followmoney.Bundle.reconcile` holds.
 
     Raises
     ------
@@ -362,7 +382,20 @@ def trail_origins(result, bundle: Bundle) -> pa.Table:
 
 
 def trail_html(result, bundle: Bundle) -> str:
-    """An HTML section: the money trail hop by hop, with where each part came from."""
+    """An HTML section: the money trail hop by hop, with where each part came from.
+
+    Parameters
+    ----------
+    result : followmoney.trace.TraceResult
+    bundle : followmoney.Bundle
+        As for :func:`trail_origins`.
+
+    Returns
+    -------
+    str
+        ``<h2>`` heading, the trace summary, the list of origins and a table of hops
+        (amounts exact, in the trace currency; times UTC).
+    """
     t = trail_origins(result, bundle)
     rows = "".join(
         "<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in (
@@ -382,9 +415,26 @@ def trail_html(result, bundle: Bundle) -> str:
 def combined_evidence_pack(bundle: Bundle, result, *, alerts: pa.Table | None = None, subject: str | None = None) -> str:
     """Evidence pack over own and partner data, with the trail's origin per hop.
 
-    With ``alerts`` and an alerted ``subject``, the subject's evidence pack
-    (:func:`followmoney.report.evidence_pack`) with the trail section added; otherwise a
-    standalone page with the trail section.
+    Parameters
+    ----------
+    bundle : followmoney.Bundle
+        Own data and partner packages, read together.
+    result : followmoney.trace.TraceResult
+        A trace over ``bundle``.
+    alerts : pyarrow.Table, optional
+    subject : str, optional
+
+    Returns
+    -------
+    str
+        With ``alerts`` and an alerted ``subject``: the subject's evidence pack
+        (:func:`followmoney.report.evidence_pack`) with the trail section
+        (:func:`trail_html`) added; otherwise a standalone page with the trail section.
+
+    Raises
+    ------
+    KeyError
+        If ``subject`` has no alert in ``alerts``.
     """
     section = trail_html(result, bundle)
     if alerts is not None and subject is not None:

@@ -67,7 +67,8 @@ def _view(world: Bundle, own_accounts: set, extra_parties: pa.Table | None, rena
     return Bundle(transactions=tx, accounts=acc, parties=parties, party_accounts=pa_, identifiers=ids, load_log=log)
 
 
-def two_fius(n_accounts: int = 600, n_days: int = 60, *, shared: float = 0.2, typo: float = 0.3, random_state=0):
+def two_fius(n_accounts: int = 600, n_days: int = 60, *, shared: float = 0.2, typo: float = 0.3, typologies=(),
+             random_state=0):
     """Two FIUs that see one synthetic world (:func:`followmoney.synth.make_transactions`).
 
     Accounts are split at random between country A and country B (half each). Each FIU
@@ -86,6 +87,9 @@ def two_fius(n_accounts: int = 600, n_days: int = 60, *, shared: float = 0.2, ty
         Share of A's account-holding persons that B also holds a record of.
     typo : float, default 0.3
         Share of those whose name in B carries one typo.
+    typologies : sequence of str, default ()
+        Typologies injected into the world (as for ``make_transactions``), e.g.
+        ``["HT-03"]``: their accounts fall on either side of the border like any other.
     random_state : int, default 0
 
     Returns
@@ -95,10 +99,17 @@ def two_fius(n_accounts: int = 600, n_days: int = 60, *, shared: float = 0.2, ty
         ``persons_exact`` and ``persons_typo``: sets of ``(A party_id, B party_id)``;
         ``accounts``: account ids both FIUs see; ``a_accounts``, ``b_accounts``: each
         country's own accounts.
+
+    Examples
+    --------
+    >>> a, b, truth = two_fius(300, 30, random_state=1)
+    >>> len(truth["persons_exact"]) > 0 and len(truth["persons_typo"]) > 0
+    True
+    >>> a.reconcile(); b.reconcile()
     """
     from followmoney.synth import make_transactions
 
-    world, _ = make_transactions(n_accounts, n_days, typologies=[], random_state=random_state)
+    world, _ = make_transactions(n_accounts, n_days, typologies=list(typologies), random_state=random_state)
     rng = np.random.default_rng(random_state)
     accounts = world.accounts["account_id"].to_pylist()
     in_a = rng.random(len(accounts)) < 0.5
