@@ -491,3 +491,14 @@ def test_bundle_concat_merges_transactions_seen_in_two_sources(goaml):
     assert twice.transactions.num_rows == goaml.transactions.num_rows
     assert pc.sum(twice.transactions["amount"]).as_py() == pc.sum(goaml.transactions["amount"]).as_py()
     assert twice.transactions["quality_flags"].to_pylist() == goaml.transactions["quality_flags"].to_pylist()
+
+
+def test_resolution_continues_across_the_border(world, tmp_path):
+    a, b, truth = world
+    pairs = sorted(truth["persons_exact"])[:10]
+    pkg = share.disclosure_package(b, [p for _, p in pairs], tmp_path / "ids.fmpkg", sender="FIU-B", recipient="FIU-A",
+                                   purpose="Identify the persons behind the hits", redaction="identifiers")
+    both = fm.Bundle.concat([a, fm.read(pkg)])
+    both.reconcile()
+    clusters = fm.resolve(both).cluster_map()
+    assert all(clusters[x] == clusters[y] for x, y in pairs)
