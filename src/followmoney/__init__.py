@@ -6,7 +6,7 @@ explained typology rules and learned models.
 
 The package is a set of stages, each a subpackage whose ``__init__`` is its public face:
 ``core`` (data model) → ``normalize`` → ``ingest`` / ``resolve`` / ``datasets`` →
-``detect`` / ``trace`` / ``graph`` → ``evaluate`` → ``view`` / ``export`` / ``share`` →
+``detect`` / ``trace`` / ``graph`` → ``evaluate`` → ``view`` / ``export`` → ``share`` →
 ``pipeline`` → ``cli``. Imports point down that list only (checked by the tests).
 
 The names below load lazily: ``import followmoney`` costs little more than pyarrow, and
@@ -40,6 +40,7 @@ from followmoney.exceptions import (
     ReconciliationError,
     RunError,
     SchemaError,
+    ShareError,
     TraceError,
     UnknownSubjectError,
 )
@@ -102,6 +103,7 @@ _MODULES = {
     "detect": "followmoney.detect",
     "view": "followmoney.view",
     "testing": "followmoney.testing",
+    "share": "followmoney.share",
 }
 
 _ERRORS = [
@@ -114,6 +116,7 @@ _ERRORS = [
     "TraceError",
     "RunError",
     "UnknownSubjectError",
+    "ShareError",
 ]
 
 __all__ = sorted([*_LAZY, *_MODULES, *_ERRORS, "__version__"])

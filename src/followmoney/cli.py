@@ -24,6 +24,7 @@ from followmoney.core.config import Config
 from followmoney.datasets import sample_data_path
 from followmoney.ingest import ADAPTERS, read
 from followmoney.pipeline import EXIT_CODES, exit_code, flat, load_run, run_score
+from followmoney.share._cli import share as share_commands
 from followmoney.exceptions import FollowMoneyError
 from followmoney.trace import METHODS
 
@@ -351,6 +352,8 @@ def train(paths, out, kind, fmt, config_file, jurisdiction, window_hours, patter
     click.echo(f"Alert threshold: {model.threshold:.4f} (score 0..1, higher is more suspicious)")
     click.echo(f"Model written to {path}; use: followmoney score --model {path} ...")
 
+
+main.add_command(share_commands)  # followmoney share ... (FIU-to-FIU cooperation)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

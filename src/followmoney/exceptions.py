@@ -18,6 +18,7 @@ class                       code  meaning
 :class:`TraceError`         3     an invalid trace request
 :class:`RunError`           2     an output or previous run folder cannot be used
 :class:`UnknownSubjectError` 2    a subject asked for is not in the run
+:class:`ShareError`         2     a key, match-key export or disclosure package is unusable
 ==========================  ====  ============================================
 
 Examples
@@ -40,6 +41,7 @@ __all__ = [
     "ConflictingDuplicateError",
     "RunError",
     "UnknownSubjectError",
+    "ShareError",
 ]
 
 
@@ -77,6 +79,15 @@ class TraceError(FollowMoneyError, ValueError):
 class RunError(FollowMoneyError, ValueError):
     """A run folder cannot be used: ``--out`` is a file or unwritable, ``--previous`` is
     not a completed run, or another run holds the folder's lock."""
+
+
+class ShareError(InputError):
+    """A key file, match-key export, membership filter or disclosure package is unusable.
+
+    The message is one line: the file, then what is wrong (wrong key, wrong period,
+    altered content, a key kind the recipe forbids). It never holds personal data or
+    key material.
+    """
 
 
 class UnknownSubjectError(FollowMoneyError, LookupError):

@@ -187,12 +187,20 @@ def _merge_on_key(table: pa.Table, keys: tuple[str, ...]) -> pa.Table:
     if firsts.num_rows == table.num_rows:
         return table
     others = [c for c in table.column_names if c not in keys]
+    # Arrow has no "first" kernel for decimals and lists: take those by row index
+    special = [c for c in others if pa.types.is_decimal(t.schema.field(c).type) or pa.types.is_list(t.schema.field(c).type)]
+    plain = [c for c in others if c not in special]
     agg = t.group_by(list(keys), use_threads=False).aggregate(
-        [("__i", "min")] + [(c, "first") for c in others]
+        [("__i", "min")] + [(c, "first") for c in plain]
     )
     agg = agg.sort_by("__i_min")
     cols = {k: agg.column(k) for k in keys}
-    cols.update({c: agg.column(f"{c}_first") for c in others})
+    cols.update({c: agg.column(f"{c}_first") for c in plain})
+    for c in special:
+        firsts = t.filter(pc.is_valid(t[c])).select([*keys, "__i"]).group_by(list(keys), use_threads=False)
+        firsts = firsts.aggregate([("__i", "min")]).rename_columns([*keys, "__src"])
+        j = agg.select([*keys, "__i_min"]).join(firsts, list(keys), join_type="left outer").sort_by("__i_min")
+        cols[c] = t[c].take(j["__src"])
     return pa.table({c: cols[c] for c in table.column_names}).cast(table.schema)
 
 

@@ -19,7 +19,7 @@ import pyarrow as pa
 from tqdm.auto import tqdm
 
 from followmoney.core.bundle import Bundle
-from followmoney.ingest import amlsim, bank_csv, camt, fincen, goaml, ibm_aml, mt940
+from followmoney.ingest import amlsim, bank_csv, camt, fincen, fm_package, goaml, ibm_aml, mt940
 from followmoney.ingest._collect import InputError
 
 
@@ -30,11 +30,11 @@ class InputWarning(UserWarning):
 __all__ = ["read", "sniff", "ADAPTERS", "InputError", "InputWarning"]
 
 #: The adapters, in sniffing order.
-ADAPTERS = {m.FORMAT: m for m in (goaml, fincen, camt, mt940, amlsim, ibm_aml, bank_csv)}
+ADAPTERS = {m.FORMAT: m for m in (fm_package, goaml, fincen, camt, mt940, amlsim, ibm_aml, bank_csv)}
 
 _HEAD_BYTES = 65536
 #: File name suffixes taken from a directory given as input (READMEs, scripts are not data).
-DATA_SUFFIXES = {".xml", ".csv", ".txt", ".sta", ".940", ".mt940", ".fin", ".rje"}
+DATA_SUFFIXES = {".xml", ".csv", ".txt", ".sta", ".940", ".mt940", ".fin", ".rje", ".fmpkg"}
 
 
 def _expand(paths: str | os.PathLike | Iterable[str | os.PathLike]) -> list[Path]:
