@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-dev
 
-.PHONY: demo test bench clean
+.PHONY: demo test test-lowest bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,8 +20,19 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
+# The same tests under the lowest pandas/pyarrow pyproject.toml allows (ci/lowest.txt); CI runs both.
+LOW := .venv-lowest
+$(LOW)/.installed-dev: pyproject.toml ci/lowest.txt
+	$(PYTHON) -m venv $(LOW)
+	$(LOW)/bin/python -m pip install --quiet --upgrade pip
+	$(LOW)/bin/python -m pip install --quiet -c ci/lowest.txt -e ".[dev]"
+	touch $@
+
+test-lowest: $(LOW)/.installed-dev
+	$(LOW)/bin/python -m pytest
+
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
 
 clean:
-	rm -rf $(VENV) demo_output .pytest_cache
+	rm -rf $(VENV) $(LOW) demo_output .pytest_cache

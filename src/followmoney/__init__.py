@@ -7,7 +7,7 @@ explained typology rules and learned models.
 The package is a set of stages, each a subpackage whose ``__init__`` is its public face:
 ``core`` (data model) → ``normalize`` → ``ingest`` / ``resolve`` / ``datasets`` →
 ``detect`` / ``trace`` / ``graph`` → ``evaluate`` → ``view`` / ``export`` → ``share`` →
-``pipeline`` → ``cli``. Imports point down that list only (checked by the tests).
+``pipeline`` → ``cli``. Each stage imports only stages listed before it (checked by the tests).
 
 The names below load lazily: ``import followmoney`` costs little more than pyarrow, and
 a stage's dependencies (scikit-learn, networkx, matplotlib) load on first use. Importing

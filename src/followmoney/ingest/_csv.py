@@ -151,11 +151,16 @@ def reject_bad_rows(col, table: str, bad: list[tuple[int, str, str, str]]) -> No
         col.reject(table, line, reason, raw, code=code)
 
 
-def line_refs(file: str, n: int | pa.Array) -> pa.Array:
-    """``file:line`` for data rows 0..n-1 (header on line 1), or for the given line numbers."""
+def line_refs(file: str, n: int | pa.Array) -> pa.ChunkedArray:
+    """``file:line`` for data rows 0..n-1 (header on line 1), or for the given line numbers.
+
+    A ChunkedArray, like the table columns it goes with, so that it filters with the
+    same (chunked) masks on every pyarrow the project allows.
+    """
     numbers = pa.array(range(2, n + 2), pa.int64()) if isinstance(n, int) else n
     lines = pc.cast(numbers, pa.string())
-    return pc.binary_join_element_wise(pa.scalar(file), lines, ":")
+    refs = pc.binary_join_element_wise(pa.scalar(file), lines, ":")
+    return refs if isinstance(refs, pa.ChunkedArray) else pa.chunked_array([refs], pa.string())
 
 
 def parse_money(col: pa.ChunkedArray) -> tuple[pa.ChunkedArray, pa.ChunkedArray, pa.ChunkedArray]:
@@ -205,6 +210,8 @@ def parse_time(col: pa.ChunkedArray, fmt: str) -> tuple[pa.ChunkedArray, pa.Chun
 
 def reject_rows(table: pa.Table, refs: pa.Array, reasons: pa.Array, mask: pa.Array) -> pa.Table:
     """Rows under ``mask`` as a rejects block: source_ref, reason, raw (comma-joined fields)."""
+    if isinstance(mask, pa.ChunkedArray):  # Array.filter takes an Array mask on pyarrow < 16
+        mask = mask.combine_chunks()
     sub = table.filter(mask)
     raw = pc.binary_join_element_wise(*[sub.column(i) for i in range(sub.num_columns)], ",") if sub.num_columns else pa.nulls(sub.num_rows, pa.string())
     return pa.table({"source_ref": refs.filter(mask), "reason": reasons.filter(mask), "raw": raw})
