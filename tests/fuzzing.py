@@ -75,8 +75,44 @@ def seeds() -> dict[str, list[Path]]:
 
 
 # --------------------------------------------------------------------------- mutation
+_TEXT_VALUES = [
+    b"", b" ", b"9999999999999999999999", b"-1", b"0", b"1e400", b"NaN", b"12,50", b"-0.001", b"99991231", b"0000-00-00",
+    b"2026-02-30", b"9999-12-31T23:59:59+14:00", b"0001-01-01T00:00:00-14:00", b"XXX", b"CRDT", b"DBIT", b"BOOK", b"PDNG",
+    b"string", b"N/A", b"&amp;", b"&lt;b&gt;", "\u00e9\u00df\u202e".encode(), b"=HYPERLINK(1)",
+]  # fmt: skip
+_TEXT = re.compile(rb">([^<>]*)</")
+_SPAN = re.compile(rb"<((?:\w+:)?\w+)[\s>][^<]*(?:<(?!/\1>)[^<]*)*?</\1>", re.S)
+
+
+def mutate_xml(data: bytes, rng: random.Random) -> bytes:
+    """One to three mutations that keep the document well-formed: a text value replaced,
+    an element deleted, or a record element copied into another place."""
+    b = bytes(data)
+    for _ in range(rng.randint(1, 3)):
+        op = rng.randrange(3)
+        if op == 0:
+            texts = list(_TEXT.finditer(b))
+            if texts:
+                t = rng.choice(texts)
+                b = b[: t.start(1)] + rng.choice(_TEXT_VALUES) + b[t.end(1) :]
+        elif op == 1:
+            spans = list(_SPAN.finditer(b))
+            if spans:
+                sp = rng.choice(spans)
+                b = b[: sp.start()] + b[sp.end() :]
+        else:
+            spans = list(re.finditer(rb"<((?:\w+:)?(?:" + _RECORD_TAGS + rb"))[\s>].*?</\1>", b, re.S))
+            ends = [m.end() for m in re.finditer(rb">", b)]
+            if spans and ends:
+                sp, at = rng.choice(spans), rng.choice(ends)
+                b = b[:at] + sp.group() + b[at:]
+    return b
+
+
 def mutate(data: bytes, rng: random.Random, fmt: str) -> bytes:
-    """One to four random mutations of ``data``."""
+    """One to four random mutations of ``data`` (XML: mostly ones that keep it well-formed)."""
+    if fmt in ("goaml", "camt", "fincen") and rng.random() < 0.7:
+        return mutate_xml(data, rng)
     b = bytearray(data)
     for _ in range(rng.randint(1, 4)):
         op = rng.randrange(10)
