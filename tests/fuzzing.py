@@ -81,7 +81,7 @@ _TEXT_VALUES = [
     b"string", b"N/A", b"&amp;", b"&lt;b&gt;", "\u00e9\u00df\u202e".encode(), b"=HYPERLINK(1)",
 ]  # fmt: skip
 _TEXT = re.compile(rb">([^<>]*)</")
-_SPAN = re.compile(rb"<((?:\w+:)?\w+)[\s>][^<]*(?:<(?!/\1>)[^<]*)*?</\1>", re.S)
+_START = re.compile(rb"<((?:\w+:)?\w+)[\s>]")
 
 
 def mutate_xml(data: bytes, rng: random.Random) -> bytes:
@@ -95,11 +95,13 @@ def mutate_xml(data: bytes, rng: random.Random) -> bytes:
             if texts:
                 t = rng.choice(texts)
                 b = b[: t.start(1)] + rng.choice(_TEXT_VALUES) + b[t.end(1) :]
-        elif op == 1:
-            spans = list(_SPAN.finditer(b))
-            if spans:
-                sp = rng.choice(spans)
-                b = b[: sp.start()] + b[sp.end() :]
+        elif op == 1:  # an element deleted: a start tag and the first matching end tag after it
+            starts = list(_START.finditer(b))
+            if starts:
+                st = rng.choice(starts)
+                end = b.find(b"</" + st.group(1) + b">", st.end())
+                if end > 0:
+                    b = b[: st.start()] + b[end + len(st.group(1)) + 3 :]
         else:
             spans = list(re.finditer(rb"<((?:\w+:)?(?:" + _RECORD_TAGS + rb"))[\s>].*?</\1>", b, re.S))
             ends = [m.end() for m in re.finditer(rb">", b)]
@@ -198,8 +200,8 @@ _WORDS = re.compile(rb"[A-Za-z0-9]{6,}")
 
 def _vocabulary(fmt: str) -> set[str]:
     """Words a message may contain: the adapter's own source (element, column, field names)."""
-    mods = [ADAPTERS[fmt], sys.modules["followmoney.ingest._xml"], sys.modules["followmoney.ingest._csv"],
-            sys.modules["followmoney.ingest"], sys.modules["followmoney.ingest.reasons"]]  # fmt: skip
+    names = ["followmoney.ingest", "followmoney.ingest._xml", "followmoney.ingest._csv", "followmoney.ingest.reasons"]
+    mods = [ADAPTERS[fmt], *(sys.modules[n] for n in names if n in sys.modules)]
     text = " ".join(inspect.getsource(m) for m in mods)
     return {w.lower() for w in re.findall(r"[A-Za-z0-9]{6,}", text)}
 
