@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-dev
 
-.PHONY: demo test test-lowest bench clean
+.PHONY: demo test test-lowest bench fuzz clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,9 +30,16 @@ $(LOW)/.installed-dev: pyproject.toml ci/lowest.txt
 
 test-lowest: $(LOW)/.installed-dev
 	$(LOW)/bin/python -m pytest
+# mutation fuzzing of every adapter at length (tests/test_fuzz.py runs a short round in `make test`):
+# 2,000 inputs per adapter; reports tracebacks, hangs, records lost without a reject and messages
+# that quote the input; failing inputs are saved to fuzz_failures/. FUZZ_N=... FUZZ_SEED=... to vary.
+FUZZ_N    ?= 2000
+FUZZ_SEED ?= 14
+fuzz: $(STAMP)
+	$(BIN)/python tests/fuzzing.py --per-adapter $(FUZZ_N) --seed $(FUZZ_SEED) --save fuzz_failures
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
 
 clean:
-	rm -rf $(VENV) $(LOW) demo_output .pytest_cache
+	rm -rf $(VENV) $(LOW) demo_output .pytest_cache fuzz_failures

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import re
+import sys
 from decimal import Decimal
 from pathlib import Path
 
@@ -75,21 +76,29 @@ def read_rows(path: Path, column_names: list[str] | None = None) -> tuple[pa.Tab
     Raises
     ------
     InputError
-        The file cannot be opened or parsed at all (not UTF-8, empty, unbalanced
-        quotes); the message names the file and the row, never its content.
+        The file cannot be opened or parsed at all (not UTF-8, empty, repeated
+        column names); the message names the file and the row, never its content.
+        Fields are not quoted in these exports: a ``"`` is an ordinary character, so a
+        stray one cannot swallow the lines after it.
     """
     read_opts = pacsv.ReadOptions(
         column_names=column_names, skip_rows=1 if column_names else 0, block_size=1 << 24
     )
     try:
         with open(path, "rb") as fh:
-            head = pacsv.open_csv(
-                fh, read_options=read_opts, parse_options=pacsv.ParseOptions(invalid_row_handler=lambda row: "skip")
-            ).schema.names
+            first = fh.readline()
     except OSError as exc:
         raise InputError(f"{path}: cannot open: {exc.strerror or 'I/O error'}") from None
-    except pa.ArrowInvalid as exc:
-        raise InputError(f"{path}: line 1: cannot read CSV: {_arrow_problem(exc)}") from None
+    if column_names:
+        head = list(column_names)
+    else:
+        try:
+            text = first.decode("utf-8-sig").rstrip("\r\n")
+        except UnicodeDecodeError:
+            raise InputError(f"{path}: line 1: cannot read CSV: not UTF-8 text") from None
+        head = next(csv.reader([text], quoting=csv.QUOTE_NONE), [])
+        if not text or len(set(head)) != len(head):
+            raise InputError(f"{path}: line 1: cannot read CSV: {'empty file' if not text else 'repeated column names'}")
     conv = pacsv.ConvertOptions(
         column_types={c: pa.string() for c in head}, strings_can_be_null=False, quoted_strings_can_be_null=False
     )
@@ -99,13 +108,24 @@ def read_rows(path: Path, column_names: list[str] | None = None) -> tuple[pa.Tab
         invalid[0] += 1
         return "skip"
 
+    # quote_char off: these exports never quote, and one stray quote would swallow every line after it
+    parse = pacsv.ParseOptions(invalid_row_handler=skip, quote_char=False)
+    # pyarrow decodes a malformed row's text before calling the handler; a row that is not
+    # UTF-8 fails there, and is reported through sys.unraisablehook (a traceback on stderr)
+    unraisable: list = []
+    hook = sys.unraisablehook
+    sys.unraisablehook = unraisable.append
     try:
-        table = pacsv.read_csv(
-            path, read_options=read_opts, convert_options=conv,
-            parse_options=pacsv.ParseOptions(invalid_row_handler=skip),
-        )  # fmt: skip
+        table = pacsv.read_csv(path, read_options=read_opts, convert_options=conv, parse_options=parse)
     except pa.ArrowInvalid as exc:
-        raise InputError(f"{path}: cannot read CSV: {_arrow_problem(exc)}") from None
+        problem = "not UTF-8 text" if unraisable else _arrow_problem(exc)
+        raise InputError(f"{path}: cannot read CSV: {problem}") from None
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: cannot read CSV: not UTF-8 text") from None
+    finally:
+        sys.unraisablehook = hook
+    if unraisable:
+        raise InputError(f"{path}: cannot read CSV: not UTF-8 text")
     n = table.num_rows
     if not invalid[0] and _line_count(path) == n + 1:
         return table, pa.array(range(2, n + 2), pa.int64()), []
@@ -136,7 +156,7 @@ def _scan_lines(path: Path, expected: int) -> tuple[list[int], list[tuple[int, s
             text = line.rstrip(b"\r\n").decode("utf-8", errors="replace")
             if not text:
                 continue
-            fields = len(next(csv.reader([text]), []))
+            fields = len(next(csv.reader([text], quoting=csv.QUOTE_NONE), []))
             if fields == expected:
                 good.append(number)
             else:

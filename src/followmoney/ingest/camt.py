@@ -542,21 +542,18 @@ class _Party:
 
 
 class _Reader:
-    def __init__(self, path: Path, doc, msg, msg_type: str, kind: str, stmt_tag: str, nonstandard: bool):
+    def __init__(self, path: Path, doc, msg, msg_type: str, kind: str, stmt_tag: str, nonstandard: bool, paths):
         self.file = path.name
         self.doc, self.msg = doc, msg
         self.msg_type, self.kind, self.stmt_tag = msg_type, kind, stmt_tag
         self.c = Collector(FORMAT, path)
-        self.xpath = _Paths()
+        self.xpath = paths
         self.path = path
         self.txn_ids = ContentIds("T")
         self._entry_key: tuple = (None, "")
-        grp = _child(msg, "GrpHdr")
-        msg_id = _ptext(grp, "MsgId")
-        # from content: the message id with its creation time, else the file's digest (never its name)
-        self.report_id = (
-            stable_id("R", FORMAT, msg_id, _ptext(grp, "CreDtTm")) if msg_id else stable_id("R", FORMAT, file_digest(path))
-        )
+        self._report_id: str | None = None
+        self.servicer: str | None = None
+        self.mismatched: set[str] = set()
         self.base_flags = ["namespace_nonstandard"] if nonstandard else []
         if kind == "camt.052":
             self.base_flags.append("interim")
@@ -565,40 +562,60 @@ class _Reader:
         return self.c.ref(self.xpath(el))
 
     # ----------------------------------------------------------------- message
-    def run(self) -> Bundle:
+    @property
+    def report_id(self) -> str:
+        """From content: ``GrpHdr/MsgId`` with its ``CreDtTm`` (the header precedes the
+        statements), else the file's digest; never the file name. Fixed at first use."""
+        if self._report_id is None:
+            grp = _child(self.msg, "GrpHdr")
+            msg_id = _ptext(grp, "MsgId")
+            self._report_id = (
+                stable_id("R", FORMAT, msg_id, _ptext(grp, "CreDtTm")) if msg_id else stable_id("R", FORMAT, file_digest(self.path))
+            )
+        return self._report_id
+
+    def finish(self) -> Bundle:
+        """The report row, then the bundle; rows of statements that do not reconcile get
+        ``balance_mismatch`` (known only at the statement's end, after its rows were written)."""
         grp = _child(self.msg, "GrpHdr")
         created = _parse_dt(_ptext(grp, "CreDtTm"))
-        stmts = _children(self.msg, self.stmt_tag)
-        servicer = None
-        for st in stmts:
-            servicer = servicer or _agent_bic(_path(st, "Acct", "Svcr"))[0]
         self.c.add(
             "reports",
             {
                 "report_id": self.report_id,
                 "format": FORMAT,
                 "report_code": self.msg_type,
-                "reporting_entity": servicer,
+                "reporting_entity": self.servicer,
                 "entity_reference": _ptext(grp, "MsgId"),
                 "submitted_at": created[0] if created else None,
                 "narrative": _squash(_ptext(grp, "AddtlInf")),
                 "source_file": self.file,
             },
         )
-        try:
-            for st in stmts:
-                self.statement(st)
-        finally:
-            _KIDS.clear()
-        return typed_extras(self.c.bundle())
+        _KIDS.clear()
+        b = typed_extras(self.c.bundle())
+        if self.mismatched and b.transactions.num_rows:
+            t = b.transactions
+            sids = t["statement_id"].to_pylist()
+            flags = [
+                (f or []) + ["balance_mismatch"] if sid in self.mismatched and "balance_mismatch" not in (f or []) else f
+                for f, sid in zip(t["quality_flags"].to_pylist(), sids)
+            ]
+            i = t.column_names.index("quality_flags")
+            b.transactions = t.set_column(i, t.schema.field(i), pa.array(flags, t.schema.field(i).type))
+        return b
 
     # ----------------------------------------------------------------- statement
-    def statement(self, st) -> None:
+    def begin_statement(self, st) -> dict:
+        """Open a statement when its first entry has been read (account, balances and dates
+        precede the entries in every camt version); returns its running state."""
+        _KIDS.clear()
         xp = self.xpath(st)
         sid = stable_id("S", self.report_id, xp)
         acct = _child(st, "Acct")
         number, iban = _acct_ident(acct)
         bic, member = _agent_bic(_child(acct, "Svcr"))
+        self.servicer = self.servicer or bic
         acc_id = account_id(number, iban=iban, bank=bic or member)
         ccy = (_ptext(acct, "Ccy") or "").upper() or None
         flags = list(self.base_flags)
@@ -631,18 +648,30 @@ class _Reader:
             day = (_parse_dt(_ptext(st, "CreDtTm")) or _parse_dt(_ptext(self.msg, "GrpHdr", "CreDtTm")) or (None, None, None))[2]
         fallback = (datetime(day.year, day.month, day.day, tzinfo=timezone.utc), None, day) if day else None
         ctx = _Stmt(sid, acc_id, owner.party_id, ccy, flags, fallback)
+        _KIDS.clear()
+        return {"ctx": ctx, "xp": xp, "total": Decimal(0), "known": True, "balances": (opening, closing, open_date, close_date)}
 
+    def add_entry(self, state: dict, ntry) -> None:
+        """Read one ``Ntry`` of an open statement; its rows and rejects are written at once."""
         rows: list[tuple[dict | None, tuple | None]] = []
-        total = Decimal(0)
-        total_known = True
-        for ntry in _children(st, "Ntry"):
-            signed, booked = self.entry(ntry, ctx, rows)
-            _KIDS.clear()
-            if booked:
-                if signed is None:
-                    total_known = False
-                else:
-                    total += signed
+        signed, booked = self.entry(ntry, state["ctx"], rows)
+        _KIDS.clear()
+        if booked:
+            if signed is None:
+                state["known"] = False
+            else:
+                state["total"] += signed
+        for row, rej in rows:
+            if row is not None:
+                self.c.add("transactions", row)
+            else:
+                self.c.reject("transactions", *rej)
+
+    def end_statement(self, st, state: dict) -> None:
+        _KIDS.clear()
+        ctx, total, total_known = state["ctx"], state["total"], state["known"]
+        opening, closing, open_date, close_date = state["balances"]
+        flags = ctx.flags
         if not total_known:
             flags.append("entry_amount_unreadable")
         elif not fits_money(total):  # the sum of representable entries can overflow: flagged, not fatal
@@ -653,26 +682,20 @@ class _Reader:
             reconciled = opening + total == closing
             if not reconciled:
                 flags.append("balance_mismatch")
-        for row, rej in rows:
-            if row is not None:
-                if reconciled is False:
-                    row["quality_flags"].append("balance_mismatch")
-                self.c.add("transactions", row)
-            else:
-                self.c.reject("transactions", *rej)
+                self.mismatched.add(ctx.statement_id)
         self.c.add(
             "statements",
             {
-                "statement_id": sid,
-                "account_id": acc_id,
-                "currency": ccy,
+                "statement_id": ctx.statement_id,
+                "account_id": ctx.account_id,
+                "currency": ctx.currency,
                 "opening_balance": opening,
                 "closing_balance": closing,
                 "opening_date": open_date,
                 "closing_date": close_date,
                 "entries_total": total if total_known else None,
                 "reconciled": reconciled,
-                "source_ref": self.c.ref(xp),
+                "source_ref": self.c.ref(state["xp"]),
                 "statement_ref": _ptext(st, "Id"),
                 "statement_number": _ptext(st, "ElctrncSeqNb") or _ptext(st, "LglSeqNb"),
                 "message_type": self.msg_type,
@@ -680,6 +703,7 @@ class _Reader:
                 "quality_flags": list(dict.fromkeys(flags)),
             },
         )
+        _KIDS.clear()
 
     def balances(self, st, flags: list) -> tuple:
         """Booked opening and closing balance (signed) and their dates.
@@ -1050,33 +1074,234 @@ def _raw(el) -> str:
 
 
 # --------------------------------------------------------------------------- read
-def _parser() -> etree.XMLParser:
-    return etree.XMLParser(remove_comments=True, **PARSER_OPTIONS)
+class _Repeats:
+    """Parser target of the first pass: no tree is built, only sibling counts are kept."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.repeats: set = set()
+        self.stack: list[tuple[tuple, dict]] = []
+        self.seen = False
+
+    def doctype(self, name, pubid, system):
+        raise _Refused
+
+    def start(self, tag, attrib, nsmap=None):
+        name = tag.rpartition("}")[2]
+        self.seen = True
+        if self.stack:
+            key, counts = self.stack[-1]
+            n = counts.get(name, 0) + 1
+            counts[name] = n
+            if n == 2:
+                self.repeats.add((key, name))
+            self.stack.append((key + ((name, n),), {}))
+        else:
+            self.stack.append((((name, 1),), {}))
+
+    def end(self, tag):
+        self.stack.pop()
+
+    def data(self, data):
+        pass
+
+    def close(self):
+        return self.repeats
 
 
-def _load(path: Path):
+class _Refused(Exception):
+    pass
+
+
+def _repeats(path: Path) -> set:
+    """First pass: which (parent, child name) pairs repeat, so that an XPath indexes a step
+    only where its name repeats among its siblings (``Stmt/Ntry[2]``, ``Stmt/Acct``).
+
+    A parser target (no tree); the set holds one entry per parent with repeated
+    children (e.g. one per statement, one per batch entry). Raises :class:`InputError`
+    for a file that is not well-formed, empty, or declares a DOCTYPE (wherever it is,
+    in any encoding: the parser reports it).
+    """
+    target = _Repeats(path)
+    parser = etree.XMLParser(target=target, remove_comments=True, remove_pis=True, **PARSER_OPTIONS)
     try:
-        data = path.read_bytes()
+        with open(path, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                parser.feed(block)
+        return parser.close()
+    except _Refused:
+        raise InputError(
+            f"{path.name}: refused: the file declares a DOCTYPE / XML entities "
+            "(entity expansion and external entities); camt messages never need one"
+        ) from None
+    except etree.XMLSyntaxError as exc:
+        if not target.seen and exc.code in (4, 5):  # ERR_DOCUMENT_EMPTY, ERR_DOCUMENT_END
+            raise InputError(f"{path}: empty XML document") from None
+        raise syntax_error(path, exc) from None
     except OSError as exc:
-        raise InputError(f"{path}: cannot open: {exc.strerror or 'I/O error'}") from None
-    refuse_doctype(path, data[:131072], "camt messages")
+        raise InputError(f"{path}: cannot open: {getattr(exc, 'strerror', None) or 'I/O error'}") from None
+
+
+class _StreamPaths:
+    """XPaths of the live elements of a streaming parse, computed on demand.
+
+    A step is indexed only where its name repeats among its siblings (known from the
+    first pass for parents still being read); elements already handled and freed are
+    counted per parent, so the positions of the later ones stay right.
+    """
+
+    def __init__(self, repeats: set):
+        self.repeats = repeats
+        self.memo: dict = {}  # element -> (key, path); key = ((name, index), ...) from the root
+        self.released: dict = {}  # parent element -> {name: children freed}
+
+    def key_path(self, el) -> tuple[tuple, str]:
+        got = self.memo.get(el)
+        if got is not None:
+            return got
+        parent = el.getparent()
+        name = _local(el)
+        if parent is None:
+            res = (((name, 1),), "/" + name)
+        else:
+            pkey, ppath = self.key_path(parent)
+            base = self.released.get(parent, {}).get(name, 0)
+            count = 0
+            for sib in el.itersiblings(preceding=True):
+                if isinstance(sib.tag, str) and _local(sib) == name:
+                    known = self.memo.get(sib)
+                    if known is not None:
+                        base = known[0][-1][1]
+                        break
+                    count += 1
+            idx = base + count + 1
+            step = f"{name}[{idx}]" if (pkey, name) in self.repeats else name
+            res = (pkey + ((name, idx),), f"{ppath}/{step}")
+        self.memo[el] = res
+        return res
+
+    def __call__(self, el) -> str:
+        return self.key_path(el)[1]
+
+    def release(self, el) -> None:
+        """Free a handled element: its paths, its content and the element itself."""
+        parent = el.getparent()
+        if parent is not None:
+            self.key_path(el)  # the next sibling counts from this one
+            freed = self.released.setdefault(parent, {})
+            name = _local(el)
+            freed[name] = self.memo[el][0][-1][1]
+        for sub in el.iter():
+            self.memo.pop(sub, None)
+            self.released.pop(sub, None)
+        el.clear(keep_tail=False)
+        if parent is not None:
+            parent.remove(el)
+
+
+def _message(path: Path, doc, msg) -> tuple[str, str, str, bool]:
+    """(message type, kind, statement tag, nonstandard namespace) of ``msg`` in ``doc``, or raise."""
+    ns = etree.QName(doc).namespace
+    m = _NS_RE.fullmatch(ns or "")
+    nonstandard = False
+    if m:
+        msg_type = f"{m['kind']}.001.{m['ver']}"
+        if msg is None:
+            raise InputError(f"{path}: namespace {ns_label(ns)} announces {msg_type} but there is no {'/'.join(_MESSAGES)} element")
+    else:
+        iso = _ISO_NS_RE.fullmatch(ns or "")
+        if iso:
+            raise InputError(
+                f"{path}: unsupported message type {iso['type']} (namespace {ns_label(ns)}); "
+                "the camt adapter reads camt.052, camt.053 and camt.054"
+            )
+        if msg is None:
+            raise InputError(
+                f"{path}: not a camt message: {ns_label(ns)}, {tag_label(_local(doc))}; "
+                "expected urn:iso:std:iso:20022:tech:xsd:camt.05[234].001.NN"
+            )
+        nonstandard = True
+        loose = _LOOSE_TYPE_RE.search(ns or "")
+        msg_type = loose.group(1) if loose else _MESSAGES[_local(msg)][0]
+    kind, stmt_tag = _MESSAGES[_local(msg)]
+    return msg_type, kind, stmt_tag, nonstandard
+
+
+#: The only elements the streaming pass is told about (the rest is read from the tree).
+_EVENT_TAGS = ["{*}Document", "{*}Ntry", "{*}Stmt", "{*}Rpt", "{*}Ntfctn", *(f"{{*}}{m}" for m in _MESSAGES)]
+
+
+def _stream(path: Path) -> Bundle:
+    """Second pass: read the message streaming, one entry at a time.
+
+    Each ``Ntry`` is read when its end tag arrives and then freed, with everything
+    before it, so memory is bounded by the largest entry plus the output rows, not by
+    the file. Elements outside the structure camt defines - an entry, statement or
+    message nested in or repeated beside the one being read - are rejects
+    (``misplaced_element``), never silently skipped.
+    """
+    paths = _StreamPaths(_repeats(path))
+    doc = msg = None
+    reader: _Reader | None = None
+    open_stmts: dict = {}  # statement element -> state (begun at its first entry)
+    first_document = root = None
+    events = etree.iterparse(
+        str(path), events=("start", "end"), tag=_EVENT_TAGS, remove_comments=True, remove_pis=True, **PARSER_OPTIONS
+    )  # fmt: skip
     try:
-        root = etree.fromstring(data, _parser())
+        for event, el in events:
+            if root is None:
+                root = el.getroottree().getroot()
+            name = _local(el)
+            if event == "start":
+                if name == "Document" and first_document is None:
+                    first_document = el
+                elif msg is None and name in _MESSAGES:
+                    parent = el.getparent()
+                    host = first_document if first_document is not None else root
+                    if el is host or parent is host:
+                        doc, msg = (host, el) if parent is host else (el, el)
+                        reader = _Reader(path, doc, msg, *_message(path, doc, msg), paths)
+                continue
+            parent = el.getparent()
+            if reader is None or el is msg or el is doc or name == "Document":
+                continue  # before the message, or the message itself: kept until the end
+            if name == "Ntry":
+                st = parent
+                if st is not None and _local(st) == reader.stmt_tag and st.getparent() is msg:
+                    state = open_stmts.get(st)
+                    if state is None:
+                        state = open_stmts[st] = reader.begin_statement(st)
+                    reader.add_entry(state, el)
+                else:
+                    _reject_misplaced(reader, el, "Ntry: outside its place (an entry directly in a statement of the message)")
+                paths.release(el)
+            elif name == reader.stmt_tag and parent is msg:
+                state = open_stmts.pop(el, None) or reader.begin_statement(el)
+                reader.end_statement(el, state)
+                paths.release(el)
+            else:
+                # a second message, or a statement outside the message: its entries were rejected above
+                reader.c.reject(
+                    "statements", paths(el), f"{name}: outside its place (nested or repeated)", _raw(el), code="misplaced_element"
+                )
+                paths.release(el)
     except etree.XMLSyntaxError as exc:
         raise syntax_error(path, exc) from None
-    if root is None:
-        raise InputError(f"{path}: empty XML document")
-    refuse_declared(path, root, "camt messages")
-    return root
+    if reader is None:
+        if root is None:  # no event at all: read the root element itself
+            root = etree.parse(str(path), etree.XMLParser(**PARSER_OPTIONS)).getroot()
+        host = first_document if first_document is not None else root
+        _message(path, host, None)  # raises with the namespace and element found
+    return reader.finish()
 
 
-def _find_document(root):
-    if _local(root) == "Document":
-        return root
-    for el in root.iter(tag=etree.Element):
-        if _local(el) == "Document":
-            return el  # inside a SWIFT Envelope / AppHdr wrapper
-    return root
+def _reject_misplaced(reader: _Reader, ntry, reason: str) -> None:
+    """One reject per record the entry would have given (its ``TxDtls``, at least one)."""
+    txds = [tx for nd in _children(ntry, "NtryDtls") for tx in _children(nd, "TxDtls")]
+    for place in txds or [ntry]:
+        reader.c.reject("transactions", reader.xpath(place), reason, _raw(place), code="misplaced_element")
+    _KIDS.clear()
 
 
 def read(path, **_other) -> Bundle:
@@ -1162,32 +1387,10 @@ def read(path, **_other) -> Bundle:
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: no such file")
-    root = _load(path)
-    doc = _find_document(root)
-    ns = etree.QName(doc).namespace
-    msg = next((c for c in doc.iterchildren(tag=etree.Element) if _local(c) in _MESSAGES), None)
-    if msg is None and _local(doc) in _MESSAGES:
-        msg = doc
-    m = _NS_RE.fullmatch(ns or "")
-    nonstandard = False
-    if m:
-        msg_type = f"{m['kind']}.001.{m['ver']}"
-        if msg is None:
-            raise InputError(f"{path}: namespace {ns_label(ns)} announces {msg_type} but there is no {'/'.join(_MESSAGES)} element")
-    else:
-        iso = _ISO_NS_RE.fullmatch(ns or "")
-        if iso:
-            raise InputError(
-                f"{path}: unsupported message type {iso['type']} (namespace {ns_label(ns)}); "
-                "the camt adapter reads camt.052, camt.053 and camt.054"
-            )
-        if msg is None:
-            raise InputError(
-                f"{path}: not a camt message: {ns_label(ns)}, {tag_label(_local(doc))}; "
-                "expected urn:iso:std:iso:20022:tech:xsd:camt.05[234].001.NN"
-            )
-        nonstandard = True
-        loose = _LOOSE_TYPE_RE.search(ns or "")
-        msg_type = loose.group(1) if loose else _MESSAGES[_local(msg)][0]
-    kind, stmt_tag = _MESSAGES[_local(msg)]
-    return _Reader(path, doc, msg, msg_type, kind, stmt_tag, nonstandard).run()
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(131072)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot open: {exc.strerror or 'I/O error'}") from None
+    refuse_doctype(path, head, "camt messages")
+    return _stream(path)

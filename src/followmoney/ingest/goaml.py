@@ -489,7 +489,15 @@ class _Reader:
                 depth = len(stack)
                 if name in ("transaction", "report_party"):
                     inside -= 1
-                    if inside == 0:
+                    if name == "transaction" and inside:
+                        # a transaction nested in another one is a reject, never silently merged into it
+                        # (a wrapper such as <transactions> around them is a known variant and is read)
+                        self.c.reject(
+                            "transactions", self.xp(el), "transaction: nested inside another transaction",
+                            etree.tostring(el, encoding="unicode")[:_RAW_MAX], code="misplaced_element",
+                        )  # fmt: skip
+                        self._release(el)
+                    elif inside == 0:
                         (self.transaction if name == "transaction" else self.report_party)(el)
                         self._release(el)
                 elif depth == 1 and not inside:
