@@ -18,13 +18,13 @@ import pyarrow as pa
 from tqdm.auto import tqdm
 
 from followmoney.bundle import Bundle
-from followmoney.ingest import amlsim, bank_csv, camt, fincen, goaml, ibm_aml, mt940
+from followmoney.ingest import amlsim, bank_csv, camt, fincen, goaml, ibm_aml, mt940, pacs008, pain001
 from followmoney.ingest._collect import InputError
 
 __all__ = ["read", "sniff", "ADAPTERS", "InputError"]
 
 #: The adapters, in sniffing order.
-ADAPTERS = {m.FORMAT: m for m in (goaml, fincen, camt, mt940, amlsim, ibm_aml, bank_csv)}
+ADAPTERS = {m.FORMAT: m for m in (goaml, fincen, camt, pacs008, pain001, mt940, amlsim, ibm_aml, bank_csv)}
 
 _HEAD_BYTES = 65536
 #: File name suffixes taken from a directory given as input (READMEs, scripts are not data).
