@@ -18,17 +18,17 @@ import pyarrow as pa
 from tqdm.auto import tqdm
 
 from followmoney.bundle import Bundle
-from followmoney.ingest import amlsim, bank_csv, camt, fincen, goaml, ibm_aml, mt940, pacs008, pain001
+from followmoney.ingest import amlsim, bank_csv, camt, fincen, goaml, ibm_aml, mt103, mt940, pacs008, pain001
 from followmoney.ingest._collect import InputError
 
 __all__ = ["read", "sniff", "ADAPTERS", "InputError"]
 
 #: The adapters, in sniffing order.
-ADAPTERS = {m.FORMAT: m for m in (goaml, fincen, camt, pacs008, pain001, mt940, amlsim, ibm_aml, bank_csv)}
+ADAPTERS = {m.FORMAT: m for m in (goaml, fincen, camt, pacs008, pain001, mt103, mt940, amlsim, ibm_aml, bank_csv)}
 
 _HEAD_BYTES = 65536
 #: File name suffixes taken from a directory given as input (READMEs, scripts are not data).
-DATA_SUFFIXES = {".xml", ".csv", ".txt", ".sta", ".940", ".mt940", ".fin", ".rje"}
+DATA_SUFFIXES = {".xml", ".csv", ".txt", ".sta", ".940", ".mt940", ".fin", ".rje", ".dos"}
 
 
 def _expand(paths: str | os.PathLike | Iterable[str | os.PathLike]) -> list[Path]:
@@ -95,7 +95,7 @@ def sniff(path: str | os.PathLike) -> str:
     raise InputError(f"{path}: unrecognised format (tried {', '.join(ADAPTERS)}); name it with format=... (command line: --format)")
 
 
-def read(paths, format: str = "auto", *, progress: bool | None = None, **options) -> Bundle:
+def read(paths, format: str = "auto", *, progress: bool | None = None, consolidate: bool = True, **options) -> Bundle:
     """Read source files into one :class:`~followmoney.Bundle`.
 
     Parameters
@@ -109,6 +109,11 @@ def read(paths, format: str = "auto", *, progress: bool | None = None, **options
         ``"auto"`` sniffs each file; otherwise a key of :data:`ADAPTERS` used for all.
     progress : bool, optional
         Show a progress bar over files; default: only on a terminal.
+    consolidate : bool, default True
+        Join the rows that show the same payment in several files (a pacs.008 or MT103
+        and the sender's and receiver's statements: same UETR, or same end-to-end id,
+        currency and amount) into one transaction (:func:`followmoney.consolidate.payments`);
+        the rows joined away count as ``merged`` in the load log.
     **options
         Adapter options (e.g. ``local_currency`` or ``profile`` for goAML). Each
         adapter receives the options its ``read`` accepts.
@@ -162,5 +167,9 @@ def read(paths, format: str = "auto", *, progress: bool | None = None, **options
         b.load_log = _with_hashes(b.load_log, f.parent)
         bundles.append(b)
     bundle = Bundle.concat(bundles)
+    if consolidate:
+        from followmoney.consolidate import payments
+
+        bundle = payments(bundle)
     bundle.reconcile()
     return bundle

@@ -133,7 +133,9 @@ class Agent:
 
     @property
     def key(self) -> str | None:
-        """How the agent is named in the chain: BIC, else clearing member id, else name."""
+        """How the agent is named in the chain: BIC (a head office's ``XXX`` branch dropped), else clearing member id, else name."""
+        if self.bic and len(self.bic) == 11 and self.bic.endswith("XXX"):
+            return self.bic[:8]
         return self.bic or self.member or self.name
 
 
