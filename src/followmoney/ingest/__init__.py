@@ -11,6 +11,7 @@ import glob
 import hashlib
 import inspect
 import os
+import re
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -18,15 +19,16 @@ import pyarrow as pa
 from tqdm.auto import tqdm
 
 from followmoney.bundle import Bundle
-from followmoney.ingest import amlsim, bank_csv, camt, fincen, goaml, ibm_aml, mt103, mt940, pacs008, pain001
+from followmoney.ingest import amlsim, auth, bank_csv, camt, fincen, goaml, ibm_aml, mt103, mt940, pacs008, pain001
 from followmoney.ingest._collect import InputError
 
 __all__ = ["read", "sniff", "ADAPTERS", "InputError"]
 
 #: The adapters, in sniffing order.
-ADAPTERS = {m.FORMAT: m for m in (goaml, fincen, camt, pacs008, pain001, mt103, mt940, amlsim, ibm_aml, bank_csv)}
+ADAPTERS = {m.FORMAT: m for m in (goaml, fincen, auth, camt, pacs008, pain001, mt103, mt940, amlsim, ibm_aml, bank_csv)}
 
 _HEAD_BYTES = 65536
+_ISO_TYPE = re.compile(rb"urn:iso:std:iso:20022:tech:xsd:([a-z]{4}\.\d{3}\.\d{3}\.\d{2})")
 #: File name suffixes taken from a directory given as input (READMEs, scripts are not data).
 DATA_SUFFIXES = {".xml", ".csv", ".txt", ".sta", ".940", ".mt940", ".fin", ".rje", ".dos"}
 
@@ -92,6 +94,12 @@ def sniff(path: str | os.PathLike) -> str:
     for name, mod in ADAPTERS.items():
         if mod.sniff(path, head):
             return name
+    iso = _ISO_TYPE.search(head)
+    if iso:
+        raise InputError(
+            f"{path}: unsupported ISO 20022 message type {iso.group(1).decode()}; followmoney reads camt.052/053/054, "
+            "pacs.008, pain.001 and auth.001/002/003"
+        )
     raise InputError(f"{path}: unrecognised format (tried {', '.join(ADAPTERS)}); name it with format=... (command line: --format)")
 
 
