@@ -331,11 +331,12 @@ def test_every_shared_sample_loads_or_is_refused_clearly(path):
     assert mt940.sniff(path, path.read_bytes()[:65536])
     b = fm.read(path)
     b.reconcile()
-    assert b.statements.num_rows >= 1 and b.transactions.num_rows >= 1
+    n61 = sum(1 for line in path.read_bytes().splitlines() if line.startswith(b":61:"))
+    assert b.statements.num_rows >= 1 and (b.transactions.num_rows >= 1 or n61 == 0)  # amount_formats: balances only
     for name in schema.TABLES:
         schema.validate(getattr(b, name), name)
-    n61 = sum(1 for line in path.read_bytes().splitlines() if line.startswith(b":61:"))
-    assert _log(b)["records_read"] == n61
+    if n61:
+        assert _log(b)["records_read"] == n61
 
 
 def test_shared_cmxl_three_statements_reconcile(shared):
