@@ -398,3 +398,16 @@ def test_every_shared_sample_loads(shared, rel):
 def test_iso20022_and_swift_samples_are_all_read(shared):
     files = [f for f in _sample_files() if f.startswith(("iso20022/", "swift_mt/"))]
     assert files and not [f for f in files if f in NOT_READ]
+
+
+def test_a_wire_routed_through_a_call_for_action_country_alerts_ml13(tmp_path):
+    text = (SAME / "pacs008_uetr.xml").read_text().replace(
+        "<IntrmyAgt1><FinInstnId><BICFI>CHASUS33XXX</BICFI><PstlAdr><Ctry>US</Ctry></PstlAdr></FinInstnId></IntrmyAgt1>",
+        "<IntrmyAgt1><FinInstnId><BICFI>BMJIIRTH</BICFI></FinInstnId></IntrmyAgt1>",
+    )
+    b = fm.read(_write(tmp_path, "via.xml", text))
+    (r,) = b.transactions.to_pylist()
+    assert r["agent_countries"] == ["DE", "US", "IR", "IT"] and r["country_to"] == "IT"
+    (a,) = fm.score(b, rules=["ML-13"]).to_pylist()
+    assert a["subject_id"] == "IBAN/DE89370400440532013000" and "through IR" in a["explanation"]
+    assert fm.score(fm.read(SAME / "pacs008_uetr.xml"), rules=["ML-13"]).num_rows == 0
