@@ -411,3 +411,14 @@ def test_a_wire_routed_through_a_call_for_action_country_alerts_ml13(tmp_path):
     (a,) = fm.score(b, rules=["ML-13"]).to_pylist()
     assert a["subject_id"] == "IBAN/DE89370400440532013000" and "through IR" in a["explanation"]
     assert fm.score(fm.read(SAME / "pacs008_uetr.xml"), rules=["ML-13"]).num_rows == 0
+
+
+@pytest.mark.parametrize("version", ["02", "09", "10", "12"])
+def test_pacs008_other_versions_and_bic_spellings(tmp_path, version):
+    text = (SAME / "pacs008_uetr.xml").read_text().replace("pacs.008.001.08", f"pacs.008.001.{version}")
+    if version == "02":  # v02: <BIC>, settlement date in the group header
+        text = text.replace("BICFI>", "BIC>").replace("<IntrBkSttlmDt>2026-04-15</IntrBkSttlmDt>", "")
+        text = text.replace("<NbOfTxs>1</NbOfTxs>", "<NbOfTxs>1</NbOfTxs><IntrBkSttlmDt>2026-04-15</IntrBkSttlmDt>")
+    (r,) = fm.read(_write(tmp_path, f"v{version}.xml", text)).transactions.to_pylist()
+    assert r["message_type"] == f"pacs.008.001.{version}" and r["agent_chain"] == ["DEUTDEFF", "CHASUS33", "BCITITMM"]
+    assert r["value_date"] == date(2026, 4, 15) and r["amount"] == Decimal("12500.00")

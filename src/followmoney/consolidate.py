@@ -30,6 +30,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from followmoney import schema
 from followmoney.bundle import Bundle
@@ -40,6 +41,16 @@ __all__ = ["payments"]
 _PLACEHOLDERS = {"", "NOTPROVIDED", "NOT PROVIDED", "NONREF", "NONE", "-", "/"}
 #: Columns that describe one statement's booking: never copied onto the joined row.
 _OWN_COLUMNS = {"signed_amount", "statement_id", "entry_ref", "booking_date", "entry_amount", "bank_tx_code"}
+
+
+def _repeated(col, *, lower: bool):
+    """Mask of the non-null values of ``col`` (trimmed; lower-cased if ``lower``) that occur more than once."""
+    vals = pc.utf8_trim_whitespace(col.cast(pa.string()))
+    if lower:
+        vals = pc.utf8_lower(vals)
+    counts = pc.value_counts(vals)
+    dup = counts.field("values").filter(pc.greater(counts.field("counts"), 1)).drop_null()
+    return pc.fill_null(pc.is_in(vals, value_set=dup), False)
 
 
 def _file_of(ref: str) -> str:
@@ -76,9 +87,17 @@ def payments(bundle: Bundle) -> Bundle:
     (['DEUTDEFF', 'CHASUS33', 'BCITITMM'], 3, 'IBAN/DE89370400440532013000', 'IBAN/IT60X0542811101000000123456')
     >>> one.reconcile()
     """
-    t = bundle.transactions
-    if t.num_rows < 2:
+    full = bundle.transactions
+    if full.num_rows < 2:
         return bundle
+    # only rows whose UETR or end-to-end id appears more than once can join: work on those
+    mask = _repeated(full["end_to_end_id"], lower=False)
+    if "uetr" in full.column_names:
+        mask = pc.or_(mask, _repeated(full["uetr"], lower=True))
+    cand = pc.indices_nonzero(mask).to_pylist()
+    if not cand:
+        return bundle
+    t = full.take(cand)
     cols = t.column_names
     uetr = t["uetr"].to_pylist() if "uetr" in cols else [None] * t.num_rows
     e2e = t["end_to_end_id"].to_pylist()
@@ -159,8 +178,8 @@ def payments(bundle: Bundle) -> Bundle:
         row["observed_in"] = [source_ref[keep]] + [source_ref[i] for i in idx if i != keep]
         row["consolidation_key"] = key
         row["quality_flags"] = list(dict.fromkeys(row["quality_flags"] or []))
-    kept = [r for i, r in enumerate(rows) if i not in drop]
-    out = schema.conform(kept, "transactions")
+    kept_idx = [i for i in range(len(rows)) if i not in drop]
+    out = schema.conform([rows[i] for i in kept_idx], "transactions")
     # restore the declared types of extra columns (inferred from Python values above)
     for name in t.column_names:
         if name in out.column_names and out.schema.field(name).type != t.schema.field(name).type:
@@ -171,6 +190,11 @@ def payments(bundle: Bundle) -> Bundle:
         if col in out.column_names:
             i = out.column_names.index(col)
             out = out.set_column(i, pa.field(col, typ, metadata={"doc": doc}), out.column(col).cast(typ))
+    keep_rest = pc.invert(mask)
+    positions = pa.array(range(full.num_rows), pa.int64())
+    rest = full.filter(keep_rest).append_column("_pos", positions.filter(keep_rest))
+    out = out.append_column("_pos", pa.array([cand[i] for i in kept_idx], pa.int64()))
+    out = pa.concat_tables([rest, out], promote_options="default").sort_by("_pos").drop_columns(["_pos"])
     log = bundle.load_log
     if merged_per_file and log.num_rows:
         files = log["source_file"].to_pylist()
