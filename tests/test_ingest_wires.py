@@ -422,3 +422,21 @@ def test_pacs008_other_versions_and_bic_spellings(tmp_path, version):
     (r,) = fm.read(_write(tmp_path, f"v{version}.xml", text)).transactions.to_pylist()
     assert r["message_type"] == f"pacs.008.001.{version}" and r["agent_chain"] == ["DEUTDEFF", "CHASUS33", "BCITITMM"]
     assert r["value_date"] == date(2026, 4, 15) and r["amount"] == Decimal("12500.00")
+
+
+def test_the_iso20022_and_mt103_sample_folders_read_whole(shared):
+    b = fm.read([shared / "samples" / "iso20022", shared / "samples" / "swift_mt" / "mt103"])  # licence texts beside them are skipped
+    b.reconcile()
+    n = {}
+    for s in b.transactions.column("source").to_pylist():
+        n[s] = n.get(s, 0) + 1
+    assert (n["pacs008"], n["pain001"], n["mt103"]) == (3, 1, 3 + 13 + 2 + 2 + 1 + 1)
+
+
+def test_two_uetrs_are_two_payments_even_with_one_end_to_end_id(tmp_path):
+    shutil.copy(SAME / "pacs008_uetr.xml", tmp_path)
+    other = (SAME / "pacs008_uetr.xml").read_text().replace("7B0B6E0E-1A0C-4F2E-9D3C-5F1B2A3C4D5E", "11111111-2222-4333-8444-555555555555")
+    _write(tmp_path, "again.xml", other)
+    b = fm.read(tmp_path)
+    b.reconcile()
+    assert sorted(b.transactions.column("uetr").to_pylist()) == ["11111111-2222-4333-8444-555555555555", UETR]

@@ -5,7 +5,8 @@ MT103), as a debit in the sender's statement and as a credit in the receiver's. 
 as they come, the money counts two or three times. :func:`payments` joins such rows
 when a reference that follows the payment end to end says they are the same payment:
 
-* the **UETR** (the SWIFT gpi UUID; unique per payment by construction), or
+* the **UETR** (the SWIFT gpi UUID; unique per payment by construction: rows with two
+  different UETRs are never joined), or
 * the **end-to-end id** together with the currency and the exact amount, booked or
   instructed (the id is the debtor's own reference: unique for one debtor, so the
   amount guards against two debtors' equal ids; a sender's statement that books the
@@ -118,6 +119,7 @@ def payments(bundle: Bundle) -> Bundle:
         return i
 
     first_of: dict[str, int] = {}
+    root_uetr: dict[int, str] = {}
     label: dict[int, str] = {}
     for i in range(t.num_rows):
         own = []
@@ -130,10 +132,18 @@ def payments(bundle: Bundle) -> Bundle:
                     own.append(f"e2e:{e}/{c}/{a}")
         if own:
             label[i] = own[0]
+        if uetr[i]:
+            root_uetr[i] = uetr[i].strip().lower()
         for k in own:
             j = first_of.setdefault(k, i)
-            if j != i:
-                parent[find(i)] = find(j)
+            ri, rj = find(i), find(j)
+            if ri == rj:
+                continue
+            ui, uj = root_uetr.get(ri), root_uetr.get(rj)
+            if ui and uj and ui != uj:
+                continue  # two UETRs are two payments, whatever their end-to-end ids say
+            parent[ri] = rj
+            root_uetr[rj] = uj or ui
     members: dict[int, list[int]] = defaultdict(list)
     for i in label:
         members[find(i)].append(i)

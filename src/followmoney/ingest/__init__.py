@@ -30,6 +30,8 @@ ADAPTERS = {m.FORMAT: m for m in (goaml, fincen, auth, camt, pacs008, pain001, m
 _HEAD_BYTES = 65536
 _ISO_TYPE = re.compile(rb"urn:iso:std:iso:20022:tech:xsd:([a-z]{4}\.\d{3}\.\d{3}\.\d{2})")
 #: File name suffixes taken from a directory given as input (READMEs, scripts are not data).
+#: File name beginnings taken from a directory as documentation, not data (licence texts beside samples).
+_NOT_DATA = ("LICENSE", "LICENCE", "README", "COPYING", "NOTICE")
 DATA_SUFFIXES = {".xml", ".csv", ".txt", ".sta", ".940", ".mt940", ".fin", ".rje", ".dos"}
 
 
@@ -44,7 +46,10 @@ def _expand(paths: str | os.PathLike | Iterable[str | os.PathLike]) -> list[Path
                 sorted(
                     q
                     for q in p.iterdir()
-                    if q.is_file() and not q.name.startswith(".") and q.suffix.lower() in DATA_SUFFIXES
+                    if q.is_file()
+                    and not q.name.startswith(".")
+                    and q.suffix.lower() in DATA_SUFFIXES
+                    and not q.name.upper().startswith(_NOT_DATA)
                 )
             )
         elif any(ch in str(p) for ch in "*?["):
