@@ -59,6 +59,7 @@ WIRE_COLUMNS = {
     "ultimate_debtor": (pa.string(), "party_id of the ultimate debtor (on whose behalf the debtor pays)."),
     "ultimate_creditor": (pa.string(), "party_id of the ultimate creditor (who finally receives)."),
     "initiating_party": (pa.string(), "party_id of the initiating party when it is not the debtor."),
+    "other_fields": (_STRLIST, "Fields not mapped to a column, as 'NAME:value' (pacs SttlmMtd, reimbursement agents, priorities, agents' accounts; MT block 3 tags in braces, :13C:)."),
     "request_reference": (pa.string(), "auth.002: the authority's investigation id (InvstgtnId) whose response carried the row."),
     "observed_in": (_STRLIST, "Consolidated payments: source_ref of every source row that showed this payment (this row first)."),
     "consolidation_key": (pa.string(), "Consolidated payments: the key that joined the rows ('uetr:<UETR>' or 'e2e:<id>/<currency>/<amount>')."),

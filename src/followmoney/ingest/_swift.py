@@ -84,9 +84,7 @@ class Message:
         b1, b2 = self.blocks.get("1", ""), self.blocks.get("2", "")
         if self.direction == "O" and len(b2) >= 26:
             return lt_bic(b2[14:26])
-        if len(b1) >= 15:
-            return lt_bic(b1[3:15])
-        return None
+        return lt_bic(_b1_lt(b1))
 
     @property
     def receiver(self) -> str | None:
@@ -94,8 +92,8 @@ class Message:
         b1, b2 = self.blocks.get("1", ""), self.blocks.get("2", "")
         if self.direction == "I" and len(b2) >= 16:
             return lt_bic(b2[4:16])
-        if self.direction == "O" and len(b1) >= 15:
-            return lt_bic(b1[3:15])
+        if self.direction == "O":
+            return lt_bic(_b1_lt(b1))
         return None
 
     def first(self, *tags: str) -> Field | None:
@@ -105,15 +103,22 @@ class Message:
         return None
 
 
+def _b1_lt(b1: str) -> str:
+    """The logical terminal of block 1: between the application/service id (3) and session + sequence (10)."""
+    return b1[3:-10] if len(b1) >= 24 else b1[3:15]
+
+
 def lt_bic(lt: str) -> str | None:
     """BIC of a 12-character logical terminal address (BIC8 + terminal letter + branch).
 
     Examples
     --------
-    >>> lt_bic("BBBBUS33BXXX"), lt_bic("AAAAUSLAAXXX"), lt_bic("FOODESMMA123")
-    ('BBBBUS33', 'AAAAUSLA', 'FOODESMM123')
+    >>> lt_bic("BBBBUS33BXXX"), lt_bic("AAAAUSLAAXXX"), lt_bic("FOODESMMA123"), lt_bic("AAAAAAAAXXX")
+    ('BBBBUS33', 'AAAAUSLA', 'FOODESMM123', 'AAAAAAAA')
     """
     lt = lt.strip().upper()
+    if re.fullmatch(r"[A-Z]{6}[A-Z0-9]{2}[A-Z0-9]{3}", lt):  # an 11-character BIC written without terminal letter
+        return lt[:8] + ("" if lt[8:] == "XXX" else lt[8:])
     if not re.fullmatch(r"[A-Z]{6}[A-Z0-9]{2}[A-Z0-9][A-Z0-9]{3}", lt):
         return None
     return lt[:8] + ("" if lt[9:] == "XXX" else lt[9:])

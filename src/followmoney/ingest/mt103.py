@@ -51,8 +51,6 @@ from datetime import date, datetime, timezone
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
-import pyarrow as pa
-
 from followmoney.bundle import Bundle
 from followmoney.ingest import _payment as pay
 from followmoney.ingest import _swift
@@ -63,11 +61,6 @@ from followmoney.ingest.mt940 import _amount, _decode, _yymmdd
 __all__ = ["FORMAT", "sniff", "is_companion", "read", "parse_party"]
 
 FORMAT = "mt103"
-
-#: Extra column of this adapter (besides :data:`followmoney.ingest._payment.WIRE_COLUMNS`).
-EXTRA_COLUMNS = {
-    "other_fields": (pa.list_(pa.string()), "MT fields not mapped to a column, as 'TAG:value' (block 3 tags in braces)."),
-}
 
 _SNIFF_B2 = re.compile(rb"\{2:[IO]10[13]")
 _SNIFF_32 = re.compile(rb"^:32[AB]:", re.M)
@@ -288,8 +281,7 @@ class _Reader:
                 "source_file": self.file,
             },
         )
-        b = pay.typed(self.c.bundle())
-        return pay.typed(b, EXTRA_COLUMNS)
+        return pay.typed(self.c.bundle())
 
     def mt101(self, m: _swift.Message, last: int) -> None:
         seq_a: list[_swift.Field] = []

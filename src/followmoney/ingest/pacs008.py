@@ -42,7 +42,10 @@ Mapping
 * ``uetr``, ``end_to_end_id`` (``NOTPROVIDED`` dropped), ``instruction_id``,
   ``interbank_tx_id``, ``purpose``, ``category_purpose``, ``service_level``,
   ``regulatory_reporting``, ``instruction_codes``, ``sender_to_receiver_info``;
-  ``description`` from ``RmtInf`` (unstructured, else the creditor reference).
+  ``description`` from ``RmtInf`` (unstructured, else the creditor reference);
+  ``other_fields``: the settlement method, reimbursement agents (cover payments),
+  priorities, clearing channel, related remittance id and the agents' own accounts, as
+  ``NAME:value``.
 * ``quality_flags``: ``possible_duplicate`` (AppHdr ``PssblDplct``), ``date_from_message``,
   ``amount_rounded``, ``currency_invalid``, ``instructed_amount_unreadable``,
   ``self_transfer``, ``namespace_nonstandard``.
@@ -81,6 +84,7 @@ from followmoney.ingest.camt import (
     _text,
     account_id,
 )
+from followmoney.ingest.camt import _acct_ident as camt_acct
 from followmoney.ingest.camt import _Reader as _CamtReader
 
 __all__ = ["FORMAT", "sniff", "is_companion", "read"]
@@ -360,6 +364,7 @@ class PaymentReader(_CamtReader):
         )
         if debtor.account_id and debtor.account_id == creditor.account_id:
             flags.append("self_transfer")
+        other = self.other_fields(tx, grp, pti)
         source_ref = _ptext(pmt, "TxId") or _ptext(pmt, "InstrId") or e2e
         self.c.add(
             "transactions",
@@ -414,8 +419,36 @@ class PaymentReader(_CamtReader):
                 "ultimate_debtor": ult_debtor.party_id,
                 "ultimate_creditor": ult_creditor.party_id,
                 "initiating_party": initiating.party_id,
+                "other_fields": other,
             },
         )
+
+    def other_fields(self, tx, grp, pti) -> list[str]:
+        """Relevant fields without a column, as ``NAME:value`` (nothing lost)."""
+        out = []
+        sttl = _child(grp, "SttlmInf")
+        if _ptext(sttl, "SttlmMtd"):
+            out.append(f"SttlmMtd:{_ptext(sttl, 'SttlmMtd')}")
+        for name in ("InstgRmbrsmntAgt", "InstdRmbrsmntAgt", "ThrdRmbrsmntAgt"):
+            a = agent(_child(sttl, name), "reimbursement")
+            if a is not None and a.key:
+                out.append(f"{name}:{a.key}")
+        for name, value in (
+            ("SttlmPrty", _ptext(tx, "SttlmPrty")),
+            ("InstrPrty", _ptext(pti, "InstrPrty")),
+            ("ClrChanl", _ptext(pti, "ClrChanl")),
+            ("AccptncDtTm", _ptext(tx, "AccptncDtTm")),
+            ("RltdRmtInf", _ptext(tx, "RltdRmtInf", "RmtId")),
+        ):
+            if value:
+                out.append(f"{name}:{value}")
+        for el in tx.iterchildren(tag=etree.Element):
+            name = _local(el)
+            if name.endswith("AgtAcct") or re.fullmatch(r"(?:IntrmyAgt|PrvsInstgAgt)\dAcct", name):
+                number, iban = camt_acct(el)
+                if number or iban:
+                    out.append(f"{name}:{iban or number}")
+        return out
 
 
 def _app_header(root, doc):
