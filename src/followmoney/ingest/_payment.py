@@ -36,7 +36,10 @@ WIRE_SOURCES = ("pacs008", "pain001", "mt103")
 
 #: Extra ``transactions`` columns of the wire adapters: column -> (Arrow type, description).
 WIRE_COLUMNS = {
-    "uetr": (pa.string(), "Unique end-to-end transaction reference (SWIFT gpi UUID: pacs.008 PmtId/UETR, MT103 block 3 {121:}), lower case."),
+    "uetr": (
+        pa.string(),
+        "Unique end-to-end transaction reference (SWIFT gpi UUID: pacs.008 PmtId/UETR, MT103 block 3 {121:}), lower case.",
+    ),
     "instruction_id": (pa.string(), "Instruction id (pacs/pain PmtId/InstrId, MT103 :20: sender's reference, MT101 :21:)."),
     "interbank_tx_id": (pa.string(), "Interbank transaction id (pacs.008 PmtId/TxId)."),
     "message_type": (pa.string(), "Message the row was read from: pacs.008.001.08, pain.001.001.03, MT103, MT101."),
@@ -47,22 +50,42 @@ WIRE_COLUMNS = {
     "purpose": (pa.string(), "Purpose code (Purp/Cd, or Prtry) or MT :26T: transaction type code."),
     "category_purpose": (pa.string(), "Category purpose (PmtTpInf/CtgyPurp) or MT :23B: bank operation code."),
     "service_level": (pa.string(), "Service level / local instrument (PmtTpInf/SvcLvl, LclInstrm)."),
-    "regulatory_reporting": (_STRLIST, "Regulatory reporting (RgltryRptg, MT :77B:), one item per detail: indicator, authority country, code, amount, text."),
+    "regulatory_reporting": (
+        _STRLIST,
+        "Regulatory reporting (RgltryRptg, MT :77B:), one item per detail: indicator, authority country, code, amount, text.",
+    ),
     "instruction_codes": (_STRLIST, "Instructions for the agents (InstrForCdtrAgt/InstrForNxtAgt codes, MT :23E:)."),
     "sender_to_receiver_info": (pa.string(), "Free text between the banks (MT :72:, pacs InstrForNxtAgt/InstrInf)."),
     "debtor_agent": (pa.string(), "BIC (else clearing member id or name) of the debtor's bank."),
     "creditor_agent": (pa.string(), "BIC (else clearing member id or name) of the creditor's bank."),
-    "intermediary_agents": (_STRLIST, "Intermediary agents and correspondents between them, in order (IntrmyAgt1-3, MT :53a:/:54a:/:56a:)."),
-    "agent_chain": (_STRLIST, "Every bank the payment passes, in order: debtor agent, previous instructing agents, instructing agent, intermediaries, instructed agent, creditor agent (repeats dropped)."),
+    "intermediary_agents": (
+        _STRLIST,
+        "Intermediary agents and correspondents between them, in order (IntrmyAgt1-3, MT :53a:/:54a:/:56a:).",
+    ),
+    "agent_chain": (
+        _STRLIST,
+        "Every bank the payment passes, in order: debtor agent, previous instructing agents, instructing agent, "
+        "instructed agent, intermediaries, creditor agent (a bank named again is dropped).",
+    ),
     "agent_countries": (_STRLIST, "ISO 3166-1 alpha-2 country of each agent_chain entry (its address, else the BIC), null where unknown."),
-    "route_countries": (_STRLIST, "Distinct countries on the payment's way, in order: debtor, every agent, ultimate and final creditor."),
+    "route_countries": (
+        _STRLIST,
+        "Distinct countries on the payment's way, in order: ultimate debtor, debtor, every agent, creditor, ultimate creditor.",
+    ),
     "ultimate_debtor": (pa.string(), "party_id of the ultimate debtor (on whose behalf the debtor pays)."),
     "ultimate_creditor": (pa.string(), "party_id of the ultimate creditor (who finally receives)."),
     "initiating_party": (pa.string(), "party_id of the initiating party when it is not the debtor."),
-    "other_fields": (_STRLIST, "Fields not mapped to a column, as 'NAME:value' (pacs SttlmMtd, reimbursement agents, priorities, agents' accounts; MT block 3 tags in braces, :13C:)."),
+    "other_fields": (
+        _STRLIST,
+        "Fields not mapped to a column, as 'NAME:value' (pacs SttlmMtd, reimbursement agents, priorities, "
+        "agents' accounts; MT block 3 tags in braces, :13C:).",
+    ),
     "request_reference": (pa.string(), "auth.002: the authority's investigation id (InvstgtnId) whose response carried the row."),
     "observed_in": (_STRLIST, "Consolidated payments: source_ref of every source row that showed this payment (this row first)."),
-    "consolidation_key": (pa.string(), "Consolidated payments: the key that joined the rows ('uetr:<UETR>' or 'e2e:<id>/<currency>/<amount>')."),
+    "consolidation_key": (
+        pa.string(),
+        "Consolidated payments: the key that joined the rows ('uetr:<UETR>' or 'e2e:<id>/<currency>/<amount>').",
+    ),
 }
 
 

@@ -127,7 +127,8 @@ class _Reader(camt._Reader):
             statuses = [_ptext(r, "InvstgtnRslt", "InvstgtnSts") for r in _children(m, "RtrInd")]
             parts = [f"response status: {_ptext(m, 'RspnSts')}" if _ptext(m, "RspnSts") else None]
             parts += [f"investigation status: {s} ({_STATUS.get(s, 'code')})" for s in statuses if s]
-            parts += [f"requested: {_ptext(r, 'AuthrtyReqTp', 'MsgNmId')}" for r in _children(m, "RtrInd") if _ptext(r, "AuthrtyReqTp", "MsgNmId")]
+            asked = [_ptext(r, "AuthrtyReqTp", "MsgNmId") for r in _children(m, "RtrInd")]
+            parts += [f"requested: {a}" for a in asked if a]
             reason = f"response to information request {investigation}" if investigation else "response to an information request"
             narrative = "; ".join(p for p in parts if p) or None
         else:
@@ -266,7 +267,10 @@ def read(path, **_other) -> Bundle:
     if msg is None:
         iso = camt._ISO_NS_RE.fullmatch(ns)
         if iso:
-            raise InputError(f"{path.name}: unsupported message type {iso['type']} (namespace {ns}); the auth adapter reads auth.001, auth.002 and auth.003")
+            raise InputError(
+                f"{path.name}: unsupported message type {iso['type']} (namespace {ns}); "
+                "the auth adapter reads auth.001, auth.002 and auth.003"
+            )
         raise InputError(f"{path.name}: not an auth.001/002/003 message: namespace {ns or '(none)'}, element <{_local(doc)}>")
     msg_type = m.group(1) if m else _MESSAGES[_local(msg)]
     return _Reader(path, root, doc, msg, msg_type).run()

@@ -367,8 +367,12 @@ class _Reader:
         # agents: ordering institution (else sender) ... account-with institution (else receiver)
         sender = pay.Agent("sender", m.sender, country=pay.bic_country(m.sender)) if m.sender else None
         receiver = pay.Agent("receiver", m.receiver, country=pay.bic_country(m.receiver)) if m.receiver else None
-        dagent = _agent(first("52A", "52D", "52C"), "debtor_agent") or (pay.Agent("debtor_agent", sender.bic, country=sender.country) if sender else None)
-        cagent = _agent(first("57A", "57B", "57C", "57D"), "creditor_agent") or (pay.Agent("creditor_agent", receiver.bic, country=receiver.country) if receiver else None)
+        dagent = _agent(first("52A", "52D", "52C"), "debtor_agent")
+        if dagent is None and sender is not None:
+            dagent = pay.Agent("debtor_agent", sender.bic, country=sender.country)
+        cagent = _agent(first("57A", "57B", "57C", "57D"), "creditor_agent")
+        if cagent is None and receiver is not None:
+            cagent = pay.Agent("creditor_agent", receiver.bic, country=receiver.country)
         inter = [a for a in (
             _agent(first("53A", "53B", "53D"), "senders_correspondent"),
             _agent(first("54A", "54B", "54D"), "receivers_correspondent"),
@@ -399,7 +403,8 @@ class _Reader:
         ref = (fs[0].text.strip() if seq_a is not None else (f20.text.strip() if f20 else None)) or None
         uetr = m.sub("3").get("121")
         other = ["{" + f"{t}:{v}" + "}" for t, v in m.sub("3").items() if t != "121"]
-        other += [f":{f.tag}:{f.text}" for f in fs if f.tag not in _MAPPED and not f.tag.startswith(("50", "52", "53", "54", "56", "57", "59"))]
+        parties = ("50", "52", "53", "54", "56", "57", "59")
+        other += [f":{f.tag}:{f.text}" for f in fs if f.tag not in _MAPPED and not f.tag.startswith(parties)]
         f70, f72, f77 = first("70"), first("72"), first("77B")
         f23e = [f.text.strip() for f in fs if f.tag == "23E"]
         self.c.add(
@@ -483,11 +488,18 @@ class _Reader:
         if p.address:
             addr = ", ".join(a for a in p.address if a)
             if addr:
-                self.c.add("identifiers", {"owner_kind": "party", "owner_id": pid, "kind": "address", "value": addr.casefold(), "raw": addr, "source_ref": ref})
+                self.c.add(
+                    "identifiers",
+                    {"owner_kind": "party", "owner_id": pid, "kind": "address", "value": addr.casefold(), "raw": addr, "source_ref": ref},
+                )
         kinds = {"CCPT": "passport", "NIDN": "national_id", "TXID": "tax_id", "SOSE": "national_id"}
         for code, value in p.ids:
             norm = re.sub(r"\s+", "", f"{code}:{value}").upper()
-            self.c.add("identifiers", {"owner_kind": "party", "owner_id": pid, "kind": kinds.get(code, "id_document"), "value": norm, "raw": value, "source_ref": ref})
+            kind = kinds.get(code, "id_document")
+            self.c.add(
+                "identifiers",
+                {"owner_kind": "party", "owner_id": pid, "kind": kind, "value": norm, "raw": value, "source_ref": ref},
+            )
         return pid, acc, p
 
 

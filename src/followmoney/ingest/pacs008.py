@@ -67,7 +67,6 @@ from followmoney.ingest.camt import (
     _KIDS,
     _child,
     _children,
-    _date_choice,
     _find_document,
     _info,
     _load,
@@ -82,7 +81,6 @@ from followmoney.ingest.camt import (
     _rate,
     _squash,
     _text,
-    account_id,
 )
 from followmoney.ingest.camt import _acct_ident as camt_acct
 from followmoney.ingest.camt import _Reader as _CamtReader
