@@ -19,6 +19,10 @@ SAMPLES = {
     "mt940": sorted((DATA / "mt940").glob("*.sta")),
     "fincen": sorted(p for p in (DATA / "fincen").glob("*.xml") if "acknowledgement" not in p.name),
     "ibm_aml": [DATA / "ibm_aml" / "br22_traps.csv"],
+    "pacs008": [DATA / "wires" / "same_payment" / "pacs008_uetr.xml"],
+    "pain001": [DATA / "wires" / "pain001_two_batches.xml"],
+    "mt103": sorted(p for p in (DATA / "wires").iterdir() if p.suffix in {".fin", ".rje", ".dos"}),
+    "auth": sorted((DATA / "wires").glob("auth00*.xml")),
 }
 
 

@@ -53,7 +53,7 @@ _LAZY = {
     "get_config": "followmoney.core.config",
     "read_bundle": "followmoney.core.store",
     "write_bundle": "followmoney.core.store",
-    "read": "followmoney.ingest",
+    "read": "followmoney.consolidate",
     "sniff": "followmoney.ingest",
     "resolve": "followmoney.resolve",
     "ResolverSettings": "followmoney.resolve",

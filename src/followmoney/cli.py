@@ -22,7 +22,8 @@ import pyarrow.parquet as pq
 
 from followmoney.core.config import Config
 from followmoney.datasets import sample_data_path
-from followmoney.ingest import ADAPTERS, read
+from followmoney.consolidate import read
+from followmoney.ingest import ADAPTERS
 from followmoney.pipeline import EXIT_CODES, exit_code, flat, load_run, run_score
 from followmoney.share._cli import share as share_commands
 from followmoney.exceptions import FollowMoneyError

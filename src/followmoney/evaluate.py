@@ -525,7 +525,7 @@ def load_bundle(paths, format: str = "auto") -> Bundle:
     followmoney.InputError
         As :func:`followmoney.read`.
     """
-    from followmoney.ingest import read
+    from followmoney.consolidate import read
     from followmoney.core.store import read_bundle
 
     items = [paths] if isinstance(paths, str | Path) else list(paths)

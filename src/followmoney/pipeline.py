@@ -52,7 +52,7 @@ from followmoney.detect.cases import BANDS, build_cases, suppress_repeats
 from followmoney.detect.score import failures_of, score
 from followmoney.exceptions import ConfigError, FollowMoneyError, RunError
 from followmoney.export import defuse_table, to_excel
-from followmoney.ingest import read
+from followmoney.consolidate import read
 
 __all__ = ["run_score", "load_run", "check_previous", "flat", "EXIT_CODES", "RUN_FILES", "STATUS_OK", "exit_code"]
 

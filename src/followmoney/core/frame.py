@@ -30,6 +30,7 @@ OPTIONAL_COLUMNS = (
     "location_region",
     "conductor_party",
     "is_payroll",
+    "route_countries",
 )
 
 

@@ -11,6 +11,7 @@ import glob
 import hashlib
 import inspect
 import os
+import re
 import warnings
 from collections.abc import Iterable
 from pathlib import Path
@@ -19,7 +20,7 @@ import pyarrow as pa
 from tqdm.auto import tqdm
 
 from followmoney.core.bundle import Bundle
-from followmoney.ingest import amlsim, bank_csv, camt, fincen, fm_package, goaml, ibm_aml, mt940
+from followmoney.ingest import amlsim, auth, bank_csv, camt, fincen, fm_package, goaml, ibm_aml, mt103, mt940, pacs008, pain001
 from followmoney.ingest._collect import InputError
 
 
@@ -30,11 +31,14 @@ class InputWarning(UserWarning):
 __all__ = ["read", "sniff", "ADAPTERS", "InputError", "InputWarning"]
 
 #: The adapters, in sniffing order.
-ADAPTERS = {m.FORMAT: m for m in (fm_package, goaml, fincen, camt, mt940, amlsim, ibm_aml, bank_csv)}
+ADAPTERS = {m.FORMAT: m for m in (fm_package, goaml, fincen, auth, camt, pacs008, pain001, mt103, mt940, amlsim, ibm_aml, bank_csv)}
 
 _HEAD_BYTES = 65536
+_ISO_TYPE = re.compile(rb"urn:iso:std:iso:20022:tech:xsd:([a-z]{4}\.\d{3}\.\d{3}\.\d{2})")
 #: File name suffixes taken from a directory given as input (READMEs, scripts are not data).
-DATA_SUFFIXES = {".xml", ".csv", ".txt", ".sta", ".940", ".mt940", ".fin", ".rje", ".fmpkg"}
+#: File name beginnings taken from a directory as documentation, not data (licence texts beside samples).
+_NOT_DATA = ("LICENSE", "LICENCE", "README", "COPYING", "NOTICE")
+DATA_SUFFIXES = {".xml", ".csv", ".txt", ".sta", ".940", ".mt940", ".fin", ".rje", ".dos", ".fmpkg"}
 
 
 def _expand(paths: str | os.PathLike | Iterable[str | os.PathLike]) -> list[Path]:
@@ -48,7 +52,10 @@ def _expand(paths: str | os.PathLike | Iterable[str | os.PathLike]) -> list[Path
                 sorted(
                     q
                     for q in p.iterdir()
-                    if q.is_file() and not q.name.startswith(".") and q.suffix.lower() in DATA_SUFFIXES
+                    if q.is_file()
+                    and not q.name.startswith(".")
+                    and q.suffix.lower() in DATA_SUFFIXES
+                    and not q.name.upper().startswith(_NOT_DATA)
                 )
             )
         elif any(ch in str(p) for ch in "*?["):
@@ -98,6 +105,12 @@ def sniff(path: str | os.PathLike) -> str:
     for name, mod in ADAPTERS.items():
         if mod.sniff(path, head):
             return name
+    iso = _ISO_TYPE.search(head)
+    if iso:
+        raise InputError(
+            f"{path}: unsupported ISO 20022 message type {iso.group(1).decode()}; followmoney reads camt.052/053/054, "
+            "pacs.008, pain.001 and auth.001/002/003"
+        )
     raise InputError(f"{path}: unrecognised format (tried {', '.join(ADAPTERS)}); name it with format=... (command line: --format)")
 
 

@@ -169,3 +169,43 @@ def ns_label(ns: str | None) -> str:
     if not ns:
         return "no namespace"
     return ns if _ISO_NS.fullmatch(ns) else "a non-ISO 20022 namespace"
+
+
+def load_document(path: Path, what: str):
+    """Parse a whole (small) XML message safely and return its root element.
+
+    For messages read whole (pacs.008, pain.001, auth.*): entity expansion and network
+    access off (:data:`PARSER_OPTIONS`), a DOCTYPE refused wherever it appears
+    (:func:`refuse_declared`), syntax errors as :func:`syntax_error` (file, line, column,
+    never content). Statements and reports, which can be large, are streamed by their
+    adapters instead.
+
+    Raises
+    ------
+    InputError
+        If the file cannot be opened, declares a DOCTYPE, is not well-formed or empty.
+    """
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"{path}: cannot open: {exc.strerror or 'I/O error'}") from None
+    refuse_doctype(path, data[:131072], what)
+    try:
+        root = etree.fromstring(data, etree.XMLParser(**PARSER_OPTIONS))
+    except etree.XMLSyntaxError as exc:
+        raise syntax_error(path, exc) from None
+    if root is None:
+        raise InputError(f"{path}: empty XML document")
+    refuse_declared(path, root, what)
+    return root
+
+
+def find_document(root):
+    """The ISO 20022 ``Document`` element: the root, or inside a wrapper (SWIFT ``Envelope`` with ``AppHdr``)."""
+    if etree.QName(root).localname == "Document":
+        return root
+    for el in root.iter(tag=etree.Element):
+        if etree.QName(el).localname == "Document":
+            return el
+    return root

@@ -84,6 +84,7 @@ EXTRA_COLUMNS = {
         "signed_amount": (schema.MONEY, "Amount signed for the statement account: credit +, debit -."),
         "entry_amount": (schema.MONEY, "camt: the booked Ntry/Amt of the entry the row belongs to (batch total)."),
         "end_to_end_id": (pa.string(), "End-to-end reference (camt EndToEndId, MT940 SEPA EREF)."),
+        "uetr": (pa.string(), "camt v08+: Refs/UETR, the SWIFT gpi reference of the payment, lower case."),
         "bank_tx_code": (pa.string(), "Bank transaction code as written (camt Domn/Fmly/SubFmly or PRTRY:code; MT940 :61: type)."),
         "customer_ref": (pa.string(), "MT940 :61: reference for the account owner."),
         "supplementary_details": (pa.string(), "MT940 :61: supplementary details (second line)."),
@@ -574,6 +575,15 @@ class _Reader:
             )
         return self._report_id
 
+    def run(self) -> Bundle:
+        """Read a message already parsed whole (a camt statement inside an auth.002 response)."""
+        for st in _children(self.msg, self.stmt_tag):
+            state = self.begin_statement(st)
+            for ntry in _children(st, "Ntry"):
+                self.add_entry(state, ntry)
+            self.end_statement(st, state)
+        return self.finish()
+
     def finish(self) -> Bundle:
         """The report row, then the bundle; rows of statements that do not reconcile get
         ``balance_mismatch`` (known only at the statement's end, after its rows were written)."""
@@ -970,6 +980,7 @@ class _Reader:
             "signed_amount": None if amount is None else (amount if credit else -amount),
             "entry_amount": entry_amount,
             "end_to_end_id": e2e,
+            "uetr": (_ptext(refs, "UETR") or "").strip().lower() or None,
             "bank_tx_code": code,
         }
 
@@ -1351,7 +1362,7 @@ def read(path, **_other) -> Bundle:
           else other); ``description`` from ``RmtInf/Ustrd`` (else the structured
           reference, ``AddtlTxInf``, ``AddtlNtryInf``). Extra columns:
           ``signed_amount`` (credit +, debit -), ``entry_amount`` (the ``Ntry/Amt``),
-          ``end_to_end_id``, ``bank_tx_code`` (``Domn/Fmly/SubFmly`` or
+          ``end_to_end_id``, ``uetr`` (v08+ ``Refs/UETR``), ``bank_tx_code`` (``Domn/Fmly/SubFmly`` or
           ``PRTRY:<code>``). ``quality_flags`` among: not_booked (pending/info entries,
           not counted in balances), status_missing (counted as booked),
           batch_sum_mismatch (the details do not add up to the entry; both amounts

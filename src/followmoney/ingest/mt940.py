@@ -110,6 +110,8 @@ _GVC_CHANNEL = {"082": "cash_deposit", "083": "cash_withdrawal"}
 # --------------------------------------------------------------------------- sniffing
 _SNIFF_20 = re.compile(rb"^:20:", re.M)
 _SNIFF_BODY = re.compile(rb"^:(?:28C?|60[FM]?|61|62[FM]?|34F|13D):", re.M)
+#: A statement fragment without ':20:': the first line is a balance or statement line.
+_SNIFF_FRAGMENT = re.compile(rb"\s*:(?:60[FM]|62[FM]):[CD]\d{6}[A-Z]{3}[\d,]|\s*:61:\d{6}(?:\d{4})?R?[CD]")
 
 
 def sniff(path, head: bytes) -> bool:
@@ -127,7 +129,9 @@ def sniff(path, head: bytes) -> bool:
     bool
         True when a line starts with ``:20:`` and another with a statement tag
         (``:28:``/``:28C:``, ``:60F:``/``:60M:``, ``:61:``, ``:62F:``/``:62M:``,
-        ``:34F:``, ``:13D:``). MT103/MT101 payment messages have none of those.
+        ``:34F:``, ``:13D:``); or when the file is a statement fragment without
+        ``:20:`` whose first line is a balance (``:60F:C100318EUR...``) or a statement
+        line (``:61:YYMMDD...``). MT103/MT101 payment messages have none of those.
 
     Examples
     --------
@@ -137,7 +141,9 @@ def sniff(path, head: bytes) -> bool:
     False
     """
     head = head.replace(b"\r", b"\n").lstrip(b"\xef\xbb\xbf")
-    return bool(_SNIFF_20.search(head) and _SNIFF_BODY.search(head))
+    if _SNIFF_20.search(head) and _SNIFF_BODY.search(head):
+        return True
+    return bool(_SNIFF_FRAGMENT.match(head))
 
 
 def is_companion(path) -> bool:
@@ -172,7 +178,11 @@ def _tokenize(text: str) -> tuple[list[_Token], set[str]]:
     tokens: list[_Token] = []
     hints: set[str] = set()
     current: _Field | None = None
-    for no, raw in enumerate(text.split("\n"), start=1):
+    lines = text.split("\n")
+    for i in range(len(lines) - 1):  # a tag broken after its first colon (":" then "86:...")
+        if lines[i].strip() == ":" and re.match(r"(?:\d{2}[A-Z]?|NS):", lines[i + 1]):
+            lines[i], lines[i + 1] = "", ":" + lines[i + 1]
+    for no, raw in enumerate(lines, start=1):
         line = raw.rstrip("\r")
         if line.startswith("{"):
             m = re.search(r"\{2:[IO](\d{3})", line)
@@ -473,6 +483,7 @@ class _Statement:
     info: list[_Field] = field(default_factory=list)
     ns: list[_Field] = field(default_factory=list)
     unknown: list[str] = field(default_factory=list)
+    headerless: bool = False
 
     def first(self, *tags: str) -> _Field | None:
         for t in tags:
@@ -481,8 +492,17 @@ class _Statement:
         return None
 
 
-def _group(tokens: list[_Token]) -> tuple[list[_Statement], list[_Entry]]:
-    """Statements (``:20:`` to the next ``:20:`` or ``-``) and :61: lines outside any."""
+#: Tags that open a statement in a fragment without ':20:' (headerless mode).
+_OPENING_TAGS = frozenset({"25", "25P", "28", "28C", "60", "60F", "60M", "61", "62", "62F", "62M"})
+
+
+def _group(tokens: list[_Token], headerless: bool = False) -> tuple[list[_Statement], list[_Entry]]:
+    """Statements (``:20:`` to the next ``:20:`` or ``-``) and :61: lines outside any.
+
+    With ``headerless`` (a file without any ``:20:``: a statement fragment), a statement
+    tag outside a statement opens one, and an opening balance in a headerless statement
+    that already has one opens the next.
+    """
     statements: list[_Statement] = []
     orphans: list[_Entry] = []
     st: _Statement | None = None
@@ -498,6 +518,12 @@ def _group(tokens: list[_Token]) -> tuple[list[_Statement], list[_Entry]]:
             st.fields["20"] = [f]
             target = None
             continue
+        if headerless and f.tag in _OPENING_TAGS and (
+            st is None or (f.tag.startswith("60") and any(t.startswith("60") for t in st.fields))
+        ):
+            st = _Statement(f.line)
+            statements.append(st)
+            target = None
         if st is None:
             if f.tag == "61":
                 target = _Entry(f)
@@ -573,6 +599,10 @@ class _Reader:
         tokens, hints = _tokenize(self.text)
         statements, orphans = _group(tokens)
         if not statements:
+            statements, orphans = _group(tokens, headerless=True)
+            for st in statements:
+                st.headerless = True
+        if not statements:
             n61 = len(orphans)
             raise InputError(
                 f"{self.file}: no MT940/MT942 statement: no ':20:' line "
@@ -628,6 +658,8 @@ class _Reader:
             flags.append("interim")
         if st.unknown:
             flags.append("unknown_tag")
+        if st.headerless:
+            flags.append("statement_header_missing")
 
         number, iban, bank, ccy_hint = _parse_account(st.first("25", "25P"))
         acc_id = account_id(number, iban=iban, bank=bank)
@@ -702,7 +734,7 @@ class _Reader:
                 "entries_total": total,
                 "reconciled": reconciled,
                 "source_ref": self.c.ref(st.line),
-                "statement_ref": st.fields["20"][0].text().strip() or None,
+                "statement_ref": st.fields["20"][0].text().strip() or None if st.fields.get("20") else None,
                 "statement_number": f28.text().strip() if f28 else None,
                 "message_type": kind,
                 "info": info,

@@ -16,7 +16,8 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from followmoney.ingest import InputError, read
+from followmoney.consolidate import read
+from followmoney.ingest import InputError
 from followmoney.core.schema import SchemaError
 from followmoney.share._errors import ShareError
 

@@ -43,15 +43,35 @@ def _home_flows(out: pd.DataFrame, ctx: RuleContext) -> np.ndarray:
     return pd.MultiIndex.from_arrays([out["from_account"], out["country_to"]]).isin(keys)
 
 
+def _via(frame: pd.DataFrame, countries: set) -> pd.Series:
+    """First country of ``countries`` a wire passes through (``route_countries``: every party's and bank's), else null.
+
+    A wire's route is on its row when the source names the chain of banks (pacs.008,
+    MT103): money routed through a listed country's bank counts as money to that country.
+    """
+    if "route_countries" not in frame or not countries:
+        return pd.Series(None, index=frame.index, dtype=object)
+
+    def first(route):
+        if route is None or (isinstance(route, float) and np.isnan(route)):
+            return None
+        return next((c for c in route if c in countries), None)
+
+    return frame["route_countries"].map(first)
+
+
 def _high_risk(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     p = ctx.params
     cfa, listed = _lists(ctx)
     w = int(p["window_days"] * DAY_US)
     subjects, evidence, scores, facts = [], [], [], []
-    # (a) any transaction with a call-for-action country, either direction
+    # (a) any transaction with a call-for-action country, either direction, or routed through one
     parts = []
-    for side, ccol in (("from_account", "country_to"), ("to_account", "country_from")):
+    frame = frame.assign(via_cfa=_via(frame, cfa))
+    for side, ccol in (("from_account", "country_to"), ("to_account", "country_from"), ("from_account", "via_cfa")):
         g = frame[frame[side].notna() & frame[ccol].isin(cfa)]
+        if ccol == "via_cfa":
+            g = g[~g["country_to"].isin(cfa)]  # counted once, as a transaction to that country
         parts.append(pd.DataFrame({"account": g[side].to_numpy(), "t": g["t"].to_numpy(), "row": g.index.to_numpy(),
                                    "country": g[ccol].to_numpy()}))  # fmt: skip
     hits = pd.concat(parts).sort_values(["account", "t"], kind="stable")
@@ -65,8 +85,10 @@ def _high_risk(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
             scores.append(0.9)
             facts.append({"kind": "call_for_action", "countries": ", ".join(sorted(set(sel["country"]))), "n": len(sel)})
     # (b) repeated or large-share outflows to listed countries
-    out = frame[frame["from_account"].notna() & frame["amount_cents"].notna() & ~frame["country_to"].isin(cfa)]
+    out = frame[frame["from_account"].notna() & frame["amount_cents"].notna() & ~frame["country_to"].isin(cfa) & frame["via_cfa"].isna()]
     if len(out) and listed:
+        via = _via(out, listed)
+        out = out.assign(country_to=out["country_to"].where(out["country_to"].isin(listed) | via.isna(), via))
         codes, keys = codes_for(out["from_account"], out["currency"])
         t = out["t"].to_numpy()
         amt = out["amount_cents"].to_numpy(np.int64)
@@ -95,7 +117,7 @@ def _high_risk(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
 def _explain_high_risk(facts, params, j) -> str:
     if facts["kind"] == "call_for_action":
         return (
-            f"Account {facts['subject_id']}: {facts['n']} transactions with {facts['countries']}, on FATF's list of "
+            f"Account {facts['subject_id']}: {facts['n']} transactions with or through {facts['countries']}, on FATF's list of "
             f"high-risk jurisdictions subject to a call for action (any such transaction alerts; transactions less "
             f"than {params['window_days']:g} days apart form one alert). {facts['totals']}."
         )
