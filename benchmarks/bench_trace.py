@@ -32,7 +32,7 @@ def make_transactions(n: int = N_TXNS, n_accounts: int = N_ACCOUNTS, seed: int =
     is a log-normal amount capped at the payer's balance.
     """
     from followmoney.core import schema
-    from followmoney.trace import _money
+    from followmoney.core.schema import from_cents as _money
 
     rng = np.random.default_rng(seed)
     weights = 1.0 / np.arange(1, n_accounts + 1) ** 0.6
