@@ -32,7 +32,7 @@ def make_transactions(n: int = N_TXNS, n_accounts: int = N_ACCOUNTS, seed: int =
     is a log-normal amount capped at the payer's balance.
     """
     from followmoney.core import schema
-
+    from followmoney.core.schema import from_cents as _money
 
     rng = np.random.default_rng(seed)
     weights = 1.0 / np.arange(1, n_accounts + 1) ** 0.6
@@ -69,7 +69,7 @@ def make_transactions(n: int = N_TXNS, n_accounts: int = N_ACCOUNTS, seed: int =
                 "source": pa.array(["synthetic"] * n),
                 "source_ref": pa.array([f"synthetic:{i}" for i in range(n)]),
                 "timestamp": pa.array(ts, schema.TIMESTAMP),
-                "amount": schema.from_cents(cents),
+                "amount": _money(cents),
                 "currency": pa.array(["USD"] * n),
                 "from_account": names.take(pa.array(frm, mask=frm < 0)),
                 "to_account": names.take(pa.array(to, mask=to < 0)),

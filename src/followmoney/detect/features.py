@@ -100,6 +100,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from followmoney.core._timeline import KeyedRanks, distinct_in_window, expand, search, window_end, window_start
+
 __all__ = [
     "FEATURES",
     "FeatureDef",
@@ -439,112 +441,9 @@ class _Stream:
 
     def window_start(self, w: int) -> np.ndarray:
         """Per rank q, the first rank whose time is > t_q - w."""
-        return np.searchsorted(self.t, self.t - w, side="right").astype(np.int64)
+        return window_start(self.t, w)
 
-    @staticmethod
-    def window_end(lo: np.ndarray, x: np.ndarray) -> np.ndarray:
-        """Per rank x, the first query rank q whose window no longer reaches x (lo[q] > x)."""
-        return np.searchsorted(lo, x, side="right").astype(np.int64)
-
-
-class _Keyed:
-    """Sums of value columns over rank ranges of one key: two binary searches a query.
-
-    Rows are sorted by the composite ``key * (n + 1) + rank``; the sum over a key's
-    rows with rank in ``[lo, hi)`` is a difference of two cumulative sums at the
-    positions :meth:`prefix` finds.
-    """
-
-    def __init__(self, key: np.ndarray, rank: np.ndarray, values: np.ndarray | None, n: int):
-        self.n = n + 1
-        comp = key * self.n + rank
-        order = np.argsort(comp, kind="stable")
-        self.comp = comp[order]
-        self.rank = rank[order]
-        if values is None:
-            self.cum = None
-        else:
-            v = values[order] if values.ndim == 2 else values[order][:, None]
-            self.cum = np.vstack([np.zeros((1, v.shape[1]), v.dtype), np.cumsum(v, axis=0)])
-
-    def prefix(self, key: np.ndarray, rank: np.ndarray, perm: np.ndarray | None = None) -> np.ndarray:
-        """Per query, the number of rows before (key, rank); 0 for key -1.
-
-        ``perm`` (optional) orders the queries by (key, rank): binary searches over
-        sorted queries run several times faster (fewer cache misses).
-        """
-        ok = key >= 0
-        pos = _search(self.comp, np.where(ok, key, 0) * self.n + rank, perm)
-        return np.where(ok, pos, 0)
-
-    def sums(self, key: np.ndarray, lo: np.ndarray, hi: np.ndarray, perm: np.ndarray | None = None) -> np.ndarray:
-        """Per query, the sums over the key's rows with rank in ``[lo, hi)``; 0 for key -1."""
-        return self.cum[self.prefix(key, hi, perm)] - self.cum[self.prefix(key, lo, perm)]
-
-    def last(self, key: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """From ``b = prefix(key, q)``: whether the key has a row before q, and its rank."""
-        if len(self.comp) == 0:
-            return np.zeros(len(key), bool), np.zeros(len(key), np.int64)
-        prev = np.maximum(b - 1, 0)
-        has = (b > 0) & (key >= 0) & (self.comp[prev] // self.n == key)
-        return has, self.rank[prev]
-
-
-def _search(sorted_arr: np.ndarray, q: np.ndarray, perm: np.ndarray | None, side: str = "left") -> np.ndarray:
-    """``np.searchsorted`` with the queries visited in ``perm`` order (nearly sorted)."""
-    if perm is None:
-        return np.searchsorted(sorted_arr, q, side=side)
-    out = np.empty(len(q), np.int64)
-    out[perm] = np.searchsorted(sorted_arr, q[perm], side=side)
-    return out
-
-
-def _distinct(key, member, rank, end_of, n, queries, *, inclusive: bool = False) -> list[np.ndarray]:
-    """Distinct ``member`` values per key among events in each query's window.
-
-    An event (key, member, rank r) is in the window of query rank q when
-    ``lo[q] <= r < q`` (``<= q`` if ``inclusive``); ``end_of[r]`` is the first q whose
-    window no longer reaches r. An event counts for q unless the member's previous
-    event of the same key is also in the window: it covers the query ranks
-    ``[max(r + 1, end_of[prev]), end_of[r])``, and the distinct count at q is the
-    number of covering intervals: #starts <= q minus #ends <= q, two binary searches.
-
-    ``queries`` is a list of ``(qkey, qrank, perm)``; one count array is returned per
-    query set (the events are sorted once).
-    """
-    if len(key) == 0:
-        return [np.zeros(len(q[0]), np.int64) for q in queries]
-    m_size = int(member.max()) + 1
-    if (int(key.max()) + 1) * m_size * (n + 1) < 2**62:
-        order = np.argsort((key * m_size + member) * (n + 1) + rank, kind="stable")
-    else:  # pragma: no cover - composite key would overflow int64
-        order = np.lexsort((rank, member, key))
-    k, m, r = key[order], member[order], rank[order]
-    same = np.r_[False, (k[1:] == k[:-1]) & (m[1:] == m[:-1])]
-    prev = np.r_[0, r[:-1]]
-    start = r if inclusive else r + 1
-    start = np.where(same, np.maximum(start, end_of[prev]), start)
-    end = end_of[r]
-    keep = start < end
-    k, start, end = k[keep], start[keep], end[keep]
-    size = n + 2
-    starts = np.sort(k * size + start)
-    ends = np.sort(k * size + end)
-    out = []
-    for qkey, qrank, perm in queries:
-        ok = qkey >= 0
-        qk = np.where(ok, qkey, 0) * size + qrank
-        cnt = _search(starts, qk, perm, "right") - _search(ends, qk, perm, "right")
-        out.append(np.where(ok, cnt, 0))
-    return out
-
-
-def _expand(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """For ranges [a_i, b_i): (owner i, position) of every element, concatenated."""
-    counts = np.maximum(b - a, 0)
-    owner = np.repeat(np.arange(len(a)), counts)
-    offs = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
-    return owner, a[owner] + offs
+    window_end = staticmethod(window_end)
 
 
 # --------------------------------------------------------------------------- transaction features
@@ -689,7 +588,7 @@ def _fans(st: _Stream, ev: dict, keys: dict, perms: dict) -> dict[str, np.ndarra
     end_of = _Stream.window_end(st.lo, np.arange(n + 1))
     m = cp >= 0
     names = [(side, dcode, dname) for side in ("src", "dst") for dcode, dname in ((1, "in"), (0, "out"))]
-    fans = _distinct(acct[m] * 2 + d[m], cp[m], r[m], end_of, n,
+    fans = distinct_in_window(acct[m] * 2 + d[m], cp[m], r[m], end_of, n,
                      [(np.where(keys[side] < 0, -1, keys[side] * 2 + dcode), q, perms[side]) for side, dcode, _ in names])  # fmt: skip
     return {f"{side}_{dname}_fan": np.where(keys[side] < 0, np.nan, f) for (side, _, dname), f in zip(names, fans)}
 
@@ -715,11 +614,11 @@ def _account_structs(st: _Stream, s: FeatureSettings, ev: dict, fans: dict):
     vals = np.column_stack(
         [d, 1 - d, st.is_cash[r], st.is_round[r], st.is_night[r], has_gap, gap, gap * gap, in_nbr, in_nbr * nbr, out_nbr, out_nbr * nbr]
     ).astype(np.float64)
-    K = _Keyed(acct, r, vals, n)
-    KD = _Keyed(acct * 2 + d, r, None, n)
+    K = KeyedRanks(acct, r, vals, n)
+    KD = KeyedRanks(acct * 2 + d, r, None, n)
     n_ccy = int(st.ccy.max()) + 1
     amt = np.where(st.valid_amt[r], st.cents[r], 0)
-    A = _Keyed(acct * n_ccy + st.ccy[r], r, np.column_stack([amt * d, amt * (1 - d)]), n)
+    A = KeyedRanks(acct * n_ccy + st.ccy[r], r, np.column_stack([amt * d, amt * (1 - d)]), n)
     return K, KD, A, n_ccy
 
 
@@ -772,7 +671,7 @@ def _pairs_and_paths(st: _Stream, s: FeatureSettings) -> dict:
     pair_val = np.where(pair_ok, st.src * st.n_acc + st.dst, -1)
     uniq, pkey = np.unique(pair_val, return_inverse=True)
     pkey = np.where(pair_ok, pkey, -1).astype(np.int64)
-    P = _Keyed(pkey[pair_ok], q[pair_ok], np.ones(int(pair_ok.sum()), np.int64), n)
+    P = KeyedRanks(pkey[pair_ok], q[pair_ok], np.ones(int(pair_ok.sum()), np.int64), n)
     perm = np.argsort(pkey, kind="stable")
     hi = P.prefix(pkey, q, perm)
     pc = P.cum[hi, 0] - P.cum[P.prefix(pkey, st.lo, perm), 0]
@@ -796,10 +695,10 @@ def _pairs_and_paths(st: _Stream, s: FeatureSettings) -> dict:
     out_comp, out_rank = (esrc * size + er)[o_out], er[o_out]
     # --- two-hop paths s -> m -> d closed by edge q = (m -> d): in-edges of m in [lo_pat[q], q),
     # grouped by the middle account (at most max_branch, the most recent)
-    a = _search(in_comp, esrc * size + st.lo_pat[er], o_out)
-    b = _search(in_comp, esrc * size + er, o_out)
+    a = search(in_comp, esrc * size + st.lo_pat[er], perm=o_out)
+    b = search(in_comp, esrc * size + er, perm=o_out)
     a = np.maximum(a, b - s.max_branch)
-    owner, pos = _expand(a, b)
+    owner, pos = expand(a, b)
     r2 = er[owner]
     r1 = in_rank[pos]
     s_ = st.src[r1]
@@ -812,7 +711,7 @@ def _pairs_and_paths(st: _Stream, s: FeatureSettings) -> dict:
     if len(r2):
         sd, _ = pd.factorize(pd.Series(s_ * st.n_acc + d2), sort=False)
         sd = sd.astype(np.int64)
-        width = _distinct(sd, m2, r2, end_pat, n, [(sd, r2, np.argsort(sd, kind="stable"))], inclusive=True)[0]
+        width = distinct_in_window(sd, m2, r2, end_pat, n, [(sd, r2, np.argsort(sd, kind="stable"))], inclusive=True)[0]
         np.maximum.at(sg, r2, width)
         big = width >= 2
         for who in (s_[big], m2[big], d2[big]):
@@ -832,7 +731,7 @@ def _pairs_and_paths(st: _Stream, s: FeatureSettings) -> dict:
             pos = np.minimum(np.searchsorted(uniq, v), len(uniq) - 1)
             ckey = np.where(uniq[pos] == v, pos, -1)
             perm = np.argsort(ckey, kind="stable")
-            owner, at = _expand(P.prefix(ckey, last + 1, perm), P.prefix(ckey, end_pat[first], perm))
+            owner, at = expand(P.prefix(ckey, last + 1, perm), P.prefix(ckey, end_pat[first], perm))
             k = length + 1
             cr = P.rank[at]
             cyc_counts[k] += np.bincount(cr, minlength=n)
@@ -843,13 +742,13 @@ def _pairs_and_paths(st: _Stream, s: FeatureSettings) -> dict:
             # extend by the earliest max_branch out-transactions of the end account in the window
             end = nodes[:, -1]
             perm = np.argsort(end * size + last, kind="stable")
-            a = _search(out_comp, end * size + last + 1, perm)
-            b = np.minimum(_search(out_comp, end * size + end_pat[first], perm), a + s.max_branch)
+            a = search(out_comp, end * size + last + 1, perm=perm)
+            b = np.minimum(search(out_comp, end * size + end_pat[first], perm=perm), a + s.max_branch)
             if int(np.maximum(b - a, 0).sum()) > s.max_paths:
                 log.warning("features: more than max_paths=%d paths of length %d; cycles longer than %d not searched",
                             s.max_paths, k, length + 1)  # fmt: skip
                 break
-            owner, pos = _expand(a, b)
+            owner, pos = expand(a, b)
             nxt_rank = out_rank[pos]
             nxt = st.dst[nxt_rank]
             nd = nodes[owner]
@@ -859,7 +758,7 @@ def _pairs_and_paths(st: _Stream, s: FeatureSettings) -> dict:
             # exact prune: a cycle needs a later transaction into the start account within the window
             st_ = nodes[:, 0]
             perm = np.argsort(st_ * size + last, kind="stable")
-            more = _search(in_comp, st_ * size + end_pat[first], perm) - _search(in_comp, st_ * size + last + 1, perm)
+            more = search(in_comp, st_ * size + end_pat[first], perm=perm) - search(in_comp, st_ * size + last + 1, perm=perm)
             keep = more > 0
             nodes, first, last = nodes[keep], first[keep], last[keep]
             length = k
@@ -881,7 +780,7 @@ def _participation(st: _Stream, events: dict, perms: dict) -> dict:
     acc = np.concatenate([c[0] for c in cols])
     rk = np.concatenate([c[1] for c in cols])
     which = np.concatenate([np.full(len(c[0]), c[2]) for c in cols])
-    P = _Keyed(acc, rk, np.column_stack([which == 0, which == 1]).astype(np.int64), n)
+    P = KeyedRanks(acc, rk, np.column_stack([which == 0, which == 1]).astype(np.int64), n)
     part = {"_events": flat}
     for side, key in (("src", st.src), ("dst", st.dst)):
         v = P.sums(key, st.lo_pat, st.rank, perms[side])

@@ -1036,7 +1036,7 @@ def model_alerts(bundle, model_path, config=None, *, run_id: str | None = None) 
     from followmoney.detect.score import _run_id, severity
     from followmoney.core.config import get_config
     from followmoney.core.ids import stable_id
-    from followmoney.detect.rules._rolling import runs
+    from followmoney.core._timeline import runs
 
     model = model_path if isinstance(model_path, TrainedModel) else load_model(model_path)
     cfg = config if config is not None else get_config()

@@ -18,8 +18,9 @@ import pandas as pd
 
 from followmoney.detect.rules._registry import Param, Rule, RuleContext, register
 from followmoney.core.units import DAY_US, HOUR_US, money_text
-from followmoney.detect.rules._rolling import KeyedSeries, codes_for, make_findings, margin_score, runs, threshold_cents
-from followmoney.detect.rules._windows import episodes
+from followmoney.core._timeline import KeyedSeries, codes_for, runs
+from followmoney.detect.rules._rolling import make_findings, margin_score, threshold_cents
+from followmoney.core._timeline import episodes
 
 log = logging.getLogger("followmoney")
 

@@ -6,7 +6,7 @@ median), card/merchant acquiring and payroll runs excluded. Defaults K = 8 withi
 D = 7 days (between AMLSim's demo setting, K = 5 in 30 days, grade A, and the
 catalogue's expert K = 10 in 7 days, grade E) and the catalogue's 3× the median over
 the 90 days before the busiest window (point in time; see
-:func:`followmoney.detect.rules._windows.episodes`). Measured on followmoney's synthetic data
+:func:`followmoney.core._timeline.episodes`). Measured on followmoney's synthetic data
 with decoy landlords, merchants and employers (``make bench``): pattern recall 1.0,
 subject precision 0.88 / 0.87 for fan-in / fan-out on 1M rows. AMLSim's patterns
 unfold over months: score AMLSim data with ``configs/amlsim.toml`` (its demo
@@ -20,7 +20,7 @@ import pandas as pd
 
 from followmoney.detect.rules._registry import Param, Rule, RuleContext, register
 from followmoney.core.units import DAY_US
-from followmoney.detect.rules._windows import episodes
+from followmoney.core._timeline import episodes
 
 
 

@@ -16,7 +16,8 @@ import pandas as pd
 
 from followmoney.detect.rules._registry import Param, Rule, RuleContext, register
 from followmoney.core.units import DAY_US, HOUR_US, money_text
-from followmoney.detect.rules._rolling import KeyedSeries, codes_for, group_rolling_sum, make_findings, margin_score, runs, threshold_cents
+from followmoney.core._timeline import KeyedSeries, codes_for, group_rolling_sum, runs
+from followmoney.detect.rules._rolling import make_findings, margin_score, threshold_cents
 
 
 def _in_currency(frame: pd.DataFrame, currency: str) -> pd.DataFrame:

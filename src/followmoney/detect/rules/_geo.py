@@ -13,8 +13,9 @@ import pandas as pd
 
 from followmoney.detect.rules._registry import Param, Rule, RuleContext, register
 from followmoney.core.units import DAY_US
-from followmoney.detect.rules._rolling import KeyedSeries, codes_for, make_findings, margin_score, runs, threshold_cents
-from followmoney.detect.rules._windows import episodes
+from followmoney.core._timeline import KeyedSeries, codes_for, runs
+from followmoney.detect.rules._rolling import make_findings, margin_score, threshold_cents
+from followmoney.core._timeline import episodes
 
 
 def _lists(ctx: RuleContext) -> tuple[set, set]:

@@ -78,9 +78,11 @@ import numpy as np
 import pandas as pd
 
 from followmoney.detect.rules._registry import Param, Rule, RuleContext, register
+from followmoney.core._timeline import TimeIndex, expand
+from followmoney.core._timeline import distinct_forward as _distinct_forward
 from followmoney.core.units import DAY_US, HOUR_US, money_text
 from followmoney.detect.rules._rolling import threshold_cents
-from followmoney.detect.rules._windows import episodes
+from followmoney.core._timeline import episodes
 
 __all__ = ["CycleSearch", "ChainSearch", "find_cycles", "find_chains"]
 
@@ -172,87 +174,6 @@ def _edges(frame: pd.DataFrame) -> _Edges:
     )
 
 
-def _unique_sorted(t: np.ndarray) -> np.ndarray:
-    """Distinct values in ascending order (cheaper than ``np.unique`` on sorted input)."""
-    if len(t) > 1 and (t[1:] < t[:-1]).any():
-        t = np.sort(t)
-    return t[np.r_[True, t[1:] != t[:-1]]] if len(t) else t
-
-
-def _search(a: np.ndarray, q, side: str = "left") -> np.ndarray:
-    """``np.searchsorted`` with the queries sorted first: several times faster on large,
-    unordered queries (the binary searches then walk memory in order)."""
-    q = np.asarray(q)
-    if q.ndim == 0 or len(q) < 4096:
-        return np.searchsorted(a, q, side)
-    o = np.argsort(q)  # any order of equal queries gives the same answers
-    out = np.empty(len(q), np.int64)
-    out[o] = np.searchsorted(a, q[o], side)
-    return out
-
-
-class _Index:
-    """Rows sorted by (group, t) for range queries "same group, time in an interval".
-
-    Times are replaced by their rank among the distinct times so that (group, rank)
-    fits one int64 key; ties keep the input order (stable sort), which is (t, txn_id).
-    """
-
-    def __init__(self, group: np.ndarray, t: np.ndarray):
-        self.times = _unique_sorted(t)
-        self.stride = np.int64(len(self.times) + 1)
-        key = group.astype(np.int64) * self.stride + _search(self.times, t)
-        self.order = np.argsort(key, kind="stable")
-        self.key = key[self.order]
-
-    def range(self, group, after, until, *, inclusive_after: bool = False) -> tuple[np.ndarray, np.ndarray]:
-        """Positions ``[lo, hi)`` in :attr:`order` of the rows of ``group`` with
-        ``after < t <= until`` (``after <= t`` when ``inclusive_after``)."""
-        base = np.asarray(group, np.int64) * self.stride
-        r_lo = _search(self.times, after, "left" if inclusive_after else "right") - 1
-        r_hi = _search(self.times, until, "right") - 1
-        lo = _search(self.key, base + r_lo, "right")
-        hi = _search(self.key, base + r_hi, "right")
-        return lo, np.maximum(hi, lo)
-
-
-def _expand(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """All (query, position) pairs for the ranges ``[lo[i], hi[i])``, query-major."""
-    n = hi - lo
-    q = np.repeat(np.arange(len(lo)), n)
-    j = np.arange(int(n.sum()), dtype=np.int64) + np.repeat(lo - (np.cumsum(n) - n), n)
-    return q, j
-
-
-def _distinct_forward(key, member, t, q_key, q_start, window_us: int, *, strict_after: bool) -> np.ndarray:
-    """Distinct ``member`` values among rows of ``q_key`` with ``t`` in ``[s, s + W]``
-    (``(s, s + W]`` when ``strict_after``), for each query (``q_key``, ``s``).
-
-    A row at time ``t`` counts for window starts ``s`` in ``[t - W, t]``; the coverage of
-    repeated (key, member) rows is merged so the member counts once, coverage becomes
-    +1/−1 events, and a cumulative sum read at each query gives the count. O(n log n).
-    """
-    a = t - window_us
-    b = t + (0 if strict_after else 1)  # half-open coverage [a, b)
-    order = np.lexsort((t, member, key))
-    k, m, a, b = key[order], member[order], a[order], b[order]
-    same = np.r_[False, (k[1:] == k[:-1]) & (m[1:] == m[:-1])]
-    a = np.where(same, np.maximum(a, np.r_[np.int64(0), b[:-1]]), a)
-    keep = a < b
-    k, a, b = k[keep], a[keep], b[keep]
-    nq = len(q_key)
-    all_key = np.r_[k, k, np.asarray(q_key, np.int64)]
-    all_time = np.r_[b, a, np.asarray(q_start, np.int64)]
-    kind = np.r_[np.zeros(len(b), np.int8), np.ones(len(a), np.int8), np.full(nq, 2, np.int8)]  # ends, starts, queries
-    delta = np.r_[-np.ones(len(b), np.int64), np.ones(len(a), np.int64), np.zeros(nq, np.int64)]
-    order = np.lexsort((kind, all_time, all_key))
-    level = np.cumsum(delta[order])
-    out = np.empty(nq, np.int64)
-    is_q = kind[order] == 2
-    out[order[is_q] - 2 * len(a)] = level[is_q]
-    return out
-
-
 def _pick_per_episode(found: pd.DataFrame, order: list[str], ascending: list[bool]) -> pd.DataFrame:
     """One finding per subject and episode: findings of one subject whose windows overlap
     or touch form an episode; the first by ``order`` is kept. ``order`` must end with a
@@ -337,7 +258,7 @@ def _scatter_gather(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     E = _edges(frame)
     if len(E) == 0:
         return pd.DataFrame()
-    out = _Index(E.out_key(), E.t)
+    out = TimeIndex(E.out_key(), E.t)
     mid = E.in_key()
     lo, hi = out.range(mid, E.t, E.t + W)
     inv, _ = pd.factorize(mid)
@@ -345,7 +266,7 @@ def _scatter_gather(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     if heavy.any():
         log.info("ML-07: %d intermediary account(s) with more than %d pairs skipped", heavy.sum(), p["max_pairs_per_account"])
         hi = np.where(heavy[inv], lo, hi)
-    e_in, j = _expand(lo, hi)
+    e_in, j = expand(lo, hi)
     e_out = out.order[j]
     sel = E.src[e_in] != E.dst[e_out]
     e_in, e_out = e_in[sel], e_out[sel]
@@ -355,11 +276,11 @@ def _scatter_gather(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
         return pd.DataFrame()
     g = pairs.groupby(["A", "B", "cur"], sort=True).ngroup().to_numpy(np.int64)
     t_in, t_out = E.t[pairs["e_in"].to_numpy()], E.t[pairs["e_out"].to_numpy()]
-    by_group = _Index(g, t_in)
+    by_group = TimeIndex(g, t_in)
     anchors = pd.DataFrame({"g": g, "s": t_in}).drop_duplicates().sort_values(["g", "s"]).reset_index(drop=True)
     a_g, a_s = anchors["g"].to_numpy(), anchors["s"].to_numpy()
     lo, hi = by_group.range(a_g, a_s, a_s + W, inclusive_after=True)
-    a, j = _expand(lo, hi)
+    a, j = expand(lo, hi)
     pr = by_group.order[j]
     inside = t_out[pr] <= a_s[a] + W
     a, pr = a[inside], pr[inside]
@@ -430,7 +351,7 @@ def _gather_scatter(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     Windows ``[s, s + D]`` are anchored at each time ``s`` the hub receives money; in
     each, distinct senders (received in ``[s, s + D]``), distinct receivers (paid in
     ``(s, s + D]``), inflow and outflow are computed for every hub at once with coverage
-    events and prefix sums (see :func:`_distinct_forward`), per currency. A window is a
+    events and prefix sums (see :func:`followmoney.core._timeline.distinct_forward`), per currency. A window is a
     hit when both counts reach ``k`` and the outflow is between ``min_pass_through``
     and all of the inflow.
 
@@ -453,7 +374,7 @@ def _gather_scatter(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     h, s = anc["h"].to_numpy(np.int64), anc["s"].to_numpy(np.int64)
     n_send = _distinct_forward(hin, E.src, E.t, h, s, W, strict_after=False)
     n_recv = _distinct_forward(hout, E.dst, E.t, h, s, W, strict_after=True)
-    ins, outs = _Index(hin, E.t), _Index(hout, E.t)
+    ins, outs = TimeIndex(hin, E.t), TimeIndex(hout, E.t)
     ilo, ihi = ins.range(h, s, s + W, inclusive_after=True)
     olo, ohi = outs.range(h, s, s + W)
     cs_in = np.r_[np.int64(0), np.cumsum(E.amt[ins.order])]
@@ -494,8 +415,8 @@ def _gather_scatter(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     hits["share"] = hits["outflow"] / hits["inflow"]
     best = _pick_per_episode(hits, ["n", "share", "window_start", "anchor"], [False, False, True, True])
     b = best["anchor"].to_numpy()
-    qi, ji = _expand(ilo[b], ihi[b])
-    qo, jo = _expand(olo[b], ohi[b])
+    qi, ji = expand(ilo[b], ihi[b])
+    qo, jo = expand(olo[b], ohi[b])
     evidence = _evidence(E, np.r_[qi, qo], np.r_[ins.order[ji], outs.order[jo]], len(best))
     facts = [
         {
@@ -519,7 +440,7 @@ def _usual_senders(E, hin, h, s, W, k, baseline_us) -> np.ndarray:
     """Usual distinct-sender count of hub key ``h`` around each window start ``s``.
 
     The fan-in episodes of each hub (at least ``k`` distinct senders within ``W``) with
-    their point-in-time usual level (:func:`followmoney.detect.rules._windows.episodes`); a
+    their point-in-time usual level (:func:`followmoney.core._timeline.episodes`); a
     window starting at ``s`` belongs to the episode with ``episode_start - W <= s <=
     episode_end``. 0 where none is found.
     """
@@ -623,7 +544,7 @@ def _frontier_search(n_edges: int, *, ranges, step, budget: int, batch_rows: int
         _, hops, lo, hi = item
         hi, cut = _cap(lo, hi, work, budget)
         work += int((hi - lo).sum())
-        q, j = _expand(lo, hi)
+        q, j = expand(lo, hi)
         e, keep, records = step(hops, q, j)
         found += records
         if keep.any():
@@ -647,7 +568,7 @@ def _cycle_search(E: _Edges, *, max_length: int, window_us: int, min_return: flo
     (n_cycles, length) holding edge indices in hop order.
     """
     n_cur = E.n_cur
-    out, inn = _Index(E.out_key(), E.t), _Index(E.in_key(), E.t)
+    out, inn = TimeIndex(E.out_key(), E.t), TimeIndex(E.in_key(), E.t)
 
     def ranges(hops):
         first, last = hops[0], hops[-1]
@@ -688,7 +609,7 @@ def _chain_search(E: _Edges, *, min_hops: int, max_hops: int, hop_us: int, keep:
     Returns ``(paths, truncated, work)`` like :func:`_cycle_search`.
     """
     n_cur = E.n_cur
-    out = _Index(E.out_key(), E.t)
+    out = TimeIndex(E.out_key(), E.t)
 
     def ranges(hops):
         last = hops[-1]

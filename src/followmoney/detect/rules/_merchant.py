@@ -18,7 +18,7 @@ import pandas as pd
 from followmoney.detect.rules._registry import Param, Rule, RuleContext, register
 from followmoney.core.units import DAY_US
 from followmoney.detect.rules._rolling import make_findings, margin_score
-from followmoney.detect.rules._windows import episodes
+from followmoney.core._timeline import episodes
 
 
 def _mcc_in(mcc: pd.Series, codes: set[int], ranges: tuple = ()) -> pd.Series:

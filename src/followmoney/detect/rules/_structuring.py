@@ -21,7 +21,7 @@ import pandas as pd
 from followmoney.detect.rules._registry import Param, Rule, RuleContext, register
 from followmoney.core.units import DAY_US
 from followmoney.detect.rules._rolling import threshold_cents
-from followmoney.detect.rules._windows import episodes
+from followmoney.core._timeline import episodes
 
 
 

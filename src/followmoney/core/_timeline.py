@@ -1,0 +1,637 @@
+"""The time-window kernel: keyed range sums, distinct-in-window counts, runs and episodes.
+
+Detectors keep asking the same few questions of a stream of timestamped events that
+belong to keys (an account, an account and a currency, a pair of accounts): how much,
+how many, how many *different* counterparties, in a window around each event, and
+where are the stretches when that count is high. Each question is answered here once,
+vectorised over all keys at once, with no per-key Python loop and no self-join:
+
+* **Keyed order.** Packing (key, time) -- or (key, rank of the time) -- into one
+  sortable int64 turns "rows of this key in this time range" into two binary searches
+  (:class:`KeyedSeries`, :class:`KeyedRanks`, :class:`TimeIndex`, :func:`search`);
+  :func:`expand` lists the rows of many ranges at once.
+* **Coverage.** An event covers the window positions (ends or starts) whose window
+  contains it. For *distinct* counting, the coverage of a repeated (key, member) event
+  is cut where the member's previous event already covers (:func:`merge_coverage`), so
+  each member counts once; the count at a position is then the number of covering
+  intervals (:class:`Coverage`). Cost: one sort, ``O(n log n)``.
+* **Runs and episodes.** :func:`runs` numbers the stretches of one key whose events are
+  closer than a gap; :func:`episodes` finds the stretches where a key's windowed
+  (distinct) count reaches a threshold.
+
+Times are int64 microseconds since the epoch (UTC) unless a function works on ranks
+(positions in a time-sorted stream). Nothing here knows a rule: rules, features and the
+graph searches of :mod:`followmoney.detect` build on it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "Coverage",
+    "KeyedRanks",
+    "KeyedSeries",
+    "TimeIndex",
+    "codes_for",
+    "distinct_forward",
+    "distinct_in_window",
+    "episodes",
+    "expand",
+    "group_rolling_sum",
+    "merge_coverage",
+    "runs",
+    "search",
+    "unique_sorted",
+    "window_end",
+    "window_start",
+]
+
+_SHIFT = 34  # 2**34 seconds ≈ 544 years of time range per key
+_US = 1_000_000
+_SORT_QUERIES_FROM = 4096  # below this many queries, sorting them first does not pay
+
+
+# ------------------------------------------------------------------------ searching
+def search(a: np.ndarray, q, side: str = "left", perm: np.ndarray | None = None) -> np.ndarray:
+    """``numpy.searchsorted(a, q, side)``, with the queries visited in sorted order.
+
+    Binary searches over sorted queries walk memory in order and run several times
+    faster on large inputs. ``perm`` is an order of the queries (e.g. by key and rank)
+    the caller already has; without it, large query arrays are sorted first. The
+    answers do not depend on the order.
+
+    Examples
+    --------
+    >>> search(np.array([1, 3, 5]), np.array([5, 0, 3]), "right").tolist()
+    [3, 0, 2]
+    """
+    q = np.asarray(q)
+    if perm is None:
+        if q.ndim == 0 or len(q) < _SORT_QUERIES_FROM:
+            return np.searchsorted(a, q, side)
+        perm = np.argsort(q)  # any order of equal queries gives the same answers
+    out = np.empty(len(q), np.int64)
+    out[perm] = np.searchsorted(a, q[perm], side=side)
+    return out
+
+
+def unique_sorted(t: np.ndarray) -> np.ndarray:
+    """Distinct values in ascending order (cheaper than ``np.unique`` on sorted input).
+
+    Examples
+    --------
+    >>> unique_sorted(np.array([1, 1, 2, 5, 5])).tolist()
+    [1, 2, 5]
+    """
+    if len(t) > 1 and (t[1:] < t[:-1]).any():
+        t = np.sort(t)
+    return t[np.r_[True, t[1:] != t[:-1]]] if len(t) else t
+
+
+def expand(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every (range number, position) of the ranges ``[lo[i], hi[i])``, range by range.
+
+    Empty and reversed ranges give nothing.
+
+    Examples
+    --------
+    >>> owner, pos = expand(np.array([2, 5, 0]), np.array([4, 5, 1]))
+    >>> owner.tolist(), pos.tolist()
+    ([0, 0, 2], [2, 3, 0])
+    """
+    n = np.maximum(hi - lo, 0)
+    owner = np.repeat(np.arange(len(lo)), n)
+    pos = np.arange(int(n.sum()), dtype=np.int64) + np.repeat(lo - (np.cumsum(n) - n), n)
+    return owner, pos
+
+
+def codes_for(*columns: pd.Series) -> tuple[np.ndarray, pd.Index]:
+    """Integer codes for the (possibly composite) key given by ``columns``; -1 for nulls.
+
+    Examples
+    --------
+    >>> codes_for(pd.Series(["b", "a", None, "b"]))[0].tolist()
+    [1, 0, -1, 1]
+    """
+    if len(columns) == 1:
+        codes, uniques = pd.factorize(columns[0], sort=True)
+        return codes.astype(np.int64), pd.Index(uniques)
+    frame = pd.concat(list(columns), axis=1)
+    mi = pd.MultiIndex.from_frame(frame)
+    codes, uniques = pd.factorize(mi, sort=True)
+    codes = np.where(frame.isna().any(axis=1).to_numpy(), -1, codes)
+    return codes.astype(np.int64), pd.Index(uniques)
+
+
+def window_start(t: np.ndarray, w: int) -> np.ndarray:
+    """Per row of a time-sorted stream, the first row whose time is after ``t - w``.
+
+    Rows ``window_start(t, w)[q] .. q`` are those in the trailing window ``(t_q - w, t_q]``.
+
+    Examples
+    --------
+    >>> window_start(np.array([0, 5, 10, 30]), 10).tolist()
+    [0, 0, 1, 3]
+    """
+    return np.searchsorted(t, t - w, side="right").astype(np.int64)
+
+
+def window_end(lo: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """Per row ``x``, the first row ``q`` whose window no longer reaches it (``lo[q] > x``).
+
+    Examples
+    --------
+    >>> window_end(np.array([0, 0, 1, 3]), np.arange(5)).tolist()
+    [2, 3, 3, 4, 4]
+    """
+    return np.searchsorted(lo, x, side="right").astype(np.int64)
+
+
+# ------------------------------------------------------------------------ keyed sums
+@dataclass
+class KeyedSeries:
+    """Values at times, per key, ready for range sums (time to the second).
+
+    Parameters
+    ----------
+    codes : ndarray of int64, shape (n,)
+        Key code per row (from :func:`codes_for`); rows with code -1 are ignored.
+    t : ndarray of int64, shape (n,)
+        Time in µs since the epoch (UTC); compared to the whole second.
+    values : ndarray of int64 or float, shape (n,)
+        What to sum (e.g. amounts in cents, or 1 to count).
+
+    Examples
+    --------
+    >>> s = KeyedSeries(np.array([0, 0, 0, 1]), np.array([0, 10, 20, 5]) * _US, np.array([1, 2, 4, 8]))
+    >>> s.range_sum(np.array([0, 1]), np.array([20, 20]) * _US, -16 * _US, 0)[0].tolist()
+    [6, 8]
+    """
+
+    codes: np.ndarray
+    t: np.ndarray
+    values: np.ndarray
+
+    def __post_init__(self) -> None:
+        keep = self.codes >= 0
+        self.t0 = int(self.t.min()) if len(self.t) else 0
+        key = self._key(self.codes[keep], self.t[keep])
+        self.order = np.flatnonzero(keep)[np.argsort(key, kind="stable")]
+        self.key = np.sort(key, kind="stable")
+        self.cumsum = np.r_[0, np.cumsum(np.asarray(self.values)[self.order])]
+
+    def _key(self, codes: np.ndarray, t: np.ndarray) -> np.ndarray:
+        sec = np.clip((t - self.t0) // _US + (1 << (_SHIFT - 1)), 0, (1 << _SHIFT) - 1)
+        return (codes.astype(np.int64) << _SHIFT) | sec
+
+    def range_sum(self, codes: np.ndarray, t: np.ndarray, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Sum of values with the same key and time in ``(t + lo, t + hi]`` (µs offsets).
+
+        Returns
+        -------
+        sums : ndarray, shape (q,)
+        start, stop : ndarray of int, shape (q,)
+            The matching rows are ``self.order[start:stop]`` (in key, time order).
+        """
+        a = np.searchsorted(self.key, self._key(codes, t + lo), side="right")
+        b = np.searchsorted(self.key, self._key(codes, t + hi), side="right")
+        return self.cumsum[b] - self.cumsum[a], a, b
+
+    def rows(self, start: np.ndarray, stop: np.ndarray) -> list[np.ndarray]:
+        """Original row positions of each ``[start, stop)`` range from :meth:`range_sum`."""
+        return [self.order[a:b] for a, b in zip(start, stop)]
+
+
+class KeyedRanks:
+    """Sums of value columns over rank ranges of one key: two binary searches a query.
+
+    Rows are sorted by the composite ``key * (n + 1) + rank``; the sum over a key's
+    rows with rank in ``[lo, hi)`` is a difference of two cumulative sums at the
+    positions :meth:`prefix` finds.
+
+    Parameters
+    ----------
+    key : ndarray of int64
+        Key per row (>= 0).
+    rank : ndarray of int64
+        Position of the row in the time-sorted stream, ``0 <= rank <= n``.
+    values : ndarray, shape (m,) or (m, k), or None
+        Columns to sum; None when only :meth:`prefix` and :meth:`last` are needed.
+    n : int
+        Length of the stream.
+
+    Examples
+    --------
+    >>> k = KeyedRanks(np.array([0, 1, 0, 0]), np.array([0, 1, 2, 3]), np.array([5, 7, 1, 2]), 4)
+    >>> k.sums(np.array([0, 1, -1]), np.array([0, 0, 0]), np.array([3, 4, 4]))[:, 0].tolist()
+    [6, 7, 0]
+    """
+
+    def __init__(self, key: np.ndarray, rank: np.ndarray, values: np.ndarray | None, n: int):
+        self.n = n + 1
+        comp = key * self.n + rank
+        order = np.argsort(comp, kind="stable")
+        self.comp = comp[order]
+        self.rank = rank[order]
+        if values is None:
+            self.cum = None
+        else:
+            v = values[order] if values.ndim == 2 else values[order][:, None]
+            self.cum = np.vstack([np.zeros((1, v.shape[1]), v.dtype), np.cumsum(v, axis=0)])
+
+    def prefix(self, key: np.ndarray, rank: np.ndarray, perm: np.ndarray | None = None) -> np.ndarray:
+        """Per query, the number of rows before (key, rank); 0 for key -1.
+
+        ``perm`` (optional) orders the queries by (key, rank): binary searches over
+        sorted queries run several times faster (fewer cache misses).
+        """
+        ok = key >= 0
+        pos = search(self.comp, np.where(ok, key, 0) * self.n + rank, perm=perm)
+        return np.where(ok, pos, 0)
+
+    def sums(self, key: np.ndarray, lo: np.ndarray, hi: np.ndarray, perm: np.ndarray | None = None) -> np.ndarray:
+        """Per query, the sums over the key's rows with rank in ``[lo, hi)``; 0 for key -1."""
+        return self.cum[self.prefix(key, hi, perm)] - self.cum[self.prefix(key, lo, perm)]
+
+    def last(self, key: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """From ``b = prefix(key, q)``: whether the key has a row before q, and its rank."""
+        if len(self.comp) == 0:
+            return np.zeros(len(key), bool), np.zeros(len(key), np.int64)
+        prev = np.maximum(b - 1, 0)
+        has = (b > 0) & (key >= 0) & (self.comp[prev] // self.n == key)
+        return has, self.rank[prev]
+
+
+class TimeIndex:
+    """Rows sorted by (group, t) for range queries "same group, time in an interval".
+
+    Times are replaced by their rank among the distinct times so that (group, rank)
+    fits one int64 key; ties keep the input order (stable sort).
+
+    Examples
+    --------
+    >>> ix = TimeIndex(np.array([0, 0, 1, 0]), np.array([10, 20, 20, 30]))
+    >>> lo, hi = ix.range(np.array([0]), np.array([10]), np.array([30]))
+    >>> ix.order[lo[0]:hi[0]].tolist()
+    [1, 3]
+    """
+
+    def __init__(self, group: np.ndarray, t: np.ndarray):
+        self.times = unique_sorted(t)
+        self.stride = np.int64(len(self.times) + 1)
+        key = group.astype(np.int64) * self.stride + search(self.times, t)
+        self.order = np.argsort(key, kind="stable")
+        self.key = key[self.order]
+
+    def range(self, group, after, until, *, inclusive_after: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """Positions ``[lo, hi)`` in :attr:`order` of the rows of ``group`` with
+        ``after < t <= until`` (``after <= t`` when ``inclusive_after``)."""
+        base = np.asarray(group, np.int64) * self.stride
+        r_lo = search(self.times, after, "left" if inclusive_after else "right") - 1
+        r_hi = search(self.times, until, "right") - 1
+        lo = search(self.key, base + r_lo, "right")
+        hi = search(self.key, base + r_hi, "right")
+        return lo, np.maximum(hi, lo)
+
+
+def group_rolling_sum(codes: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
+    """Sum of the last ``n`` values (this row included) within each key; rows sorted by key.
+
+    Examples
+    --------
+    >>> group_rolling_sum(np.array([0, 0, 0, 0, 1, 1]), np.array([1, 0, 1, 1, 1, 1]), 3).tolist()
+    [1, 1, 2, 2, 1, 2]
+    """
+    if len(codes) == 0:
+        return np.zeros(0, np.int64)
+    cs = np.r_[0, np.cumsum(values)]
+    idx = np.arange(len(codes))
+    start = np.r_[0, np.flatnonzero(codes[1:] != codes[:-1]) + 1]
+    group_start = start[np.searchsorted(start, idx, side="right") - 1]
+    lo = np.maximum(idx - n + 1, group_start)
+    return cs[idx + 1] - cs[lo]
+
+
+# ------------------------------------------------------------------- distinct counts
+def merge_coverage(
+    key: np.ndarray, member: np.ndarray, pos: np.ndarray, start: np.ndarray, end: np.ndarray, *, pos_bound: int | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Coverage intervals of events, cut so that each (key, member) counts once.
+
+    Event ``i`` (``key[i]``, ``member[i]``, at ``pos[i]``) covers ``[start[i], end[i])``;
+    both must grow with ``pos`` within a (key, member). Sorted by (key, member, pos),
+    an event's interval starts no earlier than where the member's previous event of the
+    same key stops covering; empty intervals are dropped.
+
+    Parameters
+    ----------
+    key, member, pos, start, end : ndarray of int64, shape (n,)
+    pos_bound : int, optional
+        ``pos < pos_bound``: sort one packed int64 instead of three columns when it fits.
+
+    Returns
+    -------
+    key, start, end : ndarray of int64
+        The kept intervals, in (key, member, pos) order.
+
+    Examples
+    --------
+    >>> k, s, e = merge_coverage(np.zeros(3, int), np.array([7, 7, 8]), np.array([0, 2, 3]),
+    ...                          np.array([0, 2, 3]), np.array([5, 7, 8]))
+    >>> s.tolist(), e.tolist()
+    ([0, 5, 3], [5, 7, 8])
+    """
+    order = None
+    if pos_bound is not None and len(key):
+        m_size = int(member.max()) + 1
+        if (int(key.max()) + 1) * m_size * pos_bound < 2**62:
+            order = np.argsort((key * m_size + member) * pos_bound + pos, kind="stable")
+    if order is None:
+        order = np.lexsort((pos, member, key))
+    k, m, s, e = key[order], member[order], start[order], end[order]
+    same = np.r_[False, (k[1:] == k[:-1]) & (m[1:] == m[:-1])]
+    s = np.where(same, np.maximum(s, np.r_[np.int64(0), e[:-1]]), s)
+    keep = s < e
+    return k[keep], s[keep], e[keep]
+
+
+class Coverage:
+    """How many intervals of a key cover a position: the distinct count at that position.
+
+    Built from the output of :func:`merge_coverage`. With ``size`` (every position
+    ``< size``) queries are two binary searches over packed (key, position) values;
+    without it (positions are times) events and queries are merged in one sort.
+
+    Examples
+    --------
+    >>> c = Coverage(np.array([0, 0, 1]), np.array([0, 5, 0]), np.array([5, 7, 9]), size=10)
+    >>> c.count(np.array([0, 0, 0, 1, -1]), np.array([4, 5, 7, 3, 3])).tolist()
+    [1, 1, 0, 1, 0]
+    >>> Coverage(np.array([0, 0, 1]), np.array([0, 5, 0]), np.array([5, 7, 9])).count(np.array([0, 0, 1]), np.array([4, 7, 8])).tolist()
+    [1, 0, 1]
+    """
+
+    def __init__(self, key: np.ndarray, start: np.ndarray, end: np.ndarray, *, size: int | None = None):
+        self.size = size
+        if size is None:
+            self.key, self.start, self.end = key, start, end
+        else:
+            self.starts = np.sort(key * size + start)
+            self.ends = np.sort(key * size + end)
+
+    def count(self, q_key: np.ndarray, q_pos: np.ndarray, perm: np.ndarray | None = None) -> np.ndarray:
+        """Per query, the number of the key's intervals with ``start <= pos < end``.
+
+        With ``size``, a key of -1 counts 0; ``perm`` (optional) orders the queries.
+        """
+        if self.size is not None:
+            ok = q_key >= 0
+            qk = np.where(ok, q_key, 0) * self.size + q_pos
+            cnt = search(self.starts, qk, "right", perm) - search(self.ends, qk, "right", perm)
+            return np.where(ok, cnt, 0)
+        k, a, b = self.key, self.start, self.end
+        nq = len(q_key)
+        all_key = np.r_[k, k, np.asarray(q_key, np.int64)]
+        all_time = np.r_[b, a, np.asarray(q_pos, np.int64)]
+        kind = np.r_[np.zeros(len(b), np.int8), np.ones(len(a), np.int8), np.full(nq, 2, np.int8)]  # ends, starts, queries
+        delta = np.r_[-np.ones(len(b), np.int64), np.ones(len(a), np.int64), np.zeros(nq, np.int64)]
+        order = np.lexsort((kind, all_time, all_key))
+        level = np.cumsum(delta[order])
+        out = np.empty(nq, np.int64)
+        is_q = kind[order] == 2
+        out[order[is_q] - 2 * len(a)] = level[is_q]
+        return out
+
+
+def distinct_in_window(key, member, rank, end_of, n, queries, *, inclusive: bool = False) -> list[np.ndarray]:
+    """Distinct ``member`` values per key among events in each query's trailing window (ranks).
+
+    An event (key, member, rank r) is in the window of query rank q when
+    ``lo[q] <= r < q`` (``<= q`` if ``inclusive``); ``end_of[r]`` is the first q whose
+    window no longer reaches r (:func:`window_end`). An event covers the query ranks
+    ``[r + 1, end_of[r])`` (from ``r`` if ``inclusive``), cut by :func:`merge_coverage`.
+
+    Parameters
+    ----------
+    key, member, rank : ndarray of int64
+        Events; ``0 <= rank < n``.
+    end_of : ndarray of int64, shape (n + 1,)
+    n : int
+        Length of the stream.
+    queries : list of (qkey, qrank, perm)
+        One count array is returned per query set (the events are sorted once).
+
+    Examples
+    --------
+    >>> t = np.arange(5)
+    >>> end_of = window_end(window_start(t, 3), np.arange(6))
+    >>> distinct_in_window(np.zeros(4, int), np.array([1, 2, 1, 3]), np.arange(4), end_of, 5,
+    ...                    [(np.zeros(5, int), np.arange(5), None)])[0].tolist()
+    [0, 1, 2, 2, 2]
+    """
+    if len(key) == 0:
+        return [np.zeros(len(q[0]), np.int64) for q in queries]
+    start = rank if inclusive else rank + 1
+    k, s, e = merge_coverage(key, member, rank, start, end_of[rank], pos_bound=n + 1)
+    cov = Coverage(k, s, e, size=n + 2)
+    return [cov.count(qkey, qrank, perm) for qkey, qrank, perm in queries]
+
+
+def distinct_forward(key, member, t, q_key, q_start, window_us: int, *, strict_after: bool) -> np.ndarray:
+    """Distinct ``member`` values among rows of ``q_key`` with ``t`` in ``[s, s + W]``
+    (``(s, s + W]`` when ``strict_after``), for each query (``q_key``, ``s``); times in µs.
+
+    A row at time ``t`` counts for window starts ``s`` in ``[t - W, t]``; the coverage of
+    repeated (key, member) rows is merged (:func:`merge_coverage`) so the member counts
+    once, and :class:`Coverage` reads the count at each query. O(n log n).
+
+    Examples
+    --------
+    >>> distinct_forward(np.zeros(3, int), np.array([1, 1, 2]), np.array([0, 5, 9]),
+    ...                  np.array([0, 0]), np.array([0, 6]), 5, strict_after=False).tolist()
+    [1, 1]
+    """
+    key = np.asarray(key, np.int64)
+    k, a, b = merge_coverage(key, np.asarray(member), t, t - window_us, t + (0 if strict_after else 1))
+    return Coverage(k, a, b).count(np.asarray(q_key, np.int64), np.asarray(q_start, np.int64))
+
+
+# ------------------------------------------------------------------ runs and episodes
+def runs(codes: np.ndarray, t: np.ndarray, gap_us: int) -> np.ndarray:
+    """Episode number per row: rows of one key closer than ``gap_us`` in time share one.
+
+    Rows may come in any order (e.g. time order across keys); episode numbers are 0, 1,
+    2, ... in (code, t) order.
+
+    Examples
+    --------
+    >>> runs(np.array([0, 0, 0, 1]), np.array([0, 5, 50, 6]), 10).tolist()
+    [0, 0, 1, 2]
+    >>> runs(np.array([0, 1, 0, 1]), np.array([0, 1, 2, 3]), 10).tolist()  # two keys interleaved in time
+    [0, 1, 0, 1]
+    """
+    if len(codes) == 0:
+        return np.zeros(0, np.int64)
+    order = np.lexsort((t, codes))  # stable: already sorted rows keep their order
+    c, tt = codes[order], t[order]
+    new = np.r_[True, (c[1:] != c[:-1]) | (tt[1:] - tt[:-1] >= gap_us)]
+    ep = np.empty(len(order), np.int64)
+    ep[order] = np.cumsum(new) - 1
+    return ep
+
+
+_EPISODE_COLUMNS = ["subject", "start", "end", "peak", "typical", "baseline_count", "evidence_txn_ids", "evidence_rows", "evidence_t", "episode_start", "episode_end"]
+
+
+def episodes(
+    frame: pd.DataFrame,
+    *,
+    subject: str,
+    window_us: int,
+    min_count: int,
+    member: str | None = None,
+    baseline_us: int | None = None,
+) -> pd.DataFrame:
+    """Find the episodes where a subject's windowed count reaches ``min_count``.
+
+    An *episode* of a subject is a maximal stretch of time during which the number of
+    its transactions (or of its distinct counterparties) in the trailing window of
+    length ``W`` is at least ``k``: the building block of fan-in, fan-out and
+    structuring rules. Each transaction at time ``t`` covers the window ends
+    ``[t, t + W)`` (for distinct counting, cut by :func:`merge_coverage`); coverage
+    intervals become +1/−1 events, a cumulative sum per subject gives the windowed count
+    at every event, and up/down crossings of ``k`` delimit the episodes. One sort of
+    ``2n`` events, O(n log n).
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        Columns ``t`` (int64 microseconds since the epoch, UTC), ``txn_id``, the
+        ``subject`` column and, for distinct counting, the ``member`` column. Rows
+        with a null subject or member are ignored.
+    subject : str
+        Column whose values are the subjects (e.g. ``"to_account"``).
+    window_us : int
+        Window length in microseconds (> 0).
+    min_count : int
+        Threshold (>= 1).
+    member : str, optional
+        Count distinct values of this column (e.g. ``"from_account"``) instead of
+        transactions.
+    baseline_us : int, optional
+        Length of the reference period for ``typical`` (e.g. 90 days in µs). Without
+        it ``typical`` is NaN.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per episode (stretches of one subject less than a window apart are
+        one episode): ``subject``; ``peak``, the highest windowed count reached;
+        ``evidence_txn_ids`` (list, in (t, txn_id) order), the subject's
+        transactions in the first window where the peak is reached, and
+        ``evidence_rows`` their index labels in ``frame``, ``evidence_t`` their times; ``typical``, the subject's usual level
+        (see Notes); ``baseline_count``, the number of samples behind it; ``start`` and ``end``, the first and last
+        evidence time; ``episode_start`` and ``episode_end``, the first and last
+        transaction time at which the count was at or above ``min_count``. All
+        times int64 µs since the epoch, UTC.
+
+    Notes
+    -----
+    ``typical`` is the median of the subject's windowed count at each of its
+    transactions (each new counterparty, when counting distinct members) during the
+    ``baseline_us`` that end one window before the peak: point in time, and clear of
+    the peak window. When the data cover less than half a baseline before the peak
+    (a peak near the start of the data) and the same length beginning one window
+    after the peak holds more transactions, that is used instead. No transaction in
+    the reference period gives ``typical`` 0 with ``baseline_count`` 0: a new or
+    newly active account. An account that is always this busy (one long episode)
+    has its own high level as its reference, so it is not a burst.
+
+    Examples
+    --------
+    >>> day = 86_400_000_000
+    >>> f = pd.DataFrame({"t": [0, day, 2 * day, 40 * day], "txn_id": list("abcd"),
+    ...                   "acct": ["X"] * 4, "src": ["S1", "S2", "S3", "S4"]})
+    >>> ep = episodes(f, subject="acct", member="src", window_us=7 * day, min_count=3)
+    >>> ep[["subject", "peak"]].values.tolist(), ep.evidence_txn_ids.tolist()
+    ([['X', 3]], [['a', 'b', 'c']])
+    """
+    cols = ["t", "txn_id", subject] + ([member] if member else [])
+    f = frame[cols].dropna(subset=[subject] + ([member] if member else []))
+    if f.empty:
+        return pd.DataFrame(columns=_EPISODE_COLUMNS)
+    subj_codes, subj_uniques = pd.factorize(f[subject], sort=True)
+    t = f["t"].to_numpy(np.int64)
+    if member:
+        mem_codes, _ = pd.factorize(f[member])
+        ev_subj, starts, ends = merge_coverage(subj_codes, mem_codes, t, t, t + window_us)
+    else:
+        ev_subj, starts, ends = subj_codes, t, t + window_us
+    subj_ev = np.r_[ev_subj, ev_subj]
+    time_ev = np.r_[starts, ends]
+    delta = np.r_[np.ones(len(starts), np.int64), -np.ones(len(ends), np.int64)]
+    order = np.lexsort((delta, time_ev, subj_ev))  # -1 before +1 at equal times
+    subj_ev, time_ev, delta = subj_ev[order], time_ev[order], delta[order]
+    level = np.cumsum(delta)  # per subject: levels return to 0 at each subject's end
+    ups = (delta == 1) & (level == min_count)
+    downs = (delta == -1) & (level == min_count - 1)
+    if not ups.any():
+        return pd.DataFrame(columns=_EPISODE_COLUMNS)
+    ep = pd.DataFrame({"subj": subj_ev[ups], "s": time_ev[ups], "e": time_ev[downs]})
+    # one episode per burst: stretches of the same subject less than a window apart merge
+    new_group = np.r_[True, (ep.subj.to_numpy()[1:] != ep.subj.to_numpy()[:-1]) | (ep.s.to_numpy()[1:] - ep.e.to_numpy()[:-1] >= window_us)]
+    ep["episode"] = np.cumsum(new_group) - 1
+    ep = ep.groupby("episode", as_index=False).agg(subj=("subj", "first"), s=("s", "min"), e=("e", "max"))
+    # the peak: highest windowed count inside [s, e), and the first time it is reached
+    inside = pd.DataFrame({"subj": subj_ev, "time": time_ev, "level": level})
+    inside = inside[(inside.level >= min_count) & (delta == 1)]
+    inside = pd.merge_asof(
+        inside.sort_values("time", kind="stable"), ep[["subj", "s", "episode"]].sort_values("s"),
+        left_on="time", right_on="s", by="subj", direction="backward",
+    )  # fmt: skip
+    inside = inside.sort_values(["episode", "level", "time"], ascending=[True, False, True], kind="stable")
+    top = inside.drop_duplicates("episode").set_index("episode")
+    ep["peak"] = ep["episode"].map(top["level"]).astype(np.int64)
+    ep["t_peak"] = ep["episode"].map(top["time"]).astype(np.int64)
+    # evidence: the subject's transactions in the peak window (t_peak - W, t_peak]
+    tx = pd.DataFrame({"subj": subj_codes, "t": t, "txn_id": f["txn_id"].to_numpy(), "row": f.index.to_numpy()})
+    ev = tx.merge(ep[["subj", "t_peak", "episode"]], on="subj")
+    ev = ev[(ev.t > ev.t_peak - window_us) & (ev.t <= ev.t_peak)].sort_values(["episode", "t", "txn_id"])
+    grouped = ev.groupby("episode", sort=True).agg(
+        evidence_txn_ids=("txn_id", list), evidence_rows=("row", list), evidence_t=("t", list),
+        start=("t", "min"), end=("t", "max"),
+    )
+    out = ep.join(grouped, on="episode")
+    if baseline_us is None:
+        out["typical"], out["baseline_count"] = np.nan, 0
+    else:
+        out["typical"], out["baseline_count"] = _baseline(
+            out, subj_ev, time_ev, delta, level, window_us, baseline_us, int(t.min())
+        )
+    out["subject"] = subj_uniques[out["subj"].to_numpy()]
+    out["episode_start"] = out["s"]
+    out["episode_end"] = out["e"] - 1  # coverage ends at e, exclusive
+    return out[_EPISODE_COLUMNS].reset_index(drop=True)
+
+
+def _baseline(ep, subj_ev, time_ev, delta, level, window_us, baseline_us, t0):
+    """Median windowed count at the subject's arrivals before (else after) each peak; see ``episodes``."""
+    rises = delta == 1
+    subj_r, time_r, level_r = subj_ev[rises], time_ev[rises], level[rises]
+    offsets = np.searchsorted(subj_r, np.arange(subj_ev.max() + 2))
+    typical, used = np.zeros(len(ep)), np.zeros(len(ep), np.int64)
+    for i, (c, p) in enumerate(zip(ep["subj"].to_numpy(), ep["t_peak"].to_numpy())):
+        lo, hi = offsets[c], offsets[c + 1]
+        times, levels = time_r[lo:hi], level_r[lo:hi]
+        before = slice(*np.searchsorted(times, [p - window_us - baseline_us, p - window_us]))
+        after = slice(*np.searchsorted(times, [p + window_us, p + window_us + baseline_us], side="right"))
+        covered = p - window_us - baseline_us // 2 >= t0
+        pick = before if covered or before.stop - before.start >= after.stop - after.start else after
+        if pick.stop > pick.start:
+            typical[i] = np.median(levels[pick])
+            used[i] = pick.stop - pick.start
+    return typical, used
