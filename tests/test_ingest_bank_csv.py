@@ -486,3 +486,15 @@ def test_header_row_and_columns_by_position(tmp_path):
     assert (t["booking_date"], t["description"], t["signed_amount"]) == (date(2024, 4, 5), "TEA", Decimal("-3.20"))
     assert (t["from_account"], t["currency"], t["source_ref"]) == ("TESTBANK/0000777", "GBP", "pos.csv:4")
     assert bank_csv.parse(p, mapping=prof).column_names == ["When", "What", "How much"]
+
+
+def test_zoned_date_before_year_one_in_utc_is_a_bad_date_not_a_crash():
+    """Found by `make fuzz`: 0001-01-01 00:30 at +01:00 is before year 1 in UTC."""
+    import pyarrow as pa
+
+    from followmoney.ingest.bank_csv import _parse_times
+
+    col = pa.chunked_array([["0001-01-01 00:30:00+0100", "2024-01-01 10:00:00+0100"]])
+    values, ok, offsets = _parse_times(col, "%Y-%m-%d %H:%M:%S%z")
+    assert ok.to_pylist() == [False, True] and offsets.to_pylist() == [None, 60]
+    assert str(values[1].as_py()) == "2024-01-01 09:00:00"

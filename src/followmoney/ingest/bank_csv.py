@@ -579,8 +579,11 @@ def _parse_times(col: pa.Array, fmt: str) -> tuple[pa.Array, pa.Array, pa.Array 
             dt = _py_strptime(t, fmt) if t else None
             if dt is not None and dt.tzinfo is not None:
                 off = int(dt.utcoffset().total_seconds() // 60)
+                try:
+                    dt = (dt - dt.utcoffset()).replace(tzinfo=None)
+                except OverflowError:  # e.g. 0001-01-01 at +01:00 falls before year 1 in UTC: a bad date
+                    dt, off = None, None
                 offs.append(off)
-                dt = (dt - dt.utcoffset()).replace(tzinfo=None)
             else:
                 offs.append(None)
             vals.append(dt)
