@@ -201,6 +201,8 @@ def payments(bundle: Bundle) -> Bundle:
             i = out.column_names.index(col)
             out = out.set_column(i, pa.field(col, typ, metadata={"doc": doc}), out.column(col).cast(typ))
     keep_rest = pc.invert(mask)
+    if isinstance(keep_rest, pa.ChunkedArray):  # Array.filter takes an Array mask on pyarrow < 16
+        keep_rest = keep_rest.combine_chunks()
     positions = pa.array(range(full.num_rows), pa.int64())
     rest = full.filter(keep_rest).append_column("_pos", positions.filter(keep_rest))
     out = out.append_column("_pos", pa.array([cand[i] for i in kept_idx], pa.int64()))
