@@ -859,10 +859,10 @@ def load_model(path: str | Path) -> TrainedModel:
     except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
         raise InputError(f"{path}: not a followmoney model file ({type(exc).__name__})") from None
     try:
-        untrusted = set(sio.get_untrusted_types(data=blob)) - set(TRUSTED_TYPES)
-        if untrusted:
-            raise InputError(f"{path}: model refers to {len(untrusted)} type(s) outside the allow-list; refused")
-        scorer = sio.loads(blob, trusted=sorted(set(sio.get_untrusted_types(data=blob))))
+        named = set(sio.get_untrusted_types(data=blob))  # types beyond skops' safe defaults
+        if named - set(TRUSTED_TYPES):
+            raise InputError(f"{path}: model refers to {len(named - set(TRUSTED_TYPES))} type(s) outside the allow-list; refused")
+        scorer = sio.loads(blob, trusted=sorted(named))
     except InputError:
         raise
     except Exception as exc:  # noqa: BLE001 - any decoding failure means "not a usable model"
