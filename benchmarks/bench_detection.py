@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 AMLSIM = ROOT.parent / "shared" / "datasets" / "amlsim" / "transactions.csv"
 AMLSIM_CONFIG = ROOT / "configs" / "amlsim.toml"
 AMLWORLD = {"n_accounts": 1000, "n_days": 90, "n_per_pattern": 10, "n_migrants": 40, "random_state": 0}
-SYNTH = {"n_accounts": 800, "n_days": 150, "n_per_typology": 3, "random_state": 0}
+SYNTH = {"n_accounts": 2000, "n_days": 150, "n_per_typology": 3, "random_state": 0}
 #: AMLSim typologies' rules (evaluate.AMLSIM_TYPOLOGIES) plus pass-through
 AMLSIM_RULES = ["ML-04", "ML-05", "ML-06", "ML-07", "ML-08", "ML-09", "ML-10", "ML-11"]
 DECOY_RULES = ("FL-01", "FL-02", "ML-04")
