@@ -121,18 +121,50 @@ def test_generator_amounts_are_not_conserved_hop_to_hop(world):
 
 def test_rules_recall_the_independent_patterns(world):
     bundle_, truth = world
-    rules = ["ML-01", "ML-04", "ML-07", "ML-08", "ML-09", "ML-10"]
-    a = fm.score(bundle_, rules=rules + ["FL-01", "FL-02"])
+    # the classes issue 15 fixed (single large pass-through, cycles with fees) and two that held already;
+    # the others are measured at larger sizes by benchmarks/bench_detection.py
+    rules = ["ML-01", "ML-04", "ML-07", "ML-09"]
+    a = fm.score(bundle_, rules=rules + ["FL-01", "FL-02", "HT-09"]).to_pandas()
     m = evaluate(a, truth).set_index("typology")
     for r in rules:
         assert m.loc[r, "recall"] == 1.0, r
         assert m.loc[r, "subject_precision"] >= 0.6, r
-    # the remittance look-alike raises nothing
-    subjects = set(a.filter(fm_rule_in(a, ["FL-01", "FL-02"])).column("subject_id").to_pylist())
-    assert not {s for s in subjects if s.startswith(("AW/W", "AW/R"))}
+        assert m.loc[r, "txn_precision"] >= 0.5, r
+    # the remittance look-alike (12 migrant workers, 2 licensed remitters) raises nothing
+    assert not a["subject_id"].str.match(r"AW/(W|R)\d").any()
 
 
-def fm_rule_in(a, ids):
-    import pyarrow.compute as pc
+# ----------------------------------------------------------------------------- AMLSim-style cycles and gather-scatter
+def _ring(amounts, days):
+    accs = [f"R{i}" for i in range(len(amounts))]
+    return [tx(i, accs[i], accs[(i + 1) % len(accs)], a, d) for i, (a, d) in enumerate(zip(amounts, days))]
 
-    return pc.is_in(a["rule_id"], value_set=__import__("pyarrow").array(ids))
+
+def test_unordered_ring_with_random_amounts_is_found_only_in_amlsim_mode():
+    # AMLSim-style: amounts drawn afresh (the fourth hop larger than the first), hops out of time order
+    rows = _ring(["383.00", "604.00", "303.00", "893.00", "454.00"], [1, 14, 3, 9, 1])
+    assert alerts(bundle(rows), "ML-09") == []  # default: hops in time order, the same money going round
+    amlsim = fm.Config(rules={"ML-09": {"time_order": 0, "min_amount_fraction": 0, "max_length": 12}})
+    (a,) = alerts(bundle(rows), "ML-09", amlsim)
+    assert a["subject_id"] == "R0" and sorted(a["evidence_txn_ids"]) == [f"t{i:04d}" for i in range(5)]
+    assert "R0 → R1 → R2 → R3 → R4 → R0" in a["explanation"] and "any order" in a["explanation"]
+
+
+def test_unordered_ring_near_misses():
+    amlsim = fm.Config(rules={"ML-09": {"time_order": 0, "min_amount_fraction": 0}})
+    open_chain = _ring(["500.00"] * 5, [1, 2, 3, 4, 5])[:-1]  # the ring is not closed
+    assert alerts(bundle(open_chain), "ML-09", amlsim) == []
+    spread = _ring(["500.00"] * 5, [1, 20, 40, 60, 80])  # not within one 30-day window
+    assert alerts(bundle(spread), "ML-09", amlsim) == []
+    seven = _ring(["500.00"] * 7, range(7))  # longer than max_length 6
+    assert alerts(bundle(seven), "ML-09", amlsim) == []
+
+
+def test_gather_scatter_outflow_above_inflow_needs_max_pass_through():
+    # AMLSim-style hub: 4 in, 4 out, amounts drawn afresh: more goes out than came in
+    rows = [tx(i, f"IN/{i}", "HUB/1", "300.00", 1 + i * 0.5) for i in range(4)]
+    rows += [tx(10 + i, "HUB/1", f"OUT/{i}", "450.00", 4 + i * 0.5) for i in range(4)]
+    loose = {"min_inflow_fraction": 0, "min_pass_through": 0.3}
+    assert alerts(bundle(rows), "ML-08", fm.Config(rules={"ML-08": loose})) == []
+    (a,) = alerts(bundle(rows), "ML-08", fm.Config(rules={"ML-08": {**loose, "max_pass_through": 3}}))
+    assert a["subject_id"] == "HUB/1" and len(a["evidence_txn_ids"]) == 8
