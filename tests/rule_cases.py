@@ -91,10 +91,12 @@ def wages_drained():
 
 
 def wages_pooled():
+    # three workers, each forwarding most of three monthly wages to the same agent (one forward is not steady)
     rows = []
     for w in range(3):
-        rows.append(tx(10 * w, "EMPLOYER/1", f"WORKER/{w}", "2000.00", 0, description="payroll"))
-        rows.append(tx(10 * w + 1, f"WORKER/{w}", "AGENT/1", "1700.00", 1))
+        for k, day in enumerate((0, 30, 60)):
+            rows.append(tx(100 * w + 10 * k, "EMPLOYER/1", f"WORKER/{w}", "2000.00", day, description="payroll"))
+            rows.append(tx(100 * w + 10 * k + 1, f"WORKER/{w}", "AGENT/1", "1700.00", day + 1))
     return bundle(rows), fm.Config(), {"AGENT/1", "WORKER/0", "WORKER/1", "WORKER/2"}
 
 

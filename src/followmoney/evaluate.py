@@ -74,6 +74,7 @@ from followmoney.core.config import Config, ConfigError, get_config
 
 __all__ = [
     "evaluate",
+    "precision_at_k",
     "truth_from_labels",
     "backtest",
     "Backtest",
@@ -385,6 +386,50 @@ def evaluate(
     for c in ("patterns", "recalled", "alerts", "subjects", "txn_truth", "txn_evidence", "txn_hits"):
         out[c] = out[c].astype("int64")
     return out
+
+
+def precision_at_k(ranked, truth, ks: Sequence[int] = (20, 50, 100)) -> dict:
+    """How many of an analyst's first ``k`` subjects are real: precision at the top of a ranking.
+
+    Parameters
+    ----------
+    ranked : pyarrow.Table or pandas.DataFrame
+        Cases (:func:`followmoney.detect.cases.build_cases`, sorted by ``risk_score``) or
+        alerts (:func:`followmoney.score`, sorted by ``score``), most urgent first; reads
+        ``subject_kind`` (default ``account``) and ``subject_id``. A subject's first row
+        is its place in the ranking.
+    truth : pyarrow.Table or pandas.DataFrame
+        Ground truth as for :func:`evaluate`.
+    ks : sequence of int, default (20, 50, 100)
+
+    Returns
+    -------
+    dict
+        ``precision_at_<k>``: the share of the first ``min(k, n)`` distinct subjects that
+        match a non-``counterparty`` truth row of any pattern (NaN when nothing is
+        ranked); ``ranked``: n, the distinct subjects; ``tied_at_top``: how many share the
+        first subject's score (``risk_score`` or ``score``; 0 without one), a ranking
+        that cannot order them.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> truth = pd.DataFrame({"typology": ["ML-05"], "pattern_id": ["p1"], "account_id": ["HUB"],
+    ...                       "is_subject": [True], "role": ["subject"], "txn_id": [None]})
+    >>> cases = pd.DataFrame({"subject_id": ["HUB", "SHOP", "HUB"], "risk_score": [0.9, 0.8, 0.5]})
+    >>> precision_at_k(cases, truth, ks=(1, 2))
+    {'precision_at_1': 1.0, 'precision_at_2': 0.5, 'ranked': 2, 'tied_at_top': 1}
+    """
+    r = _frame(ranked)
+    kind = r["subject_kind"].fillna("account") if "subject_kind" in r else pd.Series("account", index=r.index)
+    keys = list(dict.fromkeys(zip(kind, r["subject_id"])))
+    t = _normalise_truth(truth)
+    acc = t[t["txn_id"].isna() & (t["role"] != "counterparty")]
+    positive = {("account", a) for a in acc["account_id"].dropna()} | {("party", p) for p in acc["party_id"].dropna()}
+    out = {f"precision_at_{k}": _ratio(sum(x in positive for x in keys[:k]), min(k, len(keys))) for k in ks}
+    col = "risk_score" if "risk_score" in r else "score" if "score" in r else None
+    tied = int((r[col] == r[col].iloc[0]).sum()) if col and len(r) else 0
+    return out | {"ranked": len(keys), "tied_at_top": tied}
 
 
 def _restrict(t: pd.DataFrame, a: pd.DataFrame, lo, hi, transactions):

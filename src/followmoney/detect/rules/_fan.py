@@ -54,6 +54,7 @@ def _fan(frame: pd.DataFrame, ctx: RuleContext, subject: str, member: str) -> pd
         ep = ep[ep["peak"] >= ctx.params["min_ratio_to_typical"] * ep["typical"]]
     if ep.empty:
         return pd.DataFrame()
+    ep["evidence_txn_ids"] = _new_counterparties_only(f, ep, subject, member)
     ep["subject_kind"] = "account"
     # 0.5 at the threshold, 1.0 at four times the threshold (log scale)
     ep["score"] = np.clip(0.5 + 0.25 * np.log2(ep["peak"] / k), 0.0, 1.0)
@@ -62,6 +63,21 @@ def _fan(frame: pd.DataFrame, ctx: RuleContext, subject: str, member: str) -> pd
         for p, t, n, s, e in zip(ep["peak"], ep["typical"], ep["baseline_count"], ep["episode_start"], ep["episode_end"])
     ]
     return ep.rename(columns={"subject": "subject_id", "start": "window_start", "end": "window_end"})
+
+
+def _new_counterparties_only(f: pd.DataFrame, ep: pd.DataFrame, subject: str, member: str) -> list:
+    """Evidence of each episode: its window's transactions with counterparties the account first dealt with in
+    that window (the burst), leaving out those it already dealt with before (a friend, the landlord, a regular
+    customer). All of the window when every counterparty was already known (issue 15: evidence is the pattern)."""
+    g = f[f[subject].notna() & f[member].notna()]
+    first = g.groupby([subject, member], sort=False)["t"].min()
+    out = []
+    for subj, rows, ids, start in zip(ep["subject"], ep["evidence_rows"], ep["evidence_txn_ids"], ep["start"]):
+        mem = f.loc[list(rows), member].to_numpy()
+        seen = first.reindex(pd.MultiIndex.from_arrays([np.repeat(subj, len(mem)), mem])).to_numpy(float)
+        new = ~(seen < start)  # first contact in the window (or unknown member: kept)
+        out.append([i for i, k in zip(ids, new) if k] if new.any() else list(ids))
+    return out
 
 
 def _day(us: int) -> str:
@@ -83,7 +99,7 @@ def _explain(direction: str):
             f"{params['min_ratio_to_typical']:g} times {usual}; card, merchant and payroll "
             f"payments not counted). "
             f"Busiest window {facts['window_start']:%Y-%m-%d} to {facts['window_end']:%Y-%m-%d}: "
-            f"{facts['evidence_count']} transactions, {facts['totals']}. "
+            f"{facts['evidence_count']} transactions with {who} new to the account in it, {facts['totals']}. "
             f"The count stayed at or above the threshold from {_day(facts['episode_start'])} "
             f"to {_day(facts['episode_end'])}."
         )

@@ -1,0 +1,294 @@
+"""Detection quality on data the rules were not written alongside (issue 15).
+
+Three labelled sources, each scored with the typology rules and measured with
+:func:`followmoney.evaluate.evaluate` (pattern recall, subject precision, transaction
+precision = the share of an alert's evidence that belongs to a pattern of its typology):
+
+* **AMLworld-style** (:func:`followmoney.datasets.amlworld.make_amlworld`, written to the
+  published AMLworld pattern definitions, apart from ``synth``): ``AMLWORLD`` sizes and
+  seed, default configuration, every rule. Besides the per-typology figures: the alerts
+  of FL-01, FL-02 and ML-04 on the remittance look-alike (migrant workers and the
+  licensed remitters; every one is a false positive), and precision at the top
+  20 / 50 / 100 alerts ranked as :func:`followmoney.score` ranks them.
+* **AMLSim** (``../shared/datasets/amlsim/transactions.csv``; skipped when absent) with
+  its own parameters (``configs/amlsim.toml``), the rules of its typologies.
+* **make_transactions** (``SYNTH`` sizes and seed): recall of every injected typology,
+  which must stay 1.0.
+
+``BEFORE`` holds the figures measured with the same sizes and seeds on the code before
+issue 15 (commit 70c29ab), printed side by side with the current ones.
+Usage: ``python benchmarks/run.py --only detection``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+# ../shared beside the checkout; a git worktree under <project>/wt/<name> finds <project>/shared
+SHARED = next((p for p in (ROOT.parent / "shared", ROOT.parents[1] / "shared") if p.is_dir()), ROOT.parent / "shared")
+AMLSIM = SHARED / "datasets" / "amlsim" / "transactions.csv"
+AMLSIM_CONFIG = ROOT / "configs" / "amlsim.toml"
+AMLWORLD = {"n_accounts": 1000, "n_days": 90, "n_per_pattern": 10, "n_migrants": 40, "random_state": 0}
+SYNTH = {"n_accounts": 2000, "n_days": 150, "n_per_typology": 3, "random_state": 0}
+#: AMLSim typologies' rules (evaluate.AMLSIM_TYPOLOGIES) plus pass-through
+AMLSIM_RULES = ["ML-04", "ML-05", "ML-06", "ML-07", "ML-08", "ML-09", "ML-10", "ML-11"]
+DECOY_RULES = ("FL-01", "FL-02", "ML-04")
+#: make_transactions typologies whose rules issue 15 changed (their precision is printed too)
+SYNTH_SHOWN = ("ML-04", "ML-05", "ML-06", "ML-08", "ML-09", "FL-01", "FL-02", "HT-09")
+TOP_K = (20, 50, 100)
+
+#: Measured on commit 70c29ab (before issue 15) with the sizes and seeds above (AMLSim with that commit's
+#: configs/amlsim.toml): per typology [recall, subject precision, transaction precision].
+BEFORE: dict = {
+    "amlworld_metrics": {
+        "ML-01": [
+            1.0,
+            1.0,
+            1.0
+        ],
+        "ML-04": [
+            0.0,
+            1.0,
+            0.0
+        ],
+        "ML-05": [
+            0.7,
+            0.952,
+            0.373
+        ],
+        "ML-06": [
+            0.6,
+            1.0,
+            0.371
+        ],
+        "ML-07": [
+            0.8,
+            1.0,
+            1.0
+        ],
+        "ML-08": [
+            0.9,
+            1.0,
+            0.6
+        ],
+        "ML-09": [
+            0.5,
+            1.0,
+            1.0
+        ],
+        "ML-10": [
+            1.0,
+            1.0,
+            0.598
+        ],
+        "ML-11": [
+            0.1,
+            1.0,
+            1.0
+        ]
+    },
+    "amlworld_remittance_decoy_alerts": {
+        "FL-01": 36,
+        "FL-02": 0,
+        "ML-04": 0
+    },
+    "amlworld_ranking": {
+        "precision_at_20": 0.35,
+        "precision_at_50": 0.6,
+        "precision_at_100": 0.66,
+        "ranked": 133,
+        "tied_at_top": 14
+    },
+    "amlsim_metrics": {
+        "ML-05": [
+            0.533,
+            0.271,
+            0.001
+        ],
+        "ML-06": [
+            1.0,
+            0.185,
+            0.009
+        ],
+        "ML-07": [
+            0.933,
+            1.0,
+            1.0
+        ],
+        "ML-08": [
+            0.0,
+            0.0,
+            0.0
+        ],
+        "ML-09": [
+            0.0,
+            None,
+            None
+        ],
+        "ML-10": [
+            0.0,
+            None,
+            None
+        ],
+        "ML-11": [
+            0.0,
+            None,
+            None
+        ]
+    },
+    "synth_min_recall": 1.0,
+    "synth_metrics": {
+        "FL-01": [
+            1.0,
+            0.929,
+            0.394
+        ],
+        "FL-02": [
+            1.0,
+            0.71,
+            0.796
+        ],
+        "HT-09": [
+            1.0,
+            1.0,
+            0.931
+        ],
+        "ML-04": [
+            1.0,
+            0.875,
+            0.414
+        ],
+        "ML-05": [
+            1.0,
+            0.909,
+            0.237
+        ],
+        "ML-06": [
+            1.0,
+            1.0,
+            0.303
+        ],
+        "ML-08": [
+            1.0,
+            0.947,
+            0.162
+        ],
+        "ML-09": [
+            1.0,
+            1.0,
+            1.0
+        ]
+    }
+}
+
+
+def _r(v, n=3):
+    return None if v is None or (isinstance(v, float) and math.isnan(v)) else round(float(v), n)
+
+
+def _per_typology(alerts, truth, only=None) -> dict:
+    from followmoney.evaluate import evaluate
+
+    m = evaluate(alerts, truth)
+    out = {}
+    for r in m.to_dict("records"):
+        k = r["typology"]
+        if only is not None and k not in only:
+            continue
+        if r["patterns"] == 0 and k != "(all)":
+            continue
+        out[k] = {"patterns": r["patterns"], "recall": _r(r["recall"]), "subject_precision": _r(r["subject_precision"]),
+                  "txn_precision": _r(r["txn_precision"]), "alerts": r["alerts"]}  # fmt: skip
+    return out
+
+
+def _top_k(alerts, truth) -> dict:
+    """Precision at the top 20 / 50 / 100 cases (build_cases ranking), and ties at the top."""
+    from followmoney.detect.cases import build_cases
+
+    try:
+        from followmoney.evaluate import precision_at_k
+    except ImportError:  # the code before issue 15
+        return {}
+    return precision_at_k(build_cases(alerts), truth, TOP_K)
+
+
+def _amlworld() -> dict:
+    import followmoney as fm
+    from followmoney.datasets.amlworld import make_amlworld
+
+    t = time.perf_counter()
+    bundle, truth = make_amlworld(**AMLWORLD)
+    gen = time.perf_counter() - t
+    t = time.perf_counter()
+    alerts = fm.score(bundle, fm.Config(), progress=False)
+    score_s = time.perf_counter() - t
+    a = alerts.select(["rule_id", "subject_id"]).to_pandas()
+    decoy = a[a["rule_id"].isin(DECOY_RULES) & a["subject_id"].str.match(r"AW/(W|R)\d")]
+    from followmoney.datasets.amlworld import PATTERNS
+
+    return {
+        "amlworld_params": AMLWORLD,
+        "amlworld_rows": bundle.transactions.num_rows,
+        "amlworld_generate_seconds": round(gen, 2),
+        "amlworld_score_seconds": round(score_s, 2),
+        "amlworld_metrics": _per_typology(alerts, truth, only=set(PATTERNS.values())),
+        "amlworld_remittance_decoy_alerts": {r: int((decoy["rule_id"] == r).sum()) for r in DECOY_RULES},
+        "amlworld_ranking": _top_k(alerts, truth),
+    }
+
+
+def _amlsim() -> dict:
+    import followmoney as fm
+    from followmoney.evaluate import truth_from_labels
+
+    if not AMLSIM.is_file():
+        return {"amlsim": "skipped: ../shared/datasets/amlsim/transactions.csv not present"}
+    bundle = fm.read(AMLSIM, progress=False)
+    truth = truth_from_labels(bundle)
+    t = time.perf_counter()
+    alerts = fm.score(bundle, fm.Config.from_toml(AMLSIM_CONFIG), rules=AMLSIM_RULES, progress=False)
+    return {
+        "amlsim_rows": bundle.transactions.num_rows,
+        "amlsim_score_seconds": round(time.perf_counter() - t, 2),
+        "amlsim_metrics": _per_typology(alerts, truth, only=set(AMLSIM_RULES)),
+    }
+
+
+def _synth() -> dict:
+    import followmoney as fm
+    from followmoney.datasets.synth import make_transactions
+    from followmoney.evaluate import evaluate
+
+    bundle, truth = make_transactions(**SYNTH)
+    alerts = fm.score(bundle, progress=False)
+    m = evaluate(alerts, truth)
+    m = m[(m["patterns"] > 0) & (m["typology"] != "(all)")]
+    return {
+        "synth_params": SYNTH,
+        "synth_rows": bundle.transactions.num_rows,
+        "synth_min_recall": _r(m["recall"].min()),
+        "synth_below_1": {r["typology"]: _r(r["recall"]) for r in m.to_dict("records") if r["recall"] < 1},
+        "synth_metrics": _per_typology(alerts, truth, only=set(SYNTH_SHOWN)),
+    }
+
+
+def run(repeat: int = 1) -> dict:
+    """Measure; return the figures (printed and saved by ``benchmarks/run.py``); ``repeat`` is unused (one run)."""
+    t0 = time.perf_counter()
+    out = {"benchmark": "detection quality on independent data (AMLworld-style, AMLSim) and make_transactions"}
+    out.update(_amlworld())
+    out.update(_amlsim())
+    out.update(_synth())
+    if BEFORE:
+        out["before_70c29ab"] = BEFORE
+    out["bench_seconds"] = round(time.perf_counter() - t0, 1)
+    return out
+
+
+if __name__ == "__main__":  # pragma: no cover
+    print(json.dumps(run(), indent=2))
