@@ -106,7 +106,7 @@ def _sheet(table: pa.Table):
 
 
 
-def with_names(table: pa.Table, names) -> pa.Table:
+def with_names(table: pa.Table, names, *, named_lists: bool = True) -> pa.Table:
     """Cases or alerts with the names an analyst reads beside the ids.
 
     Adds ``subject_name`` (display name, see :func:`followmoney.names.display_names`)
@@ -119,6 +119,8 @@ def with_names(table: pa.Table, names) -> pa.Table:
     table : pyarrow.Table
         Cases (:data:`followmoney.detect.cases.CASES_SCHEMA`) or alerts; needs ``subject_id``.
     names : followmoney.names.Names
+    named_lists : bool, default True
+        False keeps the list columns as ids (CSV files read by programs).
 
     Returns
     -------
@@ -131,7 +133,7 @@ def with_names(table: pa.Table, names) -> pa.Table:
     table = table.add_column(at, "subject_name", pa.array([names.name(i) for i in ids], pa.string()))
     variants = [", ".join(v for v in names.variants.get(i, [])[1:]) or None for i in ids]
     table = table.add_column(at + 1, "subject_variants", pa.array(variants, pa.string()))
-    for col in ("controls", "controlled_by", "related_subject_ids"):
+    for col in ("controls", "controlled_by", "related_subject_ids") if named_lists else ():
         if col in table.column_names and pa.types.is_list(table.schema.field(col).type):
             vals = [None if v is None else [names.with_id(x) for x in v] for v in table[col].to_pylist()]
             table = table.set_column(table.column_names.index(col), col, pa.array(vals, pa.list_(pa.string())))

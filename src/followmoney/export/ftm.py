@@ -208,6 +208,7 @@ def to_ftm(
             counts["placeholders"] += 1
         return key
 
+    account_names = {r["account_id"]: r["name"].strip() for r in bundle.accounts.select(["account_id", "name"]).to_pylist() if r["name"] and r["name"].strip()}
     payments = []
     for r in tx_rows:
         ends = []
@@ -219,7 +220,7 @@ def to_ftm(
             if who is None:
                 cp = (r.get("counterparty_name") or "").strip()
                 if account:
-                    who = placeholder(f"account:{account}", f"Holder of account {account.rpartition('/')[2]}")
+                    who = placeholder(f"account:{account}", account_names.get(account) or f"Holder of account {account.rpartition('/')[2]}")
                     if cp and cp not in entities[who].get("name"):
                         entities[who].add("alias", cp)
                 elif cp:

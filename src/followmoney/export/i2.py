@@ -155,6 +155,12 @@ def to_i2(bundle: Bundle, directory: str | Path, *, resolution=None, names=None,
     links["From Type"], links["From Label"] = links["From ID"].map(etype), links["From ID"].map(elabel)
     links["To Type"], links["To Label"] = links["To ID"].map(etype), links["To ID"].map(elabel)
     links = links.reindex(columns=I2_LINK_COLUMNS).drop_duplicates()
+    roles = links["Link Type"] != "Transfer"  # one role link per pair and type, all its source references
+    merged = links[roles].groupby(["From ID", "Link Type", "To ID"], as_index=False, sort=False).agg(
+        {**{c: "first" for c in I2_LINK_COLUMNS if c not in ("From ID", "Link Type", "To ID", "Reference")},
+         "Reference": lambda r: "; ".join(dict.fromkeys(x for x in r if isinstance(x, str)))}
+    )  # fmt: skip
+    links = pd.concat([links[~roles], merged], ignore_index=True).reindex(columns=I2_LINK_COLUMNS)
     out = {"entities": directory / "entities.csv", "links": directory / "links.csv"}
     defuse_frame(entities.astype(object)).to_csv(out["entities"], index=False, encoding="utf-8-sig")
     defuse_frame(links.astype(object)).to_csv(out["links"], index=False, encoding="utf-8-sig")
