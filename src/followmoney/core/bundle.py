@@ -187,12 +187,17 @@ def _merge_on_key(table: pa.Table, keys: tuple[str, ...]) -> pa.Table:
     if firsts.num_rows == table.num_rows:
         return table
     others = [c for c in table.column_names if c not in keys]
+    # Arrow's hash "first" has no kernel for decimals and lists (pyarrow 26): those columns
+    # are aggregated as the row number of their first non-null value, then taken back.
+    indirect = {c for c in others if pa.types.is_decimal(t[c].type) or pa.types.is_nested(t[c].type)}
+    for c in indirect:
+        t = t.set_column(t.column_names.index(c), c, pc.if_else(pc.is_valid(t[c]), idx, pa.scalar(None, pa.int64())))
     agg = t.group_by(list(keys), use_threads=False).aggregate(
         [("__i", "min")] + [(c, "first") for c in others]
     )
     agg = agg.sort_by("__i_min")
     cols = {k: agg.column(k) for k in keys}
-    cols.update({c: agg.column(f"{c}_first") for c in others})
+    cols.update({c: table[c].take(agg.column(f"{c}_first")) if c in indirect else agg.column(f"{c}_first") for c in others})
     return pa.table({c: cols[c] for c in table.column_names}).cast(table.schema)
 
 
