@@ -18,7 +18,7 @@ One module per format, the public names here:
 from __future__ import annotations
 
 from followmoney.export._safe import FORMULA_STARTS, defuse, defuse_frame, defuse_table
-from followmoney.export.excel import ALERT_COLUMNS, CASE_COLUMNS, analyst_table, to_excel, with_names
+from followmoney.export.excel import ALERT_COLUMNS, CASE_COLUMNS, EXCEL_MAX_CELL, EXCEL_MAX_ROWS, analyst_table, to_excel, with_names
 from followmoney.export.ftm import ftm_available, to_ftm, write_ftm
 from followmoney.export.graphs import analyst_graph, graph_for_export, to_gexf, to_graphml
 from followmoney.export.i2 import to_i2
@@ -43,4 +43,6 @@ __all__ = [
     "FORMULA_STARTS",
     "ALERT_COLUMNS",
     "CASE_COLUMNS",
+    "EXCEL_MAX_CELL",
+    "EXCEL_MAX_ROWS",
 ]
