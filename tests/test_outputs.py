@@ -335,3 +335,26 @@ def test_ftm_without_the_extra_exits_clearly_and_writes_nothing(run_dir, tmp_pat
     r = run("export", "--run", run_dir, "--to", "ftm", "--out", out)
     assert r.exit_code == 5 and "pip install 'followmoney[ftm]'" in r.output
     assert not out.exists()
+
+
+# ----------------------------------------------------------------------------- link chart
+def test_link_chart_shows_names_and_no_overlapping_labels(sample_data):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from followmoney.view.plot import LinkChartDisplay
+
+    d = LinkChartDisplay.from_bundle(fm.read(sample_data / "goaml"), CONTROLLER, hops=2, max_nodes=30)
+    renderer = d.figure_.canvas.get_renderer()
+    labels = [t for t in d.ax_.texts if t.get_text()]  # (arrows are empty annotations)
+    shown = [t for t in labels if t.get_visible()]
+    boxes = [t.get_window_extent(renderer) for t in shown]
+    assert not [(a, b) for i, a in enumerate(boxes) for b in boxes[i + 1:] if a.overlaps(b)]
+    texts = " ".join(t.get_text() for t in shown)
+    assert "Tariq Fictus" in texts and "Sample Horizon Manpower" in texts  # names, not ids
+    assert NAME in d.ax_.get_title()
+    hidden = sum(not t.get_visible() for t in labels)
+    assert hidden == d.labels_hidden_ and (hidden == 0 or f"+{hidden} labels hidden" in d.ax_.get_title())
+    plt.close(d.figure_)

@@ -423,6 +423,8 @@ class LinkChartDisplay:
         Nodes drawn per kind (``account``, ``party``, ``identifier``, ``truncated``).
     hidden_ : int
         Nodes left out by the cap.
+    labels_hidden_ : int
+        Labels (node names, edge amounts) hidden because they would overlap another.
 
     Examples
     --------
@@ -471,8 +473,14 @@ class LinkChartDisplay:
         H = neighbourhood(G, node, hops=hops, since=since, until=until, max_nodes=max_nodes)
         return cls(H, node).plot(ax=ax, seed=seed)
 
-    def plot(self, ax=None, *, seed: int = 0):
-        """Draw on ``ax`` (a new figure when None); returns self."""
+    def plot(self, ax=None, *, seed: int = 0, hide_overlaps: bool = True):
+        """Draw on ``ax`` (a new figure when None); returns self.
+
+        With ``hide_overlaps``, a label whose drawn box would overlap one already
+        placed is hidden: the subject's label first, then nodes by number of links,
+        then the amounts on edges. The title says how many (``+N labels hidden``) and
+        ``labels_hidden_`` holds the count.
+        """
         import math
 
         import networkx as nx
@@ -486,6 +494,7 @@ class LinkChartDisplay:
         pos = nx.spring_layout(nx.Graph(H), seed=seed, k=1.2 / math.sqrt(max(H.number_of_nodes(), 1)))
         money: dict[tuple, dict] = {}
         links = set()
+        edge_texts: list = []
         for u, v, d in H.edges(data=True):
             if d.get("relation") == "transaction":
                 m = money.setdefault((u, v), {})
@@ -499,10 +508,11 @@ class LinkChartDisplay:
                         arrowprops={"arrowstyle": "-|>", "lw": width, "color": "#555", "alpha": 0.7, "shrinkA": 8, "shrinkB": 8})  # fmt: skip
             label = ", ".join(f"{c or '?'} {a / 100:,.0f}" for c, a in sorted(per_ccy.items(), key=lambda x: str(x[0])))
             mid = ((pos[u][0] + pos[v][0]) / 2, (pos[u][1] + pos[v][1]) / 2)
-            ax.text(*mid, plain(label), fontsize=6, color="#333", ha="center")
+            edge_texts.append(ax.text(*mid, plain(label), fontsize=6, color="#333", ha="center"))
         for u, v in sorted(links):
             ax.plot([pos[u][0], pos[v][0]], [pos[u][1], pos[v][1]], ls="--", lw=0.8, color="#999", zorder=0)
         self.nodes_drawn_ = {k: 0 for k in _SHAPES}
+        node_texts = {}
         for n, d in sorted(H.nodes(data=True), key=lambda x: str(x[0])):
             kind = d.get("kind", "account")
             marker, color, _ = _SHAPES.get(kind, _SHAPES["account"])
@@ -510,15 +520,37 @@ class LinkChartDisplay:
             edge = "#d62728" if n == self.subject else "white"
             ax.scatter(*pos[n], marker=marker, s=size, c=color, edgecolors=edge, linewidths=2, zorder=3)
             self.nodes_drawn_[kind] = self.nodes_drawn_.get(kind, 0) + 1
-            ax.text(pos[n][0], pos[n][1] - 0.06, plain(_node_label(n, d)), fontsize=7, ha="center", va="top")
+            node_texts[n] = ax.text(pos[n][0], pos[n][1] - 0.06, plain(_node_label(n, d)), fontsize=7, ha="center", va="top")
+        ax.margins(0.15)  # room for labels at the edge
+        order = sorted(H.nodes, key=lambda n: (n != self.subject, -H.degree(n), str(n)))
+        self.labels_hidden_ = _hide_overlaps([node_texts[n] for n in order] + edge_texts) if hide_overlaps else 0
         self.hidden_ = int(H.graph.get("hidden_nodes", 0))
         handles = [Line2D([], [], marker=m, color="w", markerfacecolor=c, markersize=9, label=lab) for m, c, lab in _SHAPES.values()]
         ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=7, frameon=False)
         title = self.graph.nodes[self.subject].get("label") if self.subject in self.graph else None
-        ax.set_title(plain(f"Link chart around {title or self.subject}" + (f" ({self.hidden_} more not drawn)" if self.hidden_ else "")), fontsize=10)
+        notes = [f"{self.hidden_} more not drawn"] if self.hidden_ else []
+        if self.labels_hidden_:
+            notes.append(f"+{self.labels_hidden_} labels hidden to avoid overlap")
+        ax.set_title(plain(f"Link chart around {title or self.subject}" + (f" ({'; '.join(notes)})" if notes else "")), fontsize=10)
         ax.set_axis_off()
         self.ax_, self.figure_ = ax, ax.figure
         return self
+
+
+def _hide_overlaps(texts) -> int:
+    """Hide every text whose drawn box overlaps one kept before it (``texts`` in priority order)."""
+    if not texts:
+        return 0
+    renderer = texts[0].figure.canvas.get_renderer()
+    kept, hidden = [], 0
+    for t in texts:
+        box = t.get_window_extent(renderer).expanded(1.04, 1.1)
+        if any(box.overlaps(k) for k in kept):
+            t.set_visible(False)
+            hidden += 1
+        else:
+            kept.append(box)
+    return hidden
 
 
 def plain(text) -> str:
