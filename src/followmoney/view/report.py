@@ -156,6 +156,11 @@ def evidence_pack(
     parts.append("<h2>Link chart</h2>")
     chart = LinkChartDisplay.from_bundle(bundle, subject, hops=2, max_nodes=40)
     parts.append(f"<img alt='link chart around {_esc(subject)}' src='{_png(chart.figure_)}'>")
+    from followmoney.view.interactive import interactive_chart_html
+
+    parts.append("<h2>Interactive link chart</h2><p class='muted'>Click a node to expand its neighbourhood; filter payments "
+                 "by time window and amount. Colours: case band; outline: likely role.</p>")
+    parts.append(interactive_chart_html(bundle, subject, resolution=res, names=names, cases=build_cases(alerts)))
     parts.append("<h2>Timeline</h2>")
     timeline = TimelineDisplay.from_bundle(bundle, subject, alerts=alerts)
     parts.append(f"<img alt='timeline of {_esc(subject)}' src='{_png(timeline.figure_)}'>")
