@@ -358,3 +358,42 @@ def test_link_chart_shows_names_and_no_overlapping_labels(sample_data):
     hidden = sum(not t.get_visible() for t in labels)
     assert hidden == d.labels_hidden_ and (hidden == 0 or f"+{hidden} labels hidden" in d.ax_.get_title())
     plt.close(d.figure_)
+
+
+# ----------------------------------------------------------------------------- goAML content kept
+def test_dpmsr_goods_and_director_relation_are_kept(shared, tmp_path):
+    dpmsr = shared / "samples" / "goaml" / "uae_v5.0.2_DPMSR_TR.2079.200000309_synthetic.xml"
+    b = fm.read(dpmsr)
+    b.reconcile()
+    goods = b.goods.to_pylist()
+    assert len(goods) == 1
+    gold = goods[0]
+    assert (gold["item_type"], gold["size"], gold["size_uom"], gold["currency"]) == ("GOLD", "15", "KG", "AED")
+    assert gold["estimated_value"] == Decimal("1300000.00") and gold["disposed_value"] == Decimal("1234567.89")
+    assert gold["source_ref"].endswith("/activity[1]/goods_services[1]/item[1]")
+    rel = b.relations.to_pylist()
+    assert len(rel) == 1 and rel[0]["role"] == "director" and rel[0]["role_code"] == "ATR"
+    parties = {p["party_id"]: p for p in b.parties.to_pylist()}
+    company, director = parties[rel[0]["party_id"]], parties[rel[0]["related_party_id"]]
+    assert company["name"] == "Example Jewellery LLC" and company["kind"] == "entity"
+    # the director's own fields survive (an entity row before him used to drop them)
+    assert (director["given_name"], director["family_name"], director["nationality"]) == ("Ali", "Hassan", "IN")
+    # the relation travels to i2 and FtM
+    out = fm_export_i2(b, tmp_path)
+    links = pd.read_csv(out["links"], dtype=str, encoding="utf-8-sig")
+    d = links[links["Link Type"].str.startswith("Director")]
+    assert list(zip(d["From Label"], d["To Label"])) == [("Ali Hassan", "Example Jewellery LLC")]
+    pytest.importorskip("followthemoney")
+    from followmoney.export import to_ftm
+
+    rows = [e.to_dict() for e in to_ftm(b)]
+    assert _validate(rows) == (0, 0)
+    ship = [r for r in rows if r["schema"] == "Directorship"]
+    by_id = {r["id"]: r for r in rows}
+    assert len(ship) == 1 and by_id[ship[0]["properties"]["director"][0]]["properties"]["name"] == ["Ali Hassan"]
+
+
+def fm_export_i2(bundle, tmp_path):
+    from followmoney.export import to_i2
+
+    return to_i2(bundle, tmp_path / "i2")

@@ -794,7 +794,9 @@ def analyst_graph(bundle: Bundle, resolution=None, *, names=None, cases: pa.Tabl
     The collapsed entity graph (:func:`followmoney.graph.entity_graph` with
     ``collapse=True``: one node per resolved person or entity, accounts,
     identifiers) plus one ``payment`` edge per ordered pair of accounts (or walk-in
-    parties) and currency, aggregated from :func:`followmoney.graph.flow_table`.
+    parties) and currency, aggregated from :func:`followmoney.graph.flow_table`, and
+    the ``relations`` of entities (director, partner, ...: person → entity, key
+    ``relation:<role>``).
 
     Parameters
     ----------
@@ -849,6 +851,12 @@ def analyst_graph(bundle: Bundle, resolution=None, *, names=None, cases: pa.Tabl
         G.add_edge(s, t, f"payment:{cur}", relation="payment", currency=cur, amount=f"{amount:.2f}",
                    amount_cents=int(cents or 0), count=int(n), first=first, last=last,
                    label=f"{units.money_text(int(cents or 0), cur)} ({n})", weight=float(amount))  # fmt: skip
+    for org, who, role, code in zip(*(bundle.relations[c].to_pylist() for c in ("party_id", "related_party_id", "role", "role_code"))):
+        org, who = cmap.get(org, org), cmap.get(who, who)
+        for node in (org, who):
+            if node not in G:
+                G.add_node(node, kind="party")
+        G.add_edge(who, org, f"relation:{role}", relation=role, role_code=code, label=role.replace("_", " "))
     subjects = {}
     if cases is not None:
         for r in cases.select(["case_id", "subject_kind", "subject_id", "risk_score", "band", "role"]).to_pylist():

@@ -4,7 +4,8 @@ Mapping (``shared/reference/ftm.md``): parties → ``Person`` (person), ``Compan
 (entity) or ``LegalEntity`` (the source does not say); accounts → ``BankAccount``;
 holders → ``Ownership``; signatories and controllers → ``UnknownLink`` (FtM has no
 account-signatory schema); directors → ``Directorship`` of the entity holding the
-account; transactions → ``Payment``; alerts → ``Note`` on their subject with FtM
+account; ``relations`` (an entity's directors, partners, owners) → ``Directorship``,
+``Ownership`` or ``UnknownLink`` with the source's role code; transactions → ``Payment``; alerts → ``Note`` on their subject with FtM
 ``topics`` (``crime.traffick.human`` for HT/FL/HS rules, ``crime.fin`` otherwise).
 Resolved clusters become one entity each.
 
@@ -288,6 +289,30 @@ def to_ftm(
             link.add("role", role)
         link.add("recordId", r.get("source_ref"))
         link.make_id(dataset, "party_account", *key)
+        counts[link.schema.name] += 1
+        yield link
+
+    seen_rel = set()
+    for r in sorted(bundle.relations.to_pylist(), key=lambda r: (r["party_id"], r["related_party_id"], r["role"])):
+        org, who = owner_of.get(r["party_id"]), owner_of.get(r["related_party_id"])
+        if org is None or who is None or org == who or (org, who, r["role"]) in seen_rel:
+            continue
+        seen_rel.add((org, who, r["role"]))
+        if r["role"] in ("director", "beneficial_owner", "holder") and kind_of.get(org) != "Person":
+            link = model.make_entity("Directorship" if r["role"] == "director" else "Ownership")
+            if r["role"] == "director":
+                link.add("director", entities[who].id)
+                link.add("organization", entities[org].id)
+            else:
+                link.add("owner", entities[who].id)
+                link.add("asset", entities[org].id)
+        else:
+            link = model.make_entity("UnknownLink")
+            link.add("subject", entities[who].id)
+            link.add("object", entities[org].id)
+        link.add("role", " ".join(x for x in (r["role"].replace("_", " "), f"({r['role_code']})" if r.get("role_code") else None) if x))
+        link.add("recordId", r.get("source_ref"))
+        link.make_id(dataset, "relation", org, who, r["role"])
         counts[link.schema.name] += 1
         yield link
 

@@ -34,7 +34,8 @@ def to_i2(bundle: Bundle, directory: str | Path, *, resolution=None, names=None,
 
     ``links.csv`` (:data:`I2_LINK_COLUMNS`): one row per link with both ends' id,
     type and label (i2's entity–link–entity layout), ``Link Type`` (Transfer; Holder,
-    Signatory, Director, ...; Uses), ``Date`` always ``YYYY-MM-DD`` and ``Time``
+    Signatory, Director, ... of an account; Director, Partner, ... of an entity, with the
+    source's role code; Uses), ``Date`` always ``YYYY-MM-DD`` and ``Time``
     always ``HH:MM:SS`` (UTC; empty for links without a time), ``Amount`` as exact
     decimal text in ``Currency`` (ISO 4217), and ``Reference`` (source file and
     line, or file#XPath). Files are UTF-8 with a byte-order mark (what Excel and i2
@@ -43,7 +44,7 @@ def to_i2(bundle: Bundle, directory: str | Path, *, resolution=None, names=None,
     Parameters
     ----------
     bundle : Bundle
-        Uses ``parties``, ``accounts``, ``party_accounts``, ``identifiers`` and
+        Uses ``parties``, ``accounts``, ``party_accounts``, ``relations``, ``identifiers`` and
         ``transactions`` (``from_account, to_account, from_party, to_party,
         timestamp, amount, currency, source_ref``).
     directory : str or Path
@@ -134,6 +135,10 @@ def to_i2(bundle: Bundle, directory: str | Path, *, resolution=None, names=None,
         s = end(None, r["party_id"])
         t = end(r["account_id"], None)
         links.append({"From ID": s, "To ID": t, "Link Type": (r["role"] or "other").replace("_", " ").title(), "Reference": r["source_ref"]})
+    for r in bundle.relations.to_pylist():
+        links.append({"From ID": end(None, r["related_party_id"]), "To ID": end(None, r["party_id"]),
+                      "Link Type": (r["role"] or "other").replace("_", " ").title() + (f" ({r['role_code']})" if r.get("role_code") else ""),
+                      "Reference": r["source_ref"]})  # fmt: skip
     kinds_of_id = {}
     for r in bundle.identifiers.to_pylist():
         node = f"id:{r['kind']}:{r['value']}"
