@@ -175,6 +175,22 @@ def _edges(frame: pd.DataFrame) -> _Edges:
     )
 
 
+def _shared_edges(frame: pd.DataFrame, ctx: RuleContext) -> _Edges:
+    """The edge table of ``frame``, built once per scoring run and shared by the graph rules.
+
+    Kept in ``ctx.shared`` beside the frame it came from (a rule given another frame
+    builds its own); its arrays are read-only so that no rule can change another's input.
+    """
+    hit = ctx.shared.get("graph_edges")
+    if hit is not None and hit[0] is frame:
+        return hit[1]
+    E = _edges(frame)
+    for a in (E.txn_id, E.row, E.src, E.dst, E.cur, E.t, E.amt, E.accounts, E.currencies):
+        a.flags.writeable = False
+    ctx.shared["graph_edges"] = (frame, E)
+    return E
+
+
 def _pick_per_episode(found: pd.DataFrame, order: list[str], ascending: list[bool]) -> pd.DataFrame:
     """One finding per subject and episode: findings of one subject whose windows overlap
     or touch form an episode; the first by ``order`` is kept. ``order`` must end with a
@@ -256,7 +272,7 @@ def _scatter_gather(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     """
     p = ctx.params
     k, keep_share, W = p["min_intermediaries"], 1.0 - p["margin"], _window_us(p["window_days"])
-    E = _edges(frame)
+    E = _shared_edges(frame, ctx)
     if len(E) == 0:
         return pd.DataFrame()
     out = TimeIndex(E.out_key(), E.t)
@@ -851,7 +867,7 @@ def _cycles_rule(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     rising linearly to 1.0 when all of it does. Complexity as :func:`find_cycles`.
     """
     p, j = ctx.params, ctx.jurisdiction
-    E = _edges(frame)
+    E = _shared_edges(frame, ctx)
     if len(E) == 0:
         return pd.DataFrame()
     if not p["time_order"]:
@@ -1038,7 +1054,7 @@ def _chains_rule(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     linearly to 1.0 at twice that. Complexity as :func:`find_chains`.
     """
     p = ctx.params
-    E = _edges(frame)
+    E = _shared_edges(frame, ctx)
     if len(E) == 0:
         return pd.DataFrame()
     found, truncated, work = _chain_search(
@@ -1292,7 +1308,7 @@ def _bipartite(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     (so at most ``max_degree`` × distinct pairs); memory of the same order.
     """
     p = ctx.params
-    E = _edges(frame)
+    E = _shared_edges(frame, ctx)
     if len(E) == 0:
         return pd.DataFrame()
     rows, pairs = _window_pairs(E, _window_us(p["window_days"]), p["max_degree"])
@@ -1342,7 +1358,7 @@ def _stack(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     Complexity: as :func:`_bipartite` plus the merges over the (few) candidate sets.
     """
     p = ctx.params
-    E = _edges(frame)
+    E = _shared_edges(frame, ctx)
     if len(E) == 0:
         return pd.DataFrame()
     rows, pairs = _window_pairs(E, _window_us(p["window_days"]), p["max_degree"])
