@@ -7,6 +7,7 @@ import json
 import logging
 from decimal import Decimal
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -180,56 +181,79 @@ def _run_id(bundle: Bundle, cfg: Config) -> str:
 
 
 def _alerts_for(rule, params, cfg, findings: pd.DataFrame, by_txn: pd.DataFrame, run_id: str) -> pd.DataFrame:
+    """One alert row per finding, built column-wise (the explanation text is the only per-row step)."""
     f = findings.reset_index(drop=True)
-    ev = f[["evidence_txn_ids"]].explode("evidence_txn_ids").rename(columns={"evidence_txn_ids": "txn_id"})
-    ev = ev.join(by_txn, on="txn_id")
-    ev["row"] = ev.index
+    n = len(f)
+    evidence = [list(e) for e in f["evidence_txn_ids"]]
+    n_ev = np.fromiter(map(len, evidence), np.int64, n)
+    # an empty evidence list keeps one unmatched row, as DataFrame.explode does: its reference is null
+    per_row = np.maximum(n_ev, 1)
+    row = np.repeat(np.arange(n), per_row)
+    txn = [t for e in evidence for t in (e or [None])]
+    if by_txn.index.is_unique:
+        pos = by_txn.index.get_indexer(pd.Index(txn, dtype=object))  # -1: not a transaction of the input
+        take = {c: by_txn[c].array.take(pos, allow_fill=True) for c in ("amount_cents", "currency", "source_ref")}
+        source = np.asarray(take["source_ref"], dtype=object)
+        ev = pd.DataFrame({"row": row, "amount_cents": take["amount_cents"], "currency": take["currency"]})
+    else:  # repeated txn ids in the input: every match counts, as a join does
+        ev = pd.DataFrame({"txn_id": txn, "row": row}).join(by_txn, on="txn_id").reset_index(drop=True)
+        row, source = ev["row"].to_numpy(), ev["source_ref"].to_numpy(object)
     sums = ev.dropna(subset=["amount_cents"]).groupby(["row", "currency"], dropna=False)["amount_cents"].sum()
-    totals: dict[int, list] = {}
-    for (row, cur), v in sums.items():  # a missing currency stays None ("unknown currency" in words)
-        totals.setdefault(row, []).append((None if pd.isna(cur) else cur, int(v)))
-    refs = ev.groupby("row")["source_ref"].agg(list)
+    totals: list[list] = [[] for _ in range(n)]
+    for (r, cur), v in zip(sums.index.tolist(), sums.tolist()):  # a missing currency stays None
+        totals[r].append((None if pd.isna(cur) else cur, int(v)))
+    bounds = np.r_[0, np.cumsum(np.bincount(row, minlength=n))]
+    source = [None if x is None or x is pd.NA or x != x else x for x in source.tolist()]  # NaN/NA → null reference
+    refs = [source[a:b] for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist())]
     params_json = json.dumps({"jurisdiction": cfg.jurisdiction, **params}, sort_keys=True, default=str)
-    records = []
-    for i, r in f.iterrows():  # one row per alert, not per transaction
-        start = pd.Timestamp(int(r["window_start"]), unit="us", tz="UTC")
-        end = pd.Timestamp(int(r["window_end"]), unit="us", tz="UTC")
-        tot = sorted(totals.get(i, []), key=lambda p: (p[0] is None, p[0] or ""))
-        n_ev = len(r["evidence_txn_ids"])
+    ws_us = [int(x) for x in f["window_start"].tolist()]
+    we_us = [int(x) for x in f["window_end"].tolist()]
+    starts = pd.DatetimeIndex(pd.to_datetime(np.asarray(ws_us, np.int64), unit="us", utc=True))
+    ends = pd.DatetimeIndex(pd.to_datetime(np.asarray(we_us, np.int64), unit="us", utc=True))
+    kinds, subjects = f["subject_kind"].tolist(), f["subject_id"].tolist()
+    scores = [float(x) for x in f["score"].tolist()]
+    roles = f["role"].tolist() if "role" in f.columns else [None] * n
+    related = f["related_subjects"].tolist() if "related_subjects" in f.columns else [None] * n
+    jinfo = cfg.jurisdiction_info
+    alert_ids, explanations, amount_total, currency_one = [], [], [], []
+    for i, (facts0, kind, subj, start, end) in enumerate(zip(f["facts"].tolist(), kinds, subjects, starts, ends)):
+        tot = sorted(totals[i], key=lambda p: (p[0] is None, p[0] or ""))
         facts = {
-            **r["facts"],
-            "subject_id": r["subject_id"],
+            **facts0,
+            "subject_id": subj,
             "window_start": start,
             "window_end": end,
-            "evidence_count": n_ev,
+            "evidence_count": int(n_ev[i]),
             "totals": _fmt_totals(tot),
         }
-        score_ = float(r["score"])
-        records.append(
-            {
-                "alert_id": stable_id("A", rule.id, r["subject_kind"], r["subject_id"], int(r["window_start"]), int(r["window_end"])),
-                "rule_id": rule.id,
-                "rule_name": rule.name,
-                "typology": rule.typology,
-                "subject_kind": r["subject_kind"],
-                "subject_id": r["subject_id"],
-                "score": score_,
-                "severity": severity(score_),
-                "window_start": start,
-                "window_end": end,
-                "amount_total": Decimal(tot[0][1]) / 100 if len(tot) == 1 else None,
-                "currency": tot[0][0] if len(tot) == 1 else None,
-                "evidence_count": n_ev,
-                "evidence_txn_ids": list(r["evidence_txn_ids"]),
-                "explanation": rule.explain(facts, params, cfg.jurisdiction_info),
-                "params": params_json,
-                "run_id": run_id,
-                "evidence_source_refs": refs.get(i, []),
-                "subject_role": r.get("role"),
-                "related_subject_ids": list(r.get("related_subjects") or []),
-            }
-        )
-    out = pd.DataFrame.from_records(records)
+        alert_ids.append(stable_id("A", rule.id, kind, subj, ws_us[i], we_us[i]))
+        explanations.append(rule.explain(facts, params, jinfo))
+        amount_total.append(Decimal(tot[0][1]) / 100 if len(tot) == 1 else None)
+        currency_one.append(tot[0][0] if len(tot) == 1 else None)
+    out = pd.DataFrame(  # plain lists: column types inferred as from row records, so the schema metadata matches
+        {
+            "alert_id": alert_ids,
+            "rule_id": [rule.id] * n,
+            "rule_name": [rule.name] * n,
+            "typology": [rule.typology] * n,
+            "subject_kind": kinds,
+            "subject_id": subjects,
+            "score": np.asarray(scores, float),
+            "severity": [severity(x) for x in scores],
+            "window_start": starts,
+            "window_end": ends,
+            "amount_total": amount_total,
+            "currency": currency_one,
+            "evidence_count": n_ev,
+            "evidence_txn_ids": evidence,
+            "explanation": explanations,
+            "params": [params_json] * n,
+            "run_id": [run_id] * n,
+            "evidence_source_refs": refs,
+            "subject_role": roles,
+            "related_subject_ids": [list(x or []) for x in related],
+        }
+    )
     dup = out["alert_id"].duplicated(keep=False)
     if dup.any():  # same rule, subject and window from two findings: tell them apart by evidence
         out.loc[dup, "alert_id"] = [
