@@ -25,7 +25,7 @@ from followmoney.core.config import Config
 from followmoney.datasets import sample_data_path
 from followmoney.consolidate import read
 from followmoney.ingest import ADAPTERS
-from followmoney.pipeline import EXPORT_FORMATS, EXIT_CODES, exit_code, export_run, flat, load_run, read_or_load, run_score
+from followmoney.pipeline import EXCEL_MAX_CASES, EXPORT_FORMATS, EXIT_CODES, exit_code, export_run, flat, load_run, read_or_load, run_score
 from followmoney.share._cli import share as share_commands
 from followmoney.exceptions import FollowMoneyError
 from followmoney.trace import METHODS
@@ -92,12 +92,13 @@ def _config(config_file, jurisdiction=None) -> Config:
     return Config(**{**cfg.to_dict(), "jurisdiction": jurisdiction}) if jurisdiction else cfg
 
 
-def _score(paths, out, fmt, config_file, jurisdiction, quiet, previous=None, model=None):
+def _score(paths, out, fmt, config_file, jurisdiction, quiet, previous=None, model=None, excel_max_cases=EXCEL_MAX_CASES):
     with _Guard():
         cfg = _config(config_file, jurisdiction)
         summary = run_score(
-            list(paths), Path(out), fmt=fmt, cfg=cfg, progress=False if quiet else None, previous=previous, model=model
-        )
+            list(paths), Path(out), fmt=fmt, cfg=cfg, progress=False if quiet else None, previous=previous, model=model,
+            excel_max_cases=excel_max_cases or None,
+        )  # fmt: skip
     if not quiet:
         _print_summary(summary)
     for f in summary["failed_files"]:
@@ -128,10 +129,12 @@ def main(verbose: int) -> None:
               help="Output directory of the previous run: repeats without new evidence are not raised again.")  # fmt: skip
 @click.option("--model", type=click.Path(path_type=Path, exists=True, dir_okay=False),
               help="Model from `followmoney train`: its alerts join the rules' alerts.")  # fmt: skip
+@click.option("--excel-max-cases", type=click.IntRange(min=0), default=EXCEL_MAX_CASES, show_default=True,
+              help="cases.xlsx holds this many cases of highest risk and their alerts (0: all); the CSV/Parquet files hold all.")  # fmt: skip
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar, no summary.")
-def score(paths, out, fmt, config_file, jurisdiction, previous, model, quiet):
+def score(paths, out, fmt, config_file, jurisdiction, previous, model, excel_max_cases, quiet):
     """Read PATHS (files, folders or globs), score them and write cases, alerts and tables to --out."""
-    _score(paths, out, fmt, config_file, jurisdiction, quiet, previous, model)
+    _score(paths, out, fmt, config_file, jurisdiction, quiet, previous, model, excel_max_cases)
 
 
 @main.command()

@@ -56,7 +56,7 @@ from followmoney.exceptions import ConfigError, FollowMoneyError, RunError
 from followmoney.export import defuse_table, to_excel, with_names
 from followmoney.consolidate import read
 
-__all__ = ["run_score", "load_run", "load_cases", "read_or_load", "run_names", "is_run", "export_run", "EXPORT_FORMATS", "check_previous", "flat", "EXIT_CODES", "RUN_FILES", "STATUS_OK", "exit_code"]
+__all__ = ["run_score", "load_run", "load_cases", "read_or_load", "run_names", "is_run", "export_run", "EXPORT_FORMATS", "check_previous", "flat", "EXIT_CODES", "RUN_FILES", "STATUS_OK", "exit_code", "EXCEL_MAX_CASES"]
 
 #: Exit codes of the command line, by outcome.
 EXIT_CODES = {"complete": 0, "internal_error": 1, "input": 2, "config": 3, "complete_with_failures": 4, "missing_extra": 5}
@@ -78,6 +78,8 @@ RUN_FILES = {
 
 #: ``summary.json`` statuses of a finished run (the completion marker).
 STATUS_OK = ("complete", "complete_with_failures")
+#: Cases (of highest risk) in a run's ``cases.xlsx`` by default; all are in ``cases.parquet``/``cases.csv``.
+EXCEL_MAX_CASES = 10_000
 
 
 def exit_code(exc: BaseException) -> int:
@@ -298,6 +300,7 @@ def run_score(
     progress: bool | None = None,
     previous: Path | None = None,
     model: Path | None = None,
+    excel_max_cases: int | None = EXCEL_MAX_CASES,
 ) -> dict:
     """Read ``paths``, score them, and write the run directory ``out`` atomically.
 
@@ -321,6 +324,10 @@ def run_score(
     model : Path, optional
         A model trained by ``followmoney train``: its alerts (``AN-GBT`` / ``AN-IF``)
         join the rules' alerts and cases.
+    excel_max_cases : int or None, default :data:`EXCEL_MAX_CASES`
+        ``cases.xlsx`` holds the cases of highest risk up to this many, and their
+        alerts (its ``Notes`` sheet says so); ``cases.parquet``/``cases.csv`` and the
+        alerts files always hold all. None: every case in the workbook.
 
     Returns
     -------
@@ -365,7 +372,7 @@ def run_score(
         tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
         try:
             with stages("write"):
-                _write_outputs(tmp, bundle, alerts, suppressed, cases)
+                _write_outputs(tmp, bundle, alerts, suppressed, cases, excel_max_cases)
             summary = _summary(out, bundle, alerts, suppressed, cases, cfg, failures, failed_files, stages, t0)
             (tmp / RUN_FILES["summary"]).write_text(json.dumps(summary, indent=2, default=str) + "\n", "utf-8")  # last: the marker
             _replace(tmp, out)
@@ -417,7 +424,7 @@ def _peak_rss_mb() -> float | None:
     return round(kb / 1024, 1)
 
 
-def _write_outputs(tmp: Path, bundle, alerts, suppressed, cases) -> None:
+def _write_outputs(tmp: Path, bundle, alerts, suppressed, cases, excel_max_cases: int | None = EXCEL_MAX_CASES) -> None:
     f = RUN_FILES
     write_bundle(bundle, tmp / f["tables"])
     pq.write_table(alerts, tmp / f["alerts_parquet"])
@@ -426,7 +433,7 @@ def _write_outputs(tmp: Path, bundle, alerts, suppressed, cases) -> None:
     names = run_names(bundle)
     pacsv.write_csv(flat(with_names(alerts, names, named_lists=False)), tmp / f["alerts_csv"])
     pacsv.write_csv(flat(with_names(cases, names, named_lists=False)), tmp / f["cases_csv"])
-    to_excel(tmp / f["cases_xlsx"], cases=cases, alerts=alerts, names=names)
+    to_excel(tmp / f["cases_xlsx"], cases=cases, alerts=alerts, names=names, max_cases=excel_max_cases)
 
 
 def _summary(out, bundle, alerts, suppressed, cases, cfg, failures, failed_files, stages, t0) -> dict:

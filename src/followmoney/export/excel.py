@@ -222,6 +222,30 @@ def _write_sheet(wb, name: str, table: pa.Table, headings: dict[str, str] | None
     ws.autofilter(0, 0, max(i, 1), max(len(cols) - 1, 0))
 
 
+def _top_cases(cases: pa.Table, alerts: pa.Table | None, max_cases: int, notes: list[str]):
+    """The ``max_cases`` cases of highest risk and their alerts; a note when any are left out."""
+    import pyarrow.compute as pc
+
+    if max_cases < 0:
+        raise ValueError(f"max_cases must be 0 or more, not {max_cases}")
+    n = cases.num_rows
+    if n <= max_cases:
+        return cases, alerts
+    cases = cases.sort_by([("risk_score", "descending"), ("case_id", "ascending")]).slice(0, max_cases)
+    notes.append(
+        f"Sheet Cases: the {max_cases:,} cases of highest risk of {n:,}; {n - max_cases:,} left out. "
+        "All cases are in the run folder's cases.parquet and cases.csv."
+    )
+    if alerts is not None and "alert_ids" in cases.column_names:
+        total = alerts.num_rows
+        alerts = alerts.filter(pc.is_in(alerts["alert_id"], value_set=pc.list_flatten(cases["alert_ids"]).combine_chunks()))
+        notes.append(
+            f"Sheet Alerts: the {alerts.num_rows:,} alerts of those cases of {total:,}. "
+            "All alerts are in the run folder's alerts.parquet and alerts.csv."
+        )
+    return cases, alerts
+
+
 def to_excel(
     path: str | Path,
     *,
@@ -229,6 +253,7 @@ def to_excel(
     alerts: pa.Table | None = None,
     transactions: pa.Table | None = None,
     names=None,
+    max_cases: int | None = None,
 ) -> Path:
     """Write cases, alerts and (optionally) transactions to one Excel workbook, a sheet each.
 
@@ -241,6 +266,12 @@ def to_excel(
         :data:`ALERT_COLUMNS`) and ``Transactions`` (canonical columns).
     names : followmoney.names.Names, optional
         Adds the subject's name and spellings beside every id (:func:`with_names`).
+    max_cases : int, optional
+        Keep only the ``max_cases`` cases of highest risk (then case id) in the
+        workbook, and on the ``Alerts`` sheet only those cases' alerts; a ``Notes``
+        sheet says how many were left out and that the full sets are in the run
+        folder's ``cases.parquet``/``cases.csv`` and ``alerts.parquet``/``alerts.csv``.
+        Default: all cases.
 
     Returns
     -------
@@ -262,11 +293,15 @@ def to_excel(
     >>> p = to_excel(Path(tempfile.mkdtemp()) / "cases.xlsx", cases=fm.build_cases(alerts), alerts=alerts)
     >>> import openpyxl; openpyxl.load_workbook(p).sheetnames
     ['Cases', 'Alerts']
+    >>> openpyxl.load_workbook(to_excel(p, cases=fm.build_cases(alerts), alerts=alerts, max_cases=1)).sheetnames
+    ['Cases', 'Alerts', 'Notes']
     """
     import xlsxwriter
 
     path = Path(path)
     notes: list[str] = []
+    if cases is not None and max_cases is not None:
+        cases, alerts = _top_cases(cases, alerts, max_cases, notes)
     wb = xlsxwriter.Workbook(str(path), {"constant_memory": True, "strings_to_formulas": False, "strings_to_numbers": False, "strings_to_urls": False})
     try:
         if cases is not None:
