@@ -52,7 +52,7 @@ def test_bench_scale_generates_ibm_files_the_adapter_reads(tmp_path):
     bs = _bench_scale()
     path = tmp_path / "s_Trans.csv"
     gen = bs.write_ibm_csv(path, 3_000, seed=3, chunk=1_000)  # three chunks streamed
-    assert gen["rows"] == 3_000 and gen["accounts"] == 150 and gen["laundering_rows"] > 0
+    assert gen["rows"] == 3_000 and gen["accounts"] == 300 and gen["laundering_rows"] > 0
     bs.write_ibm_csv(tmp_path / "again.csv", 3_000, seed=3, chunk=1_000)
     assert path.read_bytes() == (tmp_path / "again.csv").read_bytes()  # same seed, same file
     assert fm.sniff(path) == "ibm_aml"

@@ -302,11 +302,23 @@ def _scatter_gather(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     inside = t_out[pr] <= a_s[a] + W
     a, pr = a[inside], pr[inside]
     rows = pd.DataFrame({"a": a} | {c: pairs[c].to_numpy()[pr] for c in ("I", "e_in", "e_out")})
-    got = rows.drop_duplicates(["a", "e_in"]).assign(x=lambda d: E.amt[d["e_in"].to_numpy()]).groupby(["a", "I"])["x"].sum()
-    fwd = rows.drop_duplicates(["a", "e_out"]).assign(x=lambda d: E.amt[d["e_out"].to_numpy()]).groupby(["a", "I"])["x"].sum()
-    per = pd.DataFrame({"got": got, "fwd": fwd.reindex(got.index)})
+    # per (anchor, intermediary): received (each transfer in once) and forwarded (each transfer out once).
+    # One int64 key per (anchor, edge) and per (anchor, intermediary) instead of multi-column
+    # drop_duplicates/groupby; an edge has one intermediary (I = dst of e_in = src of e_out).
+    n_e, n_acc = np.int64(len(E)), np.int64(max(len(E.accounts), 1))
+    a_, i_ = rows["a"].to_numpy(np.int64), rows["I"].to_numpy(np.int64)
+    per_ai = a_ * n_acc + i_
+
+    def _sum_once(edge: np.ndarray) -> pd.Series:
+        _, first = np.unique(a_ * n_e + edge, return_index=True)
+        return pd.Series(E.amt[edge[first]]).groupby(per_ai[first]).sum()
+
+    got = _sum_once(rows["e_in"].to_numpy(np.int64))
+    fwd = _sum_once(rows["e_out"].to_numpy(np.int64)).reindex(got.index)
+    key = got.index.to_numpy(np.int64)
+    per = pd.DataFrame({"a": key // n_acc, "I": key % n_acc, "got": got.to_numpy(), "fwd": fwd.to_numpy()})
     per["share"] = per["fwd"] / per["got"]
-    per = per[(per["fwd"] >= keep_share * per["got"] - 1e-9) & (per["fwd"] <= per["got"])].reset_index()
+    per = per[(per["fwd"] >= keep_share * per["got"] - 1e-9) & (per["fwd"] <= per["got"])].reset_index(drop=True)
     per = per[per.groupby("a")["I"].transform("size") >= k]
     if per.empty:
         return pd.DataFrame()
