@@ -44,7 +44,7 @@ def _routine(frame: pd.DataFrame) -> pd.Series:
 
 
 def _fan(frame: pd.DataFrame, ctx: RuleContext, subject: str, member: str) -> pd.DataFrame:
-    f = frame[~frame["self_transfer"] & ~_routine(frame)]
+    f = frame.loc[~frame["self_transfer"] & ~_routine(frame), ["t", "txn_id", subject, member]]  # the columns used
     k = ctx.params["min_counterparties"]
     ep = episodes(
         f, subject=subject, member=member, window_us=int(ctx.params["window_days"] * DAY_US), min_count=k,
