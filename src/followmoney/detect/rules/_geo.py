@@ -58,7 +58,14 @@ def _via(frame: pd.DataFrame, countries: set) -> pd.Series:
             return None
         return next((c for c in route if c in countries), None)
 
-    return frame["route_countries"].map(first)
+    route = frame["route_countries"]
+    known = route.notna().to_numpy(bool)
+    if known.all():
+        return route.map(first)
+    out = pd.Series(None, index=frame.index, dtype=object)
+    if known.any():  # only the rows with a route (a wire's chain of banks) are looked at
+        out[known] = route[known].map(first)
+    return out
 
 
 def _high_risk(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
@@ -66,6 +73,9 @@ def _high_risk(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     cfa, listed = _lists(ctx)
     w = int(p["window_days"] * DAY_US)
     subjects, evidence, scores, facts = [], [], [], []
+    geo = [c for c in ("country_to", "country_from", "route_countries") if c in frame]
+    if not any(frame[c].notna().any() for c in geo):  # no country anywhere (e.g. IBM AML data): nothing to find
+        return make_findings(frame, subjects, evidence, scores, facts)
     # (a) any transaction with a call-for-action country, either direction, or routed through one
     parts = []
     frame = frame.assign(via_cfa=_via(frame, cfa))

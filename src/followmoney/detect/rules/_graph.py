@@ -145,6 +145,10 @@ def _sorted_frame(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.reset_index(drop=True)
 
 
+#: The frame columns :func:`_edges` reads.
+_EDGE_COLUMNS = ("t", "txn_id", "from_account", "to_account", "amount_cents", "currency", "self_transfer", "channel", "is_payroll")
+
+
 def _edges(frame: pd.DataFrame) -> _Edges:
     """Build the edge table from a prepared frame (see the module notes for what is kept)."""
     frame = _sorted_frame(frame)
@@ -390,7 +394,7 @@ def _gather_scatter(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     p = ctx.params
     k, W, share = p["min_counterparties"], _window_us(p["window_days"]), p["min_pass_through"]
     # card, merchant and payroll payments are the hub's ordinary life, not the gathering or the scattering
-    E = _edges(frame[~_routine(frame)])
+    E = _edges(frame.loc[~_routine(frame), [c for c in _EDGE_COLUMNS if c in frame]])  # only what the edge table reads
     if len(E) == 0:
         return pd.DataFrame()
     hin, hout = E.in_key(), E.out_key()
