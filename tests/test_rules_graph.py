@@ -544,3 +544,24 @@ def test_graph_rules_share_one_edge_table_per_run(monkeypatch):
     monkeypatch.setattr(_graph, "_shared_edges", lambda frame, ctx: real(frame))
     assert shared.drop_columns(["run_id"]).equals(fm.score(b, rules=GRAPH_RULES).drop_columns(["run_id"]))
     assert shared.num_rows >= 3
+
+
+def test_shared_edge_table_is_dropped_after_its_last_reader(monkeypatch):
+    """Memory: the edge table is not held for the rules that run after the graph rules."""
+    import dataclasses
+
+    seen = {}
+
+    def spy(rule_id):
+        real = REGISTRY[rule_id].func
+
+        def func(frame, ctx):
+            seen[rule_id] = "graph_edges" in ctx.shared
+            return real(frame, ctx)
+
+        monkeypatch.setitem(REGISTRY, rule_id, dataclasses.replace(REGISTRY[rule_id], func=func))
+
+    for r in ("ML-10", "ML-12", "ML-13"):
+        spy(r)
+    fm.score(bundle(scatter_gather_rows() + ring_rows()), rules=["ML-07", "ML-10", "ML-12", "ML-13"])
+    assert seen == {"ML-10": True, "ML-12": True, "ML-13": False}

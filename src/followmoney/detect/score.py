@@ -21,7 +21,7 @@ from followmoney.core.config import Config, get_config
 from followmoney.exceptions import ConfigError
 from followmoney.core.frame import prepare_transactions
 from followmoney.core.ids import stable_id
-from followmoney.detect.rules import REGISTRY, RuleContext
+from followmoney.detect.rules import REGISTRY, SHARED_USERS, RuleContext
 from followmoney.core.units import money_text
 
 __all__ = ["score", "failures_of", "SEVERITY_CUTS", "FAILURES_KEY"]
@@ -111,7 +111,10 @@ def score(
     shared: dict = {}  # computed once per run, used by several rules
     failures: list[dict] = []
     out = []
-    for rule_id in progress_bar(ids, progress=progress, desc="scoring", unit="rule", leave=False):
+    last_use = {key: max((i for i, r in enumerate(ids) if r in users), default=-1) for key, users in SHARED_USERS.items()}
+    for i, rule_id in enumerate(progress_bar(ids, progress=progress, desc="scoring", unit="rule", leave=False)):
+        for key in [k for k, last in last_use.items() if last < i and k in shared]:
+            del shared[key]  # its last reader has run
         rule = REGISTRY[rule_id]
         params = rule.resolve_params(cfg.rule_params(rule_id))
         missing = rule.missing_columns(frame)

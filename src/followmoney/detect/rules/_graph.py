@@ -179,6 +179,10 @@ def _edges(frame: pd.DataFrame) -> _Edges:
     )
 
 
+#: The rules that read the shared edge table (:func:`_shared_edges`): scoring drops it once the last has run.
+SHARED_EDGE_USERS = ("ML-07", "ML-09", "ML-10", "ML-11", "ML-12")
+
+
 def _shared_edges(frame: pd.DataFrame, ctx: RuleContext) -> _Edges:
     """The edge table of ``frame``, built once per scoring run and shared by the graph rules.
 
@@ -311,11 +315,10 @@ def _scatter_gather(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     # drop_duplicates/groupby; an edge has one intermediary (I = dst of e_in = src of e_out).
     n_e, n_acc = np.int64(len(E)), np.int64(max(len(E.accounts), 1))
     a_, i_ = rows["a"].to_numpy(np.int64), rows["I"].to_numpy(np.int64)
-    per_ai = a_ * n_acc + i_
 
     def _sum_once(edge: np.ndarray) -> pd.Series:
-        _, first = np.unique(a_ * n_e + edge, return_index=True)
-        return pd.Series(E.amt[edge[first]]).groupby(per_ai[first]).sum()
+        first = np.flatnonzero(~pd.Series(a_ * n_e + edge).duplicated().to_numpy())
+        return pd.Series(E.amt[edge[first]]).groupby(a_[first] * n_acc + i_[first]).sum()
 
     got = _sum_once(rows["e_in"].to_numpy(np.int64))
     fwd = _sum_once(rows["e_out"].to_numpy(np.int64)).reindex(got.index)
