@@ -46,7 +46,7 @@ Conventions (what a reader of the output must know)
 ---------------------------------------------------
 * **One global order.** Transactions are processed in (``timestamp``, ``txn_id``) order;
   same inputs, same output, row for row.
-* **Exact money.** Amounts are integer hundredths (:func:`followmoney.core.schema.to_cents`);
+* **Exact money.** Amounts are integer thousandths (:func:`followmoney.core.schema.to_cents`);
   no float touches money. Pro-rata and LIBR shares are rounded *down* to the cent (the
   remainder stays in the account); when several tainted sources share one account, a
   payment's tainted cents are split among them by the largest-remainder (Hamilton)
@@ -120,6 +120,7 @@ import pyarrow.compute as pc
 
 from followmoney.core import schema
 from followmoney.core.bundle import Bundle
+from followmoney.core.units import MONEY_SCALE
 from followmoney.exceptions import TraceError
 
 __all__ = ["METHODS", "STOP_REASONS", "TraceError", "TraceIndex", "TraceResult", "backward", "forward"]
@@ -165,9 +166,9 @@ def _parse_cents(value, what: str) -> int:
         raise TraceError(f"{what}: not a number") from None
     if not d.is_finite():
         raise TraceError(f"{what}: not a finite number")
-    c = d * 100
+    c = d * MONEY_SCALE
     if c != c.to_integral_value():
-        raise TraceError(f"{what}: more than two decimal places")
+        raise TraceError(f"{what}: more than three decimal places")
     return int(c)
 
 
@@ -1027,7 +1028,7 @@ def _tag_totals(st, intervals: bool) -> dict:
 class TraceResult:
     """The outcome of a trace: hops, end positions, sources, exits, assumptions.
 
-    Every money column is ``decimal128(18, 2)`` in the row's ``currency``; times are
+    Every money column is ``decimal128(18, 3)`` in the row's ``currency``; times are
     ``timestamp[us, UTC]``. Rows are in a deterministic order: hops in global
     (timestamp, txn_id) order, positions by tainted balance (largest first) then account.
 
@@ -1239,7 +1240,7 @@ class TraceResult:
 
 
 def _cents(d: Decimal | None) -> int:
-    return 0 if d is None else int(d * 100)
+    return 0 if d is None else int(d * MONEY_SCALE)
 
 
 def _pct(a: int, b: int) -> str:

@@ -20,7 +20,7 @@ from followmoney.exceptions import ConfigError
 from followmoney.core.frame import prepare_transactions
 from followmoney.core.ids import stable_id
 from followmoney.detect.rules import REGISTRY, RuleContext
-from followmoney.core.units import money_text
+from followmoney.core.units import from_scaled, money_text
 
 __all__ = ["score", "failures_of", "SEVERITY_CUTS", "FAILURES_KEY"]
 
@@ -210,7 +210,7 @@ def _alerts_for(rule, params, cfg, findings: pd.DataFrame, by_txn: pd.DataFrame,
                 "severity": severity(score_),
                 "window_start": start,
                 "window_end": end,
-                "amount_total": Decimal(tot[0][1]) / 100 if len(tot) == 1 else None,
+                "amount_total": from_scaled(tot[0][1]) if len(tot) == 1 else None,
                 "currency": tot[0][0] if len(tot) == 1 else None,
                 "evidence_count": n_ev,
                 "evidence_txn_ids": list(r["evidence_txn_ids"]),

@@ -93,6 +93,7 @@ from followmoney.core import schema
 from followmoney.core.bundle import Bundle
 from followmoney.ingest._profiles import load_toml_profile
 from followmoney.ingest._collect import Collector, ContentIds, InputError, file_digest
+from followmoney.ingest._csv import requantize
 from followmoney.core.ids import stable_id
 from followmoney.ingest.camt import _BIC_RE, _IBAN_RE
 
@@ -538,10 +539,18 @@ def _strip(col: pa.Array) -> pa.Array:
     return pc.utf8_trim(col, characters=_SPACES)
 
 
-def _parse_money(col: pa.Array, prof: Profile, places: int = 2, type_=schema.MONEY):
-    """Strings -> (values, ok, rounded, empty). Locale-independent; trailing '-' allowed."""
+def _parse_money(col: pa.Array, prof: Profile, places: int = 3, type_=schema.MONEY):
+    """Strings -> (values, ok, rounded, empty). Locale-independent.
+
+    Every common way of writing a negative is read: a leading ``-``, the Unicode minus
+    sign U+2212 (spreadsheets), a trailing ``-`` (German banks: ``1.234,56-``) and
+    accounting parentheses ``(50,00)``. Money is kept to three decimals here and rounded
+    to each row's currency's minor units once the currency is known (:func:`_requantize`).
+    """
     s = _strip(col)
     empty = pc.equal(s, "")
+    s = pc.replace_substring(s, "\u2212", "-")
+    s = pc.replace_substring_regex(s, pattern=r"^\(\s*([^()]*\d)\s*\)$", replacement=r"-\1")
     s = pc.replace_substring_regex(s, pattern=r"^(.*\d)\s*-$", replacement=r"-\1")
     d, t = re.escape(prof.decimal), re.escape(prof.thousands)
     integer = rf"(?:\d{{1,3}}(?:{t}\d{{3}})+|\d+)" if prof.thousands else r"\d+"
@@ -919,6 +928,17 @@ def _parse_values(p: _Parsed) -> None:
     p.values["currency"] = cur
     if ix("original_currency") is not None:
         p.values["instructed_currency"] = currency("original_currency", None)
+    _requantize(p)
+
+
+def _requantize(p: _Parsed) -> None:
+    """Round money to each row's currency's ISO 4217 minor units (KWD keeps 3 decimals, JPY none)."""
+    for col, ccy in (("signed_amount", "currency"), ("amount", "currency"), ("instructed_amount", "instructed_currency")):
+        if col in p.values and ccy in p.values:
+            vals, rounded = requantize(p.values[col], p.values[ccy])
+            p.values[col] = vals
+            if col == "amount":
+                p.flag(rounded, "amount_rounded")
 
 
 def _flags_column(n: int, masks: list) -> pa.Array:

@@ -50,6 +50,7 @@ import pyarrow as pa
 from lxml import etree
 
 from followmoney.core import schema
+from followmoney.core.units import quantize_money
 from followmoney.core.bundle import Bundle
 from followmoney.ingest._xml import PARSER_OPTIONS, content_key, ns_label, refuse_declared, tag_label, refuse_doctype, syntax_error
 from followmoney.ingest._collect import Collector, ContentIds, InputError, file_digest, fits_money
@@ -70,7 +71,7 @@ _ISO_NS_RE = re.compile(r"urn:iso:std:iso:20022:tech:xsd:(?P<type>[a-z]{4}\.\d{3
 _LOOSE_TYPE_RE = re.compile(r"(camt\.05[234]\.\d{3}\.\d{2})")
 
 _CENT = Decimal("0.01")
-_MAX_MONEY = Decimal(10) ** 16
+_MAX_MONEY = Decimal(10) ** 15
 _RATE_EXP = Decimal("1e-10")
 _RAW_MAX = 20000
 _CCY_RE = re.compile(r"[A-Z]{3}")
@@ -224,13 +225,15 @@ class _Paths:
         return path
 
 
-def _money(text: str | None) -> tuple[Decimal, bool]:
-    """Decimal text -> (value quantized to 0.01, whether rounding changed it).
+def _money(text: str | None, currency: str | None = None) -> tuple[Decimal, bool]:
+    """Decimal text -> (value quantized to ``currency``'s ISO 4217 minor units, whether rounding changed it).
 
     >>> _money("5442.09000")
     (Decimal('5442.09'), False)
     >>> _money("1.005")
     (Decimal('1.00'), True)
+    >>> _money("1250.125", "KWD")
+    (Decimal('1250.125'), False)
     """
     if text is None:
         raise ValueError("missing")
@@ -239,12 +242,17 @@ def _money(text: str | None) -> tuple[Decimal, bool]:
         raise ValueError(f"not a decimal ({_snippet(t)!r})")
     try:
         d = Decimal(t)
-        q = d.quantize(_CENT, rounding=ROUND_HALF_EVEN)
+        q, rounded = quantize_money(d, currency)
     except InvalidOperation as exc:
         raise ValueError(f"not a decimal ({_snippet(t)!r})") from exc
     if abs(q) >= _MAX_MONEY:
-        raise ValueError("does not fit decimal(18,2)")
-    return q, q != d
+        raise ValueError("does not fit decimal(18,3)")
+    return q, rounded
+
+
+def _ccy_of(el) -> str | None:
+    """The ``Ccy`` attribute of an amount element, upper case (None when absent)."""
+    return ((el.get("Ccy") if el is not None else None) or "").upper() or None
 
 
 def _rate(text: str | None) -> Decimal | None:
@@ -694,7 +702,7 @@ class _Reader:
             if code not in ("OPBD", "PRCD", "CLBD", "ITBD"):
                 continue
             try:
-                amount, rounded = _money(_ptext(bal, "Amt"))
+                amount, rounded = _money(_ptext(bal, "Amt"), _ccy_of(_child(bal, "Amt")))
             except ValueError:
                 flags.append("balance_unreadable")
                 continue
@@ -738,7 +746,7 @@ class _Reader:
         entry_err = None
         entry_amount = entry_ccy = None
         try:
-            entry_amount, rounded = _money(_text(amt_el))
+            entry_amount, rounded = _money(_text(amt_el), _ccy_of(amt_el))
             entry_ccy = (amt_el.get("Ccy") or "").upper() or None
             if rounded:
                 entry_flags.append("amount_rounded")
@@ -810,7 +818,7 @@ class _Reader:
                 flags.append("amount_missing")
             else:
                 try:
-                    amount, rounded = _money(_text(amt_el))
+                    amount, rounded = _money(_text(amt_el), _ccy_of(amt_el))
                     ccy = (amt_el.get("Ccy") or "").upper() or None
                     if rounded:
                         flags.append("amount_rounded")
@@ -859,7 +867,7 @@ class _Reader:
                     break
         if inst is not None:
             try:
-                instructed, _ = _money(_text(inst))
+                instructed, _ = _money(_text(inst), _ccy_of(inst))
                 instructed_ccy = (inst.get("Ccy") or "").upper() or None
             except ValueError:
                 flags.append("instructed_amount_unreadable")

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from followmoney.detect.rules._registry import Param, Rule, RuleContext, register
-from followmoney.core.units import DAY_US, HOUR_US, money_text
+from followmoney.core.units import DAY_US, HOUR_US, money_text, to_scaled
 from followmoney.detect.rules._rolling import KeyedSeries, codes_for, make_findings, margin_score, runs, threshold_cents
 from followmoney.detect.rules._windows import episodes
 
@@ -240,7 +240,7 @@ register(
 def _coordinator_cash(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     p, j = ctx.params, ctx.jurisdiction
     dep = _deposits(frame, j.currency)
-    dep = dep[(dep["amount_cents"] >= p["band_low"] * 100) & (dep["amount_cents"] <= p["band_high"] * 100)]
+    dep = dep[(dep["amount_cents"] >= to_scaled(p["band_low"])) & (dep["amount_cents"] <= to_scaled(p["band_high"]))]
     dep = dep[dep["location_id"].notna()]
     ep = episodes(dep, subject="to_account", window_us=int(p["window_days"] * DAY_US), min_count=p["min_deposits"])
     if ep.empty:
