@@ -48,7 +48,7 @@ from followmoney.core.bundle import Bundle
 from followmoney.core.config import Config
 from followmoney.core.store import read_bundle, write_bundle
 from followmoney.detect.cases import BANDS, build_cases, suppress_repeats
-from followmoney.detect.score import failures_of, score
+from followmoney.detect.score import failures_of, notes_of, score
 from followmoney.exceptions import ConfigError, FollowMoneyError, RunError
 from followmoney.export import defuse_table, to_excel
 from followmoney.ingest import read
@@ -177,6 +177,7 @@ def run_score(
     progress: bool | None = None,
     previous: Path | None = None,
     model: Path | None = None,
+    auto_jurisdiction: bool = False,
 ) -> dict:
     """Read ``paths``, score them, and write the run directory ``out`` atomically.
 
@@ -200,6 +201,13 @@ def run_score(
     model : Path, optional
         A model trained by ``followmoney train``: its alerts (``AN-GBT`` / ``AN-IF``)
         join the rules' alerts and cases.
+    auto_jurisdiction : bool, default False
+        Take the jurisdiction from the local currency the goAML reports declare
+        (:func:`jurisdiction_from_reports`), when exactly one jurisdiction fits.
+
+    The summary's ``notes`` say what the run could not assess and why: date-only rows
+    skipped by night-time rules, cash in other currencies not compared with the
+    threshold, goAML reports whose local currency is not the jurisdiction's.
 
     Returns
     -------
@@ -230,6 +238,10 @@ def run_score(
     try:
         failed_files: list[dict] = []
         bundle = read(paths, format=fmt, progress=progress, errors=failed_files)
+        if auto_jurisdiction:
+            code = jurisdiction_from_reports(bundle)
+            if code:
+                cfg = Config(**{**cfg.to_dict(), "jurisdiction": code})
         alerts = score(bundle, cfg, progress=progress)
         failures = failures_of(alerts)
         if model is not None:
@@ -248,6 +260,30 @@ def run_score(
         lock.release()
         Path(lock.lock_file).unlink(missing_ok=True)
     return summary
+
+
+def jurisdiction_from_reports(bundle: Bundle) -> str | None:
+    """The jurisdiction whose currency the goAML reports declare as local, if exactly one fits.
+
+    goAML reports carry the reporting FIU's local currency (``currency_code_local``);
+    a currency shared by several bundled jurisdictions, or reports declaring several
+    currencies, give None (the configured jurisdiction stays, and the run notes it).
+
+    Examples
+    --------
+    >>> import followmoney as fm
+    >>> jurisdiction_from_reports(fm.read(fm.sample_data_path() / "goaml"))
+    'AE'
+    """
+    from followmoney.core.config import jurisdictions
+
+    r = bundle.reports
+    declared = {c for f, c in zip(r["format"].to_pylist(), r["currency_local"].to_pylist()) if f == "goaml" and c}
+    if len(declared) != 1:
+        return None
+    (ccy,) = declared
+    fits = [code for code, j in jurisdictions().items() if j.currency == ccy and code != "FATF"]
+    return fits[0] if len(fits) == 1 else None
 
 
 def _with_model(alerts: pa.Table, bundle: Bundle, model: Path, cfg: Config) -> tuple[pa.Table, list[dict]]:
@@ -286,6 +322,7 @@ def _write(tmp, out, bundle, alerts, suppressed, cases, cfg, failures, failed_fi
         "inputs": sorted(set(bundle.load_log["source_file"].to_pylist())),
         "failed_files": failed_files,
         "failures": failures,
+        "notes": notes_of(alerts),
         "config": cfg.to_dict(),
         "tables": {
             r["table"]: {

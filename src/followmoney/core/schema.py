@@ -92,6 +92,8 @@ SCHEMAS: dict[str, pa.Schema] = {
             _f("source_txn_ref", _STR, "The source's own transaction number, if any."),
             _f("timestamp", TIMESTAMP, "When the transaction took place, UTC."),
             _f("tz_offset_minutes", pa.int16(), "UTC offset stated by the source, minutes; null if none."),
+            _f("time_precision", _STR, "What the source gives of the time: instant, minute or day (a date only: stored at the start of that day)."),
+            _f("source_seq", pa.int64(), "Position of the row in its source file (statement position / line / document order); orders rows of equal time within one file."),
             _f("amount", MONEY, "Amount debited / sent, in `currency` (a magnitude: direction is from/to)."),
             _f("signed_amount", MONEY, "Statement sources: the amount as seen from the statement account (negative = debit)."),
             _f("currency", _STR, "ISO 4217 code of `amount`."),

@@ -433,6 +433,8 @@ class _Stream:
         h0, h1 = s.night_hours
         hour = frame["local_hour"].to_numpy()
         night = (hour >= h0) & (hour < h1) if h0 <= h1 else (hour >= h0) | (hour < h1)
+        if "has_time" in frame:  # a date without a time is not night-time (unknown: 0)
+            night &= frame["has_time"].to_numpy(bool)
         self.is_night = night.astype(np.int64)
         self.rank = np.arange(n, dtype=np.int64)
         self.lo = self.window_start(s._w)

@@ -6,6 +6,7 @@ import difflib
 import hashlib
 import json
 import logging
+from collections import Counter
 from decimal import Decimal
 
 import pandas as pd
@@ -22,10 +23,15 @@ from followmoney.core.ids import stable_id
 from followmoney.detect.rules import REGISTRY, RuleContext
 from followmoney.core.units import from_scaled, money_text
 
-__all__ = ["score", "failures_of", "SEVERITY_CUTS", "FAILURES_KEY"]
+__all__ = ["score", "failures_of", "notes_of", "SEVERITY_CUTS", "FAILURES_KEY", "NOTES_KEY"]
 
 #: Schema metadata key of the alerts table listing the detectors that failed in the run.
 FAILURES_KEY = b"followmoney.failures"
+#: Schema metadata key of the alerts table listing what the run could not assess, and why.
+NOTES_KEY = b"followmoney.notes"
+
+#: Channels that are cash for the notes on foreign-currency cash.
+_CASH_CHANNELS = ("cash_deposit", "cash_withdrawal", "atm")
 
 log = logging.getLogger("followmoney")
 
@@ -127,6 +133,7 @@ def score(
                 raise
             failures.append({"detector": "rule", "id": rule_id, "error": type(exc).__name__})
             log.warning("rule %s failed (%s); its alerts are missing from this run", rule_id, type(exc).__name__)
+    notes = list(shared.get("notes", [])) + _run_notes(frame, bundle, cfg)
     result_schema = schema.SCHEMAS["alerts"]
     if out:
         table = pa.Table.from_pandas(pd.concat(out, ignore_index=True), schema=result_schema, preserve_index=False)
@@ -135,7 +142,42 @@ def score(
         table = result_schema.empty_table()
     if failures:
         table = table.replace_schema_metadata({**(table.schema.metadata or {}), FAILURES_KEY: json.dumps(failures).encode()})
+    if notes:
+        table = table.replace_schema_metadata({**(table.schema.metadata or {}), NOTES_KEY: json.dumps(notes).encode()})
     return table
+
+
+def _run_notes(frame: pd.DataFrame, bundle: Bundle, cfg: Config) -> list[dict]:
+    """What the rules could not compare, said plainly (codes and counts only, never data).
+
+    * cash in a currency other than the jurisdiction's: the cash rules compare amounts
+      with the jurisdiction's threshold in its own currency and convert nothing
+      (no exchange-rate table), so such cash is counted here, per currency;
+    * goAML reports that declare a local currency other than the jurisdiction's.
+    """
+    j = cfg.jurisdiction_info
+    notes = []
+    cash = frame[frame["channel"].isin(_CASH_CHANNELS) & frame["currency"].notna() & (frame["currency"] != j.currency)]
+    if len(cash):
+        counts = {str(k): int(v) for k, v in sorted(Counter(cash["currency"]).items())}
+        listed = ", ".join(f"{n} in {c}" for c, n in counts.items())
+        notes.append({
+            "topic": "foreign_cash",
+            "counts": counts,
+            "note": f"{len(cash)} cash transaction(s) not compared with the {j.code} threshold ({j.currency}): {listed}; no exchange-rate table is configured",
+        })  # fmt: skip
+    reports = bundle.reports
+    if "currency_local" in reports.column_names and reports.num_rows:
+        declared = sorted({c for s, c in zip(reports["format"].to_pylist(), reports["currency_local"].to_pylist()) if s == "goaml" and c})
+        other = [c for c in declared if c != j.currency]
+        if other:
+            notes.append({
+                "topic": "local_currency",
+                "declared": other,
+                "note": f"goAML reports declare local currency {', '.join(other)}, but jurisdiction {j.code} counts in {j.currency}"
+                        f" (use --jurisdiction auto or the reporting FIU's jurisdiction)",
+            })  # fmt: skip
+    return notes
 
 
 def _check_rule_ids(ids, where: str) -> None:
@@ -144,6 +186,19 @@ def _check_rule_ids(ids, where: str) -> None:
         hints = {r: difflib.get_close_matches(str(r), list(REGISTRY), n=1) for r in unknown}
         said = ", ".join(f"{r!r}" + (f" (did you mean {h[0]}?)" if h else "") for r, h in hints.items())
         raise ConfigError(f"{where}: unknown rule id(s) {said}")
+
+
+def notes_of(alerts: pa.Table) -> list[dict]:
+    """What the run could not assess and why (``topic``, ``note``; e.g. day-precision rows
+    skipped by night-time rules, foreign-currency cash not compared with the threshold).
+
+    Examples
+    --------
+    >>> notes_of(schema.SCHEMAS["alerts"].empty_table())
+    []
+    """
+    raw = (alerts.schema.metadata or {}).get(NOTES_KEY)
+    return json.loads(raw) if raw else []
 
 
 def failures_of(alerts: pa.Table) -> list[dict]:

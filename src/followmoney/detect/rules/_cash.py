@@ -192,6 +192,14 @@ register(
 def _night_cash(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     p = ctx.params
     dep = _deposits(frame)
+    if "has_time" in dep:
+        undated = int((~dep["has_time"]).sum())
+        if undated:
+            ctx.shared.setdefault("notes", []).append({
+                "topic": "no_time_of_day", "rule": "HT-06", "count": undated,
+                "note": f"HT-06: {undated} cash deposit(s) with a date but no time of day not assessed (night-time needs a time)",
+            })  # fmt: skip
+        dep = dep[dep["has_time"]]
     h = dep["local_hour"]
     start, end = p["night_start_hour"], p["night_end_hour"]
     night = dep[(h >= start) | (h < end)] if start > end else dep[(h >= start) & (h < end)]
