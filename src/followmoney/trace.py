@@ -118,7 +118,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from followmoney.core import schema
+from followmoney.core import schema, timing
 from followmoney.core.bundle import Bundle
 from followmoney.core.units import MONEY_SCALE
 from followmoney.exceptions import TraceError
@@ -272,13 +272,19 @@ class TraceIndex:
         }
         cols = ["txn_id", "timestamp", "currency", "from_account", "to_account", "source_ref", "channel"]
         t = tx.select(cols).append_column("cents", cents)
+        # rows of one timestamp keep the source's order (statement position), never a hash order
+        seq = tx["source_seq"] if "source_seq" in tx.column_names else timing.source_sequence(tx["source_ref"])
+        t = t.append_column("seq", pc.fill_null(seq, 0) if tx.num_rows else pa.array([], pa.int64()))
         if pc.sum(keep).as_py() != tx.num_rows:
             t = t.filter(keep)
         t = t.combine_chunks()
         self._rows = t  # kept in input order; ``order`` maps global position -> row
         ts = t["timestamp"].cast(pa.int64()).to_numpy()
         order = np.asarray(
-            pc.sort_indices(pa.table({"t": ts, "id": t["txn_id"]}), sort_keys=[("t", "ascending"), ("id", "ascending")]),
+            pc.sort_indices(
+                pa.table({"t": ts, "seq": t["seq"], "id": t["txn_id"]}),
+                sort_keys=[("t", "ascending"), ("seq", "ascending"), ("id", "ascending")],
+            ),
             dtype=np.int64,
         )
         self.order = order

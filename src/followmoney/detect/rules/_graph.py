@@ -636,8 +636,10 @@ def _frontier_search(n_edges: int, *, ranges, step, budget: int, batch_rows: int
 def _cycle_search(E: _Edges, *, max_length: int, window_us: int, min_return: float, budget: int):
     """Time-respecting simple cycles (see :func:`_frontier_search` for the traversal).
 
-    A path grows by a transaction of its last account, in the same currency, strictly
-    later than the previous hop and no later than ``window_us`` after the first, for no
+    A path grows by a transaction of its last account, in the same currency, no earlier
+    than the previous hop (equal times are simultaneous: a same-day round trip in data
+    that carry dates only is a cycle whatever the order of its rows or their ids) and no
+    later than ``window_us`` after the first, for no
     more than the previous hop and at least ``min_return`` of the first amount (the
     same money going round, less fees); it closes when the money reaches the first
     account again. Paths whose first account receives
@@ -651,12 +653,12 @@ def _cycle_search(E: _Edges, *, max_length: int, window_us: int, min_return: flo
 
     def ranges(hops):
         first, last = hops[0], hops[-1]
-        lo, hi = inn.range(E.src[first] * n_cur + E.cur[first], E.t[last], E.t[first] + window_us)
+        lo, hi = inn.range(E.src[first] * n_cur + E.cur[first], E.t[last], E.t[first] + window_us, inclusive_after=True)
         alive = hi > lo
         if not alive.all():
             hops = [h[alive] for h in hops]
             first, last = hops[0], hops[-1]
-        lo, hi = out.range(E.dst[last] * n_cur + E.cur[last], E.t[last], E.t[first] + window_us)
+        lo, hi = out.range(E.dst[last] * n_cur + E.cur[last], E.t[last], E.t[first] + window_us, inclusive_after=True)
         return hops, lo, hi, []
 
     def step(hops, q, j):
