@@ -250,6 +250,46 @@ def _money(text: str | None, currency: str | None = None) -> tuple[Decimal, bool
     return q, rounded
 
 
+def _fx_rate(xchg, amount, ccy, instructed, instructed_ccy) -> tuple[Decimal | None, str | None]:
+    """``CcyXchg`` -> (``fx_rate`` in units of ``ccy`` per unit of ``instructed_ccy``, flag).
+
+    camt states ``XchgRate`` as units of the other currency per one ``UnitCcy``
+    (ISO 20022: "in the example 1 GBP = xxx CUR, the unit currency is GBP"); banks
+    often leave ``UnitCcy`` out and name only ``SrcCcy``, quoting either way round.
+    So: ``UnitCcy`` (else, with ``QtdCcy``, the other of the two) decides where given;
+    otherwise the direction under which ``instructed × rate`` gives the booked amount
+    (within 1 %); otherwise the rate is kept as stated and flagged
+    ``fx_rate_direction_unknown``. Never recomputed from the amounts.
+
+    >>> from lxml import etree
+    >>> x = etree.fromstring("<CcyXchg><SrcCcy>DKK</SrcCcy><XchgRate>7.2546</XchgRate></CcyXchg>")
+    >>> _fx_rate(x, Decimal("137.47"), "EUR", Decimal("997.29"), "DKK")
+    (Decimal('0.1378435751'), None)
+    >>> x = etree.fromstring("<CcyXchg><SrcCcy>USD</SrcCcy><UnitCcy>USD</UnitCcy><XchgRate>0.954</XchgRate></CcyXchg>")
+    >>> _fx_rate(x, Decimal("95.40"), "EUR", Decimal("100.00"), "USD")
+    (Decimal('0.9540000000'), None)
+    """
+    rate = _rate(_ptext(xchg, "XchgRate")) if xchg is not None else None
+    if rate is None or rate == 0:
+        return None, None
+    inverse = (Decimal(1) / rate).quantize(_RATE_EXP, rounding=ROUND_HALF_EVEN)
+    unit = (_ptext(xchg, "UnitCcy") or "").upper() or None
+    quoted = (_ptext(xchg, "QtdCcy") or "").upper() or None
+    if unit is None and quoted and ccy and instructed_ccy and quoted in (ccy, instructed_ccy):
+        unit = instructed_ccy if quoted == ccy else ccy
+    if unit and instructed_ccy and unit == instructed_ccy:
+        return rate, None
+    if unit and ccy and unit == ccy:
+        return inverse, None
+    if amount and instructed:
+        tol = abs(amount) / 100
+        if abs(instructed * rate - amount) <= tol:
+            return rate, None
+        if abs(instructed * inverse - amount) <= tol:
+            return inverse, None
+    return rate, "fx_rate_direction_unknown"
+
+
 def _ccy_of(el) -> str | None:
     """The ``Ccy`` attribute of an amount element, upper case (None when absent)."""
     return ((el.get("Ccy") if el is not None else None) or "").upper() or None
@@ -871,15 +911,26 @@ class _Reader:
                 instructed_ccy = (inst.get("Ccy") or "").upper() or None
             except ValueError:
                 flags.append("instructed_amount_unreadable")
+        xchg = None
         for wrap in ("InstdAmt", "TxAmt", "CntrValAmt", "AnncdPstngAmt", "PrtryAmt"):
-            rate = _rate(_ptext(amt_dtls, wrap, "CcyXchg", "XchgRate"))
-            if rate is not None:
+            xchg = _path(amt_dtls, wrap, "CcyXchg")
+            if xchg is not None and _rate(_ptext(xchg, "XchgRate")) is not None:
                 break
-        if rate is None:
-            rate = _rate(_ptext(tx, "CcyXchg", "XchgRate"))
+        if xchg is None or _rate(_ptext(xchg, "XchgRate")) is None:
+            xchg = _child(tx, "CcyXchg")
+        rate, rate_flag = _fx_rate(xchg, amount, ccy, instructed, instructed_ccy)
+        if rate_flag:
+            flags.append(rate_flag)
 
-        # counterparty: the Dbtr side of a credit, the Cdtr side of a debit
-        side = ("Dbtr", "DbtrAcct", "DbtrAgt") if direction == "CRDT" else ("Cdtr", "CdtrAcct", "CdtrAgt")
+        # counterparty: the Dbtr side of a credit, the Cdtr side of a debit; but always the side
+        # whose account is not the statement's (a returned direct debit keeps the roles of the
+        # original collection: Dbtr = the owner, Cdtr = the creditor who gets nothing back)
+        side_dir = direction
+        other = "DBIT" if direction == "CRDT" else "CRDT"
+        if _side_account(tx, direction) == ctx.account_id and _side_account(tx, other) not in (None, ctx.account_id):
+            side_dir = other
+            flags.append("counterparty_from_other_side")
+        side = ("Dbtr", "DbtrAcct", "DbtrAgt") if side_dir == "CRDT" else ("Cdtr", "CdtrAcct", "CdtrAgt")
         rp, ra = _child(tx, "RltdPties"), _child(tx, "RltdAgts")
         bic, member = _agent_bic(_child(ra, side[2]))
         cp = self.party(_child(rp, side[0]), None, _child(rp, side[1]), bic or member)
