@@ -43,8 +43,9 @@ def precision_of(transactions: pa.Table) -> pa.Array:
 
     An adapter's own value in ``time_precision`` wins. Otherwise: rows flagged
     ``date_only`` and rows of date-only sources (MT940, FinCEN) are ``day``; goAML and
-    camt rows at exactly 00:00:00 with no stated offset are ``day`` (goAML requires a
-    dateTime, and reporting entities write ``T00:00:00`` when they have only a date);
+    camt rows at exactly 00:00:00 are ``day`` (goAML requires a
+    dateTime, and reporting entities write ``T00:00:00`` when they have only a date;
+    midnight on the clock the source wrote, i.e. with its stated offset);
     other rows are ``instant`` when seconds are given, else ``minute``.
 
     Examples
@@ -63,15 +64,16 @@ def precision_of(transactions: pa.Table) -> pa.Array:
     t = pc.fill_null(ts.cast(pa.int64()), 0).to_numpy() if n else np.zeros(0, np.int64)
     valid = pc.is_valid(ts).to_numpy(zero_copy_only=False) if n else np.zeros(0, bool)
     source = np.asarray(transactions["source"].to_pylist() if "source" in cols else [None] * n, dtype=object)
-    offset = (
-        pc.is_null(transactions["tz_offset_minutes"]).to_numpy(zero_copy_only=False) if "tz_offset_minutes" in cols else np.ones(n, bool)
+    offset_min = (
+        pc.fill_null(transactions["tz_offset_minutes"].cast(pa.int64()), 0).to_numpy() if "tz_offset_minutes" in cols and n else np.zeros(n, np.int64)
     )
     flagged = np.zeros(n, bool)
     if "quality_flags" in cols and n:
         flagged = np.asarray(has_flag(transactions["quality_flags"], "date_only"))
-    midnight = (t % _DAY_US) == 0
-    whole_minute = (t % 60_000_000) == 0
-    day = flagged | np.isin(source, _DATE_ONLY_SOURCES) | (np.isin(source, _MIDNIGHT_MEANS_DATE) & midnight & offset)
+    wall = t + offset_min * 60_000_000  # the clock the source wrote
+    midnight = (wall % _DAY_US) == 0
+    whole_minute = (wall % 60_000_000) == 0
+    day = flagged | np.isin(source, _DATE_ONLY_SOURCES) | (np.isin(source, _MIDNIGHT_MEANS_DATE) & midnight)
     out = np.where(day, "day", np.where(whole_minute, "minute", "instant")).astype(object)
     out[~valid] = None
     if "time_precision" in cols:
