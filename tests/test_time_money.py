@@ -315,3 +315,23 @@ def test_demo_case_says_why_no_structuring_alert_under_the_default_jurisdiction(
     assert auto["config"]["jurisdiction"] == "AE"
     assert auto["alerts_per_rule"].get("ML-01", 0) >= 1
     assert "foreign_cash" not in {n["topic"] for n in auto["notes"]}
+
+
+# --------------------------------------------------------------------------- item 4: the other reversal dialect
+def test_statement_reconciling_only_under_the_other_reversal_dialect_is_reread(shared, tmp_path):
+    """BR-29's return written the other way: DBIT (the original's side) + RvslInd = money back."""
+    text = (_case(shared, "BR-29") / "camt053_return.xml").read_text("utf-8")
+    text = text.replace("<CdtDbtInd>CRDT</CdtDbtInd><RvslInd>true</RvslInd>", "<CdtDbtInd>DBIT</CdtDbtInd><RvslInd>true</RvslInd>")
+    p = tmp_path / "return_other_dialect.xml"
+    p.write_text(text, "utf-8")
+    b = fm.read(p)
+    st = b.statements.to_pylist()[0]
+    assert st["reconciled"] is True and "reversal_convention_other" in st["quality_flags"]
+    back = [r for r in b.transactions.to_pylist() if r["is_reversal"]][0]
+    assert back["signed_amount"] == Decimal("50.00")
+    assert (back["from_account"], back["to_account"]) == ("IBAN/XX12TEST0000000082", "IBAN/XX12TEST0000000081")
+    assert "reversal_convention_other" in back["quality_flags"]
+    assert back["counterparty_name"] == "GAMMA VERSICHERUNG AG"
+    # the ISO reading of the original file is not touched
+    orig = fm.read(_case(shared, "BR-29") / "camt053_return.xml")
+    assert "reversal_convention_other" not in orig.statements.to_pylist()[0]["quality_flags"]

@@ -50,7 +50,7 @@ from followmoney.core.store import read_bundle, write_bundle
 from followmoney.detect.cases import BANDS, build_cases, suppress_repeats
 from followmoney.detect.score import failures_of, notes_of, score
 from followmoney.exceptions import ConfigError, FollowMoneyError, RunError
-from followmoney.export import defuse_table, to_excel
+from followmoney.export import defuse_table, money_as_text, to_excel
 from followmoney.ingest import read
 
 __all__ = ["run_score", "load_run", "check_previous", "flat", "EXIT_CODES", "RUN_FILES", "STATUS_OK", "exit_code"]
@@ -91,11 +91,12 @@ def exit_code(exc: BaseException) -> int:
 
 
 def flat(table: pa.Table) -> pa.Table:
-    """A table ready for CSV: list columns joined with ``;``, text defused for spreadsheets."""
+    """A table ready for CSV: list columns joined with ``;``, text defused for spreadsheets,
+    money with its currency's decimals (:func:`followmoney.export.money_as_text`)."""
     for i, field in enumerate(table.schema):
         if pa.types.is_list(field.type):
             table = table.set_column(i, field.name, pc.binary_join(table[field.name], ";"))
-    return defuse_table(table)
+    return money_as_text(defuse_table(table))
 
 
 def load_run(run_dir: str | Path) -> tuple[Bundle, pa.Table, dict]:

@@ -290,6 +290,15 @@ def _fx_rate(xchg, amount, ccy, instructed, instructed_ccy) -> tuple[Decimal | N
     return rate, "fx_rate_direction_unknown"
 
 
+def _turn_round(row: dict) -> None:
+    """A transaction row read with the other reversal dialect: money flows the other way."""
+    if row.get("signed_amount") is not None:
+        row["signed_amount"] = -row["signed_amount"]
+    for a, b in (("from_account", "to_account"), ("from_party", "to_party"), ("country_from", "country_to")):
+        if a in row or b in row:
+            row[a], row[b] = row.get(b), row.get(a)
+
+
 def _ccy_of(el) -> str | None:
     """The ``Ccy`` attribute of an amount element, upper case (None when absent)."""
     return ((el.get("Ccy") if el is not None else None) or "").upper() or None
@@ -683,9 +692,16 @@ class _Reader:
         rows: list[tuple[dict | None, tuple | None]] = []
         total = Decimal(0)
         total_known = True
+        reversed_total = Decimal(0)  # booked reversal entries, signed as read
+        reversal_rows: list[int] = []
         for ntry in _children(st, "Ntry"):
+            first_row = len(rows)
             signed, booked = self.entry(ntry, ctx, rows)
             _KIDS.clear()
+            if (_ptext(ntry, "RvslInd") or "").lower() in ("true", "1"):
+                reversal_rows.extend(range(first_row, len(rows)))
+                if booked and signed is not None:
+                    reversed_total += signed
             if booked:
                 if signed is None:
                     total_known = False
@@ -699,7 +715,19 @@ class _Reader:
         reconciled = None
         if opening is not None and closing is not None and total_known:
             reconciled = opening + total == closing
-            if not reconciled:
+            if not reconciled and reversed_total and opening + total - 2 * reversed_total == closing:
+                # the other reversal dialect: CdtDbtInd names the original entry's side and RvslInd
+                # turns it round (ISO 20022 says CdtDbtInd is already the reversal's own side).
+                # The statement reconciles only read that way, so it is re-read so, and flagged.
+                total -= 2 * reversed_total
+                reconciled = True
+                flags.append("reversal_convention_other")
+                for i in reversal_rows:
+                    row = rows[i][0]
+                    if row is not None:
+                        _turn_round(row)
+                        row["quality_flags"].append("reversal_convention_other")
+            elif not reconciled:
                 flags.append("balance_mismatch")
         for row, rej in rows:
             if row is not None:
