@@ -17,7 +17,7 @@ def test_every_field_is_documented():
 def test_money_is_decimal_and_time_is_utc():
     tx = schema.SCHEMAS["transactions"]
     for col in ("amount", "amount_local", "amount_received"):
-        assert tx.field(col).type == pa.decimal128(18, 2)
+        assert tx.field(col).type == pa.decimal128(18, 3)
     assert tx.field("timestamp").type == pa.timestamp("us", tz="UTC")
 
 

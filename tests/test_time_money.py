@@ -335,3 +335,31 @@ def test_statement_reconciling_only_under_the_other_reversal_dialect_is_reread(s
     # the ISO reading of the original file is not touched
     orig = fm.read(_case(shared, "BR-29") / "camt053_return.xml")
     assert "reversal_convention_other" not in orig.statements.to_pylist()[0]["quality_flags"]
+
+
+# --------------------------------------------------------------------------- item 5: user rate tables
+def test_foreign_cash_is_converted_with_the_users_dated_rates(sample_data, tmp_path):
+    b = fm.read(sample_data / "goaml")
+    aed_cash = [r for r in b.transactions.to_pylist() if r["channel"] == "cash_deposit" and r["currency"] == "AED"]
+    assert len(aed_cash) >= 5
+    # a (deliberately low) rate that puts each AED deposit just under USD 10,000: the cash rules now see them
+    rates = tmp_path / "rates.csv"
+    rates.write_text("currency,from,rate\nAED,2000-01-01,0.18\n", "utf-8")
+    for fx in ({"AED": [{"from": "2000-01-01", "rate": "0.18"}]}, str(rates)):
+        cfg = fm.Config(jurisdiction="US", fx_rates=fx)
+        alerts = fm.score(b, cfg)
+        topics = {n["topic"]: n for n in notes_of(alerts)}
+        assert "foreign_cash" not in topics
+        assert topics["foreign_cash_converted"]["counts"]["AED"] == len(aed_cash)
+        ml01 = [a for a in alerts.to_pylist() if a["rule_id"] == "ML-01"]
+        assert ml01 and ml01[0]["currency"] == "USD"
+    # a rate valid only from after the deposits: nothing converted, and the run says why
+    late = fm.Config(jurisdiction="US", fx_rates={"AED": [{"from": "2099-01-01", "rate": "0.18"}]})
+    topics = {n["topic"]: n for n in notes_of(fm.score(b, late))}
+    assert topics["foreign_cash"]["counts"]["AED"] == len(aed_cash) and "no rate for their date" in topics["foreign_cash"]["note"]
+
+
+@pytest.mark.parametrize("bad", [{"AED": [{"from": "yesterday", "rate": "0.27"}]}, {"AED": [{"from": "2024-01-01", "rate": "-1"}]}, {"A1": [{"from": "2024-01-01", "rate": "1"}]}, "/no/such/rates.csv"])
+def test_a_bad_rate_table_is_a_config_error(bad):
+    with pytest.raises(fm.ConfigError):
+        fm.Config(jurisdiction="US", fx_rates=bad)

@@ -6,7 +6,6 @@ import difflib
 import hashlib
 import json
 import logging
-from collections import Counter
 from decimal import Decimal
 
 import pandas as pd
@@ -20,6 +19,7 @@ from followmoney.core.config import Config, get_config
 from followmoney.exceptions import ConfigError
 from followmoney.core.frame import prepare_transactions
 from followmoney.core.ids import stable_id
+from followmoney.detect.fx import convert_cash
 from followmoney.detect.rules import REGISTRY, RuleContext
 from followmoney.core.units import from_scaled, money_text
 
@@ -29,9 +29,6 @@ __all__ = ["score", "failures_of", "notes_of", "SEVERITY_CUTS", "FAILURES_KEY", 
 FAILURES_KEY = b"followmoney.failures"
 #: Schema metadata key of the alerts table listing what the run could not assess, and why.
 NOTES_KEY = b"followmoney.notes"
-
-#: Channels that are cash for the notes on foreign-currency cash.
-_CASH_CHANNELS = ("cash_deposit", "cash_withdrawal", "atm")
 
 log = logging.getLogger("followmoney")
 
@@ -110,6 +107,7 @@ def score(
     _check_rule_ids(cfg.rules, "[rules] table")
     ids = rules if rules is not None else [r for r in REGISTRY if r not in cfg.disabled_rules]
     frame = prepare_transactions(bundle.transactions, cfg.jurisdiction_info.timezone, bundle.accounts)
+    frame, fx_notes = convert_cash(frame, cfg)  # foreign cash: converted with the user's rates, or counted
     run_id = _run_id(bundle, cfg)
     by_txn = frame.set_index("txn_id")[["amount_cents", "currency", "source_ref"]]
     shared: dict = {}  # computed once per run, used by several rules
@@ -133,7 +131,7 @@ def score(
                 raise
             failures.append({"detector": "rule", "id": rule_id, "error": type(exc).__name__})
             log.warning("rule %s failed (%s); its alerts are missing from this run", rule_id, type(exc).__name__)
-    notes = list(shared.get("notes", [])) + _run_notes(frame, bundle, cfg)
+    notes = fx_notes + list(shared.get("notes", [])) + _run_notes(bundle, cfg)
     result_schema = schema.SCHEMAS["alerts"]
     if out:
         table = pa.Table.from_pandas(pd.concat(out, ignore_index=True), schema=result_schema, preserve_index=False)
@@ -147,25 +145,10 @@ def score(
     return table
 
 
-def _run_notes(frame: pd.DataFrame, bundle: Bundle, cfg: Config) -> list[dict]:
-    """What the rules could not compare, said plainly (codes and counts only, never data).
-
-    * cash in a currency other than the jurisdiction's: the cash rules compare amounts
-      with the jurisdiction's threshold in its own currency and convert nothing
-      (no exchange-rate table), so such cash is counted here, per currency;
-    * goAML reports that declare a local currency other than the jurisdiction's.
-    """
+def _run_notes(bundle: Bundle, cfg: Config) -> list[dict]:
+    """goAML reports that declare a local currency other than the jurisdiction's (codes only, never data)."""
     j = cfg.jurisdiction_info
     notes = []
-    cash = frame[frame["channel"].isin(_CASH_CHANNELS) & frame["currency"].notna() & (frame["currency"] != j.currency)]
-    if len(cash):
-        counts = {str(k): int(v) for k, v in sorted(Counter(cash["currency"]).items())}
-        listed = ", ".join(f"{n} in {c}" for c, n in counts.items())
-        notes.append({
-            "topic": "foreign_cash",
-            "counts": counts,
-            "note": f"{len(cash)} cash transaction(s) not compared with the {j.code} threshold ({j.currency}): {listed}; no exchange-rate table is configured",
-        })  # fmt: skip
     reports = bundle.reports
     if "currency_local" in reports.column_names and reports.num_rows:
         declared = sorted({c for s, c in zip(reports["format"].to_pylist(), reports["currency_local"].to_pylist()) if s == "goaml" and c})

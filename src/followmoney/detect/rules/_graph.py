@@ -102,7 +102,7 @@ class _Edges:
     """Money-moving transactions as integer arrays, in (t, txn_id) order.
 
     ``src``/``dst`` index ``accounts``, ``cur`` indexes ``currencies``; ``amt`` is in
-    hundredths of the currency; ``row`` is the position in the (sorted) input frame.
+    thousandths of the currency unit; ``row`` is the position in the (sorted) input frame.
     """
 
     txn_id: np.ndarray
@@ -797,7 +797,7 @@ def find_cycles(
     ----------
     frame : pandas.DataFrame
         Prepared transactions (:func:`followmoney.detect.score.prepare_transactions`):
-        ``txn_id``, ``t`` (int64 µs since the epoch, UTC), ``amount_cents`` (hundredths
+        ``txn_id``, ``t`` (int64 µs since the epoch, UTC), ``amount_cents`` (thousandths
         of ``currency``), ``currency``, ``from_account``, ``to_account`` and optionally
         ``self_transfer``. Rows without both accounts or a positive amount are ignored.
     max_length : int, default=6
