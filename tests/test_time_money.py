@@ -363,3 +363,29 @@ def test_foreign_cash_is_converted_with_the_users_dated_rates(sample_data, tmp_p
 def test_a_bad_rate_table_is_a_config_error(bad):
     with pytest.raises(fm.ConfigError):
         fm.Config(jurisdiction="US", fx_rates=bad)
+
+
+# --------------------------------------------------------------------------- item 1: every adapter fills the precision
+@pytest.mark.parametrize(
+    "path, expected",
+    [
+        ("mt940/br03_decimal_comma.sta", {"day"}),
+        ("camt/br07_v08.xml", None),
+        ("fincen/moov_ctr_batch.xml", {"day"}),
+        ("bank_csv/br12_european.csv", None),
+        ("ibm_aml/br22_traps.csv", None),
+        ("goaml/br10_plain.xml", None),
+    ],
+)
+def test_every_adapter_states_time_precision_and_source_order(data_dir, path, expected):
+    b = fm.read(data_dir / path)
+    t = b.transactions
+    timed = [r for r in t.select(["timestamp", "time_precision", "source_seq"]).to_pylist() if r["timestamp"] is not None]
+    assert timed, path
+    assert all(r["time_precision"] in ("instant", "minute", "day") for r in timed)
+    assert all(r["source_seq"] is not None and r["source_seq"] >= 1 for r in timed)
+    if expected is not None:
+        assert {r["time_precision"] for r in timed} == expected
+    # within one file the sequence follows the file: source_ref order and source_seq order agree
+    refs = sorted(t.select(["source_ref", "source_seq"]).to_pylist(), key=lambda r: r["source_seq"])
+    assert len({r["source_seq"] for r in refs}) == len(refs)

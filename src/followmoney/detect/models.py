@@ -51,7 +51,6 @@ import warnings
 import zipfile
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from decimal import Decimal
 from numbers import Real
 from pathlib import Path
 

@@ -6,11 +6,9 @@ import difflib
 import hashlib
 import json
 import logging
-from decimal import Decimal
 
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 from tqdm.auto import tqdm
 
 from followmoney.core import schema

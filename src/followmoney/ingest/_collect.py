@@ -79,7 +79,7 @@ def file_digest(path: str | Path) -> str:
     return h.hexdigest()
 
 
-#: Exclusive bound of ``schema.MONEY`` = decimal(18, 2) in absolute value.
+#: Exclusive bound of ``schema.MONEY`` = decimal(18, 3) in absolute value.
 MONEY_LIMIT = Decimal(10) ** 15
 
 

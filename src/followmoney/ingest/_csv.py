@@ -17,7 +17,7 @@ from followmoney.ingest._collect import InputError
 
 #: Exact decimal with at most two places (no exponent, no thousands separators).
 DECIMAL_RE = r"^[+-]?\d{1,16}(\.\d{1,2})?$"
-#: Any plain decimal that fits decimal(18, 2) once rounded to hundredths.
+#: Any plain decimal that fits decimal(18, 3) once rounded (range checked separately).
 DECIMAL_RE_ANY = r"^[+-]?\d{1,16}(\.\d{1,12})?$"
 
 

@@ -5,7 +5,7 @@ convention and the meaning of each column differ by bank. A profile (a TOML file
 states all of that once; the reader then parses every file of that bank the same way,
 exactly and independently of the machine's locale:
 
-* amounts become ``decimal.Decimal`` (``decimal128(18, 2)``) using the profile's decimal
+* amounts become ``decimal.Decimal`` (``decimal128(18, 3)``) using the profile's decimal
   and thousands separators, never floats;
 * dates are parsed with the profile's explicit format (``%d.%m.%Y``: ``12.02.2024`` is
   12 February), local times are converted from the profile's IANA time zone to UTC and
@@ -985,7 +985,7 @@ def _raise_first(p: _Parsed) -> None:
 def parse(path, *, mapping: str | Path | None = None) -> pa.Table:
     """Read a bank CSV into a typed table with the file's own column names.
 
-    Mapped money columns become ``decimal128(18, 2)`` (``fx_rate``:
+    Mapped money columns become ``decimal128(18, 3)`` (``fx_rate``:
     ``decimal128(24, 10)``), mapped date columns ``date32``, the ``timestamp`` column
     ``timestamp[us, UTC]``; every other column stays a string (leading zeros kept).
     Column names are the header's, without BOM or quotes; a repeated name stays
@@ -1047,7 +1047,7 @@ def read(path, *, mapping: str | Path | None = None, strict: bool = False, accou
     Bundle
         * ``transactions``: one row per data row. ``txn_id`` hashes the file name and
           line; ``source_ref`` is ``file:line``. ``amount`` is the magnitude in
-          ``currency`` (``decimal128(18, 2)``); the extra column ``signed_amount``
+          ``currency`` (``decimal128(18, 3)``); the extra column ``signed_amount``
           keeps the sign as seen from the statement account (negative = debit). The
           statement account is ``from_account`` of debits and ``to_account`` of
           credits; the counterparty's account (an IBAN, or BIC + number) is on the

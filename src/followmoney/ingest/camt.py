@@ -70,7 +70,6 @@ _NS_RE = re.compile(r"urn:iso:std:iso:20022:tech:xsd:(?P<kind>camt\.05[234])\.00
 _ISO_NS_RE = re.compile(r"urn:iso:std:iso:20022:tech:xsd:(?P<type>[a-z]{4}\.\d{3}\.\d{3}\.\d{2})")
 _LOOSE_TYPE_RE = re.compile(r"(camt\.05[234]\.\d{3}\.\d{2})")
 
-_CENT = Decimal("0.01")
 _MAX_MONEY = Decimal(10) ** 15
 _RATE_EXP = Decimal("1e-10")
 _RAW_MAX = 20000

@@ -273,7 +273,7 @@ _CTR_FLAGS = (
     "SharedBranchingIndicator",
 )
 _USD = "USD"
-_MAX_MONEY = Decimal(10) ** 16
+_MAX_MONEY = Decimal(10) ** 15
 _CENT = Decimal("0.01")
 _RAW_MAX = 20000
 _STRLIST = pa.list_(pa.string())
@@ -448,7 +448,7 @@ def _parse_amount(text: str) -> Decimal:
     except InvalidOperation as exc:
         raise ValueError("not an amount") from exc
     if d >= _MAX_MONEY:
-        raise OverflowError("does not fit decimal(18,2)")
+        raise OverflowError("does not fit decimal(18,3)")
     return d
 
 
@@ -751,7 +751,7 @@ class _Reader:
             except ValueError:
                 problems.append(f"DetailTransactionAmountText: unparseable {_snippet(text)!r}")
             except OverflowError:
-                problems.append(f"DetailTransactionAmountText: {_snippet(text)!r} does not fit decimal(18,2)")
+                problems.append(f"DetailTransactionAmountText: {_snippet(text)!r} does not fit decimal(18,3)")
         if problems:
             self.c.reject("transactions", self.xp(det), "; ".join(problems), etree.tostring(det, encoding="unicode", with_tail=False)[:_RAW_MAX])
             return None

@@ -28,7 +28,7 @@ import re
 from functools import lru_cache
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
-from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from lxml import etree
@@ -54,7 +54,6 @@ _ID_KINDS = ("passport", "national_id", "tax_id", "id_document")
 _PLACEHOLDERS = frozenset({"", "-", "--", "---", "string", "null", "NULL", "n/a", "N/A"})
 _FLAGS = frozenset({"Y", "N", "YES", "NO", "TRUE", "FALSE"})
 _MAX_MONEY = Decimal(10) ** 15  # decimal128(18, 3): 15 digits before the point
-_CENT = Decimal("0.01")
 _RAW_MAX = 20000
 
 

@@ -66,10 +66,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import Decimal
 from pathlib import Path
 
 from followmoney.core.bundle import Bundle
+from followmoney.core.units import quantize_money
 from followmoney.ingest._collect import Collector, ContentIds, InputError, file_digest, fits_money
 from followmoney.core.ids import stable_id
 from followmoney.ingest.camt import account_id, is_bic, is_iban, typed_extras
@@ -85,7 +86,6 @@ _KNOWN_TAGS = frozenset(
 )
 _END_RE = re.compile(r"-(?:[A-Z]{3})?\}?\s*|-\}.*")
 _CTRL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-_CENT = Decimal("0.01")
 _MAX_MONEY = Decimal(10) ** 15
 _RAW_MAX = 20000
 
