@@ -103,7 +103,7 @@ SCHEMAS: dict[str, pa.Schema] = {
             _f("currency_received", _STR, "ISO 4217 code of `amount_received`."),
             _f("instructed_amount", MONEY, "Original / instructed amount before conversion (camt InstdAmt, MT103 :33B:)."),
             _f("instructed_currency", _STR, "ISO 4217 code of `instructed_amount`."),
-            _f("fx_rate", pa.decimal128(24, 10), "Exchange rate stated by the source (units of `currency` per `instructed_currency`)."),
+            _f("fx_rate", pa.decimal128(24, 10), "Exchange rate stated by the source, as units of `currency` per one unit of `instructed_currency` (instructed_amount x fx_rate = amount), whichever way the source quotes it."),
             _f("from_account", _STR, "account_id of the debited account; null for cash or unknown."),
             _f("to_account", _STR, "account_id of the credited account; null for cash or unknown."),
             _f("from_party", _STR, "party_id of the sender, where the source names one."),
