@@ -389,3 +389,15 @@ def test_every_adapter_states_time_precision_and_source_order(data_dir, path, ex
     # within one file the sequence follows the file: source_ref order and source_seq order agree
     refs = sorted(t.select(["source_ref", "source_seq"]).to_pylist(), key=lambda r: r["source_seq"])
     assert len({r["source_seq"] for r in refs}) == len(refs)
+
+
+def test_trace_puts_one_days_rows_together_across_statement_kinds(shared):
+    """A date-only CSV row (bank's local midnight) and a camt row (00:00 UTC) of one date start together."""
+    from followmoney.core.timing import comparable_time
+
+    b = fm.read([_case(shared, "BR-37") / "cash_dateonly.csv", _case(shared, "BR-29") / "camt053_return.xml"])
+    t = b.transactions
+    when = dict(zip(t["source_ref"].to_pylist(), comparable_time(t).tolist()))
+    csv_0304 = when["cash_dateonly.csv:2"]  # 04.03.2024, stored 2024-03-03T23:00Z
+    camt_0305 = when["camt053_return.xml#/Document/BkToCstmrStmt/Stmt/Ntry[2]/NtryDtls/TxDtls"]
+    assert camt_0305 - csv_0304 == 86_400_000_000

@@ -279,7 +279,7 @@ class TraceIndex:
             t = t.filter(keep)
         t = t.combine_chunks()
         self._rows = t  # kept in input order; ``order`` maps global position -> row
-        ts = t["timestamp"].cast(pa.int64()).to_numpy()
+        ts = timing.comparable_time(tx.filter(keep) if pc.sum(keep).as_py() != tx.num_rows else tx)
         order = np.asarray(
             pc.sort_indices(
                 pa.table({"t": ts, "seq": t["seq"], "id": t["txn_id"]}),

@@ -24,7 +24,7 @@ import pyarrow.compute as pc
 
 from followmoney.core.schema import has_flag
 
-__all__ = ["PRECISIONS", "annotate", "precision_of", "source_sequence"]
+__all__ = ["PRECISIONS", "annotate", "precision_of", "source_sequence", "comparable_time"]
 
 #: Values of ``transactions.time_precision``.
 PRECISIONS = ("instant", "minute", "day")
@@ -80,6 +80,36 @@ def precision_of(transactions: pa.Table) -> pa.Array:
         given = transactions["time_precision"].to_pylist()
         out = np.array([g if g in PRECISIONS else o for g, o in zip(given, out)], dtype=object)
     return pa.array(out.tolist(), pa.string())
+
+
+def comparable_time(transactions: pa.Table) -> np.ndarray:
+    """Per row, int64 µs (UTC) to order and window by: a date-only row counts from 00:00 UTC
+    of the date the source wrote, whichever source it came from; other rows at their instant.
+
+    A date-only bank CSV row is stored at the bank's local midnight (the day before in UTC
+    for Europe), a camt or MT940 row at 00:00 UTC: both count from the same instant here,
+    so a trace over statements of both kinds puts one day's rows together. Rows without
+    a timestamp get 0 (callers leave them out).
+
+    Examples
+    --------
+    >>> from datetime import datetime, timezone
+    >>> t = pa.table({"source": ["bank_csv", "camt"], "quality_flags": [["date_only"], []],
+    ...               "timestamp": pa.array([datetime(2024, 3, 3, 23, tzinfo=timezone.utc), datetime(2024, 3, 4, tzinfo=timezone.utc)], pa.timestamp("us", tz="UTC")),
+    ...               "tz_offset_minutes": pa.array([60, None], pa.int16())})
+    >>> a, b = comparable_time(t)
+    >>> int(a) == int(b)
+    True
+    """
+    n = transactions.num_rows
+    if n == 0:
+        return np.zeros(0, np.int64)
+    t = pc.fill_null(transactions["timestamp"].cast(pa.int64()), 0).to_numpy().astype(np.int64)
+    cols = transactions.column_names
+    off = pc.fill_null(transactions["tz_offset_minutes"].cast(pa.int64()), 0).to_numpy() if "tz_offset_minutes" in cols else np.zeros(n, np.int64)
+    day = np.asarray(precision_of(transactions).to_pylist(), dtype=object) == "day"
+    wall = t + off * 60_000_000
+    return np.where(day, (wall // _DAY_US) * _DAY_US, t)
 
 
 def _ref_key(ref: str) -> tuple[str, tuple[int, ...]]:
