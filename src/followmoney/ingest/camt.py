@@ -254,11 +254,12 @@ def _fx_rate(xchg, amount, ccy, instructed, instructed_ccy) -> tuple[Decimal | N
 
     camt states ``XchgRate`` as units of the other currency per one ``UnitCcy``
     (ISO 20022: "in the example 1 GBP = xxx CUR, the unit currency is GBP"); banks
-    often leave ``UnitCcy`` out and name only ``SrcCcy``, quoting either way round.
-    So: ``UnitCcy`` (else, with ``QtdCcy``, the other of the two) decides where given;
-    otherwise the direction under which ``instructed × rate`` gives the booked amount
-    (within 1 %); otherwise the rate is kept as stated and flagged
-    ``fx_rate_direction_unknown``. Never recomputed from the amounts.
+    often leave ``UnitCcy`` out and name only ``SrcCcy``, quoting either way round, and
+    some label ``UnitCcy`` the other way (the Finnish FFFS guideline sample). So: where
+    both amounts are given and exactly one direction makes ``instructed × rate`` the
+    booked amount (within 2 %: charges), that direction; else ``UnitCcy`` (or, with
+    ``QtdCcy``, the other of the two); otherwise the rate is kept as stated and flagged
+    ``fx_rate_direction_unknown``. The rate itself is never recomputed from the amounts.
 
     >>> from lxml import etree
     >>> x = etree.fromstring("<CcyXchg><SrcCcy>DKK</SrcCcy><XchgRate>7.2546</XchgRate></CcyXchg>")
@@ -272,6 +273,14 @@ def _fx_rate(xchg, amount, ccy, instructed, instructed_ccy) -> tuple[Decimal | N
     if rate is None or rate == 0:
         return None, None
     inverse = (Decimal(1) / rate).quantize(_RATE_EXP, rounding=ROUND_HALF_EVEN)
+    if amount and instructed:
+        direct = abs(instructed * rate - amount) / abs(amount)
+        flipped = abs(instructed * inverse - amount) / abs(amount)
+        tol = Decimal("0.02")
+        if direct <= tol < flipped:
+            return rate, None
+        if flipped <= tol < direct:
+            return inverse, None
     unit = (_ptext(xchg, "UnitCcy") or "").upper() or None
     quoted = (_ptext(xchg, "QtdCcy") or "").upper() or None
     if unit is None and quoted and ccy and instructed_ccy and quoted in (ccy, instructed_ccy):
@@ -280,12 +289,6 @@ def _fx_rate(xchg, amount, ccy, instructed, instructed_ccy) -> tuple[Decimal | N
         return rate, None
     if unit and ccy and unit == ccy:
         return inverse, None
-    if amount and instructed:
-        tol = abs(amount) / 100
-        if abs(instructed * rate - amount) <= tol:
-            return rate, None
-        if abs(instructed * inverse - amount) <= tol:
-            return inverse, None
     return rate, "fx_rate_direction_unknown"
 
 
