@@ -285,7 +285,7 @@ def flow_graph(data: Bundle | pa.Table) -> nx.DiGraph:
     >>> import followmoney as fm
     >>> F = flow_graph(fm.read(fm.sample_data_path() / "goaml"))
     >>> F["DEXB/1001002001"]["GSMB/2002003001"]["totals"]
-    {'AED': 15000000}
+    {'AED': 150000000}
     """
     edges, counts = _edges(data)
     t = _flow_table(edges)

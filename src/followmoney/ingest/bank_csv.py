@@ -939,6 +939,11 @@ def _requantize(p: _Parsed) -> None:
             p.values[col] = vals
             if col == "amount":
                 p.flag(rounded, "amount_rounded")
+    for target in _MONEY_TARGETS:  # the typed view of the file (parse()) shows the same values
+        i = p.index.get(target)
+        ccy = p.values.get("instructed_currency" if target == "original_amount" else "currency")
+        if i is not None and ccy is not None and i in p.typed and pa.types.is_decimal(p.typed[i].type):
+            p.typed[i] = requantize(p.typed[i], ccy)[0]
 
 
 def _flags_column(n: int, masks: list) -> pa.Array:
@@ -1014,7 +1019,7 @@ def parse(path, *, mapping: str | Path | None = None) -> pa.Table:
     >>> t.column_names
     ['IBAN', 'Buchungstag', 'Betrag']
     >>> t.to_pylist()
-    [{'IBAN': 'XX12TEST0000000001', 'Buchungstag': datetime.date(2024, 2, 1), 'Betrag': Decimal('-12.50')}]
+    [{'IBAN': 'XX12TEST0000000001', 'Buchungstag': datetime.date(2024, 2, 1), 'Betrag': Decimal('-12.500')}]
     """
     path = Path(path)
     if not path.is_file():
@@ -1086,7 +1091,7 @@ def read(path, *, mapping: str | Path | None = None, strict: bool = False, accou
     --------
     >>> b = read("tests/data/bank_csv/joscha_csv2mt940_German_bank_export_Beispiel_latin1.csv")
     >>> [str(x) for x in b.transactions.column("signed_amount").to_pylist()]
-    ['-600.30', '-54.52', '-15.96', '150.00', '500.00']
+    ['-600.300', '-54.520', '-15.960', '150.000', '500.000']
     >>> b.transactions.column("from_account").to_pylist()[0], b.transactions.column("channel").to_pylist()[3]
     ('22222222/111111111', 'cash_deposit')
     """

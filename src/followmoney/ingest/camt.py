@@ -1244,7 +1244,7 @@ def read(path, **_other) -> Bundle:
     --------
     >>> b = read("tests/data/camt/br04_batch.xml")
     >>> [(r["end_to_end_id"], str(r["amount"]), r["counterparty_name"]) for r in b.transactions.to_pylist()]
-    [('E2E-A', '329.56', 'ALPHA HANDEL GMBH'), ('E2E-B', '100.00', 'BETA KG')]
+    [('E2E-A', '329.560', 'ALPHA HANDEL GMBH'), ('E2E-B', '100.000', 'BETA KG')]
     >>> b.statements.column("reconciled").to_pylist()
     [True]
     """

@@ -1125,7 +1125,7 @@ def read(path) -> Bundle:
     >>> b.transactions.column("channel").to_pylist()
     ['cash_deposit', 'cash_deposit', 'cash_deposit']
     >>> [str(a) for a in b.transactions.column("amount").to_pylist()]
-    ['15000.00', '15000.00', '17000.00']
+    ['15000.000', '15000.000', '17000.000']
     >>> read("tests/data/fincen/moov_sar_batch.xml").reports.column("indicators").to_pylist()
     [['SuspiciousActivityClassification:106']]
     """

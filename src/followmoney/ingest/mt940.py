@@ -936,7 +936,7 @@ def read(path, *, encoding: str | None = None, **_other) -> Bundle:
     --------
     >>> b = read("tests/data/mt940/br02_marks.sta")
     >>> [str(x) for x in b.transactions.column("signed_amount").to_pylist()]
-    ['100.00', '-40.00', '-100.00', '40.00', '15.00']
+    ['100.000', '-40.000', '-100.000', '40.000', '15.000']
     >>> b.transactions.column("is_reversal").to_pylist()
     [False, False, True, True, False]
     >>> b.statements.column("reconciled").to_pylist()
