@@ -97,7 +97,7 @@ Examples
 >>> b = fm.read(fm.sample_data_path() / "amlsim" / "transactions.csv", progress=False)
 >>> r = trace.forward(b, "amlsim/475", amount="500.00", since="2017-01-01", method="libr", hops=3)
 >>> r.totals.to_pylist()[0]["tainted"]
-Decimal('500.00')
+Decimal('500.000')
 >>> r.check_conservation()
 True
 """
@@ -120,7 +120,7 @@ import pyarrow.compute as pc
 
 from followmoney.core import schema, timing
 from followmoney.core.bundle import Bundle
-from followmoney.core.units import MONEY_SCALE
+from followmoney.core.units import MONEY_DECIMALS, MONEY_SCALE, minor_units, money_text
 from followmoney.exceptions import TraceError
 
 __all__ = ["METHODS", "STOP_REASONS", "TraceError", "TraceIndex", "TraceResult", "backward", "forward"]
@@ -149,11 +149,11 @@ _US_PER_DAY = 86_400_000_000
 
 # ----------------------------------------------------------------------------- helpers
 def _dec(cents: int) -> Decimal:
-    return Decimal(int(cents)).scaleb(-2)
+    return Decimal(int(cents)).scaleb(-MONEY_DECIMALS)
 
 
 def _fmt(currency: str, cents: int) -> str:
-    return f"{currency} {_dec(cents):,.2f}"
+    return money_text(cents, currency)
 
 
 def _parse_cents(value, what: str) -> int:
@@ -198,15 +198,23 @@ def _transactions(data) -> pa.Table:
     raise TraceError("data must be a Bundle, a transactions pyarrow.Table, a pandas.DataFrame or a TraceIndex")
 
 
-def _hamilton(total: int, parts: dict) -> dict:
-    """Split ``total`` cents over ``parts`` (tag -> cents) in proportion, exactly.
+def _minor(currency) -> int:
+    """Thousandths per minor unit of ``currency`` (10 for EUR cents, 1 for KWD fils, 1000 for JPY)."""
+    return 10 ** (MONEY_DECIMALS - minor_units(currency))
 
-    Largest-remainder (Hamilton) method: floors first, then one cent each to the largest
-    remainders, ties to the smaller tag. Each share is at most its part.
+
+def _hamilton(total: int, parts: dict, unit: int = 1) -> dict:
+    """Split ``total`` over ``parts`` (tag -> amount) in proportion, exactly, in whole ``unit``s.
+
+    Largest-remainder (Hamilton) method: floors first, then one minor unit (``unit``
+    thousandths: a cent, a fils) each to the largest remainders, ties to the smaller tag.
+    Each share is at most its part.
     """
     if len(parts) == 1:
         ((g, _),) = parts.items()
         return {g: total}
+    if unit > 1 and total % unit == 0 and all(v % unit == 0 for v in parts.values()):
+        return {g: v * unit for g, v in _hamilton(total // unit, {g: v // unit for g, v in parts.items()}).items()}
     whole = sum(parts.values())
     out, rems, given = {}, [], 0
     for g in sorted(parts):
@@ -655,6 +663,7 @@ def _engine(
         )  # fmt: skip
     run = _Run()
     f = sc.fast()
+    unit = _minor(sc.currency)  # pro-rata shares are whole minor units of the currency (cents, fils, yen)
     amt, frm, to = f["amt"], f["frm"], f["to"]
     bal_from, cout_from, bal_to, cin_to = f["bal_from"], f["cout_from"], f["bal_to"], f["cin_to"]
     next_from, next_to = f["next_from"], f["next_to"]
@@ -757,7 +766,7 @@ def _engine(
                     bal += offsets.get(x, 0)
                 t_ = held[x]
                 if prorata:
-                    ctotal = t_ * a // bal
+                    ctotal = t_ * a // bal // unit * unit
                 else:
                     clean = bal - t_
                     ctotal = a - clean if a > clean else 0
@@ -771,7 +780,7 @@ def _engine(
                         else:
                             st[g] = t_ - ctotal
                     else:
-                        segs = _hamilton(ctotal, st)
+                        segs = _hamilton(ctotal, st, unit)
                         for g, v in segs.items():
                             left = st[g] - v
                             if left:
@@ -905,6 +914,7 @@ def _walk_one_source(
     """:func:`_engine` for pro-rata and LIBR with one source: the state is one integer per account."""
     run = _Run()
     f = sc.fast()
+    unit = _minor(sc.currency)
     amt, frm, to, bal_from, bal_to = f["amt"], f["frm"], f["to"], f["bal_from"], f["bal_to"]
     next_from, next_to = f["next_from"], f["next_to"]
     held, depth, offsets, visited = run.held, run.depth, run.offsets, run.visited
@@ -952,7 +962,7 @@ def _walk_one_source(
             if offsets:
                 bal += offsets.get(x, 0)
             if prorata:
-                ctotal = t_ * a // bal
+                ctotal = t_ * a // bal // unit * unit
             elif a > bal - t_:
                 ctotal = a - bal + t_
             left = t_ - ctotal
@@ -1709,11 +1719,11 @@ def forward(
     ...     "transactions")
     >>> r = forward(tx, ["t1"], method="libr")
     >>> r.hops.select(["hop", "from_account", "to_account", "tainted_amount"]).to_pylist()[0]
-    {'hop': 1, 'from_account': 'A', 'to_account': 'B', 'tainted_amount': Decimal('70.00')}
+    {'hop': 1, 'from_account': 'A', 'to_account': 'B', 'tainted_amount': Decimal('70.000')}
     >>> [(p["account"], p["tainted_balance"]) for p in r.positions.to_pylist()]
-    [('C', Decimal('50.00')), ('A', Decimal('30.00')), ('B', Decimal('20.00'))]
+    [('C', Decimal('50.000')), ('A', Decimal('30.000')), ('B', Decimal('20.000'))]
     >>> forward(tx, ["t1"], method="fifo").positions["tainted_balance"].to_pylist()
-    [Decimal('100.00')]
+    [Decimal('100.000')]
     """
     max_hops, min_cents = _check_common(method, hops, min_amount)
     ix = data if isinstance(data, TraceIndex) else TraceIndex(data)
@@ -1785,6 +1795,8 @@ def forward(
             start_us = t0 if t0 is not None else (int(sc.t[0]) if sc.n else 0)
             tags = [ix.account_name(acct)]
             off = 0
+            if amount_cents is not None and amount_cents % _minor(cur):
+                raise TraceError(f"amount has more decimals than {cur} has")
             if amount_cents is not None:
                 cin, cout = sc.state_before(acct, start_l)
                 if acct in sc.known_opening and amount_cents > cin - cout:
@@ -1976,9 +1988,9 @@ def backward(
     ...     "transactions")
     >>> r = backward(tx, "H", txn_id="t3", method="fifo")
     >>> [(f["origin"], f["kind"], f["amount"]) for f in r.funding.to_pylist()]
-    [('V1', 'own_funds', Decimal('50.00'))]
+    [('V1', 'own_funds', Decimal('50.000'))]
     >>> [(f["origin"], f["amount"]) for f in backward(tx, "H", txn_id="t3", method="pro_rata").funding.to_pylist()]
-    [('V1', Decimal('30.00')), ('V2', Decimal('20.00'))]
+    [('V1', Decimal('30.000')), ('V2', Decimal('20.000'))]
     """
     max_hops, _ = _check_common(method, hops, None)
     ix = data if isinstance(data, TraceIndex) else TraceIndex(data)
