@@ -45,7 +45,7 @@ import pyarrow.parquet as pq
 from filelock import FileLock, Timeout
 
 from followmoney.core.bundle import Bundle
-from followmoney.core.config import Config
+from followmoney.core.config import Config, jurisdictions
 from followmoney.core.store import read_bundle, write_bundle
 from followmoney.detect.cases import BANDS, build_cases, suppress_repeats
 from followmoney.detect.score import failures_of, notes_of, score
@@ -276,8 +276,6 @@ def jurisdiction_from_reports(bundle: Bundle) -> str | None:
     >>> jurisdiction_from_reports(fm.read(fm.sample_data_path() / "goaml"))
     'AE'
     """
-    from followmoney.core.config import jurisdictions
-
     r = bundle.reports
     declared = {c for f, c in zip(r["format"].to_pylist(), r["currency_local"].to_pylist()) if f == "goaml" and c}
     if len(declared) != 1:

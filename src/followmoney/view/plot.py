@@ -23,7 +23,7 @@ Examples
 >>> disp.nodes_["node"].tolist()
 ['A', 'B', 'cash / unknown recipient']
 >>> disp.edges_[["source", "target", "amount"]].values.tolist()
-[['A', 'B', Decimal('60.00')], ['B', 'cash / unknown recipient', Decimal('30.00')]]
+[['A', 'B', Decimal('60.000')], ['B', 'cash / unknown recipient', Decimal('30.000')]]
 """
 
 from __future__ import annotations
