@@ -658,7 +658,7 @@ def test_backward_funding_sums_to_the_destination(rows, method):
     ix = trace.TraceIndex(table)
     sc = ix.scope("EUR")
     cin, cout = sc.state_before(ix.account_code(dest), sc.n)
-    assert funded == D(cin - cout) / 100
+    assert funded == D(cin - cout) / 1000  # the index counts thousandths of the unit
 
 
 # ----------------------------------------------------------------------- API behaviour

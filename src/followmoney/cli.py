@@ -86,6 +86,8 @@ class _Guard:
 def _config(config_file, jurisdiction=None) -> Config:
     """The run configuration: the TOML file (else the defaults), with ``--jurisdiction`` on top."""
     cfg = Config.from_toml(config_file) if config_file else Config()
+    if jurisdiction and jurisdiction.lower() == "auto":  # chosen from the goAML reports once read
+        return cfg
     return Config(**{**cfg.to_dict(), "jurisdiction": jurisdiction}) if jurisdiction else cfg
 
 
@@ -93,7 +95,8 @@ def _score(paths, out, fmt, config_file, jurisdiction, quiet, previous=None, mod
     with _Guard():
         cfg = _config(config_file, jurisdiction)
         summary = run_score(
-            list(paths), Path(out), fmt=fmt, cfg=cfg, progress=False if quiet else None, previous=previous, model=model
+            list(paths), Path(out), fmt=fmt, cfg=cfg, progress=False if quiet else None, previous=previous, model=model,
+            auto_jurisdiction=bool(jurisdiction) and jurisdiction.lower() == "auto",
         )
     if not quiet:
         _print_summary(summary)
@@ -101,6 +104,8 @@ def _score(paths, out, fmt, config_file, jurisdiction, quiet, previous=None, mod
         click.echo(f"followmoney: error: {f['error']}", err=True)
     for f in summary["failures"]:
         click.echo(f"followmoney: warning: {f['detector']} {f['id']} failed ({f['error']}); its alerts are missing", err=True)
+    for n in summary.get("notes", []):
+        click.echo(f"followmoney: note: {n['note']}", err=True)
     if summary["failed_files"]:
         sys.exit(EXIT_CODES["input"])
     if summary["failures"]:
@@ -120,7 +125,7 @@ def main(verbose: int) -> None:
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="Output directory.")
 @click.option("--format", "fmt", default="auto", type=click.Choice(["auto", *ADAPTERS]), show_default=True)
 @click.option("--config", "config_file", type=click.Path(path_type=Path), help="TOML configuration file.")
-@click.option("--jurisdiction", help="Override the configuration's jurisdiction (e.g. AU, US, ID).")
+@click.option("--jurisdiction", help="Override the configuration's jurisdiction (e.g. AU, US, ID; 'auto': from the goAML reports' local currency).")
 @click.option("--previous", type=click.Path(path_type=Path, exists=True, file_okay=False),
               help="Output directory of the previous run: repeats without new evidence are not raised again.")  # fmt: skip
 @click.option("--model", type=click.Path(path_type=Path, exists=True, dir_okay=False),

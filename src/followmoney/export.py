@@ -24,6 +24,8 @@ import pyarrow as pa
 
 from followmoney import normalize as nz
 from followmoney.core.bundle import Bundle
+from followmoney.core.units import MONEY_DECIMALS as MONEY_SCALE_DIGITS
+from followmoney.core.units import money_str
 
 __all__ = [
     "to_graphml",
@@ -34,6 +36,7 @@ __all__ = [
     "analyst_table",
     "to_excel",
     "to_i2",
+    "money_as_text",
     "ALERT_COLUMNS",
     "CASE_COLUMNS",
 ]
@@ -441,6 +444,41 @@ def defuse_table(table: pa.Table) -> pa.Table:
     return table
 
 
+#: Money column -> the currency column beside it (every other money column: ``currency``).
+MONEY_CURRENCY = {
+    "amount_local": "currency_local",
+    "amount_received": "currency_received",
+    "instructed_amount": "instructed_currency",
+}
+
+
+def money_as_text(table: pa.Table) -> pa.Table:
+    """Money columns as plain decimal text with exactly their currency's ISO 4217 decimals.
+
+    The canonical money type keeps three decimals (for KWD, BHD, ...); written files show
+    each amount as its currency writes it: ``12.50`` EUR, ``1250.125`` KWD, ``1500`` JPY.
+    A column without a currency beside it keeps all three decimals.
+
+    Examples
+    --------
+    >>> from decimal import Decimal
+    >>> from followmoney.core import schema
+    >>> t = pa.table({"amount_total": pa.array([Decimal("12.5"), Decimal("1250.125"), Decimal("1500"), None], schema.MONEY),
+    ...               "currency": ["EUR", "KWD", "JPY", "EUR"]})
+    >>> money_as_text(t)["amount_total"].to_pylist()
+    ['12.50', '1250.125', '1500', None]
+    """
+    for i, field in enumerate(table.schema):
+        if not pa.types.is_decimal(field.type) or field.type.scale != MONEY_SCALE_DIGITS:
+            continue
+        ccy_col = MONEY_CURRENCY.get(field.name, "currency")
+        if ccy_col not in table.column_names:
+            continue
+        text = [money_str(v, c) for v, c in zip(table.column(i).to_pylist(), table[ccy_col].to_pylist())]
+        table = table.set_column(i, field.name, pa.array(text, pa.string()))
+    return table
+
+
 def analyst_table(table: pa.Table, columns: dict[str, str]):
     """``table`` with analyst-friendly column names, lists joined with ``; ``, times as naive UTC.
 
@@ -571,7 +609,8 @@ def to_i2(bundle: Bundle, directory: str | Path, *, resolution=None) -> dict[str
     ok = src.notna() & dst.notna()
     links = [pd.DataFrame({"From ID": src[ok], "To ID": dst[ok], "Link Type": "Transfer",
                            "Date (UTC)": tx.loc[ok, "timestamp"].dt.tz_convert("UTC").dt.tz_localize(None),
-                           "Amount": tx.loc[ok, "amount"], "Currency": tx.loc[ok, "currency"], "Reference": tx.loc[ok, "source_ref"]})]  # fmt: skip
+                           "Amount": [money_str(v, c) for v, c in zip(tx.loc[ok, "amount"], tx.loc[ok, "currency"])],
+                           "Currency": tx.loc[ok, "currency"], "Reference": tx.loc[ok, "source_ref"]})]  # fmt: skip
     pa_ = bundle.party_accounts.to_pandas()
     links.append(pd.DataFrame({"From ID": pa_["party_id"].map(clusters).fillna(pa_["party_id"]), "To ID": pa_["account_id"],
                                "Link Type": pa_["role"].str.replace("_", " ").str.title(), "Reference": pa_["source_ref"]}))  # fmt: skip

@@ -66,7 +66,7 @@ FLOW_TABLE_SCHEMA = pa.schema(
         pa.field("target", pa.string(), nullable=False, metadata={"doc": "Receiving account (or party)."}),
         pa.field("currency", pa.string(), metadata={"doc": "ISO 4217 of total_cents."}),
         pa.field("count", pa.int64(), nullable=False, metadata={"doc": "Transactions in this direction and currency."}),
-        pa.field("total_cents", pa.int64(), metadata={"doc": "Sum in hundredths of currency."}),
+        pa.field("total_cents", pa.int64(), metadata={"doc": "Sum in thousandths of the currency unit (exact for every ISO 4217 minor unit)."}),
         pa.field("first", schema.TIMESTAMP, metadata={"doc": "Earliest transaction, UTC."}),
         pa.field("last", schema.TIMESTAMP, metadata={"doc": "Latest transaction, UTC."}),
     ]
@@ -153,7 +153,7 @@ def transaction_graph(data: Bundle | pa.Table, *, compact: bool = False) -> nx.M
         with an unknown side are not edges and are counted.
     compact : bool, default False
         False: edges are keyed by ``txn_id`` and carry ``amount_cents`` (int,
-        hundredths of ``currency``), ``currency``, ``timestamp`` (UTC datetime) and
+        thousandths of ``currency``), ``currency``, ``timestamp`` (UTC datetime) and
         ``channel``. True: edges are keyed by their row number in
         ``G.graph["edges"]`` (a :class:`pyarrow.Table` with ``txn_id, source, target,
         amount_cents, currency, timestamp, channel``) and carry no attributes: less
@@ -227,7 +227,7 @@ def flow_table(data: Bundle | pa.Table) -> pa.Table:
     pyarrow.Table
         :data:`FLOW_TABLE_SCHEMA`: ``source, target, currency, count, total_cents,
         first, last``, sorted by source, target, currency. Totals are per currency,
-        in hundredths, exact.
+        in thousandths of the unit, exact.
 
     Raises
     ------
@@ -273,7 +273,7 @@ def flow_graph(data: Bundle | pa.Table) -> nx.DiGraph:
     -------
     networkx.DiGraph
         Edge attributes: ``count`` (transactions, all currencies), ``totals`` (dict
-        currency → hundredths; never summed across currencies), ``first``, ``last``
+        currency → thousandths; never summed across currencies), ``first``, ``last``
         (UTC datetimes). ``G.graph`` as for :func:`transaction_graph`.
 
     Raises
@@ -285,7 +285,7 @@ def flow_graph(data: Bundle | pa.Table) -> nx.DiGraph:
     >>> import followmoney as fm
     >>> F = flow_graph(fm.read(fm.sample_data_path() / "goaml"))
     >>> F["DEXB/1001002001"]["GSMB/2002003001"]["totals"]
-    {'AED': 15000000}
+    {'AED': 150000000}
     """
     edges, counts = _edges(data)
     t = _flow_table(edges)
@@ -412,7 +412,7 @@ def build_graph(bundle: Bundle, *, parties: bool = True) -> nx.MultiDiGraph:
 
     * ``"transaction"``: one edge per transaction, keyed by ``txn_id``, from the paying
       side to the receiving side (an account; else the party, e.g. a walk-in cash
-      depositor), with ``amount_cents`` (int, hundredths of ``currency``),
+      depositor), with ``amount_cents`` (int, thousandths of ``currency``),
       ``currency``, ``timestamp`` (UTC) and ``channel``. Parallel transfers are kept;
       exact duplicate rows are dropped and counted in ``G.graph["duplicates_dropped"]``.
       Transactions with only one known side (e.g. cash withdrawn by nobody named)

@@ -46,12 +46,12 @@ import pyarrow.parquet as pq
 from filelock import FileLock, Timeout
 
 from followmoney.core.bundle import Bundle
-from followmoney.core.config import Config
+from followmoney.core.config import Config, jurisdictions
 from followmoney.core.store import read_bundle, write_bundle
 from followmoney.detect.cases import BANDS, build_cases, suppress_repeats
-from followmoney.detect.score import failures_of, score
+from followmoney.detect.score import failures_of, notes_of, score
 from followmoney.exceptions import ConfigError, FollowMoneyError, RunError
-from followmoney.export import defuse_table, to_excel
+from followmoney.export import defuse_table, money_as_text, to_excel
 from followmoney.consolidate import read
 
 __all__ = ["run_score", "load_run", "check_previous", "flat", "EXIT_CODES", "RUN_FILES", "STATUS_OK", "exit_code"]
@@ -92,11 +92,12 @@ def exit_code(exc: BaseException) -> int:
 
 
 def flat(table: pa.Table) -> pa.Table:
-    """A table ready for CSV: list columns joined with ``;``, text defused for spreadsheets."""
+    """A table ready for CSV: list columns joined with ``;``, text defused for spreadsheets,
+    money with its currency's decimals (:func:`followmoney.export.money_as_text`)."""
     for i, field in enumerate(table.schema):
         if pa.types.is_list(field.type):
             table = table.set_column(i, field.name, pc.binary_join(table[field.name], ";"))
-    return defuse_table(table)
+    return money_as_text(defuse_table(table))
 
 
 def load_run(run_dir: str | Path) -> tuple[Bundle, pa.Table, dict]:
@@ -178,6 +179,7 @@ def run_score(
     progress: bool | None = None,
     previous: Path | None = None,
     model: Path | None = None,
+    auto_jurisdiction: bool = False,
 ) -> dict:
     """Read ``paths``, score them, and write the run directory ``out`` atomically.
 
@@ -201,6 +203,13 @@ def run_score(
     model : Path, optional
         A model trained by ``followmoney train``: its alerts (``AN-GBT`` / ``AN-IF``)
         join the rules' alerts and cases.
+    auto_jurisdiction : bool, default False
+        Take the jurisdiction from the local currency the goAML reports declare
+        (:func:`jurisdiction_from_reports`), when exactly one jurisdiction fits.
+
+    The summary's ``notes`` say what the run could not assess and why: date-only rows
+    skipped by night-time rules, cash in other currencies not compared with the
+    threshold, goAML reports whose local currency is not the jurisdiction's.
 
     Returns
     -------
@@ -233,6 +242,10 @@ def run_score(
         failed_files: list[dict] = []
         with stages("read"):
             bundle = read(paths, format=fmt, progress=progress, errors=failed_files)
+            if auto_jurisdiction:
+                code = jurisdiction_from_reports(bundle)
+                if code:
+                    cfg = Config(**{**cfg.to_dict(), "jurisdiction": code})
         with stages("score"):
             alerts = score(bundle, cfg, progress=progress)
             failures = failures_of(alerts)
@@ -256,6 +269,28 @@ def run_score(
         lock.release()
         Path(lock.lock_file).unlink(missing_ok=True)
     return summary
+
+
+def jurisdiction_from_reports(bundle: Bundle) -> str | None:
+    """The jurisdiction whose currency the goAML reports declare as local, if exactly one fits.
+
+    goAML reports carry the reporting FIU's local currency (``currency_code_local``);
+    a currency shared by several bundled jurisdictions, or reports declaring several
+    currencies, give None (the configured jurisdiction stays, and the run notes it).
+
+    Examples
+    --------
+    >>> import followmoney as fm
+    >>> jurisdiction_from_reports(fm.read(fm.sample_data_path() / "goaml"))
+    'AE'
+    """
+    r = bundle.reports
+    declared = {c for f, c in zip(r["format"].to_pylist(), r["currency_local"].to_pylist()) if f == "goaml" and c}
+    if len(declared) != 1:
+        return None
+    (ccy,) = declared
+    fits = [code for code, j in jurisdictions().items() if j.currency == ccy and code != "FATF"]
+    return fits[0] if len(fits) == 1 else None
 
 
 def _with_model(alerts: pa.Table, bundle: Bundle, model: Path, cfg: Config) -> tuple[pa.Table, list[dict]]:
@@ -322,6 +357,7 @@ def _summary(out, bundle, alerts, suppressed, cases, cfg, failures, failed_files
         "inputs": sorted(set(bundle.load_log["source_file"].to_pylist())),
         "failed_files": failed_files,
         "failures": failures,
+        "notes": notes_of(alerts),
         "config": cfg.to_dict(),
         "tables": {
             r["table"]: {

@@ -8,9 +8,11 @@ Parquet files.
 
 Conventions
 -----------
-* Money is ``decimal128(18, 2)`` with the ISO 4217 code in the column beside it;
-  never a float. :func:`to_cents` turns it into ``int64`` hundredths for fast,
-  exact vectorised arithmetic.
+* Money is ``decimal128(18, 3)`` with the ISO 4217 code in the column beside it;
+  never a float. Each value is quantized to its currency's ISO 4217 minor units when
+  read (three decimals for KWD, BHD, OMR, JOD, TND, LYD, IQD; none for JPY, KRW...;
+  see :mod:`followmoney.core.units`). :func:`to_cents` turns it into ``int64``
+  thousandths of the currency unit for fast, exact vectorised arithmetic.
 * Timestamps are ``timestamp[us, tz=UTC]``. Where the source states a UTC offset it
   is kept in ``tz_offset_minutes``; where it states none the value is taken as UTC
   and ``tz_offset_minutes`` is null.
@@ -20,7 +22,7 @@ Examples
 --------
 >>> from followmoney import schema
 >>> schema.SCHEMAS["transactions"].field("amount").type
-Decimal128Type(decimal128(18, 2))
+Decimal128Type(decimal128(18, 3))
 >>> t = schema.empty("rejects")
 >>> t.num_rows, t.column_names[:3]
 (0, ['source', 'source_ref', 'table'])
@@ -51,8 +53,9 @@ __all__ = [
     "SchemaError",
 ]
 
-#: Arrow type of every money column: 18 digits, 2 after the point.
-MONEY = pa.decimal128(18, 2)
+#: Arrow type of every money column: 18 digits, 3 after the point (every ISO 4217 minor unit
+#: up to three decimals exactly; values below 10**15 so that thousandths fit in int64).
+MONEY = pa.decimal128(18, 3)
 #: Arrow type of every instant: microseconds, UTC.
 TIMESTAMP = pa.timestamp("us", tz="UTC")
 
@@ -89,6 +92,8 @@ SCHEMAS: dict[str, pa.Schema] = {
             _f("source_txn_ref", _STR, "The source's own transaction number, if any."),
             _f("timestamp", TIMESTAMP, "When the transaction took place, UTC."),
             _f("tz_offset_minutes", pa.int16(), "UTC offset stated by the source, minutes; null if none."),
+            _f("time_precision", _STR, "What the source gives of the time: instant, minute or day (a date only: stored at the start of that day)."),
+            _f("source_seq", pa.int64(), "Position of the row in its source file (statement position / line / document order); orders rows of equal time within one file."),
             _f("amount", MONEY, "Amount debited / sent, in `currency` (a magnitude: direction is from/to)."),
             _f("signed_amount", MONEY, "Statement sources: the amount as seen from the statement account (negative = debit)."),
             _f("currency", _STR, "ISO 4217 code of `amount`."),
@@ -98,7 +103,7 @@ SCHEMAS: dict[str, pa.Schema] = {
             _f("currency_received", _STR, "ISO 4217 code of `amount_received`."),
             _f("instructed_amount", MONEY, "Original / instructed amount before conversion (camt InstdAmt, MT103 :33B:)."),
             _f("instructed_currency", _STR, "ISO 4217 code of `instructed_amount`."),
-            _f("fx_rate", pa.decimal128(24, 10), "Exchange rate stated by the source (units of `currency` per `instructed_currency`)."),
+            _f("fx_rate", pa.decimal128(24, 10), "Exchange rate stated by the source, as units of `currency` per one unit of `instructed_currency` (instructed_amount x fx_rate = amount), whichever way the source quotes it."),
             _f("from_account", _STR, "account_id of the debited account; null for cash or unknown."),
             _f("to_account", _STR, "account_id of the credited account; null for cash or unknown."),
             _f("from_party", _STR, "party_id of the sender, where the source names one."),
@@ -368,12 +373,15 @@ def validate(table: pa.Table, name: str) -> None:
 
 
 def from_cents(cents) -> pa.Array:
-    """Integer hundredths -> ``decimal128(18, 2)`` money, exactly (the unscaled value is the cents).
+    """Integer thousandths of the currency unit -> ``decimal128(18, 3)`` money, exactly.
+
+    The name is historical: the integers are :data:`followmoney.core.units.MONEY_SCALE`
+    (1000) per currency unit, so three-decimal currencies are exact.
 
     Examples
     --------
-    >>> from_cents([1050, -1]).to_pylist()
-    [Decimal('10.50'), Decimal('-0.01')]
+    >>> from_cents([10500, -1]).to_pylist()
+    [Decimal('10.500'), Decimal('-0.001')]
     """
     c = np.ascontiguousarray(np.asarray(cents, dtype=np.int64))
     words = np.empty((len(c), 2), np.int64)  # two's-complement 128-bit words, low then high
@@ -383,19 +391,21 @@ def from_cents(cents) -> pa.Array:
 
 
 def to_cents(values: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
-    """Convert a ``decimal128(18, 2)`` money column to ``int64`` hundredths, exactly.
+    """Convert a money column to ``int64`` thousandths of the currency unit, exactly.
 
-    Nulls stay null. Hundredths of the currency unit, whatever the currency's ISO 4217
-    exponent: the canonical money type has two decimal places.
+    Nulls stay null. Thousandths (:data:`followmoney.core.units.MONEY_SCALE`) whatever
+    the currency: the canonical money type has three decimal places, enough for every
+    ISO 4217 minor unit in use, so KWD 1,250.125 is 1250125 and USD 9,500.00 is
+    9500000. (The name is historical; compare only values of one currency.)
 
     Examples
     --------
     >>> import pyarrow as pa
     >>> from decimal import Decimal
-    >>> to_cents(pa.array([Decimal("9500.00"), None, Decimal("-0.01")], MONEY)).to_pylist()
-    [950000, None, -1]
+    >>> to_cents(pa.array([Decimal("9500.00"), None, Decimal("-0.01"), Decimal("1250.125")], MONEY)).to_pylist()
+    [9500000, None, -10, 1250125]
     """
-    scaled = pc.multiply(values.cast(MONEY), pa.scalar(Decimal(100), pa.decimal128(3, 0)))
+    scaled = pc.multiply(values.cast(MONEY), pa.scalar(Decimal(1000), pa.decimal128(4, 0)))
     return scaled.cast(pa.int64())
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from decimal import Decimal
 
 import pandas as pd
 import pyarrow as pa
@@ -19,13 +18,16 @@ from followmoney.core.config import Config, get_config
 from followmoney.exceptions import ConfigError
 from followmoney.core.frame import prepare_transactions
 from followmoney.core.ids import stable_id
+from followmoney.detect.fx import convert_cash
 from followmoney.detect.rules import REGISTRY, RuleContext
-from followmoney.core.units import money_text
+from followmoney.core.units import from_scaled, money_text
 
-__all__ = ["score", "failures_of", "SEVERITY_CUTS", "FAILURES_KEY"]
+__all__ = ["score", "failures_of", "notes_of", "SEVERITY_CUTS", "FAILURES_KEY", "NOTES_KEY"]
 
 #: Schema metadata key of the alerts table listing the detectors that failed in the run.
 FAILURES_KEY = b"followmoney.failures"
+#: Schema metadata key of the alerts table listing what the run could not assess, and why.
+NOTES_KEY = b"followmoney.notes"
 
 log = logging.getLogger("followmoney")
 
@@ -104,6 +106,7 @@ def score(
     _check_rule_ids(cfg.rules, "[rules] table")
     ids = rules if rules is not None else [r for r in REGISTRY if r not in cfg.disabled_rules]
     frame = prepare_transactions(bundle.transactions, cfg.jurisdiction_info.timezone, bundle.accounts)
+    frame, fx_notes = convert_cash(frame, cfg)  # foreign cash: converted with the user's rates, or counted
     run_id = _run_id(bundle, cfg)
     by_txn = frame.set_index("txn_id")[["amount_cents", "currency", "source_ref"]]
     shared: dict = {}  # computed once per run, used by several rules
@@ -127,6 +130,7 @@ def score(
                 raise
             failures.append({"detector": "rule", "id": rule_id, "error": type(exc).__name__})
             log.warning("rule %s failed (%s); its alerts are missing from this run", rule_id, type(exc).__name__)
+    notes = fx_notes + list(shared.get("notes", [])) + _run_notes(bundle, cfg)
     result_schema = schema.SCHEMAS["alerts"]
     if out:
         table = pa.Table.from_pandas(pd.concat(out, ignore_index=True), schema=result_schema, preserve_index=False)
@@ -135,6 +139,8 @@ def score(
         table = result_schema.empty_table()
     if failures:
         table = table.replace_schema_metadata({**(table.schema.metadata or {}), FAILURES_KEY: json.dumps(failures).encode()})
+    if notes:
+        table = table.replace_schema_metadata({**(table.schema.metadata or {}), NOTES_KEY: json.dumps(notes).encode()})
     return table
 
 
@@ -144,12 +150,43 @@ def _typo_key(rule_id) -> str:
     return f"{head}-{tail.translate(str.maketrans('OIL', '011'))}" if tail else head
 
 
+def _run_notes(bundle: Bundle, cfg: Config) -> list[dict]:
+    """goAML reports that declare a local currency other than the jurisdiction's (codes only, never data)."""
+    j = cfg.jurisdiction_info
+    notes = []
+    reports = bundle.reports
+    if "currency_local" in reports.column_names and reports.num_rows:
+        declared = sorted({c for s, c in zip(reports["format"].to_pylist(), reports["currency_local"].to_pylist()) if s == "goaml" and c})
+        other = [c for c in declared if c != j.currency]
+        if other:
+            notes.append({
+                "topic": "local_currency",
+                "declared": other,
+                "note": f"goAML reports declare local currency {', '.join(other)}, but jurisdiction {j.code} counts in {j.currency}"
+                        f" (use --jurisdiction auto or the reporting FIU's jurisdiction)",
+            })  # fmt: skip
+    return notes
+
+
 def _check_rule_ids(ids, where: str) -> None:
     unknown = [r for r in ids if r not in REGISTRY]
     if unknown:
         hints = {r: process.extractOne(_typo_key(r), list(REGISTRY), scorer=Levenshtein.distance, score_cutoff=2) for r in unknown}
         said = ", ".join(f"{r!r}" + (f" (did you mean {h[0]}?)" if h else "") for r, h in hints.items())
         raise ConfigError(f"{where}: unknown rule id(s) {said}")
+
+
+def notes_of(alerts: pa.Table) -> list[dict]:
+    """What the run could not assess and why (``topic``, ``note``; e.g. day-precision rows
+    skipped by night-time rules, foreign-currency cash not compared with the threshold).
+
+    Examples
+    --------
+    >>> notes_of(schema.SCHEMAS["alerts"].empty_table())
+    []
+    """
+    raw = (alerts.schema.metadata or {}).get(NOTES_KEY)
+    return json.loads(raw) if raw else []
 
 
 def failures_of(alerts: pa.Table) -> list[dict]:
@@ -216,7 +253,7 @@ def _alerts_for(rule, params, cfg, findings: pd.DataFrame, by_txn: pd.DataFrame,
                 "severity": severity(score_),
                 "window_start": start,
                 "window_end": end,
-                "amount_total": Decimal(tot[0][1]) / 100 if len(tot) == 1 else None,
+                "amount_total": from_scaled(tot[0][1]) if len(tot) == 1 else None,
                 "currency": tot[0][0] if len(tot) == 1 else None,
                 "evidence_count": n_ev,
                 "evidence_txn_ids": list(r["evidence_txn_ids"]),

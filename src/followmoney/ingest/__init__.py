@@ -19,6 +19,7 @@ from pathlib import Path
 import pyarrow as pa
 from tqdm.auto import tqdm
 
+from followmoney.core import timing
 from followmoney.core.bundle import Bundle
 from followmoney.ingest import amlsim, auth, bank_csv, camt, fincen, fm_package, goaml, ibm_aml, mt103, mt940, pacs008, pain001
 from followmoney.ingest._collect import InputError
@@ -218,5 +219,6 @@ def read(paths, format: str = "auto", *, progress: bool | None = None, errors: l
     if errors and not bundles:
         raise InputError(f"none of the {len(errors)} input file(s) could be read; first: {errors[0]['error']}")
     bundle = Bundle.concat(bundles)
+    bundle.transactions = timing.annotate(bundle.transactions)
     bundle.reconcile()
     return bundle

@@ -66,10 +66,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import Decimal
 from pathlib import Path
 
 from followmoney.core.bundle import Bundle
+from followmoney.core.units import quantize_money
 from followmoney.ingest._collect import Collector, ContentIds, InputError, file_digest, fits_money
 from followmoney.core.ids import stable_id
 from followmoney.ingest.camt import account_id, is_bic, is_iban, typed_extras
@@ -85,8 +86,7 @@ _KNOWN_TAGS = frozenset(
 )
 _END_RE = re.compile(r"-(?:[A-Z]{3})?\}?\s*|-\}.*")
 _CTRL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-_CENT = Decimal("0.01")
-_MAX_MONEY = Decimal(10) ** 16
+_MAX_MONEY = Decimal(10) ** 15
 _RAW_MAX = 20000
 
 _61_RE = re.compile(
@@ -214,8 +214,8 @@ def _tokenize(text: str) -> tuple[list[_Token], set[str]]:
 
 
 # --------------------------------------------------------------------------- values
-def _amount(text: str) -> tuple[Decimal, list[str]]:
-    """MT amount (decimal comma) -> (Decimal quantized to 0.01, flags).
+def _amount(text: str, currency: str | None = None) -> tuple[Decimal, list[str]]:
+    """MT amount (decimal comma) -> (Decimal quantized to ``currency``'s ISO 4217 minor units, flags).
 
     >>> _amount("19053,79"), _amount("119,")[0], _amount("000000001000,00")[0]
     ((Decimal('19053.79'), []), Decimal('119.00'), Decimal('1000.00'))
@@ -229,11 +229,11 @@ def _amount(text: str) -> tuple[Decimal, list[str]]:
     if "." in t or "," not in t:
         flags.append("nonstandard_amount")
     d = Decimal(t.replace(",", ".") if t[-1:] not in ",." else t[:-1] or "0")
-    q = d.quantize(_CENT, rounding=ROUND_HALF_EVEN)
-    if q != d:
+    q, rounded = quantize_money(d, currency)
+    if rounded:
         flags.append("amount_rounded")
     if q >= _MAX_MONEY:
-        raise ValueError("does not fit decimal(18,2)")
+        raise ValueError("does not fit decimal(18,3)")
     return q, flags
 
 
@@ -276,7 +276,7 @@ def _balance(value: str, flags: list) -> _Balance | None:
         flags.append("balance_unreadable")
         return None
     try:
-        amount, aflags = _amount(m["amount"])
+        amount, aflags = _amount(m["amount"], m["ccy"])
     except ValueError:
         flags.append("balance_unreadable")
         return None
@@ -755,7 +755,7 @@ class _Reader:
             return None, self.why_61(first)
         flags = list(ctx["flags"])
         try:
-            amount, aflags = _amount(m["amount"])
+            amount, aflags = _amount(m["amount"], ctx["ccy"])
         except ValueError as exc:
             return None, f"amount: {exc}"
         flags += aflags
@@ -794,7 +794,7 @@ class _Reader:
         oc = re.search(r"/OCMT/([A-Z]{3})(\d[\d,]*)/", supplementary or "")
         if oc:
             try:
-                instructed, _ = _amount(oc.group(2))
+                instructed, _ = _amount(oc.group(2), oc.group(1))
                 instructed_ccy = oc.group(1)
             except ValueError:
                 pass
@@ -968,7 +968,7 @@ def read(path, *, encoding: str | None = None, **_other) -> Bundle:
     --------
     >>> b = read("tests/data/mt940/br02_marks.sta")
     >>> [str(x) for x in b.transactions.column("signed_amount").to_pylist()]
-    ['100.00', '-40.00', '-100.00', '40.00', '15.00']
+    ['100.000', '-40.000', '-100.000', '40.000', '15.000']
     >>> b.transactions.column("is_reversal").to_pylist()
     [False, False, True, True, False]
     >>> b.statements.column("reconciled").to_pylist()

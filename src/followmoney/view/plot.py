@@ -23,7 +23,7 @@ Examples
 >>> disp.nodes_["node"].tolist()
 ['A', 'B', 'cash / unknown recipient']
 >>> disp.edges_[["source", "target", "amount"]].values.tolist()
-[['A', 'B', Decimal('60.00')], ['B', 'cash / unknown recipient', Decimal('30.00')]]
+[['A', 'B', Decimal('60.000')], ['B', 'cash / unknown recipient', Decimal('30.000')]]
 """
 
 from __future__ import annotations
@@ -33,6 +33,8 @@ from decimal import Decimal
 
 import numpy as np
 import pandas as pd
+
+from followmoney.core.units import MONEY_SCALE
 
 __all__ = ["TraceFlowDisplay", "LinkChartDisplay", "TimelineDisplay", "AlertScoresDisplay"]
 
@@ -487,11 +489,11 @@ class LinkChartDisplay:
             else:
                 links.add((u, v))
         for (u, v), per_ccy in sorted(money.items()):
-            total = max(per_ccy.values()) / 100
+            total = max(per_ccy.values()) / MONEY_SCALE
             width = 0.6 + 0.6 * math.log10(1 + total)
             ax.annotate("", xy=pos[v], xytext=pos[u],
                         arrowprops={"arrowstyle": "-|>", "lw": width, "color": "#555", "alpha": 0.7, "shrinkA": 8, "shrinkB": 8})  # fmt: skip
-            label = ", ".join(f"{c or '?'} {a / 100:,.0f}" for c, a in sorted(per_ccy.items(), key=lambda x: str(x[0])))
+            label = ", ".join(f"{c or '?'} {a / MONEY_SCALE:,.0f}" for c, a in sorted(per_ccy.items(), key=lambda x: str(x[0])))
             mid = ((pos[u][0] + pos[v][0]) / 2, (pos[u][1] + pos[v][1]) / 2)
             ax.text(*mid, label, fontsize=6, color="#333", ha="center")
         for u, v in sorted(links):
