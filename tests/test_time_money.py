@@ -375,6 +375,11 @@ def test_a_bad_rate_table_is_a_config_error(bad):
         ("bank_csv/br12_european.csv", None),
         ("ibm_aml/br22_traps.csv", None),
         ("goaml/br10_plain.xml", None),
+        ("wires/mt103_gpi.fin", {"day"}),
+        ("wires/prowide_MT103_bulk_with_ack.rje", {"day"}),
+        ("wires/pain001_two_batches.xml", None),
+        ("wires/same_payment/pacs008_uetr.xml", None),
+        ("wires/auth002_response.xml", None),
     ],
 )
 def test_every_adapter_states_time_precision_and_source_order(data_dir, path, expected):

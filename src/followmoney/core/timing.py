@@ -29,10 +29,11 @@ __all__ = ["PRECISIONS", "annotate", "precision_of", "source_sequence", "compara
 #: Values of ``transactions.time_precision``.
 PRECISIONS = ("instant", "minute", "day")
 
-#: Sources that give dates only (MT940 :61: value/entry dates; FinCEN BSA dates).
-_DATE_ONLY_SOURCES = ("mt940", "fincen")
-#: Sources whose naive 00:00:00 is a placeholder for "no time" (goAML dateTime, camt Dt at 00:00 UTC).
-_MIDNIGHT_MEANS_DATE = ("goaml", "camt")
+#: Sources that give dates only (MT940 :61: value/entry dates; FinCEN BSA dates; MT103 :32A: value date).
+_DATE_ONLY_SOURCES = ("mt940", "fincen", "mt103")
+#: Sources whose 00:00:00 is a placeholder for "no time" (goAML dateTime; camt ``Dt``, pacs.008
+#: ``IntrBkSttlmDt`` and pain.001 ``ReqdExctnDt`` dates, stored at 00:00 UTC).
+_MIDNIGHT_MEANS_DATE = ("goaml", "camt", "pacs008", "pain001")
 
 _DAY_US = 86_400_000_000
 _XPATH_STEP = re.compile(r"\[(\d+)\]")
@@ -42,8 +43,8 @@ def precision_of(transactions: pa.Table) -> pa.Array:
     """Per row, ``"instant"``, ``"minute"`` or ``"day"`` (null without a timestamp).
 
     An adapter's own value in ``time_precision`` wins. Otherwise: rows flagged
-    ``date_only`` and rows of date-only sources (MT940, FinCEN) are ``day``; goAML and
-    camt rows at exactly 00:00:00 are ``day`` (goAML requires a
+    ``date_only`` and rows of date-only sources (MT940, FinCEN, MT103) are ``day``; goAML,
+    camt, pacs.008 and pain.001 rows at exactly 00:00:00 are ``day`` (goAML requires a
     dateTime, and reporting entities write ``T00:00:00`` when they have only a date;
     midnight on the clock the source wrote, i.e. with its stated offset);
     other rows are ``instant`` when seconds are given, else ``minute``.

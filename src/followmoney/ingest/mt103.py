@@ -222,7 +222,7 @@ def _ccy_amount(text: str) -> tuple[str, Decimal, list[str]]:
     m = re.fullmatch(r"\s*([A-Z]{3})([\d,.]+)\s*", text)
     if not m:
         raise ValueError(f"expected currency and amount ({text.strip()[:24]!r})")
-    amount, flags = _amount(m.group(2))
+    amount, flags = _amount(m.group(2), m.group(1))  # to the currency's ISO 4217 minor units
     return m.group(1), amount, flags
 
 
