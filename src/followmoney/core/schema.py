@@ -13,6 +13,12 @@ Conventions
   read (three decimals for KWD, BHD, OMR, JOD, TND, LYD, IQD; none for JPY, KRW...;
   see :mod:`followmoney.core.units`). :func:`to_cents` turns it into ``int64``
   thousandths of the currency unit for fast, exact vectorised arithmetic.
+* **Names kept for compatibility.** ``to_cents`` / ``from_cents``, the detectors' frame
+  column ``amount_cents``, the graph edges' ``amount_cents`` and the flow table's
+  ``total_cents`` all hold integer **thousandths** of the currency unit
+  (:data:`followmoney.core.units.MONEY_SCALE` = 1000), not hundredths: EUR 12.50 is
+  ``12500``, KWD 1.250 is ``1250``, JPY 1,500 is ``1500000``. Divide by ``MONEY_SCALE``
+  (or use :func:`followmoney.core.units.from_scaled` / ``money_text``), never by 100.
 * Timestamps are ``timestamp[us, tz=UTC]``. Where the source states a UTC offset it
   is kept in ``tz_offset_minutes``; where it states none the value is taken as UTC
   and ``tz_offset_minutes`` is null.
