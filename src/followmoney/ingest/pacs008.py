@@ -543,7 +543,7 @@ def read(path, **_other) -> Bundle:
     >>> b = read("tests/data/wires/same_payment/pacs008_uetr.xml")
     >>> r = b.transactions.to_pylist()[0]
     >>> str(r["amount"]), r["currency"], r["uetr"], r["agent_chain"]
-    ('12500.00', 'EUR', '7b0b6e0e-1a0c-4f2e-9d3c-5f1b2a3c4d5e', ['DEUTDEFF', 'CHASUS33', 'BCITITMM'])
+    ('12500.000', 'EUR', '7b0b6e0e-1a0c-4f2e-9d3c-5f1b2a3c4d5e', ['DEUTDEFF', 'CHASUS33', 'BCITITMM'])
     """
     path = Path(path)
     if not path.is_file():
