@@ -466,7 +466,7 @@ def transaction_features(
     transactions : pyarrow.Table, Bundle or pandas.DataFrame
         Canonical ``transactions`` (``txn_id, timestamp, amount, currency,
         from_account, to_account, from_party, to_party, channel, quality_flags,
-        source_ref``; ``amount`` decimal128(18,2) in ``currency``), a bundle, or the
+        source_ref``; ``amount`` decimal128(18,3) in ``currency``), a bundle, or the
         output of :func:`stream_frame`. Rows without a timestamp are left out.
     settings : FeatureSettings, optional
         Windows and limits; default ``FeatureSettings()``.
