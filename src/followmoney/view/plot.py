@@ -34,7 +34,7 @@ from decimal import Decimal
 import numpy as np
 import pandas as pd
 
-from followmoney.core.units import MONEY_SCALE
+from followmoney.core.units import MONEY_SCALE, minor_units
 
 __all__ = ["TraceFlowDisplay", "LinkChartDisplay", "TimelineDisplay", "AlertScoresDisplay"]
 
@@ -217,7 +217,7 @@ class TraceFlowDisplay:
             edge_artists.append(patch)
             if i in labelled:
                 t = ax.text(
-                    (x0 + x1) / 2, (y0 + y1) / 2 + (0.18 if bend else 0.0), _money(e["amount"]),
+                    (x0 + x1) / 2, (y0 + y1) / 2 + (0.18 if bend else 0.0), _money(e["amount"], self.currency),
                     fontsize=7, ha="center", va="center", color="#7b241c", zorder=3,
                     bbox=dict(boxstyle="round,pad=0.15", fc="white", ec="none", alpha=0.8),
                 )  # fmt: skip
@@ -231,7 +231,7 @@ class TraceFlowDisplay:
             ax.add_patch(box)
             node_artists.append(box)
             name = "\n".join(textwrap.wrap(str(r.node), 18, break_long_words=True)[:2])
-            text = f"{name}\n{_money(r.amount)}" if r.amount is not None else name
+            text = f"{name}\n{_money(r.amount, self.currency)}" if r.amount is not None else name
             label_artists.append(ax.text(r.x, r.y, text, fontsize=7, ha="center", va="center", zorder=4))
         if len(nodes):
             ax.set_xlim(nodes["x"].min() - 0.5, nodes["x"].max() + 0.5)
@@ -251,8 +251,9 @@ class TraceFlowDisplay:
 
 
 # ---------------------------------------------------------------------- graph building
-def _money(v) -> str:
-    return f"{Decimal(v):,.2f}" if v is not None else ""
+def _money(v, currency=None) -> str:
+    """``1,234.50`` in ``currency``'s decimals (KWD three, JPY none); empty for None."""
+    return f"{Decimal(v):,.{minor_units(currency)}f}" if v is not None else ""
 
 
 def _column_name(c: int, nodes: pd.DataFrame) -> str:
