@@ -27,15 +27,15 @@ TRAFFICKING_CASE = [
     ("md", "# Investigating a trafficking case\n\nThe four synthetic goAML reports in `sample_data/goaml/` tell one story. Start from the people, not the money: who shares contact details, who is the same person across reports, whose account collects, and where the proceeds went."),
     ("code", "import followmoney as fm\n\nfm.enable_notebook()  # alerts and cases tables as readable HTML\nbundle = fm.read(fm.sample_data_path() / 'goaml')\nbundle"),
     ("md", "## 1. The same person across reports\nEvery merge has a rule and its evidence."),
-    ("code", "res = fm.resolve(bundle)\nreasons = res.match_reasons.to_pandas()\nreasons[reasons.decision == 'link'][['rule', 'score', 'explanation']].head(10)"),
+    ("code", "res = fm.resolve(bundle)\nreasons = res.match_reasons.to_pandas()\nreasons[reasons.decision == 'merge'][['rule', 'score', 'explanation']].head(10)"),
     ("md", "## 2. Contact details shared by otherwise distinct people\nControllers register their victims with their own phone and address."),
     ("code", "shared = fm.shared_identifiers(bundle, res).to_pandas()\nshared"),
     ("md", "## 3. Score, and read the cases by role"),
     ("code", "with fm.config(jurisdiction='AE'):\n    alerts = fm.score(bundle)\ncases = fm.build_cases(alerts).to_pandas()\ncases[['subject_id', 'role', 'band', 'risk_score', 'rules', 'controls', 'controlled_by']]"),
-    ("code", "controller = cases[cases.role == 'controller'].subject_id.iloc[0]\nfm.LinkChartDisplay.from_bundle(bundle, controller, hops=2, max_nodes=30).figure_"),
+    ("code", "controller = cases[cases.role == 'controller'].subject_id.iloc[0]\nfm.LinkChartDisplay.from_bundle(bundle, controller, hops=2, max_nodes=30);"),
     ("md", "## 4. Where did the controller's proceeds go?\nLowest intermediate balance rule: tainted money is deemed spent only when the clean balance is exhausted."),
     ("code", "result = fm.trace.forward(bundle, controller, method='libr')\nprint(result.summary())\nresult.hops"),
-    ("code", "fm.TraceFlowDisplay.from_trace(result).figure_"),
+    ("code", "fm.TraceFlowDisplay.from_trace(result);"),
     ("md", "## 5. Hand it on\nOne self-contained HTML file with the case, the alerts and their thresholds, the evidence with its place in each report, the charts, and what is needed to reproduce it."),
     ("code", "from pathlib import Path\nimport tempfile\n\npack = fm.write_evidence_pack(Path(tempfile.mkdtemp()) / 'case.html', bundle, alerts, controller).read_text()\nlen(pack) > 10_000"),
 ]
@@ -49,7 +49,7 @@ TUNING = [
     ("code", "loose = {'ML-05': {'min_counterparties': 5, 'window_days': 30, 'min_ratio_to_typical': 1.0}}\nbt = fm.backtest(bundle, loose, rules=['ML-05'], truth=truth)\nbt.rules"),
     ("code", "bt.only_after.head()"),
     ("md", "The looser setting raises many more alerts without finding more of the injected fan-in patterns: keep the default. The same call runs from the command line as `followmoney backtest DATA --set ML-05.min_counterparties=5`."),
-    ("code", "fm.AlertScoresDisplay.from_alerts(alerts).figure_"),
+    ("code", "fm.AlertScoresDisplay.from_alerts(alerts);"),
 ]
 
 NOTEBOOKS = {

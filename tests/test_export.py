@@ -47,10 +47,11 @@ def test_ftm_entities(tmp_path, goaml):
     counts = write_ftm(b, tmp_path / "e.ftm.json", res)
     rows = [json.loads(line) for line in (tmp_path / "e.ftm.json").read_text().splitlines()]
     schemas = Counter(r["schema"] for r in rows)
-    # one Person per resolved person, one Company for the company's 7 mentions
-    assert schemas["Person"] == 7 and schemas["Company"] == 1
+    # one Person per resolved person, one Company for the company's 7 mentions, and
+    # placeholders for the walk-in and statement-only counterparties no report identifies
+    assert schemas["Person"] == 7 and schemas["Company"] == 1 and schemas["LegalEntity"] == counts["placeholders"]
     assert schemas["BankAccount"] == 8 and schemas["Ownership"] >= 2 and schemas["Payment"] >= 1
-    assert counts["skipped_payments"] + schemas["Payment"] == b.transactions.num_rows
+    assert counts["skipped_payments"] == 0 and schemas["Payment"] == b.transactions.num_rows
     tariq = next(r for r in rows if r["schema"] == "Person" and "Tariq Fictus" in r["properties"]["name"])
     assert tariq["properties"]["phone"] == ["+971500000101"] and tariq["properties"]["nationality"] == ["ae"]
     pay = next(r for r in rows if r["schema"] == "Payment")
@@ -66,7 +67,7 @@ def test_ftm_without_resolution_is_one_entity_per_mention(goaml):
     b, _ = goaml
     counts = Counter()
     list(to_ftm(b, counts=counts))
-    assert counts["Person"] + counts["Company"] == b.parties.num_rows
+    assert counts["Person"] + counts["Company"] + counts["LegalEntity"] - counts["placeholders"] == b.parties.num_rows
 
 
 # ----------------------------------------------------------------------------- analyst exports
@@ -83,14 +84,15 @@ def test_score_writes_an_analyst_workbook_and_exports(tmp_path, sample_data):
     wb = openpyxl.load_workbook(run / "cases.xlsx")
     assert wb.sheetnames == ["Cases", "Alerts"]
     heads = [c.value for c in wb["Cases"][1]]
-    assert heads[:4] == ["Case ID", "Subject type", "Subject", "Likely role"] and "Appears to control" in heads
+    assert heads[:6] == ["Case ID", "Subject type", "Subject", "Name", "Also written as", "Likely role"]
+    assert "Appears to control" in heads
     alerts_heads = [c.value for c in wb["Alerts"][1]]
     assert "Where in the source files" in alerts_heads and "Thresholds used" in alerts_heads
 
     r = CliRunner().invoke(main, ["export", "--run", str(run), "--to", "i2", "--out", str(tmp_path / "i2")])
     assert r.exit_code == 0, r.output
-    ent = pd.read_csv(tmp_path / "i2" / "entities.csv")
-    links = pd.read_csv(tmp_path / "i2" / "links.csv")
+    ent = pd.read_csv(tmp_path / "i2" / "entities.csv", encoding="utf-8-sig")
+    links = pd.read_csv(tmp_path / "i2" / "links.csv", encoding="utf-8-sig")
     assert {"Account", "Person", "Phone", "Address"} <= set(ent["Entity Type"])
     assert set(links["From ID"]) | set(links["To ID"]) <= set(ent["Entity ID"])  # every link end is an entity
     # the controller is one entity however many reports name him

@@ -20,7 +20,7 @@ from followmoney.ingest import InputError, goaml
 HERE = Path(__file__).resolve().parent
 DATA = HERE / "data" / "goaml"
 # the repo's sibling shared/ folder (tests/ -> repo root -> its parent)
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+from conftest import SHARED  # noqa: E402  (../shared, also from a git worktree)
 SHARED_GOAML = SHARED / "samples" / "goaml"
 SAMPLE_GOAML = fm.sample_data_path() / "goaml"
 

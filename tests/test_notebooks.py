@@ -16,6 +16,29 @@ def test_notebook_runs(path, tmp_path):
     NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
     assert not errors
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    # no warnings (red stderr boxes) and every figure drawn once
+    assert not [o.text for c in code for o in c.outputs if o.output_type == "stream" and o.name == "stderr"]
+    for c in code:
+        images = [o for o in c.outputs if "image/png" in o.get("data", {})]
+        assert len(images) <= 1, c.source
+    if path.name.startswith("02"):
+        _check_trafficking_case(nb)
+
+
+def _check_trafficking_case(nb):
+    """Notebook 02 shows what its text says: the same person merged across reports, the controller's chart."""
+    import re
+
+    cells = nb.cells
+    step = next(i for i, c in enumerate(cells) if c.cell_type == "markdown" and "## 1. The same person across reports" in c.source)
+    shown = next(c for c in cells[step:] if c.cell_type == "code")
+    html = next(o["data"]["text/html"] for o in shown.outputs if o.output_type == "execute_result")
+    rows = re.findall(r"<tr>", html.split("<tbody>", 1)[1]) if "<tbody>" in html else []
+    assert len(rows) >= 3, "the merge reasons table is empty"
+    assert "same" in html.lower() or "identifier" in html.lower()  # explanations of the merges
+    chart = next(c for c in cells if c.cell_type == "code" and "LinkChartDisplay" in c.source)
+    assert sum("image/png" in o.get("data", {}) for o in chart.outputs) == 1
 
 
 def test_notebooks_match_their_source():

@@ -31,7 +31,7 @@ def pack(run_dir, tmp_path_factory):
 
 def test_pack_holds_case_alerts_evidence_and_reproduction_data(pack):
     html = unescape(pack.read_text("utf-8"))
-    assert f"Evidence pack: {CONTROLLER}" in html and "controller" in html
+    assert f"Evidence pack: Tariq Fictus ({CONTROLLER})" in html and "controller" in html
     for rule in ("ML-01", "HT-11"):
         assert rule in html
     assert "str_2026_001.xml#/report[1]/transaction[1]" in html  # source reference into the original report
@@ -72,3 +72,24 @@ def test_pack_renders_in_headless_chromium(pack, tmp_path):
     assert shot.stat().st_size > 20_000  # a real page, not a blank one
     dom = subprocess.run([browser, *flags, "--dump-dom", pack.as_uri()], capture_output=True, text=True, timeout=120)
     assert "Evidence pack" in dom.stdout and "<img" in dom.stdout
+
+
+def test_interactive_chart_in_the_pack_expands_on_click_in_chromium(pack, tmp_path):
+    """The pack's interactive chart runs in a real browser: clicking the company's account opens its payers."""
+    import re
+
+    browser = _chromium()
+    if browser is None:
+        pytest.skip("Chromium is not installed (.ci/run installs Debian's chromium package when it can)")
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+             "--disable-sync", "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}"]  # fmt: skip
+
+    def shown(uri):
+        dom = subprocess.run([browser, *flags, "--dump-dom", uri], capture_output=True, text=True, timeout=120).stdout
+        nodes = re.findall(r'data-node="([^"]+)"', dom)
+        return int(re.search(r'data-shown="(\d+)"', dom).group(1)), set(nodes)
+
+    n0, before = shown(pack.as_uri())
+    assert CONTROLLER in before and "GSMB/2002003001" in before and "OTBK/3003001101" not in before
+    n1, after = shown(pack.as_uri() + "#fm-click=GSMB%2F2002003001")  # the page clicks this node once loaded
+    assert n1 > n0 and "OTBK/3003001101" in after  # a payer of the company, one hop further

@@ -83,6 +83,7 @@ _LAZY = {
     "truth_from_labels": "followmoney.evaluate",
     "AlertScoresDisplay": "followmoney.view.plot",
     "LinkChartDisplay": "followmoney.view.plot",
+    "InteractiveLinkChart": "followmoney.view.interactive",
     "TimelineDisplay": "followmoney.view.plot",
     "TraceFlowDisplay": "followmoney.view.plot",
     "evidence_pack": "followmoney.view.report",

@@ -4,7 +4,8 @@ Exit codes (:data:`followmoney.pipeline.EXIT_CODES`): 0 complete; 1 internal err
 bug; ``-v`` shows the traceback); 2 an input file, table or run folder cannot be used
 (one line on stderr naming the file and place); 3 invalid configuration, rule id or
 parameter; 4 complete but some rules, models or files failed (named on stderr and in
-``summary.json``).
+``summary.json``); 5 an optional extra the command needs is not installed (nothing is
+written).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from followmoney.core.config import Config
 from followmoney.datasets import sample_data_path
 from followmoney.consolidate import read
 from followmoney.ingest import ADAPTERS
-from followmoney.pipeline import EXIT_CODES, exit_code, flat, load_run, run_score
+from followmoney.pipeline import EXPORT_FORMATS, EXIT_CODES, exit_code, export_run, flat, load_run, read_or_load, run_score
 from followmoney.share._cli import share as share_commands
 from followmoney.exceptions import FollowMoneyError
 from followmoney.trace import METHODS
@@ -73,6 +74,8 @@ class _Guard:
             traceback.print_exception(kind, exc, tb)
         code = exit_code(exc)
         if isinstance(exc, FollowMoneyError):
+            message = str(exc)
+        elif code == EXIT_CODES["missing_extra"]:
             message = str(exc)
         elif isinstance(exc, OSError):
             message = f"{exc.filename or 'output'}: {exc.strerror or type(exc).__name__}"
@@ -209,6 +212,7 @@ def trace(paths, from_account, txn_ids, to_account, since, until, amount, method
           fmt, out, plot_file):  # fmt: skip
     """Follow tainted money in PATHS forward (--from ACCOUNT or --txn ID) or backward (--to ACCOUNT).
 
+    PATHS are source files (as for `score`) or one run folder of `followmoney score`.
     Prints a plain-words summary for the case file and the top destinations (forward) or
     origins (backward). Example: followmoney trace data.csv --from bank/123 --since 2024-01-01 --method libr
     """
@@ -217,7 +221,7 @@ def trace(paths, from_account, txn_ids, to_account, since, until, amount, method
     if sum(map(bool, (from_account, txn_ids, to_account))) != 1:
         raise click.UsageError("give exactly one of --from, --txn or --to")
     with _Guard():
-        bundle = read(list(paths), format=fmt, progress=False)
+        bundle = read_or_load(paths, fmt)
         if to_account:
             result = tracing.backward(bundle, to_account, at=until, since=since, method=method, hops=hops,
                                       currency=currency)  # fmt: skip
@@ -264,44 +268,36 @@ def trace(paths, from_account, txn_ids, to_account, since, until, amount, method
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="HTML file to write.")
 @click.option("--method", default="libr", show_default=True, type=click.Choice(METHODS),
               help="Allocation rule for the trace of the subject's funds.")  # fmt: skip
-def report(subject, run_dir, out, method):
-    """Write the evidence pack of SUBJECT (an alert's subject id) as one self-contained HTML file."""
+@click.option("--force", is_flag=True, help="Overwrite --out if it exists.")
+def report(subject, run_dir, out, method, force):
+    """Write the evidence pack of SUBJECT as one self-contained HTML file.
+
+    SUBJECT is a case id (first column of cases.xlsx), a subject id, an account id
+    (any letter case), account number or IBAN, or a name as the reports spell it.
+    """
     from followmoney.view.report import write_evidence_pack
 
     with _Guard():
         bundle, alerts, summary = load_run(run_dir)
-        path = write_evidence_pack(out, bundle, alerts, subject, summary=summary, trace_method=method)
+        path = write_evidence_pack(out, bundle, alerts, subject, summary=summary, trace_method=method, force=force)
     click.echo(f"Evidence pack written to {path}")
 
 
 @main.command()
 @click.option("--run", "run_dir", required=True, type=click.Path(path_type=Path, exists=True, file_okay=False),
               help="Output directory of `followmoney score`.")  # fmt: skip
-@click.option("--to", "fmt", required=True, type=click.Choice(["i2", "graphml", "gexf", "ftm"]),
+@click.option("--to", "fmt", required=True, type=click.Choice(EXPORT_FORMATS),
               help="i2 Analyst's Notebook CSV (entities + links), GraphML / GEXF (Gephi), FollowTheMoney JSON lines.")  # fmt: skip
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="Output folder (i2) or file.")
-def export(run_dir, fmt, out):
-    """Export the entity graph of a scored run for link-analysis tools."""
-    from followmoney import export as ex
-    from followmoney.graph import entity_graph
-    from followmoney.resolve import resolve
-
+@click.option("--case", "case_id", help="Only this case's neighbourhood (case id: first column of cases.xlsx).")
+@click.option("--hops", default=1, show_default=True, type=click.IntRange(min=1), help="Payment hops around --case.")
+def export(run_dir, fmt, out, case_id, hops):
+    """Export a scored run (persons, accounts, identifiers and payments) for link-analysis tools."""
     with _Guard():
-        bundle, _, _ = load_run(run_dir)
-    if fmt == "i2":
-        paths = ex.to_i2(bundle, out)
-        click.echo(f"i2 import files: {paths['entities']}, {paths['links']}")
-        return
-    if fmt == "ftm":
-        try:
-            counts = ex.write_ftm(bundle, out)
-        except ImportError as exc:
-            _fail(3, str(exc))
-        click.echo(f"FollowTheMoney entities written to {out}: {counts}")
-        return
-    G = entity_graph(bundle, resolve(bundle))
-    path = (ex.to_graphml if fmt == "graphml" else ex.to_gexf)(G, out)
-    click.echo(f"Entity graph ({G.number_of_nodes()} nodes, {G.number_of_edges()} edges) written to {path}")
+        result = export_run(run_dir, fmt, out, case_id=case_id, hops=hops)
+    counts = result["counts"]
+    written = ", ".join(str(p) for p in result["paths"].values())
+    click.echo(f"{fmt} export written: {written} ({', '.join(f'{k} {v}' for k, v in sorted(counts.items()))})")
 
 
 @main.command()

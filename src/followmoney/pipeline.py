@@ -25,7 +25,9 @@ Exit codes of the command line (:data:`EXIT_CODES`): 0 complete; 1 an internal e
 (a bug: please report it, ``-v`` shows the traceback); 2 an input file, table or run
 folder cannot be used (the other files are still scored and written when the run could
 go on); 3 invalid configuration, rule id or parameter; 4 complete, but some rules or
-models failed (named in ``summary.json`` under ``failures``; their alerts are missing).
+models failed (named in ``summary.json`` under ``failures``; their alerts are missing);
+5 an optional extra the command needs is not installed (e.g. ``followmoney[ftm]``;
+nothing is written).
 """
 
 from __future__ import annotations
@@ -51,13 +53,16 @@ from followmoney.core.store import read_bundle, write_bundle
 from followmoney.detect.cases import BANDS, build_cases, suppress_repeats
 from followmoney.detect.score import failures_of, notes_of, score
 from followmoney.exceptions import ConfigError, FollowMoneyError, RunError
-from followmoney.export import defuse_table, money_as_text, to_excel
+from followmoney.export import defuse_table, money_as_text, to_excel, with_names
 from followmoney.consolidate import read
 
-__all__ = ["run_score", "load_run", "check_previous", "flat", "EXIT_CODES", "RUN_FILES", "STATUS_OK", "exit_code"]
+__all__ = ["run_score", "load_run", "load_cases", "read_or_load", "run_names", "is_run", "export_run", "EXPORT_FORMATS", "check_previous", "flat", "EXIT_CODES", "RUN_FILES", "STATUS_OK", "exit_code"]
 
 #: Exit codes of the command line, by outcome.
-EXIT_CODES = {"complete": 0, "internal_error": 1, "input": 2, "config": 3, "complete_with_failures": 4}
+EXIT_CODES = {"complete": 0, "internal_error": 1, "input": 2, "config": 3, "complete_with_failures": 4, "missing_extra": 5}
+
+#: Formats of :func:`export_run` (``followmoney export --to``).
+EXPORT_FORMATS = ("i2", "graphml", "gexf", "ftm")
 
 #: File names of a run directory.
 RUN_FILES = {
@@ -86,6 +91,8 @@ def exit_code(exc: BaseException) -> int:
     """
     if isinstance(exc, ConfigError):
         return EXIT_CODES["config"]
+    if isinstance(exc, ImportError) and "followmoney[" in str(exc):  # an optional extra, named in the message
+        return EXIT_CODES["missing_extra"]
     if isinstance(exc, (FollowMoneyError, pa.ArrowInvalid, OSError)):
         return EXIT_CODES["input"]
     return EXIT_CODES["internal_error"]
@@ -125,6 +132,119 @@ def load_run(run_dir: str | Path) -> tuple[Bundle, pa.Table, dict]:
         return read_bundle(run_dir / RUN_FILES["tables"]), pq.read_table(run_dir / RUN_FILES["alerts_parquet"]), summary
     except (OSError, pa.ArrowInvalid, ValueError) as exc:
         raise RunError(f"{run_dir}: not a readable followmoney run ({type(exc).__name__})") from None
+
+
+def load_cases(run_dir: str | Path) -> pa.Table:
+    """The ``cases.parquet`` of a complete run directory.
+
+    Raises
+    ------
+    followmoney.exceptions.RunError
+        If the directory is not a complete run or its cases cannot be read.
+    """
+    check_previous(run_dir)
+    try:
+        return pq.read_table(Path(run_dir) / RUN_FILES["cases_parquet"])
+    except (OSError, pa.ArrowInvalid, ValueError) as exc:
+        raise RunError(f"{run_dir}: cases of the run cannot be read ({type(exc).__name__})") from None
+
+
+def is_run(path: str | Path) -> bool:
+    """Whether ``path`` is a run directory of ``followmoney score`` (it has ``summary.json``)."""
+    path = Path(path)
+    return path.is_dir() and (path / RUN_FILES["summary"]).is_file()
+
+
+def read_or_load(paths, fmt: str = "auto") -> Bundle:
+    """The bundle of one run directory, or of source files read with :func:`followmoney.read`.
+
+    ``followmoney trace`` and ``export`` start from either: a single path that is a
+    run directory (``summary.json`` inside) is loaded with :func:`load_run`, anything
+    else is read.
+
+    Raises
+    ------
+    followmoney.exceptions.RunError
+        If the run directory is not complete.
+    followmoney.exceptions.InputError
+        If the files cannot be read.
+    """
+    paths = list(paths)
+    if len(paths) == 1 and is_run(paths[0]):
+        return load_run(paths[0])[0]
+    return read(paths, format=fmt, progress=False)
+
+
+def export_run(run_dir: str | Path, fmt: str, out: str | Path, *, case_id: str | None = None, hops: int = 1) -> dict:
+    """Export a complete run for link-analysis tools (``followmoney export``).
+
+    Parameters
+    ----------
+    run_dir : str or Path
+        The ``--out`` directory of ``followmoney score``.
+    fmt : {"i2", "graphml", "gexf", "ftm"}
+        i2 Analyst's Notebook entity and link CSVs (``out`` is a folder), GraphML or
+        GEXF of :func:`followmoney.export.analyst_graph` (persons, accounts,
+        identifiers, every payment), or FollowTheMoney JSON lines with the alerts as
+        notes.
+    out : str or Path
+    case_id : str, optional
+        Limit the export to this case's neighbourhood
+        (:func:`followmoney.export.case_bundle`).
+    hops : int, default 1
+        Payment hops around the case (with ``case_id``).
+
+    Returns
+    -------
+    dict
+        ``paths`` written and ``counts`` (nodes, edges, payments, entities per schema).
+
+    Raises
+    ------
+    followmoney.exceptions.RunError
+        If ``run_dir`` is not a complete run.
+    followmoney.exceptions.UnknownSubjectError
+        If ``case_id`` is not a case of the run.
+    ImportError
+        For ``ftm`` without the ``followmoney[ftm]`` extra (checked before anything
+        is written).
+    """
+    from followmoney import export as ex
+    from followmoney.names import display_names
+    from followmoney.resolve import resolve
+
+    if fmt == "ftm" and not ex.ftm_available():
+        raise ImportError("FollowTheMoney export needs the optional extra: pip install 'followmoney[ftm]'")
+    bundle, alerts, _ = load_run(run_dir)
+    cases = load_cases(run_dir)
+    if case_id is not None:
+        bundle = ex.case_bundle(bundle, cases, case_id, hops=hops)
+        cases = cases.filter(pc.is_in(cases["case_id"], value_set=pa.array([case_id])))
+        keep = set(bundle.accounts["account_id"].to_pylist()) | set(bundle.parties["party_id"].to_pylist())
+        alerts = alerts.filter(pc.is_in(alerts["subject_id"], value_set=pa.array(sorted(keep) or [""], pa.string())))
+    res = resolve(bundle)
+    names = display_names(bundle, res)
+    out = Path(out)
+    if fmt == "i2":
+        paths = ex.to_i2(bundle, out, resolution=res, names=names, cases=cases)
+        return {"paths": paths, "counts": {"transfers": bundle.transactions.num_rows}}
+    if fmt == "ftm":
+        counts = ex.write_ftm(bundle, out, res, alerts=alerts)
+        return {"paths": {"ftm": out}, "counts": counts}
+    if fmt not in ("graphml", "gexf"):
+        raise ConfigError(f"export format {fmt!r} is not one of {', '.join(EXPORT_FORMATS)}")
+    G = ex.analyst_graph(bundle, res, names=names, cases=cases)
+    path = (ex.to_graphml if fmt == "graphml" else ex.to_gexf)(G, out)
+    payments = sum(1 for *_, d in G.edges(keys=True, data=True) if d.get("relation") == "payment")
+    return {"paths": {fmt: path}, "counts": {"nodes": G.number_of_nodes(), "edges": G.number_of_edges(), "payment_edges": payments}}
+
+
+def run_names(bundle: Bundle):
+    """Display names of a run (:func:`followmoney.names.display_names` over resolved persons)."""
+    from followmoney.names import display_names
+    from followmoney.resolve import resolve
+
+    return display_names(bundle, resolve(bundle) if bundle.parties.num_rows else None)
 
 
 def check_previous(run_dir: str | Path) -> dict:
@@ -338,9 +458,10 @@ def _write_outputs(tmp: Path, bundle, alerts, suppressed, cases) -> None:
     pq.write_table(alerts, tmp / f["alerts_parquet"])
     pq.write_table(suppressed, tmp / f["suppressed"])
     pq.write_table(cases, tmp / f["cases_parquet"])
-    pacsv.write_csv(flat(alerts), tmp / f["alerts_csv"])
-    pacsv.write_csv(flat(cases), tmp / f["cases_csv"])
-    to_excel(tmp / f["cases_xlsx"], cases=cases, alerts=alerts)
+    names = run_names(bundle)
+    pacsv.write_csv(flat(with_names(alerts, names, named_lists=False)), tmp / f["alerts_csv"])
+    pacsv.write_csv(flat(with_names(cases, names, named_lists=False)), tmp / f["cases_csv"])
+    to_excel(tmp / f["cases_xlsx"], cases=cases, alerts=alerts, names=names)
 
 
 def _summary(out, bundle, alerts, suppressed, cases, cfg, failures, failed_files, stages, t0) -> dict:

@@ -285,6 +285,32 @@ class Resolution:
         """``party_id -> cluster_id``."""
         return dict(zip(self.party_clusters["party_id"].to_pylist(), self.party_clusters["cluster_id"].to_pylist()))
 
+    def _counts(self) -> tuple[int, int, int, int]:
+        st = self.stats or {}
+        merged = sum(1 for n in self.party_clusters["cluster_size"].to_pylist() if n > 1) if self.party_clusters.num_rows else 0
+        decisions = self.match_reasons["decision"].to_pylist() if self.match_reasons.num_rows else []
+        return int(st.get("mentions", self.party_clusters.num_rows)), int(st.get("clusters", 0)), merged, decisions.count("merge")
+
+    def __repr__(self) -> str:
+        """One line: mentions, persons/entities, how many were merged and by how many reasons."""
+        n, c, merged, reasons = self._counts()
+        return (f"<Resolution: {n} mentions -> {c} persons/entities ({merged} seen in more than one mention; "
+                f"{reasons} merge reasons, {int((self.stats or {}).get('review', 0))} for review)>")  # fmt: skip
+
+    def _repr_html_(self) -> str:
+        """Jupyter: the summary and the first merges with their explanation (no raw Arrow dump)."""
+        import html
+
+        n, c, merged, reasons = self._counts()
+        rows = self.match_reasons.filter(pc.equal(self.match_reasons["decision"], "merge")).slice(0, 10).to_pylist() if reasons else []
+        body = "".join(
+            f"<tr><td>{html.escape(str(r['rule']))}</td><td>{r['score']:.2f}</td><td>{html.escape(str(r['explanation']))}</td></tr>"
+            for r in rows
+        )
+        table = f"<table><tr><th>rule</th><th>score</th><th>why merged</th></tr>{body}</table>" if rows else ""
+        return (f"<p><b>Resolution</b>: {n} mentions &rarr; {c} persons/entities; {merged} seen in more than one "
+                f"mention; {reasons} merge reasons (first {len(rows)} below; all in <code>match_reasons</code>).</p>{table}")  # fmt: skip
+
 
 # --------------------------------------------------------------------------- internals
 class _Mentions:

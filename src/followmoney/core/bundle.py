@@ -23,6 +23,8 @@ _KEYS = {
     "transactions": ("txn_id",),
     "party_accounts": ("party_id", "account_id", "role"),
     "identifiers": ("owner_kind", "owner_id", "kind", "value"),
+    "relations": ("party_id", "related_party_id", "role"),
+    "goods": ("goods_id",),
 }
 
 
@@ -42,7 +44,9 @@ class Bundle:
 
     Attributes
     ----------
-    transactions, accounts, parties, party_accounts, identifiers, reports, statements, rejects, load_log : pyarrow.Table
+    transactions, accounts, parties, party_accounts, identifiers, relations, reports, goods, statements, rejects, load_log : pyarrow.Table
+        ``relations``: entity–person relations (director, partner, ...);
+        ``goods``: goods and services named in reports (e.g. a goAML DPMSR's gold).
 
     Examples
     --------
@@ -57,7 +61,9 @@ class Bundle:
     parties: pa.Table = _table_field("parties")
     party_accounts: pa.Table = _table_field("party_accounts")
     identifiers: pa.Table = _table_field("identifiers")
+    relations: pa.Table = _table_field("relations")
     reports: pa.Table = _table_field("reports")
+    goods: pa.Table = _table_field("goods")
     statements: pa.Table = _table_field("statements")
     rejects: pa.Table = _table_field("rejects")
     load_log: pa.Table = _table_field("load_log")
@@ -188,7 +194,7 @@ def _merge_on_key(table: pa.Table, keys: tuple[str, ...]) -> pa.Table:
         return table
     others = [c for c in table.column_names if c not in keys]
     # Arrow has no "first" kernel for decimals and lists: take those by row index
-    special = [c for c in others if pa.types.is_decimal(t.schema.field(c).type) or pa.types.is_list(t.schema.field(c).type)]
+    special = [c for c in others if pa.types.is_decimal(t.schema.field(c).type) or pa.types.is_nested(t.schema.field(c).type)]
     plain = [c for c in others if c not in special]
     agg = t.group_by(list(keys), use_threads=False).aggregate(
         [("__i", "min")] + [(c, "first") for c in plain]

@@ -187,6 +187,34 @@ SCHEMAS: dict[str, pa.Schema] = {
             _f("source_ref", _STR, "Place in the source.", False),
         ]
     ),
+    "relations": pa.schema(
+        [
+            _f("party_id", _STR, "parties.party_id of the entity (company, partnership, ...).", False),
+            _f("related_party_id", _STR, "parties.party_id of the related person or entity.", False),
+            _f("role", _STR, "director | partner | shareholder | signatory | beneficial_owner | other", False),
+            _f("role_code", _STR, "The source's own role code, if any (goAML director_id/role)."),
+            _f("report_id", _STR, "Report the relation came from."),
+            _f("source_ref", _STR, "Place in the source.", False),
+        ]
+    ),
+    "goods": pa.schema(
+        [
+            _f("goods_id", _STR, "Stable id of one item of goods or services in a report.", False),
+            _f("report_id", _STR, "Report the item came from.", False),
+            _f("txn_id", _STR, "transactions.txn_id where the item belongs to a transaction."),
+            _f("item_type", _STR, "Item type code as given (goAML item_type, e.g. GOLD)."),
+            _f("item_make", _STR, "Make or producer as written."),
+            _f("description", _STR, "Description as written."),
+            _f("registered_to", _STR, "To whom the item is presently registered, as written."),
+            _f("estimated_value", MONEY, "Estimated value in `currency`."),
+            _f("disposed_value", MONEY, "Value at which it was disposed of, in `currency`."),
+            _f("currency", _STR, "ISO 4217 code of the values (the report's local currency when not given)."),
+            _f("status_code", _STR, "Status as given (e.g. SOLD)."),
+            _f("size", _STR, "Size or quantity as written."),
+            _f("size_uom", _STR, "Unit of `size` as given (e.g. GRAM)."),
+            _f("source_ref", _STR, "Place in the source.", False),
+        ]
+    ),
     "reports": pa.schema(
         [
             _f("report_id", _STR, "Stable id of the report or source file.", False),
@@ -275,7 +303,9 @@ TABLES = (
     "parties",
     "party_accounts",
     "identifiers",
+    "relations",
     "reports",
+    "goods",
     "statements",
     "rejects",
     "load_log",
@@ -337,7 +367,10 @@ def conform(data: pa.Table | Mapping[str, Sequence] | Sequence[Mapping], name: s
         table = pa.table(dict(data))
     else:
         rows = list(data)
-        table = pa.Table.from_pylist(rows) if rows else pa.table({})
+        # every key of every row: from_pylist alone takes the first row's keys and
+        # silently drops columns only later rows have (a director after an entity)
+        keys = list(dict.fromkeys(k for r in rows for k in r))
+        table = pa.Table.from_pydict({k: [r.get(k) for r in rows] for k in keys}) if rows else pa.table({})
     n = table.num_rows
     arrays = []
     for field in schema:

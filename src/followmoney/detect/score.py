@@ -8,10 +8,11 @@ import logging
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
-from tqdm.auto import tqdm
 
+from followmoney.core.progress import progress_bar
 from followmoney.core import schema
 from followmoney.core.bundle import Bundle
 from followmoney.core.config import Config, get_config
@@ -67,8 +68,8 @@ def score(
         Rule ids to run; default all in :data:`followmoney.detect.rules.REGISTRY` that the
         configuration does not disable.
     progress : bool, optional
-        Show a progress bar over rules (tqdm; works in Jupyter); default: only on a
-        terminal.
+        Show a progress bar over rules (tqdm); default: on a terminal, and in
+        Jupyter where ipywidgets is installed.
     on_error : {"record", "raise"}, default "record"
         A rule that raises: ``"record"`` logs a warning (rule id and exception type,
         no data), leaves its alerts out and lists it in :func:`failures_of`; the other
@@ -112,7 +113,7 @@ def score(
     shared: dict = {}  # computed once per run, used by several rules
     failures: list[dict] = []
     out = []
-    for rule_id in tqdm(ids, desc="scoring", unit="rule", disable=None if progress is None else not progress, leave=False):
+    for rule_id in progress_bar(ids, progress=progress, desc="scoring", unit="rule", leave=False):
         rule = REGISTRY[rule_id]
         params = rule.resolve_params(cfg.rule_params(rule_id))
         missing = rule.missing_columns(frame)

@@ -17,9 +17,9 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import pyarrow as pa
-from tqdm.auto import tqdm
 
 from followmoney.core import timing
+from followmoney.core.progress import progress_bar
 from followmoney.core.bundle import Bundle
 from followmoney.ingest import amlsim, auth, bank_csv, camt, fincen, fm_package, goaml, ibm_aml, mt103, mt940, pacs008, pain001
 from followmoney.ingest._collect import InputError
@@ -207,8 +207,7 @@ def read(paths, format: str = "auto", *, progress: bool | None = None, errors: l
     if unknown:
         raise TypeError(f"read(): option(s) {sorted(unknown)} not accepted by the adapters in use ({sorted(accepted)})")
     bundles = []
-    disable = None if progress is None else not progress
-    for f, fmt in tqdm(plan, desc="reading", unit="file", disable=disable, leave=False):
+    for f, fmt in progress_bar(plan, progress=progress, desc="reading", unit="file", leave=False):
         try:
             b = ADAPTERS[fmt].read(f, **{k: v for k, v in options.items() if k in accepted[fmt]})
         except InputError as exc:

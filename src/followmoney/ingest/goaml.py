@@ -502,6 +502,9 @@ class _Reader:
                     elif inside == 0:
                         (self.transaction if name == "transaction" else self.report_party)(el)
                         self._release(el)
+                elif name == "goods_services" and not inside:  # activity reports (e.g. DPMSR)
+                    self.goods(el)
+                    self._release(el)
                 elif depth == 1 and not inside:
                     if name == "currency_code_local":
                         header[name] = (_text(el) or "").upper() or None
@@ -857,10 +860,12 @@ class _Reader:
             self.identification(pid, ident)
         self.tax(el, pid)
         related = []
+        directors = []
         for d in _children(el, "director_id"):
             dpid, _ = self.person(d)
             code = _code(d, "role")
             related.append((dpid, self.role(code, "director"), code, d))
+            directors.append((dpid, self.p.roles.get(code) if code else None, code, d))
         for rel in _grand(el, "related_persons", "entity_related_person"):
             sub = _child(rel, "person")
             if sub is not None:
@@ -870,8 +875,59 @@ class _Reader:
         for rel in _grand(el, "related_entities", "entity_related_entity"):
             sub = _child(rel, "entity")
             if sub is not None:
-                self.entity(sub)
+                epid, _, _ = self.entity(sub)
+                code = _code(rel, "role")
+                related_entities = [(epid, self.role(code, "other"), code, rel)]
+                self.relations(pid, related_entities)
+        # a director_id is a director unless the profile maps its role code to something else
+        self.relations(pid, [(d, role or "director", code, w) for d, role, code, w in directors] + related[len(directors):])
         return pid, name, related
+
+    def relations(self, pid: str, related: list) -> None:
+        """Keep who is related to an entity (directors, partners, ...) as ``relations`` rows."""
+        for rpid, role, code, where in related:
+            self.c.add(
+                "relations",
+                {"party_id": pid, "related_party_id": rpid, "role": role, "role_code": code,
+                 "report_id": self.report_id, "source_ref": self.c.ref(self.xp(where))},
+            )  # fmt: skip
+
+    # ----------------------------------------------------------------- goods
+    def goods(self, el, txn_id: str | None = None) -> None:
+        """Goods and services of a report (``goods_services/item``) as ``goods`` rows."""
+        for item in _children(el, "item"):
+            xpath = self.xp(item)
+            values, problems = {}, []
+            for tag in ("estimated_value", "disposed_value"):
+                text = _raw(_child(item, tag))
+                values[tag] = None
+                if text:
+                    try:
+                        values[tag], _ = _parse_amount(text)
+                    except (ValueError, OverflowError):
+                        problems.append(f"{tag}: unparseable or out of range")
+            if problems:
+                self.c.reject("goods", xpath, "; ".join(problems), etree.tostring(item, encoding="unicode")[:_RAW_MAX])
+                continue
+            self.c.add(
+                "goods",
+                {
+                    "goods_id": stable_id("G", self.report_id, xpath),
+                    "report_id": self.report_id,
+                    "txn_id": txn_id,
+                    "item_type": _code(item, "item_type"),
+                    "item_make": _ctext(item, "item_make"),
+                    "description": _ctext(item, "description"),
+                    "registered_to": _ctext(item, "presently_registered_to"),
+                    "estimated_value": values["estimated_value"],
+                    "disposed_value": values["disposed_value"],
+                    "currency": _code(item, "currency_code") or self.currency,
+                    "status_code": _code(item, "status_code"),
+                    "size": _ctext(item, "size"),
+                    "size_uom": _code(item, "size_uom"),
+                    "source_ref": self.c.ref(xpath),
+                },
+            )
 
     # ----------------------------------------------------------------- identifiers
     def ident(self, owner: str, kind: str, value: str, raw: str | None, el, owner_kind: str = "party") -> None:

@@ -36,7 +36,7 @@ import pandas as pd
 
 from followmoney.core.units import MONEY_SCALE, minor_units
 
-__all__ = ["TraceFlowDisplay", "LinkChartDisplay", "TimelineDisplay", "AlertScoresDisplay"]
+__all__ = ["TraceFlowDisplay", "LinkChartDisplay", "TimelineDisplay", "AlertScoresDisplay", "plain"]
 
 _HALF = 0.3  # half the width of a node box, in column units
 
@@ -232,7 +232,7 @@ class TraceFlowDisplay:
             node_artists.append(box)
             name = "\n".join(textwrap.wrap(str(r.node), 18, break_long_words=True)[:2])
             text = f"{name}\n{_money(r.amount, self.currency)}" if r.amount is not None else name
-            label_artists.append(ax.text(r.x, r.y, text, fontsize=7, ha="center", va="center", zorder=4))
+            label_artists.append(ax.text(r.x, r.y, plain(text), fontsize=7, ha="center", va="center", zorder=4))
         if len(nodes):
             ax.set_xlim(nodes["x"].min() - 0.5, nodes["x"].max() + 0.5)
             ax.set_ylim(nodes["y"].min() - 0.8, nodes["y"].max() + 0.8)
@@ -242,7 +242,7 @@ class TraceFlowDisplay:
         ax.set_yticks([])
         for side in ("top", "right", "left"):
             ax.spines[side].set_visible(False)
-        ax.set_title(self.title or "", fontsize=9)
+        ax.set_title(plain(self.title or ""), fontsize=9)
         ax.text(1.0, -0.12, f"amounts in {self.currency}", transform=ax.transAxes, ha="right", fontsize=7)
         self.ax_, self.figure_ = ax, fig
         self.nodes_, self.edges_ = nodes, edges
@@ -426,6 +426,8 @@ class LinkChartDisplay:
         Nodes drawn per kind (``account``, ``party``, ``identifier``, ``truncated``).
     hidden_ : int
         Nodes left out by the cap.
+    labels_hidden_ : int
+        Labels (node names, edge amounts) hidden because they would overlap another.
 
     Examples
     --------
@@ -464,12 +466,24 @@ class LinkChartDisplay:
             for c, d in names.items():
                 G.nodes[c].update(d)
             subject = mapping.get(subject, subject)
+            from followmoney.names import display_names
+
+            names = display_names(bundle, resolve(bundle))
+            for n, d in G.nodes(data=True):
+                if d.get("kind") in ("account", "party", "cluster"):
+                    d["label"] = names.label(n)
         node = subject if subject in G else f"id:{subject}"
         H = neighbourhood(G, node, hops=hops, since=since, until=until, max_nodes=max_nodes)
         return cls(H, node).plot(ax=ax, seed=seed)
 
-    def plot(self, ax=None, *, seed: int = 0):
-        """Draw on ``ax`` (a new figure when None); returns self."""
+    def plot(self, ax=None, *, seed: int = 0, hide_overlaps: bool = True):
+        """Draw on ``ax`` (a new figure when None); returns self.
+
+        With ``hide_overlaps``, a label whose drawn box would overlap one already
+        placed is hidden: the subject's label first, then nodes by number of links,
+        then the amounts on edges. The title says how many (``+N labels hidden``) and
+        ``labels_hidden_`` holds the count.
+        """
         import math
 
         import networkx as nx
@@ -483,6 +497,7 @@ class LinkChartDisplay:
         pos = nx.spring_layout(nx.Graph(H), seed=seed, k=1.2 / math.sqrt(max(H.number_of_nodes(), 1)))
         money: dict[tuple, dict] = {}
         links = set()
+        edge_texts: list = []
         for u, v, d in H.edges(data=True):
             if d.get("relation") == "transaction":
                 m = money.setdefault((u, v), {})
@@ -496,10 +511,11 @@ class LinkChartDisplay:
                         arrowprops={"arrowstyle": "-|>", "lw": width, "color": "#555", "alpha": 0.7, "shrinkA": 8, "shrinkB": 8})  # fmt: skip
             label = ", ".join(f"{c or '?'} {a / MONEY_SCALE:,.0f}" for c, a in sorted(per_ccy.items(), key=lambda x: str(x[0])))
             mid = ((pos[u][0] + pos[v][0]) / 2, (pos[u][1] + pos[v][1]) / 2)
-            ax.text(*mid, label, fontsize=6, color="#333", ha="center")
+            edge_texts.append(ax.text(*mid, plain(label), fontsize=6, color="#333", ha="center"))
         for u, v in sorted(links):
             ax.plot([pos[u][0], pos[v][0]], [pos[u][1], pos[v][1]], ls="--", lw=0.8, color="#999", zorder=0)
         self.nodes_drawn_ = {k: 0 for k in _SHAPES}
+        node_texts = {}
         for n, d in sorted(H.nodes(data=True), key=lambda x: str(x[0])):
             kind = d.get("kind", "account")
             marker, color, _ = _SHAPES.get(kind, _SHAPES["account"])
@@ -507,20 +523,59 @@ class LinkChartDisplay:
             edge = "#d62728" if n == self.subject else "white"
             ax.scatter(*pos[n], marker=marker, s=size, c=color, edgecolors=edge, linewidths=2, zorder=3)
             self.nodes_drawn_[kind] = self.nodes_drawn_.get(kind, 0) + 1
-            ax.text(pos[n][0], pos[n][1] - 0.06, _node_label(n, d), fontsize=7, ha="center", va="top")
+            node_texts[n] = ax.text(pos[n][0], pos[n][1] - 0.06, plain(_node_label(n, d)), fontsize=7, ha="center", va="top")
+        ax.margins(0.15)  # room for labels at the edge
+        order = sorted(H.nodes, key=lambda n: (n != self.subject, -H.degree(n), str(n)))
+        self.labels_hidden_ = _hide_overlaps([node_texts[n] for n in order] + edge_texts) if hide_overlaps else 0
         self.hidden_ = int(H.graph.get("hidden_nodes", 0))
         handles = [Line2D([], [], marker=m, color="w", markerfacecolor=c, markersize=9, label=lab) for m, c, lab in _SHAPES.values()]
         ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=7, frameon=False)
-        ax.set_title(f"Link chart around {self.subject}" + (f" ({self.hidden_} more not drawn)" if self.hidden_ else ""), fontsize=10)
+        title = self.graph.nodes[self.subject].get("label") if self.subject in self.graph else None
+        notes = [f"{self.hidden_} more not drawn"] if self.hidden_ else []
+        if self.labels_hidden_:
+            notes.append(f"+{self.labels_hidden_} labels hidden to avoid overlap")
+        ax.set_title(plain(f"Link chart around {title or self.subject}" + (f" ({'; '.join(notes)})" if notes else "")), fontsize=10)
         ax.set_axis_off()
         self.ax_, self.figure_ = ax, ax.figure
         return self
+
+
+def _hide_overlaps(texts) -> int:
+    """Hide every text whose drawn box overlaps one kept before it (``texts`` in priority order)."""
+    if not texts:
+        return 0
+    renderer = texts[0].figure.canvas.get_renderer()
+    kept, hidden = [], 0
+    for t in texts:
+        box = t.get_window_extent(renderer).expanded(1.04, 1.1)
+        if any(box.overlaps(k) for k in kept):
+            t.set_visible(False)
+            hidden += 1
+        else:
+            kept.append(box)
+    return hidden
+
+
+def plain(text) -> str:
+    """``text`` drawn literally by matplotlib: every ``$`` escaped, so names never start mathtext.
+
+    Matplotlib reads text between two ``$`` as a formula (and raises on a bad one);
+    an escaped ``\\$`` outside a formula is drawn as ``$``.
+
+    Examples
+    --------
+    >>> plain("$x^$ Ltd")
+    '\\\\$x^\\\\$ Ltd'
+    """
+    return str(text).replace("$", "\\$")
 
 
 def _node_label(n, d) -> str:
     kind = d.get("kind")
     if kind == "truncated":
         return f"+{d.get('hidden', '?')} more"
+    if d.get("label"):
+        return "\n".join(textwrap.wrap(str(d["label"]), 24, break_long_words=True)[:2])
     if kind == "party":
         return str(d.get("name") or n)[:28]
     if kind == "identifier":
@@ -577,17 +632,17 @@ class TimelineDisplay:
         sign = (tx["to_account"] == self.subject).map({True: 1.0, False: -1.0})
         y = sign * tx["amount"].astype(float)  # drawing only: money stays decimal in the tables
         for channel, g in tx.assign(y=y).groupby("channel", sort=True):
-            ax.scatter(g["timestamp"], g["y"], s=18, label=channel)
+            ax.scatter(g["timestamp"], g["y"], s=18, label=plain(channel))
         ax.axhline(0, color="#999", lw=0.8)
         ax.set_yscale("symlog")
         self.n_alerts_ = 0
         if self.alerts is not None:
             for _, r in self.alerts.iterrows():
                 ax.axvspan(r["window_start"], r["window_end"], color="#d62728", alpha=0.12)
-                ax.text(r["window_start"], ax.get_ylim()[1], r["rule_id"], fontsize=7, color="#d62728", va="top")
+                ax.text(r["window_start"], ax.get_ylim()[1], plain(r["rule_id"]), fontsize=7, color="#d62728", va="top")
                 self.n_alerts_ += 1
         ax.set_ylabel("in (+) / out (−), amount")
-        ax.set_title(f"Transactions of {self.subject}", fontsize=10)
+        ax.set_title(plain(f"Transactions of {self.subject}"), fontsize=10)
         if len(tx):
             ax.legend(fontsize=7, loc="lower left", frameon=False)
         self.n_transactions_ = len(tx)

@@ -1,6 +1,8 @@
 """Evidence pack: one self-contained HTML file per subject for investigators and prosecutors.
 
-The pack holds the subject's case (role, risk, band), every alert with its plain-words
+The pack holds who the subject is (the name the reports give, the other spellings
+seen, the ids, the accounts) and the reports and reporting entities that mention the
+subject, the subject's case (role, risk, band), every alert with its plain-words
 explanation and thresholds, the evidence transactions with their source reference
 (file and line, or file and XPath into the original report), the link chart around the
 subject, the trace of its funds with a flow diagram, and what is needed to reproduce it:
@@ -25,7 +27,7 @@ from followmoney.core.bundle import Bundle
 from followmoney.detect.cases import build_cases
 from followmoney.core.config import Config
 from followmoney._version import __version__
-from followmoney.exceptions import UnknownSubjectError
+from followmoney.exceptions import RunError, UnknownSubjectError
 
 __all__ = ["evidence_pack", "write_evidence_pack"]
 
@@ -82,7 +84,9 @@ def evidence_pack(
     alerts : pyarrow.Table
         Alerts of the run (``followmoney.score`` output).
     subject : str
-        ``subject_id`` of the case (account id, party id or identifier).
+        What the analyst has: the case id, the subject id (account id, party id or
+        identifier), an account number or IBAN, or a name in any spelling the reports
+        use (see :func:`followmoney.view.subjects.find_subject`).
     config : Config, optional
         Configuration of the run, shown for reproduction (default: from ``summary``).
     summary : dict, optional
@@ -100,31 +104,42 @@ def evidence_pack(
     Raises
     ------
     followmoney.exceptions.UnknownSubjectError
-        If ``subject`` has no alert in ``alerts``.
+        If nothing in the run matches ``subject`` (the closest case ids are
+        suggested), or a name matches several subjects.
     """
+    from followmoney.names import display_names
+    from followmoney.resolve import resolve
     from followmoney.view.plot import LinkChartDisplay, TimelineDisplay
+    from followmoney.view.subjects import find_subject, subject_mentions
 
+    res = resolve(bundle) if bundle.parties.num_rows else None
+    names = display_names(bundle, res)
+    subject = find_subject(subject, bundle, alerts, names=names, resolution=res)
     a = alerts.to_pandas()
     mine = a[a["subject_id"] == subject]
-    if mine.empty:
-        raise UnknownSubjectError(f"no alert for subject {subject!r} in this run")
+    if mine.empty:  # pragma: no cover - find_subject returns subjects with alerts
+        raise UnknownSubjectError("no alert for subject in this run")
     case = build_cases(alerts.filter(pa.array((a["subject_id"] == subject).to_numpy()))).to_pylist()[0]
     tx = bundle.transactions.to_pandas()
     ev_ids = list(dict.fromkeys(t for ev in mine["evidence_txn_ids"] for t in ev))
     ev = tx[tx["txn_id"].isin(ev_ids)].sort_values(["timestamp", "txn_id"])
     shown = ev.head(max_evidence)
+    title = names.name(subject)
+    heading = f"{title} ({subject})" if title else subject
     parts = [
-        f"<h1>Evidence pack: {_esc(subject)}</h1>",
+        f"<h1>Evidence pack: {_esc(heading)}</h1>",
         f"<p><span class='band {case['band']}'>{case['band']}</span> risk {case['risk_score']:.2f} · role "
         f"<b>{_esc(case['role'].replace('_', ' '))}</b> · {case['n_alerts']} alert(s) · {case['evidence_count']} evidence transaction(s)"
         + (" · <b>human trafficking indicators</b>" if case["human_trafficking"] else "")
         + "</p>",
         f"<p>{_esc(case['summary'].split(' Appears to control:')[0].split(' Likely controlled by:')[0])}</p>",
     ]
-    names = dict(zip(bundle.parties["party_id"].to_pylist(), bundle.parties["name"].to_pylist()))
+    parties, accounts = subject_mentions(bundle, subject, resolution=res)
+    parts.append(_subject_section(bundle, subject, case, names, parties, accounts))
+    parts.append(_reports_section(bundle, tx, parties, accounts))
 
     def named(ids):
-        return ", ".join(f"{i} ({names[i]})" if names.get(i) else i for i in ids)
+        return ", ".join(names.with_id(i) for i in ids)
 
     if case["controls"]:
         parts.append(f"<p><b>Appears to control:</b> {_esc(named(case['controls']))}</p>")
@@ -141,22 +156,71 @@ def evidence_pack(
     parts.append("<h2>Link chart</h2>")
     chart = LinkChartDisplay.from_bundle(bundle, subject, hops=2, max_nodes=40)
     parts.append(f"<img alt='link chart around {_esc(subject)}' src='{_png(chart.figure_)}'>")
+    from followmoney.view.interactive import interactive_chart_html
+
+    parts.append("<h2>Interactive link chart</h2><p class='muted'>Click a node to expand its neighbourhood; filter payments "
+                 "by time window and amount. Colours: case band; outline: likely role.</p>")
+    parts.append(interactive_chart_html(bundle, subject, resolution=res, names=names, cases=build_cases(alerts)))
     parts.append("<h2>Timeline</h2>")
     timeline = TimelineDisplay.from_bundle(bundle, subject, alerts=alerts)
     parts.append(f"<img alt='timeline of {_esc(subject)}' src='{_png(timeline.figure_)}'>")
     parts.append(_trace_section(bundle, subject, trace_method))
     parts.append(f"<h2>Evidence transactions ({len(ev)})</h2>")
-    cols = ["timestamp", "amount", "currency", "channel", "from_account", "from_party", "to_account", "to_party", "source_ref"]
-    parts.append(_table(shown[cols].rename(columns={"source_ref": "source (file:line or file#XPath)"}), num=("amount",)))
+    shown = shown.assign(
+        from_name=[names.name(p) or names.name(acc) for acc, p in zip(shown["from_account"], shown["from_party"])],
+        to_name=[names.name(p) or names.name(acc) for acc, p in zip(shown["to_account"], shown["to_party"])],
+    )
+    cols = ["timestamp", "amount", "currency", "channel", "from_name", "from_account", "from_party", "to_name", "to_account",
+            "to_party", "source_ref"]  # fmt: skip
+    heads = {"from_name": "from (name)", "to_name": "to (name)", "source_ref": "source (file:line or file#XPath)"}
+    parts.append(_table(shown[cols].rename(columns=heads), num=("amount",)))
     if len(ev) > max_evidence:
         parts.append(f"<p class='muted'>{len(ev) - max_evidence} more evidence transactions are in the alerts table.</p>")
     parts.append(_reproduce_section(bundle, mine, config, summary, __version__))
     now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     return (
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
-        f"<title>followmoney evidence pack: {_esc(subject)}</title><style>{_CSS}</style></head><body>"
+        f"<title>followmoney evidence pack: {_esc(heading)}</title><style>{_CSS}</style></head><body>"
         + "\n".join(parts)
         + f"<p class='muted'>Generated {now} by followmoney {_esc(__version__)}.</p></body></html>"
+    )
+
+
+def _subject_section(bundle: Bundle, subject: str, case: dict, names, parties: set, accounts: set) -> str:
+    """Who the subject is: name, other spellings, ids, accounts, mentions."""
+    rows = [("Name", names.name(subject) or "not named in the reports"),
+            ("Also written as", ", ".join(names.variants.get(subject, [])[1:]) or "none"),
+            ("Subject id", subject), ("Case id", case["case_id"]),
+            ("Party mentions in reports", str(len(parties)))]  # fmt: skip
+    if accounts:
+        rows.append(("Accounts", "; ".join(f"{names.label(a)} ({a})" if names.name(a) else a for a in sorted(accounts))))
+    body = "".join(f"<tr><th>{_esc(k)}</th><td>{_esc(v)}</td></tr>" for k, v in rows)
+    return f"<h2>Subject</h2><table>{body}</table>"
+
+
+def _reports_section(bundle: Bundle, tx: pd.DataFrame, parties: set, accounts: set) -> str:
+    """The reports (STR, SAR, CTR, ...) and reporting entities that mention the subject."""
+    p = bundle.parties.select(["party_id", "report_id"]).to_pandas()
+    mentions = p[p["party_id"].isin(parties)].groupby("report_id").size()
+    touching = tx[tx["from_account"].isin(accounts) | tx["to_account"].isin(accounts)
+                  | tx["from_party"].isin(parties) | tx["to_party"].isin(parties)]  # fmt: skip
+    txns = touching.groupby("report_id").size()
+    reports = bundle.reports.to_pandas()
+    reports = reports[reports["report_id"].isin(set(mentions.index) | set(txns.index))].copy()
+    if reports.empty:
+        return "<h2>Reports that mention the subject</h2><p class='muted'>No report in this run names the subject.</p>"
+    reports["mentions"] = reports["report_id"].map(mentions).fillna(0).astype(int)
+    reports["transactions"] = reports["report_id"].map(txns).fillna(0).astype(int)
+    reports = reports.sort_values(["submitted_at", "report_id"], na_position="last")
+    show = reports[["report_code", "reporting_entity", "entity_reference", "submitted_at", "source_file", "mentions", "transactions"]]
+    show = show.rename(columns={"report_code": "report", "reporting_entity": "reporting entity", "entity_reference": "its reference",
+                                "submitted_at": "submitted", "source_file": "file", "mentions": "names the subject (times)",
+                                "transactions": "subject's transactions"})  # fmt: skip
+    entities = sorted({str(x) for x in reports["reporting_entity"].dropna()})
+    return (
+        f"<h2>Reports that mention the subject ({len(reports)})</h2>"
+        f"<p>Reporting entities: {_esc(', '.join(entities) or 'not given')}</p>"
+        + _table(show, num=("names the subject (times)", "subject's transactions"))
     )
 
 
@@ -188,8 +252,31 @@ def _reproduce_section(bundle: Bundle, mine: pd.DataFrame, config, summary, vers
     )
 
 
-def write_evidence_pack(path: str | Path, bundle: Bundle, alerts: pa.Table, subject: str, **kwargs) -> Path:
-    """Write :func:`evidence_pack` to ``path`` (UTF-8) and return the path."""
+def write_evidence_pack(path: str | Path, bundle: Bundle, alerts: pa.Table, subject: str, *, force: bool = False, **kwargs) -> Path:
+    """Write :func:`evidence_pack` to ``path`` (UTF-8) and return the path.
+
+    Parameters
+    ----------
+    path : str or Path
+    bundle, alerts, subject
+        As for :func:`evidence_pack`.
+    force : bool, default False
+        Overwrite an existing file (a pack may already be in a case file).
+    **kwargs
+        Passed to :func:`evidence_pack`.
+
+    Raises
+    ------
+    followmoney.exceptions.RunError
+        If ``path`` exists and ``force`` is False (nothing is written).
+    followmoney.exceptions.UnknownSubjectError
+        As for :func:`evidence_pack`.
+    """
     path = Path(path)
-    path.write_text(evidence_pack(bundle, alerts, subject, **kwargs), encoding="utf-8")
+    if path.exists() and not force:
+        raise RunError(f"{path}: already exists; pass --force (force=True) to overwrite it")
+    html_text = evidence_pack(bundle, alerts, subject, **kwargs)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(html_text, encoding="utf-8")
+    tmp.replace(path)
     return path
