@@ -273,6 +273,13 @@ def test_three_decimal_currency_round_trips_through_tables_parquet_alerts_and_ex
     tables = pq.read_table(out / "tables" / "transactions.parquet")
     assert sorted(tables["amount"].to_pylist()) == amounts
     assert summary["alerts"] >= 1
+    # the workbook shows KWD with its three decimals (fils), not rounded to two
+    import openpyxl
+
+    ws = openpyxl.load_workbook(out / "cases.xlsx")["Alerts"]
+    heads = [c.value for c in ws[1]]
+    cells = [r[heads.index("Amount")] for r in ws.iter_rows(min_row=2) if r[heads.index("Currency")].value == "KWD"]
+    assert cells and all(c.number_format == "#,##0.000" for c in cells if c.value is not None)
 
 
 def test_two_decimal_rounding_is_flagged_not_silent(shared, tmp_path):
