@@ -186,14 +186,31 @@ def _merge_on_key(table: pa.Table, keys: tuple[str, ...]) -> pa.Table:
     firsts = t.group_by(list(keys), use_threads=False).aggregate([("__i", "min")])
     if firsts.num_rows == table.num_rows:
         return table
-    others = [c for c in table.column_names if c not in keys]
-    agg = t.group_by(list(keys), use_threads=False).aggregate(
-        [("__i", "min")] + [(c, "first") for c in others]
-    )
-    agg = agg.sort_by("__i_min")
-    cols = {k: agg.column(k) for k in keys}
-    cols.update({c: agg.column(f"{c}_first") for c in others})
-    return pa.table({c: cols[c] for c in table.column_names}).cast(table.schema)
+    # the first row of each key, its nulls filled from the key's later rows; by row index,
+    # so every column type works (Arrow's "first" aggregate has no decimal kernel)
+    groups = t.group_by(list(keys), use_threads=False).aggregate([("__i", "list")])
+    lists = sorted((sorted(g) for g in groups["__i_list"].to_pylist()), key=lambda g: g[0])
+    base = table.take(pa.array([g[0] for g in lists], pa.int64()))
+    dups = [(pos, g) for pos, g in enumerate(lists) if len(g) > 1]
+    for c in table.column_names:
+        if c in keys:
+            continue
+        col = base.column(c)
+        if col.null_count == 0:
+            continue
+        values = col.to_pylist()
+        src = table.column(c)
+        changed = False
+        for pos, g in dups:
+            if values[pos] is None:
+                for j in g[1:]:
+                    v = src[j].as_py()
+                    if v is not None:
+                        values[pos], changed = v, True
+                        break
+        if changed:
+            base = base.set_column(base.column_names.index(c), base.schema.field(c), pa.array(values, col.type))
+    return base
 
 
 def _shift_merges(log: pa.Table, merged_per_table: dict[str, int], bundles: list[Bundle]) -> pa.Table:
