@@ -6,7 +6,7 @@ explained typology rules and learned models.
 
 The package is a set of stages, each a subpackage whose ``__init__`` is its public face:
 ``core`` (data model) → ``normalize`` → ``ingest`` / ``resolve`` / ``datasets`` →
-``detect`` / ``trace`` / ``graph`` → ``evaluate`` → ``view`` / ``export`` / ``share`` →
+``consolidate`` (one picture across sources) → ``detect`` / ``trace`` / ``graph`` → ``evaluate`` → ``view`` / ``export`` / ``share`` →
 ``pipeline`` → ``cli``. Imports point down that list only (checked by the tests).
 
 The names below load lazily: ``import followmoney`` costs little more than pyarrow, and
@@ -56,6 +56,7 @@ _LAZY = {
     "resolve": "followmoney.resolve",
     "ResolverSettings": "followmoney.resolve",
     "shared_identifiers": "followmoney.resolve",
+    "consolidate": "followmoney.consolidate",
     "make_transactions": "followmoney.datasets",
     "sample_data_path": "followmoney.datasets",
     "build_graph": "followmoney.graph",

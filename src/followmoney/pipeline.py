@@ -44,6 +44,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 from filelock import FileLock, Timeout
 
+from followmoney.consolidate import consolidate, reconcile_observations
 from followmoney.core.bundle import Bundle
 from followmoney.core.config import Config
 from followmoney.core.store import read_bundle, write_bundle
@@ -177,8 +178,16 @@ def run_score(
     progress: bool | None = None,
     previous: Path | None = None,
     model: Path | None = None,
+    aliases: Path | dict | None = None,
+    read_options: dict | None = None,
 ) -> dict:
-    """Read ``paths``, score them, and write the run directory ``out`` atomically.
+    """Read ``paths``, consolidate, score them, and write the run directory ``out`` atomically.
+
+    The files are read (:func:`followmoney.read`), made one picture
+    (:func:`followmoney.consolidate`: one account id per account, one transaction per
+    payment seen in several sources) and scored; ``tables/`` holds ``observations`` and
+    ``account_aliases`` beside the canonical tables and ``summary.json`` a
+    ``consolidation`` section (records read = canonical + merged + rejected).
 
     A rule or model that raises does not stop the run: it is named in the summary's
     ``failures`` (rule id and exception type, never data values) and the others'
@@ -200,6 +209,10 @@ def run_score(
     model : Path, optional
         A model trained by ``followmoney train``: its alerts (``AN-GBT`` / ``AN-IF``)
         join the rules' alerts and cases.
+    aliases : Path or dict, optional
+        Account aliases (TOML/CSV file or dict) for :func:`followmoney.consolidate`.
+    read_options : dict, optional
+        Options for :func:`followmoney.read` (``mapping``, ``profile``, ...).
 
     Returns
     -------
@@ -229,7 +242,8 @@ def run_score(
         raise RunError(f"{out}: another followmoney run is writing this folder") from None
     try:
         failed_files: list[dict] = []
-        bundle = read(paths, format=fmt, progress=progress, errors=failed_files)
+        bundle = read(paths, format=fmt, progress=progress, errors=failed_files, **(read_options or {}))
+        bundle = consolidate(bundle, aliases=aliases)
         alerts = score(bundle, cfg, progress=progress)
         failures = failures_of(alerts)
         if model is not None:
@@ -297,6 +311,11 @@ def _write(tmp, out, bundle, alerts, suppressed, cases, cfg, failures, failed_fi
             for r in log.to_pylist()
         },
         "rows": bundle.summary(),
+        "consolidation": {
+            **reconcile_observations(bundle),
+            "account_rules": dict(Counter(bundle.account_aliases["rule"].to_pylist())),
+            "payments_matched_by": dict(Counter(r for r in bundle.observations["matched_by"].to_pylist() if r)),
+        },
         "rejects": bundle.rejects.num_rows,
         "alerts": alerts.num_rows,
         "alerts_per_rule": dict(zip(per_rule["rule_id"].to_pylist(), per_rule["alert_id_count"].to_pylist())),

@@ -1,0 +1,160 @@
+"""One picture across sources: the same account and payment, wherever they are reported.
+
+An FIU's case arrives as many files: goAML STRs from several reporting entities,
+camt.053 and MT940 statements answering production orders, bank CSV exports, wire
+messages. The same accounts and payments appear in several of them under different
+ids. :func:`consolidate` is the step between reading and scoring::
+
+    bundle = fm.read(paths)            # every source row, as read
+    bundle = fm.consolidate(bundle)    # one account id per account, one row per payment
+    alerts = fm.score(bundle)
+
+It runs two steps, each usable alone:
+
+* :func:`canonical_accounts`: one canonical account id per real account (valid IBAN,
+  derived IBAN, institution + number, ...); ``account_aliases`` lists every raw
+  reference with its canonical id and the rule that joined them.
+* :func:`payments`: the same payment from several sources becomes one transaction;
+  ``observations`` keeps every source row with its ``source_ref`` and what matched it.
+
+Reconciliation after both: transaction records read = canonical transactions + merged
+(duplicate deliveries at read, joined observations here) + rejected, per file
+(:meth:`followmoney.Bundle.reconcile`, :func:`reconcile_observations`).
+
+Examples
+--------
+>>> import followmoney as fm
+>>> raw = fm.read(fm.sample_data_path() / "goaml")
+>>> one = fm.consolidate(raw)
+>>> one.observations.num_rows == raw.transactions.num_rows
+True
+>>> one.reconcile()
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from followmoney.consolidate._accounts import (
+    REAL_WORLD_SOURCES,
+    canonical_accounts,
+    institution_key,
+    normalize_number,
+    read_aliases,
+    valid_iban,
+)
+from followmoney.consolidate._payments import CONSOLIDATION_COLUMNS, DATE_TOLERANCE_DAYS, consolidate_payments
+from followmoney.core.bundle import Bundle
+
+__all__ = [
+    "consolidate",
+    "canonical_accounts",
+    "payments",
+    "read_aliases",
+    "reconcile_observations",
+    "normalize_number",
+    "valid_iban",
+    "institution_key",
+    "REAL_WORLD_SOURCES",
+    "CONSOLIDATION_COLUMNS",
+    "DATE_TOLERANCE_DAYS",
+]
+
+
+def payments(bundle: Bundle, *, date_tolerance_days: int = DATE_TOLERANCE_DAYS) -> Bundle:
+    """Join the rows of ``bundle.transactions`` that show the same payment.
+
+    The payment step of :func:`consolidate` alone (rules in
+    :mod:`followmoney.consolidate._payments`: UETR, end-to-end id, bank reference, then
+    debtor + creditor + amount + currency + value date within ``date_tolerance_days``).
+    Rows of one file are never joined.
+
+    Parameters
+    ----------
+    bundle : Bundle
+        See :func:`consolidate_payments` for the columns read.
+    date_tolerance_days : int, default 2
+
+    Returns
+    -------
+    Bundle
+        One ``transactions`` row per payment, ``observations`` filled, ``load_log``
+        counting joined rows as ``merged``.
+
+    Raises
+    ------
+    followmoney.exceptions.ParameterError
+        If ``date_tolerance_days`` is negative.
+    """
+    return consolidate_payments(bundle, date_tolerance_days=date_tolerance_days)
+
+
+def consolidate(
+    bundle: Bundle,
+    *,
+    aliases: dict[str, str] | str | Path | None = None,
+    date_tolerance_days: int = DATE_TOLERANCE_DAYS,
+) -> Bundle:
+    """Make one picture of a multi-source bundle: canonical accounts, then one row per payment.
+
+    Parameters
+    ----------
+    bundle : Bundle
+        As returned by :func:`followmoney.read` (any mix of formats).
+    aliases : dict or path, optional
+        User account aliases (raw id or account number -> canonical id), or a TOML/CSV
+        file of them (:func:`read_aliases`), for bank-specific conventions.
+    date_tolerance_days : int, default 2
+        Largest difference in days between two sources' dates of one payment when it is
+        matched by debtor + creditor + amount + currency (module
+        :mod:`followmoney.consolidate._payments` gives the source of the default).
+
+    Returns
+    -------
+    Bundle
+        A new bundle; ``account_aliases`` and ``observations`` filled; reconciled.
+
+    Raises
+    ------
+    followmoney.exceptions.InputError
+        If the alias file cannot be read.
+    followmoney.exceptions.ParameterError
+        If ``date_tolerance_days`` is negative.
+    followmoney.exceptions.ReconciliationError
+        If the result does not reconcile (a bug: please report it).
+    """
+    if aliases is not None and not isinstance(aliases, dict):
+        aliases = read_aliases(aliases)
+    out = canonical_accounts(bundle, aliases)
+    out = consolidate_payments(out, date_tolerance_days=date_tolerance_days)
+    out.reconcile()
+    return out
+
+
+def reconcile_observations(bundle: Bundle) -> dict[str, int]:
+    """Transaction records read = canonical transactions + merged + rejected, in numbers.
+
+    Parameters
+    ----------
+    bundle : Bundle
+        A consolidated bundle (its ``load_log`` and ``transactions``).
+
+    Returns
+    -------
+    dict
+        ``read``, ``canonical``, ``merged`` (duplicate deliveries and joined
+        observations), ``rejected`` and ``balanced`` (bool).
+
+    Examples
+    --------
+    >>> import followmoney as fm
+    >>> r = reconcile_observations(fm.consolidate(fm.read(fm.sample_data_path() / "goaml")))
+    >>> r["balanced"], r["read"] == r["canonical"] + r["merged"] + r["rejected"]
+    (True, True)
+    """
+    log = [r for r in bundle.load_log.to_pylist() if r["table"] == "transactions"]
+    read = sum(r["records_read"] for r in log)
+    merged = sum(r["merged"] for r in log)
+    rejected = sum(r["rejected"] for r in log)
+    canonical = bundle.transactions.num_rows
+    return {"read": read, "canonical": canonical, "merged": merged, "rejected": rejected, "balanced": read == canonical + merged + rejected}
