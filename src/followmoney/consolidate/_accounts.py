@@ -272,7 +272,7 @@ def canonical_accounts(bundle: Bundle, aliases: dict[str, str] | None = None) ->
         if raw in aliases or (number and number in aliases):
             canon[raw] = (aliases.get(raw) or aliases[number], "user_alias")
             continue
-        if d["source"] not in REAL_WORLD_SOURCES:
+        if d["source"] is not None and d["source"] not in REAL_WORLD_SOURCES:
             canon[raw] = (raw, "as_given")
             continue
         iban = valid_iban(d["iban"]) or (valid_iban(num) if ns == "IBAN" else None) or valid_iban(number)
