@@ -60,6 +60,7 @@ __all__ = [
     "sorted_name_key",
     "transliterate",
     "phonetic_key",
+    "phone_with_prefix",
     "compare_names",
     "normalize_phone",
     "normalize_email",
@@ -344,6 +345,53 @@ def normalize_phone(raw: str | None, region: str | None = None) -> str | None:
         if phonenumbers.is_possible_number(num):
             return phonenumbers.format_number(num, phonenumbers.PhoneNumberFormat.E164)
     return None
+
+
+def phone_with_prefix(prefix: str | None, number: str, region: str | None = None) -> str | None:
+    """E.164 of a phone given as a country prefix field and a number field (goAML ``tph_*``).
+
+    Sources write the number in every form: national (``081234567890``), national
+    significant (``81234567890``), international with ``+`` or ``00``, or with the
+    country code again although the prefix field holds it (``62`` + ``6281234567890``).
+    The country code is not repeated: where prefix + number is not a valid number but
+    the number alone, read as international, is, the number alone is taken.
+
+    Parameters
+    ----------
+    prefix : str or None
+        Country calling code as written (``62``, ``+62``, ``0062``).
+    number : str
+        The number as written.
+    region : str, optional
+        ISO 3166-1 alpha-2 for a national number without a prefix.
+
+    Returns
+    -------
+    str or None
+        E.164, or None when no reading is a possible phone number.
+
+    Examples
+    --------
+    >>> [phone_with_prefix("62", n) for n in ("6281234567890", "081234567890", "812 3456 7890")]
+    ['+6281234567890', '+6281234567890', '+6281234567890']
+    >>> phone_with_prefix(None, "+62 812-3456-7890")
+    '+6281234567890'
+    """
+    digits = re.sub(r"\D", "", number or "")
+    pdigits = re.sub(r"\D", "", prefix or "").lstrip("0")
+    s = (number or "").strip()
+    if s.startswith("+") or s.startswith("00") or not pdigits:
+        return normalize_phone(s, region)
+    joined = "+" + pdigits + digits.lstrip("0")
+    if digits.startswith(pdigits):
+        try:
+            ok_joined = phonenumbers.is_valid_number(phonenumbers.parse(joined, None))
+            ok_alone = phonenumbers.is_valid_number(phonenumbers.parse("+" + digits, None))
+        except phonenumbers.NumberParseException:
+            ok_joined, ok_alone = True, False
+        if ok_alone and not ok_joined:
+            return normalize_phone("+" + digits, None)
+    return normalize_phone(joined, None)
 
 
 _EMAIL_RE = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")

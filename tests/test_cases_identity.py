@@ -1,0 +1,36 @@
+"""Cases BR-31 and BR-34 of ../shared/cases/real-files.md (issue 12: people and entities across formats)."""
+
+import json
+
+import pyarrow.compute as pc
+
+import followmoney as fm
+
+
+def _case(shared, name):
+    d = shared / "cases" / "files" / name
+    return d, json.loads((d / "expected.json").read_text())
+
+
+def test_br31_same_trade_name_different_registration_is_two_companies(shared):
+    d, expected = _case(shared, "BR-31")
+    b = fm.read(d / "str_legal_forms.xml")
+    r = fm.resolve(b)
+    clusters = dict(zip(r.party_clusters["party_id"].to_pylist(), r.party_clusters["cluster_id"].to_pylist()))
+    entities = {c for p, c, k in zip(r.party_clusters["party_id"].to_pylist(), r.party_clusters["cluster_id"].to_pylist(), r.party_clusters["kind"].to_pylist()) if k == "entity"}
+    assert len(entities) == expected["entity_clusters"]
+    pair = r.match_reasons.to_pylist()
+    assert pair and {p["decision"] for p in pair} <= set(expected["allowed_decisions_between_them"])
+    (tx,) = [t for t in b.transactions.to_pylist() if t["source_txn_ref"] == "LF-TX-1"]
+    assert (clusters[tx["from_party"]] != clusters[tx["to_party"]]) is expected["transaction_LF-TX-1_is_between_two_clusters"]
+
+
+def test_br34_country_code_written_twice(shared):
+    d, expected = _case(shared, "BR-34")
+    b = fm.read(d / "str_phones.xml")
+    phones = b.identifiers.filter(pc.equal(b.identifiers["kind"], "phone"))
+    assert set(phones["value"].to_pylist()) == {expected["phone_value_all_mentions"]}
+    assert phones.num_rows == 4
+    shared_ids = fm.shared_identifiers(b, fm.resolve(b)).to_pylist()
+    (phone,) = [s for s in shared_ids if s["kind"] == "phone"]
+    assert phone["n_clusters"] == expected["shared_identifiers_phone_n_clusters"]
