@@ -5,10 +5,11 @@ The run directory contract (``followmoney score --out DIR``):
 ================================  ===============================================
 file                              content
 ================================  ===============================================
-``tables/``                       canonical tables as Parquet with a manifest
+``tables/``                       canonical tables as Parquet with a manifest,
+                                  ``party_clusters`` and ``match_reasons``
 ``alerts.parquet`` / ``.csv``     alerts (CSV: lists joined with ``;``)
 ``suppressed_alerts.parquet``     repeats of ``--previous`` not raised again
-``cases.parquet`` / ``.csv``      one prioritised case per subject
+``cases.parquet`` / ``.csv``      one prioritised case per resolved subject
 ``cases.xlsx``                    cases and alerts for analysts
 ``summary.json``                  written last: ``status``, counts, failures
 ================================  ===============================================
@@ -53,6 +54,7 @@ from followmoney.detect.score import failures_of, score
 from followmoney.exceptions import ConfigError, FollowMoneyError, RunError
 from followmoney.export import defuse_table, to_excel
 from followmoney.ingest import read
+from followmoney.resolve import resolve
 
 __all__ = ["run_score", "load_run", "check_previous", "flat", "EXIT_CODES", "RUN_FILES", "STATUS_OK", "exit_code"]
 
@@ -250,10 +252,11 @@ def run_score(
             alerts, model_failure = _with_model(alerts, bundle, model, cfg)
             failures += model_failure
         alerts, suppressed = suppress_repeats(alerts, previous)
-        cases = build_cases(alerts)
+        resolution = resolve(bundle)
+        cases = build_cases(alerts, bundle, resolution=resolution)
         tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
         try:
-            summary = _write(tmp, out, bundle, alerts, suppressed, cases, cfg, failures, failed_files, t0)
+            summary = _write(tmp, out, bundle, alerts, suppressed, cases, cfg, failures, failed_files, t0, resolution)
             _replace(tmp, out)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -279,9 +282,12 @@ def _with_model(alerts: pa.Table, bundle: Bundle, model: Path, cfg: Config) -> t
     return merged, []
 
 
-def _write(tmp, out, bundle, alerts, suppressed, cases, cfg, failures, failed_files, t0) -> dict:
+def _write(tmp, out, bundle, alerts, suppressed, cases, cfg, failures, failed_files, t0, resolution=None) -> dict:
     f = RUN_FILES
     write_bundle(bundle, tmp / f["tables"])
+    if resolution is not None:  # who is who: every mention's cluster and every link's reason
+        pq.write_table(resolution.party_clusters, tmp / f["tables"] / "party_clusters.parquet")
+        pq.write_table(resolution.match_reasons, tmp / f["tables"] / "match_reasons.parquet")
     pq.write_table(alerts, tmp / f["alerts_parquet"])
     pq.write_table(suppressed, tmp / f["suppressed"])
     pq.write_table(cases, tmp / f["cases_parquet"])
