@@ -207,3 +207,40 @@ def test_each_payment_seen_from_both_ends_counts_once(payments_, lag):
     for r in out.transactions.to_pylist():
         files = sorted(ref.split("#")[0].rsplit(":", 1)[0] for ref in r["observed_in"])
         assert files == ["payee.sta", "payer.xml"]
+
+
+LANDLORD_CSV = "mixed/landlord_export.csv"
+LANDLORD_MAP = "mappings/test_landlord.toml"
+
+
+def test_mixed_inputs_take_a_mapping_per_file(data_dir):
+    paths = [data_dir / "consolidate", data_dir / LANDLORD_CSV]
+    with pytest.raises(InputError, match="landlord_export.csv"):
+        fm.read(paths)  # a bank CSV nobody knows: named, not guessed
+    for mapping in (["de_generic", str(data_dir / LANDLORD_MAP)], {"landlord_*.csv": str(data_dir / LANDLORD_MAP)}):
+        b = fm.read(paths, mapping=mapping)
+        assert b.transactions.num_rows == 13
+        one = fm.consolidate(b)
+        assert _sums(one.transactions) == {"EUR": Decimal("2057.00")}  # the landlord's rows are views too
+        (rent,) = [r for r in one.transactions.to_pylist() if r["amount"] == Decimal("1200.00")]
+        assert len(rent["observed_in"]) == 4 and "landlord_export.csv:2" in rent["observed_in"]
+
+
+def test_score_command_reads_consolidates_and_writes_the_picture(data_dir, tmp_path):
+    from click.testing import CliRunner
+
+    from followmoney.cli import main
+
+    out = tmp_path / "run"
+    res = CliRunner().invoke(main, ["score", str(data_dir / "consolidate"), str(data_dir / LANDLORD_CSV),
+                                    "--mapping", str(data_dir / LANDLORD_MAP), "--out", str(out), "-q"])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["consolidation"]["read"] == 13 and summary["consolidation"]["canonical"] == 5
+    assert summary["consolidation"]["balanced"]
+    assert summary["rows"]["observations"] == 13
+    import pyarrow.parquet as pq
+
+    for name in ("observations", "account_aliases", "party_clusters", "match_reasons"):
+        assert (out / "tables" / f"{name}.parquet").is_file()
+    assert pq.read_table(out / "tables" / "transactions.parquet").num_rows == 5
