@@ -244,3 +244,32 @@ def test_score_command_reads_consolidates_and_writes_the_picture(data_dir, tmp_p
     for name in ("observations", "account_aliases", "party_clusters", "match_reasons"):
         assert (out / "tables" / f"{name}.parquet").is_file()
     assert pq.read_table(out / "tables" / "transactions.parquet").num_rows == 5
+
+
+def test_non_iban_accounts_join_by_header_bic_and_number(data_dir):
+    """Malaysia: MT940 :25: holds the number only; the bank's BIC is in the SWIFT header."""
+    raw = fm.read(data_dir / "consolidate_my")
+    assert "stmt/5123456789" in raw.accounts["account_id"].to_pylist()
+    one = fm.consolidate(raw)
+    rules = {r["raw"]: (r["account_id"], r["rule"]) for r in one.account_aliases.to_pylist()}
+    assert rules["stmt/5123456789"] == ("BKRBMYKL/5123456789", "header_institution")
+    assert rules["BKRBMYKLXXX/5123456789"] == ("BKRBMYKL/5123456789", "institution_number")
+    assert rules["MBBEMYKLXXX/5140 2211 0987"][0] == "MBBEMYKL/514022110987"
+    # the wage credit in the statement (no counterparty account) is the STR's transaction
+    (t,) = one.transactions.to_pylist()
+    assert (t["from_account"], t["to_account"], t["amount"], t["currency"]) == ("MBBEMYKL/514022110987", "BKRBMYKL/5123456789", Decimal("1500.00"), "MYR")
+    assert {o["matched_by"] for o in one.observations.to_pylist()} == {"account_amount_date"}
+    one.reconcile()
+
+
+def test_one_sided_rows_join_only_when_unique():
+    base = {"currency": "MYR", "amount": Decimal("100.00"), "value_date": None, "is_reversal": False, "from_account": None}
+    from datetime import date
+
+    rows = [
+        {**base, "txn_id": "A", "source": "goaml", "source_ref": "s.xml#/t[1]", "from_account": "X/1", "to_account": "Y/2", "value_date": date(2024, 3, 4)},
+        {**base, "txn_id": "B", "source": "goaml", "source_ref": "s.xml#/t[2]", "from_account": "X/9", "to_account": "Y/2", "value_date": date(2024, 3, 4)},
+        {**base, "txn_id": "C", "source": "mt940", "source_ref": "b.sta:6", "to_account": "Y/2", "value_date": date(2024, 3, 4)},
+    ]
+    out = payments(fm.Bundle(transactions=fm.schema.conform(rows, "transactions")))
+    assert out.transactions.num_rows == 3  # two candidates for C: not guessed

@@ -23,7 +23,8 @@ canonical id, by these rules, first that applies (the rule is kept in
     code) + the account number without spaces, dots or dashes: ``<institution>/<number>``.
 ``header_institution``
     The id has no institution (``stmt/<n>``) but the source names the account's bank
-    elsewhere (the MT940 SWIFT header block's BIC, in ``accounts.institution``).
+    elsewhere (the MT940 SWIFT header block's BIC, in ``accounts.institution``):
+    ``<institution>/<number>``.
 ``number_unique``
     The id has no institution, and exactly one account known under an institution has
     this number (leading zeros ignored).
@@ -294,10 +295,11 @@ def canonical_accounts(bundle: Bundle, aliases: dict[str, str] | None = None) ->
         else:
             unknown.append((raw, number, d))
     for raw, inst, number in pending:
+        given_by_id = institution_key(_split(raw)[0]) is not None
         if (inst, number) in same_account:
             canon[raw] = (same_account[(inst, number)], "iban_same_account")
         else:
-            canon[raw] = (f"{inst}/{number}", "institution_number")
+            canon[raw] = (f"{inst}/{number}", "institution_number" if given_by_id else "header_institution")
     # numbers known under exactly one institution (leading zeros ignored)
     by_number: dict[str, set[str]] = {}
     for raw, (cid, rule) in canon.items():

@@ -17,6 +17,10 @@ of **different files** when one of these says they are one payment, in this orde
     The same debtor and creditor account (canonical ids, both known), currency and exact
     amount, and value dates (else booking dates, else the timestamp's UTC date) at most
     ``date_tolerance_days`` apart.
+``account_amount_date``
+    One row knows only one side (a statement line that does not name the counterparty's
+    account): the same account on that side, currency, exact amount and dates within the
+    tolerance, joined only when exactly one candidate exists and it has no other taker.
 
 Rows of one file are never joined with each other: two lines of one statement are two
 bookings however alike (two identical card payments at one machine stay two). A join
@@ -204,6 +208,45 @@ def consolidate_payments(bundle: Bundle, *, date_tolerance_days: int = DATE_TOLE
                     break
             else:
                 clusters.append((d_, root))
+
+    # one side and amount + currency + date, the other side unknown in one of the rows
+    # (a statement line without the counterparty's account): joined only when the match is
+    # unique both ways
+    groups = defaultdict(list)
+    for i in range(n):
+        groups[find(i)].append(i)
+    facts: dict[int, tuple] = {}
+    for root, members_ in groups.items():
+        if any(reversal[i] for i in members_):
+            continue
+        f_ = next((frm[i] for i in members_ if frm[i]), None)
+        t_ = next((to[i] for i in members_ if to[i]), None)
+        a_ = next(((amount[i], ccy[i]) for i in members_ if amount[i] is not None and ccy[i]), None)
+        d_ = min((d for d in (day(i) for i in members_) if d is not None), default=None)
+        if a_ and d_ and (f_ or t_) and f_ != t_:
+            facts[root] = (f_, t_, a_, d_)
+    by_side: dict[tuple, list[int]] = defaultdict(list)
+    for root, (f_, t_, a_, _) in facts.items():
+        if f_:
+            by_side[("from", f_, a_)].append(root)
+        if t_:
+            by_side[("to", t_, a_)].append(root)
+    proposals: dict[tuple[int, str], list[int]] = {}  # (candidate, side) -> partial rows
+    for root, (f_, t_, a_, d_) in facts.items():
+        if f_ and t_:
+            continue
+        side, acct = ("from", f_) if f_ else ("to", t_)
+        cands = [
+            c for c in by_side[(side, acct, a_)]
+            if c != root and abs((facts[c][3] - d_).days) <= date_tolerance_days and not (files_of[c] & files_of[root])
+        ]
+        if len(cands) == 1:
+            proposals.setdefault((cands[0], side), []).append(root)
+    for (cand, _side), partials in sorted(proposals.items()):
+        if len(partials) == 1:
+            (root,) = partials
+            _, _, (a_, c_), d_ = facts[root]
+            join(cand, root, "account_amount_date", f"acad:{c_}/{a_}/{d_.isoformat()}±{date_tolerance_days}d")
 
     # build the canonical rows
     members: dict[int, list[int]] = defaultdict(list)

@@ -240,7 +240,7 @@ SCHEMAS: dict[str, pa.Schema] = {
             _f("source_file", _STR, "File the row was read from."),
             _f("report_id", _STR, "Report or statement the row came from."),
             _f("role", _STR, "kept (the row the canonical transaction was built on) | merged.", False),
-            _f("matched_by", _STR, "What joined the row to the payment: uetr | end_to_end_id | bank_reference | debtor_creditor_amount_date; null when seen once."),
+            _f("matched_by", _STR, "What joined the row to the payment: uetr | end_to_end_id | bank_reference | debtor_creditor_amount_date | account_amount_date; null when seen once."),
             _f("match_key", _STR, "The value that matched (e.g. 'e2e:<id>/<currency>/<amount>'); no personal data beyond the source's own references."),
         ]
     ),
