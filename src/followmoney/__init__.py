@@ -58,6 +58,7 @@ _LAZY = {
     "shared_identifiers": "followmoney.resolve",
     "consolidate": "followmoney.consolidate",
     "make_transactions": "followmoney.datasets",
+    "make_multisource": "followmoney.datasets",
     "sample_data_path": "followmoney.datasets",
     "build_graph": "followmoney.graph",
     "entity_graph": "followmoney.graph",

@@ -32,7 +32,8 @@ statement or report delivered twice is merged earlier, at read, by its content i
 The canonical row is built on the payment message where there is one, else a report
 (goAML, FinCEN), else the debit side's statement row; it takes the debtor's account from
 the debit side and the creditor's from the credit side, fills its other empty columns
-from the other rows (never the statement-only columns), and lists every row's
+from the other rows (never the statement-only columns; a channel ``other``, which
+says the source does not tell, is replaced by another row's), and lists every row's
 ``source_ref`` in ``observed_in``.
 """
 
@@ -283,6 +284,8 @@ def consolidate_payments(bundle: Bundle, *, date_tolerance_days: int = DATE_TOLE
                     if row.get(col) is None and v is not None and col not in _OWN_COLUMNS:
                         row[col] = v
                 merged_files[files[i]] += 1
+            if row.get("channel") in (None, "other"):  # "other": the kept source does not say
+                row["channel"] = next((rows[i]["channel"] for i in idx if rows[i].get("channel") not in (None, "other")), row.get("channel"))
         flags = list(row.get("quality_flags") or [])
         if any(i in ambiguous for i in idx):
             flags.append("consolidation_ambiguous")
