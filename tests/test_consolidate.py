@@ -152,7 +152,7 @@ def test_reversal_and_same_file_never_join():
     out = payments(fm.Bundle(transactions=fm.schema.conform(rows, "transactions")))
     assert out.transactions.num_rows == 3
     # the refused join is visible: both lines of x.xml carry the flag
-    flagged = [r["txn_id"] for r in out.transactions.to_pylist() if "consolidation_ambiguous" in r["quality_flags"]]
+    flagged = [r["txn_id"] for r in out.transactions.to_pylist() if "consolidation_ambiguous" in (r["quality_flags"] or [])]
     assert flagged == ["T1", "T2"]
 
 

@@ -249,74 +249,116 @@ def consolidate_payments(bundle: Bundle, *, date_tolerance_days: int = DATE_TOLE
             _, _, (a_, c_), d_ = facts[root]
             join(cand, root, "account_amount_date", f"acad:{c_}/{a_}/{d_.isoformat()}±{date_tolerance_days}d")
 
-    # build the canonical rows
+    # build the canonical rows: rows seen once are taken as they are (no conversion);
+    # only the rows of joined or flagged groups are built in Python
     members: dict[int, list[int]] = defaultdict(list)
     for i in range(n):
         members[find(i)].append(i)
-    rows = t.to_pylist() if n else []
-    keep_rows: list[dict] = []
-    obs: list[dict] = []
+
+    def rank(i: int) -> tuple:
+        s = sources[i]
+        kind = 0 if s in WIRE_SOURCES else 1 if s in REPORT_SOURCES else 2 if (signed[i] is not None and signed[i] < 0) else 3
+        return (kind, i)
+
+    order = sorted(members)
+    groups_sorted = [sorted(members[r], key=rank) for r in order]
+    keep_idx = [g[0] for g in groups_sorted]
+    joined = [k for k, g in enumerate(groups_sorted) if len(g) > 1]
+    flagged = [k for k, g in enumerate(groups_sorted) if any(i in ambiguous for i in g)]
+    obs_txn, obs_kept, obs_rule, obs_key, obs_idx = [], [], [], [], []
     merged_files: Counter = Counter()
-    for root in sorted(members):
-        idx = members[root]
-
-        def rank(i: int) -> tuple:
-            s = sources[i]
-            kind = 0 if s in WIRE_SOURCES else 1 if s in REPORT_SOURCES else 2 if (signed[i] is not None and signed[i] < 0) else 3
-            return (kind, i)
-
-        idx = sorted(idx, key=rank)
+    for k, idx in enumerate(groups_sorted):
         keep = idx[0]
-        row = rows[keep]
-        rule, key = how.get(root, (None, None)) if len(idx) > 1 else (None, None)
-        if len(idx) > 1:
-            debit = [i for i in idx if signed[i] is not None and signed[i] < 0]
-            credit = [i for i in idx if signed[i] is not None and signed[i] > 0]
-            if debit and rows[debit[0]]["from_account"]:
-                row["from_account"] = rows[debit[0]]["from_account"]
-            if credit and rows[credit[0]]["to_account"]:
-                row["to_account"] = rows[credit[0]]["to_account"]
-                c = rows[credit[0]]
-                if (c["amount"], c["currency"]) != (row["amount"], row["currency"]) and row.get("amount_received") is None:
-                    row["amount_received"], row["currency_received"] = c["amount"], c["currency"]
-            for i in idx[1:]:
-                for col, v in rows[i].items():
-                    if row.get(col) is None and v is not None and col not in _OWN_COLUMNS:
-                        row[col] = v
-                merged_files[files[i]] += 1
-            if row.get("channel") in (None, "other"):  # "other": the kept source does not say
-                row["channel"] = next((rows[i]["channel"] for i in idx if rows[i].get("channel") not in (None, "other")), row.get("channel"))
-        flags = list(row.get("quality_flags") or [])
-        if any(i in ambiguous for i in idx):
-            flags.append("consolidation_ambiguous")
-        row["quality_flags"] = list(dict.fromkeys(flags))
-        row["observed_in"] = [refs[i] for i in idx]
-        row["consolidation_key"] = key
-        keep_rows.append(row)
         for i in idx:
-            obs.append(
-                {
-                    "txn_id": txn_ids[keep],
-                    "observed_txn_id": txn_ids[i],
-                    "source": sources[i],
-                    "source_ref": refs[i],
-                    "source_file": files[i],
-                    "report_id": rows[i]["report_id"] if i != keep else row["report_id"],
-                    "role": "kept" if i == keep else "merged",
-                    "matched_by": row_how[i][0] if len(idx) > 1 and i in row_how else None,
-                    "match_key": row_how[i][1] if len(idx) > 1 and i in row_how else None,
-                }
-            )
+            obs_idx.append(i)
+            obs_txn.append(txn_ids[keep])
+            obs_kept.append("kept" if i == keep else "merged")
+            by = len(idx) > 1 and i in row_how
+            obs_rule.append(row_how[i][0] if by else None)
+            obs_key.append(row_how[i][1] if by else None)
+        for i in idx[1:]:
+            merged_files[files[i]] += 1
     out = Bundle(**{name: getattr(bundle, name) for name in schema.TABLES})
     if n:
-        new = schema.conform(keep_rows, "transactions")
-        # the declared types of the extra columns (inferred from Python values above)
-        for name in t.column_names:
-            if name in new.column_names and new.schema.field(name).type != t.schema.field(name).type:
-                new = new.set_column(new.column_names.index(name), t.schema.field(name), new.column(name).cast(t.schema.field(name).type))
-        for col, (typ, doc) in CONSOLIDATION_COLUMNS.items():
-            new = new.set_column(new.column_names.index(col), pa.field(col, typ, metadata={"doc": doc}), new.column(col).cast(typ))
+        new = t.take(pa.array(keep_idx, pa.int64()))
+
+        def put(table: pa.Table, col: str, patch: dict[int, object]) -> pa.Table:
+            if not patch:
+                return table
+            field_ = table.schema.field(col)
+            values = table.column(col).to_pylist()
+            for k, v in patch.items():
+                values[k] = v
+            return table.set_column(table.column_names.index(col), field_, pa.array(values, field_.type))
+
+        # the debtor's account from the debit side, the creditor's from the credit side
+        special = {"from_account": {}, "to_account": {}, "amount_received": {}, "currency_received": {}, "channel": {}}
+        received = _col(t, "amount_received")
+        channel = _col(t, "channel")
+        for k in joined:
+            idx = groups_sorted[k]
+            keep = idx[0]
+            debit = next((i for i in idx if signed[i] is not None and signed[i] < 0 and frm[i]), None)
+            credit = next((i for i in idx if signed[i] is not None and signed[i] > 0 and to[i]), None)
+            if debit is not None and frm[debit] != frm[keep]:
+                special["from_account"][k] = frm[debit]
+            if credit is not None:
+                if to[credit] != to[keep]:
+                    special["to_account"][k] = to[credit]
+                if (amount[credit], ccy[credit]) != (amount[keep], ccy[keep]) and received[keep] is None:
+                    special["amount_received"][k], special["currency_received"][k] = amount[credit], ccy[credit]
+            if channel[keep] in (None, "other"):  # "other": the kept source does not say
+                better = next((channel[i] for i in idx if channel[i] not in (None, "other")), None)
+                if better:
+                    special["channel"][k] = better
+        # every other empty cell of a joined row: the first value another row of it gives
+        if joined:
+            kept_pos = pa.array(joined, pa.int64())
+            pairs = [(k, i) for k in joined for i in groups_sorted[k][1:]]
+            other_idx = pa.array([i for _, i in pairs], pa.int64())
+            for col in t.column_names:
+                if col in _OWN_COLUMNS or col in special or col == "quality_flags":
+                    continue
+                kept_vals = new.column(col).take(kept_pos)
+                if kept_vals.null_count == 0:
+                    continue
+                others = t.column(col).take(other_idx)
+                if others.null_count == len(others):
+                    continue
+                kv = dict(zip(joined, kept_vals.to_pylist()))
+                patch: dict[int, object] = {}
+                for (k, _), v in zip(pairs, others.to_pylist()):
+                    if v is not None and kv[k] is None and k not in patch:
+                        patch[k] = v
+                new = put(new, col, patch)
+        for col, patch in special.items():
+            if col in new.column_names:
+                new = put(new, col, patch)
+        if flagged:
+            flags = new.column("quality_flags").take(pa.array(flagged, pa.int64())).to_pylist()
+            new = put(new, "quality_flags", {k: list(dict.fromkeys((f or []) + ["consolidation_ambiguous"])) for k, f in zip(flagged, flags)})
+        observed = [[refs[i] for i in g] for g in groups_sorted]
+        keys = [how[order[k]][1] if len(g) > 1 and order[k] in how else None for k, g in enumerate(groups_sorted)]
+        for col, values in (("observed_in", observed), ("consolidation_key", keys)):
+            typ, doc = CONSOLIDATION_COLUMNS[col]
+            f = pa.field(col, typ, metadata={"doc": doc})
+            if col in new.column_names:
+                new = new.set_column(new.column_names.index(col), f, pa.array(values, typ))
+            else:
+                new = new.append_column(f, pa.array(values, typ))
         out.transactions = new
-    out.observations = schema.conform(obs, "observations") if obs else schema.empty("observations")
+    reports = _col(t, "report_id")
+    obs = {
+        "txn_id": obs_txn,
+        "observed_txn_id": [txn_ids[i] for i in obs_idx],
+        "source": [sources[i] for i in obs_idx],
+        "source_ref": [refs[i] for i in obs_idx],
+        "source_file": [files[i] for i in obs_idx],
+        "report_id": [reports[i] for i in obs_idx],
+        "role": obs_kept,
+        "matched_by": obs_rule,
+        "match_key": obs_key,
+    }
+    out.observations = schema.conform(obs, "observations") if n else schema.empty("observations")
     out.load_log = shift_merged(out.load_log, "transactions", merged_files)
     return out
