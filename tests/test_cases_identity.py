@@ -34,3 +34,16 @@ def test_br34_country_code_written_twice(shared):
     shared_ids = fm.shared_identifiers(b, fm.resolve(b)).to_pylist()
     (phone,) = [s for s in shared_ids if s["kind"] == "phone"]
     assert phone["n_clusters"] == expected["shared_identifiers_phone_n_clusters"]
+
+
+def test_a_passport_read_from_camt_matches_the_same_passport_in_goaml():
+    parties = fm.schema.conform([
+        {"party_id": "P1", "kind": "person", "name": "TEST WORKER", "source_ref": "stmt.xml#/Ntry[1]/Dbtr"},
+        {"party_id": "P2", "kind": "person", "name": "Test Worker", "source_ref": "str.xml#/report/t_person"},
+    ], "parties")  # fmt: skip
+    ids = fm.schema.conform([
+        {"owner_kind": "party", "owner_id": "P1", "kind": "passport", "value": "CCPT:K7390215", "raw": "K7390215", "source_ref": "stmt.xml#/Othr"},
+        {"owner_kind": "party", "owner_id": "P2", "kind": "passport", "value": "PASSP:K 7390215", "raw": "K 7390215", "source_ref": "str.xml#/passport"},
+    ], "identifiers")  # fmt: skip
+    r = fm.resolve(fm.Bundle(parties=parties, identifiers=ids))
+    assert len(set(r.party_clusters["cluster_id"].to_pylist())) == 1

@@ -577,6 +577,20 @@ def is_placeholder(value: str | None) -> bool:
 # --------------------------------------------------------------------------- tables
 _ID_KINDS = frozenset({"passport", "national_id", "tax_id", "id_document"})
 
+#: One identifier vocabulary: each source's scheme code -> the scheme matched across
+#: sources. ISO 20022 (camt, pacs: ``PrvtId/Othr/SchmeNm/Cd``, ExternalPersonIdentification1Code:
+#: CCPT passport, TXID tax id, DRLC driving licence, SOSE social security), goAML profiles
+#: (``PASSP``, ``DL``), FinCEN BSA (``PASSPORT``). National id schemes stay apart (an Emirates
+#: ID is not a MyKad): only schemes that name the same kind of document in every country
+#: are joined.
+ID_SCHEMES = {
+    "CCPT": "", "PASSP": "", "PASSPORT": "", "PP": "",
+    "TXID": "", "TIN": "", "TAX": "",
+    "DRLC": "DRIVING_LICENCE", "DL": "DRIVING_LICENCE", "DRIVERSLICENSE": "DRIVING_LICENCE",
+}  # fmt: skip
+"""Scheme code -> the scheme matched across sources; "" means the number alone (the kind
+column already says passport or tax id, as for a source that names no scheme)."""
+
 
 def normalize_identifier(kind: str, value: str | None, region: str | None = None) -> str | None:
     """Normalise one identifier by its ``identifiers.kind``.
@@ -598,6 +612,11 @@ def normalize_identifier(kind: str, value: str | None, region: str | None = None
     --------
     >>> normalize_identifier("phone", "971 500000101"), normalize_identifier("passport", "ab 12-34")
     ('+971500000101', 'AB1234')
+
+    Passports read from camt (``CCPT``) and goAML (``PASSP``) match (:data:`ID_SCHEMES`):
+
+    >>> normalize_identifier("passport", "CCPT:A1234567") == normalize_identifier("passport", "PASSP:A 1234567")
+    True
     """
     if value is None:
         return None
@@ -608,7 +627,13 @@ def normalize_identifier(kind: str, value: str | None, region: str | None = None
     if kind == "address":
         return normalize_address(value)
     if kind in _ID_KINDS:
-        return normalize_id_number(value)
+        v = normalize_id_number(value)
+        if v is None:
+            return None
+        scheme, sep, number = v.rpartition(":")
+        if not sep or scheme not in ID_SCHEMES:
+            return v
+        return f"{ID_SCHEMES[scheme]}:{number}" if ID_SCHEMES[scheme] else number
     if kind == "iban":
         return normalize_iban(value)
     if kind == "bic":
