@@ -47,3 +47,14 @@ def test_a_passport_read_from_camt_matches_the_same_passport_in_goaml():
     ], "identifiers")  # fmt: skip
     r = fm.resolve(fm.Bundle(parties=parties, identifiers=ids))
     assert len(set(r.party_clusters["cluster_id"].to_pylist())) == 1
+
+
+def test_camt_contact_details_and_address_match_goaml(data_dir):
+    """camt CtctDtls (MobNb, EmailAdr) are read; an address is normalised as in goAML."""
+    from followmoney.normalize import normalize_address
+
+    b = fm.read(data_dir / "camt" / "contacts_address.xml")
+    ids = {r["kind"]: r["value"] for r in b.identifiers.to_pylist()}
+    assert ids["phone"] == "+60123456789" and ids["email"] == "test.worker@example.org"
+    # the goAML adapter's key for the same dormitory, written the Indonesian/Malay long way
+    assert ids["address"] == normalize_address("Jalan Test 7 Nomor 3, Kuala Lumpur, MY")

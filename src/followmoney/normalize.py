@@ -507,6 +507,11 @@ def normalize_currency(raw: str | None) -> str | None:
     return code if len(code) == 3 and pycountry.currencies.get(alpha_3=code) is not None else None
 
 
+#: House-number words before a number, per country (English No./Nr., Indonesian Nomor,
+#: Malay Nombor, German Nr., ...): dropped, so "No. 3" and "Nomor 3" agree.
+_NUMBER_WORDS = re.compile(r"\b(?:no|nr|nomor|nombor|number|num|nro|n°)\.?\s*(?=\d)", re.IGNORECASE)
+
+
 @lru_cache(maxsize=200_000)
 def normalize_address(raw: str | None) -> str | None:
     """Comparison key of an address (``rigour.addresses.address_fingerprint``).
@@ -519,10 +524,13 @@ def normalize_address(raw: str | None) -> str | None:
     >>> normalize_address("Flat 12, Example Residence, 0 Test Street, Dubai") == \\
     ...     normalize_address("flat 12 example residence 0 test st dubai")
     True
+    >>> normalize_address("Jln. Test 7 No. 3, Kuala Lumpur") == normalize_address("Jalan Test 7 Nomor 3, Kuala Lumpur")
+    True
     """
     if not raw:
         return None
-    key = _addresses.address_fingerprint(unicodedata.normalize("NFKC", str(raw)).translate(_APOSTROPHES))
+    text = _NUMBER_WORDS.sub(" ", unicodedata.normalize("NFKC", str(raw)).translate(_APOSTROPHES))
+    key = _addresses.address_fingerprint(text)
     return " ".join(key.split()) or None if key else None
 
 
