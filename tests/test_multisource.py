@@ -88,3 +88,20 @@ def test_the_controller_is_the_top_case(tmp_path):
     controller = w.roles["controller"]
     assert controller in cases[0]["accounts"]
     assert cases[0]["role"] == "controller"
+
+
+def test_demo_multisource_case_ranks_the_controller_first(tmp_path):
+    import json
+
+    import pyarrow.parquet as pq
+    from click.testing import CliRunner
+
+    from followmoney.cli import main
+
+    res = CliRunner().invoke(main, ["demo", "--multisource", "--out", str(tmp_path / "demo"), "-q"])
+    assert res.exit_code == 0, res.output
+    w = make_multisource(tmp_path / "again", seed=1, n_workers=6, n_months=2)
+    summary = json.loads((tmp_path / "demo" / "summary.json").read_text())
+    assert summary["consolidation"]["canonical"] == len(w.payments) and summary["consolidation"]["balanced"]
+    top = pq.read_table(tmp_path / "demo" / "cases.parquet").slice(0, 1).to_pylist()[0]
+    assert w.roles["controller"] in top["accounts"] and top["role"] == "controller"

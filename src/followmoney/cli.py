@@ -142,8 +142,18 @@ def score(paths, out, fmt, config_file, jurisdiction, previous, model, mappings,
 @main.command()
 @click.option("--out", default="demo_output", show_default=True, type=click.Path(path_type=Path))
 @click.option("-q", "--quiet", is_flag=True)
-def demo(out, quiet):
-    """Score the bundled sample data (AMLSim slice and synthetic goAML reports)."""
+@click.option("--multisource", is_flag=True,
+              help="Instead: write a synthetic multi-source case (STRs, camt.053, MT940, bank CSV) beside --out and score it.")  # fmt: skip
+def demo(out, quiet, multisource):
+    """Score the bundled sample data (AMLSim slice and synthetic goAML reports), or a multi-source case."""
+    if multisource:
+        from followmoney.datasets import make_multisource
+
+        world = make_multisource(Path(out).parent / f"{Path(out).name}_sources", seed=1, n_workers=6, n_months=2)
+        if not quiet:
+            click.echo(f"Scoring a synthetic multi-source case: {len(world.files)} files, {len(world.payments)} real payments")
+        _score(world.files, out, "auto", None, "MY", quiet)
+        return
     data = sample_data_path()
     if not quiet:
         click.echo(f"Scoring the bundled sample data in {data}")
