@@ -273,3 +273,40 @@ def test_one_sided_rows_join_only_when_unique():
     ]
     out = payments(fm.Bundle(transactions=fm.schema.conform(rows, "transactions")))
     assert out.transactions.num_rows == 3  # two candidates for C: not guessed
+
+
+def test_read_consolidates_and_consolidating_again_changes_nothing(data_dir, tmp_path):
+    """fm.read gives the one picture; consolidating it again keeps every table as it is."""
+    from followmoney.datasets import make_multisource
+
+    raw = fm.read(data_dir / "consolidate", consolidate=False)
+    read = fm.read(data_dir / "consolidate")
+    assert read.transactions.num_rows == 5 and read.observations.num_rows == raw.transactions.num_rows == 11
+    # a world where one account pays another the same amount twice on one day: two payments
+    w = make_multisource(tmp_path, seed=1, n_workers=3, n_months=1)
+    for b in (read, fm.read(w.files)):
+        again = fm.consolidate(b)
+        for name in fm.schema.TABLES:
+            assert getattr(again, name).equals(getattr(b, name)), name
+        again.reconcile()
+    assert fm.read(w.files).transactions.num_rows == len(w.payments)
+
+
+def test_two_uetrs_are_never_joined_by_the_statement_keys():
+    base = {"source": "pacs008", "amount": Decimal("70.00"), "currency": "EUR", "from_account": "A/1", "to_account": "B/2",
+            "value_date": None}
+    rows = [
+        {**base, "txn_id": "T1", "source_ref": "x.xml#/a", "uetr": "11111111-2222-4333-8444-555555555555"},
+        {**base, "txn_id": "T2", "source_ref": "y.xml#/a", "uetr": "99999999-2222-4333-8444-555555555555"},
+        {**base, "txn_id": "T3", "source_ref": "z.sta:4", "source": "mt940", "signed_amount": Decimal("-70.00")},
+    ]
+    from datetime import date
+
+    for r in rows:
+        r["value_date"] = date(2026, 4, 15)
+    uetrs = [r.pop("uetr", None) for r in rows]
+    t = fm.schema.conform(rows, "transactions").append_column("uetr", pa.array(uetrs, pa.string()))
+    out = payments(fm.Bundle(transactions=t))
+    # the statement line joins one of the two wires (the first), never both into one payment
+    assert out.transactions.num_rows == 2
+    assert sorted(len(o) for o in out.transactions["observed_in"].to_pylist()) == [1, 2]

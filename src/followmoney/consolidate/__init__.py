@@ -210,7 +210,7 @@ def reconcile_observations(bundle: Bundle) -> dict[str, int]:
     Examples
     --------
     >>> import followmoney as fm
-    >>> r = reconcile_observations(fm.consolidate(fm.read(fm.sample_data_path() / "goaml")))
+    >>> r = reconcile_observations(fm.read(fm.sample_data_path() / "goaml"))
     >>> r["balanced"], r["read"] == r["canonical"] + r["merged"] + r["rejected"]
     (True, True)
     """

@@ -372,7 +372,7 @@ def canonical_accounts(bundle: Bundle, aliases: dict[str, str] | None = None) ->
         for r in earlier:
             if mapping.get(r["account_id"], r["account_id"]) != r["account_id"]:
                 r["account_id"], r["rule"] = canon[r["account_id"]]
-        known = {r["raw"] for r in earlier}
+        known = {r["raw"] for r in earlier} | {r["account_id"] for r in earlier}  # canonical ids are known too
         rows = earlier + [r for r in rows if r["raw"] not in known]
     out.account_aliases = schema.conform(rows, "account_aliases") if rows else schema.empty("account_aliases")
     return out

@@ -194,7 +194,8 @@ def consolidate_payments(bundle: Bundle, *, date_tolerance_days: int = DATE_TOLE
     vdate, bdate, ts = _col(t, "value_date"), _col(t, "booking_date"), _col(t, "timestamp")
 
     parent = list(range(n))
-    files_of = [{f} for f in files]
+    # a row consolidated before stands for all the files it was seen in
+    files_of = [{file_of(r) for r in seen} if seen else {f} for f, seen in zip(files, _col(t, "observed_in"))]
     uetr_of = [_ref(u).lower() if _ref(u) else None for u in uetr]  # per root: the group's UETR
     how: dict[int, tuple[str, str]] = {}  # root -> (rule, key) of the first join
     row_how: dict[int, tuple[str, str]] = {}  # row -> (rule, key) that brought it in

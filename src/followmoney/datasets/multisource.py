@@ -181,7 +181,7 @@ def make_multisource(
     --------
     >>> import tempfile, followmoney as fm
     >>> w = make_multisource(tempfile.mkdtemp(), seed=1, n_workers=3, n_months=1)
-    >>> one = fm.consolidate(fm.read(w.files))
+    >>> one = fm.read(w.files)  # read and consolidated
     >>> one.transactions.num_rows == len(w.payments)
     True
     """
