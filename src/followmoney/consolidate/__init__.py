@@ -90,6 +90,20 @@ def payments(bundle: Bundle, *, date_tolerance_days: int = DATE_TOLERANCE_DAYS) 
     ------
     followmoney.exceptions.ParameterError
         If ``date_tolerance_days`` is negative.
+
+    Examples
+    --------
+    A pacs.008 and the sender's and receiver's camt.053 lines of one wire:
+
+    >>> import followmoney as fm
+    >>> b = fm.read("tests/data/wires/same_payment", consolidate=False)
+    >>> b.transactions.num_rows
+    3
+    >>> one = payments(b)
+    >>> (r,) = one.transactions.to_pylist()
+    >>> r["agent_chain"], len(r["observed_in"]), r["from_account"], r["to_account"]
+    (['DEUTDEFF', 'CHASUS33', 'BCITITMM'], 3, 'IBAN/DE89370400440532013000', 'IBAN/IT60X0542811101000000123456')
+    >>> one.reconcile()
     """
     return consolidate_payments(bundle, date_tolerance_days=date_tolerance_days)
 
