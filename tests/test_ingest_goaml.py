@@ -24,7 +24,7 @@ from conftest import SHARED  # noqa: E402  (../shared, also from a git worktree)
 SHARED_GOAML = SHARED / "samples" / "goaml"
 SAMPLE_GOAML = fm.sample_data_path() / "goaml"
 
-ID_COLUMNS = {"txn_id", "report_id", "source_ref", "from_party", "to_party"}
+ID_COLUMNS = {"txn_id", "report_id", "source_ref", "from_party", "to_party", "observed_in"}  # observed_in: source_refs
 
 
 def _shared_samples() -> list[Path]:

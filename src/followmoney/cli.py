@@ -94,13 +94,19 @@ def _config(config_file, jurisdiction=None) -> Config:
     return Config(**{**cfg.to_dict(), "jurisdiction": jurisdiction}) if jurisdiction else cfg
 
 
-def _score(paths, out, fmt, config_file, jurisdiction, quiet, previous=None, model=None):
+def _score(paths, out, fmt, config_file, jurisdiction, quiet, previous=None, model=None, mappings=(), profile=None, aliases=None):
     with _Guard():
         cfg = _config(config_file, jurisdiction)
+        read_options = {}
+        if mappings:
+            read_options["mapping"] = [str(m) for m in mappings]
+        if profile:
+            read_options["profile"] = str(profile)
         summary = run_score(
             list(paths), Path(out), fmt=fmt, cfg=cfg, progress=False if quiet else None, previous=previous, model=model,
             auto_jurisdiction=bool(jurisdiction) and jurisdiction.lower() == "auto",
-        )
+            aliases=aliases, read_options=read_options,
+        )  # fmt: skip
     if not quiet:
         _print_summary(summary)
     for f in summary["failed_files"]:
@@ -133,17 +139,32 @@ def main(verbose: int) -> None:
               help="Output directory of the previous run: repeats without new evidence are not raised again.")  # fmt: skip
 @click.option("--model", type=click.Path(path_type=Path, exists=True, dir_okay=False),
               help="Model from `followmoney train`: its alerts join the rules' alerts.")  # fmt: skip
+@click.option("--mapping", "mappings", multiple=True, metavar="NAME|FILE",
+              help="Bank CSV mapping profile (bundled name or TOML file); repeatable: each CSV takes the first that fits.")  # fmt: skip
+@click.option("--profile", metavar="NAME|FILE", help="goAML code-list profile (uae, generic or a TOML file) for every goAML report.")
+@click.option("--aliases", type=click.Path(path_type=Path, exists=True, dir_okay=False),
+              help="Account alias file (TOML [accounts] or CSV raw,account_id) for bank-specific account conventions.")  # fmt: skip
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar, no summary.")
-def score(paths, out, fmt, config_file, jurisdiction, previous, model, quiet):
-    """Read PATHS (files, folders or globs), score them and write cases, alerts and tables to --out."""
-    _score(paths, out, fmt, config_file, jurisdiction, quiet, previous, model)
+def score(paths, out, fmt, config_file, jurisdiction, previous, model, mappings, profile, aliases, quiet):
+    """Read PATHS (files, folders or globs), consolidate them into one picture, score them and write cases, alerts and tables to --out."""
+    _score(paths, out, fmt, config_file, jurisdiction, quiet, previous, model, mappings, profile, aliases)
 
 
 @main.command()
 @click.option("--out", default="demo_output", show_default=True, type=click.Path(path_type=Path))
 @click.option("-q", "--quiet", is_flag=True)
-def demo(out, quiet):
-    """Score the bundled sample data (AMLSim slice and synthetic goAML reports)."""
+@click.option("--multisource", is_flag=True,
+              help="Instead: write a synthetic multi-source case (STRs, camt.053, MT940, bank CSV) beside --out and score it.")  # fmt: skip
+def demo(out, quiet, multisource):
+    """Score the bundled sample data (AMLSim slice and synthetic goAML reports), or a multi-source case."""
+    if multisource:
+        from followmoney.datasets import make_multisource
+
+        world = make_multisource(Path(out).parent / f"{Path(out).name}_sources", seed=1, n_workers=6, n_months=2)
+        if not quiet:
+            click.echo(f"Scoring a synthetic multi-source case: {len(world.files)} files, {len(world.payments)} real payments")
+        _score(world.files, out, "auto", None, "MY", quiet)
+        return
     data = sample_data_path()
     if not quiet:
         click.echo(f"Scoring the bundled sample data in {data}")

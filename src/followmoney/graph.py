@@ -56,6 +56,7 @@ __all__ = [
     "TimedPath",
     "FLOW_TABLE_SCHEMA",
     "analyst_graph",
+    "case_nodes",
 ]
 
 _KEY_COLUMNS = ("source", "target", "amount_cents", "currency", "timestamp")
@@ -857,11 +858,7 @@ def analyst_graph(bundle: Bundle, resolution=None, *, names=None, cases: pa.Tabl
             if node not in G:
                 G.add_node(node, kind="party")
         G.add_edge(who, org, f"relation:{role}", relation=role, role_code=code, label=role.replace("_", " "))
-    subjects = {}
-    if cases is not None:
-        for r in cases.select(["case_id", "subject_kind", "subject_id", "risk_score", "band", "role"]).to_pylist():
-            sid = r["subject_id"]
-            subjects["id:" + sid if r["subject_kind"] == "identifier" else cmap.get(sid, sid)] = r
+    subjects = case_nodes(cases, cmap) if cases is not None else {}
     for node, d in G.nodes(data=True):
         name = names.name(node)
         if name:
@@ -871,3 +868,41 @@ def analyst_graph(bundle: Bundle, resolution=None, *, names=None, cases: pa.Tabl
         if case:
             d.update(case_id=case["case_id"], risk_score=float(case["risk_score"]), band=case["band"], role=case["role"])
     return G
+
+
+def case_nodes(cases: pa.Table, cluster_map: dict) -> dict:
+    """The case each graph node belongs to: its subject, accounts and party mentions.
+
+    A case is one resolved subject (:func:`followmoney.build_cases`), so a person's
+    case stands for the cluster node, every account in its ``accounts`` and every
+    mention in its ``parties``. A node in several cases gets the one of highest risk.
+
+    Parameters
+    ----------
+    cases : pyarrow.Table
+        ``case_id, subject_kind, subject_id, risk_score, band, role``; ``accounts`` and
+        ``parties`` (lists of ids) where present.
+    cluster_map : dict of str to str
+        Party id -> cluster id (:meth:`followmoney.resolve.Resolution.cluster_map`).
+
+    Returns
+    -------
+    dict of str to dict
+        Node id (account id, cluster or party id, ``id:<kind>:<value>``) -> the case row.
+
+    Examples
+    --------
+    >>> t = pa.table({"case_id": ["C1"], "subject_kind": ["person"], "subject_id": ["K1"], "risk_score": [0.9],
+    ...               "band": ["urgent"], "role": ["controller"], "accounts": [["B/1"]], "parties": [["P1"]]})
+    >>> sorted(case_nodes(t, {"P1": "K1"}))
+    ['B/1', 'K1']
+    """
+    cols = [c for c in ("case_id", "subject_kind", "subject_id", "risk_score", "band", "role", "accounts", "parties") if c in cases.column_names]
+    out: dict[str, dict] = {}
+    for r in sorted(cases.select(cols).to_pylist(), key=lambda r: -float(r["risk_score"])):
+        sid = r["subject_id"]
+        nodes = ["id:" + sid if r["subject_kind"] == "identifier" else cluster_map.get(sid, sid)]
+        nodes += list(r.get("accounts") or []) + [cluster_map.get(p, p) for p in r.get("parties") or []]
+        for node in nodes:
+            out.setdefault(node, r)
+    return out

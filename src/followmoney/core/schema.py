@@ -270,6 +270,28 @@ SCHEMAS: dict[str, pa.Schema] = {
             _f("sha256", _STR, "SHA-256 of the source file, so a result can be tied to the exact input."),
         ]
     ),
+    "observations": pa.schema(
+        [
+            _f("txn_id", _STR, "transactions.txn_id of the canonical transaction this source row shows.", False),
+            _f("observed_txn_id", _STR, "The source row's own txn_id as read (equal to txn_id for the row kept).", False),
+            _f("source", _STR, "Adapter format name of the source row.", False),
+            _f("source_ref", _STR, "Place of the source row: file:line or file#XPath.", False),
+            _f("source_file", _STR, "File the row was read from."),
+            _f("report_id", _STR, "Report or statement the row came from."),
+            _f("role", _STR, "kept (the row the canonical transaction was built on) | merged.", False),
+            _f("matched_by", _STR, "What joined the row to the payment: uetr | end_to_end_id | bank_reference | debtor_creditor_amount_date | account_amount_date; null when seen once."),
+            _f("match_key", _STR, "The value that matched (e.g. 'e2e:<id>/<currency>/<amount>'); no personal data beyond the source's own references."),
+        ]
+    ),
+    "account_aliases": pa.schema(
+        [
+            _f("source", _STR, "Adapter format name where the reference was seen.", False),
+            _f("source_ref", _STR, "Place in the source where the reference was first seen.", False),
+            _f("raw", _STR, "The account reference as the adapter wrote it (account_id before consolidation).", False),
+            _f("account_id", _STR, "Canonical account_id it stands for.", False),
+            _f("rule", _STR, "Rule that joined them: iban | iban_derived | institution_number | header_institution | number_unique | user_alias | as_given.", False),
+        ]
+    ),
     "alerts": pa.schema(
         [
             _f("alert_id", _STR, "Stable hash of rule, subject and window.", False),
@@ -286,7 +308,7 @@ SCHEMAS: dict[str, pa.Schema] = {
             _f("currency", _STR, "ISO 4217 code of `amount_total`."),
             _f("evidence_count", pa.int64(), "Number of evidence transactions.", False),
             _f("evidence_txn_ids", _STRLIST, "transactions.txn_id of the evidence.", False),
-            _f("evidence_source_refs", _STRLIST, "source_ref (file:line or file#XPath) of each evidence transaction."),
+            _f("evidence_source_refs", _STRLIST, "source_ref (file:line or file#XPath) of each evidence transaction; every source row of a consolidated payment (observed_in)."),
             _f("subject_role", _STR, "Likely role of the subject where the pattern shows one: controller | potential_victim."),
             _f("related_subject_ids", _STRLIST, "Subjects the pattern links to this one (a controller's accounts, a victim's controller)."),
             _f("explanation", _STR, "Plain words an analyst can read.", False),
@@ -309,6 +331,8 @@ TABLES = (
     "statements",
     "rejects",
     "load_log",
+    "observations",
+    "account_aliases",
 )
 
 

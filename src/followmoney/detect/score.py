@@ -79,7 +79,7 @@ def score(
     -------
     pyarrow.Table
         The ``alerts`` schema (with ``evidence_source_refs``: file:line or file#XPath
-        of each evidence transaction; ``subject_role`` and ``related_subject_ids``
+        of each evidence transaction, every source row of a consolidated payment; ``subject_role`` and ``related_subject_ids``
         where the pattern shows a controller or potential victim). Sorted by ``score`` descending, then
         ``window_start`` and ``alert_id``. Amount totals are per currency and never
         add different currencies: ``amount_total`` is null when the evidence mixes
@@ -110,6 +110,7 @@ def score(
     frame, fx_notes = convert_cash(frame, cfg)  # foreign cash: converted with the user's rates, or counted
     run_id = _run_id(bundle, cfg)
     by_txn = frame.set_index("txn_id")[["amount_cents", "currency", "source_ref"]]
+    observed = _observed_in(bundle)
     shared: dict = {}  # computed once per run, used by several rules
     failures: list[dict] = []
     out = []
@@ -125,7 +126,7 @@ def score(
             findings = rule.func(frame, ctx)
             if findings is None or findings.empty:
                 continue
-            out.append(_alerts_for(rule, params, cfg, findings, by_txn, run_id))
+            out.append(_alerts_for(rule, params, cfg, findings, by_txn, run_id, observed))
         except Exception as exc:  # one failing rule never takes the run down
             if on_error == "raise":
                 raise
@@ -216,7 +217,15 @@ def _run_id(bundle: Bundle, cfg: Config) -> str:
     return "RUN" + h.hexdigest()
 
 
-def _alerts_for(rule, params, cfg, findings: pd.DataFrame, by_txn: pd.DataFrame, run_id: str) -> pd.DataFrame:
+def _observed_in(bundle: Bundle) -> dict[str, list[str]]:
+    """Consolidated transactions seen in several sources: txn_id -> every source row's place."""
+    t = bundle.transactions
+    if "observed_in" not in t.column_names:
+        return {}
+    return {i: o for i, o in zip(t["txn_id"].to_pylist(), t["observed_in"].to_pylist()) if o and len(o) > 1}
+
+
+def _alerts_for(rule, params, cfg, findings: pd.DataFrame, by_txn: pd.DataFrame, run_id: str, observed: dict | None = None) -> pd.DataFrame:
     f = findings.reset_index(drop=True)
     ev = f[["evidence_txn_ids"]].explode("evidence_txn_ids").rename(columns={"evidence_txn_ids": "txn_id"})
     ev = ev.join(by_txn, on="txn_id")
@@ -226,6 +235,10 @@ def _alerts_for(rule, params, cfg, findings: pd.DataFrame, by_txn: pd.DataFrame,
     for (row, cur), v in sums.items():  # a missing currency stays None ("unknown currency" in words)
         totals.setdefault(row, []).append((None if pd.isna(cur) else cur, int(v)))
     refs = ev.groupby("row")["source_ref"].agg(list)
+    if observed:  # a consolidated payment's evidence lists every observation's place
+        refs = {}
+        for row, txn, ref in zip(ev["row"], ev["txn_id"], ev["source_ref"]):
+            refs.setdefault(row, []).extend(observed.get(txn) or [ref])
     params_json = json.dumps({"jurisdiction": cfg.jurisdiction, **params}, sort_keys=True, default=str)
     records = []
     for i, r in f.iterrows():  # one row per alert, not per transaction

@@ -111,7 +111,8 @@ def _sheet(table: pa.Table):
 def with_names(table: pa.Table, names, *, named_lists: bool = True) -> pa.Table:
     """Cases or alerts with the names an analyst reads beside the ids.
 
-    Adds ``subject_name`` (display name, see :func:`followmoney.names.display_names`)
+    Adds ``subject_name`` (display name, see :func:`followmoney.names.display_names`;
+    a ``subject_name`` already there is kept, its gaps filled, and moved beside the id)
     and ``subject_variants`` (the other spellings seen, ``; ``-joined) after
     ``subject_id``, and writes ``controls``, ``controlled_by`` and
     ``related_subject_ids`` as ``"Name (id)"``.
@@ -128,11 +129,16 @@ def with_names(table: pa.Table, names, *, named_lists: bool = True) -> pa.Table:
     -------
     pyarrow.Table
     """
-    if "subject_id" not in table.column_names or "subject_name" in table.column_names:
+    if "subject_id" not in table.column_names or "subject_variants" in table.column_names:
         return table
     ids = table["subject_id"].to_pylist()
+    shown = [names.name(i) for i in ids]
+    if "subject_name" in table.column_names:  # cases name resolved subjects already: fill the gaps, put it beside the id
+        given = table["subject_name"].to_pylist()
+        shown = [g if g else n for g, n in zip(given, shown)]
+        table = table.drop_columns(["subject_name"])
     at = table.column_names.index("subject_id") + 1
-    table = table.add_column(at, "subject_name", pa.array([names.name(i) for i in ids], pa.string()))
+    table = table.add_column(at, "subject_name", pa.array(shown, pa.string()))
     variants = [", ".join(v for v in names.variants.get(i, [])[1:]) or None for i in ids]
     table = table.add_column(at + 1, "subject_variants", pa.array(variants, pa.string()))
     for col in ("controls", "controlled_by", "related_subject_ids") if named_lists else ():

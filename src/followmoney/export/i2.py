@@ -9,6 +9,7 @@ import pyarrow as pa
 from followmoney.core.bundle import Bundle
 from followmoney.core.units import money_str
 from followmoney.export._safe import defuse_frame
+from followmoney.graph import case_nodes
 
 __all__ = ["to_i2", "I2_ENTITY_COLUMNS", "I2_LINK_COLUMNS"]
 
@@ -148,9 +149,7 @@ def to_i2(bundle: Bundle, directory: str | Path, *, resolution=None, names=None,
         owner = end(None, r["owner_id"]) if r["owner_kind"] == "party" else end(r["owner_id"], None)
         links.append({"From ID": owner, "To ID": node, "Link Type": "Uses", "Reference": r["source_ref"]})
     if cases is not None:
-        for r in cases.select(["case_id", "subject_kind", "subject_id", "risk_score", "band", "role"]).to_pylist():
-            sid = r["subject_id"]
-            eid = f"id:{sid}" if r["subject_kind"] == "identifier" else clusters.get(sid, sid)
+        for eid, r in case_nodes(cases, clusters).items():
             if eid in ent:
                 ent[eid].update({"Case ID": r["case_id"], "Risk score": f"{r['risk_score']:.2f}", "Band": r["band"],
                                  "Role": r["role"].replace("_", " ")})  # fmt: skip

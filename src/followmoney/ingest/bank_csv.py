@@ -489,15 +489,23 @@ def match_profile(path, head: bytes) -> Profile | None:
     True
     """
     for prof in profiles():
-        if not prof.match_headers:
-            continue
-        try:
-            text, _ = _decode(head, prof.encodings, "head", partial=True)
-            if _find_header(_reader(text, prof), prof) is not None:
-                return prof
-        except (InputError, csv.Error):
-            continue
+        if fits(prof, head):
+            return prof
     return None
+
+
+def fits(profile: Profile, head: bytes) -> bool:
+    """True when ``profile``'s ``match`` headers are all in one of the first lines of ``head``.
+
+    A profile without ``match`` headers fits nothing (it is used only when named).
+    """
+    if not profile.match_headers:
+        return False
+    try:
+        text, _ = _decode(head, profile.encodings, "head", partial=True)
+        return _find_header(_reader(text, profile), profile) is not None
+    except (InputError, csv.Error):
+        return False
 
 
 def sniff(path, head: bytes) -> bool:

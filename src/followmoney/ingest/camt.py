@@ -55,6 +55,7 @@ from followmoney.core.bundle import Bundle
 from followmoney.ingest._xml import PARSER_OPTIONS, content_key, ns_label, refuse_declared, tag_label, refuse_doctype, syntax_error
 from followmoney.ingest._collect import Collector, ContentIds, InputError, file_digest, fits_money
 from followmoney.core.ids import stable_id
+from followmoney.normalize import normalize_address, normalize_email, normalize_phone
 
 __all__ = ["FORMAT", "EXTRA_COLUMNS", "sniff", "is_companion", "read", "account_id", "is_iban", "is_bic", "typed_extras"]
 
@@ -1164,7 +1165,25 @@ class _Reader:
             parts = [_ptext(adr, n) for n in ("StrtNm", "BldgNb", "PstCd", "TwnNm")] + lines + [_ptext(adr, "Ctry")]
             raw = ", ".join(_squash(p) for p in parts if p)
             if raw and (lines or _ptext(adr, "StrtNm") or _ptext(adr, "TwnNm")):
-                add("address", raw.casefold(), raw, adr)
+                # normalised as every adapter does, from the parts in goAML's order (street, town,
+                # country), so one address matches across formats
+                street = [_ptext(adr, "StrtNm"), _ptext(adr, "BldgNb"), *lines, _ptext(adr, "TwnNm"), _ptext(adr, "Ctry")]
+                key = normalize_address(", ".join(_squash(p) for p in street if p))
+                add("address", key or raw.casefold(), raw, adr)
+        # contact details (CtctDtls): phones and e-mail, as the other adapters read them
+        contact = _child(body, "CtctDtls")
+        if contact is not None:
+            region = (_ptext(adr, "Ctry") or _ptext(body, "CtryOfRes") or "").upper() or None
+            for tag in ("MobNb", "PhneNb"):
+                for el in _children(contact, tag):
+                    raw = _text(el)
+                    if raw and sum(ch.isdigit() for ch in raw) >= 5:
+                        # ISO 20022 writes +CC-NUMBER: the dash after the country code is a separator
+                        add("phone", normalize_phone(raw.replace("-", " "), region) or raw.strip(), raw, el)
+            for el in _children(contact, "EmailAdr"):
+                raw = _text(el)
+                if raw and "@" in raw:
+                    add("email", normalize_email(raw) or raw.strip().casefold(), raw, el)
 
     @staticmethod
     def other_id(add, othr, kinds: dict) -> None:

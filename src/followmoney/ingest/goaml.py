@@ -37,7 +37,7 @@ from followmoney.core import schema
 from followmoney.core.bundle import Bundle
 from followmoney.core.units import quantize_money
 from followmoney.ingest._profiles import load_toml_profile
-from followmoney.normalize import normalize_address, normalize_email, normalize_phone
+from followmoney.normalize import normalize_address, normalize_email, normalize_phone, phone_with_prefix
 from followmoney.ingest._xml import PARSER_OPTIONS, content_key, refuse_declared, tag_label, refuse_doctype, syntax_error, without_values
 from followmoney.ingest._collect import Collector, ContentIds, InputError, file_digest
 from followmoney.core.ids import stable_id
@@ -958,7 +958,8 @@ class _Reader:
             if len(digits) >= 3:
                 raw = f"{prefix} {number}" if prefix else number
                 # E.164 where phonenumbers can tell; the digits as written otherwise
-                self.ident(pid, "phone", normalize_phone(value if value.startswith("+") else number, country) or value, raw, ph)
+                e164 = phone_with_prefix(prefix, number, country) if pdigits else normalize_phone(value if value.startswith("+") else number, country)
+                self.ident(pid, "phone", e164 or value, raw, ph)
         for em in _children(el, "email") + _grand(el, "emails", "email"):
             raw = _text(em)
             if raw and "@" in raw:

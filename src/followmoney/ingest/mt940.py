@@ -547,6 +547,32 @@ def _group(tokens: list[_Token], headerless: bool = False) -> tuple[list[_Statem
     return statements, orphans
 
 
+def _header_bic(text: str) -> str | None:
+    """BIC of the bank that sent the statement, from the SWIFT header blocks (None without them).
+
+    An output message (``{2:O940...}``) names its sender in block 2 (the logical terminal of
+    the message input reference, after input time and date); an input message
+    (``{2:I940...}``) names it in block 1 (``{1:F01<LT>...}``). The logical terminal is
+    the BIC8, a terminal letter and the branch code.
+
+    Examples
+    --------
+    >>> _header_bic("{1:F01TESTMYKLAXXX0000000000}{2:O9400800240308BKRBMYKLAXXX00000000002403080800N}{4:")
+    'BKRBMYKL'
+    >>> _header_bic("{1:F01BKRBMYKLAXXX0000000000}{2:I940TESTMYKLXXXXN}{4:"), _header_bic(":20:X")
+    ('BKRBMYKL', None)
+    """
+    head = text[:2048]
+    m = re.search(r"\{2:O\d{3}\d{4}\d{6}([A-Z0-9]{12})", head)
+    if m is None:
+        m = re.search(r"\{1:F\d{2}([A-Z0-9]{12})", head) if re.search(r"\{2:I\d{3}", head) else None
+    if m is None:
+        return None
+    lt = m.group(1)
+    bic = lt[:8]
+    return bic if is_bic(bic) else None
+
+
 def _parse_account(f25: _Field | None) -> tuple[str | None, str | None, str | None, str | None]:
     """``:25:`` -> (account number, IBAN, bank code/BIC, currency hint)."""
     if f25 is None:
@@ -594,6 +620,7 @@ class _Reader:
         self.report_id = stable_id("R", FORMAT, file_digest(path))
         self.txn_ids = ContentIds("T")
         self.file_flags = file_flags
+        self.header_bic = _header_bic(text)
 
     def run(self) -> Bundle:
         tokens, hints = _tokenize(self.text)
@@ -684,7 +711,8 @@ class _Reader:
                 "accounts",
                 {
                     "account_id": acc_id,
-                    "institution": bank,
+                    # the sender in the SWIFT header is the account's bank when :25: names none
+                    "institution": bank or (self.header_bic if not iban else None),
                     "account_number": number,
                     "iban": iban,
                     "currency": ccy,
