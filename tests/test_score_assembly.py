@@ -4,6 +4,7 @@ to the row-by-row (``iterrows``) assembly it replaced, kept here as the referenc
 import importlib
 import io
 import json
+from pathlib import Path
 from decimal import Decimal
 
 import pandas as pd
@@ -14,6 +15,7 @@ from rule_cases import POSITIVE, bundle, tx
 import followmoney as fm
 from followmoney.core import schema
 from followmoney.core.ids import stable_id
+from followmoney.core.units import from_scaled
 from followmoney.datasets.synth import make_transactions
 from followmoney.detect.rules import REGISTRY
 from followmoney.detect.score import _fmt_totals, severity
@@ -21,7 +23,7 @@ from followmoney.detect.score import _fmt_totals, severity
 score_mod = importlib.import_module("followmoney.detect.score")  # the module, not the function it exports
 
 
-def _reference_alerts_for(rule, params, cfg, findings: pd.DataFrame, by_txn: pd.DataFrame, run_id: str) -> pd.DataFrame:
+def _reference_alerts_for(rule, params, cfg, findings: pd.DataFrame, by_txn: pd.DataFrame, run_id: str, observed: dict | None = None) -> pd.DataFrame:
     f = findings.reset_index(drop=True)
     ev = f[["evidence_txn_ids"]].explode("evidence_txn_ids").rename(columns={"evidence_txn_ids": "txn_id"})
     ev = ev.join(by_txn, on="txn_id")
@@ -31,6 +33,10 @@ def _reference_alerts_for(rule, params, cfg, findings: pd.DataFrame, by_txn: pd.
     for (row, cur), v in sums.items():  # a missing currency stays None ("unknown currency" in words)
         totals.setdefault(row, []).append((None if pd.isna(cur) else cur, int(v)))
     refs = ev.groupby("row")["source_ref"].agg(list)
+    if observed:  # a consolidated payment's evidence lists every observation's place
+        refs = {}
+        for row, txn, ref in zip(ev["row"], ev["txn_id"], ev["source_ref"]):
+            refs.setdefault(row, []).extend(observed.get(txn) or [ref])
     params_json = json.dumps({"jurisdiction": cfg.jurisdiction, **params}, sort_keys=True, default=str)
     records = []
     for i, r in f.iterrows():  # one row per alert, not per transaction
@@ -59,7 +65,7 @@ def _reference_alerts_for(rule, params, cfg, findings: pd.DataFrame, by_txn: pd.
                 "severity": severity(score_),
                 "window_start": start,
                 "window_end": end,
-                "amount_total": Decimal(tot[0][1]) / 100 if len(tot) == 1 else None,
+                "amount_total": from_scaled(tot[0][1]) if len(tot) == 1 else None,
                 "currency": tot[0][0] if len(tot) == 1 else None,
                 "evidence_count": n_ev,
                 "evidence_txn_ids": list(r["evidence_txn_ids"]),
@@ -99,7 +105,18 @@ CASES = {
     "goaml sample": lambda: (fm.read(fm.sample_data_path() / "goaml"), fm.Config(jurisdiction="AE")),
     "amlsim sample": lambda: (fm.read(fm.sample_data_path() / "amlsim" / "transactions.csv"), None),
     "synthetic world": lambda: (make_transactions(1000, 45, n_per_typology=1, random_state=5)[0], None),
+    # consolidated payments seen in several sources: evidence lists every observation's place
+    "multi-source case": lambda: (_multisource(), fm.Config(jurisdiction="MY")),
 }
+
+
+def _multisource():
+    import tempfile
+
+    from followmoney.datasets import make_multisource
+
+    folder = Path(tempfile.mkdtemp(prefix="fm-ms-"))
+    return fm.read(make_multisource(folder, seed=3, n_workers=4).files)
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
@@ -108,6 +125,9 @@ def test_alert_tables_are_byte_identical_to_row_by_row_assembly(monkeypatch, nam
     new, ref = _both(monkeypatch, b, cfg)
     assert new.num_rows > 0
     assert _ipc(new) == _ipc(ref)
+    if name == "multi-source case":  # the observed-in path ran: a payment's evidence names several places
+        refs, counts = new["evidence_source_refs"].to_pylist(), new["evidence_count"].to_pylist()
+        assert any(len(r) > c for r, c in zip(refs, counts))
 
 
 def test_every_rule_positive_case_assembles_identically(monkeypatch):
@@ -132,7 +152,7 @@ def test_quirks_kept_mixed_and_missing_currency_unknown_and_empty_evidence_dupli
     by_txn = pd.DataFrame(
         {
             "txn_id": ["t1", "t2", "t3", "t4", "t5"],
-            "amount_cents": pd.array([1050, 250, None, 700, 1], dtype="Int64"),
+            "amount_cents": pd.array([10500, 2500, None, 7000, 10], dtype="Int64"),  # thousandths
             "currency": ["USD", "EUR", "USD", None, "USD"],
             "source_ref": ["f.csv:2", "f.csv:3", "f.csv:4", None, "f.csv:6"],
         }

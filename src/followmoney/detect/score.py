@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from decimal import Decimal
 
 import numpy as np
 import pandas as pd
@@ -21,13 +20,16 @@ from followmoney.core.config import Config, get_config
 from followmoney.exceptions import ConfigError
 from followmoney.core.frame import prepare_transactions
 from followmoney.core.ids import stable_id
+from followmoney.detect.fx import convert_cash
 from followmoney.detect.rules import REGISTRY, SHARED_USERS, RuleContext
-from followmoney.core.units import money_text
+from followmoney.core.units import from_scaled, money_text
 
-__all__ = ["score", "failures_of", "SEVERITY_CUTS", "FAILURES_KEY"]
+__all__ = ["score", "failures_of", "notes_of", "SEVERITY_CUTS", "FAILURES_KEY", "NOTES_KEY"]
 
 #: Schema metadata key of the alerts table listing the detectors that failed in the run.
 FAILURES_KEY = b"followmoney.failures"
+#: Schema metadata key of the alerts table listing what the run could not assess, and why.
+NOTES_KEY = b"followmoney.notes"
 
 log = logging.getLogger("followmoney")
 
@@ -78,7 +80,7 @@ def score(
     -------
     pyarrow.Table
         The ``alerts`` schema (with ``evidence_source_refs``: file:line or file#XPath
-        of each evidence transaction; ``subject_role`` and ``related_subject_ids``
+        of each evidence transaction, every source row of a consolidated payment; ``subject_role`` and ``related_subject_ids``
         where the pattern shows a controller or potential victim). Sorted by ``score`` descending, then
         ``window_start`` and ``alert_id``. Amount totals are per currency and never
         add different currencies: ``amount_total`` is null when the evidence mixes
@@ -106,8 +108,10 @@ def score(
     _check_rule_ids(cfg.rules, "[rules] table")
     ids = rules if rules is not None else [r for r in REGISTRY if r not in cfg.disabled_rules]
     frame = prepare_transactions(bundle.transactions, cfg.jurisdiction_info.timezone, bundle.accounts)
+    frame, fx_notes = convert_cash(frame, cfg)  # foreign cash: converted with the user's rates, or counted
     run_id = _run_id(bundle, cfg)
     by_txn = frame.set_index("txn_id")[["amount_cents", "currency", "source_ref"]]
+    observed = _observed_in(bundle)
     shared: dict = {}  # computed once per run, used by several rules
     failures: list[dict] = []
     out = []
@@ -126,12 +130,13 @@ def score(
             findings = rule.func(frame, ctx)
             if findings is None or findings.empty:
                 continue
-            out.append(_alerts_for(rule, params, cfg, findings, by_txn, run_id))
+            out.append(_alerts_for(rule, params, cfg, findings, by_txn, run_id, observed))
         except Exception as exc:  # one failing rule never takes the run down
             if on_error == "raise":
                 raise
             failures.append({"detector": "rule", "id": rule_id, "error": type(exc).__name__})
             log.warning("rule %s failed (%s); its alerts are missing from this run", rule_id, type(exc).__name__)
+    notes = fx_notes + list(shared.get("notes", [])) + _run_notes(bundle, cfg)
     result_schema = schema.SCHEMAS["alerts"]
     if out:
         table = pa.Table.from_pandas(pd.concat(out, ignore_index=True), schema=result_schema, preserve_index=False)
@@ -140,6 +145,8 @@ def score(
         table = result_schema.empty_table()
     if failures:
         table = table.replace_schema_metadata({**(table.schema.metadata or {}), FAILURES_KEY: json.dumps(failures).encode()})
+    if notes:
+        table = table.replace_schema_metadata({**(table.schema.metadata or {}), NOTES_KEY: json.dumps(notes).encode()})
     return table
 
 
@@ -149,12 +156,43 @@ def _typo_key(rule_id) -> str:
     return f"{head}-{tail.translate(str.maketrans('OIL', '011'))}" if tail else head
 
 
+def _run_notes(bundle: Bundle, cfg: Config) -> list[dict]:
+    """goAML reports that declare a local currency other than the jurisdiction's (codes only, never data)."""
+    j = cfg.jurisdiction_info
+    notes = []
+    reports = bundle.reports
+    if "currency_local" in reports.column_names and reports.num_rows:
+        declared = sorted({c for s, c in zip(reports["format"].to_pylist(), reports["currency_local"].to_pylist()) if s == "goaml" and c})
+        other = [c for c in declared if c != j.currency]
+        if other:
+            notes.append({
+                "topic": "local_currency",
+                "declared": other,
+                "note": f"goAML reports declare local currency {', '.join(other)}, but jurisdiction {j.code} counts in {j.currency}"
+                        f" (use --jurisdiction auto or the reporting FIU's jurisdiction)",
+            })  # fmt: skip
+    return notes
+
+
 def _check_rule_ids(ids, where: str) -> None:
     unknown = [r for r in ids if r not in REGISTRY]
     if unknown:
         hints = {r: process.extractOne(_typo_key(r), list(REGISTRY), scorer=Levenshtein.distance, score_cutoff=2) for r in unknown}
         said = ", ".join(f"{r!r}" + (f" (did you mean {h[0]}?)" if h else "") for r, h in hints.items())
         raise ConfigError(f"{where}: unknown rule id(s) {said}")
+
+
+def notes_of(alerts: pa.Table) -> list[dict]:
+    """What the run could not assess and why (``topic``, ``note``; e.g. day-precision rows
+    skipped by night-time rules, foreign-currency cash not compared with the threshold).
+
+    Examples
+    --------
+    >>> notes_of(schema.SCHEMAS["alerts"].empty_table())
+    []
+    """
+    raw = (alerts.schema.metadata or {}).get(NOTES_KEY)
+    return json.loads(raw) if raw else []
 
 
 def failures_of(alerts: pa.Table) -> list[dict]:
@@ -183,8 +221,20 @@ def _run_id(bundle: Bundle, cfg: Config) -> str:
     return "RUN" + h.hexdigest()
 
 
-def _alerts_for(rule, params, cfg, findings: pd.DataFrame, by_txn: pd.DataFrame, run_id: str) -> pd.DataFrame:
-    """One alert row per finding, built column-wise (the explanation text is the only per-row step)."""
+def _observed_in(bundle: Bundle) -> dict[str, list[str]]:
+    """Consolidated transactions seen in several sources: txn_id -> every source row's place."""
+    t = bundle.transactions
+    if "observed_in" not in t.column_names:
+        return {}
+    return {i: o for i, o in zip(t["txn_id"].to_pylist(), t["observed_in"].to_pylist()) if o and len(o) > 1}
+
+
+def _alerts_for(rule, params, cfg, findings: pd.DataFrame, by_txn: pd.DataFrame, run_id: str, observed: dict | None = None) -> pd.DataFrame:
+    """One alert row per finding, built column-wise (the explanation text is the only per-row step).
+
+    ``observed`` (:func:`_observed_in`): a consolidated payment's evidence lists the
+    place of every source row it was seen in.
+    """
     f = findings.reset_index(drop=True)
     n = len(f)
     evidence = [list(e) for e in f["evidence_txn_ids"]]
@@ -208,6 +258,10 @@ def _alerts_for(rule, params, cfg, findings: pd.DataFrame, by_txn: pd.DataFrame,
     bounds = np.r_[0, np.cumsum(np.bincount(row, minlength=n))]
     source = [None if x is None or x is pd.NA or x != x else x for x in source.tolist()]  # NaN/NA → null reference
     refs = [source[a:b] for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist())]
+    if observed:  # a consolidated payment's evidence lists every observation's place
+        txns = txn if by_txn.index.is_unique else ev["txn_id"].tolist()
+        per = [txns[a:b] for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist())]
+        refs = [[p for t, ref in zip(ts, rs) for p in (observed.get(t) or [ref])] for ts, rs in zip(per, refs)]
     params_json = json.dumps({"jurisdiction": cfg.jurisdiction, **params}, sort_keys=True, default=str)
     ws_us = [int(x) for x in f["window_start"].tolist()]
     we_us = [int(x) for x in f["window_end"].tolist()]
@@ -231,7 +285,7 @@ def _alerts_for(rule, params, cfg, findings: pd.DataFrame, by_txn: pd.DataFrame,
         }
         alert_ids.append(stable_id("A", rule.id, kind, subj, ws_us[i], we_us[i]))
         explanations.append(rule.explain(facts, params, jinfo))
-        amount_total.append(Decimal(tot[0][1]) / 100 if len(tot) == 1 else None)
+        amount_total.append(from_scaled(tot[0][1]) if len(tot) == 1 else None)
         currency_one.append(tot[0][0] if len(tot) == 1 else None)
     out = pd.DataFrame(  # plain lists: column types inferred as from row records, so the schema metadata matches
         {

@@ -223,7 +223,7 @@ def _read_transactions(path: Path) -> Bundle:
     reason = first_failure(
         [(ok_ts, "Timestamp: not YYYY/MM/DD HH:MM")]
         + [(ok, f"{c}: missing") for c, ok in nonempty.items()]
-        + [(fits, "Amount Paid / Amount Received: amount out of range (decimal(18,2))")],
+        + [(fits, "Amount Paid / Amount Received: amount out of range (decimal(18,3))")],
         n,
     )
     bad = pc.is_valid(reason)

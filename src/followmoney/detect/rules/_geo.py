@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from followmoney.detect.rules._registry import Param, Rule, RuleContext, register
-from followmoney.core.units import DAY_US
+from followmoney.core.units import DAY_US, money_text, to_scaled
 from followmoney.core._timeline import KeyedSeries, codes_for, runs
 from followmoney.detect.rules._rolling import make_findings, margin_score, threshold_cents
 from followmoney.core._timeline import episodes
@@ -162,7 +162,7 @@ register(
 
 def _smuggling_collection(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     p, j = ctx.params, ctx.jurisdiction
-    cap = int(j.secondary_threshold * 100) if j.secondary_threshold is not None else threshold_cents(j, 0.3)
+    cap = to_scaled(j.secondary_threshold) if j.secondary_threshold is not None else threshold_cents(j, 0.3)
     region = frame["location_id"] if "location_id" in frame and frame["location_id"].notna().any() else frame["country_from"]
     f = frame.assign(region=region)
     f = f[f["to_account"].notna() & f["sender"].notna() & f["region"].notna() & (f["currency"] == j.currency)
@@ -179,7 +179,7 @@ def _smuggling_collection(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame
         subjects.append(e["subject"])
         evidence.append(rows)
         scores.append(float(margin_score(e["peak"], p["min_senders"])))
-        facts.append({"senders": int(e["peak"]), "regions": int(regions), "cap": f"{j.currency} {cap / 100:,.2f}"})
+        facts.append({"senders": int(e["peak"]), "regions": int(regions), "cap": money_text(cap, j.currency)})
     return make_findings(frame, subjects, evidence, scores, facts)
 
 

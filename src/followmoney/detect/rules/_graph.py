@@ -105,7 +105,7 @@ class _Edges:
     """Money-moving transactions as integer arrays, in (t, txn_id) order.
 
     ``src``/``dst`` index ``accounts``, ``cur`` indexes ``currencies``; ``amt`` is in
-    hundredths of the currency; ``row`` is the position in the (sorted) input frame.
+    thousandths of the currency unit; ``row`` is the position in the (sorted) input frame.
     """
 
     txn_id: np.ndarray
@@ -117,6 +117,10 @@ class _Edges:
     amt: np.ndarray
     accounts: np.ndarray
     currencies: np.ndarray
+    #: The row carries a date but no time of day (``time_precision`` day): its order among
+    #: other date-only rows of that date is unknown, so time-respecting paths may take them
+    #: in any order (equal times allowed between date-only hops).
+    day: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.t)
@@ -176,6 +180,7 @@ def _edges(frame: pd.DataFrame) -> _Edges:
         amt=sub["amount_cents"].to_numpy(np.int64),
         accounts=np.asarray(accounts, dtype=object),
         currencies=np.asarray(currencies, dtype=object),
+        day=~sub["has_time"].to_numpy(bool) if "has_time" in sub.columns else np.zeros(n, bool),
     )
 
 
@@ -596,7 +601,10 @@ def _cycle_search(E: _Edges, *, max_length: int, window_us: int, min_return: flo
     """Time-respecting simple cycles (see :func:`_frontier_search` for the traversal).
 
     A path grows by a transaction of its last account, in the same currency, strictly
-    later than the previous hop and no later than ``window_us`` after the first, for no
+    later than the previous hop (or at the same time when both carry a date only: their
+    order within the day is unknown, so a same-day round trip in date-only data is a
+    cycle whatever the order of its rows or their ids) and no later than ``window_us``
+    after the first, for no
     more than the previous hop and at least ``min_return`` of the first amount (the
     same money going round, less fees); it closes when the money reaches the first
     account again. Paths whose first account receives
@@ -610,12 +618,18 @@ def _cycle_search(E: _Edges, *, max_length: int, window_us: int, min_return: flo
 
     def ranges(hops):
         first, last = hops[0], hops[-1]
-        lo, hi = inn.range(E.src[first] * n_cur + E.cur[first], E.t[last], E.t[first] + window_us)
+        lo, hi = inn.range(E.src[first] * n_cur + E.cur[first], E.t[last], E.t[first] + window_us, inclusive_after=True)
         alive = hi > lo
         if not alive.all():
             hops = [h[alive] for h in hops]
             first, last = hops[0], hops[-1]
-        lo, hi = out.range(E.dst[last] * n_cur + E.cur[last], E.t[last], E.t[first] + window_us)
+        key = E.dst[last] * n_cur + E.cur[last]
+        lo, hi = out.range(key, E.t[last], E.t[first] + window_us)
+        tie = E.day[last]
+        if tie.any():  # date-only hops may be followed by date-only hops of the same date
+            lo_tie, _ = out.range(key, E.t[last], E.t[first] + window_us, inclusive_after=True)
+            lo = np.where(tie, lo_tie, lo)
+            hi = np.maximum(hi, lo)
         return hops, lo, hi, []
 
     def step(hops, q, j):
@@ -628,6 +642,7 @@ def _cycle_search(E: _Edges, *, max_length: int, window_us: int, min_return: flo
         prev = E.amt[hops[-1][q]]
         carried = (E.amt[e] >= min_return * E.amt[first] - 1e-9) & (E.amt[e] <= prev)
         carried &= E.amt[e] >= (1.0 - max_hop_decrease) * prev - 1e-9
+        carried &= (E.t[e] > E.t[hops[-1][q]]) | E.day[e]  # a tie only between date-only hops
         good = closes & carried
         records = [np.column_stack([h[q[good]] for h in hops] + [e[good]])] if good.any() else []
         keep = ~closes & carried if len(hops) + 1 < max_length else np.zeros(len(e), bool)
@@ -757,7 +772,7 @@ def find_cycles(
     ----------
     frame : pandas.DataFrame
         Prepared transactions (:func:`followmoney.detect.score.prepare_transactions`):
-        ``txn_id``, ``t`` (int64 µs since the epoch, UTC), ``amount_cents`` (hundredths
+        ``txn_id``, ``t`` (int64 µs since the epoch, UTC), ``amount_cents`` (thousandths
         of ``currency``), ``currency``, ``from_account``, ``to_account`` and optionally
         ``self_transfer``. Rows without both accounts or a positive amount are ignored.
     max_length : int, default=6
