@@ -94,6 +94,7 @@ register(
         ),
         requires=("to_account", "channel", "amount_cents"),
         func=_smurfing,
+        partition="account",  # per receiving account and local day
         explain=_explain_smurfing,
     )
 )
@@ -184,6 +185,7 @@ register(
         ),
         requires=("to_account", "channel", "location_id", "amount_cents"),
         func=_funnel,
+        partition="global",  # whether location_region is used is decided on the whole frame
         explain=_explain_funnel,
     )
 )
@@ -232,6 +234,7 @@ register(
         ),
         requires=("to_account", "channel", "local_hour"),
         func=_night_cash,
+        partition="account",  # episodes per receiving account
         explain=_explain_night_cash,
     )
 )
@@ -299,6 +302,7 @@ register(
         ),
         requires=("to_account", "channel", "location_id", "amount_cents"),
         func=_coordinator_cash,
+        partition="account",  # episodes per receiving account; holders from the accounts tables
         explain=_explain_coordinator_cash,
     )
 )
@@ -365,6 +369,7 @@ register(
         ),
         requires=("to_account", "from_account", "channel", "country_to", "amount_cents"),
         func=_cash_to_migrant_corridor,
+        partition="account",  # cash in and wires out of the same account
         explain=_explain_cash_corridor,
     )
 )

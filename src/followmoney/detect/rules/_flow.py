@@ -142,6 +142,7 @@ register(
         ),
         requires=("to_account", "from_account", "amount_cents"),
         func=_pass_through,
+        partition="global",  # the pass-through rate uses the time span of the whole frame
         explain=_explain_pass_through,
     )
 )
@@ -212,6 +213,7 @@ register(
         ),
         requires=("to_account", "from_account", "amount_cents"),
         func=_new_account,
+        partition="global",  # compares each new account's inflow with the median of all new accounts
         explain=_explain_new_account,
     )
 )
@@ -328,6 +330,7 @@ register(
         ),
         requires=("to_account", "from_account", "receiver", "amount_cents"),
         func=_controller,
+        partition="neighbourhood",  # a controller's feeders' inflows are one hop away; victims' findings belong to their controller
         explain=_explain_controller,
     )
 )
@@ -405,6 +408,7 @@ register(
         ),
         requires=("to_account", "from_account", "amount_cents"),
         func=_wages_drained,
+        partition="account",  # a worker's wages and its own outflows (remittance test per row)
         explain=_explain_wages_drained,
     )
 )
@@ -476,6 +480,7 @@ register(
         ),
         requires=("to_account", "from_account", "receiver", "amount_cents"),
         func=_wages_pooled,
+        partition="neighbourhood",  # a controller's workers' wages are one hop away; victims' findings belong to their controller
         explain=_explain_wages_pooled,
     )
 )

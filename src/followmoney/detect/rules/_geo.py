@@ -145,6 +145,7 @@ register(
         ),
         requires=("amount_cents",),
         func=_high_risk,
+        partition="account",  # runs per sending / receiving account (and currency)
         explain=_explain_high_risk,
     )
 )
@@ -197,6 +198,7 @@ register(
         ),
         requires=("to_account", "sender", "amount_cents"),
         func=_smuggling_collection,
+        partition="global",  # location_id or country_from is chosen on the whole frame
         explain=_explain_smuggling,
     )
 )

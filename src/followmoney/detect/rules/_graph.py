@@ -1479,6 +1479,7 @@ SCATTER_GATHER = register(
         ),
         requires=_REQUIRES,
         func=_scatter_gather,
+        partition="global",  # paths of several hops with a search budget over the whole graph
         explain=_explain_scatter_gather,
     )
 )
@@ -1504,6 +1505,7 @@ GATHER_SCATTER = register(
         ),
         requires=_REQUIRES,
         func=_gather_scatter,
+        partition="global",  # paths of several hops with a search budget over the whole graph
         explain=_explain_gather_scatter,
     )
 )
@@ -1540,6 +1542,7 @@ CYCLE = register(
         ),
         requires=_REQUIRES,
         func=_cycles_rule,
+        partition="global",  # paths of several hops with a search budget over the whole graph
         explain=_explain_cycle,
     )
 )
@@ -1564,6 +1567,7 @@ BIPARTITE = register(
         ),
         requires=_REQUIRES,
         func=_bipartite,
+        partition="global",  # paths of several hops with a search budget over the whole graph
         explain=_explain_bipartite,
     )
 )
@@ -1586,6 +1590,7 @@ STACK = register(
         ),
         requires=_REQUIRES,
         func=_stack,
+        partition="global",  # paths of several hops with a search budget over the whole graph
         explain=_explain_stack,
     )
 )
@@ -1606,6 +1611,7 @@ CHAIN = register(
         ),
         requires=_REQUIRES,
         func=_chains_rule,
+        partition="global",  # paths of several hops with a search budget over the whole graph
         explain=_explain_chain,
     )
 )

@@ -154,6 +154,8 @@ for rule_id, category, name, n, d, src in (
             ) + extra_params,
             requires=("from_account", "amount_cents"),
             func=_spend_rule(category, refine),
+            # episodes per paying account; HT-03 asks whether any ticket in the whole frame names passengers
+            partition="global" if refine is not None else "account",
             explain=_explain(category),
         )
     )

@@ -102,6 +102,12 @@ class Rule:
         evidence_txn_ids (list), score (0..1), facts (dict for the explanation)``.
     explain : callable
         ``explain(facts: dict, params: dict, jurisdiction) -> str``: plain words.
+    partition : {"global", "account", "neighbourhood"}, default "global"
+        How the Dask engine may split the rule's work (:mod:`followmoney.detect._dask`):
+        ``"account"`` when a subject's alerts depend only on the transactions it sends
+        or receives (all of them), ``"neighbourhood"`` when they also depend on its
+        direct counterparties' transactions, ``"global"`` (the safe default) otherwise.
+        The pandas engine ignores it.
     """
 
     id: str
@@ -113,6 +119,7 @@ class Rule:
     requires: tuple = ()
     func: Callable = field(default=None, repr=False)
     explain: Callable = field(default=None, repr=False)
+    partition: str = "global"
 
     def resolve_params(self, overrides: dict | None = None) -> dict:
         """Defaults updated with ``overrides``, each validated.

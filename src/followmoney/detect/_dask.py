@@ -1,0 +1,384 @@
+"""The Dask engine: the typology rules over partitions of accounts, on a Dask cluster.
+
+``followmoney.score(bundle, engine="dask")`` runs here. Dask is an optional extra
+(``pip install 'followmoney[dask]'``); it is imported only when this engine runs, never
+by ``import followmoney``.
+
+How the work is split
+---------------------
+Every rule declares how it partitions (:attr:`followmoney.detect.rules.Rule.partition`):
+
+``"account"``
+    The rule's alerts for a subject depend only on the transactions in which that
+    subject is the sender or the receiver (``sender`` = ``from_account``, else
+    ``from_party``; ``receiver`` likewise), over all of the data, so look-back windows
+    are complete. Subjects are put in ``partitions`` buckets by a stable hash of their
+    id; partition *p* receives every transaction whose sender or receiver is in bucket
+    *p* (a transaction between two buckets goes to both), runs the rule, and keeps only
+    the alerts whose subject is in bucket *p*.
+``"neighbourhood"``
+    Two-hop patterns: the alerts of a subject depend on its own transactions and on
+    those of its direct counterparties. Partition *p* receives the transactions of the
+    bucket's subjects and of every subject met in them (a semi-join); alerts are kept
+    by subject bucket as above.
+``"global"``
+    Anything else (longer paths, statistics over the whole population, parties and
+    identifiers across accounts): the rule runs once on the whole table on one worker.
+    This is the honest fallback and is **not memory-bounded**: that worker holds the
+    whole prepared frame.
+
+The transactions travel as Arrow chunks of ``chunk_rows``; each chunk is split into the
+partitions by one task, so no task holds more than a chunk plus a partition (for the
+``account`` and ``neighbourhood`` rules). Alerts are assembled inside each partition with
+the same code as the pandas engine, and the driver concatenates them and applies the same
+final sort, so the alert table is identical to the pandas engine's: same ids, scores,
+evidence and order (``tests/test_dask_engine.py`` checks every rule).
+
+Why an account bucket and not a Dask DataFrame ``shuffle``: the rules are written as
+vectorised functions over a frame of *whole* accounts (``../shared/DESIGN.md``), so a
+bucket is exactly the unit they need and one ``pyarrow`` filter per chunk replaces the
+shuffle; the measurements in ``scale-out.md`` show the shuffle is most of Dask's cost on
+one machine. It also avoids ``dask.dataframe`` (and its pandas/pyarrow pins): only
+``dask.delayed`` and ``distributed`` are used.
+
+Two properties of the whole data are computed first, in one pass over the chunks, and
+handed to every partition, because the pandas engine decides them on the whole frame:
+which prepared columns hold any value (a rule whose required columns are all null is
+skipped, :meth:`~followmoney.detect.rules.Rule.missing_columns`), and whether
+``is_payroll`` is stated anywhere (:func:`followmoney.core.frame.payroll`).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from followmoney.core.bundle import Bundle
+from followmoney.core.frame import prepare_transactions
+from followmoney.core.ids import stable_id
+from followmoney.detect.rules import REGISTRY, RuleContext
+
+__all__ = ["score_dask", "PARTITIONINGS", "DASK_EXTRA_HINT", "require_dask", "bucket_of", "plan"]
+
+log = logging.getLogger("followmoney")
+
+#: The partition declarations a rule may make, most scalable first.
+PARTITIONINGS = ("account", "neighbourhood", "global")
+
+#: The one-line message when the extra is missing (the command line maps it to exit code 5).
+DASK_EXTRA_HINT = "the Dask engine needs the optional extra: pip install 'followmoney[dask]'"
+
+#: Rows per partition the default partition count aims at.
+ROWS_PER_PARTITION = 500_000
+
+#: Rows per chunk the transactions travel in.
+CHUNK_ROWS = 1_000_000
+
+
+def require_dask():
+    """Import and return :mod:`dask`, or raise :class:`ImportError` naming the extra.
+
+    Raises
+    ------
+    ImportError
+        ``followmoney[dask]`` is not installed (the message names it, so the command line
+        exits with code 5, "missing extra").
+    """
+    try:
+        import dask
+        import dask.delayed  # noqa: F401
+    except ImportError as exc:
+        raise ImportError(DASK_EXTRA_HINT) from exc
+    return dask
+
+
+def bucket_of(ids, partitions: int) -> np.ndarray:
+    """The bucket (0 .. ``partitions``-1) of each id; -1 for a missing id.
+
+    A hash of the id's text (pandas' fixed-key SipHash), the same in every process and
+    on every worker, so a subject lands in the same bucket wherever it is computed.
+
+    Parameters
+    ----------
+    ids : array-like of str or None
+    partitions : int
+
+    Returns
+    -------
+    numpy.ndarray of int64
+
+    Examples
+    --------
+    >>> b = bucket_of(["A1", "B2", None, "A1"], 4)
+    >>> int(b[2]), bool(b[0] == b[3]), bool(0 <= b[0] < 4)
+    (-1, True, True)
+    """
+    values = pd.Series(np.asarray(ids, dtype=object))
+    missing = values.isna().to_numpy()
+    h = pd.util.hash_array(values.fillna("").to_numpy(dtype=object), categorize=True)
+    out = (h % np.uint64(partitions)).astype(np.int64)
+    out[missing] = -1
+    return out
+
+
+def plan(rule_ids) -> dict[str, list[str]]:
+    """Rule ids grouped by their declared partitioning (:data:`PARTITIONINGS`).
+
+    Examples
+    --------
+    >>> p = plan(["ML-01", "ML-08"])
+    >>> sorted(p) == sorted(PARTITIONINGS)
+    True
+    """
+    out: dict[str, list[str]] = {k: [] for k in PARTITIONINGS}
+    for r in rule_ids:
+        kind = getattr(REGISTRY[r], "partition", "global")
+        out[kind if kind in PARTITIONINGS else "global"].append(r)
+    return out
+
+
+# --------------------------------------------------------------------------- tasks (run on workers)
+def _ends(tx: pa.Table) -> tuple[pa.Array, pa.Array]:
+    """Sender and receiver ids of each row: the account, else the party (as the prepared frame)."""
+    return pc.coalesce(tx["from_account"], tx["from_party"]), pc.coalesce(tx["to_account"], tx["to_party"])
+
+
+def _profile_chunk(tx: pa.Table, timezone: str, context: Bundle) -> tuple[frozenset, bool]:
+    """Prepared columns holding any value, and whether ``is_payroll`` is stated, in one chunk."""
+    frame = prepare_transactions(tx, timezone, context.accounts)
+    present = frozenset(c for c in frame.columns if frame[c].notna().any())
+    return present, "is_payroll" in present
+
+
+def _split_chunk(tx: pa.Table, partitions: int) -> list[pa.Table]:
+    """The rows of ``tx`` whose sender or receiver falls in each bucket (a row may go to two)."""
+    s, r = _ends(tx)
+    bs = bucket_of(s.to_numpy(zero_copy_only=False), partitions)
+    br = bucket_of(r.to_numpy(zero_copy_only=False), partitions)
+    return [tx.filter(pa.array((bs == p) | (br == p))) for p in range(partitions)]
+
+
+def _ids_in(tx: pa.Table) -> pa.Array:
+    """Every sender and receiver id met in ``tx`` (a bucket's subjects and their counterparties)."""
+    s, r = _ends(tx)
+    both = pa.chunked_array([*s.chunks, *r.chunks], type=pa.string()) if tx.num_rows else pa.array([], pa.string())
+    return pc.unique(pc.drop_null(both))
+
+
+def _touching(tx: pa.Table, ids: pa.Array) -> pa.Table:
+    """The rows of ``tx`` whose sender or receiver is one of ``ids``."""
+    s, r = _ends(tx)
+    return tx.filter(pc.or_(pc.fill_null(pc.is_in(s, value_set=ids), False), pc.fill_null(pc.is_in(r, value_set=ids), False)))
+
+
+def _anchors(findings: pd.DataFrame, kind: str) -> np.ndarray:
+    """The id whose bucket owns each finding: its subject; for a ``neighbourhood`` rule, a
+    potential victim's finding belongs to the controller it names (it was derived there)."""
+    subject = findings["subject_id"].to_numpy(object).copy()
+    if kind == "neighbourhood" and "role" in findings and "related_subjects" in findings:
+        victim = (findings["role"] == "potential_victim").to_numpy()
+        for i in np.flatnonzero(victim):
+            related = findings["related_subjects"].iloc[i]
+            if related is not None and len(related):
+                subject[i] = related[0]
+    return subject
+
+
+def _same_ids_as_pandas(alerts: pd.DataFrame) -> pd.DataFrame:
+    """Alert ids as the pandas engine gives them when findings of one rule met in different partitions.
+
+    The pandas engine tells apart two alerts of the same rule, subject and window by
+    their evidence; here the two may come from two partitions (a potential victim of
+    two controllers), so the same rule is applied again on the whole rule's alerts.
+    """
+    natural = [
+        stable_id("A", r, k, s, int(a.value // 1000), int(b.value // 1000))
+        for r, k, s, a, b in zip(alerts["rule_id"], alerts["subject_kind"], alerts["subject_id"], alerts["window_start"], alerts["window_end"])
+    ]
+    natural = pd.Series(natural, index=alerts.index)
+    dup = natural.duplicated(keep=False)
+    if not dup.any():
+        return alerts
+    alerts = alerts.copy()
+    alerts.loc[dup, "alert_id"] = [stable_id("A", a, *ev) for a, ev in zip(natural[dup], alerts.loc[dup, "evidence_txn_ids"])]
+    return alerts
+
+
+def _concat(tables: list[pa.Table]) -> pa.Table:
+    return pa.concat_tables(tables, promote_options="default") if len(tables) > 1 else tables[0]
+
+
+def _run_partition(tx, bucket, partitions, rule_ids, bundle, cfg, run_id, profile, on_error) -> dict:
+    """Run ``rule_ids`` on the rows ``tx``; alerts of subjects in ``bucket`` (all when None).
+
+    Returns ``{rule_id: ("alerts", DataFrame) | ("error", exception type name)}``;
+    rules without alerts here are absent.
+    """
+    from followmoney.detect.score import _alerts_for  # alert assembly, shared with the pandas engine
+
+    present, any_payroll = profile
+    if tx.num_rows == 0:
+        return {}
+    frame = prepare_transactions(tx, cfg.jurisdiction_info.timezone, bundle.accounts)
+    if any_payroll and "is_payroll" in frame:  # decided on the whole data, as the pandas engine does
+        frame["payroll"] = frame["is_payroll"].fillna(False).astype(bool).to_numpy(bool)
+    by_txn = frame.set_index("txn_id")[["amount_cents", "currency", "source_ref"]]
+    shared: dict = {}
+    out: dict = {}
+    for rule_id in rule_ids:
+        rule = REGISTRY[rule_id]
+        if any(c not in present for c in rule.requires):  # all null in the whole data: skipped
+            continue
+        params = rule.resolve_params(cfg.rule_params(rule_id))
+        try:
+            ctx = RuleContext(params=params, jurisdiction=cfg.jurisdiction_info, bundle=bundle, config=cfg, shared=shared)
+            findings = rule.func(frame, ctx)
+            if findings is None or findings.empty:
+                continue
+            if bucket is not None:
+                findings = findings[bucket_of(_anchors(findings, rule.partition), partitions) == bucket]
+                if findings.empty:
+                    continue
+            out[rule_id] = ("alerts", _alerts_for(rule, params, cfg, findings, by_txn, run_id))
+        except Exception as exc:  # recorded as in the pandas engine; the driver decides
+            if on_error == "raise":
+                raise
+            out[rule_id] = ("error", type(exc).__name__)
+    return out
+
+
+# --------------------------------------------------------------------------- driver
+def default_partitions(rows: int) -> int:
+    """Partitions for ``rows`` transactions: about :data:`ROWS_PER_PARTITION` each, at least 1.
+
+    Examples
+    --------
+    >>> default_partitions(0), default_partitions(1_200_000)
+    (1, 3)
+    """
+    return max(1, math.ceil(rows / ROWS_PER_PARTITION))
+
+
+def build_graph(bundle: Bundle, cfg, rule_ids, run_id: str, *, partitions: int, on_error: str = "record",
+                chunk_rows: int = CHUNK_ROWS, scatter=None) -> list:
+    """The Dask tasks (``dask.delayed``) of one scoring run, one result dict each.
+
+    Parameters
+    ----------
+    bundle : Bundle
+    cfg : Config
+    rule_ids : list of str
+        Rules to run (already checked).
+    run_id : str
+    partitions : int
+        Account buckets.
+    on_error : {"record", "raise"}
+    chunk_rows : int
+        Rows per chunk of the transactions table.
+    scatter : callable, optional
+        ``client.scatter``: places the chunks and the context on the workers once
+        instead of embedding them in the graph.
+
+    Returns
+    -------
+    list of dask.delayed.Delayed
+    """
+    dask = require_dask()
+    delayed = dask.delayed
+    tx = bundle.transactions
+    chunks = [tx.slice(i, chunk_rows) for i in range(0, tx.num_rows, chunk_rows)] or [tx]
+    context = replace(bundle, transactions=tx.schema.empty_table())  # the other tables; the rows travel apart
+    if scatter is not None:
+        chunks = scatter(chunks)
+        context = scatter(context, broadcast=True)
+    tz = cfg.jurisdiction_info.timezone
+    profiles = [delayed(_profile_chunk, pure=True)(c, tz, context) for c in chunks]
+    profile = delayed(_merge_profiles, pure=True)(profiles)
+    by_kind = plan(rule_ids)
+    tasks = []
+    if by_kind["account"] or by_kind["neighbourhood"]:
+        pieces = [delayed(_split_chunk, pure=True, nout=partitions)(c, partitions) for c in chunks]
+        for p in range(partitions):
+            part = delayed(_concat, pure=True)([pieces[c][p] for c in range(len(chunks))])
+            if by_kind["account"]:
+                tasks.append(delayed(_run_partition, pure=True)(
+                    part, p, partitions, by_kind["account"], context, cfg, run_id, profile, on_error))
+            if by_kind["neighbourhood"]:
+                ids = delayed(_ids_in, pure=True)(part)
+                near = delayed(_concat, pure=True)([delayed(_touching, pure=True)(c, ids) for c in chunks])
+                tasks.append(delayed(_run_partition, pure=True)(
+                    near, p, partitions, by_kind["neighbourhood"], context, cfg, run_id, profile, on_error))
+    if by_kind["global"]:
+        whole = delayed(_concat, pure=True)(list(chunks))
+        tasks.append(delayed(_run_partition, pure=True)(
+            whole, None, partitions, by_kind["global"], context, cfg, run_id, profile, on_error))
+    return tasks
+
+
+def _merge_profiles(profiles) -> tuple[frozenset, bool]:
+    present = frozenset().union(*(p[0] for p in profiles))
+    return present, any(p[1] for p in profiles)
+
+
+def score_dask(bundle: Bundle, cfg, rule_ids, run_id: str, *, client=None, partitions: int | None = None,
+               on_error: str = "record", chunk_rows: int = CHUNK_ROWS) -> tuple[list[pd.DataFrame], list[dict]]:
+    """Run ``rule_ids`` over ``bundle`` on Dask; the alert frames in rule order and the failures.
+
+    Called by :func:`followmoney.score` with ``engine="dask"``, which checks the
+    arguments, and sorts and types the result exactly as the pandas engine does.
+
+    Parameters
+    ----------
+    bundle : Bundle
+    cfg : Config
+    rule_ids : list of str
+    run_id : str
+    client : distributed.Client, optional
+        Where to run; default: Dask's current scheduler (the active ``Client`` if there
+        is one, else ``dask.config``'s, threads by default).
+    partitions : int, optional
+        Account buckets; default :func:`default_partitions` of the row count.
+    on_error : {"record", "raise"}
+    chunk_rows : int
+        Rows per chunk of the transactions table.
+
+    Returns
+    -------
+    alerts : list of pandas.DataFrame
+        Per rule, in ``rule_ids`` order, the alert rows of all partitions.
+    failures : list of dict
+        ``{"detector": "rule", "id": ..., "error": ...}`` per failed rule.
+    """
+    dask = require_dask()
+    n = partitions if partitions is not None else default_partitions(bundle.transactions.num_rows)
+    if int(n) < 1:
+        raise ValueError(f"partitions must be at least 1, got {n}")
+    scatter = client.scatter if client is not None else None
+    tasks = build_graph(bundle, cfg, rule_ids, run_id, partitions=int(n), on_error=on_error,
+                        chunk_rows=chunk_rows, scatter=scatter)
+    if client is not None:
+        results = client.gather(client.compute(tasks))
+    else:
+        results = dask.compute(*tasks)
+    by_rule: dict[str, list] = {r: [] for r in rule_ids}
+    errors: dict[str, str] = {}
+    for res in results:
+        for rule_id, (kind, value) in res.items():
+            if kind == "error":
+                errors.setdefault(rule_id, value)
+            else:
+                by_rule[rule_id].append(value)
+    out, failures = [], []
+    for rule_id in rule_ids:
+        if rule_id in errors:
+            failures.append({"detector": "rule", "id": rule_id, "error": errors[rule_id]})
+            log.warning("rule %s failed (%s); its alerts are missing from this run", rule_id, errors[rule_id])
+        elif by_rule[rule_id]:
+            out.append(_same_ids_as_pandas(pd.concat(by_rule[rule_id], ignore_index=True)))
+    return out, failures
