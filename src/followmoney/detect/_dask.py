@@ -298,25 +298,25 @@ def build_graph(bundle: Bundle, cfg, rule_ids, run_id: str, *, partitions: int, 
         chunks = scatter(chunks)
         context = scatter(context, broadcast=True)
     tz = cfg.jurisdiction_info.timezone
-    profiles = [delayed(_profile_chunk, pure=True)(c, tz, context) for c in chunks]
-    profile = delayed(_merge_profiles, pure=True)(profiles)
+    profiles = [delayed(_profile_chunk)(c, tz, context) for c in chunks]
+    profile = delayed(_merge_profiles)(profiles)
     by_kind = plan(rule_ids)
     tasks = []
     if by_kind["account"] or by_kind["neighbourhood"]:
-        pieces = [delayed(_split_chunk, pure=True, nout=partitions)(c, partitions) for c in chunks]
+        pieces = [delayed(_split_chunk, nout=partitions)(c, partitions) for c in chunks]
         for p in range(partitions):
-            part = delayed(_concat, pure=True)([pieces[c][p] for c in range(len(chunks))])
+            part = delayed(_concat)([pieces[c][p] for c in range(len(chunks))])
             if by_kind["account"]:
-                tasks.append(delayed(_run_partition, pure=True)(
+                tasks.append(delayed(_run_partition)(
                     part, p, partitions, by_kind["account"], context, cfg, run_id, profile, on_error))
             if by_kind["neighbourhood"]:
-                ids = delayed(_ids_in, pure=True)(part)
-                near = delayed(_concat, pure=True)([delayed(_touching, pure=True)(c, ids) for c in chunks])
-                tasks.append(delayed(_run_partition, pure=True)(
+                ids = delayed(_ids_in)(part)
+                near = delayed(_concat)([delayed(_touching)(c, ids) for c in chunks])
+                tasks.append(delayed(_run_partition)(
                     near, p, partitions, by_kind["neighbourhood"], context, cfg, run_id, profile, on_error))
     if by_kind["global"]:
-        whole = delayed(_concat, pure=True)(list(chunks))
-        tasks.append(delayed(_run_partition, pure=True)(
+        whole = delayed(_concat)(list(chunks))
+        tasks.append(delayed(_run_partition)(
             whole, None, partitions, by_kind["global"], context, cfg, run_id, profile, on_error))
     return tasks
 
