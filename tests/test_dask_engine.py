@@ -151,3 +151,37 @@ def test_import_followmoney_does_not_import_dask():
     code = "import sys, followmoney as fm; fm.read; import followmoney.detect.score; print('dask' in sys.modules)"
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert res.stdout.strip() == "False", res.stderr[-2000:]
+
+
+def test_cli_dask_engine_on_a_local_cluster(tmp_path):
+    """`followmoney score --engine dask --workers 1` writes the same alerts as the pandas engine."""
+    import pyarrow.parquet as pq
+    from click.testing import CliRunner
+
+    from followmoney.cli import main
+
+    goaml = fm.sample_data_path() / "goaml"
+    runner = CliRunner()
+    a = runner.invoke(main, ["score", str(goaml), "--out", str(tmp_path / "p"), "--jurisdiction", "AE", "-q"])
+    b = runner.invoke(main, ["score", str(goaml), "--out", str(tmp_path / "d"), "--jurisdiction", "AE", "-q", "--engine", "dask", "--workers", "1"])
+    assert a.exit_code == 0 and b.exit_code == 0, b.output
+    assert pq.read_table(tmp_path / "d" / "alerts.parquet").equals(pq.read_table(tmp_path / "p" / "alerts.parquet"))
+
+
+def test_cli_scheduler_needs_dask_engine(tmp_path):
+    from click.testing import CliRunner
+
+    from followmoney.cli import main
+
+    res = CliRunner().invoke(main, ["score", str(fm.sample_data_path() / "goaml"), "--out", str(tmp_path / "x"), "--workers", "2"])
+    assert res.exit_code != 0 and "--engine dask" in res.output
+
+
+def test_missing_extra_is_exit_code_5(monkeypatch):
+    from followmoney.detect import _dask
+    from followmoney.pipeline import exit_code
+
+    monkeypatch.setitem(sys.modules, "dask", None)  # import dask now fails
+    with pytest.raises(ImportError) as info:
+        _dask.require_dask()
+    assert "followmoney[dask]" in str(info.value) and exit_code(info.value) == 5

@@ -92,11 +92,16 @@ def _config(config_file, jurisdiction=None) -> Config:
     return Config(**{**cfg.to_dict(), "jurisdiction": jurisdiction}) if jurisdiction else cfg
 
 
-def _score(paths, out, fmt, config_file, jurisdiction, quiet, previous=None, model=None):
+def _score(paths, out, fmt, config_file, jurisdiction, quiet, previous=None, model=None, engine="pandas", scheduler=None, workers=None):
     with _Guard():
+        if engine != "dask" and (scheduler or workers):
+            raise click.UsageError("--scheduler and --workers go with --engine dask")
+        if scheduler and workers:
+            raise click.UsageError("--scheduler and --workers exclude each other (the cluster at ADDRESS has its workers)")
         cfg = _config(config_file, jurisdiction)
         summary = run_score(
-            list(paths), Path(out), fmt=fmt, cfg=cfg, progress=False if quiet else None, previous=previous, model=model
+            list(paths), Path(out), fmt=fmt, cfg=cfg, progress=False if quiet else None, previous=previous, model=model,
+            engine=engine, scheduler=scheduler, workers=workers,
         )
     if not quiet:
         _print_summary(summary)
@@ -129,9 +134,13 @@ def main(verbose: int) -> None:
 @click.option("--model", type=click.Path(path_type=Path, exists=True, dir_okay=False),
               help="Model from `followmoney train`: its alerts join the rules' alerts.")  # fmt: skip
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar, no summary.")
-def score(paths, out, fmt, config_file, jurisdiction, previous, model, quiet):
+@click.option("--engine", type=click.Choice(["pandas", "dask"]), default="pandas", show_default=True,
+              help="dask: run the rules over account partitions on a Dask cluster (needs followmoney[dask]).")  # fmt: skip
+@click.option("--scheduler", metavar="ADDRESS", help="With --engine dask: the Dask scheduler to use (e.g. tcp://host:8786).")
+@click.option("--workers", type=click.IntRange(min=1), help="With --engine dask: start a local cluster of N worker processes.")
+def score(paths, out, fmt, config_file, jurisdiction, previous, model, quiet, engine, scheduler, workers):
     """Read PATHS (files, folders or globs), score them and write cases, alerts and tables to --out."""
-    _score(paths, out, fmt, config_file, jurisdiction, quiet, previous, model)
+    _score(paths, out, fmt, config_file, jurisdiction, quiet, previous, model, engine, scheduler, workers)
 
 
 @main.command()

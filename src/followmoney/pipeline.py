@@ -298,6 +298,9 @@ def run_score(
     progress: bool | None = None,
     previous: Path | None = None,
     model: Path | None = None,
+    engine: str = "pandas",
+    scheduler: str | None = None,
+    workers: int | None = None,
 ) -> dict:
     """Read ``paths``, score them, and write the run directory ``out`` atomically.
 
@@ -321,6 +324,13 @@ def run_score(
     model : Path, optional
         A model trained by ``followmoney train``: its alerts (``AN-GBT`` / ``AN-IF``)
         join the rules' alerts and cases.
+    engine : {"pandas", "dask"}, default "pandas"
+        ``"dask"``: the rules run on a Dask cluster (:func:`followmoney.score`), the
+        input files are read in parallel there, one task per file.
+    scheduler : str, optional
+        Dask engine: address of a running scheduler; default a local cluster.
+    workers : int, optional
+        Dask engine: worker processes of the local cluster (default: Dask's choice).
 
     Returns
     -------
@@ -351,10 +361,12 @@ def run_score(
     try:
         stages = _Stages()
         failed_files: list[dict] = []
-        with stages("read"):
-            bundle = read(paths, format=fmt, progress=progress, errors=failed_files)
+        with _dask_client(engine, scheduler, workers) as client:
+            with stages("read"):
+                bundle = read(paths, format=fmt, progress=progress, errors=failed_files, **({"client": client} if client else {}))
+            with stages("score"):
+                alerts = score(bundle, cfg, progress=progress, engine=engine, client=client)
         with stages("score"):
-            alerts = score(bundle, cfg, progress=progress)
             failures = failures_of(alerts)
             if model is not None:
                 alerts, model_failure = _with_model(alerts, bundle, model, cfg)
@@ -376,6 +388,15 @@ def run_score(
         lock.release()
         Path(lock.lock_file).unlink(missing_ok=True)
     return summary
+
+
+def _dask_client(engine: str, scheduler: str | None, workers: int | None):
+    """A context giving the Dask client of the run (None for the pandas engine)."""
+    if engine != "dask":
+        return contextlib.nullcontext(None)
+    from followmoney.detect._dask import open_client
+
+    return open_client(scheduler=scheduler, workers=workers)
 
 
 def _with_model(alerts: pa.Table, bundle: Bundle, model: Path, cfg: Config) -> tuple[pa.Table, list[dict]]:

@@ -23,8 +23,9 @@ def read(paths, format: str = "auto", *, progress: bool | None = None, consolida
 
     Parameters
     ----------
-    paths, format, progress, errors, **options
-        As :func:`followmoney.ingest.read`.
+    paths, format, progress, errors, client, **options
+        As :func:`followmoney.ingest.read` (``client``: read the files on a Dask cluster;
+        the consolidation runs here).
     consolidate : bool, default True
         Join the rows that show the same payment in several files (a pacs.008 or MT103
         and the sender's and receiver's statements: same UETR, or same end-to-end id,

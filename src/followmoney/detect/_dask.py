@@ -64,7 +64,7 @@ from followmoney.core.frame import prepare_transactions
 from followmoney.core.ids import stable_id
 from followmoney.detect.rules import REGISTRY, RuleContext
 
-__all__ = ["score_dask", "PARTITIONINGS", "DASK_EXTRA_HINT", "require_dask", "bucket_of", "plan"]
+__all__ = ["score_dask", "open_client", "PARTITIONINGS", "DASK_EXTRA_HINT", "require_dask", "bucket_of", "plan", "default_partitions", "build_graph"]
 
 log = logging.getLogger("followmoney")
 
@@ -382,3 +382,41 @@ def score_dask(bundle: Bundle, cfg, rule_ids, run_id: str, *, client=None, parti
         elif by_rule[rule_id]:
             out.append(_same_ids_as_pandas(pd.concat(by_rule[rule_id], ignore_index=True)))
     return out, failures
+
+
+def open_client(scheduler: str | None = None, workers: int | None = None):
+    """A context manager giving a :class:`distributed.Client` for a run, closed after it.
+
+    Parameters
+    ----------
+    scheduler : str, optional
+        Address of a running scheduler (``tcp://host:8786``): its workers run the job,
+        and must be able to import followmoney and read the input files.
+    workers : int, optional
+        Without ``scheduler``: a :class:`distributed.LocalCluster` of this many worker
+        processes, one thread each (default: Dask's choice for this machine).
+
+    Raises
+    ------
+    ImportError
+        ``followmoney[dask]`` is not installed.
+    """
+    import contextlib
+
+    require_dask()
+    try:
+        import distributed
+    except ImportError as exc:
+        raise ImportError(DASK_EXTRA_HINT) from exc
+
+    @contextlib.contextmanager
+    def _open():
+        if scheduler:
+            with distributed.Client(scheduler) as client:
+                yield client
+        else:
+            kw = {"n_workers": workers, "threads_per_worker": 1} if workers else {}
+            with distributed.LocalCluster(dashboard_address=None, **kw) as cluster, distributed.Client(cluster) as client:
+                yield client
+
+    return _open()
