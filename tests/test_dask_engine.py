@@ -185,3 +185,20 @@ def test_missing_extra_is_exit_code_5(monkeypatch):
     with pytest.raises(ImportError) as info:
         _dask.require_dask()
     assert "followmoney[dask]" in str(info.value) and exit_code(info.value) == 5
+
+
+def test_whole_data_statistics_combine_over_any_split(synthetic):
+    """A rule's WholeStat on the whole frame equals the combination of its values on parts (the engine's contract)."""
+    import numpy as np
+
+    from followmoney.core.frame import prepare_transactions
+
+    bundle, cfg = synthetic
+    frame = prepare_transactions(bundle.transactions, cfg.jurisdiction_info.timezone, bundle.accounts)
+    declared = [(r, st) for r in REGISTRY.values() for st in r.whole_data]
+    assert {r.id for r, _ in declared} >= {"ML-03", "ML-04", "ML-05", "ML-06", "HS-01", "HT-03"}
+    parts = np.array_split(np.random.default_rng(3).permutation(len(frame)), 5)
+    for rule, st in declared:
+        params = rule.resolve_params()
+        pieces = [st.func(frame.iloc[np.sort(ix)].reset_index(drop=True), params) for ix in parts]
+        assert st.combine(pieces) == st.func(frame, params), (rule.id, st.name)

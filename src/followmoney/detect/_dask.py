@@ -38,14 +38,38 @@ Why an account bucket and not a Dask DataFrame ``shuffle``: the rules are writte
 vectorised functions over a frame of *whole* accounts (``../shared/DESIGN.md``), so a
 bucket is exactly the unit they need and one ``pyarrow`` filter per chunk replaces the
 shuffle; the measurements in ``scale-out.md`` show the shuffle is most of Dask's cost on
-one machine. It also avoids ``dask.dataframe`` (and its pandas/pyarrow pins): only
+one machine. Tasks are not ``pure`` (no content tokens): Arrow slices share their
+parent's buffers, and Dask's token of a slice can equal its neighbour's, which would run
+one chunk in place of all. It also avoids ``dask.dataframe`` (and its pandas/pyarrow pins): only
 ``dask.delayed`` and ``distributed`` are used.
 
-Two properties of the whole data are computed first, in one pass over the chunks, and
+Some properties of the whole data are computed first, in passes over the chunks, and
 handed to every partition, because the pandas engine decides them on the whole frame:
 which prepared columns hold any value (a rule whose required columns are all null is
-skipped, :meth:`~followmoney.detect.rules.Rule.missing_columns`), and whether
-``is_payroll`` is stated anywhere (:func:`followmoney.core.frame.payroll`).
+skipped, :meth:`~followmoney.detect.rules.Rule.missing_columns`), whether
+``is_payroll`` is stated anywhere (:func:`followmoney.core.frame.payroll`), and the
+statistics a rule declares in ``Rule.whole_data``
+(:class:`~followmoney.detect.rules.WholeStat`: when the data start for the fan-in
+baseline, the data's span for pass-through, whether places have regions, whether tickets
+name passengers). Without these, such a rule could only run ``"global"``.
+
+Why the rules got their declarations (``partition=`` beside each rule says it in a line):
+
+* ``account``: ML-01, ML-02, ML-03, ML-04, ML-05, ML-06, ML-13, ML-14, ML-17, ML-18,
+  ML-20, HT-01, HT-02, HT-03, HT-06, HT-07, HT-08, HS-01, HS-03, FL-01. Each finds
+  episodes, runs or sums keyed by one account (the subject), from the rows that account
+  sends or receives; what else they read is per row (channel, country, remittance test),
+  from the bundle's other tables (holders, home regions, opening dates), or a declared
+  whole-data statistic.
+* ``neighbourhood``: HT-09, FL-02. A controller's alert needs its feeders' own inflows
+  (one hop away); a feeder's "potential victim" finding is derived from its controller's
+  set of feeders (two hops from the feeder), so it is kept in the partition of the
+  controller it names (``related_subject_ids[0]``), where that set is complete.
+* ``global``: ML-07..ML-12 (paths of three or more hops and bipartite / stacked
+  structures, with a search budget over the whole graph: truncation would depend on the
+  partition), ML-19 (compares a new account's inflow with the median of all new accounts),
+  ML-15 and HT-11 (identifier groups across parties and accounts, from entity
+  resolution of the whole bundle).
 """
 
 from __future__ import annotations
@@ -214,7 +238,25 @@ def _concat(tables: list[pa.Table]) -> pa.Table:
     return pa.concat_tables(tables, promote_options="default") if len(tables) > 1 else tables[0]
 
 
-def _run_partition(tx, bucket, partitions, rule_ids, bundle, cfg, run_id, profile, on_error) -> dict:
+def _prepare(tx: pa.Table, cfg, bundle: Bundle, any_payroll: bool) -> pd.DataFrame:
+    """:func:`~followmoney.core.frame.prepare_transactions` of a part, as it would be in the whole frame."""
+    frame = prepare_transactions(tx, cfg.jurisdiction_info.timezone, bundle.accounts)
+    if any_payroll and "is_payroll" in frame:  # decided on the whole data, as the pandas engine does
+        frame["payroll"] = frame["is_payroll"].fillna(False).astype(bool).to_numpy(bool)
+    return frame
+
+
+def _stats_chunk(tx: pa.Table, cfg, bundle: Bundle, profile, specs) -> dict:
+    """Each rule's :class:`~followmoney.detect.rules.WholeStat` values on one chunk."""
+    frame = _prepare(tx, cfg, bundle, profile[1])
+    return {rule_id: {st.name: st.func(frame, params) for st in stats} for rule_id, params, stats in specs}
+
+
+def _merge_stats(parts: list[dict], specs) -> dict:
+    return {rule_id: {st.name: st.combine([p[rule_id][st.name] for p in parts]) for st in stats} for rule_id, _, stats in specs}
+
+
+def _run_partition(tx, bucket, partitions, rule_ids, bundle, cfg, run_id, profile, on_error, stats=None) -> dict:
     """Run ``rule_ids`` on the rows ``tx``; alerts of subjects in ``bucket`` (all when None).
 
     Returns ``{rule_id: ("alerts", DataFrame) | ("error", exception type name)}``;
@@ -225,9 +267,7 @@ def _run_partition(tx, bucket, partitions, rule_ids, bundle, cfg, run_id, profil
     present, any_payroll = profile
     if tx.num_rows == 0:
         return {}
-    frame = prepare_transactions(tx, cfg.jurisdiction_info.timezone, bundle.accounts)
-    if any_payroll and "is_payroll" in frame:  # decided on the whole data, as the pandas engine does
-        frame["payroll"] = frame["is_payroll"].fillna(False).astype(bool).to_numpy(bool)
+    frame = _prepare(tx, cfg, bundle, any_payroll)
     by_txn = frame.set_index("txn_id")[["amount_cents", "currency", "source_ref"]]
     shared: dict = {}
     out: dict = {}
@@ -237,7 +277,8 @@ def _run_partition(tx, bucket, partitions, rule_ids, bundle, cfg, run_id, profil
             continue
         params = rule.resolve_params(cfg.rule_params(rule_id))
         try:
-            ctx = RuleContext(params=params, jurisdiction=cfg.jurisdiction_info, bundle=bundle, config=cfg, shared=shared)
+            whole = None if bucket is None else (stats or {}).get(rule_id, {})
+            ctx = RuleContext(params=params, jurisdiction=cfg.jurisdiction_info, bundle=bundle, config=cfg, shared=shared, whole=whole)
             findings = rule.func(frame, ctx)
             if findings is None or findings.empty:
                 continue
@@ -302,18 +343,23 @@ def build_graph(bundle: Bundle, cfg, rule_ids, run_id: str, *, partitions: int, 
     profile = delayed(_merge_profiles)(profiles)
     by_kind = plan(rule_ids)
     tasks = []
+    specs = [(r, REGISTRY[r].resolve_params(cfg.rule_params(r)), REGISTRY[r].whole_data)
+             for r in by_kind["account"] + by_kind["neighbourhood"] if REGISTRY[r].whole_data]  # fmt: skip
+    stats = None
+    if specs:  # statistics of the whole data that partitioned rules read, one pass over the chunks
+        stats = delayed(_merge_stats)([delayed(_stats_chunk)(c, cfg, context, profile, specs) for c in chunks], specs)
     if by_kind["account"] or by_kind["neighbourhood"]:
         pieces = [delayed(_split_chunk, nout=partitions)(c, partitions) for c in chunks]
         for p in range(partitions):
             part = delayed(_concat)([pieces[c][p] for c in range(len(chunks))])
             if by_kind["account"]:
                 tasks.append(delayed(_run_partition)(
-                    part, p, partitions, by_kind["account"], context, cfg, run_id, profile, on_error))
+                    part, p, partitions, by_kind["account"], context, cfg, run_id, profile, on_error, stats))
             if by_kind["neighbourhood"]:
                 ids = delayed(_ids_in)(part)
                 near = delayed(_concat)([delayed(_touching)(c, ids) for c in chunks])
                 tasks.append(delayed(_run_partition)(
-                    near, p, partitions, by_kind["neighbourhood"], context, cfg, run_id, profile, on_error))
+                    near, p, partitions, by_kind["neighbourhood"], context, cfg, run_id, profile, on_error, stats))
     if by_kind["global"]:
         whole = delayed(_concat)(list(chunks))
         tasks.append(delayed(_run_partition)(

@@ -14,6 +14,6 @@ True
 """
 
 from followmoney.detect.rules import _cash, _fan, _flow, _geo, _graph, _identifiers, _merchant, _profile, _structuring  # noqa: F401
-from followmoney.detect.rules._registry import REGISTRY, Param, ParameterError, Rule, RuleContext, register
+from followmoney.detect.rules._registry import REGISTRY, Param, ParameterError, Rule, RuleContext, WholeStat, register, whole
 
-__all__ = ["REGISTRY", "Param", "ParameterError", "Rule", "RuleContext", "register"]
+__all__ = ["REGISTRY", "Param", "ParameterError", "Rule", "RuleContext", "WholeStat", "register", "whole"]
