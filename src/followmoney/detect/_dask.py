@@ -256,14 +256,12 @@ def _merge_stats(parts: list[dict], specs) -> dict:
     return {rule_id: {st.name: st.combine([p[rule_id][st.name] for p in parts]) for st in stats} for rule_id, _, stats in specs}
 
 
-def _run_partition(tx, bucket, partitions, rule_ids, bundle, cfg, run_id, profile, on_error, stats=None) -> dict:
+def _run_partition(tx, bucket, partitions, rule_ids, bundle, cfg, run_id, profile, on_error, stats, assemble) -> dict:
     """Run ``rule_ids`` on the rows ``tx``; alerts of subjects in ``bucket`` (all when None).
 
     Returns ``{rule_id: ("alerts", DataFrame) | ("error", exception type name)}``;
     rules without alerts here are absent.
     """
-    from followmoney.detect.score import _alerts_for  # alert assembly, shared with the pandas engine
-
     present, any_payroll = profile
     if tx.num_rows == 0:
         return {}
@@ -286,7 +284,7 @@ def _run_partition(tx, bucket, partitions, rule_ids, bundle, cfg, run_id, profil
                 findings = findings[bucket_of(_anchors(findings, rule.partition), partitions) == bucket]
                 if findings.empty:
                     continue
-            out[rule_id] = ("alerts", _alerts_for(rule, params, cfg, findings, by_txn, run_id))
+            out[rule_id] = ("alerts", assemble(rule, params, cfg, findings, by_txn, run_id))
         except Exception as exc:  # recorded as in the pandas engine; the driver decides
             if on_error == "raise":
                 raise
@@ -306,7 +304,7 @@ def default_partitions(rows: int) -> int:
     return max(1, math.ceil(rows / ROWS_PER_PARTITION))
 
 
-def build_graph(bundle: Bundle, cfg, rule_ids, run_id: str, *, partitions: int, on_error: str = "record",
+def build_graph(bundle: Bundle, cfg, rule_ids, run_id: str, *, assemble, partitions: int, on_error: str = "record",
                 chunk_rows: int = CHUNK_ROWS, scatter=None) -> list:
     """The Dask tasks (``dask.delayed``) of one scoring run, one result dict each.
 
@@ -317,6 +315,9 @@ def build_graph(bundle: Bundle, cfg, rule_ids, run_id: str, *, partitions: int, 
     rule_ids : list of str
         Rules to run (already checked).
     run_id : str
+    assemble : callable
+        ``assemble(rule, params, cfg, findings, by_txn, run_id) -> DataFrame``: the alert
+        rows of a rule's findings (the pandas engine's, so both give the same rows).
     partitions : int
         Account buckets.
     on_error : {"record", "raise"}
@@ -354,16 +355,16 @@ def build_graph(bundle: Bundle, cfg, rule_ids, run_id: str, *, partitions: int, 
             part = delayed(_concat)([pieces[c][p] for c in range(len(chunks))])
             if by_kind["account"]:
                 tasks.append(delayed(_run_partition)(
-                    part, p, partitions, by_kind["account"], context, cfg, run_id, profile, on_error, stats))
+                    part, p, partitions, by_kind["account"], context, cfg, run_id, profile, on_error, stats, assemble))
             if by_kind["neighbourhood"]:
                 ids = delayed(_ids_in)(part)
                 near = delayed(_concat)([delayed(_touching)(c, ids) for c in chunks])
                 tasks.append(delayed(_run_partition)(
-                    near, p, partitions, by_kind["neighbourhood"], context, cfg, run_id, profile, on_error, stats))
+                    near, p, partitions, by_kind["neighbourhood"], context, cfg, run_id, profile, on_error, stats, assemble))
     if by_kind["global"]:
         whole = delayed(_concat)(list(chunks))
         tasks.append(delayed(_run_partition)(
-            whole, None, partitions, by_kind["global"], context, cfg, run_id, profile, on_error))
+            whole, None, partitions, by_kind["global"], context, cfg, run_id, profile, on_error, None, assemble))
     return tasks
 
 
@@ -372,7 +373,7 @@ def _merge_profiles(profiles) -> tuple[frozenset, bool]:
     return present, any(p[1] for p in profiles)
 
 
-def score_dask(bundle: Bundle, cfg, rule_ids, run_id: str, *, client=None, partitions: int | None = None,
+def score_dask(bundle: Bundle, cfg, rule_ids, run_id: str, *, assemble, client=None, partitions: int | None = None,
                on_error: str = "record", chunk_rows: int = CHUNK_ROWS) -> tuple[list[pd.DataFrame], list[dict]]:
     """Run ``rule_ids`` over ``bundle`` on Dask; the alert frames in rule order and the failures.
 
@@ -385,6 +386,8 @@ def score_dask(bundle: Bundle, cfg, rule_ids, run_id: str, *, client=None, parti
     cfg : Config
     rule_ids : list of str
     run_id : str
+    assemble : callable
+        Alert assembly, as for :func:`build_graph`.
     client : distributed.Client, optional
         Where to run; default: Dask's current scheduler (the active ``Client`` if there
         is one, else ``dask.config``'s, threads by default).
@@ -406,7 +409,7 @@ def score_dask(bundle: Bundle, cfg, rule_ids, run_id: str, *, client=None, parti
     if int(n) < 1:
         raise ValueError(f"partitions must be at least 1, got {n}")
     scatter = client.scatter if client is not None else None
-    tasks = build_graph(bundle, cfg, rule_ids, run_id, partitions=int(n), on_error=on_error,
+    tasks = build_graph(bundle, cfg, rule_ids, run_id, assemble=assemble, partitions=int(n), on_error=on_error,
                         chunk_rows=chunk_rows, scatter=scatter)
     if client is not None:
         results = client.gather(client.compute(tasks))

@@ -126,7 +126,7 @@ def score(
         for rule_id in ids:
             rule = REGISTRY[rule_id]
             rule.resolve_params(cfg.rule_params(rule_id))  # bad parameters fail here, as in the pandas engine
-        out, failures = score_dask(bundle, cfg, ids, _run_id(bundle, cfg), client=client, partitions=partitions, on_error=on_error)
+        out, failures = score_dask(bundle, cfg, ids, _run_id(bundle, cfg), assemble=_alerts_for, client=client, partitions=partitions, on_error=on_error)
         return _alerts_table(out, failures)
     frame = prepare_transactions(bundle.transactions, cfg.jurisdiction_info.timezone, bundle.accounts)
     run_id = _run_id(bundle, cfg)

@@ -15,7 +15,8 @@ import numpy as np
 import pandas as pd
 
 from followmoney.detect.rules._msb import is_remittance, msb_payees
-from followmoney.detect.rules._registry import Param, Rule, RuleContext, register, WholeStat, whole
+from followmoney.detect.rules._registry import Param, Rule, RuleContext, WholeStat, register
+from followmoney.detect.rules._registry import whole as whole_data_value
 from followmoney.core.units import DAY_US, HOUR_US, money_text
 from followmoney.core._timeline import KeyedSeries, codes_for, group_rolling_sum, runs
 from followmoney.detect.rules._rolling import make_findings, margin_score, threshold_cents
@@ -56,7 +57,7 @@ def _pass_through(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     total_out = np.bincount(out_codes, weights=out["amount_cents"].to_numpy(np.float64), minlength=n_acc)
     cand_out = np.bincount(in_codes[ok], weights=fwd[ok].astype(np.float64), minlength=n_acc)
     cand_n = np.bincount(in_codes[ok], minlength=n_acc)
-    span = max(float(whole(ctx, frame, _LAST) - whole(ctx, frame, _FIRST)), float(h))
+    span = max(float(whole_data_value(ctx, frame, _LAST) - whole_data_value(ctx, frame, _FIRST)), float(h))
     usual = np.maximum(total_out - cand_out, 0) * h / np.maximum(span - cand_n * h, h)
     excess = fwd - usual[in_codes]
     ok &= excess >= p["forward_share"] * amt
