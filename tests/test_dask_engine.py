@@ -136,23 +136,20 @@ def test_threads_on_a_local_cluster_identical(synthetic, synthetic_pandas):
     _assert_same(synthetic_pandas, got)
 
 
-def test_two_worker_processes_identical():
-    """One real LocalCluster with 2 worker processes (spawned: the code runs in a child interpreter)."""
+def test_two_worker_processes_identical_and_benchmarked():
+    """One real LocalCluster with 2 worker processes, through the benchmark function `make bench-scale` calls."""
+    import hashlib
+
     pytest.importorskip("distributed")
-    code = """
-import followmoney as fm, distributed
-from followmoney.detect.score import score
-if __name__ == "__main__":
+    from followmoney.detect._dask_bench import benchmark
+
     bundle = fm.read(fm.sample_data_path() / "goaml")
     cfg = fm.Config(jurisdiction="AE")
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as cluster, distributed.Client(cluster) as client:
-        got = score(bundle, cfg, engine="dask", client=client, partitions=2)
-    print(got.equals(score(bundle, cfg)), got.num_rows)
-"""
-    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=240)
-    assert res.returncode == 0, res.stderr[-2000:]
-    same, rows = res.stdout.split()[-2:]
-    assert same == "True" and int(rows) > 0
+    expected = score(bundle, cfg)
+    (row,) = benchmark(bundle, cfg, workers=(2,), partitions=2)
+    sha = hashlib.blake2b("\x1f".join(expected.column("alert_id").to_pylist()).encode(), digest_size=8).hexdigest()
+    assert (row["workers"], row["alerts"], row["failures"], row["alert_ids_sha"]) == (2, expected.num_rows, 0, sha)
+    assert row["score_s"] > 0 and row["peak_worker_rss_mb"] > 10 and row["peak_workers_rss_mb"] >= row["peak_worker_rss_mb"]
 
 
 def test_import_followmoney_does_not_import_dask():

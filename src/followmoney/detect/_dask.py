@@ -469,3 +469,4 @@ def open_client(scheduler: str | None = None, workers: int | None = None):
                 yield client
 
     return _open()
+
