@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-dev
 
-.PHONY: demo test test-lowest bench fuzz clean
+.PHONY: demo test test-lowest bench bench-scale fuzz clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,14 @@ fuzz: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
+
+# score at national scale: IBM-format files of 1 M and 5 M rows (SCALE=50M adds 50 M, SCALE=small
+# is a 100 k / 250 k smoke run, SCALE=2000,1M any sizes; REPEAT=N keeps the best of N runs), each
+# against a bare pyarrow.csv.read_csv of the same file; figures in bench_output/scale.json.
+SCALE  ?= default
+REPEAT ?= 1
+bench-scale: $(STAMP)
+	SCALE=$(SCALE) $(BIN)/python benchmarks/bench_scale.py --repeat $(REPEAT)
 
 clean:
 	rm -rf $(VENV) $(LOW) demo_output .pytest_cache fuzz_failures

@@ -135,7 +135,7 @@ def _edge_list(frame) -> np.ndarray:
     n = len(frame)
     sec = frame["t"].to_numpy(np.int64) // 1_000_000
     tie = pd.Series(sec).groupby(sec).cumcount().to_numpy()
-    amount = frame["amount_cents"].astype("float64").fillna(0).to_numpy() / 100
+    amount = frame["amount_cents"].astype("float64").fillna(0).to_numpy() / 1000  # thousandths -> units
     return np.column_stack([np.arange(n), codes[:n], codes[n:], sec + tie, amount]).astype(np.float64)
 
 

@@ -69,7 +69,7 @@ def make_transactions(n: int = N_TXNS, n_accounts: int = N_ACCOUNTS, seed: int =
                 "source": pa.array(["synthetic"] * n),
                 "source_ref": pa.array([f"synthetic:{i}" for i in range(n)]),
                 "timestamp": pa.array(ts, schema.TIMESTAMP),
-                "amount": _money(cents),
+                "amount": _money(cents * 10),  # cents -> thousandths (the money scale)
                 "currency": pa.array(["USD"] * n),
                 "from_account": names.take(pa.array(frm, mask=frm < 0)),
                 "to_account": names.take(pa.array(to, mask=to < 0)),

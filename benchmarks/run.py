@@ -29,6 +29,9 @@ def main() -> None:
         spec = importlib.util.spec_from_file_location(path.stem, path)
         mod = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(mod)
+        if getattr(mod, "STANDALONE", False) and args.only != name:
+            print(f"== {name}: run on its own (make bench-{name}, or --only {name})")
+            continue
         result = mod.run(repeat=args.repeat)
         (args.out / f"{name}.json").write_text(json.dumps(result, indent=2) + "\n")
         print(f"== {name}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import importlib
 import importlib.util
+import sys
 from pathlib import Path
 
 import pytest
@@ -35,3 +36,54 @@ def test_every_followmoney_name_a_benchmark_imports_exists(path):
             for alias in node.names:
                 if alias.name.startswith("followmoney"):
                     importlib.import_module(alias.name)
+
+
+def _bench_scale():
+    path = BENCH / "bench_scale.py"
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_bench_scale_generates_ibm_files_the_adapter_reads(tmp_path):
+    import followmoney as fm
+
+    bs = _bench_scale()
+    path = tmp_path / "s_Trans.csv"
+    gen = bs.write_ibm_csv(path, 3_000, seed=3, chunk=1_000)  # three chunks streamed
+    assert gen["rows"] == 3_000 and gen["accounts"] == 300 and gen["laundering_rows"] > 0
+    bs.write_ibm_csv(tmp_path / "again.csv", 3_000, seed=3, chunk=1_000)
+    assert path.read_bytes() == (tmp_path / "again.csv").read_bytes()  # same seed, same file
+    assert fm.sniff(path) == "ibm_aml"
+    b = fm.read(path)
+    t = b.transactions
+    assert t.num_rows == 3_000 and b.rejects.num_rows == 0
+    assert sum(t["is_laundering"].to_pylist()) == gen["laundering_rows"]
+    assert t["timestamp"].to_pylist() == sorted(t["timestamp"].to_pylist())  # file in time order, like AMLworld
+    # heavy-tailed: the busiest account takes part in far more than the ~20 of a typical one
+    ends = t["from_account"].to_pylist() + t["to_account"].to_pylist()
+    counts = sorted((ends.count(a) for a in set(ends)), reverse=True)
+    assert counts[0] > 5 * counts[len(counts) // 2]
+
+
+def test_bench_scale_measures_the_child_not_the_parent():
+    bs = _bench_scale()
+    big = bs.measure([sys.executable, "-c", "b = bytearray(400 * 2**20); b[::4096] = b'x' * len(b[::4096])"])
+    small = bs.measure([sys.executable, "-c", "pass"])
+    assert big["peak_rss_mb"] >= 400 > small["peak_rss_mb"]
+
+
+def test_bench_scale_smoke_run_reports_ratios_stages_and_exponent(tmp_path, capsys):
+    bs = _bench_scale()
+    res = bs.run(sizes=[1_000, 2_000], workdir=tmp_path)
+    a, b = res["sizes"]
+    assert (a["rows"], b["rows"]) == (1_000, 2_000)
+    for r in (a, b):
+        assert r["score_wall_seconds"] > r["bare_read_seconds"] > 0
+        assert r["time_ratio_score_over_bare_read"] == pytest.approx(r["score_wall_seconds"] / r["bare_read_seconds"], rel=0.3)
+        assert r["score_peak_rss_mb"] > r["bare_read_peak_rss_mb"] > 0
+        assert set(r["stage_seconds"]) >= {"read", "score", "cases", "write"} and r["alerts"] > 0
+    assert isinstance(res["exponent_score_seconds_vs_rows"], float)
+    assert "fitted exponent" in capsys.readouterr().out
+    assert not list(tmp_path.glob("*.csv"))  # generated files removed unless --keep

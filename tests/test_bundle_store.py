@@ -45,7 +45,7 @@ def test_store_round_trip(tmp_path, sample_data):
     back = fm.read_bundle(tmp_path / "bundle")
     for name in ("transactions", "accounts", "load_log"):
         assert getattr(back, name).equals(getattr(b, name)), name
-    assert back.transactions.schema.field("amount").type == pa.decimal128(18, 2)
+    assert back.transactions.schema.field("amount").type == pa.decimal128(18, 3)
 
 
 def test_repr_html_shows_counts(sample_data):

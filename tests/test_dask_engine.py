@@ -11,7 +11,7 @@ import pytest
 
 import followmoney as fm
 from followmoney.detect.rules import REGISTRY
-from followmoney.detect.score import failures_of, score
+from followmoney.detect.score import failures_of, notes_of, score
 
 dask = pytest.importorskip("dask", reason="the followmoney[dask] extra is not installed")
 
@@ -33,6 +33,7 @@ def _assert_same(expected: pa.Table, got: pa.Table) -> None:
     assert got.schema == expected.schema
     assert got.column("alert_id").to_pylist() == expected.column("alert_id").to_pylist()
     assert got.equals(expected)
+    assert notes_of(got) == notes_of(expected)  # what the run could not assess, counted once
 
 
 def test_every_rule_declares_a_known_partitioning():
@@ -60,9 +61,9 @@ def test_each_rule_alone_identical_on_synthetic_data(synthetic):
     with dask.config.set(scheduler="synchronous"):
         for rule_id in REGISTRY:
             expected = score(bundle, cfg, rules=[rule_id])
-            out, failures = _dask.score_dask(bundle, cfg, [rule_id], _run_id(bundle, cfg), assemble=_assemble(),
+            out, failures, notes = _dask.score_dask(bundle, cfg, [rule_id], _run_id(bundle, cfg), assemble=_assemble(),
                                              partitions=7, chunk_rows=20_000)
-            got = _table(out, failures)
+            got = _table(out, failures, notes)
             assert failures == [] and failures_of(expected) == [], rule_id
             assert got.equals(expected), rule_id
 
@@ -79,10 +80,10 @@ def _run_id(bundle, cfg):
     return _run_id(bundle, cfg)
 
 
-def _table(out, failures):
+def _table(out, failures, notes=()):
     from followmoney.detect.score import _alerts_table
 
-    return _alerts_table(out, failures)
+    return _alerts_table(out, failures, list(notes))
 
 
 @pytest.mark.parametrize(("folder", "jurisdiction"), [("goaml", "AE"), ("amlsim", "US")])
@@ -207,3 +208,43 @@ def test_whole_data_statistics_combine_over_any_split(synthetic):
         params = rule.resolve_params()
         pieces = [st.func(frame.iloc[np.sort(ix)].reset_index(drop=True), params) for ix in parts]
         assert st.combine(pieces) == st.func(frame, params), (rule.id, st.name)
+
+
+@pytest.mark.parametrize("rates", [None, {"AED": [{"from": "2000-01-01", "rate": "0.18"}]}])
+def test_foreign_cash_converted_and_noted_as_in_pandas(sample_data, rates):
+    """Cash in another currency: converted in every partition, noted once for the run."""
+    b = fm.read(sample_data / "goaml")
+    cfg = fm.Config(jurisdiction="US", fx_rates=rates or {})
+    expected = score(b, cfg)
+    with dask.config.set(scheduler="synchronous"):
+        got = score(b, cfg, engine="dask", partitions=3)
+    topics = {n["topic"] for n in notes_of(expected)}
+    assert ("foreign_cash_converted" if rates else "foreign_cash") in topics and "local_currency" in topics
+    _assert_same(expected, got)
+
+
+def test_date_only_cash_noted_once_as_in_pandas(shared):
+    """BR-37: date-only cash deposits are not night-time; the note counts each deposit once."""
+    d = shared / "cases" / "files" / "BR-37"
+    if not d.is_dir():
+        pytest.skip("BR-37 is not in ../shared/cases/files")
+    b = fm.read(d / "cash_dateonly.csv")
+    cfg = fm.Config(jurisdiction="AU")
+    expected = score(b, cfg)
+    with dask.config.set(scheduler="synchronous"):
+        got = score(b, cfg, engine="dask", partitions=4)
+    assert [n["count"] for n in notes_of(expected) if n["topic"] == "no_time_of_day"] == [4]
+    _assert_same(expected, got)
+
+
+def test_consolidated_payments_list_every_source_as_in_pandas(tmp_path):
+    """A payment seen in several sources: its evidence names every place on both engines."""
+    w = fm.datasets.make_multisource(tmp_path, seed=2, n_workers=4)
+    b = fm.read(w.files)
+    cfg = fm.Config(jurisdiction="MY")
+    expected = score(b, cfg)
+    refs, counts = expected["evidence_source_refs"].to_pylist(), expected["evidence_count"].to_pylist()
+    assert any(len(r) > c for r, c in zip(refs, counts))
+    with dask.config.set(scheduler="synchronous"):
+        got = score(b, cfg, engine="dask", partitions=3)
+    _assert_same(expected, got)

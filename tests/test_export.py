@@ -103,3 +103,47 @@ def test_score_writes_an_analyst_workbook_and_exports(tmp_path, sample_data):
     for fmt, name in (("graphml", "g.graphml"), ("gexf", "g.gexf")):
         r = CliRunner().invoke(main, ["export", "--run", str(run), "--to", fmt, "--out", str(tmp_path / name)])
         assert r.exit_code == 0 and (tmp_path / name).stat().st_size > 1000
+
+
+def test_workbook_capped_to_the_cases_of_highest_risk_with_a_note(tmp_path, sample_data):
+    """At national scale the workbook holds the top cases; the CSV/Parquet hold all (and the Notes sheet says so)."""
+    import openpyxl
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+    from click.testing import CliRunner
+
+    from followmoney.cli import main
+
+    run = tmp_path / "run"
+    r = CliRunner().invoke(main, ["score", str(sample_data / "amlsim" / "transactions.csv"), "--out", str(run), "-q", "--excel-max-cases", "3"])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    cases = pq.read_table(run / "cases.parquet")
+    alerts = pq.read_table(run / "alerts.parquet")
+    assert cases.num_rows > 3 and pacsv.read_csv(run / "cases.csv").num_rows == cases.num_rows
+    wb = openpyxl.load_workbook(run / "cases.xlsx", read_only=True)
+    assert wb.sheetnames == ["Cases", "Alerts", "Notes"]
+    rows = list(wb["Cases"].values)
+    top = cases.sort_by([("risk_score", "descending"), ("case_id", "ascending")]).slice(0, 3)
+    assert [x[0] for x in rows[1:]] == top["case_id"].to_pylist()  # the three of highest risk, in order
+    kept_alerts = {a for ids in top["alert_ids"].to_pylist() for a in ids}
+    sheet_alerts = [x[0] for x in list(wb["Alerts"].values)[1:]]
+    assert set(sheet_alerts) == kept_alerts and len(sheet_alerts) == len(kept_alerts) < alerts.num_rows
+    notes = " ".join(x[0] for x in wb["Notes"].values)
+    assert f"3 cases of highest risk of {cases.num_rows:,}" in notes and "cases.parquet and cases.csv" in notes
+    assert "alerts.parquet and alerts.csv" in notes
+
+
+def test_workbook_holds_every_case_under_the_cap_and_with_zero(tmp_path, sample_data):
+    import openpyxl
+    import pyarrow.parquet as pq
+
+    from followmoney.pipeline import EXCEL_MAX_CASES, run_score
+
+    assert EXCEL_MAX_CASES == 10_000
+    run_score([sample_data / "amlsim" / "transactions.csv"], tmp_path / "a", progress=False)  # default cap, not reached
+    run_score([sample_data / "amlsim" / "transactions.csv"], tmp_path / "b", progress=False, excel_max_cases=None)
+    n = pq.read_table(tmp_path / "a" / "cases.parquet").num_rows
+    for run in ("a", "b"):
+        wb = openpyxl.load_workbook(tmp_path / run / "cases.xlsx", read_only=True)
+        assert wb.sheetnames == ["Cases", "Alerts"]
+        assert len(list(wb["Cases"].values)) == n + 1

@@ -32,7 +32,7 @@ def test_parallel_transfers_are_separate_edges():
     G = fm.build_graph(fm.Bundle(transactions=pa.Table.from_pylist(rows)))
     edges = G.get_edge_data("ACC-A", "ACC-B")
     assert set(edges) == {"tx1", "tx2"}
-    assert sum(e["amount_cents"] for e in edges.values()) == 1200
+    assert sum(e["amount_cents"] for e in edges.values()) == 12000  # thousandths of EUR
     assert G.nodes["ACC-A"]["kind"] == "account"
 
 
@@ -97,7 +97,7 @@ def test_br17_parallel_edges_kept_exact_duplicate_dropped(compact):
     assert G.number_of_edges("ACC-A", "ACC-B") == 2
     assert G.graph["duplicates_dropped"] == 1
     F = flow_graph(_br17(drop_conflict=True))
-    assert F["ACC-A"]["ACC-B"]["count"] == 2 and F["ACC-A"]["ACC-B"]["totals"] == {"EUR": 1200}
+    assert F["ACC-A"]["ACC-B"]["count"] == 2 and F["ACC-A"]["ACC-B"]["totals"] == {"EUR": 12000}
     if not compact:
         assert set(G.get_edge_data("ACC-A", "ACC-B")) == {"tx1", "tx2"}
     else:
@@ -124,10 +124,10 @@ def test_flow_totals_are_per_currency_never_added():
     t = _tx([("t1", "A", "B", "10.00", "EUR", 1), ("t2", "A", "B", "5.50", "USD", 3), ("t3", "A", "B", "1.00", "EUR", 2)])
     F = flow_graph(t)
     e = F["A"]["B"]
-    assert e["totals"] == {"EUR": 1100, "USD": 550} and e["count"] == 3
+    assert e["totals"] == {"EUR": 11000, "USD": 5500} and e["count"] == 3
     assert (e["first"], e["last"]) == (T0 + timedelta(days=1), T0 + timedelta(days=3))
     rows = flow_table(t).to_pylist()
-    assert [(r["currency"], r["count"], r["total_cents"]) for r in rows] == [("EUR", 2, 1100), ("USD", 1, 550)]
+    assert [(r["currency"], r["count"], r["total_cents"]) for r in rows] == [("EUR", 2, 11000), ("USD", 1, 5500)]
 
 
 def test_compact_and_full_graphs_have_the_same_edges(sample_data):

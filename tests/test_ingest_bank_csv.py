@@ -125,7 +125,7 @@ def test_results_do_not_depend_on_the_locale(tmp_path, loc):
     )
     env = {**os.environ, "LC_ALL": loc, "LANG": loc}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout.strip()
-    assert out == "['1.20', '22.30', '1234.56', '-5000.00'] ['2024-02-01', '2024-02-12', '2024-02-13', '2024-02-14']"
+    assert out == "['1.200', '22.300', '1234.560', '-5000.000'] ['2024-02-01', '2024-02-12', '2024-02-13', '2024-02-14']"
 
 
 # --------------------------------------------------------------------------- samples

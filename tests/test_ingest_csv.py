@@ -115,6 +115,33 @@ def test_ibm_rounded_amounts_are_flagged(tmp_path):
     assert "amount_rounded" in row["quality_flags"]
 
 
+def test_ibm_ids_flags_and_codes_match_the_row_by_row_definitions(tmp_path):
+    """Column-wise ids, flags, currencies and channels equal what ContentIds / the row-by-row mapping give:
+    repeated rows told apart by occurrence, values trimmed as str.strip() does (non-ASCII spaces too)."""
+    from followmoney.ingest._collect import ContentIds
+
+    head = "Timestamp,From Bank,Account,To Bank,Account,Amount Received,Receiving Currency,Amount Paid,Payment Currency,Payment Format,Is Laundering\n"
+    rows = [
+        "2022/09/01 00:20,1,A,2,B,10.00,US Dollar,10.00,US Dollar,Wire,0",
+        "2022/09/01 00:20,1,A,2,B,10.00,US Dollar,10.00,US Dollar,Wire,0",  # the same again
+        "2022/09/01 00:20,1, A ,2,B,10.00,US Dollar,10.00,US Dollar,Wire,0",  # the same once trimmed
+        "2022/09/01 00:21,1,A,1,A,-5.001,Gold,5.00,Euro,Barter,1",
+        "2022/09/01 00:22,1,\u00a0Ä\u00a0,2,B,1.00,Yen,1.00,Yen,Cash,0",
+        "2022/09/01 00:23,1,A,2,B,(null),Euro,(null),Euro,Cheque,0",
+    ]
+    f = tmp_path / "t.csv"
+    f.write_text(head + "\n".join(rows) + "\n", "utf-8")
+    t = ibm_aml.read(f).transactions.to_pylist()
+    ids = ContentIds("T")
+    want = [ids("ibm_aml", *(v.strip() for v in r.split(","))) for r in rows]
+    assert [x["txn_id"] for x in t] == want and len(set(want)) == 6
+    assert t[4]["from_account"] == "1/\u00a0Ä\u00a0"  # ids trim, account ids keep the value
+    assert [x["quality_flags"] for x in t] == [[], [], [], ["self_transfer", "negative_amount", "amount_rounded", "unknown_currency"], [], ["invalid_amount"]]
+    assert [x["currency"] for x in t] == ["USD", "USD", "USD", "EUR", "JPY", "EUR"]
+    assert t[3]["currency_received"] is None
+    assert [x["channel"] for x in t] == ["wire", "wire", "wire", "other", "cash_deposit", "cheque"]
+
+
 # --------------------------------------------------------------------- read()
 def test_read_unknown_format_names_the_file(tmp_path):
     f = tmp_path / "mystery.csv"

@@ -12,6 +12,7 @@ import pyarrow as pa
 import pytest
 
 import followmoney as fm
+from followmoney.core.units import money_str
 from followmoney.core import schema
 from followmoney.ingest import InputError, mt940
 
@@ -191,7 +192,7 @@ def test_a_fragment_without_20_is_read_one_statement_per_opening_balance(tmp_pat
     assert mt940.sniff(p, p.read_bytes()) is True
     b = mt940.read(p)
     b.reconcile()
-    assert [str(x) for x in b.statements.column("opening_balance").to_pylist()] == ["380115.12", "0.12"]
+    assert b.statements.column("opening_balance").to_pylist() == [Decimal("380115.12"), Decimal("0.12")]
     assert all("statement_header_missing" in f for f in b.statements.column("quality_flags").to_pylist())
 
 
@@ -200,12 +201,12 @@ def test_shared_amount_formats_and_sparkasse_fragments():
         pytest.skip("shared samples absent")
     b = fm.read(SHARED_MT940 / "wolph_betterplace_amount_formats.sta")
     b.reconcile()
-    got = [(str(s["opening_balance"]), s["currency"]) for s in b.statements.to_pylist()]
+    got = [(money_str(s["opening_balance"], s["currency"]), s["currency"]) for s in b.statements.to_pylist()]
     assert got == [("380115.12", "EUR"), ("380115.10", "EUR"), ("380115.00", "EUR"), ("0.12", "EUR"), ("0.12", "EUR"), ("1.12", "EUR")]
     b = fm.read(SHARED_MT940 / "wolph_self-provided_sparkassen.sta")
     b.reconcile()
     (r,) = b.transactions.to_pylist()  # ':61:' amount wrapped onto the next line, ':86:' tag broken after ':'
-    assert (str(r["signed_amount"]), r["description"], r["source_ref"]) == ("30.00", "Test", "wolph_self-provided_sparkassen.sta:1")
+    assert (money_str(r["signed_amount"], r["currency"]), r["description"], r["source_ref"]) == ("30.00", "Test", "wolph_self-provided_sparkassen.sta:1")
     assert r["value_date"] == date(2018, 11, 26)
 
 

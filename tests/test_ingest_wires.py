@@ -175,7 +175,7 @@ def test_mt103_dos_pcc_container_and_iban_beneficiaries():
 
 
 def test_mt101_sequence_b_is_a_payment_dated_by_field_30():
-    b = fm.read(DATA / "prowide_MT101.fin")
+    b = fm.read(DATA / "prowide_MT101.fin", consolidate=False)  # account ids as the adapter writes them
     (r,) = b.transactions.to_pylist()
     assert (r["amount"], r["currency"], r["message_type"], r["source_txn_ref"]) == (Decimal("14.00"), "CNY", "MT101", "010735904")
     assert r["timestamp"] == datetime(2017, 5, 2, tzinfo=timezone.utc)
@@ -193,7 +193,7 @@ def test_shared_mt103_samples(shared):
     assert [(r["amount"], r["counterparty_name"]) for r in rows[-3:]] == [
         (Decimal("47000.00"), "MS FOOOOOO CONSERVSDOR FIMF"), (Decimal("10000.00"), "MS FOOOOOO MODERADO FIMF"),
         (Decimal("10000.00"), "MS LATINOAMERICA FIM")]  # fmt: skip
-    b = fm.read(d / "prowide_examples_mt103_single_with_block5.txt")
+    b = fm.read(d / "prowide_examples_mt103_single_with_block5.txt", consolidate=False)  # ids as written
     (r,) = b.transactions.to_pylist()
     assert (r["amount"], r["to_account"], r["instruction_codes"]) == (Decimal("100000.00"), "IBAN/ES0123456789012345671234", ["SDVA"])
     assert r["from_account"] == "FOOAESMMXXX/12345678" and r["debtor_agent"] == "FOOAESMM"
@@ -435,7 +435,11 @@ def test_the_iso20022_and_mt103_sample_folders_read_whole(shared):
     n = {}
     for s in b.transactions.column("source").to_pylist():
         n[s] = n.get(s, 0) + 1
-    assert (n["pacs008"], n["pain001"], n["mt103"]) == (3, 1, 3 + 13 + 2 + 2 + 1 + 1)
+    # the single MT103 with block 5 is the same example payment as one in the multi-message
+    # file (same :20: reference, accounts and amount): one payment, joined by bank reference
+    assert (n["pacs008"], n["pain001"], n["mt103"]) == (3, 1, 3 + 13 + 2 + 2 + 1 + 1 - 1)
+    (o,) = [o for o in b.observations.to_pylist() if o["source_file"] == "prowide_examples_mt103_single_with_block5.txt"]
+    assert (o["role"], o["matched_by"]) == ("merged", "bank_reference")
 
 
 def test_two_uetrs_are_two_payments_even_with_one_end_to_end_id(tmp_path):

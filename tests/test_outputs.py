@@ -46,7 +46,8 @@ def cases(run_dir):
 
 @pytest.fixture(scope="module")
 def controller_case(cases):
-    return cases.loc[cases["subject_id"] == CONTROLLER, "case_id"].item()
+    # one case per resolved person: the controller's case holds his account
+    return cases.loc[cases["accounts"].map(lambda a: CONTROLLER in list(a)), "case_id"].item()
 
 
 # ----------------------------------------------------------------------------- names
@@ -69,18 +70,18 @@ def fm_eq(col, value):
 
 def test_cases_csv_and_xlsx_show_names_beside_ids(run_dir):
     csv = pd.read_csv(run_dir / "cases.csv")
-    row = csv[csv["subject_id"] == CONTROLLER].iloc[0]
-    assert row["subject_name"] == NAME
+    row = csv[csv["subject_name"] == NAME].iloc[0]
+    assert CONTROLLER in row["accounts"] and row["role"] == "controller"
     wb = openpyxl.load_workbook(run_dir / "cases.xlsx")
     ws = wb["Cases"]
     heads = [c.value for c in ws[1]]
     assert heads[:5] == ["Case ID", "Subject type", "Subject", "Name", "Also written as"]
     rows = [dict(zip(heads, (c.value for c in r))) for r in ws.iter_rows(min_row=2)]
-    ctl = next(r for r in rows if r["Subject"] == CONTROLLER)
-    assert ctl["Name"] == NAME
-    assert "Mara Testini (P" in ctl["Appears to control"]  # names, with the ids beside them
-    victim = next(r for r in rows if r["Subject"].startswith("P") and r["Likely controlled by"])
-    assert f"{NAME} ({CONTROLLER})" in victim["Likely controlled by"]
+    ctl = next(r for r in rows if r["Name"] == NAME)
+    assert ctl["Likely role"] == "controller"
+    assert "Mara Testini (C" in ctl["Appears to control"]  # names, with the (resolved) ids beside them
+    victim = next(r for r in rows if r["Likely controlled by"])
+    assert f"{NAME} ({ctl['Subject']})" in victim["Likely controlled by"]
 
 
 def test_workbook_is_usable_in_excel(run_dir):
@@ -128,7 +129,7 @@ def test_report_accepts_case_id_name_and_account_in_any_case(run_dir, controller
     r = run("report", query, "--run", run_dir, "--out", out)
     assert r.exit_code == 0, r.output
     html = unescape(out.read_text("utf-8"))
-    assert f"Evidence pack: {NAME} ({CONTROLLER})" in html
+    assert f"Evidence pack: {NAME} (C" in html and CONTROLLER in html  # the resolved person, his account listed
 
 
 def test_pack_names_the_subject_and_lists_the_reports_naming_him(run_dir, controller_case, tmp_path):
@@ -142,7 +143,7 @@ def test_pack_names_the_subject_and_lists_the_reports_naming_him(run_dir, contro
     for ref in ("DEXB-STR-2026-001", "DEXB-STR-2026-002", "DEXB-SAR-2026-004"):
         assert ref in section
     assert "9001" in section  # the reporting entity
-    assert "Mara Testini (P" in text  # who he appears to control, by name
+    assert "Mara Testini (C" in text  # who he appears to control, by name
 
 
 def test_report_miss_suggests_case_ids_without_personal_data(run_dir, controller_case, tmp_path):
@@ -207,7 +208,7 @@ def test_graph_exports_carry_every_payment_and_a_label_on_every_node(run_dir, tm
     per_currency = Counter()
     for d in payments:
         per_currency[d["currency"]] += Decimal(d["amount"])
-        assert int(d["amount_cents"]) == Decimal(d["amount"]) * 100 and float(d["weight"]) > 0
+        assert int(d["amount_cents"]) == Decimal(d["amount"]) * 1000 and float(d["weight"]) > 0  # thousandths (issue 13)
     assert per_currency == {"AED": sum(tx["amount"].to_pylist())}
     assert all(str(d.get("label") or "").strip() for _, d in G.nodes(data=True))
     assert G.nodes[CONTROLLER]["label"] == f"{NAME} · 1001002001" and G.nodes[CONTROLLER]["band"] == "urgent"

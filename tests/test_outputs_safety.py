@@ -95,8 +95,9 @@ def test_r05_trace_tables_are_inert(r05_run, tmp_path):
     import pyarrow.parquet as pq
 
     cases = pq.read_table(r05_run / "cases.parquet").to_pylist()
-    controller = next(c["subject_id"] for c in cases if c["role"] == "controller")
-    assert controller.startswith("=HYPERLINK")  # the institution code is part of the account id
+    # the controller's account (the institution code is part of the account id)
+    controller = next(a for c in cases if c["role"] == "controller" for a in c["accounts"])
+    assert controller.startswith("=HYPERLINK")
     out = tmp_path / "trace"
     r = run("trace", r05_run, "--to", controller, "--out", out)
     assert r.exit_code == 0, r.output

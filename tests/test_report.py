@@ -31,7 +31,7 @@ def pack(run_dir, tmp_path_factory):
 
 def test_pack_holds_case_alerts_evidence_and_reproduction_data(pack):
     html = unescape(pack.read_text("utf-8"))
-    assert f"Evidence pack: Tariq Fictus ({CONTROLLER})" in html and "controller" in html
+    assert "Evidence pack: Tariq Fictus (C" in html and CONTROLLER in html and "controller" in html  # his case, his account
     for rule in ("ML-01", "HT-11"):
         assert rule in html
     assert "str_2026_001.xml#/report[1]/transaction[1]" in html  # source reference into the original report

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pyarrow.compute as pc
 import pytest
+from decimal import Decimal
 from click.testing import CliRunner
 
 import followmoney as fm
@@ -43,7 +44,7 @@ def test_r02_short_bank_csv_row_is_a_reject_with_its_line(rob):
     (rej,) = b.rejects.to_pylist()
     assert rej["source_ref"] == "r02_bank_csv_short_row.csv:3" and rej["code"] == "short_row"
     # the other two rows load with their amounts
-    assert sorted(str(a) for a in b.transactions.column("amount").to_pylist()) == ["54.52", "600.30"]
+    assert sorted(b.transactions.column("amount").to_pylist()) == [Decimal("54.52"), Decimal("600.30")]
 
 
 @pytest.mark.parametrize(
@@ -63,16 +64,22 @@ def test_r14_overflowing_row_among_good_rows_only_that_row_is_rejected(tmp_path)
         "tran_id,orig_acct,bene_acct,tx_type,base_amt,tran_timestamp,is_sar,alert_id\n"
         "1,10,11,TRANSFER,100.00,2017-01-01T00:00:00Z,False,-1\n"
         "2,10,11,TRANSFER,-99999999999999999,2017-01-01T00:00:00Z,False,-1\n"
-        "3,11,10,TRANSFER,9999999999999999.99,2017-01-02T00:00:00Z,False,-1\n"
+        "3,11,10,TRANSFER,999999999999999.99,2017-01-02T00:00:00Z,False,-1\n"
     )
     b = fm.read(p)
     _reconciles(b)
     assert b.rejects.column("source_ref").to_pylist() == ["transactions.csv:3"]
-    assert [str(a) for a in b.transactions.column("amount").to_pylist()] == ["100.00", "9999999999999999.99"]
+    assert b.transactions.column("amount").to_pylist() == [Decimal("100.00"), Decimal("999999999999999.99")]
 
 
-def test_r21_statement_total_beyond_range_is_flagged_not_fatal(rob):
-    b = fm.read(rob / "r21_mt940_entries_total_overflow.sta")
+def test_r21_statement_total_beyond_range_is_flagged_not_fatal(rob, tmp_path):
+    # the storage range is 10^15 (decimal(18, 3), exact thousandths in int64): the shared
+    # file's 16-digit entry is now out of range itself, so the case is written at the new range
+    text = (rob / "r21_mt940_entries_total_overflow.sta").read_text("latin-1")
+    text = text.replace("CN9999999999999999,99", "CN999999999999999,99").replace("CN44,00", "CN999999999999999,00")
+    p = tmp_path / "r21_at_new_range.sta"
+    p.write_text(text, "latin-1")
+    b = fm.read(p)
     _reconciles(b)
     (st,) = b.statements.to_pylist()
     assert "entries_total_out_of_range" in st["quality_flags"]

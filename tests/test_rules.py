@@ -85,6 +85,20 @@ def test_fan_in_distinct_senders():
     assert alerts_of(bundle(rows), "ML-05") == []  # defaults: 8 senders within 7 days
 
 
+def test_fan_in_evidence_leaves_out_counterparties_known_before_the_window_for_each_hub():
+    rows = []
+    for h, (hub, day0) in enumerate([("HUB/A", 100), ("HUB/C", 200)]):
+        base = 100 * h
+        rows.append(tx(base, f"K/{hub}", hub, "50.00", 0))  # a sender the hub has known since day 0
+        rows += [tx(base + 1 + i, f"S/{hub}/{i}", hub, "100.00", day0 + i) for i in range(6)]
+        rows.append(tx(base + 10, f"K/{hub}", hub, "70.00", day0 + 1))
+    a = {x["subject_id"]: x for x in alerts_of(bundle(rows), "ML-05", rules={"ML-05": AMLSIM})}
+    assert set(a) == {"HUB/A", "HUB/C"}
+    assert a["HUB/A"]["evidence_txn_ids"] == [f"t{i:04d}" for i in range(1, 7)]  # t0010, the known sender, left out
+    assert a["HUB/C"]["evidence_txn_ids"] == [f"t{i:04d}" for i in range(101, 107)]
+    assert "7 distinct senders" in a["HUB/C"]["explanation"]
+
+
 def test_fan_in_below_threshold_or_spread_out():
     rows = [tx(i, f"S/{i}", "HUB/1", "100.00", i * 10) for i in range(5)]
     assert alerts_of(bundle(rows), "ML-05", rules={"ML-05": AMLSIM}) == []

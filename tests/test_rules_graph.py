@@ -522,3 +522,46 @@ def test_gather_scatter_needs_a_burst_above_the_hubs_usual_senders(months, alert
     assert ("HUB/1" in {a["subject_id"] for a in alerts}) is alerted
     if months == 1:
         assert "Its usual count of senders is 0" in alerts[0]["explanation"]
+
+
+def test_graph_rules_share_one_edge_table_per_run(monkeypatch):
+    """The edge table of the run's frame is built once, not once per graph rule, and the
+    alerts are the same as when every rule builds its own."""
+    from followmoney.detect.rules import _graph
+
+    b = bundle(scatter_gather_rows() + ring_rows() + chain_rows() + stack_rows())
+    real = _graph._edges
+    built = []
+
+    def counting(frame):
+        built.append(id(frame))
+        return real(frame)
+
+    monkeypatch.setattr(_graph, "_edges", counting)
+    shared = fm.score(b, rules=GRAPH_RULES)
+    counts = pd.Series(built).value_counts()
+    assert counts.max() == 1 and len(built) <= 2  # the run's frame once; ML-08 filters its own
+    monkeypatch.setattr(_graph, "_shared_edges", lambda frame, ctx: real(frame))
+    assert shared.drop_columns(["run_id"]).equals(fm.score(b, rules=GRAPH_RULES).drop_columns(["run_id"]))
+    assert shared.num_rows >= 3
+
+
+def test_shared_edge_table_is_dropped_after_its_last_reader(monkeypatch):
+    """Memory: the edge table is not held for the rules that run after the graph rules."""
+    import dataclasses
+
+    seen = {}
+
+    def spy(rule_id):
+        real = REGISTRY[rule_id].func
+
+        def func(frame, ctx):
+            seen[rule_id] = "graph_edges" in ctx.shared
+            return real(frame, ctx)
+
+        monkeypatch.setitem(REGISTRY, rule_id, dataclasses.replace(REGISTRY[rule_id], func=func))
+
+    for r in ("ML-10", "ML-12", "ML-13"):
+        spy(r)
+    fm.score(bundle(scatter_gather_rows() + ring_rows()), rules=["ML-07", "ML-10", "ML-12", "ML-13"])
+    assert seen == {"ML-10": True, "ML-12": True, "ML-13": False}

@@ -17,7 +17,7 @@ def test_every_field_is_documented():
 def test_money_is_decimal_and_time_is_utc():
     tx = schema.SCHEMAS["transactions"]
     for col in ("amount", "amount_local", "amount_received"):
-        assert tx.field(col).type == pa.decimal128(18, 2)
+        assert tx.field(col).type == pa.decimal128(18, 3)
     assert tx.field("timestamp").type == pa.timestamp("us", tz="UTC")
 
 
@@ -38,10 +38,12 @@ def test_validate_names_the_column():
         schema.validate(t, "accounts")
 
 
-@given(st.decimals(min_value=Decimal("-9999999999999999.99"), max_value=Decimal("9999999999999999.99"), places=2))
+@given(st.decimals(min_value=Decimal("-999999999999999.999"), max_value=Decimal("999999999999999.999"), places=3))
 def test_to_cents_is_exact(d):
+    """Integer thousandths of the unit, exactly: three-decimal currencies (KWD) included."""
     arr = pa.array([d], schema.MONEY)
-    assert schema.to_cents(arr).to_pylist() == [int(d * 100)]
+    assert schema.to_cents(arr).to_pylist() == [int(d * 1000)]
+    assert schema.from_cents(schema.to_cents(arr)).to_pylist() == [d]
 
 
 def test_has_flag():

@@ -658,7 +658,7 @@ def test_backward_funding_sums_to_the_destination(rows, method):
     ix = trace.TraceIndex(table)
     sc = ix.scope("EUR")
     cin, cout = sc.state_before(ix.account_code(dest), sc.n)
-    assert funded == D(cin - cout) / 100
+    assert funded == D(cin - cout) / 1000  # the index counts thousandths of the unit
 
 
 # ----------------------------------------------------------------------- API behaviour
@@ -740,3 +740,31 @@ def test_cli_trace_errors_are_one_line(sample_data):
     assert r.exit_code == 2
     r = CliRunner().invoke(main, ["trace", str(path), "--from", "amlsim/475", "--since", "not a date"])
     assert r.exit_code == 2
+
+
+# --------------------------------------------------------------------------- minor units (issue 13)
+@pytest.mark.parametrize("currency, share", [("EUR", D("33.33")), ("KWD", D("33.333")), ("JPY", D("33"))])
+def test_pro_rata_shares_are_whole_minor_units_of_the_currency(currency, share):
+    """A third of 100 tainted in a balance of 300 paid on: rounded down to a cent, a fils, a yen."""
+    tx = txns([("t1", 0, None, "A", 100), ("t2", 1, None, "A", 200), ("t3", 2, "A", "B", 100)], currency)
+    r = trace.forward(tx, ["t1"], method="pro_rata")
+    (hop,) = [h for h in r.hops.to_pylist() if h["txn_id"] == "t3"]
+    assert hop["tainted_amount"] == share
+    assert r.check_conservation()
+
+
+def test_pro_rata_split_over_several_sources_is_in_whole_cents():
+    """Two sources sharing one account: the payment's taint is split in cents, never in thousandths."""
+    tx = txns([("s1", 0, None, "A", 10), ("s2", 0.5, None, "A", 20), ("c", 0.7, None, "A", 70), ("p", 1, "A", "B", D("0.07"))])
+    r = trace.forward(tx, ["s1", "s2"], method="pro_rata")
+    carried = [h["tainted_amount"] for h in r.hops.to_pylist() if h["txn_id"] == "p"]
+    assert sum(carried) <= D("0.03") and all(a == a.quantize(D("0.01")) for a in carried)
+    assert r.check_conservation()
+
+
+def test_an_amount_with_more_decimals_than_the_currency_is_refused():
+    tx = txns([("t1", 0, None, "A", 100), ("t2", 1, "A", "B", 50)])
+    with pytest.raises(fm.TraceError, match="more decimals than EUR"):
+        trace.forward(tx, "A", amount="10.005", since="1970-01-01")
+    r = trace.forward(txns([("t1", 0, None, "A", 100), ("t2", 1, "A", "B", 50)], "KWD"), "A", amount="10.005", since="1970-01-01")
+    assert r.totals.to_pylist()[0]["tainted"] == D("10.005")

@@ -6,8 +6,9 @@ explained typology rules and learned models.
 
 The package is a set of stages, each a subpackage whose ``__init__`` is its public face:
 ``core`` (data model) → ``normalize`` → ``ingest`` / ``resolve`` / ``datasets`` →
-``detect`` / ``trace`` / ``graph`` → ``evaluate`` → ``view`` / ``export`` → ``share`` →
-``pipeline`` → ``cli``. Each stage imports only stages listed before it (checked by the tests).
+``consolidate`` (one picture across sources) → ``detect`` / ``trace`` / ``graph`` → ``evaluate`` →
+``view`` / ``export`` → ``share`` → ``pipeline`` → ``cli``. Each stage imports only stages listed
+before it (checked by the tests).
 
 The names below load lazily: ``import followmoney`` costs little more than pyarrow, and
 a stage's dependencies (scikit-learn, networkx, matplotlib) load on first use. Importing
@@ -58,7 +59,9 @@ _LAZY = {
     "resolve": "followmoney.resolve",
     "ResolverSettings": "followmoney.resolve",
     "shared_identifiers": "followmoney.resolve",
+    "consolidate": "followmoney.consolidate",
     "make_transactions": "followmoney.datasets",
+    "make_multisource": "followmoney.datasets",
     "sample_data_path": "followmoney.datasets",
     "build_graph": "followmoney.graph",
     "entity_graph": "followmoney.graph",

@@ -25,7 +25,7 @@ from followmoney.core.config import Config
 from followmoney.datasets import sample_data_path
 from followmoney.consolidate import read
 from followmoney.ingest import ADAPTERS
-from followmoney.pipeline import EXPORT_FORMATS, EXIT_CODES, exit_code, export_run, flat, load_run, read_or_load, run_score
+from followmoney.pipeline import EXCEL_MAX_CASES, EXPORT_FORMATS, EXIT_CODES, exit_code, export_run, flat, load_run, read_or_load, run_score
 from followmoney.share._cli import share as share_commands
 from followmoney.exceptions import FollowMoneyError
 from followmoney.trace import METHODS
@@ -89,26 +89,39 @@ class _Guard:
 def _config(config_file, jurisdiction=None) -> Config:
     """The run configuration: the TOML file (else the defaults), with ``--jurisdiction`` on top."""
     cfg = Config.from_toml(config_file) if config_file else Config()
+    if jurisdiction and jurisdiction.lower() == "auto":  # chosen from the goAML reports once read
+        return cfg
     return Config(**{**cfg.to_dict(), "jurisdiction": jurisdiction}) if jurisdiction else cfg
 
 
-def _score(paths, out, fmt, config_file, jurisdiction, quiet, previous=None, model=None, engine="pandas", scheduler=None, workers=None):
+def _score(paths, out, fmt, config_file, jurisdiction, quiet, previous=None, model=None, mappings=(), profile=None, aliases=None,
+           excel_max_cases=EXCEL_MAX_CASES, engine="pandas", scheduler=None, workers=None):
     with _Guard():
         if engine != "dask" and (scheduler or workers):
             raise click.UsageError("--scheduler and --workers go with --engine dask")
         if scheduler and workers:
             raise click.UsageError("--scheduler and --workers exclude each other (the cluster at ADDRESS has its workers)")
         cfg = _config(config_file, jurisdiction)
+        read_options = {}
+        if mappings:
+            read_options["mapping"] = [str(m) for m in mappings]
+        if profile:
+            read_options["profile"] = str(profile)
         summary = run_score(
             list(paths), Path(out), fmt=fmt, cfg=cfg, progress=False if quiet else None, previous=previous, model=model,
+            excel_max_cases=excel_max_cases or None,
+            auto_jurisdiction=bool(jurisdiction) and jurisdiction.lower() == "auto",
+            aliases=aliases, read_options=read_options,
             engine=engine, scheduler=scheduler, workers=workers,
-        )
+        )  # fmt: skip
     if not quiet:
         _print_summary(summary)
     for f in summary["failed_files"]:
         click.echo(f"followmoney: error: {f['error']}", err=True)
     for f in summary["failures"]:
         click.echo(f"followmoney: warning: {f['detector']} {f['id']} failed ({f['error']}); its alerts are missing", err=True)
+    for n in summary.get("notes", []):
+        click.echo(f"followmoney: note: {n['note']}", err=True)
     if summary["failed_files"]:
         sys.exit(EXIT_CODES["input"])
     if summary["failures"]:
@@ -128,26 +141,43 @@ def main(verbose: int) -> None:
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="Output directory.")
 @click.option("--format", "fmt", default="auto", type=click.Choice(["auto", *ADAPTERS]), show_default=True)
 @click.option("--config", "config_file", type=click.Path(path_type=Path), help="TOML configuration file.")
-@click.option("--jurisdiction", help="Override the configuration's jurisdiction (e.g. AU, US, ID).")
+@click.option("--jurisdiction", help="Override the configuration's jurisdiction (e.g. AU, US, ID; 'auto': from the goAML reports' local currency).")
 @click.option("--previous", type=click.Path(path_type=Path, exists=True, file_okay=False),
               help="Output directory of the previous run: repeats without new evidence are not raised again.")  # fmt: skip
 @click.option("--model", type=click.Path(path_type=Path, exists=True, dir_okay=False),
               help="Model from `followmoney train`: its alerts join the rules' alerts.")  # fmt: skip
+@click.option("--mapping", "mappings", multiple=True, metavar="NAME|FILE",
+              help="Bank CSV mapping profile (bundled name or TOML file); repeatable: each CSV takes the first that fits.")  # fmt: skip
+@click.option("--profile", metavar="NAME|FILE", help="goAML code-list profile (uae, generic or a TOML file) for every goAML report.")
+@click.option("--aliases", type=click.Path(path_type=Path, exists=True, dir_okay=False),
+              help="Account alias file (TOML [accounts] or CSV raw,account_id) for bank-specific account conventions.")  # fmt: skip
+@click.option("--excel-max-cases", type=click.IntRange(min=0), default=EXCEL_MAX_CASES, show_default=True,
+              help="cases.xlsx holds this many cases of highest risk and their alerts (0: all); the CSV/Parquet files hold all.")  # fmt: skip
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar, no summary.")
 @click.option("--engine", type=click.Choice(["pandas", "dask"]), default="pandas", show_default=True,
               help="dask: run the rules over account partitions on a Dask cluster (needs followmoney[dask]).")  # fmt: skip
 @click.option("--scheduler", metavar="ADDRESS", help="With --engine dask: the Dask scheduler to use (e.g. tcp://host:8786).")
 @click.option("--workers", type=click.IntRange(min=1), help="With --engine dask: start a local cluster of N worker processes.")
-def score(paths, out, fmt, config_file, jurisdiction, previous, model, quiet, engine, scheduler, workers):
-    """Read PATHS (files, folders or globs), score them and write cases, alerts and tables to --out."""
-    _score(paths, out, fmt, config_file, jurisdiction, quiet, previous, model, engine, scheduler, workers)
+def score(paths, out, fmt, config_file, jurisdiction, previous, model, mappings, profile, aliases, excel_max_cases, quiet, engine, scheduler, workers):
+    """Read PATHS (files, folders or globs), consolidate them into one picture, score them and write cases, alerts and tables to --out."""
+    _score(paths, out, fmt, config_file, jurisdiction, quiet, previous, model, mappings, profile, aliases, excel_max_cases, engine, scheduler, workers)
 
 
 @main.command()
 @click.option("--out", default="demo_output", show_default=True, type=click.Path(path_type=Path))
 @click.option("-q", "--quiet", is_flag=True)
-def demo(out, quiet):
-    """Score the bundled sample data (AMLSim slice and synthetic goAML reports)."""
+@click.option("--multisource", is_flag=True,
+              help="Instead: write a synthetic multi-source case (STRs, camt.053, MT940, bank CSV) beside --out and score it.")  # fmt: skip
+def demo(out, quiet, multisource):
+    """Score the bundled sample data (AMLSim slice and synthetic goAML reports), or a multi-source case."""
+    if multisource:
+        from followmoney.datasets import make_multisource
+
+        world = make_multisource(Path(out).parent / f"{Path(out).name}_sources", seed=1, n_workers=6, n_months=2)
+        if not quiet:
+            click.echo(f"Scoring a synthetic multi-source case: {len(world.files)} files, {len(world.payments)} real payments")
+        _score(world.files, out, "auto", None, "MY", quiet)
+        return
     data = sample_data_path()
     if not quiet:
         click.echo(f"Scoring the bundled sample data in {data}")

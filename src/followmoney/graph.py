@@ -56,6 +56,7 @@ __all__ = [
     "TimedPath",
     "FLOW_TABLE_SCHEMA",
     "analyst_graph",
+    "case_nodes",
 ]
 
 _KEY_COLUMNS = ("source", "target", "amount_cents", "currency", "timestamp")
@@ -67,7 +68,7 @@ FLOW_TABLE_SCHEMA = pa.schema(
         pa.field("target", pa.string(), nullable=False, metadata={"doc": "Receiving account (or party)."}),
         pa.field("currency", pa.string(), metadata={"doc": "ISO 4217 of total_cents."}),
         pa.field("count", pa.int64(), nullable=False, metadata={"doc": "Transactions in this direction and currency."}),
-        pa.field("total_cents", pa.int64(), metadata={"doc": "Sum in hundredths of currency."}),
+        pa.field("total_cents", pa.int64(), metadata={"doc": "Sum in thousandths of the currency unit (exact for every ISO 4217 minor unit)."}),
         pa.field("first", schema.TIMESTAMP, metadata={"doc": "Earliest transaction, UTC."}),
         pa.field("last", schema.TIMESTAMP, metadata={"doc": "Latest transaction, UTC."}),
     ]
@@ -154,7 +155,7 @@ def transaction_graph(data: Bundle | pa.Table, *, compact: bool = False) -> nx.M
         with an unknown side are not edges and are counted.
     compact : bool, default False
         False: edges are keyed by ``txn_id`` and carry ``amount_cents`` (int,
-        hundredths of ``currency``), ``currency``, ``timestamp`` (UTC datetime) and
+        thousandths of ``currency``), ``currency``, ``timestamp`` (UTC datetime) and
         ``channel``. True: edges are keyed by their row number in
         ``G.graph["edges"]`` (a :class:`pyarrow.Table` with ``txn_id, source, target,
         amount_cents, currency, timestamp, channel``) and carry no attributes: less
@@ -228,7 +229,7 @@ def flow_table(data: Bundle | pa.Table) -> pa.Table:
     pyarrow.Table
         :data:`FLOW_TABLE_SCHEMA`: ``source, target, currency, count, total_cents,
         first, last``, sorted by source, target, currency. Totals are per currency,
-        in hundredths, exact.
+        in thousandths of the unit, exact.
 
     Raises
     ------
@@ -274,7 +275,7 @@ def flow_graph(data: Bundle | pa.Table) -> nx.DiGraph:
     -------
     networkx.DiGraph
         Edge attributes: ``count`` (transactions, all currencies), ``totals`` (dict
-        currency → hundredths; never summed across currencies), ``first``, ``last``
+        currency → thousandths; never summed across currencies), ``first``, ``last``
         (UTC datetimes). ``G.graph`` as for :func:`transaction_graph`.
 
     Raises
@@ -286,7 +287,7 @@ def flow_graph(data: Bundle | pa.Table) -> nx.DiGraph:
     >>> import followmoney as fm
     >>> F = flow_graph(fm.read(fm.sample_data_path() / "goaml"))
     >>> F["DEXB/1001002001"]["GSMB/2002003001"]["totals"]
-    {'AED': 15000000}
+    {'AED': 150000000}
     """
     edges, counts = _edges(data)
     t = _flow_table(edges)
@@ -413,7 +414,7 @@ def build_graph(bundle: Bundle, *, parties: bool = True) -> nx.MultiDiGraph:
 
     * ``"transaction"``: one edge per transaction, keyed by ``txn_id``, from the paying
       side to the receiving side (an account; else the party, e.g. a walk-in cash
-      depositor), with ``amount_cents`` (int, hundredths of ``currency``),
+      depositor), with ``amount_cents`` (int, thousandths of ``currency``),
       ``currency``, ``timestamp`` (UTC) and ``channel``. Parallel transfers are kept;
       exact duplicate rows are dropped and counted in ``G.graph["duplicates_dropped"]``.
       Transactions with only one known side (e.g. cash withdrawn by nobody named)
@@ -818,7 +819,8 @@ def analyst_graph(bundle: Bundle, resolution=None, *, names=None, cases: pa.Tabl
         accounts; the id where no source names it), ``name`` where known and
         ``kind``. Payment edges (key ``payment:<currency>``) have ``relation`` =
         ``"payment"``, ``currency`` (ISO 4217), ``amount`` (exact decimal text in that
-        currency), ``amount_cents`` (int, hundredths: exact), ``count``, ``first`` and
+        currency, with its ISO 4217 decimals), ``amount_cents`` (int, thousandths of the
+        unit: exact), ``count``, ``first`` and
         ``last`` (UTC), ``label`` (e.g. ``"AED 150,000.00 (1)"``) and ``weight``
         (the amount as a number, for edge thickness only: use ``amount`` for sums).
         Amounts are never added across currencies.
@@ -832,7 +834,6 @@ def analyst_graph(bundle: Bundle, resolution=None, *, names=None, cases: pa.Tabl
     >>> G.nodes["DEXB/1001002001"]["label"]
     'Tariq Fictus · 1001002001'
     """
-    from decimal import Decimal
 
     from followmoney.names import display_names
     from followmoney.resolve import resolve
@@ -847,8 +848,8 @@ def analyst_graph(bundle: Bundle, resolution=None, *, names=None, cases: pa.Tabl
         for node in (s, t):
             if node not in G:
                 G.add_node(node, kind="party" if node.startswith("P") else "account")
-        amount = Decimal(int(cents or 0)) / 100
-        G.add_edge(s, t, f"payment:{cur}", relation="payment", currency=cur, amount=f"{amount:.2f}",
+        amount = units.from_scaled(int(cents or 0))
+        G.add_edge(s, t, f"payment:{cur}", relation="payment", currency=cur, amount=units.money_str(amount, cur),
                    amount_cents=int(cents or 0), count=int(n), first=first, last=last,
                    label=f"{units.money_text(int(cents or 0), cur)} ({n})", weight=float(amount))  # fmt: skip
     for org, who, role, code in zip(*(bundle.relations[c].to_pylist() for c in ("party_id", "related_party_id", "role", "role_code"))):
@@ -857,11 +858,7 @@ def analyst_graph(bundle: Bundle, resolution=None, *, names=None, cases: pa.Tabl
             if node not in G:
                 G.add_node(node, kind="party")
         G.add_edge(who, org, f"relation:{role}", relation=role, role_code=code, label=role.replace("_", " "))
-    subjects = {}
-    if cases is not None:
-        for r in cases.select(["case_id", "subject_kind", "subject_id", "risk_score", "band", "role"]).to_pylist():
-            sid = r["subject_id"]
-            subjects["id:" + sid if r["subject_kind"] == "identifier" else cmap.get(sid, sid)] = r
+    subjects = case_nodes(cases, cmap) if cases is not None else {}
     for node, d in G.nodes(data=True):
         name = names.name(node)
         if name:
@@ -871,3 +868,41 @@ def analyst_graph(bundle: Bundle, resolution=None, *, names=None, cases: pa.Tabl
         if case:
             d.update(case_id=case["case_id"], risk_score=float(case["risk_score"]), band=case["band"], role=case["role"])
     return G
+
+
+def case_nodes(cases: pa.Table, cluster_map: dict) -> dict:
+    """The case each graph node belongs to: its subject, accounts and party mentions.
+
+    A case is one resolved subject (:func:`followmoney.build_cases`), so a person's
+    case stands for the cluster node, every account in its ``accounts`` and every
+    mention in its ``parties``. A node in several cases gets the one of highest risk.
+
+    Parameters
+    ----------
+    cases : pyarrow.Table
+        ``case_id, subject_kind, subject_id, risk_score, band, role``; ``accounts`` and
+        ``parties`` (lists of ids) where present.
+    cluster_map : dict of str to str
+        Party id -> cluster id (:meth:`followmoney.resolve.Resolution.cluster_map`).
+
+    Returns
+    -------
+    dict of str to dict
+        Node id (account id, cluster or party id, ``id:<kind>:<value>``) -> the case row.
+
+    Examples
+    --------
+    >>> t = pa.table({"case_id": ["C1"], "subject_kind": ["person"], "subject_id": ["K1"], "risk_score": [0.9],
+    ...               "band": ["urgent"], "role": ["controller"], "accounts": [["B/1"]], "parties": [["P1"]]})
+    >>> sorted(case_nodes(t, {"P1": "K1"}))
+    ['B/1', 'K1']
+    """
+    cols = [c for c in ("case_id", "subject_kind", "subject_id", "risk_score", "band", "role", "accounts", "parties") if c in cases.column_names]
+    out: dict[str, dict] = {}
+    for r in sorted(cases.select(cols).to_pylist(), key=lambda r: -float(r["risk_score"])):
+        sid = r["subject_id"]
+        nodes = ["id:" + sid if r["subject_kind"] == "identifier" else cluster_map.get(sid, sid)]
+        nodes += list(r.get("accounts") or []) + [cluster_map.get(p, p) for p in r.get("parties") or []]
+        for node in nodes:
+            out.setdefault(node, r)
+    return out

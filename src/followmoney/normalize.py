@@ -60,6 +60,7 @@ __all__ = [
     "sorted_name_key",
     "transliterate",
     "phonetic_key",
+    "phone_with_prefix",
     "compare_names",
     "normalize_phone",
     "normalize_email",
@@ -346,6 +347,53 @@ def normalize_phone(raw: str | None, region: str | None = None) -> str | None:
     return None
 
 
+def phone_with_prefix(prefix: str | None, number: str, region: str | None = None) -> str | None:
+    """E.164 of a phone given as a country prefix field and a number field (goAML ``tph_*``).
+
+    Sources write the number in every form: national (``081234567890``), national
+    significant (``81234567890``), international with ``+`` or ``00``, or with the
+    country code again although the prefix field holds it (``62`` + ``6281234567890``).
+    The country code is not repeated: where prefix + number is not a valid number but
+    the number alone, read as international, is, the number alone is taken.
+
+    Parameters
+    ----------
+    prefix : str or None
+        Country calling code as written (``62``, ``+62``, ``0062``).
+    number : str
+        The number as written.
+    region : str, optional
+        ISO 3166-1 alpha-2 for a national number without a prefix.
+
+    Returns
+    -------
+    str or None
+        E.164, or None when no reading is a possible phone number.
+
+    Examples
+    --------
+    >>> [phone_with_prefix("62", n) for n in ("6281234567890", "081234567890", "812 3456 7890")]
+    ['+6281234567890', '+6281234567890', '+6281234567890']
+    >>> phone_with_prefix(None, "+62 812-3456-7890")
+    '+6281234567890'
+    """
+    digits = re.sub(r"\D", "", number or "")
+    pdigits = re.sub(r"\D", "", prefix or "").lstrip("0")
+    s = (number or "").strip()
+    if s.startswith("+") or s.startswith("00") or not pdigits:
+        return normalize_phone(s, region)
+    joined = "+" + pdigits + digits.lstrip("0")
+    if digits.startswith(pdigits):
+        try:
+            ok_joined = phonenumbers.is_valid_number(phonenumbers.parse(joined, None))
+            ok_alone = phonenumbers.is_valid_number(phonenumbers.parse("+" + digits, None))
+        except phonenumbers.NumberParseException:
+            ok_joined, ok_alone = True, False
+        if ok_alone and not ok_joined:
+            return normalize_phone("+" + digits, None)
+    return normalize_phone(joined, None)
+
+
 _EMAIL_RE = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
 
@@ -459,6 +507,11 @@ def normalize_currency(raw: str | None) -> str | None:
     return code if len(code) == 3 and pycountry.currencies.get(alpha_3=code) is not None else None
 
 
+#: House-number words before a number, per country (English No./Nr., Indonesian Nomor,
+#: Malay Nombor, German Nr., ...): dropped, so "No. 3" and "Nomor 3" agree.
+_NUMBER_WORDS = re.compile(r"\b(?:no|nr|nomor|nombor|number|num|nro|n°)\.?\s*(?=\d)", re.IGNORECASE)
+
+
 @lru_cache(maxsize=200_000)
 def normalize_address(raw: str | None) -> str | None:
     """Comparison key of an address (``rigour.addresses.address_fingerprint``).
@@ -471,10 +524,13 @@ def normalize_address(raw: str | None) -> str | None:
     >>> normalize_address("Flat 12, Example Residence, 0 Test Street, Dubai") == \\
     ...     normalize_address("flat 12 example residence 0 test st dubai")
     True
+    >>> normalize_address("Jln. Test 7 No. 3, Kuala Lumpur") == normalize_address("Jalan Test 7 Nomor 3, Kuala Lumpur")
+    True
     """
     if not raw:
         return None
-    key = _addresses.address_fingerprint(unicodedata.normalize("NFKC", str(raw)).translate(_APOSTROPHES))
+    text = _NUMBER_WORDS.sub(" ", unicodedata.normalize("NFKC", str(raw)).translate(_APOSTROPHES))
+    key = _addresses.address_fingerprint(text)
     return " ".join(key.split()) or None if key else None
 
 
@@ -529,6 +585,20 @@ def is_placeholder(value: str | None) -> bool:
 # --------------------------------------------------------------------------- tables
 _ID_KINDS = frozenset({"passport", "national_id", "tax_id", "id_document"})
 
+#: One identifier vocabulary: each source's scheme code -> the scheme matched across
+#: sources. ISO 20022 (camt, pacs: ``PrvtId/Othr/SchmeNm/Cd``, ExternalPersonIdentification1Code:
+#: CCPT passport, TXID tax id, DRLC driving licence, SOSE social security), goAML profiles
+#: (``PASSP``, ``DL``), FinCEN BSA (``PASSPORT``). National id schemes stay apart (an Emirates
+#: ID is not a MyKad): only schemes that name the same kind of document in every country
+#: are joined.
+ID_SCHEMES = {
+    "CCPT": "", "PASSP": "", "PASSPORT": "", "PP": "",
+    "TXID": "", "TIN": "", "TAX": "",
+    "DRLC": "DRIVING_LICENCE", "DL": "DRIVING_LICENCE", "DRIVERSLICENSE": "DRIVING_LICENCE",
+}  # fmt: skip
+"""Scheme code -> the scheme matched across sources; "" means the number alone (the kind
+column already says passport or tax id, as for a source that names no scheme)."""
+
 
 def normalize_identifier(kind: str, value: str | None, region: str | None = None) -> str | None:
     """Normalise one identifier by its ``identifiers.kind``.
@@ -550,6 +620,11 @@ def normalize_identifier(kind: str, value: str | None, region: str | None = None
     --------
     >>> normalize_identifier("phone", "971 500000101"), normalize_identifier("passport", "ab 12-34")
     ('+971500000101', 'AB1234')
+
+    Passports read from camt (``CCPT``) and goAML (``PASSP``) match (:data:`ID_SCHEMES`):
+
+    >>> normalize_identifier("passport", "CCPT:A1234567") == normalize_identifier("passport", "PASSP:A 1234567")
+    True
     """
     if value is None:
         return None
@@ -560,7 +635,13 @@ def normalize_identifier(kind: str, value: str | None, region: str | None = None
     if kind == "address":
         return normalize_address(value)
     if kind in _ID_KINDS:
-        return normalize_id_number(value)
+        v = normalize_id_number(value)
+        if v is None:
+            return None
+        scheme, sep, number = v.rpartition(":")
+        if not sep or scheme not in ID_SCHEMES:
+            return v
+        return f"{ID_SCHEMES[scheme]}:{number}" if ID_SCHEMES[scheme] else number
     if kind == "iban":
         return normalize_iban(value)
     if kind == "bic":

@@ -5,10 +5,11 @@ The run directory contract (``followmoney score --out DIR``):
 ================================  ===============================================
 file                              content
 ================================  ===============================================
-``tables/``                       canonical tables as Parquet with a manifest
+``tables/``                       canonical tables as Parquet with a manifest,
+                                  ``party_clusters`` and ``match_reasons``
 ``alerts.parquet`` / ``.csv``     alerts (CSV: lists joined with ``;``)
 ``suppressed_alerts.parquet``     repeats of ``--previous`` not raised again
-``cases.parquet`` / ``.csv``      one prioritised case per subject
+``cases.parquet`` / ``.csv``      one prioritised case per resolved subject
 ``cases.xlsx``                    cases and alerts for analysts
 ``summary.json``                  written last: ``status``, counts, failures
 ================================  ===============================================
@@ -47,16 +48,17 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 from filelock import FileLock, Timeout
 
+from followmoney.consolidate import read, reconcile_observations
 from followmoney.core.bundle import Bundle
-from followmoney.core.config import Config
+from followmoney.core.config import Config, jurisdictions
 from followmoney.core.store import read_bundle, write_bundle
 from followmoney.detect.cases import BANDS, build_cases, suppress_repeats
-from followmoney.detect.score import failures_of, score
+from followmoney.detect.score import failures_of, notes_of, score
 from followmoney.exceptions import ConfigError, FollowMoneyError, RunError
-from followmoney.export import defuse_table, to_excel, with_names
-from followmoney.consolidate import read
+from followmoney.export import defuse_table, money_as_text, to_excel, with_names
+from followmoney.resolve import resolve
 
-__all__ = ["run_score", "load_run", "load_cases", "read_or_load", "run_names", "is_run", "export_run", "EXPORT_FORMATS", "check_previous", "flat", "EXIT_CODES", "RUN_FILES", "STATUS_OK", "exit_code"]
+__all__ = ["run_score", "load_run", "load_cases", "read_or_load", "run_names", "is_run", "export_run", "EXPORT_FORMATS", "check_previous", "flat", "EXIT_CODES", "RUN_FILES", "STATUS_OK", "exit_code", "EXCEL_MAX_CASES"]
 
 #: Exit codes of the command line, by outcome.
 EXIT_CODES = {"complete": 0, "internal_error": 1, "input": 2, "config": 3, "complete_with_failures": 4, "missing_extra": 5}
@@ -78,6 +80,8 @@ RUN_FILES = {
 
 #: ``summary.json`` statuses of a finished run (the completion marker).
 STATUS_OK = ("complete", "complete_with_failures")
+#: Cases (of highest risk) in a run's ``cases.xlsx`` by default; all are in ``cases.parquet``/``cases.csv``.
+EXCEL_MAX_CASES = 10_000
 
 
 def exit_code(exc: BaseException) -> int:
@@ -99,11 +103,12 @@ def exit_code(exc: BaseException) -> int:
 
 
 def flat(table: pa.Table) -> pa.Table:
-    """A table ready for CSV: list columns joined with ``;``, text defused for spreadsheets."""
+    """A table ready for CSV: list columns joined with ``;``, text defused for spreadsheets,
+    money with its currency's decimals (:func:`followmoney.export.money_as_text`)."""
     for i, field in enumerate(table.schema):
         if pa.types.is_list(field.type):
             table = table.set_column(i, field.name, pc.binary_join(table[field.name], ";"))
-    return defuse_table(table)
+    return money_as_text(defuse_table(table))
 
 
 def load_run(run_dir: str | Path) -> tuple[Bundle, pa.Table, dict]:
@@ -210,7 +215,6 @@ def export_run(run_dir: str | Path, fmt: str, out: str | Path, *, case_id: str |
     """
     from followmoney import export as ex
     from followmoney.names import display_names
-    from followmoney.resolve import resolve
 
     if fmt == "ftm" and not ex.ftm_available():
         raise ImportError("FollowTheMoney export needs the optional extra: pip install 'followmoney[ftm]'")
@@ -298,11 +302,21 @@ def run_score(
     progress: bool | None = None,
     previous: Path | None = None,
     model: Path | None = None,
+    excel_max_cases: int | None = EXCEL_MAX_CASES,
+    auto_jurisdiction: bool = False,
+    aliases: Path | dict | None = None,
+    read_options: dict | None = None,
     engine: str = "pandas",
     scheduler: str | None = None,
     workers: int | None = None,
 ) -> dict:
-    """Read ``paths``, score them, and write the run directory ``out`` atomically.
+    """Read ``paths``, consolidate, score them, and write the run directory ``out`` atomically.
+
+    The files are read and made one picture (:func:`followmoney.read`, which runs
+    :func:`followmoney.consolidate`: one account id per account, one transaction per
+    payment seen in several sources) and scored; ``tables/`` holds ``observations`` and
+    ``account_aliases`` beside the canonical tables and ``summary.json`` a
+    ``consolidation`` section (records read = canonical + merged + rejected).
 
     A rule or model that raises does not stop the run: it is named in the summary's
     ``failures`` (rule id and exception type, never data values) and the others'
@@ -324,13 +338,29 @@ def run_score(
     model : Path, optional
         A model trained by ``followmoney train``: its alerts (``AN-GBT`` / ``AN-IF``)
         join the rules' alerts and cases.
+    excel_max_cases : int or None, default :data:`EXCEL_MAX_CASES`
+        ``cases.xlsx`` holds the cases of highest risk up to this many, and their
+        alerts (its ``Notes`` sheet says so); ``cases.parquet``/``cases.csv`` and the
+        alerts files always hold all. None: every case in the workbook.
+    auto_jurisdiction : bool, default False
+        Take the jurisdiction from the local currency the goAML reports declare
+        (:func:`jurisdiction_from_reports`), when exactly one jurisdiction fits.
+    aliases : Path or dict, optional
+        Account aliases (TOML/CSV file or dict) for :func:`followmoney.consolidate`.
+    read_options : dict, optional
+        Options for :func:`followmoney.read` (``mapping``, ``profile``, ...).
     engine : {"pandas", "dask"}, default "pandas"
         ``"dask"``: the rules run on a Dask cluster (:func:`followmoney.score`), the
-        input files are read in parallel there, one task per file.
+        input files are read in parallel there, one task per file (the consolidation
+        runs here).
     scheduler : str, optional
         Dask engine: address of a running scheduler; default a local cluster.
     workers : int, optional
         Dask engine: worker processes of the local cluster (default: Dask's choice).
+
+    The summary's ``notes`` say what the run could not assess and why: date-only rows
+    skipped by night-time rules, cash in other currencies not compared with the
+    threshold, goAML reports whose local currency is not the jurisdiction's.
 
     Returns
     -------
@@ -363,21 +393,26 @@ def run_score(
         failed_files: list[dict] = []
         with _dask_client(engine, scheduler, workers) as client:
             with stages("read"):
-                bundle = read(paths, format=fmt, progress=progress, errors=failed_files, **({"client": client} if client else {}))
+                bundle = read(paths, format=fmt, progress=progress, errors=failed_files, aliases=aliases, **(read_options or {}),
+                              **({"client": client} if client else {}))  # fmt: skip
+                if auto_jurisdiction:
+                    code = jurisdiction_from_reports(bundle)
+                    if code:
+                        cfg = Config(**{**cfg.to_dict(), "jurisdiction": code})
             with stages("score"):
                 alerts = score(bundle, cfg, progress=progress, engine=engine, client=client)
-        with stages("score"):
-            failures = failures_of(alerts)
-            if model is not None:
-                alerts, model_failure = _with_model(alerts, bundle, model, cfg)
-                failures += model_failure
+                failures = failures_of(alerts)
+                if model is not None:
+                    alerts, model_failure = _with_model(alerts, bundle, model, cfg)
+                    failures += model_failure
         with stages("cases"):
             alerts, suppressed = suppress_repeats(alerts, previous)
-            cases = build_cases(alerts)
+            resolution = resolve(bundle)
+            cases = build_cases(alerts, bundle, resolution=resolution)
         tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
         try:
             with stages("write"):
-                _write_outputs(tmp, bundle, alerts, suppressed, cases)
+                _write_outputs(tmp, bundle, alerts, suppressed, cases, resolution, excel_max_cases)
             summary = _summary(out, bundle, alerts, suppressed, cases, cfg, failures, failed_files, stages, t0)
             (tmp / RUN_FILES["summary"]).write_text(json.dumps(summary, indent=2, default=str) + "\n", "utf-8")  # last: the marker
             _replace(tmp, out)
@@ -397,6 +432,28 @@ def _dask_client(engine: str, scheduler: str | None, workers: int | None):
     from followmoney.detect._dask import open_client
 
     return open_client(scheduler=scheduler, workers=workers)
+
+
+def jurisdiction_from_reports(bundle: Bundle) -> str | None:
+    """The jurisdiction whose currency the goAML reports declare as local, if exactly one fits.
+
+    goAML reports carry the reporting FIU's local currency (``currency_code_local``);
+    a currency shared by several bundled jurisdictions, or reports declaring several
+    currencies, give None (the configured jurisdiction stays, and the run notes it).
+
+    Examples
+    --------
+    >>> import followmoney as fm
+    >>> jurisdiction_from_reports(fm.read(fm.sample_data_path() / "goaml"))
+    'AE'
+    """
+    r = bundle.reports
+    declared = {c for f, c in zip(r["format"].to_pylist(), r["currency_local"].to_pylist()) if f == "goaml" and c}
+    if len(declared) != 1:
+        return None
+    (ccy,) = declared
+    fits = [code for code, j in jurisdictions().items() if j.currency == ccy and code != "FATF"]
+    return fits[0] if len(fits) == 1 else None
 
 
 def _with_model(alerts: pa.Table, bundle: Bundle, model: Path, cfg: Config) -> tuple[pa.Table, list[dict]]:
@@ -438,16 +495,19 @@ def _peak_rss_mb() -> float | None:
     return round(kb / 1024, 1)
 
 
-def _write_outputs(tmp: Path, bundle, alerts, suppressed, cases) -> None:
+def _write_outputs(tmp: Path, bundle, alerts, suppressed, cases, resolution=None, excel_max_cases: int | None = EXCEL_MAX_CASES) -> None:
     f = RUN_FILES
     write_bundle(bundle, tmp / f["tables"])
+    if resolution is not None:  # who is who: every mention's cluster and every link's reason
+        pq.write_table(resolution.party_clusters, tmp / f["tables"] / "party_clusters.parquet")
+        pq.write_table(resolution.match_reasons, tmp / f["tables"] / "match_reasons.parquet")
     pq.write_table(alerts, tmp / f["alerts_parquet"])
     pq.write_table(suppressed, tmp / f["suppressed"])
     pq.write_table(cases, tmp / f["cases_parquet"])
     names = run_names(bundle)
     pacsv.write_csv(flat(with_names(alerts, names, named_lists=False)), tmp / f["alerts_csv"])
     pacsv.write_csv(flat(with_names(cases, names, named_lists=False)), tmp / f["cases_csv"])
-    to_excel(tmp / f["cases_xlsx"], cases=cases, alerts=alerts, names=names)
+    to_excel(tmp / f["cases_xlsx"], cases=cases, alerts=alerts, names=names, max_cases=excel_max_cases)
 
 
 def _summary(out, bundle, alerts, suppressed, cases, cfg, failures, failed_files, stages, t0) -> dict:
@@ -464,6 +524,7 @@ def _summary(out, bundle, alerts, suppressed, cases, cfg, failures, failed_files
         "inputs": sorted(set(bundle.load_log["source_file"].to_pylist())),
         "failed_files": failed_files,
         "failures": failures,
+        "notes": notes_of(alerts),
         "config": cfg.to_dict(),
         "tables": {
             r["table"]: {
@@ -475,6 +536,11 @@ def _summary(out, bundle, alerts, suppressed, cases, cfg, failures, failed_files
             for r in log.to_pylist()
         },
         "rows": bundle.summary(),
+        "consolidation": {
+            **reconcile_observations(bundle),
+            "account_rules": dict(Counter(bundle.account_aliases["rule"].to_pylist())),
+            "payments_matched_by": dict(Counter(r for r in bundle.observations["matched_by"].to_pylist() if r)),
+        },
         "rejects": bundle.rejects.num_rows,
         "alerts": alerts.num_rows,
         "alerts_per_rule": dict(zip(per_rule["rule_id"].to_pylist(), per_rule["alert_id_count"].to_pylist())),

@@ -142,9 +142,14 @@ class ResolverSettings:
         ``account_roles``) are linked deterministically when their names agree (joint
         accounts have several holders).
     account_roles : tuple of str, default ("holder",)
-    exclusive_kinds : tuple of str, default ("national_id",)
-        Identifier kinds a person has one number of, per scheme (``EID:...``): two
-        different numbers block a merge.
+    exclusive_kinds : tuple of str, default ("national_id", "tax_id")
+        Identifier kinds a person or entity has one number of, per scheme
+        (``EID:...``): two different numbers block a merge.
+    exclusive_schemes : tuple of str, default ("INC",)
+        Schemes of ``id_document`` values that are one per subject, like national ids:
+        ``INC`` is a company's registration (incorporation) number, so two companies
+        with the same trade name and different registration numbers are never merged
+        (case BR-31).
     strong_name_min : float, default 0.5
         Strong links between mentions whose names score below this are not merged but
         listed for review. Mentions without a name are linked.
@@ -179,7 +184,8 @@ class ResolverSettings:
     strong_kinds: tuple[str, ...] = ("passport", "national_id", "tax_id", "id_document")
     link_held_accounts: bool = True
     account_roles: tuple[str, ...] = ("holder",)
-    exclusive_kinds: tuple[str, ...] = ("national_id",)
+    exclusive_kinds: tuple[str, ...] = ("national_id", "tax_id")
+    exclusive_schemes: tuple[str, ...] = ("INC",)
     strong_name_min: float = 0.5
     name_threshold: float = 0.85
     min_name_tokens: int = 2
@@ -202,7 +208,7 @@ class ResolverSettings:
     _EVIDENCE = ("birth_date", "email", "phone", "counterparty", "address", "nationality", "country")
 
     def __post_init__(self) -> None:
-        for name in ("strong_kinds", "account_roles", "exclusive_kinds"):
+        for name in ("strong_kinds", "account_roles", "exclusive_kinds", "exclusive_schemes"):
             setattr(self, name, tuple(getattr(self, name)))
         self.corroboration = {str(k): float(v) for k, v in dict(self.corroboration).items()}
         for name in ("strong_name_min", "name_threshold"):
@@ -418,6 +424,10 @@ class _Clusters:
                 for v in m.attrs[i].get(k, ()):
                     scheme = v.rpartition(":")[0]
                     d.setdefault((k, scheme), set()).add(v)
+            for v in m.attrs[i].get("id_document", ()):
+                scheme = v.rpartition(":")[0]
+                if scheme in settings.exclusive_schemes:
+                    d.setdefault(("id_document", scheme), set()).add(v)
             self.excl.append(d)
 
     def find(self, i: int) -> int:

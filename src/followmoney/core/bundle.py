@@ -47,6 +47,10 @@ class Bundle:
     transactions, accounts, parties, party_accounts, identifiers, relations, reports, goods, statements, rejects, load_log : pyarrow.Table
         ``relations``: entity–person relations (director, partner, ...);
         ``goods``: goods and services named in reports (e.g. a goAML DPMSR's gold).
+    observations, account_aliases : pyarrow.Table
+        Filled by consolidation (``fm.read``, ``fm.consolidate``: every source row of a
+        payment, every raw account reference and its canonical id); empty in a bundle
+        read with ``consolidate=False``.
 
     Examples
     --------
@@ -67,6 +71,8 @@ class Bundle:
     statements: pa.Table = _table_field("statements")
     rejects: pa.Table = _table_field("rejects")
     load_log: pa.Table = _table_field("load_log")
+    observations: pa.Table = _table_field("observations")
+    account_aliases: pa.Table = _table_field("account_aliases")
 
     def __post_init__(self) -> None:
         for f in fields(self):

@@ -29,9 +29,12 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import csv
+import re
 import tomllib
 from dataclasses import asdict, dataclass, field, replace
-from decimal import Decimal
+from datetime import date
+from decimal import Decimal, InvalidOperation
 from functools import cache
 from importlib.resources import files
 from pathlib import Path
@@ -130,17 +133,25 @@ class Config:
     country_lists : dict of str to list of str, default {}
         Overrides of the bundled country lists (see :func:`country_lists`), e.g.
         ``{"ht_source": ["NG", "VN"]}``.
+    fx_rates : dict or str, default {}
+        Exchange rates the cash rules use to compare cash in other currencies with the
+        jurisdiction's threshold: per ISO 4217 code, a list of ``{from = date, rate =
+        "0.2723"}`` (units of the jurisdiction's currency per one unit of that currency,
+        valid from ``from`` until the next entry), or the path of a CSV file with
+        columns ``currency,from,rate``. Without a rate for its date, foreign cash is
+        counted and reported as not compared with the threshold.
 
     Raises
     ------
     ConfigError
-        On an unknown jurisdiction.
+        On an unknown jurisdiction, or a rate table that cannot be read.
     """
 
     jurisdiction: str = "US"
     rules: dict = field(default_factory=dict)
     disabled_rules: tuple = ()
     country_lists: dict = field(default_factory=dict)
+    fx_rates: dict | str = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.jurisdiction not in jurisdictions():
@@ -148,6 +159,53 @@ class Config:
                 f"unknown jurisdiction {self.jurisdiction!r}; known: {', '.join(sorted(jurisdictions()))}"
             )
         object.__setattr__(self, "disabled_rules", tuple(self.disabled_rules))
+        self.rate_table()  # a bad rate table fails here, with its place, not in the middle of a run
+
+    def rate_table(self) -> dict[str, list[tuple[date, Decimal]]]:
+        """``fx_rates`` as {currency: [(valid from, rate), ...] sorted by date}.
+
+        Raises
+        ------
+        ConfigError
+            Naming the entry (or the file and line) that is not a currency, a date or a
+            positive decimal.
+
+        Examples
+        --------
+        >>> Config(jurisdiction="US", fx_rates={"AED": [{"from": "2024-01-01", "rate": "0.2723"}]}).rate_table()
+        {'AED': [(datetime.date(2024, 1, 1), Decimal('0.2723'))]}
+        """
+        raw = self.fx_rates
+        entries: list[tuple[str, object, object, str]] = []
+        if isinstance(raw, str | Path) and str(raw):
+            path = Path(raw)
+            try:
+                with path.open(newline="", encoding="utf-8-sig") as fh:
+                    for i, row in enumerate(csv.DictReader(fh), start=2):
+                        entries.append((row.get("currency"), row.get("from"), row.get("rate"), f"{path}:{i}"))
+            except OSError as exc:
+                raise ConfigError(f"fx_rates: {path}: {exc.strerror or type(exc).__name__}") from None
+        elif isinstance(raw, dict):
+            for ccy, items in raw.items():
+                for k, item in enumerate(items if isinstance(items, list) else [items]):
+                    item = item if isinstance(item, dict) else {}
+                    entries.append((ccy, item.get("from"), item.get("rate"), f"fx_rates.{ccy}[{k}]"))
+        elif raw:
+            raise ConfigError("fx_rates: expected a table of currencies or the path of a CSV file")
+        out: dict[str, list] = {}
+        for ccy, when, rate, place in entries:
+            code = str(ccy or "").strip().upper()
+            if not re.fullmatch(r"[A-Z]{3}", code):
+                raise ConfigError(f"{place}: currency is not an ISO 4217 code")
+            try:
+                day = when if isinstance(when, date) else date.fromisoformat(str(when).strip())
+                value = Decimal(str(rate).strip())
+            except (ValueError, InvalidOperation):
+                raise ConfigError(f"{place}: 'from' must be a date (YYYY-MM-DD) and 'rate' a decimal") from None
+            if not value.is_finite() or value <= 0:
+                raise ConfigError(f"{place}: rate must be a positive decimal")
+            out.setdefault(code, []).append((day, value))
+        return {c: sorted(v) for c, v in out.items()}
 
     @property
     def jurisdiction_info(self) -> Jurisdiction:
@@ -201,7 +259,7 @@ class Config:
         ConfigError
             On unknown keys.
         """
-        unknown = set(data) - {"jurisdiction", "rules", "disabled_rules", "country_lists"}
+        unknown = set(data) - {"jurisdiction", "rules", "disabled_rules", "country_lists", "fx_rates"}
         if unknown:
             raise ConfigError(f"{origin}: unknown key(s) {sorted(unknown)}")
         return cls(**data)
@@ -210,6 +268,8 @@ class Config:
         """Plain dict that :meth:`from_dict` turns back into an equal Config."""
         d = asdict(self)
         d["disabled_rules"] = list(d["disabled_rules"])
+        if isinstance(d["fx_rates"], dict):  # dates and decimals as text: the dict goes into summary.json
+            d["fx_rates"] = {c: [{k: str(v) for k, v in e.items()} for e in (es if isinstance(es, list) else [es])] for c, es in d["fx_rates"].items()}
         return d
 
 

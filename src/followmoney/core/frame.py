@@ -8,13 +8,17 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from followmoney.core import schema
+from followmoney.core import schema, timing
 
-__all__ = ["prepare_transactions", "payroll", "OPTIONAL_COLUMNS", "PAYROLL_WORDS"]
+__all__ = ["prepare_transactions", "payroll", "OPTIONAL_COLUMNS", "PAYROLL_WORDS", "NAIVE_LOCAL_SOURCES"]
+
+#: Sources whose times without a UTC offset are local to the reporting FIU (goAML dateTime).
+NAIVE_LOCAL_SOURCES = ("goaml",)
 
 
 #: Optional transaction columns passed through to rules when the source has them.
@@ -35,7 +39,12 @@ OPTIONAL_COLUMNS = (
 
 
 def prepare_transactions(transactions: pa.Table, timezone: str = "UTC", accounts: pa.Table | None = None) -> pd.DataFrame:
-    """The frame rules run on: one row per transaction with a timestamp, in (t, txn_id) order.
+    """The frame rules run on: one row per transaction with a timestamp, in time order.
+
+    Rows of one timestamp keep the source's own order (``source_seq``: statement
+    position, line, document order), never an order from a hashed id; rows of
+    different files at the same time are simultaneous (their relative order carries
+    no meaning, and no detector may depend on it).
 
     Parameters
     ----------
@@ -54,8 +63,12 @@ def prepare_transactions(transactions: pa.Table, timezone: str = "UTC", accounts
         Columns ``txn_id``, ``t`` (int64 µs since the epoch, UTC), ``local_hour``
         (0–23) and ``local_day`` (days since 1970-01-01) on the local clock: the
         source's stated UTC offset, else ``timezone``,
-        ``amount_cents`` (nullable Int64 hundredths of ``currency``; null for
-        negative or invalid amounts, which are excluded from sums), ``currency``,
+        ``amount_cents`` (nullable Int64 thousandths of ``currency``'s unit,
+        :data:`followmoney.core.units.MONEY_SCALE`; exact for every ISO 4217 minor unit;
+        null for negative or invalid amounts, which are excluded from sums), ``currency``,
+        ``time_precision`` (instant / minute / day), ``has_time`` (bool: the source gives a
+        time of day; False for date-only rows, whose ``local_hour`` is 0 and means nothing),
+        ``source_seq``,
         ``from_account``, ``to_account``, ``sender`` / ``receiver`` (account, else
         party), ``channel``, ``self_transfer`` (bool), ``payroll`` (bool, wage payments:
         :func:`payroll`), ``source_ref``, and those of
@@ -81,21 +94,39 @@ def prepare_transactions(transactions: pa.Table, timezone: str = "UTC", accounts
         "self_transfer": pc.or_(flagged_self, same),
         "source_ref": tx["source_ref"],
         "tz_offset_minutes": tx["tz_offset_minutes"],
+        "time_precision": timing.precision_of(tx),
+        "source_seq": tx["source_seq"] if "source_seq" in tx.column_names else timing.source_sequence(tx["source_ref"]),
+        "naive_local": pc.fill_null(pc.and_(pc.is_null(tx["tz_offset_minutes"]), pc.is_in(tx["source"], value_set=pa.array(NAIVE_LOCAL_SOURCES))), False),
     }
     for c in OPTIONAL_COLUMNS:
         if c in tx.column_names and c not in cols:
             cols[c] = tx[c]
-    frame = pa.table(cols).sort_by([("t", "ascending"), ("txn_id", "ascending")])
-    df = frame.to_pandas()
+    df = pa.table(cols).to_pandas()
     df["amount_cents"] = df["amount_cents"].astype("Int64")
     utc = pd.to_datetime(df["t"], unit="us", utc=True)
     offset = df.pop("tz_offset_minutes")
+    naive_local = df.pop("naive_local").to_numpy(bool)
     zone_wall = utc.dt.tz_convert(timezone).dt.tz_localize(None)
     stated_wall = utc.dt.tz_localize(None) + pd.to_timedelta(offset.fillna(0).astype("int64"), unit="min")
-    wall = stated_wall.where(offset.notna(), zone_wall)
+    # goAML dateTime values without an offset are the reporting FIU's local time, as written
+    wall = stated_wall.where(offset.notna() | naive_local, zone_wall)
+    day = (df["time_precision"] == "day").to_numpy(bool)
+    # a date-only row is stored at the start of the day the source wrote (local midnight with its
+    # offset, else 00:00 UTC): that date is its local day in every time zone
+    wall = wall.where(~day, stated_wall)
+    df["has_time"] = ~day
+    anchor = day | naive_local
+    if anchor.any():
+        # date-only rows of one day, from any source, all start at the same instant: local midnight of
+        # that date in ``timezone`` (so they are simultaneous); naive local times become instants there
+        local = wall[anchor].dt.floor("D").where(day[anchor], wall[anchor])
+        inst = pd.DatetimeIndex(local).tz_localize(timezone, ambiguous=np.zeros(int(anchor.sum()), bool), nonexistent="shift_forward")
+        df.loc[anchor, "t"] = inst.tz_convert("UTC").tz_localize(None).to_numpy().astype("datetime64[us]").astype("int64")
     df["payroll"] = payroll(df).to_numpy(bool)
     df["local_hour"] = wall.dt.hour.astype("int64")
     df["local_day"] = wall.to_numpy().astype("datetime64[D]").astype("int64")
+    order = np.lexsort((df["txn_id"].to_numpy(str), df["source_seq"].fillna(0).to_numpy("int64"), df["t"].to_numpy("int64")))
+    df = df.iloc[order].reset_index(drop=True)
     if accounts is not None and accounts.num_rows:
         inst = pd.Series(accounts["institution"].to_numpy(zero_copy_only=False), index=accounts["account_id"].to_numpy(zero_copy_only=False))
         inst = inst[~inst.index.duplicated()]

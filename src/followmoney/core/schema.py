@@ -8,9 +8,17 @@ Parquet files.
 
 Conventions
 -----------
-* Money is ``decimal128(18, 2)`` with the ISO 4217 code in the column beside it;
-  never a float. :func:`to_cents` turns it into ``int64`` hundredths for fast,
-  exact vectorised arithmetic.
+* Money is ``decimal128(18, 3)`` with the ISO 4217 code in the column beside it;
+  never a float. Each value is quantized to its currency's ISO 4217 minor units when
+  read (three decimals for KWD, BHD, OMR, JOD, TND, LYD, IQD; none for JPY, KRW...;
+  see :mod:`followmoney.core.units`). :func:`to_cents` turns it into ``int64``
+  thousandths of the currency unit for fast, exact vectorised arithmetic.
+* **Names kept for compatibility.** ``to_cents`` / ``from_cents``, the detectors' frame
+  column ``amount_cents``, the graph edges' ``amount_cents`` and the flow table's
+  ``total_cents`` all hold integer **thousandths** of the currency unit
+  (:data:`followmoney.core.units.MONEY_SCALE` = 1000), not hundredths: EUR 12.50 is
+  ``12500``, KWD 1.250 is ``1250``, JPY 1,500 is ``1500000``. Divide by ``MONEY_SCALE``
+  (or use :func:`followmoney.core.units.from_scaled` / ``money_text``), never by 100.
 * Timestamps are ``timestamp[us, tz=UTC]``. Where the source states a UTC offset it
   is kept in ``tz_offset_minutes``; where it states none the value is taken as UTC
   and ``tz_offset_minutes`` is null.
@@ -20,7 +28,7 @@ Examples
 --------
 >>> from followmoney import schema
 >>> schema.SCHEMAS["transactions"].field("amount").type
-Decimal128Type(decimal128(18, 2))
+Decimal128Type(decimal128(18, 3))
 >>> t = schema.empty("rejects")
 >>> t.num_rows, t.column_names[:3]
 (0, ['source', 'source_ref', 'table'])
@@ -51,8 +59,9 @@ __all__ = [
     "SchemaError",
 ]
 
-#: Arrow type of every money column: 18 digits, 2 after the point.
-MONEY = pa.decimal128(18, 2)
+#: Arrow type of every money column: 18 digits, 3 after the point (every ISO 4217 minor unit
+#: up to three decimals exactly; values below 10**15 so that thousandths fit in int64).
+MONEY = pa.decimal128(18, 3)
 #: Arrow type of every instant: microseconds, UTC.
 TIMESTAMP = pa.timestamp("us", tz="UTC")
 
@@ -89,6 +98,8 @@ SCHEMAS: dict[str, pa.Schema] = {
             _f("source_txn_ref", _STR, "The source's own transaction number, if any."),
             _f("timestamp", TIMESTAMP, "When the transaction took place, UTC."),
             _f("tz_offset_minutes", pa.int16(), "UTC offset stated by the source, minutes; null if none."),
+            _f("time_precision", _STR, "What the source gives of the time: instant, minute or day (a date only: stored at the start of that day)."),
+            _f("source_seq", pa.int64(), "Position of the row in its source file (statement position / line / document order); orders rows of equal time within one file."),
             _f("amount", MONEY, "Amount debited / sent, in `currency` (a magnitude: direction is from/to)."),
             _f("signed_amount", MONEY, "Statement sources: the amount as seen from the statement account (negative = debit)."),
             _f("currency", _STR, "ISO 4217 code of `amount`."),
@@ -98,7 +109,7 @@ SCHEMAS: dict[str, pa.Schema] = {
             _f("currency_received", _STR, "ISO 4217 code of `amount_received`."),
             _f("instructed_amount", MONEY, "Original / instructed amount before conversion (camt InstdAmt, MT103 :33B:)."),
             _f("instructed_currency", _STR, "ISO 4217 code of `instructed_amount`."),
-            _f("fx_rate", pa.decimal128(24, 10), "Exchange rate stated by the source (units of `currency` per `instructed_currency`)."),
+            _f("fx_rate", pa.decimal128(24, 10), "Exchange rate stated by the source, as units of `currency` per one unit of `instructed_currency` (instructed_amount x fx_rate = amount), whichever way the source quotes it."),
             _f("from_account", _STR, "account_id of the debited account; null for cash or unknown."),
             _f("to_account", _STR, "account_id of the credited account; null for cash or unknown."),
             _f("from_party", _STR, "party_id of the sender, where the source names one."),
@@ -259,6 +270,28 @@ SCHEMAS: dict[str, pa.Schema] = {
             _f("sha256", _STR, "SHA-256 of the source file, so a result can be tied to the exact input."),
         ]
     ),
+    "observations": pa.schema(
+        [
+            _f("txn_id", _STR, "transactions.txn_id of the canonical transaction this source row shows.", False),
+            _f("observed_txn_id", _STR, "The source row's own txn_id as read (equal to txn_id for the row kept).", False),
+            _f("source", _STR, "Adapter format name of the source row.", False),
+            _f("source_ref", _STR, "Place of the source row: file:line or file#XPath.", False),
+            _f("source_file", _STR, "File the row was read from."),
+            _f("report_id", _STR, "Report or statement the row came from."),
+            _f("role", _STR, "kept (the row the canonical transaction was built on) | merged.", False),
+            _f("matched_by", _STR, "What joined the row to the payment: uetr | end_to_end_id | bank_reference | debtor_creditor_amount_date | account_amount_date; null when seen once."),
+            _f("match_key", _STR, "The value that matched (e.g. 'e2e:<id>/<currency>/<amount>'); no personal data beyond the source's own references."),
+        ]
+    ),
+    "account_aliases": pa.schema(
+        [
+            _f("source", _STR, "Adapter format name where the reference was seen.", False),
+            _f("source_ref", _STR, "Place in the source where the reference was first seen.", False),
+            _f("raw", _STR, "The account reference as the adapter wrote it (account_id before consolidation).", False),
+            _f("account_id", _STR, "Canonical account_id it stands for.", False),
+            _f("rule", _STR, "Rule that joined them: iban | iban_derived | institution_number | header_institution | number_unique | user_alias | as_given.", False),
+        ]
+    ),
     "alerts": pa.schema(
         [
             _f("alert_id", _STR, "Stable hash of rule, subject and window.", False),
@@ -275,7 +308,7 @@ SCHEMAS: dict[str, pa.Schema] = {
             _f("currency", _STR, "ISO 4217 code of `amount_total`."),
             _f("evidence_count", pa.int64(), "Number of evidence transactions.", False),
             _f("evidence_txn_ids", _STRLIST, "transactions.txn_id of the evidence.", False),
-            _f("evidence_source_refs", _STRLIST, "source_ref (file:line or file#XPath) of each evidence transaction."),
+            _f("evidence_source_refs", _STRLIST, "source_ref (file:line or file#XPath) of each evidence transaction; every source row of a consolidated payment (observed_in)."),
             _f("subject_role", _STR, "Likely role of the subject where the pattern shows one: controller | potential_victim."),
             _f("related_subject_ids", _STRLIST, "Subjects the pattern links to this one (a controller's accounts, a victim's controller)."),
             _f("explanation", _STR, "Plain words an analyst can read.", False),
@@ -298,6 +331,8 @@ TABLES = (
     "statements",
     "rejects",
     "load_log",
+    "observations",
+    "account_aliases",
 )
 
 
@@ -401,12 +436,15 @@ def validate(table: pa.Table, name: str) -> None:
 
 
 def from_cents(cents) -> pa.Array:
-    """Integer hundredths -> ``decimal128(18, 2)`` money, exactly (the unscaled value is the cents).
+    """Integer thousandths of the currency unit -> ``decimal128(18, 3)`` money, exactly.
+
+    The name is historical: the integers are :data:`followmoney.core.units.MONEY_SCALE`
+    (1000) per currency unit, so three-decimal currencies are exact.
 
     Examples
     --------
-    >>> from_cents([1050, -1]).to_pylist()
-    [Decimal('10.50'), Decimal('-0.01')]
+    >>> from_cents([10500, -1]).to_pylist()
+    [Decimal('10.500'), Decimal('-0.001')]
     """
     c = np.ascontiguousarray(np.asarray(cents, dtype=np.int64))
     words = np.empty((len(c), 2), np.int64)  # two's-complement 128-bit words, low then high
@@ -416,19 +454,21 @@ def from_cents(cents) -> pa.Array:
 
 
 def to_cents(values: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
-    """Convert a ``decimal128(18, 2)`` money column to ``int64`` hundredths, exactly.
+    """Convert a money column to ``int64`` thousandths of the currency unit, exactly.
 
-    Nulls stay null. Hundredths of the currency unit, whatever the currency's ISO 4217
-    exponent: the canonical money type has two decimal places.
+    Nulls stay null. Thousandths (:data:`followmoney.core.units.MONEY_SCALE`) whatever
+    the currency: the canonical money type has three decimal places, enough for every
+    ISO 4217 minor unit in use, so KWD 1,250.125 is 1250125 and USD 9,500.00 is
+    9500000. (The name is historical; compare only values of one currency.)
 
     Examples
     --------
     >>> import pyarrow as pa
     >>> from decimal import Decimal
-    >>> to_cents(pa.array([Decimal("9500.00"), None, Decimal("-0.01")], MONEY)).to_pylist()
-    [950000, None, -1]
+    >>> to_cents(pa.array([Decimal("9500.00"), None, Decimal("-0.01"), Decimal("1250.125")], MONEY)).to_pylist()
+    [9500000, None, -10, 1250125]
     """
-    scaled = pc.multiply(values.cast(MONEY), pa.scalar(Decimal(100), pa.decimal128(3, 0)))
+    scaled = pc.multiply(values.cast(MONEY), pa.scalar(Decimal(1000), pa.decimal128(4, 0)))
     return scaled.cast(pa.int64())
 
 

@@ -40,7 +40,7 @@ def write_bundle(bundle: Bundle, directory: str | Path) -> Path:
     >>> import tempfile, followmoney as fm
     >>> d = write_bundle(fm.Bundle(), tempfile.mkdtemp())
     >>> sorted(p.name for p in d.iterdir())[:3]
-    ['accounts.parquet', 'goods.parquet', 'identifiers.parquet']
+    ['account_aliases.parquet', 'accounts.parquet', 'goods.parquet']
     >>> read_bundle(d).summary() == fm.Bundle().summary()
     True
     """

@@ -2,9 +2,10 @@
 
 from pathlib import Path
 
+from followmoney.datasets.multisource import make_multisource
 from followmoney.datasets.synth import TRUTH_SCHEMA, TYPOLOGIES, make_transactions
 
-__all__ = ["make_transactions", "sample_data_path", "TYPOLOGIES", "TRUTH_SCHEMA"]
+__all__ = ["make_transactions", "make_multisource", "sample_data_path", "TYPOLOGIES", "TRUTH_SCHEMA"]
 
 
 def sample_data_path() -> Path:

@@ -376,7 +376,7 @@ def _bundle(out: _Out, truth: list[dict], pattern_names: dict, remit_names: dict
         "source": ["amlworld"] * n,
         "source_ref": [f"amlworld:{i + 1}" for i in range(n)],
         "timestamp": pa.array(df["t"].to_numpy(np.int64), pa.int64()).cast(schema.TIMESTAMP),
-        "amount": schema.from_cents(pa.array(df["cents"].to_numpy(np.int64))),
+        "amount": schema.from_cents(df["cents"].to_numpy(np.int64) * 10),  # hundredths -> thousandths
         "currency": ["USD"] * n,
         "from_account": df["from_account"],
         "to_account": df["to_account"],

@@ -60,7 +60,7 @@ Examples
 >>> bundle.accounts.num_rows
 300
 >>> bundle.transactions.schema.field("amount").type
-Decimal128Type(decimal128(18, 2))
+Decimal128Type(decimal128(18, 3))
 """
 
 from __future__ import annotations
@@ -1653,7 +1653,7 @@ def make_transactions(
     Returns
     -------
     bundle : Bundle
-        ``transactions`` (sorted by time; money ``decimal128(18, 2)`` in the
+        ``transactions`` (sorted by time; money ``decimal128(18, 3)`` in the
         jurisdiction's currency, built from integer cents; timestamps UTC with the
         jurisdiction's ``tz_offset_minutes``; channels from :data:`schema.CHANNELS`;
         ``merchant_category`` on card payments; ``country_from`` / ``country_to``;
@@ -1800,7 +1800,7 @@ def _assemble(w: _World) -> tuple[Bundle, pa.Table]:
     pattern_ids = np.array([pp.pattern_id for pp in w.patterns], dtype=object)
     pattern_typ = np.array([pp.typology for pp in w.patterns], dtype=object)
     cents = c["cents"]
-    money = schema.from_cents(cents)
+    money = schema.from_cents(np.asarray(cents, dtype=np.int64) * 10)  # hundredths -> thousandths
     cur = _const(w.currency, n)
     tx = {
         "txn_id": txn_ids,

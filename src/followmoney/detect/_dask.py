@@ -86,6 +86,7 @@ import pyarrow.compute as pc
 from followmoney.core.bundle import Bundle
 from followmoney.core.frame import prepare_transactions
 from followmoney.core.ids import stable_id
+from followmoney.detect.fx import CASH_CHANNELS, convert_cash
 from followmoney.detect.rules import REGISTRY, RuleContext
 
 __all__ = ["score_dask", "open_client", "PARTITIONINGS", "DASK_EXTRA_HINT", "require_dask", "bucket_of", "plan", "default_partitions", "build_graph"]
@@ -97,6 +98,10 @@ PARTITIONINGS = ("account", "neighbourhood", "global")
 
 #: The one-line message when the extra is missing (the command line maps it to exit code 5).
 DASK_EXTRA_HINT = "the Dask engine needs the optional extra: pip install 'followmoney[dask]'"
+
+#: Rules that write run notes (``ctx.shared["notes"]``) from cash rows alone; run once on
+#: the driver over the cash rows by :func:`run_notes`.
+NOTE_RULES = ("HT-06",)
 
 #: Rows per partition the default partition count aims at.
 ROWS_PER_PARTITION = 500_000
@@ -243,7 +248,38 @@ def _prepare(tx: pa.Table, cfg, bundle: Bundle, any_payroll: bool) -> pd.DataFra
     frame = prepare_transactions(tx, cfg.jurisdiction_info.timezone, bundle.accounts)
     if any_payroll and "is_payroll" in frame:  # decided on the whole data, as the pandas engine does
         frame["payroll"] = frame["is_payroll"].fillna(False).astype(bool).to_numpy(bool)
+    frame, _ = convert_cash(frame, cfg)  # row by row; the run's notes come from run_notes()
     return frame
+
+
+def run_notes(bundle: Bundle, cfg, rule_ids) -> list[dict]:
+    """What the run could not assess, counted once over the whole data (not per partition).
+
+    Partitions overlap (a payment between two buckets is in both), so the notes of the
+    pandas engine are computed here from the rows they count: foreign-currency cash
+    (:func:`~followmoney.detect.fx.convert_cash`) and, for rules that write notes
+    (:data:`NOTE_RULES`), their run on the cash rows alone, on the driver.
+    """
+    tx = bundle.transactions
+    if tx.num_rows == 0 or "channel" not in tx.column_names:
+        return []
+    cash = tx.filter(pc.fill_null(pc.is_in(tx["channel"], value_set=pa.array(list(CASH_CHANNELS))), False))
+    if cash.num_rows == 0:
+        return []
+    frame = prepare_transactions(cash, cfg.jurisdiction_info.timezone, bundle.accounts)
+    frame, notes = convert_cash(frame, cfg)
+    shared: dict = {}
+    for rule_id in (r for r in rule_ids if r in NOTE_RULES):
+        rule = REGISTRY[rule_id]
+        if rule.missing_columns(frame):
+            continue
+        params = rule.resolve_params(cfg.rule_params(rule_id))
+        ctx = RuleContext(params=params, jurisdiction=cfg.jurisdiction_info, bundle=bundle, config=cfg, shared=shared)
+        try:
+            rule.func(frame, ctx)
+        except Exception:  # noqa: BLE001 - the rule's failure is recorded by its partitions
+            continue
+    return notes + list(shared.get("notes", []))
 
 
 def _stats_chunk(tx: pa.Table, cfg, bundle: Bundle, profile, specs) -> dict:
@@ -374,8 +410,8 @@ def _merge_profiles(profiles) -> tuple[frozenset, bool]:
 
 
 def score_dask(bundle: Bundle, cfg, rule_ids, run_id: str, *, assemble, client=None, partitions: int | None = None,
-               on_error: str = "record", chunk_rows: int = CHUNK_ROWS) -> tuple[list[pd.DataFrame], list[dict]]:
-    """Run ``rule_ids`` over ``bundle`` on Dask; the alert frames in rule order and the failures.
+               on_error: str = "record", chunk_rows: int = CHUNK_ROWS) -> tuple[list[pd.DataFrame], list[dict], list[dict]]:
+    """Run ``rule_ids`` over ``bundle`` on Dask; the alert frames in rule order, the failures and the notes.
 
     Called by :func:`followmoney.score` with ``engine="dask"``, which checks the
     arguments, and sorts and types the result exactly as the pandas engine does.
@@ -403,6 +439,8 @@ def score_dask(bundle: Bundle, cfg, rule_ids, run_id: str, *, assemble, client=N
         Per rule, in ``rule_ids`` order, the alert rows of all partitions.
     failures : list of dict
         ``{"detector": "rule", "id": ..., "error": ...}`` per failed rule.
+    notes : list of dict
+        What the run could not assess (:func:`run_notes`).
     """
     dask = require_dask()
     n = partitions if partitions is not None else default_partitions(bundle.transactions.num_rows)
@@ -424,13 +462,14 @@ def score_dask(bundle: Bundle, cfg, rule_ids, run_id: str, *, assemble, client=N
             else:
                 by_rule[rule_id].append(value)
     out, failures = [], []
+    notes = run_notes(bundle, cfg, rule_ids)
     for rule_id in rule_ids:
         if rule_id in errors:
             failures.append({"detector": "rule", "id": rule_id, "error": errors[rule_id]})
             log.warning("rule %s failed (%s); its alerts are missing from this run", rule_id, errors[rule_id])
         elif by_rule[rule_id]:
             out.append(_same_ids_as_pandas(pd.concat(by_rule[rule_id], ignore_index=True)))
-    return out, failures
+    return out, failures, notes
 
 
 def open_client(scheduler: str | None = None, workers: int | None = None):

@@ -101,6 +101,7 @@ import pandas as pd
 import pyarrow as pa
 
 from followmoney.core._timeline import KeyedRanks, distinct_in_window, expand, search, window_end, window_start
+from followmoney.core.units import MONEY_SCALE
 
 __all__ = [
     "FEATURES",
@@ -237,7 +238,7 @@ class FeatureSettings:
 
     @property
     def _round_cents(self) -> int:
-        return int(Decimal(self.round_unit) * 100)
+        return int(Decimal(self.round_unit) * MONEY_SCALE)
 
 
 # --------------------------------------------------------------------------- catalogue
@@ -433,6 +434,8 @@ class _Stream:
         h0, h1 = s.night_hours
         hour = frame["local_hour"].to_numpy()
         night = (hour >= h0) & (hour < h1) if h0 <= h1 else (hour >= h0) | (hour < h1)
+        if "has_time" in frame:  # a date without a time is not night-time (unknown: 0)
+            night &= frame["has_time"].to_numpy(bool)
         self.is_night = night.astype(np.int64)
         self.rank = np.arange(n, dtype=np.int64)
         self.lo = self.window_start(s._w)
@@ -463,7 +466,7 @@ def transaction_features(
     transactions : pyarrow.Table, Bundle or pandas.DataFrame
         Canonical ``transactions`` (``txn_id, timestamp, amount, currency,
         from_account, to_account, from_party, to_party, channel, quality_flags,
-        source_ref``; ``amount`` decimal128(18,2) in ``currency``), a bundle, or the
+        source_ref``; ``amount`` decimal128(18,3) in ``currency``), a bundle, or the
         output of :func:`stream_frame`. Rows without a timestamp are left out.
     settings : FeatureSettings, optional
         Windows and limits; default ``FeatureSettings()``.
@@ -510,7 +513,7 @@ def transaction_features(
     n = st.n
     if n == 0:
         return pd.DataFrame({c: pd.Series(dtype=float) for c in transaction_feature_names(s)}, index=pd.Index([], name="txn_id"))
-    out["amount"] = np.where(st.valid_amt, st.cents / 100.0, np.nan)
+    out["amount"] = np.where(st.valid_amt, st.cents / MONEY_SCALE, np.nan)
     out["is_round"] = st.is_round.astype(float)
     out["is_cash"] = st.is_cash.astype(float)
     out["is_night"] = st.is_night.astype(float)
@@ -632,13 +635,13 @@ def _side_queries(st: _Stream, side: str, keys, perms, K, KD, A, n_ccy) -> dict[
     c = K.cum[hi] - K.cum[K.prefix(key, st.lo, perm)]
     cs = K.cum[hi] - K.cum[K.prefix(key, st.lo_short, perm)]
     akey = np.where(no, -1, key * n_ccy + st.ccy)
-    amts = A.sums(akey, st.lo, q, np.argsort(akey, kind="stable")) / 100.0
+    amts = A.sums(akey, st.lo, q, np.argsort(akey, kind="stable")) / MONEY_SCALE
     tot = c[:, 0] + c[:, 1]
     out[f"{side}_in_count"] = np.where(no, np.nan, c[:, 0])
     out[f"{side}_out_count"] = np.where(no, np.nan, c[:, 1])
     out[f"{side}_in_amount"] = np.where(no, np.nan, amts[:, 0])
     out[f"{side}_out_amount"] = np.where(no, np.nan, amts[:, 1])
-    this = np.where(st.valid_amt, st.cents / 100.0, 0.0)
+    this = np.where(st.valid_amt, st.cents / MONEY_SCALE, 0.0)
     if side == "src":
         sent, received = amts[:, 1] + this, amts[:, 0]
     else:
@@ -894,7 +897,7 @@ def account_features(
         sub = am.xs(c_code, level="ccy") if c_code in am.index.get_level_values("ccy") else None
         for dcode, dname in ((1, "in"), (0, "out")):
             col = f"{dname}_amount_{label}"
-            amount_cols[col] = (sub[dcode] / 100.0).reindex(res.index, fill_value=0.0) if sub is not None else 0.0
+            amount_cols[col] = (sub[dcode] / MONEY_SCALE).reindex(res.index, fill_value=0.0) if sub is not None else 0.0
     # pass-through in the main currency (most transactions; ties: first code)
     cnt = e.groupby(["acct", "bucket", "ccy"]).size().rename("k").reset_index()
     cnt = cnt.sort_values(["acct", "bucket", "k", "ccy"], ascending=[True, True, False, True]).drop_duplicates(["acct", "bucket"])

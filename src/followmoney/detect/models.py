@@ -51,7 +51,6 @@ import warnings
 import zipfile
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from decimal import Decimal
 from numbers import Real
 from pathlib import Path
 
@@ -67,6 +66,7 @@ from sklearn.utils.multiclass import check_classification_targets, type_of_targe
 from sklearn.utils.validation import check_is_fitted, has_fit_parameter
 
 from followmoney.core import schema
+from followmoney.core.units import from_scaled, money_text
 from followmoney.exceptions import ConfigError, InputError
 from followmoney.detect.features import FeatureSettings, stream_frame, transaction_features
 
@@ -1108,7 +1108,7 @@ def model_alerts(bundle, model_path, config=None, *, run_id: str | None = None) 
                 "severity": severity(score_),
                 "window_start": start,
                 "window_end": end,
-                "amount_total": Decimal(next(iter(totals.values()))) / 100 if single else None,
+                "amount_total": from_scaled(next(iter(totals.values()))) if single else None,
                 "currency": next(iter(totals)) if single else None,
                 "evidence_count": len(rows),
                 "evidence_txn_ids": txn_ids[rows].tolist(),
@@ -1137,7 +1137,7 @@ def _ordinal(k: int) -> str:
 
 
 def _explanation(name, n, start, end, top, thr, model, why, totals) -> str:
-    money = ", ".join(f"{c or 'unknown currency'} {Decimal(v) / 100:,.2f}" for c, v in sorted(totals.items(), key=lambda p: str(p[0])))
+    money = ", ".join(money_text(v, c) for c, v in sorted(totals.items(), key=lambda p: str(p[0])))
     text = (
         f"{name}: {n} transaction(s) between {start:%Y-%m-%d} and {end:%Y-%m-%d} ({money or 'no valid amounts'}) "
         f"scored at or above the model threshold {thr:.3f}; the strongest scored {top:.3f}. "

@@ -12,11 +12,13 @@ One module per format, the public names here:
 * :func:`to_i2`: i2 Analyst's Notebook entity and link sheets;
 * :func:`case_bundle`: any export limited to one case's neighbourhood;
 * :func:`defuse`, :func:`defuse_table`, :func:`defuse_frame`: every CSV cell and
-  sheet cell followmoney writes is inert for spreadsheets.
+  sheet cell followmoney writes is inert for spreadsheets;
+* :func:`money_as_text`: money in written files with its currency's ISO 4217 decimals.
 """
 
 from __future__ import annotations
 
+from followmoney.export._money import money_as_text
 from followmoney.export._safe import FORMULA_STARTS, defuse, defuse_frame, defuse_table
 from followmoney.export.excel import ALERT_COLUMNS, CASE_COLUMNS, EXCEL_MAX_CELL, EXCEL_MAX_ROWS, analyst_table, to_excel, with_names
 from followmoney.export.ftm import ftm_available, to_ftm, write_ftm
@@ -40,6 +42,7 @@ __all__ = [
     "defuse",
     "defuse_frame",
     "defuse_table",
+    "money_as_text",
     "FORMULA_STARTS",
     "ALERT_COLUMNS",
     "CASE_COLUMNS",

@@ -2,7 +2,7 @@
 
 Written with xlsxwriter, row by row (``constant_memory``: memory does not grow with
 the row count): text cells are always text (never formulas; and defused, see
-:func:`followmoney.export.defuse`), money is a number cell with a ``#,##0.00`` format
+:func:`followmoney.export.defuse`), money is a number cell formatted with its currency's ISO 4217 decimals
 beside its currency, times are date-time cells (UTC, Excel has no zones), the header
 row is frozen and has a filter, and columns get widths from their content. A cell
 longer than Excel's 32,767 characters or a table longer than its 1,048,575 data rows
@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from followmoney.core.units import minor_units
+from followmoney.export._money import MONEY_CURRENCY
 from followmoney.export._safe import defuse
 
 __all__ = ["ALERT_COLUMNS", "CASE_COLUMNS", "analyst_table", "to_excel", "with_names", "EXCEL_MAX_CELL", "EXCEL_MAX_ROWS"]
@@ -109,7 +111,8 @@ def _sheet(table: pa.Table):
 def with_names(table: pa.Table, names, *, named_lists: bool = True) -> pa.Table:
     """Cases or alerts with the names an analyst reads beside the ids.
 
-    Adds ``subject_name`` (display name, see :func:`followmoney.names.display_names`)
+    Adds ``subject_name`` (display name, see :func:`followmoney.names.display_names`;
+    a ``subject_name`` already there is kept, its gaps filled, and moved beside the id)
     and ``subject_variants`` (the other spellings seen, ``; ``-joined) after
     ``subject_id``, and writes ``controls``, ``controlled_by`` and
     ``related_subject_ids`` as ``"Name (id)"``.
@@ -126,11 +129,16 @@ def with_names(table: pa.Table, names, *, named_lists: bool = True) -> pa.Table:
     -------
     pyarrow.Table
     """
-    if "subject_id" not in table.column_names or "subject_name" in table.column_names:
+    if "subject_id" not in table.column_names or "subject_variants" in table.column_names:
         return table
     ids = table["subject_id"].to_pylist()
+    shown = [names.name(i) for i in ids]
+    if "subject_name" in table.column_names:  # cases name resolved subjects already: fill the gaps, put it beside the id
+        given = table["subject_name"].to_pylist()
+        shown = [g if g else n for g, n in zip(given, shown)]
+        table = table.drop_columns(["subject_name"])
     at = table.column_names.index("subject_id") + 1
-    table = table.add_column(at, "subject_name", pa.array([names.name(i) for i in ids], pa.string()))
+    table = table.add_column(at, "subject_name", pa.array(shown, pa.string()))
     variants = [", ".join(v for v in names.variants.get(i, [])[1:]) or None for i in ids]
     table = table.add_column(at + 1, "subject_variants", pa.array(variants, pa.string()))
     for col in ("controls", "controlled_by", "related_subject_ids") if named_lists else ():
@@ -156,13 +164,16 @@ def _write_sheet(wb, name: str, table: pa.Table, headings: dict[str, str] | None
     ws = wb.add_worksheet(name)
     f_head = wb.add_format({"bold": True, "bg_color": "#F3F3F3", "border": 1, "text_wrap": True, "valign": "top"})
     f_text = wb.add_format({"num_format": "@", "valign": "top"})
-    f_money = wb.add_format({"num_format": "#,##0.00", "valign": "top"})
+    # money in its currency's ISO 4217 decimals (KWD three, JPY none); two without a currency beside it
+    f_money = {d: wb.add_format({"num_format": "#,##0" + ("." + "0" * d if d else ""), "valign": "top"}) for d in range(4)}
     f_score = wb.add_format({"num_format": "0.00", "valign": "top"})
     f_int = wb.add_format({"num_format": "#,##0", "valign": "top"})
     f_time = wb.add_format({"num_format": "yyyy-mm-dd hh:mm:ss", "valign": "top"})
     f_date = wb.add_format({"num_format": "yyyy-mm-dd", "valign": "top"})
     cols = table.column_names
     types = [table.schema.field(c).type for c in cols]
+    ccy_of = {j: cols.index(MONEY_CURRENCY.get(c, "currency")) for j, c in enumerate(cols)
+              if pa.types.is_decimal(types[j]) and MONEY_CURRENCY.get(c, "currency") in cols}  # fmt: skip
     widths = []
     for j, c in enumerate(cols):
         head = (headings or {}).get(c, c)
@@ -184,11 +195,12 @@ def _write_sheet(wb, name: str, table: pa.Table, headings: dict[str, str] | None
                     continue
                 if pa.types.is_decimal(t):
                     d = Decimal(v)
-                    if abs(d) < Decimal("1e13"):  # exact in a double at 2 decimals
-                        ws.write_number(i, j, float(d), f_money)  # display cell; the exact value is in the Parquet/CSV
+                    dec = minor_units(columns[ccy_of[j]][k]) if j in ccy_of else 2
+                    if abs(d) < Decimal(10) ** (15 - dec):  # exact in a double at its decimals
+                        ws.write_number(i, j, float(d), f_money[dec])  # display cell; the exact value is in the Parquet/CSV
                     else:
-                        ws.write_string(i, j, f"{d:.2f}", f_text)
-                    shown = f"{d:,.2f}"
+                        ws.write_string(i, j, f"{d:.{dec}f}", f_text)
+                    shown = f"{d:,.{dec}f}"
                 elif pa.types.is_floating(t):
                     ws.write_number(i, j, v, f_score)
                     shown = f"{v:.2f}"
@@ -222,6 +234,30 @@ def _write_sheet(wb, name: str, table: pa.Table, headings: dict[str, str] | None
     ws.autofilter(0, 0, max(i, 1), max(len(cols) - 1, 0))
 
 
+def _top_cases(cases: pa.Table, alerts: pa.Table | None, max_cases: int, notes: list[str]):
+    """The ``max_cases`` cases of highest risk and their alerts; a note when any are left out."""
+    import pyarrow.compute as pc
+
+    if max_cases < 0:
+        raise ValueError(f"max_cases must be 0 or more, not {max_cases}")
+    n = cases.num_rows
+    if n <= max_cases:
+        return cases, alerts
+    cases = cases.sort_by([("risk_score", "descending"), ("case_id", "ascending")]).slice(0, max_cases)
+    notes.append(
+        f"Sheet Cases: the {max_cases:,} cases of highest risk of {n:,}; {n - max_cases:,} left out. "
+        "All cases are in the run folder's cases.parquet and cases.csv."
+    )
+    if alerts is not None and "alert_ids" in cases.column_names:
+        total = alerts.num_rows
+        alerts = alerts.filter(pc.is_in(alerts["alert_id"], value_set=pc.list_flatten(cases["alert_ids"]).combine_chunks()))
+        notes.append(
+            f"Sheet Alerts: the {alerts.num_rows:,} alerts of those cases of {total:,}. "
+            "All alerts are in the run folder's alerts.parquet and alerts.csv."
+        )
+    return cases, alerts
+
+
 def to_excel(
     path: str | Path,
     *,
@@ -229,6 +265,7 @@ def to_excel(
     alerts: pa.Table | None = None,
     transactions: pa.Table | None = None,
     names=None,
+    max_cases: int | None = None,
 ) -> Path:
     """Write cases, alerts and (optionally) transactions to one Excel workbook, a sheet each.
 
@@ -241,6 +278,12 @@ def to_excel(
         :data:`ALERT_COLUMNS`) and ``Transactions`` (canonical columns).
     names : followmoney.names.Names, optional
         Adds the subject's name and spellings beside every id (:func:`with_names`).
+    max_cases : int, optional
+        Keep only the ``max_cases`` cases of highest risk (then case id) in the
+        workbook, and on the ``Alerts`` sheet only those cases' alerts; a ``Notes``
+        sheet says how many were left out and that the full sets are in the run
+        folder's ``cases.parquet``/``cases.csv`` and ``alerts.parquet``/``alerts.csv``.
+        Default: all cases.
 
     Returns
     -------
@@ -262,11 +305,15 @@ def to_excel(
     >>> p = to_excel(Path(tempfile.mkdtemp()) / "cases.xlsx", cases=fm.build_cases(alerts), alerts=alerts)
     >>> import openpyxl; openpyxl.load_workbook(p).sheetnames
     ['Cases', 'Alerts']
+    >>> openpyxl.load_workbook(to_excel(p, cases=fm.build_cases(alerts), alerts=alerts, max_cases=1)).sheetnames
+    ['Cases', 'Alerts', 'Notes']
     """
     import xlsxwriter
 
     path = Path(path)
     notes: list[str] = []
+    if cases is not None and max_cases is not None:
+        cases, alerts = _top_cases(cases, alerts, max_cases, notes)
     wb = xlsxwriter.Workbook(str(path), {"constant_memory": True, "strings_to_formulas": False, "strings_to_numbers": False, "strings_to_urls": False})
     try:
         if cases is not None:

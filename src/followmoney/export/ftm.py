@@ -29,6 +29,7 @@ import pyarrow as pa
 
 from followmoney import normalize as nz
 from followmoney.core.bundle import Bundle
+from followmoney.core.units import money_str
 from followmoney.names import party_name
 
 __all__ = ["to_ftm", "write_ftm", "ftm_available", "FTM_SCHEMA_OF_KIND"]
@@ -325,7 +326,7 @@ def to_ftm(
             pay.add("payerAccount", accounts[r["from_account"]].id)
         if r["to_account"] in accounts:
             pay.add("beneficiaryAccount", accounts[r["to_account"]].id)
-        pay.add("amount", str(r["amount"]) if r["amount"] is not None else None)
+        pay.add("amount", money_str(r["amount"], r["currency"]))  # in the currency's decimals
         pay.add("currency", r["currency"])
         pay.add("date", r["timestamp"].isoformat() if r["timestamp"] else None)
         pay.add("transactionNumber", r.get("source_txn_ref") or r["txn_id"])

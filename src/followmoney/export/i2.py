@@ -7,7 +7,9 @@ from pathlib import Path
 import pyarrow as pa
 
 from followmoney.core.bundle import Bundle
+from followmoney.core.units import money_str
 from followmoney.export._safe import defuse_frame
+from followmoney.graph import case_nodes
 
 __all__ = ["to_i2", "I2_ENTITY_COLUMNS", "I2_LINK_COLUMNS"]
 
@@ -37,7 +39,7 @@ def to_i2(bundle: Bundle, directory: str | Path, *, resolution=None, names=None,
     Signatory, Director, ... of an account; Director, Partner, ... of an entity, with the
     source's role code; Uses), ``Date`` always ``YYYY-MM-DD`` and ``Time``
     always ``HH:MM:SS`` (UTC; empty for links without a time), ``Amount`` as exact
-    decimal text in ``Currency`` (ISO 4217), and ``Reference`` (source file and
+    decimal text with the currency's ISO 4217 decimals in ``Currency``, and ``Reference`` (source file and
     line, or file#XPath). Files are UTF-8 with a byte-order mark (what Excel and i2
     expect for non-ASCII names); every text cell is defused against formulas.
 
@@ -128,7 +130,7 @@ def to_i2(bundle: Bundle, directory: str | Path, *, resolution=None, names=None,
             ts = ts.astimezone(timezone.utc)
         links.append({"From ID": s, "To ID": t, "Link Type": "Transfer",
                       "Date": ts.strftime("%Y-%m-%d") if ts else None, "Time": ts.strftime("%H:%M:%S") if ts else None,
-                      "Amount": f"{r['amount']:.2f}" if r["amount"] is not None else None, "Currency": r["currency"],
+                      "Amount": money_str(r["amount"], r["currency"]), "Currency": r["currency"],
                       "Reference": r["source_ref"]})  # fmt: skip
     pa_ = bundle.party_accounts.to_pylist()
     for r in pa_:
@@ -147,9 +149,7 @@ def to_i2(bundle: Bundle, directory: str | Path, *, resolution=None, names=None,
         owner = end(None, r["owner_id"]) if r["owner_kind"] == "party" else end(r["owner_id"], None)
         links.append({"From ID": owner, "To ID": node, "Link Type": "Uses", "Reference": r["source_ref"]})
     if cases is not None:
-        for r in cases.select(["case_id", "subject_kind", "subject_id", "risk_score", "band", "role"]).to_pylist():
-            sid = r["subject_id"]
-            eid = f"id:{sid}" if r["subject_kind"] == "identifier" else clusters.get(sid, sid)
+        for eid, r in case_nodes(cases, clusters).items():
             if eid in ent:
                 ent[eid].update({"Case ID": r["case_id"], "Risk score": f"{r['risk_score']:.2f}", "Band": r["band"],
                                  "Role": r["role"].replace("_", " ")})  # fmt: skip

@@ -18,7 +18,8 @@ def _isin(col, values) -> pa.ChunkedArray:
 def case_bundle(bundle: Bundle, cases: pa.Table, case_id: str, *, resolution=None, hops: int = 1) -> Bundle:
     """The part of ``bundle`` around one case: its subject, who it controls or is controlled by, and their payments.
 
-    Seeds are the case's subject and the ids in its ``controls`` / ``controlled_by``
+    Seeds are the case's subject (its ``accounts`` and ``parties`` for a resolved
+    person or entity) and the ids in its ``controls`` / ``controlled_by``
     (an account; a party with every mention resolved to the same person and the
     accounts they have a role on; an identifier's owners). Kept: every transaction
     that touches a seed account or party, the accounts and parties at its other end
@@ -74,14 +75,19 @@ def case_bundle(bundle: Bundle, cases: pa.Table, case_id: str, *, resolution=Non
                                                ids["kind"].to_pylist(), ids["key"].to_pylist(), ids["value"].to_pylist()):  # fmt: skip
                 if ik == k and v in (key, value):
                     seed(oid, "account" if ok == "account" else "party")
-        elif x in cmap or kind == "party":
+        elif x in cmap or x in members or kind == "party":
             ps = members.get(cmap.get(x, x), {x})
             parties.update(ps)
             accounts.update(a for p, a in roles if p in ps)
         else:
             accounts.add(x)
 
-    seed(case["subject_id"], case["subject_kind"])
+    if case["subject_kind"] in ("identifier", "account", "party"):
+        seed(case["subject_id"], case["subject_kind"])
+    for x in case.get("accounts") or []:  # a resolved subject: its accounts and mentions
+        seed(x, "account")
+    for x in case.get("parties") or []:
+        seed(x, "party")
     for x in (case.get("controls") or []) + (case.get("controlled_by") or []):
         seed(x)
     tx = bundle.transactions

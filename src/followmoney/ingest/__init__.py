@@ -7,6 +7,7 @@ returning a :class:`~followmoney.Bundle` for that one file.
 
 from __future__ import annotations
 
+import fnmatch
 import glob
 import hashlib
 import inspect
@@ -18,6 +19,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from followmoney.core import timing
 from followmoney.core.progress import progress_bar
 from followmoney.core.bundle import Bundle
 from followmoney.ingest import amlsim, auth, bank_csv, camt, fincen, fm_package, goaml, ibm_aml, mt103, mt940, pacs008, pain001
@@ -124,7 +126,46 @@ def _read_one(f: Path, fmt: str, options: dict):
     return b, None
 
 
-def read(paths, format: str = "auto", *, progress: bool | None = None, errors: list | None = None, client=None, **options) -> Bundle:
+def _per_file(choice, f: Path):
+    """The value of a per-file option for ``f``: a dict maps file-name patterns to values."""
+    if isinstance(choice, dict):
+        for pattern, value in choice.items():
+            if fnmatch.fnmatch(f.name, pattern) or fnmatch.fnmatch(str(f), pattern):
+                return value
+        return None
+    return choice
+
+
+def _mapping_for(mapping, f: Path):
+    """The bank CSV mapping profile for ``f``: by pattern, the only one given, or the first that fits."""
+    choice = _per_file(mapping, f)
+    if choice is None or isinstance(choice, str | os.PathLike):
+        return choice
+    choices = list(choice)
+    if len(choices) == 1:
+        return choices[0]
+    try:
+        with open(f, "rb") as fh:
+            head = fh.read(_HEAD_BYTES)
+    except OSError:
+        return None
+    for c in choices:
+        if bank_csv.fits(bank_csv.load_profile(c), head):
+            return c
+    return None
+
+
+def read(
+    paths,
+    format: str = "auto",
+    *,
+    mapping=None,
+    profile=None,
+    progress: bool | None = None,
+    errors: list | None = None,
+    client=None,
+    **options,
+) -> Bundle:
     """Read source files into one :class:`~followmoney.Bundle`.
 
     Parameters
@@ -136,6 +177,15 @@ def read(paths, format: str = "auto", *, progress: bool | None = None, errors: l
         ``alert_accounts.csv`` beside ``transactions.csv``) are skipped as inputs.
     format : str, default "auto"
         ``"auto"`` sniffs each file; otherwise a key of :data:`ADAPTERS` used for all.
+    mapping : str, path-like, list of them, or dict, optional
+        Bank CSV mapping profile(s) (bundled name or TOML path), applied per file on
+        mixed inputs: one profile for every bank CSV; a list (``--mapping`` repeated):
+        for each CSV the first whose ``match`` headers fit (a single one is used as
+        given); a dict of file-name pattern (``fnmatch``) -> profile. A CSV that no
+        adapter recognises is read as a bank CSV when a mapping applies to it.
+    profile : str, path-like or dict, optional
+        goAML code-list profile (``"uae"``, ``"generic"`` or a TOML path) for every goAML
+        report, or a dict of file-name pattern -> profile.
     progress : bool, optional
         Show a progress bar over files; default: only on a terminal.
     errors : list, optional
@@ -201,7 +251,12 @@ def read(paths, format: str = "auto", *, progress: bool | None = None, errors: l
         try:
             if not f.is_file():
                 raise InputError(f"{f}: no such file")
-            fmt = format if format != "auto" else sniff(f)
+            try:
+                fmt = format if format != "auto" else sniff(f)
+            except InputError:
+                if mapping is None or _mapping_for(mapping, f) is None:
+                    raise
+                fmt = "bank_csv"  # a CSV the user gave a mapping for
         except InputError as exc:
             failed(f, exc)
             continue
@@ -220,7 +275,14 @@ def read(paths, format: str = "auto", *, progress: bool | None = None, errors: l
     if unknown:
         raise TypeError(f"read(): option(s) {sorted(unknown)} not accepted by the adapters in use ({sorted(accepted)})")
     bundles = []
-    jobs = [(f, fmt, {k: v for k, v in options.items() if k in accepted[fmt]}) for f, fmt in plan]
+    jobs = []
+    for f, fmt in plan:
+        own = {k: v for k, v in options.items() if k in accepted[fmt]}
+        if fmt == "bank_csv" and mapping is not None:
+            own["mapping"] = _mapping_for(mapping, f)
+        if fmt == "goaml" and profile is not None:
+            own["profile"] = _per_file(profile, f)
+        jobs.append((f, fmt, own))
     if client is not None:  # one task per file on the Dask cluster; the files must be readable there
         results = client.gather([client.submit(_read_one, *job, pure=False) for job in jobs])
     else:
@@ -233,5 +295,6 @@ def read(paths, format: str = "auto", *, progress: bool | None = None, errors: l
     if errors and not bundles:
         raise InputError(f"none of the {len(errors)} input file(s) could be read; first: {errors[0]['error']}")
     bundle = Bundle.concat(bundles)
+    bundle.transactions = timing.annotate(bundle.transactions)
     bundle.reconcile()
     return bundle

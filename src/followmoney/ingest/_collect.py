@@ -79,16 +79,16 @@ def file_digest(path: str | Path) -> str:
     return h.hexdigest()
 
 
-#: Exclusive bound of ``schema.MONEY`` = decimal(18, 2) in absolute value.
-MONEY_LIMIT = Decimal(10) ** 16
+#: Exclusive bound of ``schema.MONEY`` = decimal(18, 3) in absolute value.
+MONEY_LIMIT = Decimal(10) ** 15
 
 
 def fits_money(value: Decimal | None) -> bool:
-    """True when ``value`` (already at hundredths) can be stored as ``schema.MONEY``.
+    """True when ``value`` (already at its minor units) can be stored as ``schema.MONEY``.
 
     Examples
     --------
-    >>> fits_money(Decimal("9999999999999999.99")), fits_money(Decimal("19999999999999999.98"))
+    >>> fits_money(Decimal("999999999999999.99")), fits_money(Decimal("1999999999999999.98"))
     (True, False)
     """
     return value is None or abs(value) < MONEY_LIMIT

@@ -13,11 +13,12 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from followmoney.core import schema
+from followmoney.core.units import minor_units
 from followmoney.ingest._collect import InputError
 
 #: Exact decimal with at most two places (no exponent, no thousands separators).
 DECIMAL_RE = r"^[+-]?\d{1,16}(\.\d{1,2})?$"
-#: Any plain decimal that fits decimal(18, 2) once rounded to hundredths.
+#: Any plain decimal that fits decimal(18, 3) once rounded (range checked separately).
 DECIMAL_RE_ANY = r"^[+-]?\d{1,16}(\.\d{1,12})?$"
 
 
@@ -196,20 +197,20 @@ def parse_money(col: pa.ChunkedArray) -> tuple[pa.ChunkedArray, pa.ChunkedArray,
     return values, pc.and_(ok, fits), rounded
 
 
-#: Values of MONEY = decimal(18, 2) are below 10^16 in absolute value.
-_MONEY_LIMIT = pa.scalar(Decimal(10) ** 16, pa.decimal128(38, 12))
+#: Values of MONEY = decimal(18, 3) are below 10^15 in absolute value.
+_MONEY_LIMIT = pa.scalar(Decimal(10) ** 15, pa.decimal128(38, 12))
 
 
 def parse_money_checked(col: pa.ChunkedArray):
     """Like :func:`parse_money`, with a fourth mask ``fits``: false where the decimal
-    (after rounding to hundredths) is 10^16 or more in absolute value, the range of
-    ``MONEY`` = decimal(18, 2); such values are null (reject code ``amount_out_of_range``).
+    (after rounding to hundredths) is 10^15 or more in absolute value, the range of
+    ``MONEY`` = decimal(18, 3); such values are null (reject code ``amount_out_of_range``).
 
     Examples
     --------
-    >>> v, ok, rounded, fits = parse_money_checked(pa.chunked_array([["12.5", "9999999999999999.999", "x"]]))
+    >>> v, ok, rounded, fits = parse_money_checked(pa.chunked_array([["12.5", "999999999999999.999", "x"]]))
     >>> [str(x) if x is not None else None for x in v.to_pylist()], ok.to_pylist(), fits.to_pylist()
-    (['12.50', None, None], [True, True, False], [True, False, True])
+    (['12.500', None, None], [True, True, False], [True, False, True])
     """
     stripped = pc.utf8_trim_whitespace(col)
     ok = pc.match_substring_regex(stripped, DECIMAL_RE_ANY)
@@ -219,6 +220,35 @@ def parse_money_checked(col: pa.ChunkedArray):
     fits = pc.fill_null(pc.less(pc.abs(wide), _MONEY_LIMIT), True)
     values = pc.if_else(fits, wide, pa.scalar(None, wide.type)).cast(schema.MONEY)
     return values, ok, rounded, fits
+
+
+def requantize(values, currency) -> tuple[pa.Array, pa.Array]:
+    """Round money values to each row's ISO 4217 minor units; returns (values, rounded mask).
+
+    ``values`` are ``MONEY`` (three decimals), ``currency`` the ISO 4217 code per row
+    (array) or one code for all rows. Codes with three decimals keep them; JPY keeps
+    none; unknown codes get two (:func:`followmoney.core.units.minor_units`).
+
+    Examples
+    --------
+    >>> from decimal import Decimal
+    >>> v = pa.array([Decimal("1250.125"), Decimal("1250.125"), Decimal("12.5")], schema.MONEY)
+    >>> out, r = requantize(v, pa.array(["KWD", "EUR", "JPY"]))
+    >>> [str(x) for x in out.to_pylist()], r.to_pylist()
+    (['1250.125', '1250.120', '12.000'], [False, True, True])
+    """
+    n = len(values)
+    if currency is None or isinstance(currency, str):
+        currency = pa.array([currency] * n, pa.string())
+    codes = currency.to_pylist()
+    exps = pa.array([minor_units(c) for c in codes], pa.int8())
+    out = values.cast(schema.MONEY)
+    for e in (2, 1, 0):
+        pick = pc.fill_null(pc.equal(exps, e), False)
+        if pc.any(pick).as_py():
+            out = pc.if_else(pick, pc.round(out, ndigits=e, round_mode="half_to_even").cast(schema.MONEY), out)
+    rounded = pc.fill_null(pc.not_equal(out, values.cast(schema.MONEY)), False)
+    return out, rounded
 
 
 def parse_time(col: pa.ChunkedArray, fmt: str) -> tuple[pa.ChunkedArray, pa.ChunkedArray]:

@@ -81,10 +81,11 @@ WIRE_COLUMNS = {
         "agents' accounts; MT block 3 tags in braces, :13C:).",
     ),
     "request_reference": (pa.string(), "auth.002: the authority's investigation id (InvstgtnId) whose response carried the row."),
-    "observed_in": (_STRLIST, "Consolidated payments: source_ref of every source row that showed this payment (this row first)."),
+    "observed_in": (_STRLIST, "Consolidated payments: source_ref of every source row that showed this payment (the row kept first)."),
     "consolidation_key": (
         pa.string(),
-        "Consolidated payments: the key that joined the rows ('uetr:<UETR>' or 'e2e:<id>/<currency>/<amount>').",
+        "Consolidated payments: what joined the rows ('uetr:<UETR>', 'e2e:<id>/<currency>/<amount>', 'ref:...', "
+        "'dcad:...', 'acad:...'; followmoney.consolidate); null when seen once.",
     ),
 }
 

@@ -164,7 +164,7 @@ def _read_transactions(path: Path, acct_currency, default_currency: str, typolog
     reason = first_failure(
         [
             (ok_amt, "base_amt: not a decimal amount"),
-            (fits, "base_amt: amount out of range (decimal(18,2))"),
+            (fits, "base_amt: amount out of range (decimal(18,3))"),
             (ok_ts, "tran_timestamp: not YYYY-MM-DDTHH:MM:SSZ"),
             (ok_from, "orig_acct: missing"),
             (ok_to, "bene_acct: missing"),

@@ -5,7 +5,7 @@ convention and the meaning of each column differ by bank. A profile (a TOML file
 states all of that once; the reader then parses every file of that bank the same way,
 exactly and independently of the machine's locale:
 
-* amounts become ``decimal.Decimal`` (``decimal128(18, 2)``) using the profile's decimal
+* amounts become ``decimal.Decimal`` (``decimal128(18, 3)``) using the profile's decimal
   and thousands separators, never floats;
 * dates are parsed with the profile's explicit format (``%d.%m.%Y``: ``12.02.2024`` is
   12 February), local times are converted from the profile's IANA time zone to UTC and
@@ -93,6 +93,7 @@ from followmoney.core import schema
 from followmoney.core.bundle import Bundle
 from followmoney.ingest._profiles import load_toml_profile
 from followmoney.ingest._collect import Collector, ContentIds, InputError, file_digest
+from followmoney.ingest._csv import requantize
 from followmoney.core.ids import stable_id
 from followmoney.ingest.camt import _BIC_RE, _IBAN_RE
 
@@ -488,15 +489,23 @@ def match_profile(path, head: bytes) -> Profile | None:
     True
     """
     for prof in profiles():
-        if not prof.match_headers:
-            continue
-        try:
-            text, _ = _decode(head, prof.encodings, "head", partial=True)
-            if _find_header(_reader(text, prof), prof) is not None:
-                return prof
-        except (InputError, csv.Error):
-            continue
+        if fits(prof, head):
+            return prof
     return None
+
+
+def fits(profile: Profile, head: bytes) -> bool:
+    """True when ``profile``'s ``match`` headers are all in one of the first lines of ``head``.
+
+    A profile without ``match`` headers fits nothing (it is used only when named).
+    """
+    if not profile.match_headers:
+        return False
+    try:
+        text, _ = _decode(head, profile.encodings, "head", partial=True)
+        return _find_header(_reader(text, profile), profile) is not None
+    except (InputError, csv.Error):
+        return False
 
 
 def sniff(path, head: bytes) -> bool:
@@ -538,10 +547,18 @@ def _strip(col: pa.Array) -> pa.Array:
     return pc.utf8_trim(col, characters=_SPACES)
 
 
-def _parse_money(col: pa.Array, prof: Profile, places: int = 2, type_=schema.MONEY):
-    """Strings -> (values, ok, rounded, empty). Locale-independent; trailing '-' allowed."""
+def _parse_money(col: pa.Array, prof: Profile, places: int = 3, type_=schema.MONEY):
+    """Strings -> (values, ok, rounded, empty). Locale-independent.
+
+    Every common way of writing a negative is read: a leading ``-``, the Unicode minus
+    sign U+2212 (spreadsheets), a trailing ``-`` (German banks: ``1.234,56-``) and
+    accounting parentheses ``(50,00)``. Money is kept to three decimals here and rounded
+    to each row's currency's minor units once the currency is known (:func:`_requantize`).
+    """
     s = _strip(col)
     empty = pc.equal(s, "")
+    s = pc.replace_substring(s, "\u2212", "-")
+    s = pc.replace_substring_regex(s, pattern=r"^\(\s*([^()]*\d)\s*\)$", replacement=r"-\1")
     s = pc.replace_substring_regex(s, pattern=r"^(.*\d)\s*-$", replacement=r"-\1")
     d, t = re.escape(prof.decimal), re.escape(prof.thousands)
     integer = rf"(?:\d{{1,3}}(?:{t}\d{{3}})+|\d+)" if prof.thousands else r"\d+"
@@ -922,6 +939,22 @@ def _parse_values(p: _Parsed) -> None:
     p.values["currency"] = cur
     if ix("original_currency") is not None:
         p.values["instructed_currency"] = currency("original_currency", None)
+    _requantize(p)
+
+
+def _requantize(p: _Parsed) -> None:
+    """Round money to each row's currency's ISO 4217 minor units (KWD keeps 3 decimals, JPY none)."""
+    for col, ccy in (("signed_amount", "currency"), ("amount", "currency"), ("instructed_amount", "instructed_currency")):
+        if col in p.values and ccy in p.values:
+            vals, rounded = requantize(p.values[col], p.values[ccy])
+            p.values[col] = vals
+            if col == "amount":
+                p.flag(rounded, "amount_rounded")
+    for target in _MONEY_TARGETS:  # the typed view of the file (parse()) shows the same values
+        i = p.index.get(target)
+        ccy = p.values.get("instructed_currency" if target == "original_amount" else "currency")
+        if i is not None and ccy is not None and i in p.typed and pa.types.is_decimal(p.typed[i].type):
+            p.typed[i] = requantize(p.typed[i], ccy)[0]
 
 
 def _flags_column(n: int, masks: list) -> pa.Array:
@@ -968,7 +1001,7 @@ def _raise_first(p: _Parsed) -> None:
 def parse(path, *, mapping: str | Path | None = None) -> pa.Table:
     """Read a bank CSV into a typed table with the file's own column names.
 
-    Mapped money columns become ``decimal128(18, 2)`` (``fx_rate``:
+    Mapped money columns become ``decimal128(18, 3)`` (``fx_rate``:
     ``decimal128(24, 10)``), mapped date columns ``date32``, the ``timestamp`` column
     ``timestamp[us, UTC]``; every other column stays a string (leading zeros kept).
     Column names are the header's, without BOM or quotes; a repeated name stays
@@ -997,7 +1030,7 @@ def parse(path, *, mapping: str | Path | None = None) -> pa.Table:
     >>> t.column_names
     ['IBAN', 'Buchungstag', 'Betrag']
     >>> t.to_pylist()
-    [{'IBAN': 'XX12TEST0000000001', 'Buchungstag': datetime.date(2024, 2, 1), 'Betrag': Decimal('-12.50')}]
+    [{'IBAN': 'XX12TEST0000000001', 'Buchungstag': datetime.date(2024, 2, 1), 'Betrag': Decimal('-12.500')}]
     """
     path = Path(path)
     if not path.is_file():
@@ -1030,7 +1063,7 @@ def read(path, *, mapping: str | Path | None = None, strict: bool = False, accou
     Bundle
         * ``transactions``: one row per data row. ``txn_id`` hashes the file name and
           line; ``source_ref`` is ``file:line``. ``amount`` is the magnitude in
-          ``currency`` (``decimal128(18, 2)``); the extra column ``signed_amount``
+          ``currency`` (``decimal128(18, 3)``); the extra column ``signed_amount``
           keeps the sign as seen from the statement account (negative = debit). The
           statement account is ``from_account`` of debits and ``to_account`` of
           credits; the counterparty's account (an IBAN, or BIC + number) is on the
@@ -1069,7 +1102,7 @@ def read(path, *, mapping: str | Path | None = None, strict: bool = False, accou
     --------
     >>> b = read("tests/data/bank_csv/joscha_csv2mt940_German_bank_export_Beispiel_latin1.csv")
     >>> [str(x) for x in b.transactions.column("signed_amount").to_pylist()]
-    ['-600.30', '-54.52', '-15.96', '150.00', '500.00']
+    ['-600.300', '-54.520', '-15.960', '150.000', '500.000']
     >>> b.transactions.column("from_account").to_pylist()[0], b.transactions.column("channel").to_pylist()[3]
     ('22222222/111111111', 'cash_deposit')
     """

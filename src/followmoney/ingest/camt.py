@@ -50,10 +50,12 @@ import pyarrow as pa
 from lxml import etree
 
 from followmoney.core import schema
+from followmoney.core.units import quantize_money
 from followmoney.core.bundle import Bundle
 from followmoney.ingest._xml import PARSER_OPTIONS, content_key, ns_label, refuse_declared, tag_label, refuse_doctype, syntax_error
 from followmoney.ingest._collect import Collector, ContentIds, InputError, file_digest, fits_money
 from followmoney.core.ids import stable_id
+from followmoney.normalize import normalize_address, normalize_email, normalize_phone
 
 __all__ = ["FORMAT", "EXTRA_COLUMNS", "sniff", "is_companion", "read", "account_id", "is_iban", "is_bic", "typed_extras"]
 
@@ -69,8 +71,7 @@ _NS_RE = re.compile(r"urn:iso:std:iso:20022:tech:xsd:(?P<kind>camt\.05[234])\.00
 _ISO_NS_RE = re.compile(r"urn:iso:std:iso:20022:tech:xsd:(?P<type>[a-z]{4}\.\d{3}\.\d{3}\.\d{2})")
 _LOOSE_TYPE_RE = re.compile(r"(camt\.05[234]\.\d{3}\.\d{2})")
 
-_CENT = Decimal("0.01")
-_MAX_MONEY = Decimal(10) ** 16
+_MAX_MONEY = Decimal(10) ** 15
 _RATE_EXP = Decimal("1e-10")
 _RAW_MAX = 20000
 _CCY_RE = re.compile(r"[A-Z]{3}")
@@ -225,13 +226,15 @@ class _Paths:
         return path
 
 
-def _money(text: str | None) -> tuple[Decimal, bool]:
-    """Decimal text -> (value quantized to 0.01, whether rounding changed it).
+def _money(text: str | None, currency: str | None = None) -> tuple[Decimal, bool]:
+    """Decimal text -> (value quantized to ``currency``'s ISO 4217 minor units, whether rounding changed it).
 
     >>> _money("5442.09000")
     (Decimal('5442.09'), False)
     >>> _money("1.005")
     (Decimal('1.00'), True)
+    >>> _money("1250.125", "KWD")
+    (Decimal('1250.125'), False)
     """
     if text is None:
         raise ValueError("missing")
@@ -240,12 +243,69 @@ def _money(text: str | None) -> tuple[Decimal, bool]:
         raise ValueError(f"not a decimal ({_snippet(t)!r})")
     try:
         d = Decimal(t)
-        q = d.quantize(_CENT, rounding=ROUND_HALF_EVEN)
+        q, rounded = quantize_money(d, currency)
     except InvalidOperation as exc:
         raise ValueError(f"not a decimal ({_snippet(t)!r})") from exc
     if abs(q) >= _MAX_MONEY:
-        raise ValueError("does not fit decimal(18,2)")
-    return q, q != d
+        raise ValueError("does not fit decimal(18,3)")
+    return q, rounded
+
+
+def _fx_rate(xchg, amount, ccy, instructed, instructed_ccy) -> tuple[Decimal | None, str | None]:
+    """``CcyXchg`` -> (``fx_rate`` in units of ``ccy`` per unit of ``instructed_ccy``, flag).
+
+    camt states ``XchgRate`` as units of the other currency per one ``UnitCcy``
+    (ISO 20022: "in the example 1 GBP = xxx CUR, the unit currency is GBP"); banks
+    often leave ``UnitCcy`` out and name only ``SrcCcy``, quoting either way round, and
+    some label ``UnitCcy`` the other way (the Finnish FFFS guideline sample). So: where
+    both amounts are given and exactly one direction makes ``instructed × rate`` the
+    booked amount (within 2 %: charges), that direction; else ``UnitCcy`` (or, with
+    ``QtdCcy``, the other of the two); otherwise the rate is kept as stated and flagged
+    ``fx_rate_direction_unknown``. The rate itself is never recomputed from the amounts.
+
+    >>> from lxml import etree
+    >>> x = etree.fromstring("<CcyXchg><SrcCcy>DKK</SrcCcy><XchgRate>7.2546</XchgRate></CcyXchg>")
+    >>> _fx_rate(x, Decimal("137.47"), "EUR", Decimal("997.29"), "DKK")
+    (Decimal('0.1378435751'), None)
+    >>> x = etree.fromstring("<CcyXchg><SrcCcy>USD</SrcCcy><UnitCcy>USD</UnitCcy><XchgRate>0.954</XchgRate></CcyXchg>")
+    >>> _fx_rate(x, Decimal("95.40"), "EUR", Decimal("100.00"), "USD")
+    (Decimal('0.9540000000'), None)
+    """
+    rate = _rate(_ptext(xchg, "XchgRate")) if xchg is not None else None
+    if rate is None or rate == 0:
+        return None, None
+    inverse = (Decimal(1) / rate).quantize(_RATE_EXP, rounding=ROUND_HALF_EVEN)
+    if amount and instructed:
+        direct = abs(instructed * rate - amount) / abs(amount)
+        flipped = abs(instructed * inverse - amount) / abs(amount)
+        tol = Decimal("0.02")
+        if direct <= tol < flipped:
+            return rate, None
+        if flipped <= tol < direct:
+            return inverse, None
+    unit = (_ptext(xchg, "UnitCcy") or "").upper() or None
+    quoted = (_ptext(xchg, "QtdCcy") or "").upper() or None
+    if unit is None and quoted and ccy and instructed_ccy and quoted in (ccy, instructed_ccy):
+        unit = instructed_ccy if quoted == ccy else ccy
+    if unit and instructed_ccy and unit == instructed_ccy:
+        return rate, None
+    if unit and ccy and unit == ccy:
+        return inverse, None
+    return rate, "fx_rate_direction_unknown"
+
+
+def _turn_round(row: dict) -> None:
+    """A transaction row read with the other reversal dialect: money flows the other way."""
+    if row.get("signed_amount") is not None:
+        row["signed_amount"] = -row["signed_amount"]
+    for a, b in (("from_account", "to_account"), ("from_party", "to_party"), ("country_from", "country_to")):
+        if a in row or b in row:
+            row[a], row[b] = row.get(b), row.get(a)
+
+
+def _ccy_of(el) -> str | None:
+    """The ``Ccy`` attribute of an amount element, upper case (None when absent)."""
+    return ((el.get("Ccy") if el is not None else None) or "").upper() or None
 
 
 def _rate(text: str | None) -> Decimal | None:
@@ -555,6 +615,7 @@ class _Reader:
         self._report_id: str | None = None
         self.servicer: str | None = None
         self.mismatched: set[str] = set()
+        self.turned: set[str] = set()  # reversal rows of statements re-read in the other reversal dialect
         self.base_flags = ["namespace_nonstandard"] if nonstandard else []
         if kind == "camt.052":
             self.base_flags.append("interim")
@@ -613,6 +674,14 @@ class _Reader:
             ]
             i = t.column_names.index("quality_flags")
             b.transactions = t.set_column(i, t.schema.field(i), pa.array(flags, t.schema.field(i).type))
+        if self.turned and b.transactions.num_rows:
+            t = b.transactions
+            rows = t.to_pylist()
+            for row in rows:
+                if row["txn_id"] in self.turned:
+                    _turn_round(row)
+                    row["quality_flags"] = (row["quality_flags"] or []) + ["reversal_convention_other"]
+            b.transactions = pa.Table.from_pylist(rows, schema=t.schema)
         return b
 
     # ----------------------------------------------------------------- statement
@@ -659,13 +728,20 @@ class _Reader:
         fallback = (datetime(day.year, day.month, day.day, tzinfo=timezone.utc), None, day) if day else None
         ctx = _Stmt(sid, acc_id, owner.party_id, ccy, flags, fallback)
         _KIDS.clear()
-        return {"ctx": ctx, "xp": xp, "total": Decimal(0), "known": True, "balances": (opening, closing, open_date, close_date)}
+        return {
+            "ctx": ctx, "xp": xp, "total": Decimal(0), "known": True, "balances": (opening, closing, open_date, close_date),
+            "reversed": Decimal(0), "reversal_ids": [],
+        }  # fmt: skip
 
     def add_entry(self, state: dict, ntry) -> None:
         """Read one ``Ntry`` of an open statement; its rows and rejects are written at once."""
         rows: list[tuple[dict | None, tuple | None]] = []
         signed, booked = self.entry(ntry, state["ctx"], rows)
         _KIDS.clear()
+        if (_ptext(ntry, "RvslInd") or "").lower() in ("true", "1"):
+            state["reversal_ids"].extend(row["txn_id"] for row, _ in rows if row is not None)
+            if booked and signed is not None:
+                state["reversed"] += signed
         if booked:
             if signed is None:
                 state["known"] = False
@@ -680,6 +756,7 @@ class _Reader:
     def end_statement(self, st, state: dict) -> None:
         _KIDS.clear()
         ctx, total, total_known = state["ctx"], state["total"], state["known"]
+        reversed_total = state["reversed"]  # booked reversal entries, signed as read
         opening, closing, open_date, close_date = state["balances"]
         flags = ctx.flags
         if not total_known:
@@ -690,7 +767,15 @@ class _Reader:
         reconciled = None
         if opening is not None and closing is not None and total_known:
             reconciled = opening + total == closing
-            if not reconciled:
+            if not reconciled and reversed_total and opening + total - 2 * reversed_total == closing:
+                # the other reversal dialect: CdtDbtInd names the original entry's side and RvslInd
+                # turns it round (ISO 20022 says CdtDbtInd is already the reversal's own side).
+                # The statement reconciles only read that way, so it is re-read so, and flagged.
+                total -= 2 * reversed_total
+                reconciled = True
+                flags.append("reversal_convention_other")
+                self.turned.update(state["reversal_ids"])  # rows already written: turned round in finish()
+            elif not reconciled:
                 flags.append("balance_mismatch")
                 self.mismatched.add(ctx.statement_id)
         self.c.add(
@@ -728,7 +813,7 @@ class _Reader:
             if code not in ("OPBD", "PRCD", "CLBD", "ITBD"):
                 continue
             try:
-                amount, rounded = _money(_ptext(bal, "Amt"))
+                amount, rounded = _money(_ptext(bal, "Amt"), _ccy_of(_child(bal, "Amt")))
             except ValueError:
                 flags.append("balance_unreadable")
                 continue
@@ -772,7 +857,7 @@ class _Reader:
         entry_err = None
         entry_amount = entry_ccy = None
         try:
-            entry_amount, rounded = _money(_text(amt_el))
+            entry_amount, rounded = _money(_text(amt_el), _ccy_of(amt_el))
             entry_ccy = (amt_el.get("Ccy") or "").upper() or None
             if rounded:
                 entry_flags.append("amount_rounded")
@@ -844,7 +929,7 @@ class _Reader:
                 flags.append("amount_missing")
             else:
                 try:
-                    amount, rounded = _money(_text(amt_el))
+                    amount, rounded = _money(_text(amt_el), _ccy_of(amt_el))
                     ccy = (amt_el.get("Ccy") or "").upper() or None
                     if rounded:
                         flags.append("amount_rounded")
@@ -893,19 +978,30 @@ class _Reader:
                     break
         if inst is not None:
             try:
-                instructed, _ = _money(_text(inst))
+                instructed, _ = _money(_text(inst), _ccy_of(inst))
                 instructed_ccy = (inst.get("Ccy") or "").upper() or None
             except ValueError:
                 flags.append("instructed_amount_unreadable")
+        xchg = None
         for wrap in ("InstdAmt", "TxAmt", "CntrValAmt", "AnncdPstngAmt", "PrtryAmt"):
-            rate = _rate(_ptext(amt_dtls, wrap, "CcyXchg", "XchgRate"))
-            if rate is not None:
+            xchg = _path(amt_dtls, wrap, "CcyXchg")
+            if xchg is not None and _rate(_ptext(xchg, "XchgRate")) is not None:
                 break
-        if rate is None:
-            rate = _rate(_ptext(tx, "CcyXchg", "XchgRate"))
+        if xchg is None or _rate(_ptext(xchg, "XchgRate")) is None:
+            xchg = _child(tx, "CcyXchg")
+        rate, rate_flag = _fx_rate(xchg, amount, ccy, instructed, instructed_ccy)
+        if rate_flag:
+            flags.append(rate_flag)
 
-        # counterparty: the Dbtr side of a credit, the Cdtr side of a debit
-        side = ("Dbtr", "DbtrAcct", "DbtrAgt") if direction == "CRDT" else ("Cdtr", "CdtrAcct", "CdtrAgt")
+        # counterparty: the Dbtr side of a credit, the Cdtr side of a debit; but always the side
+        # whose account is not the statement's (a returned direct debit keeps the roles of the
+        # original collection: Dbtr = the owner, Cdtr = the creditor who gets nothing back)
+        side_dir = direction
+        other = "DBIT" if direction == "CRDT" else "CRDT"
+        if _side_account(tx, direction) == ctx.account_id and _side_account(tx, other) not in (None, ctx.account_id):
+            side_dir = other
+            flags.append("counterparty_from_other_side")
+        side = ("Dbtr", "DbtrAcct", "DbtrAgt") if side_dir == "CRDT" else ("Cdtr", "CdtrAcct", "CdtrAgt")
         rp, ra = _child(tx, "RltdPties"), _child(tx, "RltdAgts")
         bic, member = _agent_bic(_child(ra, side[2]))
         cp = self.party(_child(rp, side[0]), None, _child(rp, side[1]), bic or member)
@@ -1069,7 +1165,25 @@ class _Reader:
             parts = [_ptext(adr, n) for n in ("StrtNm", "BldgNb", "PstCd", "TwnNm")] + lines + [_ptext(adr, "Ctry")]
             raw = ", ".join(_squash(p) for p in parts if p)
             if raw and (lines or _ptext(adr, "StrtNm") or _ptext(adr, "TwnNm")):
-                add("address", raw.casefold(), raw, adr)
+                # normalised as every adapter does, from the parts in goAML's order (street, town,
+                # country), so one address matches across formats
+                street = [_ptext(adr, "StrtNm"), _ptext(adr, "BldgNb"), *lines, _ptext(adr, "TwnNm"), _ptext(adr, "Ctry")]
+                key = normalize_address(", ".join(_squash(p) for p in street if p))
+                add("address", key or raw.casefold(), raw, adr)
+        # contact details (CtctDtls): phones and e-mail, as the other adapters read them
+        contact = _child(body, "CtctDtls")
+        if contact is not None:
+            region = (_ptext(adr, "Ctry") or _ptext(body, "CtryOfRes") or "").upper() or None
+            for tag in ("MobNb", "PhneNb"):
+                for el in _children(contact, tag):
+                    raw = _text(el)
+                    if raw and sum(ch.isdigit() for ch in raw) >= 5:
+                        # ISO 20022 writes +CC-NUMBER: the dash after the country code is a separator
+                        add("phone", normalize_phone(raw.replace("-", " "), region) or raw.strip(), raw, el)
+            for el in _children(contact, "EmailAdr"):
+                raw = _text(el)
+                if raw and "@" in raw:
+                    add("email", normalize_email(raw) or raw.strip().casefold(), raw, el)
 
     @staticmethod
     def other_id(add, othr, kinds: dict) -> None:
@@ -1391,7 +1505,7 @@ def read(path, **_other) -> Bundle:
     --------
     >>> b = read("tests/data/camt/br04_batch.xml")
     >>> [(r["end_to_end_id"], str(r["amount"]), r["counterparty_name"]) for r in b.transactions.to_pylist()]
-    [('E2E-A', '329.56', 'ALPHA HANDEL GMBH'), ('E2E-B', '100.00', 'BETA KG')]
+    [('E2E-A', '329.560', 'ALPHA HANDEL GMBH'), ('E2E-B', '100.000', 'BETA KG')]
     >>> b.statements.column("reconciled").to_pylist()
     [True]
     """

@@ -273,7 +273,7 @@ _CTR_FLAGS = (
     "SharedBranchingIndicator",
 )
 _USD = "USD"
-_MAX_MONEY = Decimal(10) ** 16
+_MAX_MONEY = Decimal(10) ** 15
 _CENT = Decimal("0.01")
 _RAW_MAX = 20000
 _STRLIST = pa.list_(pa.string())
@@ -448,7 +448,7 @@ def _parse_amount(text: str) -> Decimal:
     except InvalidOperation as exc:
         raise ValueError("not an amount") from exc
     if d >= _MAX_MONEY:
-        raise OverflowError("does not fit decimal(18,2)")
+        raise OverflowError("does not fit decimal(18,3)")
     return d
 
 
@@ -751,7 +751,7 @@ class _Reader:
             except ValueError:
                 problems.append(f"DetailTransactionAmountText: unparseable {_snippet(text)!r}")
             except OverflowError:
-                problems.append(f"DetailTransactionAmountText: {_snippet(text)!r} does not fit decimal(18,2)")
+                problems.append(f"DetailTransactionAmountText: {_snippet(text)!r} does not fit decimal(18,3)")
         if problems:
             self.c.reject("transactions", self.xp(det), "; ".join(problems), etree.tostring(det, encoding="unicode", with_tail=False)[:_RAW_MAX])
             return None
@@ -1125,7 +1125,7 @@ def read(path) -> Bundle:
     >>> b.transactions.column("channel").to_pylist()
     ['cash_deposit', 'cash_deposit', 'cash_deposit']
     >>> [str(a) for a in b.transactions.column("amount").to_pylist()]
-    ['15000.00', '15000.00', '17000.00']
+    ['15000.000', '15000.000', '17000.000']
     >>> read("tests/data/fincen/moov_sar_batch.xml").reports.column("indicators").to_pylist()
     [['SuspiciousActivityClassification:106']]
     """

@@ -28,15 +28,16 @@ import re
 from functools import lru_cache
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
-from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from lxml import etree
 
 from followmoney.core import schema
 from followmoney.core.bundle import Bundle
+from followmoney.core.units import quantize_money
 from followmoney.ingest._profiles import load_toml_profile
-from followmoney.normalize import normalize_address, normalize_email, normalize_phone
+from followmoney.normalize import normalize_address, normalize_email, normalize_phone, phone_with_prefix
 from followmoney.ingest._xml import PARSER_OPTIONS, content_key, refuse_declared, tag_label, refuse_doctype, syntax_error, without_values
 from followmoney.ingest._collect import Collector, ContentIds, InputError, file_digest
 from followmoney.core.ids import stable_id
@@ -52,8 +53,7 @@ _ROLES = ("holder", "signatory", "beneficial_owner", "director", "controller", "
 _ID_KINDS = ("passport", "national_id", "tax_id", "id_document")
 _PLACEHOLDERS = frozenset({"", "-", "--", "---", "string", "null", "NULL", "n/a", "N/A"})
 _FLAGS = frozenset({"Y", "N", "YES", "NO", "TRUE", "FALSE"})
-_MAX_MONEY = Decimal(10) ** 16  # decimal128(18, 2): 16 digits before the point
-_CENT = Decimal("0.01")
+_MAX_MONEY = Decimal(10) ** 15  # decimal128(18, 3): 15 digits before the point
 _RAW_MAX = 20000
 
 
@@ -356,25 +356,27 @@ def _date_or_none(text: str | None) -> date | None:
 _DEC_RE = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)")
 
 
-def _parse_amount(text: str) -> tuple[Decimal, bool]:
-    """xs:decimal text -> (Decimal quantized to 0.01, whether rounding changed it).
+def _parse_amount(text: str, currency: str | None = None) -> tuple[Decimal, bool]:
+    """xs:decimal text -> (Decimal quantized to ``currency``'s ISO 4217 minor units, whether rounding changed it).
 
     >>> _parse_amount("9500.00")
     (Decimal('9500.00'), False)
-    >>> _parse_amount("-7900000000000000.0000000000000")
-    (Decimal('-7900000000000000.00'), False)
+    >>> _parse_amount("1250.125", "KWD")
+    (Decimal('1250.125'), False)
+    >>> _parse_amount("-790000000000000.0000000000000")
+    (Decimal('-790000000000000.00'), False)
     """
     t = text.strip()
     if not _DEC_RE.fullmatch(t):
         raise ValueError("not a decimal")
     try:
         d = Decimal(t)
-        q = d.quantize(_CENT, rounding=ROUND_HALF_EVEN)
+        q, rounded = quantize_money(d, currency)
     except InvalidOperation as exc:
         raise ValueError("not a decimal") from exc
     if abs(q) >= _MAX_MONEY:
-        raise OverflowError("does not fit decimal(18,2)")
-    return q, q != d
+        raise OverflowError("does not fit decimal(18,3)")
+    return q, rounded
 
 
 def _squash(s: str) -> str:
@@ -415,7 +417,7 @@ def _foreign(el, side: str, out: _Side) -> None:
     out.foreign_currency = _code(fc, "foreign_currency_code")
     amount, rate = _ctext(fc, "foreign_amount"), _ctext(fc, "foreign_exchange_rate")
     try:
-        out.foreign_amount = _parse_amount(amount)[0] if amount else None
+        out.foreign_amount = _parse_amount(amount, out.foreign_currency)[0] if amount else None
         out.fx_rate = Decimal(rate) if rate and _DEC_RE.fullmatch(rate) else None
     except (ValueError, OverflowError, InvalidOperation):
         out.foreign_amount, out.foreign_problem = None, "foreign_amount_invalid"
@@ -569,13 +571,13 @@ class _Reader:
             flags.append("amount_missing")  # a known gap: the row is kept with a null amount
         else:
             try:
-                amount, rounded = _parse_amount(am_text)
+                amount, rounded = _parse_amount(am_text, self.currency)
                 if rounded:
                     flags.append("amount_rounded")
             except ValueError:
                 problems.append(f"amount_local: unparseable {_snippet(am_text)!r}")
             except OverflowError:
-                problems.append(f"amount_local: {_snippet(am_text)!r} does not fit decimal(18,2)")
+                problems.append(f"amount_local: {_snippet(am_text)!r} does not fit decimal(18,3)")
         if problems:
             raw = etree.tostring(el, encoding="unicode")
             self.c.reject("transactions", xpath, "; ".join(problems), raw[:_RAW_MAX])
@@ -956,7 +958,8 @@ class _Reader:
             if len(digits) >= 3:
                 raw = f"{prefix} {number}" if prefix else number
                 # E.164 where phonenumbers can tell; the digits as written otherwise
-                self.ident(pid, "phone", normalize_phone(value if value.startswith("+") else number, country) or value, raw, ph)
+                e164 = phone_with_prefix(prefix, number, country) if pdigits else normalize_phone(value if value.startswith("+") else number, country)
+                self.ident(pid, "phone", e164 or value, raw, ph)
         for em in _children(el, "email") + _grand(el, "emails", "email"):
             raw = _text(em)
             if raw and "@" in raw:
@@ -1048,7 +1051,7 @@ def read(path, *, local_currency: str | None = None, profile: str | Path | None 
         * ``transactions``: one row per ``<transaction>``; ``txn_id`` hashes the
           reporting entity and the ``transactionnumber`` (else the transaction's
           normalised values), so ids survive renaming and differ between reports; ``source_ref`` is ``file#XPath``; ``amount`` = ``amount_local``
-          (decimal128(18, 2), exact, in ``currency`` = the report's local currency);
+          (decimal128(18, 3), exact to the currency's minor units, in ``currency`` = the report's local currency);
           a ``<from_foreign_currency>`` gives ``instructed_amount`` /
           ``instructed_currency`` / ``fx_rate``, a ``<to_foreign_currency>`` gives
           ``amount_received`` / ``currency_received`` (never added to local amounts);
@@ -1094,7 +1097,7 @@ def read(path, *, local_currency: str | None = None, profile: str | Path | None 
     >>> sorted(set(b.transactions.column("channel").to_pylist()))
     ['cash_deposit']
     >>> b.transactions.column("amount").type
-    Decimal128Type(decimal128(18, 2))
+    Decimal128Type(decimal128(18, 3))
     """
     path = Path(path)
     if not path.is_file():

@@ -28,14 +28,16 @@ Rows whose timestamp or accounts cannot be read are rejected with the field name
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from followmoney.core import schema
 from followmoney.core.bundle import Bundle
-from followmoney.ingest._collect import Collector, ContentIds, InputError, file_digest
+from followmoney.ingest._collect import Collector, InputError, file_digest
 from followmoney.core.ids import stable_id
 from followmoney.ingest._csv import (
     first_failure, line_refs, parse_money_checked, parse_time, read_rows, reject_bad_rows, reject_rows,
@@ -157,6 +159,55 @@ def _companion(path: Path) -> Path | None:
     return None
 
 
+def _lookup(values: pa.ChunkedArray, mapping: dict[str, str]) -> pa.Array:
+    """``mapping[value]`` for each value, null where the value is not a key (column-wise)."""
+    idx = pc.index_in(values, value_set=pa.array(list(mapping), pa.string()))
+    out = pc.take(pa.array(list(mapping.values()), pa.string()), idx)
+    return out.combine_chunks() if isinstance(out, pa.ChunkedArray) else out
+
+
+def _flag_lists(flags: list[tuple[str, pa.Array]], n: int) -> pa.Array:
+    """A ``list<string>`` column: for each row the names of the flags true for it, in ``flags`` order."""
+    names = np.array([name for name, _ in flags], dtype=object)
+    on = np.column_stack([np.asarray(pc.fill_null(v, False).to_numpy(zero_copy_only=False), bool) for _, v in flags])
+    on = on.reshape(n, len(flags))
+    offsets = np.r_[0, np.cumsum(on.sum(axis=1))].astype(np.int32)
+    values = pa.array(np.tile(names, n)[on.ravel()], pa.string())
+    return pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), values)
+
+
+#: Rows hashed per step for the content ids (bounds the Python strings alive at once).
+_ID_BATCH = 100_000
+
+
+#: What Python's ``str.strip()`` removes from an ASCII string.
+_ASCII_SPACE = " \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f"
+
+
+def _stripped(col: pa.ChunkedArray) -> pa.ChunkedArray | pa.Array:
+    """``str.strip()`` of every value: column-wise for ASCII text, else value by value."""
+    if pc.all(pc.string_is_ascii(col)).as_py() is not False:
+        return pc.utf8_trim(col, _ASCII_SPACE)
+    return pa.array([v.strip() for v in col.to_pylist()], pa.string())
+
+
+def _content_ids(r: pa.Table) -> pa.Array:
+    """Content ids of the rows: :class:`ContentIds` ``("T")`` of the format and the trimmed values,
+    with the occurrence told apart (never the file name or line). The key text is built
+    column-wise; only the hash is taken row by row, a batch at a time."""
+    key = pc.binary_join_element_wise(FORMAT, *(_stripped(r[c]) for c in _COLS), "\x1f")
+    seen: dict[str, int] = {}
+    out: list[str] = []
+    blake = hashlib.blake2b
+    for start in range(0, len(key), _ID_BATCH):
+        for raw in pc.cast(key.slice(start, _ID_BATCH), pa.binary()).to_pylist():
+            base = "T" + blake(raw, digest_size=8).hexdigest()
+            n = seen.get(base, 0)
+            seen[base] = n + 1
+            out.append(base if n == 0 else "T" + blake(raw + f"\x1f#{n}".encode(), digest_size=8).hexdigest())
+    return pa.array(out, pa.string())
+
+
 def _read_transactions(path: Path) -> Bundle:
     col = Collector(FORMAT, path)
     with open(path, "rb") as fh:
@@ -172,7 +223,7 @@ def _read_transactions(path: Path) -> Bundle:
     reason = first_failure(
         [(ok_ts, "Timestamp: not YYYY/MM/DD HH:MM")]
         + [(ok, f"{c}: missing") for c, ok in nonempty.items()]
-        + [(fits, "Amount Paid / Amount Received: amount out of range (decimal(18,2))")],
+        + [(fits, "Amount Paid / Amount Received: amount out of range (decimal(18,3))")],
         n,
     )
     bad = pc.is_valid(reason)
@@ -184,40 +235,26 @@ def _read_transactions(path: Path) -> Bundle:
 
     paid, ok_paid, rnd_paid, _ = parse_money_checked(r["amount_paid"])
     recv, ok_recv, rnd_recv, _ = parse_money_checked(r["amount_received"])
-    cur_paid = pa.array([CURRENCIES.get(c) for c in r["payment_currency"].to_pylist()], pa.string())
-    cur_recv = pa.array([CURRENCIES.get(c) for c in r["receiving_currency"].to_pylist()], pa.string())
+    cur_paid = _lookup(r["payment_currency"], CURRENCIES)
+    cur_recv = _lookup(r["receiving_currency"], CURRENCIES)
     from_acc = pc.binary_join_element_wise(r["from_bank"], r["from_account"], "/")
     to_acc = pc.binary_join_element_wise(r["to_bank"], r["to_account"], "/")
 
-    flags = []
-    for row in zip(
-        pc.equal(from_acc, to_acc).to_pylist(),
-        pc.or_(pc.less(paid, 0), pc.less(recv, 0)).to_pylist(),
-        pc.and_(ok_paid, ok_recv).to_pylist(),
-        pc.or_(rnd_paid, rnd_recv).to_pylist(),
-        pc.and_(pc.is_valid(cur_paid), pc.is_valid(cur_recv)).to_pylist(),
-    ):
-        self_tx, neg, ok, rnd, known = row
-        f = []
-        if self_tx:
-            f.append("self_transfer")
-        if neg:
-            f.append("negative_amount")
-        if not ok:
-            f.append("invalid_amount")
-        if rnd:
-            f.append("amount_rounded")
-        if not known:
-            f.append("unknown_currency")
-        flags.append(f)
+    flags = _flag_lists(
+        [
+            ("self_transfer", pc.equal(from_acc, to_acc)),
+            ("negative_amount", pc.or_(pc.less(paid, 0), pc.less(recv, 0))),
+            ("invalid_amount", pc.invert(pc.and_(ok_paid, ok_recv))),
+            ("amount_rounded", pc.or_(rnd_paid, rnd_recv)),
+            ("unknown_currency", pc.invert(pc.and_(pc.is_valid(cur_paid), pc.is_valid(cur_recv)))),
+        ],
+        m,
+    )
     report_id = stable_id("R", FORMAT, file_digest(path))  # from content, never the file name
     table = pa.table(
         {
             # from content: the row's trimmed values (+ occurrence), never the file name or line
-            "txn_id": pa.array(
-                ContentIds("T").many((FORMAT, *(v.strip() for v in row)) for row in zip(*(r[c].to_pylist() for c in _COLS))),
-                pa.string(),
-            ),
+            "txn_id": _content_ids(r),
             "report_id": pa.array([report_id] * m, pa.string()),
             "source": pa.array([FORMAT] * m, pa.string()),
             "source_ref": refs_g,
@@ -228,7 +265,7 @@ def _read_transactions(path: Path) -> Bundle:
             "currency_received": cur_recv,
             "from_account": from_acc,
             "to_account": to_acc,
-            "channel": pa.array([_CHANNELS.get(p, "other") for p in r["payment_format"].to_pylist()], pa.string()),
+            "channel": pc.fill_null(_lookup(r["payment_format"], _CHANNELS), "other"),
             "description": r["payment_format"],
             "quality_flags": pa.array(flags, pa.list_(pa.string())),
             "is_laundering": pc.equal(pc.utf8_trim_whitespace(r["is_laundering"]), "1"),

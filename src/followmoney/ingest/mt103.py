@@ -222,7 +222,7 @@ def _ccy_amount(text: str) -> tuple[str, Decimal, list[str]]:
     m = re.fullmatch(r"\s*([A-Z]{3})([\d,.]+)\s*", text)
     if not m:
         raise ValueError(f"expected currency and amount ({text.strip()[:24]!r})")
-    amount, flags = _amount(m.group(2))
+    amount, flags = _amount(m.group(2), m.group(1))  # to the currency's ISO 4217 minor units
     return m.group(1), amount, flags
 
 
@@ -541,7 +541,7 @@ def read(path, *, encoding: str | None = None, **_other) -> Bundle:
     >>> b = read("tests/data/wires/mt103_gpi.fin")
     >>> r = b.transactions.to_pylist()[0]
     >>> str(r["amount"]), r["currency"], r["uetr"], r["agent_chain"]
-    ('12500.00', 'EUR', '7b0b6e0e-1a0c-4f2e-9d3c-5f1b2a3c4d5e', ['DEUTDEFF', 'CHASUS33', 'BCITITMM'])
+    ('12500.000', 'EUR', '7b0b6e0e-1a0c-4f2e-9d3c-5f1b2a3c4d5e', ['DEUTDEFF', 'CHASUS33', 'BCITITMM'])
     """
     path = Path(path)
     if not path.is_file():

@@ -66,10 +66,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import Decimal
 from pathlib import Path
 
 from followmoney.core.bundle import Bundle
+from followmoney.core.units import quantize_money
 from followmoney.ingest._collect import Collector, ContentIds, InputError, file_digest, fits_money
 from followmoney.core.ids import stable_id
 from followmoney.ingest.camt import account_id, is_bic, is_iban, typed_extras
@@ -85,8 +86,7 @@ _KNOWN_TAGS = frozenset(
 )
 _END_RE = re.compile(r"-(?:[A-Z]{3})?\}?\s*|-\}.*")
 _CTRL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-_CENT = Decimal("0.01")
-_MAX_MONEY = Decimal(10) ** 16
+_MAX_MONEY = Decimal(10) ** 15
 _RAW_MAX = 20000
 
 _61_RE = re.compile(
@@ -214,8 +214,8 @@ def _tokenize(text: str) -> tuple[list[_Token], set[str]]:
 
 
 # --------------------------------------------------------------------------- values
-def _amount(text: str) -> tuple[Decimal, list[str]]:
-    """MT amount (decimal comma) -> (Decimal quantized to 0.01, flags).
+def _amount(text: str, currency: str | None = None) -> tuple[Decimal, list[str]]:
+    """MT amount (decimal comma) -> (Decimal quantized to ``currency``'s ISO 4217 minor units, flags).
 
     >>> _amount("19053,79"), _amount("119,")[0], _amount("000000001000,00")[0]
     ((Decimal('19053.79'), []), Decimal('119.00'), Decimal('1000.00'))
@@ -229,11 +229,11 @@ def _amount(text: str) -> tuple[Decimal, list[str]]:
     if "." in t or "," not in t:
         flags.append("nonstandard_amount")
     d = Decimal(t.replace(",", ".") if t[-1:] not in ",." else t[:-1] or "0")
-    q = d.quantize(_CENT, rounding=ROUND_HALF_EVEN)
-    if q != d:
+    q, rounded = quantize_money(d, currency)
+    if rounded:
         flags.append("amount_rounded")
     if q >= _MAX_MONEY:
-        raise ValueError("does not fit decimal(18,2)")
+        raise ValueError("does not fit decimal(18,3)")
     return q, flags
 
 
@@ -276,7 +276,7 @@ def _balance(value: str, flags: list) -> _Balance | None:
         flags.append("balance_unreadable")
         return None
     try:
-        amount, aflags = _amount(m["amount"])
+        amount, aflags = _amount(m["amount"], m["ccy"])
     except ValueError:
         flags.append("balance_unreadable")
         return None
@@ -547,6 +547,32 @@ def _group(tokens: list[_Token], headerless: bool = False) -> tuple[list[_Statem
     return statements, orphans
 
 
+def _header_bic(text: str) -> str | None:
+    """BIC of the bank that sent the statement, from the SWIFT header blocks (None without them).
+
+    An output message (``{2:O940...}``) names its sender in block 2 (the logical terminal of
+    the message input reference, after input time and date); an input message
+    (``{2:I940...}``) names it in block 1 (``{1:F01<LT>...}``). The logical terminal is
+    the BIC8, a terminal letter and the branch code.
+
+    Examples
+    --------
+    >>> _header_bic("{1:F01TESTMYKLAXXX0000000000}{2:O9400800240308BKRBMYKLAXXX00000000002403080800N}{4:")
+    'BKRBMYKL'
+    >>> _header_bic("{1:F01BKRBMYKLAXXX0000000000}{2:I940TESTMYKLXXXXN}{4:"), _header_bic(":20:X")
+    ('BKRBMYKL', None)
+    """
+    head = text[:2048]
+    m = re.search(r"\{2:O\d{3}\d{4}\d{6}([A-Z0-9]{12})", head)
+    if m is None:
+        m = re.search(r"\{1:F\d{2}([A-Z0-9]{12})", head) if re.search(r"\{2:I\d{3}", head) else None
+    if m is None:
+        return None
+    lt = m.group(1)
+    bic = lt[:8]
+    return bic if is_bic(bic) else None
+
+
 def _parse_account(f25: _Field | None) -> tuple[str | None, str | None, str | None, str | None]:
     """``:25:`` -> (account number, IBAN, bank code/BIC, currency hint)."""
     if f25 is None:
@@ -594,6 +620,7 @@ class _Reader:
         self.report_id = stable_id("R", FORMAT, file_digest(path))
         self.txn_ids = ContentIds("T")
         self.file_flags = file_flags
+        self.header_bic = _header_bic(text)
 
     def run(self) -> Bundle:
         tokens, hints = _tokenize(self.text)
@@ -684,7 +711,8 @@ class _Reader:
                 "accounts",
                 {
                     "account_id": acc_id,
-                    "institution": bank,
+                    # the sender in the SWIFT header is the account's bank when :25: names none
+                    "institution": bank or (self.header_bic if not iban else None),
                     "account_number": number,
                     "iban": iban,
                     "currency": ccy,
@@ -755,7 +783,7 @@ class _Reader:
             return None, self.why_61(first)
         flags = list(ctx["flags"])
         try:
-            amount, aflags = _amount(m["amount"])
+            amount, aflags = _amount(m["amount"], ctx["ccy"])
         except ValueError as exc:
             return None, f"amount: {exc}"
         flags += aflags
@@ -794,7 +822,7 @@ class _Reader:
         oc = re.search(r"/OCMT/([A-Z]{3})(\d[\d,]*)/", supplementary or "")
         if oc:
             try:
-                instructed, _ = _amount(oc.group(2))
+                instructed, _ = _amount(oc.group(2), oc.group(1))
                 instructed_ccy = oc.group(1)
             except ValueError:
                 pass
@@ -968,7 +996,7 @@ def read(path, *, encoding: str | None = None, **_other) -> Bundle:
     --------
     >>> b = read("tests/data/mt940/br02_marks.sta")
     >>> [str(x) for x in b.transactions.column("signed_amount").to_pylist()]
-    ['100.00', '-40.00', '-100.00', '40.00', '15.00']
+    ['100.000', '-40.000', '-100.000', '40.000', '15.000']
     >>> b.transactions.column("is_reversal").to_pylist()
     [False, False, True, True, False]
     >>> b.statements.column("reconciled").to_pylist()

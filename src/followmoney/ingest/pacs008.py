@@ -289,21 +289,21 @@ class PaymentReader(_CamtReader):
         flags = list(self.base_flags)
         amt_el, inst_el, rate_text, amt_name, aflags = self.amounts(tx, level)
         flags += aflags
+        ccy = ((amt_el.get("Ccy") or "").strip().upper() or None) if amt_el is not None else None
         try:
-            amount, rounded = _money(_text(amt_el))
+            amount, rounded = _money(_text(amt_el), ccy)  # to the currency's ISO 4217 minor units
         except ValueError as exc:
             self.c.reject("transactions", xp, f"{amt_name}: {'missing' if amt_el is None else exc}", _raw(tx))
             return
         if rounded:
             flags.append("amount_rounded")
-        ccy = (amt_el.get("Ccy") or "").strip().upper() or None
         if ccy is None or not _CCY_RE.fullmatch(ccy):
             flags.append("currency_unknown" if ccy is None else "currency_invalid")
         instructed = instructed_ccy = None
         if inst_el is not None:
             try:
-                instructed, _ = _money(_text(inst_el))
                 instructed_ccy = (inst_el.get("Ccy") or "").strip().upper() or None
+                instructed, _ = _money(_text(inst_el), instructed_ccy)
             except ValueError:
                 flags.append("instructed_amount_unreadable")
         when, value_date, wflags = self.when(tx, grp, level)
@@ -345,11 +345,11 @@ class PaymentReader(_CamtReader):
         for ch in _children(tx, "ChrgsInf"):
             a_el = _child(ch, "Amt")
             try:
-                a, _ = _money(_text(a_el))
-            except ValueError:
+                c = (a_el.get("Ccy") or "").strip().upper() or None
+                a, _ = _money(_text(a_el), c)
+            except (ValueError, AttributeError):
                 flags.append("charges_unreadable")
                 continue
-            c = (a_el.get("Ccy") or "").strip().upper() or None
             by = agent(_child(ch, "Agt"), "charges")
             charges.append((a, c))
             texts.append(f"{c or '?'} {a}" + (f" by {by.key}" if by is not None and by.key else ""))
@@ -543,7 +543,7 @@ def read(path, **_other) -> Bundle:
     >>> b = read("tests/data/wires/same_payment/pacs008_uetr.xml")
     >>> r = b.transactions.to_pylist()[0]
     >>> str(r["amount"]), r["currency"], r["uetr"], r["agent_chain"]
-    ('12500.00', 'EUR', '7b0b6e0e-1a0c-4f2e-9d3c-5f1b2a3c4d5e', ['DEUTDEFF', 'CHASUS33', 'BCITITMM'])
+    ('12500.000', 'EUR', '7b0b6e0e-1a0c-4f2e-9d3c-5f1b2a3c4d5e', ['DEUTDEFF', 'CHASUS33', 'BCITITMM'])
     """
     path = Path(path)
     if not path.is_file():

@@ -131,7 +131,7 @@ def read(path, **_other) -> Bundle:
     >>> import followmoney as fm
     >>> b = read("tests/data/wires/pain001_two_batches.xml")
     >>> [(str(r["amount"]), r["currency"], r["counterparty_name"]) for r in b.transactions.to_pylist()]
-    [('111.11', 'USD', 'COMPANY Z'), ('2500.00', 'EUR', 'ALPHA HANDEL GMBH')]
+    [('111.110', 'USD', 'COMPANY Z'), ('2500.000', 'EUR', 'ALPHA HANDEL GMBH')]
     """
     path = Path(path)
     if not path.is_file():

@@ -30,7 +30,7 @@ REASONS: dict[str, str] = {
     "long_row": "A CSV row with more (non-empty) fields than the header.",
     "bad_amount": "An amount that is not a decimal number in the format the source uses.",
     "amount_out_of_range": (
-        "An amount beyond the storage range decimal(18, 2): 10^16 or more in absolute value "
+        "An amount beyond the storage range decimal(18, 3): 10^15 or more in absolute value "
         "(no real payment comes near; it is a data error or an attack on the loader)."
     ),
     "bad_date": "A date or timestamp that cannot be parsed or lies outside years 1-9999.",

@@ -16,6 +16,7 @@ import pyarrow.parquet as pq
 
 from followmoney.core import schema
 from followmoney.core.bundle import Bundle
+from followmoney.core.units import money_str
 from followmoney.ingest.fm_package import (  # reading a package is ingestion
     _MANIFEST,
     PACKAGE_FORMAT,
@@ -265,7 +266,7 @@ def trail_html(result, bundle: Bundle) -> str:
     t = trail_origins(result, bundle)
     rows = "".join(
         "<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in (
-            r["hop"], r["timestamp"], r["from_account"], r["to_account"], f"{r['tainted_amount']} {r['currency']}",
+            r["hop"], r["timestamp"], r["from_account"], r["to_account"], f"{money_str(r['tainted_amount'], r['currency'])} {r['currency']}",
             r["origin"], r["source_ref"])) + "</tr>"
         for r in t.to_pylist()
     )

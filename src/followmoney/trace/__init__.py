@@ -44,13 +44,16 @@ Allocation rules (``method=``)
 
 Conventions (what a reader of the output must know)
 ---------------------------------------------------
-* **One global order.** Transactions are processed in (``timestamp``, ``txn_id``) order;
-  same inputs, same output, row for row.
-* **Exact money.** Amounts are integer hundredths (:func:`followmoney.core.schema.to_cents`);
-  no float touches money. Pro-rata and LIBR shares are rounded *down* to the cent (the
-  remainder stays in the account); when several tainted sources share one account, a
-  payment's tainted cents are split among them by the largest-remainder (Hamilton)
-  method, ties to the earlier source. So total taint is conserved exactly:
+* **One global order.** Transactions are processed in time order; rows of one timestamp
+  in their source's own order (``source_seq``: statement position, line), then by
+  ``txn_id``; same inputs, same output, row for row. A date-only row
+  (``time_precision`` day) counts from the start of the date its source wrote,
+  whatever the source (:func:`followmoney.core.timing.comparable_time`).
+* **Exact money.** Amounts are integer thousandths (:func:`followmoney.core.schema.to_cents`);
+  no float touches money. Pro-rata shares are rounded *down* to whole minor units of
+  the currency (cents, fils, yen; the remainder stays in the account); when several
+  tainted sources share one account, a payment's tainted amount is split among them by the largest-remainder (Hamilton)
+  method in whole minor units, ties to the earlier source. So total taint is conserved exactly:
   ``created = still held + left the trace``, at every account and every step.
 * **Within one payment** the parcels keep their order from the paying account (FIFO:
   oldest first; LIFO: bottom of the stack first), so the receiving account queues them
@@ -72,7 +75,7 @@ Hops, limits and time
 A *hop* is one payment: the source accounts are at depth 0, a payment by an account at
 depth ``d`` is hop ``d + 1``, and an account's depth is the fewest hops by which taint
 has reached it so far. Taint is only ever carried by a payment that comes after its
-arrival in the global order (same timestamp: the smaller ``txn_id`` first). Taint that
+arrival in the global order (same timestamp: source order, then the smaller ``txn_id``). Taint that
 stops being followed *leaves the trace* and is counted in ``exits`` by reason: paid to
 cash or an unknown recipient, paid on by an account at the hop limit (such an account
 still holds and allocates its taint; only what it pays on is not followed), or moved in
@@ -97,7 +100,7 @@ Examples
 >>> b = fm.read(fm.sample_data_path() / "amlsim" / "transactions.csv", progress=False)
 >>> r = trace.forward(b, "amlsim/475", amount="500.00", since="2017-01-01", method="libr", hops=3)
 >>> r.totals.to_pylist()[0]["tainted"]
-Decimal('500.00')
+Decimal('500.000')
 >>> r.check_conservation()
 True
 """

@@ -24,25 +24,37 @@ One small class per rule, all with the same operations, so that one walk
 Clean money is never stored: :class:`~followmoney.trace._index._Scope` precomputes every
 account's balance, cumulative receipts and payments, so clean deposits into a tainted
 account move the taint's place on the axes without being visited. All amounts are int
-cents (hundredths of the currency unit); nothing here is a float.
+thousandths of the currency unit (named cents for short); nothing here is a float.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict, deque
 
+from followmoney.trace._common import _minor
+
 __all__ = ["Fifo", "Lifo", "OneTag", "Tags", "allocation"]
 
 
-def _hamilton(total: int, parts: dict) -> dict:
-    """Split ``total`` cents over ``parts`` (tag -> cents) in proportion, exactly.
+def _hamilton(total: int, parts: dict, unit: int = 1) -> dict:
+    """Split ``total`` over ``parts`` (tag -> amount) in proportion, exactly, in whole ``unit``s.
 
-    Largest-remainder (Hamilton) method: floors first, then one cent each to the largest
-    remainders, ties to the smaller tag. Each share is at most its part.
+    Largest-remainder (Hamilton) method: floors first, then one minor unit (``unit``
+    thousandths: a cent, a fils) each to the largest remainders, ties to the smaller tag.
+    Each share is at most its part.
+
+    Examples
+    --------
+    >>> _hamilton(70, {1: 10, 2: 10, 3: 10}, 10)  # 7 cents over three equal parts, in whole cents
+    {1: 30, 2: 20, 3: 20}
+    >>> _hamilton(70, {1: 10, 2: 10, 3: 10})  # in thousandths
+    {1: 24, 2: 23, 3: 23}
     """
     if len(parts) == 1:
         ((g, _),) = parts.items()
         return {g: total}
+    if unit > 1 and total % unit == 0 and all(v % unit == 0 for v in parts.values()):
+        return {g: v * unit for g, v in _hamilton(total // unit, {g: v // unit for g, v in parts.items()}).items()}
     whole = sum(parts.values())
     out, rems, given = {}, [], 0
     for g in sorted(parts):
@@ -178,14 +190,20 @@ class Lifo(_Intervals):
         self._put(y, self.bal_to[p] + off, segs)
 
 
-def _share(prorata: bool, held: int, a: int, bal: int) -> int:
-    """Tainted cents of a payment of ``a`` from a balance ``bal`` holding ``held`` tainted.
+def _share(prorata: bool, held: int, a: int, bal: int, unit: int = 1) -> int:
+    """Tainted amount of a payment of ``a`` from a balance ``bal`` holding ``held`` tainted.
 
-    Pro-rata: the tainted share of the balance, rounded down to the cent. LIBR: only
-    what the clean part ``bal - held`` cannot cover (clean money is spent first).
+    Pro-rata: the tainted share of the balance, rounded down to whole minor units of the
+    currency (``unit`` thousandths: a cent, a fils, a yen). LIBR: only what the clean part
+    ``bal - held`` cannot cover (clean money is spent first).
+
+    Examples
+    --------
+    >>> _share(True, 1000, 1000, 3000, 10), _share(True, 1000, 1000, 3000, 1000)
+    (330, 0)
     """
     if prorata:
-        return held * a // bal
+        return held * a // bal // unit * unit
     clean = bal - held
     return a - clean if a > clean else 0
 
@@ -200,17 +218,18 @@ class Tags:
     def __init__(self, sc, prorata: bool) -> None:
         self.bal_from = sc.fast()["bal_from"]
         self.prorata = prorata
+        self.unit = _minor(sc.currency)  # pro-rata shares are whole minor units of the currency
         self.state: dict = {}
 
     def seed(self, acct: int, tag: int, taint: int, cin: int, bal: int) -> None:
         self.state[acct] = {tag: taint}
 
     def take(self, x: int, p: int, a: int, held: int, off: int):
-        ctotal = _share(self.prorata, held, a, self.bal_from[p] + off)
+        ctotal = _share(self.prorata, held, a, self.bal_from[p] + off, self.unit)
         if not ctotal:
             return 0, None
         st = self.state[x]
-        segs = _hamilton(ctotal, st)
+        segs = _hamilton(ctotal, st, self.unit)
         for g, v in segs.items():
             left = st[g] - v
             if left:
@@ -251,13 +270,14 @@ class OneTag:
     def __init__(self, sc, prorata: bool, tag: int = 0) -> None:
         self.bal_from = sc.fast()["bal_from"]
         self.prorata = prorata
+        self.unit = _minor(sc.currency)
         self.tag = tag
 
     def seed(self, acct: int, tag: int, taint: int, cin: int, bal: int) -> None:
         pass
 
     def take(self, x: int, p: int, a: int, held: int, off: int):
-        return _share(self.prorata, held, a, self.bal_from[p] + off), None
+        return _share(self.prorata, held, a, self.bal_from[p] + off, self.unit), None
 
     def drop(self, x: int) -> None:
         pass

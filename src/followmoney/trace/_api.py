@@ -13,7 +13,7 @@ import pyarrow as pa
 from followmoney.core import schema
 from followmoney.exceptions import TraceError
 from followmoney.trace._allocation import allocation
-from followmoney.trace._common import METHODS, _dec, _fmt, _iso, _parse_cents, _parse_us
+from followmoney.trace._common import METHODS, _dec, _fmt, _iso, _minor, _parse_cents, _parse_us
 from followmoney.trace._engine import walk
 from followmoney.trace._index import TraceIndex
 from followmoney.trace._result import (
@@ -211,11 +211,11 @@ def forward(
     ...     "transactions")
     >>> r = forward(tx, ["t1"], method="libr")
     >>> r.hops.select(["hop", "from_account", "to_account", "tainted_amount"]).to_pylist()[0]
-    {'hop': 1, 'from_account': 'A', 'to_account': 'B', 'tainted_amount': Decimal('70.00')}
+    {'hop': 1, 'from_account': 'A', 'to_account': 'B', 'tainted_amount': Decimal('70.000')}
     >>> [(p["account"], p["tainted_balance"]) for p in r.positions.to_pylist()]
-    [('C', Decimal('50.00')), ('A', Decimal('30.00')), ('B', Decimal('20.00'))]
+    [('C', Decimal('50.000')), ('A', Decimal('30.000')), ('B', Decimal('20.000'))]
     >>> forward(tx, ["t1"], method="fifo").positions["tainted_balance"].to_pylist()
-    [Decimal('100.00')]
+    [Decimal('100.000')]
     """
     max_hops, min_cents = _check_common(method, hops, min_amount)
     ix = data if isinstance(data, TraceIndex) else TraceIndex(data)
@@ -287,6 +287,8 @@ def forward(
             start_us = t0 if t0 is not None else (int(sc.t[0]) if sc.n else 0)
             tags = [ix.account_name(acct)]
             off = 0
+            if amount_cents is not None and amount_cents % _minor(cur):
+                raise TraceError(f"amount has more decimals than {cur} has")
             if amount_cents is not None:
                 cin, cout = sc.state_before(acct, start_l)
                 if acct in sc.known_opening and amount_cents > cin - cout:
@@ -468,9 +470,9 @@ def backward(
     ...     "transactions")
     >>> r = backward(tx, "H", txn_id="t3", method="fifo")
     >>> [(f["origin"], f["kind"], f["amount"]) for f in r.funding.to_pylist()]
-    [('V1', 'own_funds', Decimal('50.00'))]
+    [('V1', 'own_funds', Decimal('50.000'))]
     >>> [(f["origin"], f["amount"]) for f in backward(tx, "H", txn_id="t3", method="pro_rata").funding.to_pylist()]
-    [('V1', Decimal('30.00')), ('V2', Decimal('20.00'))]
+    [('V1', Decimal('30.000')), ('V2', Decimal('20.000'))]
     """
     max_hops, _ = _check_common(method, hops, None)
     ix = data if isinstance(data, TraceIndex) else TraceIndex(data)

@@ -6,6 +6,7 @@ from decimal import Decimal, InvalidOperation
 
 import pandas as pd
 
+from followmoney.core.units import MONEY_DECIMALS, MONEY_SCALE, minor_units, money_text
 from followmoney.exceptions import TraceError
 
 #: Allocation rules accepted by ``method=``.
@@ -31,15 +32,20 @@ _US_PER_DAY = 86_400_000_000
 
 
 def _dec(cents: int) -> Decimal:
-    return Decimal(int(cents)).scaleb(-2)
+    return Decimal(int(cents)).scaleb(-MONEY_DECIMALS)
 
 
 def _fmt(currency: str, cents: int) -> str:
-    return f"{currency} {_dec(cents):,.2f}"
+    return money_text(cents, currency)
+
+
+def _minor(currency) -> int:
+    """Thousandths per minor unit of ``currency`` (10 for EUR cents, 1 for KWD fils, 1000 for JPY)."""
+    return 10 ** (MONEY_DECIMALS - minor_units(currency))
 
 
 def _parse_cents(value, what: str) -> int:
-    """Money given by the user (str, int, Decimal; float via its repr) -> int cents."""
+    """Money given by the user (str, int, Decimal; float via its repr) -> int thousandths."""
     if value is None:
         raise TraceError(f"{what} is missing")
     try:
@@ -48,9 +54,9 @@ def _parse_cents(value, what: str) -> int:
         raise TraceError(f"{what}: not a number") from None
     if not d.is_finite():
         raise TraceError(f"{what}: not a finite number")
-    c = d * 100
+    c = d * MONEY_SCALE
     if c != c.to_integral_value():
-        raise TraceError(f"{what}: more than two decimal places")
+        raise TraceError(f"{what}: more than three decimal places")
     return int(c)
 
 

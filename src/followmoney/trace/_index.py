@@ -12,10 +12,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from followmoney.core import schema
+from followmoney.core import schema, timing
 from followmoney.core.bundle import Bundle
 from followmoney.exceptions import TraceError
-from followmoney.trace._common import _parse_us
+from followmoney.trace._common import _minor, _parse_us
 
 __all__ = ["TraceIndex"]
 
@@ -79,13 +79,21 @@ class TraceIndex:
         }
         cols = ["txn_id", "timestamp", "currency", "from_account", "to_account", "source_ref", "channel"]
         t = tx.select(cols).append_column("cents", cents)
-        if pc.sum(keep).as_py() != tx.num_rows:
+        # rows of one timestamp keep the source's order (statement position), never a hash order
+        seq = tx["source_seq"] if "source_seq" in tx.column_names else timing.source_sequence(tx["source_ref"])
+        t = t.append_column("seq", pc.fill_null(seq, 0) if tx.num_rows else pa.array([], pa.int64()))
+        filtered = pc.sum(keep).as_py() != tx.num_rows
+        if filtered:
             t = t.filter(keep)
         t = t.combine_chunks()
         self._rows = t  # kept in input order; ``order`` maps global position -> row
-        ts = t["timestamp"].cast(pa.int64()).to_numpy()
+        # a date-only row counts from the start of the date its source wrote, whatever the source
+        ts = timing.comparable_time(tx.filter(keep) if filtered else tx)
         order = np.asarray(
-            pc.sort_indices(pa.table({"t": ts, "id": t["txn_id"]}), sort_keys=[("t", "ascending"), ("id", "ascending")]),
+            pc.sort_indices(
+                pa.table({"t": ts, "seq": t["seq"], "id": t["txn_id"]}),
+                sort_keys=[("t", "ascending"), ("seq", "ascending"), ("id", "ascending")],
+            ),
             dtype=np.int64,
         )
         self.order = order
@@ -324,7 +332,8 @@ def _convert(ix: TraceIndex, rates, target: str):
     A transaction in currency ``c`` uses the rate ``c -> target`` with the latest
     ``date`` on or before its timestamp (or ``1 / rate`` of ``target -> c``, to 12
     significant digits, when only the inverse pair is given). Rounding: half to even,
-    to the cent. Returns (global positions, cents, rate strings, rate dates).
+    to the minor unit of ``target`` (the cent, the fils, the yen). Returns (global
+    positions, thousandths, rate strings, rate dates).
     """
     if isinstance(rates, pa.Table):
         rates = rates.to_pandas()
@@ -371,12 +380,13 @@ def _convert(ix: TraceIndex, rates, target: str):
         p, k = p[ok], k[ok]
         out = np.empty(len(p), np.int64)
         ratios = [v.as_integer_ratio() for v in vals]
+        unit = _minor(target)
         for j, (c, kk) in enumerate(zip(ix.cents[p].tolist(), k.tolist())):
             num, den = ratios[kk]
-            q, r = divmod(c * num, den)
-            if 2 * r > den or (2 * r == den and q % 2):
+            q, r = divmod(c * num, den * unit)
+            if 2 * r > den * unit or (2 * r == den * unit and q % 2):
                 q += 1
-            out[j] = q
+            out[j] = q * unit
         pos_all.append(p)
         cents_all.append(out)
         rate_all.append(np.array([str(vals[kk]) for kk in k.tolist()], dtype=object))

@@ -12,6 +12,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from followmoney.core import schema
+from followmoney.core.units import MONEY_SCALE
 from followmoney.trace._common import _METHOD_WORDS, _US_PER_DAY, STOP_REASONS, _fmt
 from followmoney.trace._engine import _Run
 from followmoney.trace._index import TraceIndex, _Scope
@@ -23,7 +24,7 @@ __all__ = ["TraceResult"]
 class TraceResult:
     """The outcome of a trace: hops, end positions, sources, exits, assumptions.
 
-    Every money column is ``decimal128(18, 2)`` in the row's ``currency``; times are
+    Every money column is ``decimal128(18, 3)`` in the row's ``currency``; times are
     ``timestamp[us, UTC]``. Rows are in a deterministic order: hops in global
     (timestamp, txn_id) order, positions by tainted balance (largest first) then account.
 
@@ -235,7 +236,7 @@ class TraceResult:
 
 
 def _cents(d: Decimal | None) -> int:
-    return 0 if d is None else int(d * 100)
+    return 0 if d is None else int(d * MONEY_SCALE)
 
 
 def _pct(a: int, b: int) -> str:

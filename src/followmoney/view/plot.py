@@ -23,7 +23,7 @@ Examples
 >>> disp.nodes_["node"].tolist()
 ['A', 'B', 'cash / unknown recipient']
 >>> disp.edges_[["source", "target", "amount"]].values.tolist()
-[['A', 'B', Decimal('60.00')], ['B', 'cash / unknown recipient', Decimal('30.00')]]
+[['A', 'B', Decimal('60.000')], ['B', 'cash / unknown recipient', Decimal('30.000')]]
 """
 
 from __future__ import annotations
@@ -33,6 +33,8 @@ from decimal import Decimal
 
 import numpy as np
 import pandas as pd
+
+from followmoney.core.units import MONEY_SCALE, minor_units
 
 __all__ = ["TraceFlowDisplay", "LinkChartDisplay", "TimelineDisplay", "AlertScoresDisplay", "plain"]
 
@@ -215,7 +217,7 @@ class TraceFlowDisplay:
             edge_artists.append(patch)
             if i in labelled:
                 t = ax.text(
-                    (x0 + x1) / 2, (y0 + y1) / 2 + (0.18 if bend else 0.0), _money(e["amount"]),
+                    (x0 + x1) / 2, (y0 + y1) / 2 + (0.18 if bend else 0.0), _money(e["amount"], self.currency),
                     fontsize=7, ha="center", va="center", color="#7b241c", zorder=3,
                     bbox=dict(boxstyle="round,pad=0.15", fc="white", ec="none", alpha=0.8),
                 )  # fmt: skip
@@ -229,7 +231,7 @@ class TraceFlowDisplay:
             ax.add_patch(box)
             node_artists.append(box)
             name = "\n".join(textwrap.wrap(str(r.node), 18, break_long_words=True)[:2])
-            text = f"{name}\n{_money(r.amount)}" if r.amount is not None else name
+            text = f"{name}\n{_money(r.amount, self.currency)}" if r.amount is not None else name
             label_artists.append(ax.text(r.x, r.y, plain(text), fontsize=7, ha="center", va="center", zorder=4))
         if len(nodes):
             ax.set_xlim(nodes["x"].min() - 0.5, nodes["x"].max() + 0.5)
@@ -249,8 +251,9 @@ class TraceFlowDisplay:
 
 
 # ---------------------------------------------------------------------- graph building
-def _money(v) -> str:
-    return f"{Decimal(v):,.2f}" if v is not None else ""
+def _money(v, currency=None) -> str:
+    """``1,234.50`` in ``currency``'s decimals (KWD three, JPY none); empty for None."""
+    return f"{Decimal(v):,.{minor_units(currency)}f}" if v is not None else ""
 
 
 def _column_name(c: int, nodes: pd.DataFrame) -> str:
@@ -502,11 +505,11 @@ class LinkChartDisplay:
             else:
                 links.add((u, v))
         for (u, v), per_ccy in sorted(money.items()):
-            total = max(per_ccy.values()) / 100
+            total = max(per_ccy.values()) / MONEY_SCALE
             width = 0.6 + 0.6 * math.log10(1 + total)
             ax.annotate("", xy=pos[v], xytext=pos[u],
                         arrowprops={"arrowstyle": "-|>", "lw": width, "color": "#555", "alpha": 0.7, "shrinkA": 8, "shrinkB": 8})  # fmt: skip
-            label = ", ".join(f"{c or '?'} {a / 100:,.0f}" for c, a in sorted(per_ccy.items(), key=lambda x: str(x[0])))
+            label = ", ".join(f"{c or '?'} {a / MONEY_SCALE:,.0f}" for c, a in sorted(per_ccy.items(), key=lambda x: str(x[0])))
             mid = ((pos[u][0] + pos[v][0]) / 2, (pos[u][1] + pos[v][1]) / 2)
             edge_texts.append(ax.text(*mid, plain(label), fontsize=6, color="#333", ha="center"))
         for u, v in sorted(links):

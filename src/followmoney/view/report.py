@@ -114,12 +114,13 @@ def evidence_pack(
 
     res = resolve(bundle) if bundle.parties.num_rows else None
     names = display_names(bundle, res)
-    subject = find_subject(subject, bundle, alerts, names=names, resolution=res)
+    cases = build_cases(alerts, bundle, resolution=res)
+    subject = find_subject(subject, bundle, alerts, cases=cases, names=names, resolution=res)
+    case = next(r for r in cases.to_pylist() if r["subject_id"] == subject)
     a = alerts.to_pandas()
-    mine = a[a["subject_id"] == subject]
-    if mine.empty:  # pragma: no cover - find_subject returns subjects with alerts
+    mine = a[a["subject_id"].isin(case["alert_subjects"] or [subject])]
+    if mine.empty:  # pragma: no cover - find_subject returns case subjects, which have alerts
         raise UnknownSubjectError("no alert for subject in this run")
-    case = build_cases(alerts.filter(pa.array((a["subject_id"] == subject).to_numpy()))).to_pylist()[0]
     tx = bundle.transactions.to_pandas()
     ev_ids = list(dict.fromkeys(t for ev in mine["evidence_txn_ids"] for t in ev))
     ev = tx[tx["txn_id"].isin(ev_ids)].sort_values(["timestamp", "txn_id"])
@@ -154,17 +155,19 @@ def evidence_pack(
         )
     )
     parts.append("<h2>Link chart</h2>")
-    chart = LinkChartDisplay.from_bundle(bundle, subject, hops=2, max_nodes=40)
-    parts.append(f"<img alt='link chart around {_esc(subject)}' src='{_png(chart.figure_)}'>")
+    account_ids = set(bundle.accounts["account_id"].to_pylist())
+    focus = next((x for x in [*(case["alert_subjects"] or []), *(case["accounts"] or [])] if x in account_ids), subject)
+    chart = LinkChartDisplay.from_bundle(bundle, focus, hops=2, max_nodes=40)  # a resolved person: around his main account
+    parts.append(f"<img alt='link chart around {_esc(focus)}' src='{_png(chart.figure_)}'>")
     from followmoney.view.interactive import interactive_chart_html
 
     parts.append("<h2>Interactive link chart</h2><p class='muted'>Click a node to expand its neighbourhood; filter payments "
                  "by time window and amount. Colours: case band; outline: likely role.</p>")
-    parts.append(interactive_chart_html(bundle, subject, resolution=res, names=names, cases=build_cases(alerts)))
+    parts.append(interactive_chart_html(bundle, focus, resolution=res, names=names, cases=cases))
     parts.append("<h2>Timeline</h2>")
-    timeline = TimelineDisplay.from_bundle(bundle, subject, alerts=alerts)
-    parts.append(f"<img alt='timeline of {_esc(subject)}' src='{_png(timeline.figure_)}'>")
-    parts.append(_trace_section(bundle, subject, trace_method))
+    timeline = TimelineDisplay.from_bundle(bundle, focus, alerts=alerts)
+    parts.append(f"<img alt='timeline of {_esc(focus)}' src='{_png(timeline.figure_)}'>")
+    parts.append(_trace_section(bundle, focus, trace_method))
     parts.append(f"<h2>Evidence transactions ({len(ev)})</h2>")
     shown = shown.assign(
         from_name=[names.name(p) or names.name(acc) for acc, p in zip(shown["from_account"], shown["from_party"])],

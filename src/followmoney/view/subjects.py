@@ -30,9 +30,11 @@ def _compact(text) -> str:
 
 
 def find_subject(query: str, bundle: Bundle, alerts: pa.Table, *, cases: pa.Table | None = None, names=None, resolution=None) -> str:
-    """The ``subject_id`` an analyst's query names.
+    """The case subject an analyst's query names.
 
-    Tried in order, the first that gives exactly one subject wins: the subject id
+    Cases are per resolved subject (:func:`followmoney.build_cases`): an account, an
+    alert subject or a name found below stands for the case that holds it, and the
+    case's ``subject_id`` is returned. Tried in order, the first that gives exactly one subject wins: the subject id
     itself; a case id (``cases.xlsx``, first column); a subject id in another letter
     case; an account number, IBAN or account id tail (spaces and case ignored); a
     name, in any spelling the reports give the subject, its holders or the person it
@@ -46,7 +48,8 @@ def find_subject(query: str, bundle: Bundle, alerts: pa.Table, *, cases: pa.Tabl
     alerts : pyarrow.Table
         Alerts of the run (``subject_id``).
     cases : pyarrow.Table, optional
-        Cases of the run; built from ``alerts`` when None.
+        Cases of the run; built from ``alerts`` (with ``bundle`` and the resolution)
+        when None.
     names : followmoney.names.Names, optional
         Built (with resolution) when None.
     resolution : followmoney.resolve.Resolution, optional
@@ -54,7 +57,7 @@ def find_subject(query: str, bundle: Bundle, alerts: pa.Table, *, cases: pa.Tabl
     Returns
     -------
     str
-        A ``subject_id`` with alerts in the run.
+        A case's ``subject_id`` (a resolved person or entity, an account or an identifier).
 
     Raises
     ------
@@ -67,25 +70,36 @@ def find_subject(query: str, bundle: Bundle, alerts: pa.Table, *, cases: pa.Tabl
     >>> import followmoney as fm
     >>> b = fm.read(fm.sample_data_path() / "goaml")
     >>> alerts = fm.score(b, fm.Config(jurisdiction="AE"))
-    >>> find_subject("tariq  FICTUS", b, alerts), find_subject("dexb/1001002001", b, alerts)
-    ('DEXB/1001002001', 'DEXB/1001002001')
+    >>> s = find_subject("tariq  FICTUS", b, alerts)
+    >>> s == find_subject("dexb/1001002001", b, alerts)  # his account: his case
+    True
+    >>> from followmoney.names import display_names
+    >>> from followmoney.resolve import resolve
+    >>> display_names(b, resolve(b)).name(s)
+    'Tariq Fictus'
     """
     from followmoney.names import display_names
     from followmoney.resolve import resolve
 
     query = (query or "").strip()
-    subjects = list(dict.fromkeys(alerts["subject_id"].to_pylist()))
+    res = resolution if resolution is not None else (resolve(bundle) if bundle.parties.num_rows else None)
+    cases = cases if cases is not None else build_cases(alerts, bundle, resolution=res)
+    case_rows = cases.select([c for c in ("case_id", "subject_id", "alert_subjects", "accounts") if c in cases.column_names]).to_pylist()
+    case_subject: dict[str, str] = {}  # alert subject or account -> the case subject standing for it
+    for r in case_rows:
+        for x in [r["subject_id"], *(r.get("alert_subjects") or []), *(r.get("accounts") or [])]:
+            case_subject.setdefault(x, r["subject_id"])
+    subjects = list(dict.fromkeys([r["subject_id"] for r in case_rows] + alerts["subject_id"].to_pylist()))
     if query in subjects:
-        return query
-    cases = cases if cases is not None else build_cases(alerts)
-    case_of = dict(zip(cases["case_id"].to_pylist(), cases["subject_id"].to_pylist()))
+        return case_subject.get(query, query)
+    case_of = {r["case_id"]: r["subject_id"] for r in case_rows}
     case_by_subject = {s: c for c, s in case_of.items()}
     by_case = {c.casefold(): s for c, s in case_of.items()}
     if query.casefold() in by_case:
         return by_case[query.casefold()]
 
     def one(found: list[str], what: str) -> str | None:
-        found = list(dict.fromkeys(found))
+        found = list(dict.fromkeys(case_subject.get(s, s) for s in found))
         if len(found) == 1:
             return found[0]
         if len(found) > 1:
@@ -105,10 +119,9 @@ def find_subject(query: str, bundle: Bundle, alerts: pa.Table, *, cases: pa.Tabl
                     numbers[_compact(v)].add(r["account_id"])
         for s in subjects:
             numbers[_compact(s.rpartition("/")[2])].add(s)
-        hit = one([s for s in sorted(numbers.get(q, ())) if s in set(subjects)], "account number")
+        hit = one([s for s in sorted(numbers.get(q, ())) if s in set(subjects) or s in case_subject], "account number")
         if hit:
             return hit
-    res = resolution if resolution is not None else (resolve(bundle) if bundle.parties.num_rows else None)
     names = names if names is not None else display_names(bundle, res)
     qk, qn = _key(query), nz.normalize_name(query)
     spellings: dict[str, set] = defaultdict(set)
@@ -128,7 +141,8 @@ def find_subject(query: str, bundle: Bundle, alerts: pa.Table, *, cases: pa.Tabl
     for c, s in case_of.items():
         choices[f"{s}\x00{c}"] = c.casefold()
     best = process.extract(qk, choices, scorer=fuzz.WRatio, limit=20)
-    close = list(dict.fromkeys(case_by_subject[k.split("\x00")[0]] for _, score, k in best if score >= 60 and k.split("\x00")[0] in case_by_subject))[:3]
+    close = list(dict.fromkeys(case_by_subject[case_subject.get(k.split("\x00")[0], k.split("\x00")[0])] for _, score, k in best
+                               if score >= 60 and case_subject.get(k.split("\x00")[0], k.split("\x00")[0]) in case_by_subject))[:3]  # fmt: skip
     hint = f"; closest cases: {', '.join(close)}" if close else ""
     raise UnknownSubjectError(
         "no alert for subject: no case id, subject id, account or name in this run matches the query"

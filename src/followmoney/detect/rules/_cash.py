@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from followmoney.detect.rules._registry import Param, Rule, RuleContext, WholeStat, register, whole
-from followmoney.core.units import DAY_US, HOUR_US, money_text
+from followmoney.core.units import DAY_US, HOUR_US, money_text, to_scaled
 from followmoney.core._timeline import KeyedSeries, codes_for, runs
 from followmoney.detect.rules._rolling import make_findings, margin_score, threshold_cents
 from followmoney.core._timeline import episodes
@@ -200,6 +200,14 @@ register(
 def _night_cash(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     p = ctx.params
     dep = _deposits(frame)
+    if "has_time" in dep:
+        undated = int((~dep["has_time"]).sum())
+        if undated:
+            ctx.shared.setdefault("notes", []).append({
+                "topic": "no_time_of_day", "rule": "HT-06", "count": undated,
+                "note": f"HT-06: {undated} cash deposit(s) with a date but no time of day not assessed (night-time needs a time)",
+            })  # fmt: skip
+        dep = dep[dep["has_time"]]
     h = dep["local_hour"]
     start, end = p["night_start_hour"], p["night_end_hour"]
     night = dep[(h >= start) | (h < end)] if start > end else dep[(h >= start) & (h < end)]
@@ -249,7 +257,7 @@ register(
 def _coordinator_cash(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     p, j = ctx.params, ctx.jurisdiction
     dep = _deposits(frame, j.currency)
-    dep = dep[(dep["amount_cents"] >= p["band_low"] * 100) & (dep["amount_cents"] <= p["band_high"] * 100)]
+    dep = dep[(dep["amount_cents"] >= to_scaled(p["band_low"])) & (dep["amount_cents"] <= to_scaled(p["band_high"]))]
     dep = dep[dep["location_id"].notna()]
     ep = episodes(dep, subject="to_account", window_us=int(p["window_days"] * DAY_US), min_count=p["min_deposits"])
     if ep.empty:

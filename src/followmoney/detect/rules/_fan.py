@@ -59,7 +59,7 @@ _START = {"to_account": _data_start("to_account", "sender"), "from_account": _da
 
 
 def _fan(frame: pd.DataFrame, ctx: RuleContext, subject: str, member: str) -> pd.DataFrame:
-    f = frame[~frame["self_transfer"] & ~_routine(frame)]
+    f = frame.loc[~frame["self_transfer"] & ~_routine(frame), ["t", "txn_id", subject, member]]  # the columns used
     k = ctx.params["min_counterparties"]
     ep = episodes(
         f, subject=subject, member=member, window_us=int(ctx.params["window_days"] * DAY_US), min_count=k,
@@ -86,12 +86,20 @@ def _new_counterparties_only(f: pd.DataFrame, ep: pd.DataFrame, subject: str, me
     customer). All of the window when every counterparty was already known (issue 15: evidence is the pattern)."""
     g = f[f[subject].notna() & f[member].notna()]
     first = g.groupby([subject, member], sort=False)["t"].min()
+    rows = [list(r) for r in ep["evidence_rows"]]
+    ids = [list(i) for i in ep["evidence_txn_ids"]]
+    lens = np.fromiter(map(len, rows), np.int64, len(rows))
+    flat = [r for rs in rows for r in rs]
+    # all episodes at once: each evidence row's (subject, member) first contact time
+    mem = f.loc[flat, member].to_numpy()
+    subj = np.repeat(ep["subject"].to_numpy(), lens)
+    seen = first.reindex(pd.MultiIndex.from_arrays([subj, mem])).to_numpy(float)
+    new = ~(seen < np.repeat(ep["start"].to_numpy(np.int64), lens))  # first contact in the window (or unknown member: kept)
+    bounds = np.r_[0, np.cumsum(lens)].tolist()
     out = []
-    for subj, rows, ids, start in zip(ep["subject"], ep["evidence_rows"], ep["evidence_txn_ids"], ep["start"]):
-        mem = f.loc[list(rows), member].to_numpy()
-        seen = first.reindex(pd.MultiIndex.from_arrays([np.repeat(subj, len(mem)), mem])).to_numpy(float)
-        new = ~(seen < start)  # first contact in the window (or unknown member: kept)
-        out.append([i for i, k in zip(ids, new) if k] if new.any() else list(ids))
+    for e, i in enumerate(ids):
+        keep = new[bounds[e] : bounds[e + 1]]
+        out.append([x for x, k in zip(i, keep) if k] if keep.any() else i)
     return out
 
 

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from followmoney.detect.rules._registry import Param, Rule, RuleContext, WholeStat, register, whole
-from followmoney.core.units import DAY_US
+from followmoney.core.units import DAY_US, money_text, to_scaled
 from followmoney.core._timeline import KeyedSeries, codes_for, runs
 from followmoney.detect.rules._rolling import make_findings, margin_score, threshold_cents
 from followmoney.core._timeline import episodes
@@ -58,7 +58,14 @@ def _via(frame: pd.DataFrame, countries: set) -> pd.Series:
             return None
         return next((c for c in route if c in countries), None)
 
-    return frame["route_countries"].map(first)
+    route = frame["route_countries"]
+    known = route.notna().to_numpy(bool)
+    if known.all():
+        return route.map(first)
+    out = pd.Series(None, index=frame.index, dtype=object)
+    if known.any():  # only the rows with a route (a wire's chain of banks) are looked at
+        out[known] = route[known].map(first)
+    return out
 
 
 def _high_risk(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
@@ -66,6 +73,9 @@ def _high_risk(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     cfa, listed = _lists(ctx)
     w = int(p["window_days"] * DAY_US)
     subjects, evidence, scores, facts = [], [], [], []
+    geo = [c for c in ("country_to", "country_from", "route_countries") if c in frame]
+    if not any(frame[c].notna().any() for c in geo):  # no country anywhere (e.g. IBM AML data): nothing to find
+        return make_findings(frame, subjects, evidence, scores, facts)
     # (a) any transaction with a call-for-action country, either direction, or routed through one
     parts = []
     frame = frame.assign(via_cfa=_via(frame, cfa))
@@ -157,7 +167,7 @@ _HAS_PLACES = WholeStat("has_places", "any", lambda frame, params: "location_id"
 
 def _smuggling_collection(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     p, j = ctx.params, ctx.jurisdiction
-    cap = int(j.secondary_threshold * 100) if j.secondary_threshold is not None else threshold_cents(j, 0.3)
+    cap = to_scaled(j.secondary_threshold) if j.secondary_threshold is not None else threshold_cents(j, 0.3)
     region = frame["location_id"] if "location_id" in frame and whole(ctx, frame, _HAS_PLACES) else frame["country_from"]
     f = frame.assign(region=region)
     f = f[f["to_account"].notna() & f["sender"].notna() & f["region"].notna() & (f["currency"] == j.currency)
@@ -174,7 +184,7 @@ def _smuggling_collection(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame
         subjects.append(e["subject"])
         evidence.append(rows)
         scores.append(float(margin_score(e["peak"], p["min_senders"])))
-        facts.append({"senders": int(e["peak"]), "regions": int(regions), "cap": f"{j.currency} {cap / 100:,.2f}"})
+        facts.append({"senders": int(e["peak"]), "regions": int(regions), "cap": money_text(cap, j.currency)})
     return make_findings(frame, subjects, evidence, scores, facts)
 
 

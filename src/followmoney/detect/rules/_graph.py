@@ -105,7 +105,7 @@ class _Edges:
     """Money-moving transactions as integer arrays, in (t, txn_id) order.
 
     ``src``/``dst`` index ``accounts``, ``cur`` indexes ``currencies``; ``amt`` is in
-    hundredths of the currency; ``row`` is the position in the (sorted) input frame.
+    thousandths of the currency unit; ``row`` is the position in the (sorted) input frame.
     """
 
     txn_id: np.ndarray
@@ -117,6 +117,10 @@ class _Edges:
     amt: np.ndarray
     accounts: np.ndarray
     currencies: np.ndarray
+    #: The row carries a date but no time of day (``time_precision`` day): its order among
+    #: other date-only rows of that date is unknown, so time-respecting paths may take them
+    #: in any order (equal times allowed between date-only hops).
+    day: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.t)
@@ -143,6 +147,10 @@ def _sorted_frame(frame: pd.DataFrame) -> pd.DataFrame:
         if (t[1:] < t[:-1]).any() or (ids[1:][tie] < ids[:-1][tie]).any():
             frame = frame.sort_values(["t", "txn_id"], kind="stable")
     return frame.reset_index(drop=True)
+
+
+#: The frame columns :func:`_edges` reads.
+_EDGE_COLUMNS = ("t", "txn_id", "from_account", "to_account", "amount_cents", "currency", "self_transfer", "channel", "is_payroll")
 
 
 def _edges(frame: pd.DataFrame) -> _Edges:
@@ -172,7 +180,28 @@ def _edges(frame: pd.DataFrame) -> _Edges:
         amt=sub["amount_cents"].to_numpy(np.int64),
         accounts=np.asarray(accounts, dtype=object),
         currencies=np.asarray(currencies, dtype=object),
+        day=~sub["has_time"].to_numpy(bool) if "has_time" in sub.columns else np.zeros(n, bool),
     )
+
+
+#: The rules that read the shared edge table (:func:`_shared_edges`): scoring drops it once the last has run.
+SHARED_EDGE_USERS = ("ML-07", "ML-09", "ML-10", "ML-11", "ML-12")
+
+
+def _shared_edges(frame: pd.DataFrame, ctx: RuleContext) -> _Edges:
+    """The edge table of ``frame``, built once per scoring run and shared by the graph rules.
+
+    Kept in ``ctx.shared`` beside the frame it came from (a rule given another frame
+    builds its own); its arrays are read-only so that no rule can change another's input.
+    """
+    hit = ctx.shared.get("graph_edges")
+    if hit is not None and hit[0] is frame:
+        return hit[1]
+    E = _edges(frame)
+    for a in (E.txn_id, E.row, E.src, E.dst, E.cur, E.t, E.amt, E.accounts, E.currencies):
+        a.flags.writeable = False
+    ctx.shared["graph_edges"] = (frame, E)
+    return E
 
 
 def _pick_per_episode(found: pd.DataFrame, order: list[str], ascending: list[bool]) -> pd.DataFrame:
@@ -256,7 +285,7 @@ def _scatter_gather(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     """
     p = ctx.params
     k, keep_share, W = p["min_intermediaries"], 1.0 - p["margin"], _window_us(p["window_days"])
-    E = _edges(frame)
+    E = _shared_edges(frame, ctx)
     if len(E) == 0:
         return pd.DataFrame()
     out = TimeIndex(E.out_key(), E.t)
@@ -286,11 +315,22 @@ def _scatter_gather(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     inside = t_out[pr] <= a_s[a] + W
     a, pr = a[inside], pr[inside]
     rows = pd.DataFrame({"a": a} | {c: pairs[c].to_numpy()[pr] for c in ("I", "e_in", "e_out")})
-    got = rows.drop_duplicates(["a", "e_in"]).assign(x=lambda d: E.amt[d["e_in"].to_numpy()]).groupby(["a", "I"])["x"].sum()
-    fwd = rows.drop_duplicates(["a", "e_out"]).assign(x=lambda d: E.amt[d["e_out"].to_numpy()]).groupby(["a", "I"])["x"].sum()
-    per = pd.DataFrame({"got": got, "fwd": fwd.reindex(got.index)})
+    # per (anchor, intermediary): received (each transfer in once) and forwarded (each transfer out once).
+    # One int64 key per (anchor, edge) and per (anchor, intermediary) instead of multi-column
+    # drop_duplicates/groupby; an edge has one intermediary (I = dst of e_in = src of e_out).
+    n_e, n_acc = np.int64(len(E)), np.int64(max(len(E.accounts), 1))
+    a_, i_ = rows["a"].to_numpy(np.int64), rows["I"].to_numpy(np.int64)
+
+    def _sum_once(edge: np.ndarray) -> pd.Series:
+        first = np.flatnonzero(~pd.Series(a_ * n_e + edge).duplicated().to_numpy())
+        return pd.Series(E.amt[edge[first]]).groupby(a_[first] * n_acc + i_[first]).sum()
+
+    got = _sum_once(rows["e_in"].to_numpy(np.int64))
+    fwd = _sum_once(rows["e_out"].to_numpy(np.int64)).reindex(got.index)
+    key = got.index.to_numpy(np.int64)
+    per = pd.DataFrame({"a": key // n_acc, "I": key % n_acc, "got": got.to_numpy(), "fwd": fwd.to_numpy()})
     per["share"] = per["fwd"] / per["got"]
-    per = per[(per["fwd"] >= keep_share * per["got"] - 1e-9) & (per["fwd"] <= per["got"])].reset_index()
+    per = per[(per["fwd"] >= keep_share * per["got"] - 1e-9) & (per["fwd"] <= per["got"])].reset_index(drop=True)
     per = per[per.groupby("a")["I"].transform("size") >= k]
     if per.empty:
         return pd.DataFrame()
@@ -362,7 +402,7 @@ def _gather_scatter(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     p = ctx.params
     k, W, share = p["min_counterparties"], _window_us(p["window_days"]), p["min_pass_through"]
     # card, merchant and payroll payments are the hub's ordinary life, not the gathering or the scattering
-    E = _edges(frame[~_routine(frame)])
+    E = _edges(frame.loc[~_routine(frame), [c for c in _EDGE_COLUMNS if c in frame]])  # only what the edge table reads
     if len(E) == 0:
         return pd.DataFrame()
     hin, hout = E.in_key(), E.out_key()
@@ -561,7 +601,10 @@ def _cycle_search(E: _Edges, *, max_length: int, window_us: int, min_return: flo
     """Time-respecting simple cycles (see :func:`_frontier_search` for the traversal).
 
     A path grows by a transaction of its last account, in the same currency, strictly
-    later than the previous hop and no later than ``window_us`` after the first, for no
+    later than the previous hop (or at the same time when both carry a date only: their
+    order within the day is unknown, so a same-day round trip in date-only data is a
+    cycle whatever the order of its rows or their ids) and no later than ``window_us``
+    after the first, for no
     more than the previous hop and at least ``min_return`` of the first amount (the
     same money going round, less fees); it closes when the money reaches the first
     account again. Paths whose first account receives
@@ -575,12 +618,18 @@ def _cycle_search(E: _Edges, *, max_length: int, window_us: int, min_return: flo
 
     def ranges(hops):
         first, last = hops[0], hops[-1]
-        lo, hi = inn.range(E.src[first] * n_cur + E.cur[first], E.t[last], E.t[first] + window_us)
+        lo, hi = inn.range(E.src[first] * n_cur + E.cur[first], E.t[last], E.t[first] + window_us, inclusive_after=True)
         alive = hi > lo
         if not alive.all():
             hops = [h[alive] for h in hops]
             first, last = hops[0], hops[-1]
-        lo, hi = out.range(E.dst[last] * n_cur + E.cur[last], E.t[last], E.t[first] + window_us)
+        key = E.dst[last] * n_cur + E.cur[last]
+        lo, hi = out.range(key, E.t[last], E.t[first] + window_us)
+        tie = E.day[last]
+        if tie.any():  # date-only hops may be followed by date-only hops of the same date
+            lo_tie, _ = out.range(key, E.t[last], E.t[first] + window_us, inclusive_after=True)
+            lo = np.where(tie, lo_tie, lo)
+            hi = np.maximum(hi, lo)
         return hops, lo, hi, []
 
     def step(hops, q, j):
@@ -593,6 +642,7 @@ def _cycle_search(E: _Edges, *, max_length: int, window_us: int, min_return: flo
         prev = E.amt[hops[-1][q]]
         carried = (E.amt[e] >= min_return * E.amt[first] - 1e-9) & (E.amt[e] <= prev)
         carried &= E.amt[e] >= (1.0 - max_hop_decrease) * prev - 1e-9
+        carried &= (E.t[e] > E.t[hops[-1][q]]) | E.day[e]  # a tie only between date-only hops
         good = closes & carried
         records = [np.column_stack([h[q[good]] for h in hops] + [e[good]])] if good.any() else []
         keep = ~closes & carried if len(hops) + 1 < max_length else np.zeros(len(e), bool)
@@ -722,7 +772,7 @@ def find_cycles(
     ----------
     frame : pandas.DataFrame
         Prepared transactions (:func:`followmoney.detect.score.prepare_transactions`):
-        ``txn_id``, ``t`` (int64 µs since the epoch, UTC), ``amount_cents`` (hundredths
+        ``txn_id``, ``t`` (int64 µs since the epoch, UTC), ``amount_cents`` (thousandths
         of ``currency``), ``currency``, ``from_account``, ``to_account`` and optionally
         ``self_transfer``. Rows without both accounts or a positive amount are ignored.
     max_length : int, default=6
@@ -851,7 +901,7 @@ def _cycles_rule(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     rising linearly to 1.0 when all of it does. Complexity as :func:`find_cycles`.
     """
     p, j = ctx.params, ctx.jurisdiction
-    E = _edges(frame)
+    E = _shared_edges(frame, ctx)
     if len(E) == 0:
         return pd.DataFrame()
     if not p["time_order"]:
@@ -1038,7 +1088,7 @@ def _chains_rule(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     linearly to 1.0 at twice that. Complexity as :func:`find_chains`.
     """
     p = ctx.params
-    E = _edges(frame)
+    E = _shared_edges(frame, ctx)
     if len(E) == 0:
         return pd.DataFrame()
     found, truncated, work = _chain_search(
@@ -1292,7 +1342,7 @@ def _bipartite(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     (so at most ``max_degree`` × distinct pairs); memory of the same order.
     """
     p = ctx.params
-    E = _edges(frame)
+    E = _shared_edges(frame, ctx)
     if len(E) == 0:
         return pd.DataFrame()
     rows, pairs = _window_pairs(E, _window_us(p["window_days"]), p["max_degree"])
@@ -1342,7 +1392,7 @@ def _stack(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     Complexity: as :func:`_bipartite` plus the merges over the (few) candidate sets.
     """
     p = ctx.params
-    E = _edges(frame)
+    E = _shared_edges(frame, ctx)
     if len(E) == 0:
         return pd.DataFrame()
     rows, pairs = _window_pairs(E, _window_us(p["window_days"]), p["max_degree"])

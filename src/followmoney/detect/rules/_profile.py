@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from followmoney.detect.rules._registry import Param, Rule, RuleContext, register
-from followmoney.core.units import DAY_US, money_text
+from followmoney.core.units import DAY_US, MONEY_SCALE, money_text, to_scaled
 from followmoney.core._timeline import KeyedSeries, codes_for, runs
 from followmoney.detect.rules._rolling import make_findings, margin_score, threshold_cents
 from followmoney.core._timeline import episodes
@@ -120,7 +120,7 @@ def _secondary(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     if j.secondary_threshold is None:
         log.info("rule ML-17 skipped: jurisdiction %s has no secondary threshold configured", j.code)
         return make_findings(frame, [], [], [], [])
-    t2 = int(j.secondary_threshold * 100)
+    t2 = to_scaled(j.secondary_threshold)
     low = int(t2 * p["band_fraction"])
     f = frame[(frame["currency"] == j.currency) & frame["from_account"].notna() & ~frame["channel"].isin(["cash_deposit", "cash_withdrawal"])]
     f = f[~f["payroll"]]  # a payroll run of similar salaries is not avoidance
@@ -245,7 +245,7 @@ def _round_amounts(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     codes, accs = codes_for(act["account"])
     t = act["t"].to_numpy()
     amount = act["amount"].to_numpy(np.int64)
-    is_round = (amount % int(p["unit"] * 100) == 0) & (amount > 0)
+    is_round = (amount % to_scaled(p["unit"]) == 0) & (amount > 0)
     w = int(p["window_days"] * DAY_US)
     n_all, a, b = KeyedSeries(codes, t, np.ones(len(act), np.int64)).range_sum(codes, t, -w, 0)
     n_round, _, _ = KeyedSeries(codes, t, is_round.astype(np.int64)).range_sum(codes, t, -w, 0)
@@ -301,7 +301,7 @@ def _one_off_payers(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     p, j = ctx.params, ctx.jurisdiction
     f = frame[frame["to_account"].notna() & frame["sender"].notna() & (frame["currency"] == j.currency)
               & frame["channel"].isin(["transfer", "mobile_money", "wire", "remittance"]) & ~frame["self_transfer"]]  # fmt: skip
-    f = f[(f["amount_cents"] >= p["band_low"] * 100) & (f["amount_cents"] <= p["band_high"] * 100)]
+    f = f[(f["amount_cents"] >= to_scaled(p["band_low"])) & (f["amount_cents"] <= to_scaled(p["band_high"]))]
     ep = episodes(f, subject="to_account", window_us=int(p["window_days"] * DAY_US), min_count=p["min_payments"])
     if ep.empty:
         return make_findings(frame, [], [], [], [])
@@ -311,7 +311,7 @@ def _one_off_payers(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
         payers = frame.loc[rows, "sender"]
         counts = payers.value_counts()
         one_off = float((counts == 1).sum() / len(counts))
-        median = float(np.median(frame.loc[rows, "amount_cents"].astype("int64"))) / 100
+        median = float(np.median(frame.loc[rows, "amount_cents"].astype("int64"))) / MONEY_SCALE
         if len(counts) < p["min_payers"] or one_off < p["min_one_off_share"]:
             continue
         if not p["median_low"] <= median <= p["median_high"]:

@@ -11,6 +11,8 @@ from decimal import Decimal
 import numpy as np
 import pandas as pd
 
+from followmoney.core.units import MONEY_SCALE
+
 __all__ = ["make_findings", "margin_score", "threshold_cents"]
 
 
@@ -72,15 +74,18 @@ def make_findings(
 
 
 def threshold_cents(jurisdiction, fraction: float = 1.0) -> int:
-    """``fraction`` × the jurisdiction's cash reporting threshold, in int hundredths, exactly.
+    """``fraction`` × the jurisdiction's cash reporting threshold, in integer thousandths, exactly.
+
+    Thousandths of the jurisdiction's currency (:data:`followmoney.core.units.MONEY_SCALE`),
+    the unit of the frame's ``amount_cents``: exact for three-decimal currencies (KWD).
 
     Examples
     --------
     >>> from followmoney.core.config import jurisdictions
     >>> threshold_cents(jurisdictions()["US"], 0.8)
-    800000
+    8000000
     """
-    return int((jurisdiction.cash_threshold * 100 * Decimal(str(fraction))).to_integral_value())
+    return int((Decimal(str(jurisdiction.cash_threshold)) * MONEY_SCALE * Decimal(str(fraction))).to_integral_value())
 
 
 def margin_score(observed, threshold) -> np.ndarray:

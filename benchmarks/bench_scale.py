@@ -1,0 +1,385 @@
+"""National scale: ``followmoney score`` on IBM-AML-format files of 1 M and 5 M rows
+(``SCALE=50M`` adds 50 M; ``SCALE=small`` is a 100 k / 250 k smoke run; ``SCALE=2000,10000``
+any row counts), against a bare ``pyarrow.csv.read_csv`` of the same file in the same run.
+
+The files are generated here (:func:`write_ibm_csv`), streamed to disk in chunks so that
+the generator never holds the file in memory: each account takes part in about 20
+transactions, with a heavy-tailed (Zipf-like, power-law) degree distribution, timestamps over 18 days in file order like
+IBM's AMLworld files, mostly US dollars, and injected patterns flagged ``Is Laundering`` = 1
+(fan-in, fan-out, cycles, scatter-gather, cash just below the reporting threshold).
+
+Each measurement runs in a fresh wrapper process that starts the measured command as its
+child and reports that child's wall time and peak resident memory
+(``getrusage(RUSAGE_CHILDREN).ru_maxrss``), never the benchmark's own high-water mark.
+Printed per size: score wall time, peak RSS, the ratio to the bare read, the per-stage
+timings and peak memory from the run's ``summary.json``; and across sizes the fitted
+exponent of score time against rows (least squares in log-log).
+
+Usage: ``make bench-scale`` or ``python benchmarks/bench_scale.py [--sizes 1M,5M]
+[--repeat N] [--workdir DIR] [--keep]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+
+ROOT = Path(__file__).resolve().parents[1]
+#: ``make bench`` (benchmarks/run.py) leaves this one to ``make bench-scale``: it takes an hour at 5 M rows.
+STANDALONE = True
+
+HEADER = (
+    "Timestamp,From Bank,Account,To Bank,Account,Amount Received,Receiving Currency,"
+    "Amount Paid,Payment Currency,Payment Format,Is Laundering\n"
+)
+#: (name in the IBM files, share of rows)
+CURRENCIES = [
+    ("US Dollar", 0.62), ("Euro", 0.12), ("Yuan", 0.05), ("UK Pound", 0.04), ("Rupee", 0.04),
+    ("Yen", 0.03), ("Canadian Dollar", 0.03), ("Australian Dollar", 0.02), ("Swiss Franc", 0.02),
+    ("Mexican Peso", 0.01), ("Brazil Real", 0.01), ("Ruble", 0.005), ("Shekel", 0.005),
+]  # fmt: skip
+FORMATS = [
+    ("ACH", 0.37), ("Cheque", 0.25), ("Credit Card", 0.17), ("Cash", 0.10), ("Wire", 0.05),
+    ("Reinvestment", 0.05), ("Bitcoin", 0.01),
+]  # fmt: skip
+#: Transactions each account takes part in, on average (paying or receiving): 20, as in AMLworld's
+#: HI-Small (5 M transactions, 515 k accounts).
+TXNS_PER_ACCOUNT = 20
+#: The k-th most active account takes part in ~ 1 / k**0.6 of the transactions: a power-law degree
+#: distribution P(degree = d) ~ d**-2.7 (exponents of 2-3 are what transaction networks show); at
+#: 1 M rows the busiest account takes part in about 8,000 transactions, at 50 M in about 80,000.
+ZIPF_EXPONENT = 0.6
+DAYS = 18
+START_US = 1661990400_000000  # 2022-09-01 00:00 UTC
+PATTERN_SHARE = 0.002  # rows that belong to injected patterns
+CHUNK = 250_000
+
+SIZES = {"default": [1_000_000, 5_000_000], "50M": [1_000_000, 5_000_000, 50_000_000], "small": [100_000, 250_000]}
+
+
+def parse_sizes(spec: str | None) -> list[int]:
+    """Row counts for a ``SCALE`` value: ``default``, ``50M``, ``small`` or a list like ``2000,1M``.
+
+    Examples
+    --------
+    >>> parse_sizes("small"), parse_sizes("2000,1.5M")
+    ([100000, 250000], [2000, 1500000])
+    """
+    spec = (spec or "default").strip()
+    if spec in SIZES:
+        return SIZES[spec]
+    mult = {"k": 1_000, "m": 1_000_000}
+    out = []
+    for part in spec.split(","):
+        part = part.strip().lower()
+        out.append(int(float(part[:-1]) * mult[part[-1]]) if part[-1] in mult else int(part))
+    return out
+
+
+# -- the generator -----------------------------------------------------------------------------
+
+
+def _choice(rng, names_shares, n):
+    names = [n_ for n_, _ in names_shares]
+    p = np.array([s for _, s in names_shares], float)
+    return np.array(names, dtype=object)[rng.choice(len(names), size=n, p=p / p.sum())]
+
+
+def _money_text(cents: np.ndarray) -> pa.Array:
+    """Cents as ``"1234.56"`` strings (exact: integers in, text out)."""
+    whole = pa.array(cents // 100).cast(pa.string())
+    frac = pc.utf8_lpad(pa.array(cents % 100).cast(pa.string()), 2, "0")
+    return pc.binary_join_element_wise(whole, frac, ".")
+
+
+class _Accounts:
+    def __init__(self, n_accounts: int, rng):
+        self.n = n_accounts
+        self.bank = rng.integers(1, 30_000, size=n_accounts)  # 30 k banks, like AMLworld
+        self.number = rng.permutation(n_accounts).astype(np.int64) + 0x800000000  # 9 hex digits, like 8000EBD30
+        w = 1.0 / np.arange(1, n_accounts + 1) ** ZIPF_EXPONENT
+        self.cdf = np.cumsum(w[rng.permutation(n_accounts)])
+        self.cdf /= self.cdf[-1]
+
+    def draw(self, rng, n):
+        return np.minimum(np.searchsorted(self.cdf, rng.random(n)), self.n - 1)
+
+    def banks(self, idx) -> pa.Array:
+        return pc.utf8_lpad(pa.array(self.bank[idx]).cast(pa.string()), 3, "0")
+
+    def numbers(self, idx) -> pa.Array:
+        return pa.array([f"{v:X}" for v in self.number[idx].tolist()], pa.string())
+
+
+def _patterns(rng, acc: _Accounts, n_rows: int, t0: int, t1: int) -> tuple[np.ndarray, ...]:
+    """About ``n_rows`` rows of laundering patterns: (from, to, time_us, cents, format)."""
+    src, dst, ts, cents, fmt = [], [], [], [], []
+    while sum(map(len, src)) < n_rows:
+        kind = rng.integers(0, 5)
+        start = int(rng.integers(t0, max(t0 + 1, t1 - 3 * 86_400_000_000)))
+        hub = int(acc.draw(rng, 1)[0])
+        k = int(rng.integers(5, 16))
+        others = rng.integers(0, acc.n, size=k)
+        times = start + np.sort(rng.integers(0, 3 * 86_400_000_000, size=k))
+        amt = rng.integers(200_000, 900_000, size=k)
+        if kind == 0:  # fan-in: many senders to one account
+            s, d, f = others, np.full(k, hub), "Wire"
+        elif kind == 1:  # fan-out
+            s, d, f = np.full(k, hub), others, "ACH"
+        elif kind == 2:  # cycle hub -> o1 -> ... -> hub, amounts shrinking by fees
+            ring = np.concatenate([[hub], others[: max(2, k // 3)]])
+            s, d = ring, np.roll(ring, -1)
+            times = times[: len(ring)]
+            amt = (np.int64(rng.integers(500_000, 2_000_000)) * (0.98 ** np.arange(len(ring)))).astype(np.int64)
+            f = "Wire"
+        elif kind == 3:  # scatter-gather: hub -> middles -> sink
+            mid = others[: k // 2]
+            sink = int(rng.integers(0, acc.n))
+            s = np.concatenate([np.full(len(mid), hub), mid])
+            d = np.concatenate([mid, np.full(len(mid), sink)])
+            times = start + np.sort(rng.integers(0, 3 * 86_400_000_000, size=len(s)))
+            amt = np.tile(rng.integers(300_000, 800_000, size=len(mid)), 2)
+            f = "ACH"
+        else:  # cash deposits just below a 10,000 threshold into one account
+            s, d, f = others, np.full(k, hub), "Cash"
+            amt = rng.integers(900_000, 999_900, size=k)
+        src.append(np.asarray(s))
+        dst.append(np.asarray(d))
+        ts.append(np.asarray(times))
+        cents.append(np.asarray(amt))
+        fmt.append(np.full(len(s), f, dtype=object))
+    return tuple(np.concatenate(x) for x in (src, dst, ts, cents, fmt))
+
+
+def write_ibm_csv(path: str | Path, rows: int, *, seed: int = 0, chunk: int = CHUNK) -> dict:
+    """Write an IBM-AML-format transactions CSV of ``rows`` rows, ``chunk`` rows at a time.
+
+    Parameters
+    ----------
+    path : str or Path
+        The file to write (replaced).
+    rows : int
+        Number of transaction rows (the header is extra).
+    seed : int, default 0
+        Same seed and rows, same file.
+    chunk : int
+        Rows generated and written per step; memory is bounded by this, not by ``rows``.
+
+    Returns
+    -------
+    dict
+        ``rows``, ``accounts``, ``laundering_rows`` and ``bytes`` written.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib, followmoney as fm
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "scale_Trans.csv"
+    >>> write_ibm_csv(p, 500, seed=1)["rows"]
+    500
+    >>> fm.sniff(p), fm.read(p).transactions.num_rows
+    ('ibm_aml', 500)
+    """
+    rng = np.random.default_rng(seed)
+    acc = _Accounts(max(10, 2 * rows // TXNS_PER_ACCOUNT), rng)
+    span = DAYS * 86_400_000_000
+    n_laundering = 0
+    written = 0
+    opts = pacsv.WriteOptions(include_header=False, quoting_style="none")
+    with open(path, "wb") as fh:
+        fh.write(HEADER.encode())
+        while written < rows:
+            n = min(chunk, rows - written)
+            t0 = START_US + span * written // rows
+            t1 = START_US + span * (written + n) // rows
+            n_pat = int(round(n * PATTERN_SHARE)) if n >= 1000 else 0
+            p_src, p_dst, p_ts, p_cents, p_fmt = _patterns(rng, acc, n_pat, t0, t1) if n_pat else ([],) * 5
+            p_src, p_dst, p_ts, p_cents, p_fmt = (np.asarray(x)[:n_pat] for x in (p_src, p_dst, p_ts, p_cents, p_fmt))
+            m = n - len(p_src)
+            src = acc.draw(rng, m)
+            fmt = _choice(rng, FORMATS, m)
+            dst = np.where(fmt == "Reinvestment", src, acc.draw(rng, m))  # reinvestment: own account
+            cents = np.maximum(1, np.round(rng.lognormal(mean=7.5, sigma=2.0, size=m))).astype(np.int64)
+            ts = rng.integers(t0, max(t0 + 1, t1), size=m)
+            cur = _choice(rng, CURRENCIES, m)
+            laund = np.zeros(n, dtype=np.int8)
+            laund[m:] = 1
+            src = np.concatenate([src, p_src]).astype(np.int64)
+            dst = np.concatenate([dst, p_dst]).astype(np.int64)
+            ts = np.concatenate([ts, np.clip(p_ts, t0, None)]).astype(np.int64)
+            cents = np.concatenate([cents, p_cents]).astype(np.int64)
+            fmt = np.concatenate([fmt, p_fmt])
+            cur = np.concatenate([cur, np.full(n - m, "US Dollar", dtype=object)])
+            order = np.argsort(ts, kind="stable")
+            src, dst, ts, cents, fmt, cur, laund = (a[order] for a in (src, dst, ts, cents, fmt, cur, laund))
+            stamp = pc.strftime(pa.array(ts, pa.timestamp("us")), format="%Y/%m/%d %H:%M")
+            money = _money_text(cents)
+            cur_a = pa.array(cur, pa.string())
+            table = pa.Table.from_arrays(
+                [stamp, acc.banks(src), acc.numbers(src), acc.banks(dst), acc.numbers(dst), money, cur_a, money,
+                 cur_a, pa.array(fmt, pa.string()), pa.array(laund).cast(pa.string())],
+                names=["t", "fb", "fa", "tb", "ta", "ar", "rc", "ap", "pc", "pf", "il"],
+            )  # fmt: skip
+            pacsv.write_csv(table, fh, write_options=opts)
+            written += n
+            n_laundering += int(laund.sum())
+    return {"rows": rows, "accounts": acc.n, "laundering_rows": n_laundering, "bytes": Path(path).stat().st_size}
+
+
+# -- measuring one child process ---------------------------------------------------------------
+
+#: Runs argv[1:] as its child; prints that child's wall time and peak RSS (its own, not ours).
+_WRAP = """
+import json, resource, subprocess, sys, time
+t = time.perf_counter()
+p = subprocess.run(sys.argv[1:], capture_output=True, text=True)
+dt = time.perf_counter() - t
+ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(json.dumps({"rc": p.returncode, "wall_seconds": dt, "peak_rss_mb": ru.ru_maxrss / 1024,
+                  "user_seconds": ru.ru_utime, "system_seconds": ru.ru_stime,
+                  "stdout": p.stdout[-2000:], "stderr": p.stderr[-2000:]}))
+"""
+
+_READ_CSV = """
+import json, sys, time, pyarrow.csv as c
+t = time.perf_counter(); n = c.read_csv(sys.argv[1]).num_rows; dt = time.perf_counter() - t
+print(json.dumps({"rows": n, "read_seconds": dt}))
+"""
+
+_SCORE = "import sys; from followmoney.cli import main; sys.argv[0] = 'followmoney'; main()"
+
+
+def measure(argv: list[str]) -> dict:
+    """Run ``argv`` as the child of a fresh wrapper process; its wall time and peak RSS."""
+    out = subprocess.run([sys.executable, "-c", _WRAP, *argv], capture_output=True, text=True, check=True)
+    res = json.loads(out.stdout.strip().splitlines()[-1])
+    if res["rc"] != 0:
+        raise RuntimeError(f"{argv[:4]}... exited {res['rc']}: {res['stderr'][-500:]}")
+    return res
+
+
+def _best(runs: list[dict]) -> dict:
+    return min(runs, key=lambda r: r["wall_seconds"])
+
+
+def measure_size(path: Path, out_dir: Path, repeat: int = 1) -> dict:
+    """Bare read and ``followmoney score`` of one file, each the best of ``repeat`` child runs."""
+    bare = []
+    for _ in range(max(3, repeat)):  # cheap, and noisy on a shared machine: the best of at least three
+        r = measure([sys.executable, "-c", _READ_CSV, str(path)])
+        r.update(json.loads(r.pop("stdout").strip().splitlines()[-1]))
+        bare.append(r)
+    bare_best = min(bare, key=lambda r: r["read_seconds"])
+    runs = []
+    for _ in range(repeat):
+        shutil.rmtree(out_dir, ignore_errors=True)
+        r = measure([sys.executable, "-c", _SCORE, "score", str(path), "--out", str(out_dir), "--quiet"])
+        r["summary"] = json.loads((out_dir / "summary.json").read_text())
+        runs.append(r)
+    s = _best(runs)
+    summ = s["summary"]
+    return {
+        "rows": bare_best["rows"],
+        "file_mb": round(path.stat().st_size / 2**20, 1),
+        "score_wall_seconds": round(s["wall_seconds"], 2),
+        "score_user_seconds": round(s["user_seconds"], 2),
+        "score_system_seconds": round(s["system_seconds"], 2),
+        "score_peak_rss_mb": round(s["peak_rss_mb"], 1),
+        "score_bytes_per_row": round(s["peak_rss_mb"] * 2**20 / max(1, bare_best["rows"])),
+        "bare_read_seconds": round(bare_best["read_seconds"], 3),
+        "bare_read_child_wall_seconds": round(bare_best["wall_seconds"], 3),
+        "bare_read_peak_rss_mb": round(bare_best["peak_rss_mb"], 1),
+        "time_ratio_score_over_bare_read": round(s["wall_seconds"] / bare_best["read_seconds"], 1),
+        "memory_ratio_score_over_bare_read": round(s["peak_rss_mb"] / bare_best["peak_rss_mb"], 2),
+        "alerts": summ["alerts"],
+        "cases": summ["cases"],
+        "stage_seconds": summ.get("stage_seconds", {}),
+        "stage_peak_rss_mb": summ.get("stage_peak_rss_mb", {}),
+    }
+
+
+def fitted_exponent(rows: list[int], seconds: list[float]) -> float | None:
+    """Slope of log(seconds) against log(rows) (least squares); None under two sizes.
+
+    Examples
+    --------
+    >>> fitted_exponent([1_000, 2_000, 4_000], [1.0, 2.0, 4.0])
+    1.0
+    """
+    if len(rows) < 2:
+        return None
+    x, y = np.log(np.asarray(rows, float)), np.log(np.asarray(seconds, float))
+    return round(float(np.polyfit(x, y, 1)[0]), 3)
+
+
+def run(repeat: int = 1, sizes: list[int] | None = None, workdir: Path | None = None, keep: bool = False) -> dict:
+    """Generate each size, measure it; return the figures (printed by ``benchmarks/run.py`` too)."""
+    sizes = sizes or parse_sizes(os.environ.get("SCALE"))
+    tmp = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="fm-bench-scale-"))
+    tmp.mkdir(parents=True, exist_ok=True)
+    per_size = []
+    try:
+        for n in sizes:
+            path = tmp / f"scale{n}_Trans.csv"
+            gen = write_ibm_csv(path, n, seed=n)
+            res = measure_size(path, tmp / f"run{n}", repeat)
+            res["laundering_rows"] = gen["laundering_rows"]
+            per_size.append(res)
+            _print_size(res)
+            if not keep:
+                path.unlink(missing_ok=True)
+                shutil.rmtree(tmp / f"run{n}", ignore_errors=True)
+    finally:
+        if not keep and workdir is None:
+            shutil.rmtree(tmp, ignore_errors=True)
+    rows = [r["rows"] for r in per_size]
+    result = {
+        "benchmark": "followmoney score at scale vs pyarrow.csv.read_csv (peer), IBM-AML-format files",
+        "sizes": per_size,
+        "exponent_score_seconds_vs_rows": fitted_exponent(rows, [r["score_wall_seconds"] for r in per_size]),
+        "exponent_score_peak_rss_vs_rows": fitted_exponent(rows, [r["score_peak_rss_mb"] for r in per_size]),
+    }
+    print(f"fitted exponent, score time vs rows: {result['exponent_score_seconds_vs_rows']}; "
+          f"peak RSS vs rows: {result['exponent_score_peak_rss_vs_rows']}")  # fmt: skip
+    return result
+
+
+def _print_size(r: dict) -> None:
+    print(
+        f"== {r['rows']:,} rows ({r['file_mb']} MB): score {r['score_wall_seconds']} s "
+        f"(user {r['score_user_seconds']} s, sys {r['score_system_seconds']} s), peak RSS {r['score_peak_rss_mb']} MB "
+        f"({r['score_bytes_per_row']} B/row); bare read {r['bare_read_seconds']} s, {r['bare_read_peak_rss_mb']} MB; "
+        f"ratio time {r['time_ratio_score_over_bare_read']}x, memory {r['memory_ratio_score_over_bare_read']}x; "
+        f"{r['alerts']} alerts, {r['cases']} cases",
+        flush=True,
+    )
+    for stage, sec in r["stage_seconds"].items():
+        print(f"   {stage:>8}: {sec:8.2f} s  peak RSS {r['stage_peak_rss_mb'].get(stage)} MB", flush=True)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sizes", help="row counts, e.g. 1M,5M (default: from SCALE, else 1M,5M)")
+    ap.add_argument("--repeat", type=int, default=int(os.environ.get("REPEAT", "1")), help="runs per measurement; best kept")
+    ap.add_argument("--workdir", type=Path, help="where to write the files (default: a temporary folder)")
+    ap.add_argument("--keep", action="store_true", help="keep the generated files and run folders")
+    ap.add_argument("--json", type=Path, default=ROOT / "bench_output" / "scale.json", help="write the figures here")
+    args = ap.parse_args()
+    sizes = parse_sizes(args.sizes) if args.sizes else None
+    result = run(args.repeat, sizes, args.workdir, args.keep)
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(result, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
