@@ -95,8 +95,12 @@ def _config(config_file, jurisdiction=None) -> Config:
 
 
 def _score(paths, out, fmt, config_file, jurisdiction, quiet, previous=None, model=None, mappings=(), profile=None, aliases=None,
-           excel_max_cases=EXCEL_MAX_CASES):
+           excel_max_cases=EXCEL_MAX_CASES, engine="pandas", scheduler=None, workers=None):
     with _Guard():
+        if engine != "dask" and (scheduler or workers):
+            raise click.UsageError("--scheduler and --workers go with --engine dask")
+        if scheduler and workers:
+            raise click.UsageError("--scheduler and --workers exclude each other (the cluster at ADDRESS has its workers)")
         cfg = _config(config_file, jurisdiction)
         read_options = {}
         if mappings:
@@ -108,6 +112,7 @@ def _score(paths, out, fmt, config_file, jurisdiction, quiet, previous=None, mod
             excel_max_cases=excel_max_cases or None,
             auto_jurisdiction=bool(jurisdiction) and jurisdiction.lower() == "auto",
             aliases=aliases, read_options=read_options,
+            engine=engine, scheduler=scheduler, workers=workers,
         )  # fmt: skip
     if not quiet:
         _print_summary(summary)
@@ -149,9 +154,13 @@ def main(verbose: int) -> None:
 @click.option("--excel-max-cases", type=click.IntRange(min=0), default=EXCEL_MAX_CASES, show_default=True,
               help="cases.xlsx holds this many cases of highest risk and their alerts (0: all); the CSV/Parquet files hold all.")  # fmt: skip
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar, no summary.")
-def score(paths, out, fmt, config_file, jurisdiction, previous, model, mappings, profile, aliases, excel_max_cases, quiet):
+@click.option("--engine", type=click.Choice(["pandas", "dask"]), default="pandas", show_default=True,
+              help="dask: run the rules over account partitions on a Dask cluster (needs followmoney[dask]).")  # fmt: skip
+@click.option("--scheduler", metavar="ADDRESS", help="With --engine dask: the Dask scheduler to use (e.g. tcp://host:8786).")
+@click.option("--workers", type=click.IntRange(min=1), help="With --engine dask: start a local cluster of N worker processes.")
+def score(paths, out, fmt, config_file, jurisdiction, previous, model, mappings, profile, aliases, excel_max_cases, quiet, engine, scheduler, workers):
     """Read PATHS (files, folders or globs), consolidate them into one picture, score them and write cases, alerts and tables to --out."""
-    _score(paths, out, fmt, config_file, jurisdiction, quiet, previous, model, mappings, profile, aliases, excel_max_cases)
+    _score(paths, out, fmt, config_file, jurisdiction, quiet, previous, model, mappings, profile, aliases, excel_max_cases, engine, scheduler, workers)
 
 
 @main.command()

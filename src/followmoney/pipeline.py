@@ -306,6 +306,9 @@ def run_score(
     auto_jurisdiction: bool = False,
     aliases: Path | dict | None = None,
     read_options: dict | None = None,
+    engine: str = "pandas",
+    scheduler: str | None = None,
+    workers: int | None = None,
 ) -> dict:
     """Read ``paths``, consolidate, score them, and write the run directory ``out`` atomically.
 
@@ -346,6 +349,14 @@ def run_score(
         Account aliases (TOML/CSV file or dict) for :func:`followmoney.consolidate`.
     read_options : dict, optional
         Options for :func:`followmoney.read` (``mapping``, ``profile``, ...).
+    engine : {"pandas", "dask"}, default "pandas"
+        ``"dask"``: the rules run on a Dask cluster (:func:`followmoney.score`), the
+        input files are read in parallel there, one task per file (the consolidation
+        runs here).
+    scheduler : str, optional
+        Dask engine: address of a running scheduler; default a local cluster.
+    workers : int, optional
+        Dask engine: worker processes of the local cluster (default: Dask's choice).
 
     The summary's ``notes`` say what the run could not assess and why: date-only rows
     skipped by night-time rules, cash in other currencies not compared with the
@@ -380,18 +391,20 @@ def run_score(
     try:
         stages = _Stages()
         failed_files: list[dict] = []
-        with stages("read"):
-            bundle = read(paths, format=fmt, progress=progress, errors=failed_files, aliases=aliases, **(read_options or {}))
-            if auto_jurisdiction:
-                code = jurisdiction_from_reports(bundle)
-                if code:
-                    cfg = Config(**{**cfg.to_dict(), "jurisdiction": code})
-        with stages("score"):
-            alerts = score(bundle, cfg, progress=progress)
-            failures = failures_of(alerts)
-            if model is not None:
-                alerts, model_failure = _with_model(alerts, bundle, model, cfg)
-                failures += model_failure
+        with _dask_client(engine, scheduler, workers) as client:
+            with stages("read"):
+                bundle = read(paths, format=fmt, progress=progress, errors=failed_files, aliases=aliases, **(read_options or {}),
+                              **({"client": client} if client else {}))  # fmt: skip
+                if auto_jurisdiction:
+                    code = jurisdiction_from_reports(bundle)
+                    if code:
+                        cfg = Config(**{**cfg.to_dict(), "jurisdiction": code})
+            with stages("score"):
+                alerts = score(bundle, cfg, progress=progress, engine=engine, client=client)
+                failures = failures_of(alerts)
+                if model is not None:
+                    alerts, model_failure = _with_model(alerts, bundle, model, cfg)
+                    failures += model_failure
         with stages("cases"):
             alerts, suppressed = suppress_repeats(alerts, previous)
             resolution = resolve(bundle)
@@ -410,6 +423,15 @@ def run_score(
         lock.release()
         Path(lock.lock_file).unlink(missing_ok=True)
     return summary
+
+
+def _dask_client(engine: str, scheduler: str | None, workers: int | None):
+    """A context giving the Dask client of the run (None for the pandas engine)."""
+    if engine != "dask":
+        return contextlib.nullcontext(None)
+    from followmoney.detect._dask import open_client
+
+    return open_client(scheduler=scheduler, workers=workers)
 
 
 def jurisdiction_from_reports(bundle: Bundle) -> str | None:

@@ -123,9 +123,10 @@ def read(
 
     Parameters
     ----------
-    paths, format, progress, errors, **options
-        As :func:`followmoney.ingest.read` (``mapping``, ``profile`` and the adapters'
-        options among ``options``).
+    paths, format, progress, errors, client, **options
+        As :func:`followmoney.ingest.read` (``client``: read the files on a Dask cluster,
+        the consolidation runs here; ``mapping``, ``profile`` and the adapters' options
+        among ``options``).
     consolidate : bool, default True
         Make one picture (:func:`consolidate`): one canonical id per account, and the
         rows that show one payment in several files (a pacs.008 or MT103, the sender's

@@ -495,6 +495,7 @@ def episodes(
     min_count: int,
     member: str | None = None,
     baseline_us: int | None = None,
+    data_start: int | None = None,
 ) -> pd.DataFrame:
     """Find the episodes where a subject's windowed count reaches ``min_count``.
 
@@ -525,6 +526,10 @@ def episodes(
     baseline_us : int, optional
         Length of the reference period for ``typical`` (e.g. 90 days in µs). Without
         it ``typical`` is NaN.
+    data_start : int, optional
+        When the data start (µs), for the baseline's "peak near the start" test; default
+        the earliest time in ``frame`` (rows with a subject and member). An engine that
+        passes a part of the data gives the whole data's value.
 
     Returns
     -------
@@ -610,7 +615,7 @@ def episodes(
         out["typical"], out["baseline_count"] = np.nan, 0
     else:
         out["typical"], out["baseline_count"] = _baseline(
-            out, subj_ev, time_ev, delta, level, window_us, baseline_us, int(t.min())
+            out, subj_ev, time_ev, delta, level, window_us, baseline_us, int(t.min()) if data_start is None else int(data_start)
         )
     out["subject"] = subj_uniques[out["subj"].to_numpy()]
     out["episode_start"] = out["s"]

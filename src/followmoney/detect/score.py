@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -55,6 +56,9 @@ def score(
     rules: list[str] | None = None,
     progress: bool | None = None,
     on_error: str = "record",
+    engine: str = "pandas",
+    client=None,
+    partitions: int | None = None,
 ) -> pa.Table:
     """Run the typology rules and return the alerts, most suspicious first.
 
@@ -75,6 +79,14 @@ def score(
         A rule that raises: ``"record"`` logs a warning (rule id and exception type,
         no data), leaves its alerts out and lists it in :func:`failures_of`; the other
         rules still run. ``"raise"`` re-raises (for developing a rule).
+    engine : {"pandas", "dask"}, default "pandas"
+        ``"dask"`` runs the rules over account partitions on a Dask cluster (needs the
+        ``followmoney[dask]`` extra; see :mod:`followmoney.detect._dask`) and returns the
+        same table, row for row. ``progress`` is not shown there (use Dask's dashboard).
+    client : distributed.Client, optional
+        Dask engine: the cluster to run on; default Dask's current scheduler.
+    partitions : int, optional
+        Dask engine: number of account buckets; default one per 500,000 transactions.
 
     Returns
     -------
@@ -92,7 +104,10 @@ def score(
         If a configured rule parameter is unknown or out of range.
     followmoney.exceptions.ConfigError
         If ``rules``, the configuration's ``disabled_rules`` or its ``[rules]`` table
-        name an unknown rule (the message suggests the closest id).
+        name an unknown rule (the message suggests the closest id), or ``engine`` is
+        unknown.
+    ImportError
+        ``engine="dask"`` without the ``followmoney[dask]`` extra.
 
     Examples
     --------
@@ -107,6 +122,17 @@ def score(
     _check_rule_ids(cfg.disabled_rules, "disabled_rules")
     _check_rule_ids(cfg.rules, "[rules] table")
     ids = rules if rules is not None else [r for r in REGISTRY if r not in cfg.disabled_rules]
+    if engine not in ("pandas", "dask"):
+        raise ConfigError(f"unknown engine {engine!r}; known: pandas, dask")
+    if engine == "dask":
+        from followmoney.detect._dask import score_dask
+
+        for rule_id in ids:
+            rule = REGISTRY[rule_id]
+            rule.resolve_params(cfg.rule_params(rule_id))  # bad parameters fail here, as in the pandas engine
+        assemble = functools.partial(_alerts_for, observed=_observed_in(bundle))  # every source row of a consolidated payment
+        out, failures, notes = score_dask(bundle, cfg, ids, _run_id(bundle, cfg), assemble=assemble, client=client, partitions=partitions, on_error=on_error)
+        return _alerts_table(out, failures, notes + _run_notes(bundle, cfg))
     frame = prepare_transactions(bundle.transactions, cfg.jurisdiction_info.timezone, bundle.accounts)
     frame, fx_notes = convert_cash(frame, cfg)  # foreign cash: converted with the user's rates, or counted
     run_id = _run_id(bundle, cfg)
@@ -137,6 +163,11 @@ def score(
             failures.append({"detector": "rule", "id": rule_id, "error": type(exc).__name__})
             log.warning("rule %s failed (%s); its alerts are missing from this run", rule_id, type(exc).__name__)
     notes = fx_notes + list(shared.get("notes", [])) + _run_notes(bundle, cfg)
+    return _alerts_table(out, failures, notes)
+
+
+def _alerts_table(out: list[pd.DataFrame], failures: list[dict], notes: list[dict]) -> pa.Table:
+    """The alert rows of all rules as one table in the documented order, failures and notes in its metadata."""
     result_schema = schema.SCHEMAS["alerts"]
     if out:
         table = pa.Table.from_pandas(pd.concat(out, ignore_index=True), schema=result_schema, preserve_index=False)

@@ -116,6 +116,16 @@ def sniff(path: str | os.PathLike) -> str:
     raise InputError(f"{path}: unrecognised format (tried {', '.join(ADAPTERS)}); name it with format=... (command line: --format)")
 
 
+def _read_one(f: Path, fmt: str, options: dict):
+    """``(bundle, None)`` for one file, or ``(None, InputError)`` (runs on a Dask worker too)."""
+    try:
+        b = ADAPTERS[fmt].read(f, **options)
+    except InputError as exc:
+        return None, exc
+    b.load_log = _with_hashes(b.load_log, f.parent)
+    return b, None
+
+
 def _per_file(choice, f: Path):
     """The value of a per-file option for ``f``: a dict maps file-name patterns to values."""
     if isinstance(choice, dict):
@@ -153,6 +163,7 @@ def read(
     profile=None,
     progress: bool | None = None,
     errors: list | None = None,
+    client=None,
     **options,
 ) -> Bundle:
     """Read source files into one :class:`~followmoney.Bundle`.
@@ -183,6 +194,10 @@ def read(
         as ``{"file": path, "error": message}`` (the message names the file and the
         place, never its content) and the other files are read; if none can be read,
         :class:`InputError` is raised all the same.
+    client : distributed.Client, optional
+        Read the files in parallel on this Dask cluster, one task per file (the Dask
+        engine, ``followmoney[dask]``); the files must be readable from the workers.
+        The bundles are joined here, in the order of the files, as without it.
     **options
         Adapter options (e.g. ``local_currency`` or ``profile`` for goAML). Each
         adapter receives the options its ``read`` accepts.
@@ -260,18 +275,22 @@ def read(
     if unknown:
         raise TypeError(f"read(): option(s) {sorted(unknown)} not accepted by the adapters in use ({sorted(accepted)})")
     bundles = []
-    for f, fmt in progress_bar(plan, progress=progress, desc="reading", unit="file", leave=False):
+    jobs = []
+    for f, fmt in plan:
         own = {k: v for k, v in options.items() if k in accepted[fmt]}
         if fmt == "bank_csv" and mapping is not None:
             own["mapping"] = _mapping_for(mapping, f)
         if fmt == "goaml" and profile is not None:
             own["profile"] = _per_file(profile, f)
-        try:
-            b = ADAPTERS[fmt].read(f, **own)
-        except InputError as exc:
+        jobs.append((f, fmt, own))
+    if client is not None:  # one task per file on the Dask cluster; the files must be readable there
+        results = client.gather([client.submit(_read_one, *job, pure=False) for job in jobs])
+    else:
+        results = (_read_one(*job) for job in progress_bar(jobs, progress=progress, desc="reading", unit="file", leave=False))
+    for (f, _, _), (b, exc) in zip(jobs, results):
+        if exc is not None:
             failed(f, exc)
             continue
-        b.load_log = _with_hashes(b.load_log, f.parent)
         bundles.append(b)
     if errors and not bundles:
         raise InputError(f"none of the {len(errors)} input file(s) could be read; first: {errors[0]['error']}")

@@ -16,7 +16,7 @@ import logging
 import numpy as np
 import pandas as pd
 
-from followmoney.detect.rules._registry import Param, Rule, RuleContext, register
+from followmoney.detect.rules._registry import Param, Rule, RuleContext, WholeStat, register, whole
 from followmoney.core.units import DAY_US, HOUR_US, money_text, to_scaled
 from followmoney.core._timeline import KeyedSeries, codes_for, runs
 from followmoney.detect.rules._rolling import make_findings, margin_score, threshold_cents
@@ -94,6 +94,7 @@ register(
         ),
         requires=("to_account", "channel", "amount_cents"),
         func=_smurfing,
+        partition="account",  # per receiving account and local day
         explain=_explain_smurfing,
     )
 )
@@ -114,11 +115,15 @@ def _home_regions(ctx: RuleContext) -> pd.Series:
     return home.set_index("account_id")["home_region"]
 
 
+#: Whether the data name regions of places at all (else places are compared by id).
+_HAS_REGIONS = WholeStat("has_regions", "any", lambda frame, params: "location_region" in frame and bool(frame["location_region"].notna().any()))
+
+
 def _funnel(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     p = ctx.params
     dep = _deposits(frame)
     dep = dep[dep["location_id"].notna()]
-    by_region = "location_region" in frame and frame["location_region"].notna().any()
+    by_region = "location_region" in frame and whole(ctx, frame, _HAS_REGIONS)
     home = _home_regions(ctx) if by_region else pd.Series(dtype=object)
     if len(home):  # only deposits away from the branch of domicile count (unknown home: all count)
         h = dep["to_account"].map(home)
@@ -184,6 +189,8 @@ register(
         ),
         requires=("to_account", "channel", "location_id", "amount_cents"),
         func=_funnel,
+        partition="account",  # deposits into and outflows from the same account; regions: a whole-data statistic
+        whole_data=(_HAS_REGIONS,),
         explain=_explain_funnel,
     )
 )
@@ -240,6 +247,7 @@ register(
         ),
         requires=("to_account", "channel", "local_hour"),
         func=_night_cash,
+        partition="account",  # episodes per receiving account
         explain=_explain_night_cash,
     )
 )
@@ -307,6 +315,7 @@ register(
         ),
         requires=("to_account", "channel", "location_id", "amount_cents"),
         func=_coordinator_cash,
+        partition="account",  # episodes per receiving account; holders from the accounts tables
         explain=_explain_coordinator_cash,
     )
 )
@@ -373,6 +382,7 @@ register(
         ),
         requires=("to_account", "from_account", "channel", "country_to", "amount_cents"),
         func=_cash_to_migrant_corridor,
+        partition="account",  # cash in and wires out of the same account
         explain=_explain_cash_corridor,
     )
 )

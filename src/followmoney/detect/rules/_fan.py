@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from followmoney.detect.rules._registry import Param, Rule, RuleContext, register
+from followmoney.detect.rules._registry import Param, Rule, RuleContext, WholeStat, register, whole
 from followmoney.core.units import DAY_US
 from followmoney.core._timeline import episodes
 
@@ -43,12 +43,27 @@ def _routine(frame: pd.DataFrame) -> pd.Series:
     return routine
 
 
+def _data_start(subject: str, member: str) -> WholeStat:
+    """When the data start for the baseline (:func:`~followmoney.core._timeline.episodes`): the earliest
+    counted transaction of the whole frame, so that the rule runs on account partitions (the Dask engine)."""
+
+    def func(frame: pd.DataFrame, params: dict):
+        f = frame[~frame["self_transfer"] & ~_routine(frame)]
+        t = f.loc[f[subject].notna() & f[member].notna(), "t"]
+        return int(t.min()) if len(t) else None
+
+    return WholeStat(f"data_start_{subject}_{member}", "min", func)
+
+
+_START = {"to_account": _data_start("to_account", "sender"), "from_account": _data_start("from_account", "receiver")}
+
+
 def _fan(frame: pd.DataFrame, ctx: RuleContext, subject: str, member: str) -> pd.DataFrame:
     f = frame.loc[~frame["self_transfer"] & ~_routine(frame), ["t", "txn_id", subject, member]]  # the columns used
     k = ctx.params["min_counterparties"]
     ep = episodes(
         f, subject=subject, member=member, window_us=int(ctx.params["window_days"] * DAY_US), min_count=k,
-        baseline_us=int(ctx.params["baseline_days"] * DAY_US),
+        baseline_us=int(ctx.params["baseline_days"] * DAY_US), data_start=whole(ctx, frame, _START[subject]),
     )
     if not ep.empty:
         ep = ep[ep["peak"] >= ctx.params["min_ratio_to_typical"] * ep["typical"]]
@@ -125,6 +140,8 @@ FAN_IN = register(
         params=_params("senders"),
         requires=("to_account", "sender"),
         func=lambda frame, ctx: _fan(frame, ctx, "to_account", "sender"),
+        partition="account",  # episodes per receiving account; the data start is a whole-data statistic
+        whole_data=(_START["to_account"],),
         explain=_explain("in"),
     )
 )
@@ -139,6 +156,8 @@ FAN_OUT = register(
         params=_params("beneficiaries"),
         requires=("from_account", "receiver"),
         func=lambda frame, ctx: _fan(frame, ctx, "from_account", "receiver"),
+        partition="account",  # episodes per paying account; the data start is a whole-data statistic
+        whole_data=(_START["from_account"],),
         explain=_explain("out"),
     )
 )

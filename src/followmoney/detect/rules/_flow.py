@@ -15,7 +15,8 @@ import numpy as np
 import pandas as pd
 
 from followmoney.detect.rules._msb import is_remittance, msb_payees
-from followmoney.detect.rules._registry import Param, Rule, RuleContext, register
+from followmoney.detect.rules._registry import Param, Rule, RuleContext, WholeStat, register
+from followmoney.detect.rules._registry import whole as whole_data_value
 from followmoney.core.units import DAY_US, HOUR_US, money_text
 from followmoney.core._timeline import KeyedSeries, codes_for, group_rolling_sum, runs
 from followmoney.detect.rules._rolling import make_findings, margin_score, threshold_cents
@@ -26,6 +27,11 @@ def _in_currency(frame: pd.DataFrame, currency: str) -> pd.DataFrame:
 
 
 # --------------------------------------------------------------------------- ML-04
+#: When the data start and end: the span over which an account's usual outflow is spread.
+_FIRST = WholeStat("t_first", "min", lambda frame, params: int(frame["t"].min()) if len(frame) else None)
+_LAST = WholeStat("t_last", "max", lambda frame, params: int(frame["t"].max()) if len(frame) else None)
+
+
 def _pass_through(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     p, j = ctx.params, ctx.jurisdiction
     f = _in_currency(frame, j.currency)
@@ -51,7 +57,7 @@ def _pass_through(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     total_out = np.bincount(out_codes, weights=out["amount_cents"].to_numpy(np.float64), minlength=n_acc)
     cand_out = np.bincount(in_codes[ok], weights=fwd[ok].astype(np.float64), minlength=n_acc)
     cand_n = np.bincount(in_codes[ok], minlength=n_acc)
-    span = max(float(frame["t"].max() - frame["t"].min()), float(h))
+    span = max(float(whole_data_value(ctx, frame, _LAST) - whole_data_value(ctx, frame, _FIRST)), float(h))
     usual = np.maximum(total_out - cand_out, 0) * h / np.maximum(span - cand_n * h, h)
     excess = fwd - usual[in_codes]
     ok &= excess >= p["forward_share"] * amt
@@ -142,6 +148,8 @@ register(
         ),
         requires=("to_account", "from_account", "amount_cents"),
         func=_pass_through,
+        partition="account",  # inflows and outflows of the same account; the data span is a whole-data statistic
+        whole_data=(_FIRST, _LAST),
         explain=_explain_pass_through,
     )
 )
@@ -212,6 +220,7 @@ register(
         ),
         requires=("to_account", "from_account", "amount_cents"),
         func=_new_account,
+        partition="global",  # compares each new account's inflow with the median of all new accounts
         explain=_explain_new_account,
     )
 )
@@ -328,6 +337,7 @@ register(
         ),
         requires=("to_account", "from_account", "receiver", "amount_cents"),
         func=_controller,
+        partition="neighbourhood",  # a controller's feeders' inflows are one hop away; victims' findings belong to their controller
         explain=_explain_controller,
     )
 )
@@ -405,6 +415,7 @@ register(
         ),
         requires=("to_account", "from_account", "amount_cents"),
         func=_wages_drained,
+        partition="account",  # a worker's wages and its own outflows (remittance test per row)
         explain=_explain_wages_drained,
     )
 )
@@ -476,6 +487,7 @@ register(
         ),
         requires=("to_account", "from_account", "receiver", "amount_cents"),
         func=_wages_pooled,
+        partition="neighbourhood",  # a controller's workers' wages are one hop away; victims' findings belong to their controller
         explain=_explain_wages_pooled,
     )
 )

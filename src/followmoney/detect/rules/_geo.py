@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from followmoney.detect.rules._registry import Param, Rule, RuleContext, register
+from followmoney.detect.rules._registry import Param, Rule, RuleContext, WholeStat, register, whole
 from followmoney.core.units import DAY_US, money_text, to_scaled
 from followmoney.core._timeline import KeyedSeries, codes_for, runs
 from followmoney.detect.rules._rolling import make_findings, margin_score, threshold_cents
@@ -155,15 +155,20 @@ register(
         ),
         requires=("amount_cents",),
         func=_high_risk,
+        partition="account",  # runs per sending / receiving account (and currency)
         explain=_explain_high_risk,
     )
 )
 
 
+#: Whether the data name the places of payments at all (else the sending country is the region).
+_HAS_PLACES = WholeStat("has_places", "any", lambda frame, params: "location_id" in frame and bool(frame["location_id"].notna().any()))
+
+
 def _smuggling_collection(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     p, j = ctx.params, ctx.jurisdiction
     cap = to_scaled(j.secondary_threshold) if j.secondary_threshold is not None else threshold_cents(j, 0.3)
-    region = frame["location_id"] if "location_id" in frame and frame["location_id"].notna().any() else frame["country_from"]
+    region = frame["location_id"] if "location_id" in frame and whole(ctx, frame, _HAS_PLACES) else frame["country_from"]
     f = frame.assign(region=region)
     f = f[f["to_account"].notna() & f["sender"].notna() & f["region"].notna() & (f["currency"] == j.currency)
           & (f["amount_cents"] < cap) & f["channel"].isin(["wire", "remittance", "transfer", "mobile_money"])]  # fmt: skip
@@ -207,6 +212,8 @@ register(
         ),
         requires=("to_account", "sender", "amount_cents"),
         func=_smuggling_collection,
+        partition="account",  # episodes per receiving account; which place column: a whole-data statistic
+        whole_data=(_HAS_PLACES,),
         explain=_explain_smuggling,
     )
 )

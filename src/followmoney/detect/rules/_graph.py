@@ -1529,6 +1529,7 @@ SCATTER_GATHER = register(
         ),
         requires=_REQUIRES,
         func=_scatter_gather,
+        partition="global",  # paths of several hops with a search budget over the whole graph
         explain=_explain_scatter_gather,
     )
 )
@@ -1554,6 +1555,7 @@ GATHER_SCATTER = register(
         ),
         requires=_REQUIRES,
         func=_gather_scatter,
+        partition="global",  # paths of several hops with a search budget over the whole graph
         explain=_explain_gather_scatter,
     )
 )
@@ -1590,6 +1592,7 @@ CYCLE = register(
         ),
         requires=_REQUIRES,
         func=_cycles_rule,
+        partition="global",  # paths of several hops with a search budget over the whole graph
         explain=_explain_cycle,
     )
 )
@@ -1614,6 +1617,7 @@ BIPARTITE = register(
         ),
         requires=_REQUIRES,
         func=_bipartite,
+        partition="global",  # paths of several hops with a search budget over the whole graph
         explain=_explain_bipartite,
     )
 )
@@ -1636,6 +1640,7 @@ STACK = register(
         ),
         requires=_REQUIRES,
         func=_stack,
+        partition="global",  # paths of several hops with a search budget over the whole graph
         explain=_explain_stack,
     )
 )
@@ -1656,6 +1661,7 @@ CHAIN = register(
         ),
         requires=_REQUIRES,
         func=_chains_rule,
+        partition="global",  # paths of several hops with a search budget over the whole graph
         explain=_explain_chain,
     )
 )

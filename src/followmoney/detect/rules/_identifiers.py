@@ -129,6 +129,7 @@ register(
         params=(Param("min_people", int, 3, "people", 2, 10_000, "K: distinct persons on one identifier."),),
         requires=("txn_id",),
         func=_shared,
+        partition="global",  # identifier groups across parties and accounts
         explain=_explain_shared,
     )
 )
@@ -244,6 +245,7 @@ register(
         ),
         requires=("to_account",),
         func=_controller_contacts,
+        partition="global",  # identifier groups across parties and accounts
         explain=_explain_controller_contacts,
     )
 )

@@ -15,7 +15,7 @@ import re
 
 import pandas as pd
 
-from followmoney.detect.rules._registry import Param, Rule, RuleContext, register
+from followmoney.detect.rules._registry import Param, Rule, RuleContext, WholeStat, register, whole
 from followmoney.core.units import DAY_US
 from followmoney.detect.rules._rolling import make_findings, margin_score
 from followmoney.core._timeline import episodes
@@ -66,7 +66,7 @@ def _spend_rule(category: str, refine=None):
         ep = episodes(out, subject="from_account", window_us=int(p["window_days"] * DAY_US), min_count=p["min_payments"])
         ep["passengers"] = None
         if refine is not None and not ep.empty:
-            ep = refine(out, ep, p)
+            ep = refine(out, ep, p, whole(ctx, frame, _NAMES_PASSENGERS))
         if ep.empty:
             return make_findings(frame, [], [], [], [])
         return make_findings(
@@ -85,13 +85,27 @@ def _spend_rule(category: str, refine=None):
 _PAX = re.compile(r"(?i)\b(?:pax|passenger|psgr)\b[:\s]+([a-z][a-z' .-]*[a-z])")
 
 
-def _several_passengers(tickets: pd.DataFrame, ep: pd.DataFrame, p: dict) -> pd.DataFrame:
+def _passengers(tickets: pd.DataFrame) -> pd.Series:
+    return tickets["description"].str.extract(_PAX, expand=False).str.upper().str.strip()
+
+
+def _tickets(frame: pd.DataFrame) -> pd.DataFrame:
+    out = frame[frame["from_account"].notna() & frame["amount_cents"].notna()]
+    return out[_classify(out, "travel")]
+
+
+#: Whether any ticket in the whole data names its passengers (HT-03 then asks for several).
+_NAMES_PASSENGERS = WholeStat(
+    "names_passengers", "any",
+    lambda frame, params: "description" in frame and bool(_passengers(_tickets(frame)).notna().any()),
+)
+
+
+def _several_passengers(tickets: pd.DataFrame, ep: pd.DataFrame, p: dict, named: bool) -> pd.DataFrame:
     """HT-03, the catalogue's "(>= 2 passenger names if available)": where the data name passengers, require several."""
-    if "description" not in tickets:
+    if "description" not in tickets or not named:
         return ep
-    pax = tickets["description"].str.extract(_PAX, expand=False).str.upper().str.strip()
-    if pax.isna().all():
-        return ep
+    pax = _passengers(tickets)
     ep["passengers"] = [int(pax.loc[rows].nunique()) for rows in ep["evidence_rows"]]
     return ep[ep["passengers"] >= p["min_passengers"]]
 
@@ -154,6 +168,9 @@ for rule_id, category, name, n, d, src in (
             ) + extra_params,
             requires=("from_account", "amount_cents"),
             func=_spend_rule(category, refine),
+            # episodes per paying account; HT-03: whether any ticket names passengers is a whole-data statistic
+            partition="account",
+            whole_data=(_NAMES_PASSENGERS,) if refine is not None else (),
             explain=_explain(category),
         )
     )

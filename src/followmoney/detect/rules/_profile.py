@@ -108,6 +108,7 @@ register(
         ),
         requires=("amount_cents",),
         func=_dormant,
+        partition="account",  # each account's own activity history
         explain=_explain_dormant,
     )
 )
@@ -168,6 +169,7 @@ register(
         ),
         requires=("from_account", "amount_cents"),
         func=_secondary,
+        partition="account",  # episodes and above/below counts per sending account
         explain=_explain_secondary,
     )
 )
@@ -228,6 +230,7 @@ register(
         ),
         requires=("amount_cents",),
         func=_velocity,
+        partition="account",  # each account's own activity history
         explain=_explain_velocity,
     )
 )
@@ -287,6 +290,7 @@ register(
         ),
         requires=("amount_cents",),
         func=_round_amounts,
+        partition="account",  # each account's own activity history
         explain=_explain_round,
     )
 )
@@ -349,6 +353,7 @@ register(
         ),
         requires=("to_account", "sender", "amount_cents"),
         func=_one_off_payers,
+        partition="account",  # episodes per receiving account; payers from its own rows
         explain=_explain_one_off,
     )
 )

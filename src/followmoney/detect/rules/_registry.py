@@ -11,7 +11,7 @@ import pandas as pd
 
 from followmoney.exceptions import ParameterError
 
-__all__ = ["Param", "Rule", "RuleContext", "REGISTRY", "register", "ParameterError"]
+__all__ = ["Param", "Rule", "RuleContext", "WholeStat", "whole", "REGISTRY", "register", "ParameterError"]
 
 
 @dataclass(frozen=True)
@@ -73,6 +73,10 @@ class RuleContext:
     shared : dict
         Results computed once per scoring run and shared by rules (e.g. the entity
         resolution of the bundle's parties).
+    whole : dict, optional
+        The rule's :class:`WholeStat` values over the whole data, by name, where the
+        engine runs the rule on a part of it (the Dask engine); None: the frame is the
+        whole data (see :func:`whole`).
     """
 
     params: dict
@@ -80,6 +84,64 @@ class RuleContext:
     bundle: object = None
     config: object = None
     shared: dict = field(default_factory=dict)
+    whole: dict | None = None
+
+
+@dataclass(frozen=True)
+class WholeStat:
+    """A statistic of the whole prepared frame that a rule reads (e.g. when the data start).
+
+    A rule that runs on account partitions (the Dask engine) cannot see the whole frame;
+    it declares the statistic instead, the engine computes ``func`` on every chunk of the
+    data and combines the values with ``reduce``, and the rule reads it with
+    :func:`whole`. ``func`` must give the same answer on the whole frame as the
+    reduction of its answers on any split of the rows.
+
+    Attributes
+    ----------
+    name : str
+    reduce : {"min", "max", "any"}
+        How chunk values combine; ``func`` returns None for "no value here" (ignored).
+    func : callable
+        ``func(frame, params) -> value or None``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> start = WholeStat("start", "min", lambda f, p: int(f["t"].min()) if len(f) else None)
+    >>> start.combine([5, None, 3])
+    3
+    """
+
+    name: str
+    reduce: str
+    func: Callable = field(repr=False)
+
+    def combine(self, values):
+        """The whole-data value from the values of the parts (None where no part had one)."""
+        vals = [v for v in values if v is not None]
+        if self.reduce == "any":
+            return any(bool(v) for v in vals)
+        if not vals:
+            return None
+        return min(vals) if self.reduce == "min" else max(vals)
+
+
+def whole(ctx: RuleContext, frame: pd.DataFrame, stat: WholeStat):
+    """``stat`` of the whole data: the engine's value where it split the data, else computed on ``frame``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> stat = WholeStat("rows", "max", lambda f, p: len(f))
+    >>> whole(RuleContext(params={}, jurisdiction=None), pd.DataFrame({"t": [1, 2]}), stat)
+    2
+    >>> whole(RuleContext(params={}, jurisdiction=None, whole={"rows": 9}), pd.DataFrame({"t": [1, 2]}), stat)
+    9
+    """
+    if ctx.whole is not None and stat.name in ctx.whole:
+        return ctx.whole[stat.name]
+    return stat.func(frame, ctx.params)
 
 
 @dataclass(frozen=True)
@@ -102,6 +164,15 @@ class Rule:
         evidence_txn_ids (list), score (0..1), facts (dict for the explanation)``.
     explain : callable
         ``explain(facts: dict, params: dict, jurisdiction) -> str``: plain words.
+    partition : {"global", "account", "neighbourhood"}, default "global"
+        How the Dask engine may split the rule's work (:mod:`followmoney.detect._dask`):
+        ``"account"`` when a subject's alerts depend only on the transactions it sends
+        or receives (all of them), ``"neighbourhood"`` when they also depend on its
+        direct counterparties' transactions, ``"global"`` (the safe default) otherwise.
+        The pandas engine ignores it.
+    whole_data : tuple of WholeStat
+        Statistics of the whole frame the rule reads through :func:`whole` (so that it
+        can run on partitions).
     """
 
     id: str
@@ -113,6 +184,8 @@ class Rule:
     requires: tuple = ()
     func: Callable = field(default=None, repr=False)
     explain: Callable = field(default=None, repr=False)
+    partition: str = "global"
+    whole_data: tuple = ()
 
     def resolve_params(self, overrides: dict | None = None) -> dict:
         """Defaults updated with ``overrides``, each validated.

@@ -84,6 +84,7 @@ STRUCTURING = register(
         ),
         requires=("channel", "amount_cents", "currency"),
         func=_structuring,
+        partition="account",  # episodes per depositing / withdrawing account, no whole-data statistic
         explain=_explain,
     )
 )

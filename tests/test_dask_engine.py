@@ -1,0 +1,250 @@
+"""The Dask engine (issue 16): the same alerts as the pandas engine, row for row."""
+
+from __future__ import annotations
+
+import dataclasses
+import subprocess
+import sys
+
+import pyarrow as pa
+import pytest
+
+import followmoney as fm
+from followmoney.detect.rules import REGISTRY
+from followmoney.detect.score import failures_of, notes_of, score
+
+dask = pytest.importorskip("dask", reason="the followmoney[dask] extra is not installed")
+
+
+@pytest.fixture(scope="module")
+def synthetic():
+    bundle, _ = fm.datasets.make_transactions(1500, 60, n_per_typology=2, random_state=7, jurisdiction="US")
+    return bundle, fm.Config(jurisdiction="US")
+
+
+@pytest.fixture(scope="module")
+def synthetic_pandas(synthetic):
+    bundle, cfg = synthetic
+    return score(bundle, cfg)
+
+
+def _assert_same(expected: pa.Table, got: pa.Table) -> None:
+    assert failures_of(expected) == [] and failures_of(got) == []  # equal because both failed is no proof
+    assert got.schema == expected.schema
+    assert got.column("alert_id").to_pylist() == expected.column("alert_id").to_pylist()
+    assert got.equals(expected)
+    assert notes_of(got) == notes_of(expected)  # what the run could not assess, counted once
+
+
+def test_every_rule_declares_a_known_partitioning():
+    from followmoney.detect._dask import PARTITIONINGS
+
+    assert {r.partition for r in REGISTRY.values()} <= set(PARTITIONINGS)
+    assert any(r.partition == "account" for r in REGISTRY.values())
+
+
+@pytest.mark.parametrize("partitions", [1, 5])
+def test_synthetic_alerts_identical_to_pandas(synthetic, synthetic_pandas, partitions):
+    bundle, cfg = synthetic
+    with dask.config.set(scheduler="synchronous"):
+        got = score(bundle, cfg, engine="dask", partitions=partitions)
+    assert synthetic_pandas.num_rows > 50
+    assert len(set(synthetic_pandas.column("rule_id").to_pylist())) >= 10  # many rules fire: the test has teeth
+    _assert_same(synthetic_pandas, got)
+
+
+def test_each_rule_alone_identical_on_synthetic_data(synthetic):
+    """Every registered rule, run alone on both engines (7 partitions, small chunks)."""
+    from followmoney.detect import _dask
+
+    bundle, cfg = synthetic
+    with dask.config.set(scheduler="synchronous"):
+        for rule_id in REGISTRY:
+            expected = score(bundle, cfg, rules=[rule_id])
+            out, failures, notes = _dask.score_dask(bundle, cfg, [rule_id], _run_id(bundle, cfg), assemble=_assemble(),
+                                             partitions=7, chunk_rows=20_000)
+            got = _table(out, failures, notes)
+            assert failures == [] and failures_of(expected) == [], rule_id
+            assert got.equals(expected), rule_id
+
+
+def _assemble():
+    from followmoney.detect.score import _alerts_for
+
+    return _alerts_for
+
+
+def _run_id(bundle, cfg):
+    from followmoney.detect.score import _run_id
+
+    return _run_id(bundle, cfg)
+
+
+def _table(out, failures, notes=()):
+    from followmoney.detect.score import _alerts_table
+
+    return _alerts_table(out, failures, list(notes))
+
+
+@pytest.mark.parametrize(("folder", "jurisdiction"), [("goaml", "AE"), ("amlsim", "US")])
+def test_sample_data_identical_to_pandas(folder, jurisdiction):
+    bundle = fm.read(fm.sample_data_path() / folder)
+    cfg = fm.Config(jurisdiction=jurisdiction)
+    expected = score(bundle, cfg)
+    with dask.config.set(scheduler="synchronous"):
+        got = score(bundle, cfg, engine="dask", partitions=3)
+    _assert_same(expected, got)
+
+
+def test_neighbourhood_rule_keeps_victims_with_their_controller(synthetic):
+    """HT-09's victims are derived at their controller: a partition count that splits them must not change them."""
+    bundle, cfg = synthetic
+    expected = score(bundle, cfg, rules=["HT-09", "FL-02"])
+    assert "potential_victim" in expected.column("subject_role").to_pylist()
+    with dask.config.set(scheduler="synchronous"):
+        for partitions in (2, 11):
+            _assert_same(expected, score(bundle, cfg, rules=["HT-09", "FL-02"], engine="dask", partitions=partitions))
+
+
+def test_failing_rule_is_recorded_like_pandas(synthetic, monkeypatch):
+    bundle, cfg = synthetic
+
+    def boom(frame, ctx):
+        raise RuntimeError("no")
+
+    monkeypatch.setitem(REGISTRY, "ML-02", dataclasses.replace(REGISTRY["ML-02"], func=boom))
+    with dask.config.set(scheduler="synchronous"):
+        got = score(bundle, cfg, rules=["ML-02", "ML-01"], engine="dask", partitions=3)
+    assert failures_of(got) == [{"detector": "rule", "id": "ML-02", "error": "RuntimeError"}]
+    assert set(got.column("rule_id").to_pylist()) == {"ML-01"}
+    with pytest.raises(RuntimeError):
+        with dask.config.set(scheduler="synchronous"):
+            score(bundle, cfg, rules=["ML-02"], engine="dask", partitions=2, on_error="raise")
+
+
+def test_unknown_engine_is_a_config_error(synthetic):
+    bundle, cfg = synthetic
+    with pytest.raises(fm.ConfigError, match="unknown engine 'spark'"):
+        score(bundle, cfg, engine="spark")
+
+
+def test_threads_on_a_local_cluster_identical(synthetic, synthetic_pandas):
+    distributed = pytest.importorskip("distributed")
+    bundle, cfg = synthetic
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None) as cluster:
+        with distributed.Client(cluster) as client:
+            got = score(bundle, cfg, engine="dask", client=client, partitions=4)
+    _assert_same(synthetic_pandas, got)
+
+
+def test_two_worker_processes_identical_and_benchmarked():
+    """One real LocalCluster with 2 worker processes, through the benchmark function `make bench-scale` calls."""
+    import hashlib
+
+    pytest.importorskip("distributed")
+    from followmoney.detect._dask_bench import benchmark
+
+    bundle = fm.read(fm.sample_data_path() / "goaml")
+    cfg = fm.Config(jurisdiction="AE")
+    expected = score(bundle, cfg)
+    (row,) = benchmark(bundle, cfg, workers=(2,), partitions=2)
+    sha = hashlib.blake2b("\x1f".join(expected.column("alert_id").to_pylist()).encode(), digest_size=8).hexdigest()
+    assert (row["workers"], row["alerts"], row["failures"], row["alert_ids_sha"]) == (2, expected.num_rows, 0, sha)
+    assert row["score_s"] > 0 and row["peak_worker_rss_mb"] > 10 and row["peak_workers_rss_mb"] >= row["peak_worker_rss_mb"]
+
+
+def test_import_followmoney_does_not_import_dask():
+    code = "import sys, followmoney as fm; fm.read; import followmoney.detect.score; print('dask' in sys.modules)"
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert res.stdout.strip() == "False", res.stderr[-2000:]
+
+
+def test_cli_dask_engine_on_a_local_cluster(tmp_path):
+    """`followmoney score --engine dask --workers 1` writes the same alerts as the pandas engine."""
+    import pyarrow.parquet as pq
+    from click.testing import CliRunner
+
+    from followmoney.cli import main
+
+    goaml = fm.sample_data_path() / "goaml"
+    runner = CliRunner()
+    a = runner.invoke(main, ["score", str(goaml), "--out", str(tmp_path / "p"), "--jurisdiction", "AE", "-q"])
+    b = runner.invoke(main, ["score", str(goaml), "--out", str(tmp_path / "d"), "--jurisdiction", "AE", "-q", "--engine", "dask", "--workers", "1"])
+    assert a.exit_code == 0 and b.exit_code == 0, b.output
+    assert pq.read_table(tmp_path / "d" / "alerts.parquet").equals(pq.read_table(tmp_path / "p" / "alerts.parquet"))
+
+
+def test_cli_scheduler_needs_dask_engine(tmp_path):
+    from click.testing import CliRunner
+
+    from followmoney.cli import main
+
+    res = CliRunner().invoke(main, ["score", str(fm.sample_data_path() / "goaml"), "--out", str(tmp_path / "x"), "--workers", "2"])
+    assert res.exit_code != 0 and "--engine dask" in res.output
+
+
+def test_missing_extra_is_exit_code_5(monkeypatch):
+    from followmoney.detect import _dask
+    from followmoney.pipeline import exit_code
+
+    monkeypatch.setitem(sys.modules, "dask", None)  # import dask now fails
+    with pytest.raises(ImportError) as info:
+        _dask.require_dask()
+    assert "followmoney[dask]" in str(info.value) and exit_code(info.value) == 5
+
+
+def test_whole_data_statistics_combine_over_any_split(synthetic):
+    """A rule's WholeStat on the whole frame equals the combination of its values on parts (the engine's contract)."""
+    import numpy as np
+
+    from followmoney.core.frame import prepare_transactions
+
+    bundle, cfg = synthetic
+    frame = prepare_transactions(bundle.transactions, cfg.jurisdiction_info.timezone, bundle.accounts)
+    declared = [(r, st) for r in REGISTRY.values() for st in r.whole_data]
+    assert {r.id for r, _ in declared} >= {"ML-03", "ML-04", "ML-05", "ML-06", "HS-01", "HT-03"}
+    parts = np.array_split(np.random.default_rng(3).permutation(len(frame)), 5)
+    for rule, st in declared:
+        params = rule.resolve_params()
+        pieces = [st.func(frame.iloc[np.sort(ix)].reset_index(drop=True), params) for ix in parts]
+        assert st.combine(pieces) == st.func(frame, params), (rule.id, st.name)
+
+
+@pytest.mark.parametrize("rates", [None, {"AED": [{"from": "2000-01-01", "rate": "0.18"}]}])
+def test_foreign_cash_converted_and_noted_as_in_pandas(sample_data, rates):
+    """Cash in another currency: converted in every partition, noted once for the run."""
+    b = fm.read(sample_data / "goaml")
+    cfg = fm.Config(jurisdiction="US", fx_rates=rates or {})
+    expected = score(b, cfg)
+    with dask.config.set(scheduler="synchronous"):
+        got = score(b, cfg, engine="dask", partitions=3)
+    topics = {n["topic"] for n in notes_of(expected)}
+    assert ("foreign_cash_converted" if rates else "foreign_cash") in topics and "local_currency" in topics
+    _assert_same(expected, got)
+
+
+def test_date_only_cash_noted_once_as_in_pandas(shared):
+    """BR-37: date-only cash deposits are not night-time; the note counts each deposit once."""
+    d = shared / "cases" / "files" / "BR-37"
+    if not d.is_dir():
+        pytest.skip("BR-37 is not in ../shared/cases/files")
+    b = fm.read(d / "cash_dateonly.csv")
+    cfg = fm.Config(jurisdiction="AU")
+    expected = score(b, cfg)
+    with dask.config.set(scheduler="synchronous"):
+        got = score(b, cfg, engine="dask", partitions=4)
+    assert [n["count"] for n in notes_of(expected) if n["topic"] == "no_time_of_day"] == [4]
+    _assert_same(expected, got)
+
+
+def test_consolidated_payments_list_every_source_as_in_pandas(tmp_path):
+    """A payment seen in several sources: its evidence names every place on both engines."""
+    w = fm.datasets.make_multisource(tmp_path, seed=2, n_workers=4)
+    b = fm.read(w.files)
+    cfg = fm.Config(jurisdiction="MY")
+    expected = score(b, cfg)
+    refs, counts = expected["evidence_source_refs"].to_pylist(), expected["evidence_count"].to_pylist()
+    assert any(len(r) > c for r, c in zip(refs, counts))
+    with dask.config.set(scheduler="synchronous"):
+        got = score(b, cfg, engine="dask", partitions=3)
+    _assert_same(expected, got)
