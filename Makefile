@@ -14,8 +14,11 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
+# the bundled sample data, then a synthetic multi-source case (STRs, camt.053, MT940, bank CSV:
+# its controller is the top case)
 demo: $(STAMP)
 	$(BIN)/followmoney demo
+	$(BIN)/followmoney demo --multisource --out demo_output_multisource
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
@@ -50,4 +53,4 @@ bench-scale: $(STAMP)
 	SCALE=$(SCALE) $(BIN)/python benchmarks/bench_scale.py --repeat $(REPEAT)
 
 clean:
-	rm -rf $(VENV) $(LOW) demo_output .pytest_cache fuzz_failures
+	rm -rf $(VENV) $(LOW) demo_output demo_output_multisource demo_output_multisource_sources .pytest_cache fuzz_failures
