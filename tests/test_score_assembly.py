@@ -1,4 +1,4 @@
-"""Alert assembly (``detect.score._alerts_for``) is column-wise; these tests pin it byte for byte
+"""Alert assembly (``detect._assembly.alerts_for``, which ``detect.score`` calls as ``_alerts_for``) is column-wise; these tests pin it byte for byte
 to the row-by-row (``iterrows``) assembly it replaced, kept here as the reference."""
 
 import importlib
@@ -18,7 +18,7 @@ from followmoney.core.ids import stable_id
 from followmoney.core.units import from_scaled
 from followmoney.datasets.synth import make_transactions
 from followmoney.detect.rules import REGISTRY
-from followmoney.detect.score import _fmt_totals, severity
+from followmoney.detect._assembly import fmt_totals, severity
 
 score_mod = importlib.import_module("followmoney.detect.score")  # the module, not the function it exports
 
@@ -50,7 +50,7 @@ def _reference_alerts_for(rule, params, cfg, findings: pd.DataFrame, by_txn: pd.
             "window_start": start,
             "window_end": end,
             "evidence_count": n_ev,
-            "totals": _fmt_totals(tot),
+            "totals": fmt_totals(tot),
         }
         score_ = float(r["score"])
         records.append(

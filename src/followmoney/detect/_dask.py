@@ -86,6 +86,7 @@ import pyarrow.compute as pc
 from followmoney.core.bundle import Bundle
 from followmoney.core.frame import prepare_transactions
 from followmoney.core.ids import stable_id
+from followmoney.detect._assembly import distinct_alert_ids
 from followmoney.detect.fx import CASH_CHANNELS, convert_cash
 from followmoney.detect.rules import REGISTRY, RuleContext
 
@@ -230,12 +231,11 @@ def _same_ids_as_pandas(alerts: pd.DataFrame) -> pd.DataFrame:
         stable_id("A", r, k, s, int(a.value // 1000), int(b.value // 1000))
         for r, k, s, a, b in zip(alerts["rule_id"], alerts["subject_kind"], alerts["subject_id"], alerts["window_start"], alerts["window_end"])
     ]
-    natural = pd.Series(natural, index=alerts.index)
-    dup = natural.duplicated(keep=False)
-    if not dup.any():
+    ids = distinct_alert_ids(natural, alerts["evidence_txn_ids"].tolist())
+    if ids == alerts["alert_id"].tolist():
         return alerts
     alerts = alerts.copy()
-    alerts.loc[dup, "alert_id"] = [stable_id("A", a, *ev) for a, ev in zip(natural[dup], alerts.loc[dup, "evidence_txn_ids"])]
+    alerts["alert_id"] = ids
     return alerts
 
 

@@ -65,9 +65,10 @@ from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import check_is_fitted, has_fit_parameter
 
-from followmoney.core import schema
-from followmoney.core.units import from_scaled, money_text
+from followmoney.core.config import get_config
 from followmoney.exceptions import ConfigError, InputError
+from followmoney.detect._assembly import alerts_for, alerts_table, observed_in
+from followmoney.detect._assembly import run_id as _run_id
 from followmoney.detect.features import FeatureSettings, stream_frame, transaction_features
 
 try:  # scikit-learn >= 1.6
@@ -80,6 +81,7 @@ except ImportError:  # pragma: no cover - older scikit-learn
 
 __all__ = [
     "AnomalyScorer",
+    "ModelDetector",
     "SupervisedScorer",
     "TrainedModel",
     "PEER_BANDS",
@@ -985,6 +987,163 @@ _RULE_NAMES = {
 }
 
 
+@dataclass(frozen=True)
+class ModelDetector:
+    """A trained model seen as a detector, like a rule: its findings become alerts the same way.
+
+    Parameters
+    ----------
+    model : TrainedModel
+
+    Attributes
+    ----------
+    id, name, typology : str
+        The model's rule id (``AN-GBT``, ``AN-IF``, ...), its name and its typology
+        (``learned_score`` or ``anomaly``), as a rule's.
+    params : dict
+        What the alerts record in ``params``: the scorer, its threshold, the training
+        window and the feature settings.
+
+    Examples
+    --------
+    >>> import followmoney as fm
+    >>> from followmoney.detect.features import stream_frame
+    >>> bundle = fm.read(fm.sample_data_path() / "amlsim" / "transactions.csv")
+    >>> detector = ModelDetector(train_model(bundle, kind="gbt"))
+    >>> findings = detector.find(stream_frame(bundle.transactions, "UTC"))
+    >>> detector.id, list(findings.columns[:4]), bool(findings["score"].between(0.5, 1).all())
+    ('AN-GBT', ['subject_kind', 'subject_id', 'window_start', 'window_end'], True)
+    """
+
+    model: TrainedModel
+
+    @property
+    def id(self) -> str:
+        return self.model.rule_id
+
+    @property
+    def name(self) -> str:
+        return _RULE_NAMES[self.id][0]
+
+    @property
+    def typology(self) -> str:
+        return _RULE_NAMES[self.id][1]
+
+    @property
+    def params(self) -> dict:
+        m = self.model
+        return {"model": m.describe()["scorer"], "threshold": round(m.threshold, 6),
+                "training_window": list(m.training_window), "feature_settings": m.settings.to_dict()}  # fmt: skip
+
+    def find(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """The model's findings on a prepared frame, in the shape a rule returns them.
+
+        Each transaction scoring at or above the threshold is evidence against both its
+        accounts (sender and receiver; the cash side has none, a party stands in for a
+        missing account). An account's flagged transactions less than the feature
+        window apart form one finding, scored 0.5 at the threshold rising linearly to
+        1.0 at a model score of 1 from its strongest transaction, whose explanation
+        (:func:`explain`) goes in the finding's facts.
+
+        Parameters
+        ----------
+        frame : pandas.DataFrame
+            :func:`~followmoney.detect.features.stream_frame` of the transactions.
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``subject_kind, subject_id, window_start, window_end, evidence_txn_ids,
+            score, facts, role, related_subjects``, one row per episode.
+        """
+        from followmoney.core._timeline import runs
+
+        model = self.model
+        cols = ["subject_kind", "subject_id", "window_start", "window_end", "evidence_txn_ids", "score", "facts", "role", "related_subjects"]
+        X = model.features(frame)
+        scores = model.scorer.score_samples(X)
+        thr = model.threshold
+        hit = np.flatnonzero(scores >= thr)
+        if len(hit) == 0:
+            return pd.DataFrame(columns=cols)
+        # evidence per account side
+        f = frame.iloc[hit]
+        sides = []
+        for subj, kind_col, other in (("sender", "from_account", "receiver"), ("receiver", "to_account", "sender")):
+            part = pd.DataFrame({"row": hit, "subject": f[subj].to_numpy(), "other": f[other].to_numpy(),
+                                 "is_account": f[kind_col].notna().to_numpy()})  # fmt: skip
+            sides.append(part[part["subject"].notna()])
+        ev = pd.concat(sides, ignore_index=True).drop_duplicates(["subject", "row"])
+        t = frame["t"].to_numpy()
+        ev["t"] = t[ev["row"].to_numpy()]
+        ev = ev.sort_values(["subject", "t", "row"], kind="stable").reset_index(drop=True)
+        codes, _ = pd.factorize(ev["subject"], sort=False)
+        ev["episode"] = runs(codes.astype(np.int64), ev["t"].to_numpy(), model.settings._w)
+        ev["score"] = scores[ev["row"].to_numpy()]
+        # the strongest transaction of each episode, explained once
+        top_idx = ev.sort_values(["episode", "score", "row"], ascending=[True, False, True], kind="stable").drop_duplicates("episode")
+        expl = explain(model.scorer, X.iloc[top_idx["row"].to_numpy()], top=3)
+        why = {k: g.to_dict("records") for k, g in expl.groupby("row")}
+        txn_ids = frame["txn_id"].to_numpy()
+        out = []
+        for k, (_, g) in enumerate(ev.groupby("episode", sort=True)):
+            rows = np.sort(g["row"].to_numpy())
+            top = float(g["score"].max())
+            out.append(
+                {
+                    "subject_kind": "account" if g["is_account"].iloc[0] else "party",
+                    "subject_id": g["subject"].iloc[0],
+                    "window_start": int(t[rows[0]]),
+                    "window_end": int(t[rows[-1]]),
+                    "evidence_txn_ids": txn_ids[rows].tolist(),
+                    "score": float(np.clip(0.5 + 0.5 * (top - thr) / max(1.0 - thr, 1e-12), 0.5, 1.0)),
+                    "facts": {"top_score": top, "features": why.get(k, [])},
+                    "role": None,
+                    "related_subjects": sorted(set(g["other"].dropna())),
+                }
+            )
+        return pd.DataFrame(out, columns=cols)
+
+    def explain(self, facts: dict, params: dict, jurisdiction) -> str:
+        """The alert's explanation: its evidence, the threshold, the training window and the
+        features that most raised the strongest transaction's score against its peers.
+
+        Parameters
+        ----------
+        facts : dict
+            A finding's facts (:meth:`find`) with those the assembly adds
+            (``evidence_count``, ``window_start``, ``window_end``, ``totals``).
+        params, jurisdiction
+            Unused; a rule's ``explain`` takes them.
+
+        Returns
+        -------
+        str
+        """
+        model = self.model
+        text = (
+            f"{self.name}: {facts['evidence_count']} transaction(s) between {facts['window_start']:%Y-%m-%d} and "
+            f"{facts['window_end']:%Y-%m-%d} ({facts['totals']}) scored at or above the model threshold {model.threshold:.3f}; "
+            f"the strongest scored {facts['top_score']:.3f}. "
+            f"Model trained on transactions from {model.training_window[0][:10]} to {model.training_window[1][:10]}."
+        )
+        why = facts.get("features") or []
+        if why:
+            from followmoney.detect.features import FEATURES
+
+            parts = []
+            for r in why:
+                feature, value, median = r["feature"], r["value"], r["peer_median"]
+                unit = f" {FEATURES[feature].unit}" if feature in FEATURES else ""
+                shown = "no value" if np.isnan(value) else f"{_fmt(value)}{unit}"
+                peer = f"peer median {_fmt(median)}{unit if not np.isnan(median) else ''}"
+                if not np.isnan(r["peer_percentile"]):
+                    peer += f", {_ordinal(round(r['peer_percentile']))} percentile"
+                parts.append(f"{feature}: {shown} ({peer}; {r['share']:.0%} of the rise)")
+            text += f" Features that most raised the score, against {why[0]['peer_group']} accounts: " + "; ".join(parts) + "."
+        return text
+
+
 def model_alerts(bundle, model_path, config=None, *, run_id: str | None = None) -> pa.Table:
     """Score a bundle with a trained model and return its alerts, one per account episode.
 
@@ -1014,8 +1173,10 @@ def model_alerts(bundle, model_path, config=None, *, run_id: str | None = None) 
     -------
     pyarrow.Table
         The ``alerts`` schema (rule id ``AN-GBT`` or ``AN-IF``), sorted by ``score``
-        descending, then ``window_start`` and ``alert_id``; ``related_subject_ids``
-        lists the counterparties of the evidence. Ready to concatenate with
+        descending, then ``window_start`` and ``alert_id``, assembled as the rules'
+        alerts are (:mod:`followmoney.detect._assembly`): ``evidence_source_refs`` lists
+        every source row of a consolidated payment; ``related_subject_ids`` lists the
+        counterparties of the evidence. Ready to concatenate with
         :func:`followmoney.score` and roll up with :func:`followmoney.build_cases`.
 
     Raises
@@ -1033,95 +1194,23 @@ def model_alerts(bundle, model_path, config=None, *, run_id: str | None = None) 
     >>> alerts.schema.names == fm.schema.SCHEMAS["alerts"].names, set(alerts["rule_id"].to_pylist())
     (True, {'AN-GBT'})
     """
-    from followmoney.detect.score import _run_id, severity
-    from followmoney.core.config import get_config
-    from followmoney.core.ids import stable_id
-    from followmoney.core._timeline import runs
-
     model = model_path if isinstance(model_path, TrainedModel) else load_model(model_path)
     cfg = config if config is not None else get_config()
-    out_schema = schema.SCHEMAS["alerts"]
-    rule_id = model.rule_id
-    if rule_id in cfg.disabled_rules:
-        return out_schema.empty_table()
+    detector = ModelDetector(model)
+    if detector.id in cfg.disabled_rules:
+        return alerts_table([], [], [])
     table = getattr(bundle, "transactions", bundle)
     frame = stream_frame(table, cfg.jurisdiction_info.timezone)
-    X = model.features(frame)
-    scores = model.scorer.score_samples(X)
-    thr = model.threshold
-    hit = np.flatnonzero(scores >= thr)
-    if len(hit) == 0:
-        return out_schema.empty_table()
+    findings = detector.find(frame)
+    if findings.empty:
+        return alerts_table([], [], [])
+    in_bundle = hasattr(bundle, "transactions")
     if run_id is None:
-        run_id = _run_id(bundle, cfg) if hasattr(bundle, "transactions") else "RUN" + hashlib.blake2b(b"", digest_size=8).hexdigest()
-    name, typology = _RULE_NAMES[rule_id]
-    # evidence per account side
-    f = frame.iloc[hit]
-    sides = []
-    for subj, kind_col, other in (("sender", "from_account", "receiver"), ("receiver", "to_account", "sender")):
-        part = pd.DataFrame({"row": hit, "subject": f[subj].to_numpy(), "other": f[other].to_numpy(),
-                             "is_account": f[kind_col].notna().to_numpy()})  # fmt: skip
-        sides.append(part[part["subject"].notna()])
-    ev = pd.concat(sides, ignore_index=True).drop_duplicates(["subject", "row"])
-    ev["t"] = frame["t"].to_numpy()[ev["row"].to_numpy()]
-    ev = ev.sort_values(["subject", "t", "row"], kind="stable").reset_index(drop=True)
-    codes, _ = pd.factorize(ev["subject"], sort=False)
-    ev["episode"] = runs(codes.astype(np.int64), ev["t"].to_numpy(), model.settings._w)
-    ev["score"] = scores[ev["row"].to_numpy()]
-    # the strongest transaction of each alert, explained once
-    top_idx = ev.sort_values(["episode", "score", "row"], ascending=[True, False, True], kind="stable").drop_duplicates("episode")
-    top_rows = top_idx["row"].to_numpy()
-    expl = explain(model.scorer, X.iloc[top_rows], top=3)
-    by_row = {i: g for i, g in expl.groupby("row")}
-    txn_ids = frame["txn_id"].to_numpy()
-    refs = frame["source_ref"].to_numpy()
-    cents = frame["amount_cents"].to_numpy()
-    ccy = frame["currency"].to_numpy()
-    params = json.dumps(
-        {"jurisdiction": cfg.jurisdiction, "model": model.describe()["scorer"], "threshold": round(thr, 6),
-         "training_window": list(model.training_window), "feature_settings": model.settings.to_dict()},
-        sort_keys=True, default=str,
-    )  # fmt: skip
-    records = []
-    for k, (_, g) in enumerate(ev.groupby("episode", sort=True)):
-        rows = np.sort(g["row"].to_numpy())
-        subject = g["subject"].iloc[0]
-        start = pd.Timestamp(int(frame["t"].iloc[rows[0]]), unit="us", tz="UTC")
-        end = pd.Timestamp(int(frame["t"].iloc[rows[-1]]), unit="us", tz="UTC")
-        top_score = float(g["score"].max())
-        score_ = float(np.clip(0.5 + 0.5 * (top_score - thr) / max(1.0 - thr, 1e-12), 0.5, 1.0))
-        totals: dict = {}
-        for r in rows:
-            if not pd.isna(cents[r]):
-                totals[ccy[r]] = totals.get(ccy[r], 0) + int(cents[r])
-        single = len(totals) == 1
-        why = by_row.get(k)
-        records.append(
-            {
-                "alert_id": stable_id("A", rule_id, "account" if g["is_account"].iloc[0] else "party", subject, start.value // 1000, end.value // 1000),
-                "rule_id": rule_id,
-                "rule_name": name,
-                "typology": typology,
-                "subject_kind": "account" if g["is_account"].iloc[0] else "party",
-                "subject_id": subject,
-                "score": score_,
-                "severity": severity(score_),
-                "window_start": start,
-                "window_end": end,
-                "amount_total": from_scaled(next(iter(totals.values()))) if single else None,
-                "currency": next(iter(totals)) if single else None,
-                "evidence_count": len(rows),
-                "evidence_txn_ids": txn_ids[rows].tolist(),
-                "evidence_source_refs": refs[rows].tolist(),
-                "subject_role": None,
-                "related_subject_ids": sorted(set(g["other"].dropna())),
-                "explanation": _explanation(name, len(rows), start, end, top_score, thr, model, why, totals),
-                "params": params,
-                "run_id": run_id,
-            }
-        )
-    table_out = pa.Table.from_pylist(records, schema=out_schema)
-    return table_out.sort_by([("score", "descending"), ("window_start", "ascending"), ("alert_id", "ascending")])
+        run_id = _run_id(bundle, cfg) if in_bundle else "RUN" + hashlib.blake2b(b"", digest_size=8).hexdigest()
+    by_txn = frame.set_index("txn_id")[["amount_cents", "currency", "source_ref"]]
+    observed = observed_in(bundle) if in_bundle else {}
+    alerts = alerts_for(detector, detector.params, cfg, findings, by_txn, run_id, observed)
+    return alerts_table([alerts], [], [])
 
 
 def _fmt(v: float) -> str:
@@ -1134,25 +1223,3 @@ def _ordinal(k: int) -> str:
     """1st, 2nd, 3rd, 4th, 11th, 12th, 13th, 21st, ..."""
     suffix = "th" if 10 <= k % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(k % 10, "th")
     return f"{k}{suffix}"
-
-
-def _explanation(name, n, start, end, top, thr, model, why, totals) -> str:
-    money = ", ".join(money_text(v, c) for c, v in sorted(totals.items(), key=lambda p: str(p[0])))
-    text = (
-        f"{name}: {n} transaction(s) between {start:%Y-%m-%d} and {end:%Y-%m-%d} ({money or 'no valid amounts'}) "
-        f"scored at or above the model threshold {thr:.3f}; the strongest scored {top:.3f}. "
-        f"Model trained on transactions from {model.training_window[0][:10]} to {model.training_window[1][:10]}."
-    )
-    if why is not None and len(why):
-        from followmoney.detect.features import FEATURES
-
-        parts = []
-        for r in why.itertuples():
-            unit = f" {FEATURES[r.feature].unit}" if r.feature in FEATURES else ""
-            value = "no value" if np.isnan(r.value) else f"{_fmt(r.value)}{unit}"
-            peer = f"peer median {_fmt(r.peer_median)}{unit if not np.isnan(r.peer_median) else ''}"
-            if not np.isnan(r.peer_percentile):
-                peer += f", {_ordinal(round(r.peer_percentile))} percentile"
-            parts.append(f"{r.feature}: {value} ({peer}; {r.share:.0%} of the rise)")
-        text += f" Features that most raised the score, against {why['peer_group'].iloc[0]} accounts: " + "; ".join(parts) + "."
-    return text

@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 import logging
 
-import numpy as np
-import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
 
@@ -20,33 +16,21 @@ from followmoney.core.bundle import Bundle
 from followmoney.core.config import Config, get_config
 from followmoney.exceptions import ConfigError
 from followmoney.core.frame import prepare_transactions
-from followmoney.core.ids import stable_id
 from followmoney.detect.fx import convert_cash
 from followmoney.detect.rules import REGISTRY, SHARED_USERS, RuleContext
-from followmoney.core.units import from_scaled, money_text
+from followmoney.detect._assembly import (
+    FAILURES_KEY,
+    NOTES_KEY,
+    SEVERITY_CUTS,
+    alerts_for as _alerts_for,  # module globals: the tests swap in a reference assembly here
+    alerts_table as _alerts_table,
+    observed_in as _observed_in,
+    run_id as _run_id,
+)
 
 __all__ = ["score", "failures_of", "notes_of", "SEVERITY_CUTS", "FAILURES_KEY", "NOTES_KEY"]
 
-#: Schema metadata key of the alerts table listing the detectors that failed in the run.
-FAILURES_KEY = b"followmoney.failures"
-#: Schema metadata key of the alerts table listing what the run could not assess, and why.
-NOTES_KEY = b"followmoney.notes"
-
 log = logging.getLogger("followmoney")
-
-#: Score cut-offs for severity: ``high`` at or above the first, ``medium`` the second.
-SEVERITY_CUTS = (0.8, 0.5)
-
-
-def severity(score: float) -> str:
-    """``high``, ``medium`` or ``low`` for a 0–1 alert score (:data:`SEVERITY_CUTS`)."""
-    return "high" if score >= SEVERITY_CUTS[0] else "medium" if score >= SEVERITY_CUTS[1] else "low"
-
-
-def _fmt_totals(pairs: list[tuple[str, int]]) -> str:
-    if not pairs:
-        return "no valid amounts"
-    return ", ".join(money_text(v, c) for c, v in pairs)
 
 
 def score(
@@ -166,21 +150,6 @@ def score(
     return _alerts_table(out, failures, notes)
 
 
-def _alerts_table(out: list[pd.DataFrame], failures: list[dict], notes: list[dict]) -> pa.Table:
-    """The alert rows of all rules as one table in the documented order, failures and notes in its metadata."""
-    result_schema = schema.SCHEMAS["alerts"]
-    if out:
-        table = pa.Table.from_pandas(pd.concat(out, ignore_index=True), schema=result_schema, preserve_index=False)
-        table = table.sort_by([("score", "descending"), ("window_start", "ascending"), ("alert_id", "ascending")])
-    else:
-        table = result_schema.empty_table()
-    if failures:
-        table = table.replace_schema_metadata({**(table.schema.metadata or {}), FAILURES_KEY: json.dumps(failures).encode()})
-    if notes:
-        table = table.replace_schema_metadata({**(table.schema.metadata or {}), NOTES_KEY: json.dumps(notes).encode()})
-    return table
-
-
 def _typo_key(rule_id) -> str:
     """A mistyped rule id as it was probably meant: upper case, letters O/I in the number read as 0/1."""
     head, _, tail = str(rule_id).upper().partition("-")
@@ -243,108 +212,3 @@ def failures_of(alerts: pa.Table) -> list[dict]:
     """
     raw = (alerts.schema.metadata or {}).get(FAILURES_KEY)
     return json.loads(raw) if raw else []
-
-
-def _run_id(bundle: Bundle, cfg: Config) -> str:
-    h = hashlib.blake2b(digest_size=8)
-    h.update("\x1f".join(bundle.transactions["txn_id"].to_pylist()).encode())
-    h.update(json.dumps(cfg.to_dict(), sort_keys=True, default=str).encode())
-    return "RUN" + h.hexdigest()
-
-
-def _observed_in(bundle: Bundle) -> dict[str, list[str]]:
-    """Consolidated transactions seen in several sources: txn_id -> every source row's place."""
-    t = bundle.transactions
-    if "observed_in" not in t.column_names:
-        return {}
-    return {i: o for i, o in zip(t["txn_id"].to_pylist(), t["observed_in"].to_pylist()) if o and len(o) > 1}
-
-
-def _alerts_for(rule, params, cfg, findings: pd.DataFrame, by_txn: pd.DataFrame, run_id: str, observed: dict | None = None) -> pd.DataFrame:
-    """One alert row per finding, built column-wise (the explanation text is the only per-row step).
-
-    ``observed`` (:func:`_observed_in`): a consolidated payment's evidence lists the
-    place of every source row it was seen in.
-    """
-    f = findings.reset_index(drop=True)
-    n = len(f)
-    evidence = [list(e) for e in f["evidence_txn_ids"]]
-    n_ev = np.fromiter(map(len, evidence), np.int64, n)
-    # an empty evidence list keeps one unmatched row, as DataFrame.explode does: its reference is null
-    per_row = np.maximum(n_ev, 1)
-    row = np.repeat(np.arange(n), per_row)
-    txn = [t for e in evidence for t in (e or [None])]
-    if by_txn.index.is_unique:
-        pos = by_txn.index.get_indexer(pd.Index(txn, dtype=object))  # -1: not a transaction of the input
-        take = {c: by_txn[c].array.take(pos, allow_fill=True) for c in ("amount_cents", "currency", "source_ref")}
-        source = np.asarray(take["source_ref"], dtype=object)
-        ev = pd.DataFrame({"row": row, "amount_cents": take["amount_cents"], "currency": take["currency"]})
-    else:  # repeated txn ids in the input: every match counts, as a join does
-        ev = pd.DataFrame({"txn_id": txn, "row": row}).join(by_txn, on="txn_id").reset_index(drop=True)
-        row, source = ev["row"].to_numpy(), ev["source_ref"].to_numpy(object)
-    sums = ev.dropna(subset=["amount_cents"]).groupby(["row", "currency"], dropna=False)["amount_cents"].sum()
-    totals: list[list] = [[] for _ in range(n)]
-    for (r, cur), v in zip(sums.index.tolist(), sums.tolist()):  # a missing currency stays None
-        totals[r].append((None if pd.isna(cur) else cur, int(v)))
-    bounds = np.r_[0, np.cumsum(np.bincount(row, minlength=n))]
-    source = [None if x is None or x is pd.NA or x != x else x for x in source.tolist()]  # NaN/NA → null reference
-    refs = [source[a:b] for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist())]
-    if observed:  # a consolidated payment's evidence lists every observation's place
-        txns = txn if by_txn.index.is_unique else ev["txn_id"].tolist()
-        per = [txns[a:b] for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist())]
-        refs = [[p for t, ref in zip(ts, rs) for p in (observed.get(t) or [ref])] for ts, rs in zip(per, refs)]
-    params_json = json.dumps({"jurisdiction": cfg.jurisdiction, **params}, sort_keys=True, default=str)
-    ws_us = [int(x) for x in f["window_start"].tolist()]
-    we_us = [int(x) for x in f["window_end"].tolist()]
-    starts = pd.DatetimeIndex(pd.to_datetime(np.asarray(ws_us, np.int64), unit="us", utc=True))
-    ends = pd.DatetimeIndex(pd.to_datetime(np.asarray(we_us, np.int64), unit="us", utc=True))
-    kinds, subjects = f["subject_kind"].tolist(), f["subject_id"].tolist()
-    scores = [float(x) for x in f["score"].tolist()]
-    roles = f["role"].tolist() if "role" in f.columns else [None] * n
-    related = f["related_subjects"].tolist() if "related_subjects" in f.columns else [None] * n
-    jinfo = cfg.jurisdiction_info
-    alert_ids, explanations, amount_total, currency_one = [], [], [], []
-    for i, (facts0, kind, subj, start, end) in enumerate(zip(f["facts"].tolist(), kinds, subjects, starts, ends)):
-        tot = sorted(totals[i], key=lambda p: (p[0] is None, p[0] or ""))
-        facts = {
-            **facts0,
-            "subject_id": subj,
-            "window_start": start,
-            "window_end": end,
-            "evidence_count": int(n_ev[i]),
-            "totals": _fmt_totals(tot),
-        }
-        alert_ids.append(stable_id("A", rule.id, kind, subj, ws_us[i], we_us[i]))
-        explanations.append(rule.explain(facts, params, jinfo))
-        amount_total.append(from_scaled(tot[0][1]) if len(tot) == 1 else None)
-        currency_one.append(tot[0][0] if len(tot) == 1 else None)
-    out = pd.DataFrame(  # plain lists: column types inferred as from row records, so the schema metadata matches
-        {
-            "alert_id": alert_ids,
-            "rule_id": [rule.id] * n,
-            "rule_name": [rule.name] * n,
-            "typology": [rule.typology] * n,
-            "subject_kind": kinds,
-            "subject_id": subjects,
-            "score": np.asarray(scores, float),
-            "severity": [severity(x) for x in scores],
-            "window_start": starts,
-            "window_end": ends,
-            "amount_total": amount_total,
-            "currency": currency_one,
-            "evidence_count": n_ev,
-            "evidence_txn_ids": evidence,
-            "explanation": explanations,
-            "params": [params_json] * n,
-            "run_id": [run_id] * n,
-            "evidence_source_refs": refs,
-            "subject_role": roles,
-            "related_subject_ids": [list(x or []) for x in related],
-        }
-    )
-    dup = out["alert_id"].duplicated(keep=False)
-    if dup.any():  # same rule, subject and window from two findings: tell them apart by evidence
-        out.loc[dup, "alert_id"] = [
-            stable_id("A", a, *ev) for a, ev in zip(out.loc[dup, "alert_id"], out.loc[dup, "evidence_txn_ids"])
-        ]
-    return out

@@ -1,0 +1,314 @@
+"""Alert assembly: one place that turns any detector's findings into rows of the ``alerts`` table.
+
+A detector is a typology rule (:class:`followmoney.detect.rules.Rule`) or a trained
+model (:class:`followmoney.detect.models.ModelDetector`): anything with ``id``,
+``name``, ``typology`` and ``explain(facts, params, jurisdiction) -> str``. It reports
+*findings*, a DataFrame with one row per suspicious episode:
+
+``subject_kind, subject_id, window_start, window_end`` (UTC microseconds),
+``evidence_txn_ids`` (list of str), ``score`` (0..1), ``facts`` (dict for the
+explanation) and, optionally, ``role`` and ``related_subjects``.
+
+:func:`alerts_for` builds the alert rows of one detector from its findings (stable
+alert ids, per-currency totals in exact decimals, the source reference of every
+observation of each evidence transaction, the explanation); :func:`alerts_table`
+concatenates the rows of all detectors in the documented order. Used by
+:func:`followmoney.score` (both engines) and :func:`followmoney.model_alerts`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from typing import TYPE_CHECKING
+
+from followmoney.core import schema
+from followmoney.core.ids import stable_id
+from followmoney.core.units import from_scaled, money_text
+
+if TYPE_CHECKING:
+    from followmoney.core.bundle import Bundle
+    from followmoney.core.config import Config
+
+__all__ = [
+    "FAILURES_KEY",
+    "NOTES_KEY",
+    "SEVERITY_CUTS",
+    "alerts_for",
+    "alerts_table",
+    "distinct_alert_ids",
+    "fmt_totals",
+    "observed_in",
+    "run_id",
+    "severity",
+]
+
+#: Schema metadata key of the alerts table listing the detectors that failed in the run.
+FAILURES_KEY = b"followmoney.failures"
+#: Schema metadata key of the alerts table listing what the run could not assess, and why.
+NOTES_KEY = b"followmoney.notes"
+
+#: Score cut-offs for severity: ``high`` at or above the first, ``medium`` the second.
+SEVERITY_CUTS = (0.8, 0.5)
+
+
+def severity(score: float) -> str:
+    """``high``, ``medium`` or ``low`` for a 0–1 alert score (:data:`SEVERITY_CUTS`).
+
+    Examples
+    --------
+    >>> severity(0.8), severity(0.5), severity(0.49)
+    ('high', 'medium', 'low')
+    """
+    return "high" if score >= SEVERITY_CUTS[0] else "medium" if score >= SEVERITY_CUTS[1] else "low"
+
+
+def fmt_totals(pairs: list[tuple[str | None, int]]) -> str:
+    """Per-currency totals in words, for an explanation.
+
+    Parameters
+    ----------
+    pairs : list of (str or None, int)
+        ``(currency, amount in thousandths)``, in the order to list them; a missing
+        currency reads as unknown.
+
+    Returns
+    -------
+    str
+        ``"no valid amounts"`` when there are none.
+
+    Examples
+    --------
+    >>> fmt_totals([])
+    'no valid amounts'
+    """
+    if not pairs:
+        return "no valid amounts"
+    return ", ".join(money_text(v, c) for c, v in pairs)
+
+
+def run_id(bundle: Bundle, cfg: Config) -> str:
+    """The id stamped on every alert of a run: a hash of the input's transaction ids and the configuration.
+
+    Parameters
+    ----------
+    bundle : Bundle
+    cfg : Config
+
+    Returns
+    -------
+    str
+        ``"RUN"`` and 16 hex digits; the same input and configuration give the same id.
+
+    Examples
+    --------
+    >>> import followmoney as fm
+    >>> rid = run_id(fm.read(fm.sample_data_path() / "goaml"), fm.Config(jurisdiction="AE"))
+    >>> rid.startswith("RUN"), len(rid)
+    (True, 19)
+    """
+    h = hashlib.blake2b(digest_size=8)
+    h.update("\x1f".join(bundle.transactions["txn_id"].to_pylist()).encode())
+    h.update(json.dumps(cfg.to_dict(), sort_keys=True, default=str).encode())
+    return "RUN" + h.hexdigest()
+
+
+def observed_in(bundle: Bundle) -> dict[str, list[str]]:
+    """Consolidated transactions seen in several sources: txn_id -> every source row's place.
+
+    Parameters
+    ----------
+    bundle : Bundle
+        Reads ``transactions.observed_in`` (written by :func:`followmoney.consolidate`).
+
+    Returns
+    -------
+    dict of str to list of str
+        Only transactions observed more than once; empty when the column is absent.
+    """
+    t = bundle.transactions
+    if "observed_in" not in t.column_names:
+        return {}
+    return {i: o for i, o in zip(t["txn_id"].to_pylist(), t["observed_in"].to_pylist()) if o and len(o) > 1}
+
+
+def alerts_for(rule, params, cfg, findings: pd.DataFrame, by_txn: pd.DataFrame, run_id: str, observed: dict | None = None) -> pd.DataFrame:
+    """One alert row per finding of one detector, built column-wise (the explanation text is the only per-row step).
+
+    Parameters
+    ----------
+    rule : detector
+        A rule or a model detector: ``id``, ``name``, ``typology`` and
+        ``explain(facts, params, jurisdiction) -> str``.
+    params : dict
+        The detector's resolved parameters; stored as JSON in ``params`` with the jurisdiction.
+    cfg : Config
+        Jurisdiction of the run.
+    findings : pandas.DataFrame
+        The detector's findings (see the module docstring).
+    by_txn : pandas.DataFrame
+        ``amount_cents`` (thousandths), ``currency`` and ``source_ref`` by ``txn_id``:
+        the amounts and places of the evidence.
+    run_id : str
+        Stamped on every row (:func:`run_id`).
+    observed : dict, optional
+        :func:`observed_in`: a consolidated payment's evidence lists the place of
+        every source row it was seen in.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The columns of the ``alerts`` schema, one row per finding, in finding order.
+        ``alert_id`` is stable: detector, subject and window (and the evidence, where
+        two findings share those). The explanation's facts are the finding's
+        ``facts`` plus ``subject_id``, ``window_start``, ``window_end``,
+        ``evidence_count`` and ``totals`` (per currency, in words).
+    """
+    f = findings.reset_index(drop=True)
+    n = len(f)
+    evidence = [list(e) for e in f["evidence_txn_ids"]]
+    n_ev = np.fromiter(map(len, evidence), np.int64, n)
+    # an empty evidence list keeps one unmatched row, as DataFrame.explode does: its reference is null
+    per_row = np.maximum(n_ev, 1)
+    row = np.repeat(np.arange(n), per_row)
+    txn = [t for e in evidence for t in (e or [None])]
+    if by_txn.index.is_unique:
+        pos = by_txn.index.get_indexer(pd.Index(txn, dtype=object))  # -1: not a transaction of the input
+        take = {c: by_txn[c].array.take(pos, allow_fill=True) for c in ("amount_cents", "currency", "source_ref")}
+        source = np.asarray(take["source_ref"], dtype=object)
+        ev = pd.DataFrame({"row": row, "amount_cents": take["amount_cents"], "currency": take["currency"]})
+    else:  # repeated txn ids in the input: every match counts, as a join does
+        ev = pd.DataFrame({"txn_id": txn, "row": row}).join(by_txn, on="txn_id").reset_index(drop=True)
+        row, source = ev["row"].to_numpy(), ev["source_ref"].to_numpy(object)
+    sums = ev.dropna(subset=["amount_cents"]).groupby(["row", "currency"], dropna=False)["amount_cents"].sum()
+    totals: list[list] = [[] for _ in range(n)]
+    for (r, cur), v in zip(sums.index.tolist(), sums.tolist()):  # a missing currency stays None
+        totals[r].append((None if pd.isna(cur) else cur, int(v)))
+    bounds = np.r_[0, np.cumsum(np.bincount(row, minlength=n))]
+    source = [None if x is None or x is pd.NA or x != x else x for x in source.tolist()]  # NaN/NA → null reference
+    refs = [source[a:b] for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist())]
+    if observed:  # a consolidated payment's evidence lists every observation's place
+        txns = txn if by_txn.index.is_unique else ev["txn_id"].tolist()
+        per = [txns[a:b] for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist())]
+        refs = [[p for t, ref in zip(ts, rs) for p in (observed.get(t) or [ref])] for ts, rs in zip(per, refs)]
+    params_json = json.dumps({"jurisdiction": cfg.jurisdiction, **params}, sort_keys=True, default=str)
+    ws_us = [int(x) for x in f["window_start"].tolist()]
+    we_us = [int(x) for x in f["window_end"].tolist()]
+    starts = pd.DatetimeIndex(pd.to_datetime(np.asarray(ws_us, np.int64), unit="us", utc=True))
+    ends = pd.DatetimeIndex(pd.to_datetime(np.asarray(we_us, np.int64), unit="us", utc=True))
+    kinds, subjects = f["subject_kind"].tolist(), f["subject_id"].tolist()
+    scores = [float(x) for x in f["score"].tolist()]
+    roles = f["role"].tolist() if "role" in f.columns else [None] * n
+    related = f["related_subjects"].tolist() if "related_subjects" in f.columns else [None] * n
+    jinfo = cfg.jurisdiction_info
+    alert_ids, explanations, amount_total, currency_one = [], [], [], []
+    for i, (facts0, kind, subj, start, end) in enumerate(zip(f["facts"].tolist(), kinds, subjects, starts, ends)):
+        tot = sorted(totals[i], key=lambda p: (p[0] is None, p[0] or ""))
+        facts = {
+            **facts0,
+            "subject_id": subj,
+            "window_start": start,
+            "window_end": end,
+            "evidence_count": int(n_ev[i]),
+            "totals": fmt_totals(tot),
+        }
+        alert_ids.append(stable_id("A", rule.id, kind, subj, ws_us[i], we_us[i]))
+        explanations.append(rule.explain(facts, params, jinfo))
+        amount_total.append(from_scaled(tot[0][1]) if len(tot) == 1 else None)
+        currency_one.append(tot[0][0] if len(tot) == 1 else None)
+    out = pd.DataFrame(  # plain lists: column types inferred as from row records, so the schema metadata matches
+        {
+            "alert_id": alert_ids,
+            "rule_id": [rule.id] * n,
+            "rule_name": [rule.name] * n,
+            "typology": [rule.typology] * n,
+            "subject_kind": kinds,
+            "subject_id": subjects,
+            "score": np.asarray(scores, float),
+            "severity": [severity(x) for x in scores],
+            "window_start": starts,
+            "window_end": ends,
+            "amount_total": amount_total,
+            "currency": currency_one,
+            "evidence_count": n_ev,
+            "evidence_txn_ids": evidence,
+            "explanation": explanations,
+            "params": [params_json] * n,
+            "run_id": [run_id] * n,
+            "evidence_source_refs": refs,
+            "subject_role": roles,
+            "related_subject_ids": [list(x or []) for x in related],
+        }
+    )
+    out["alert_id"] = distinct_alert_ids(alert_ids, evidence)
+    return out
+
+
+def distinct_alert_ids(natural: list[str], evidence: list) -> list[str]:
+    """Alert ids, two findings of one detector on the same subject and window told apart by their evidence.
+
+    Parameters
+    ----------
+    natural : list of str
+        Each alert's id from detector, subject kind and id, and window
+        (``stable_id("A", detector_id, subject_kind, subject_id, window_start, window_end)``).
+    evidence : list of list of str
+        Each alert's ``evidence_txn_ids``.
+
+    Returns
+    -------
+    list of str
+        ``natural`` where it is unique; else ``stable_id("A", natural, *evidence)``.
+
+    Examples
+    --------
+    >>> a, b, c = distinct_alert_ids(["A1", "A1", "A2"], [["t1"], ["t2"], ["t3"]])
+    >>> a != b and c == "A2"
+    True
+    """
+    ids = pd.Series(natural, dtype=object)
+    dup = ids.duplicated(keep=False).to_numpy()
+    if not dup.any():
+        return list(natural)
+    return [stable_id("A", a, *ev) if d else a for a, ev, d in zip(natural, evidence, dup)]
+
+
+def alerts_table(out: list[pd.DataFrame], failures: list[dict], notes: list[dict]) -> pa.Table:
+    """The alert rows of all detectors as one table in the documented order.
+
+    Parameters
+    ----------
+    out : list of pandas.DataFrame
+        :func:`alerts_for` results.
+    failures : list of dict
+        Detectors that failed (written to the :data:`FAILURES_KEY` metadata when any).
+    notes : list of dict
+        What the run could not assess (the :data:`NOTES_KEY` metadata when any).
+
+    Returns
+    -------
+    pyarrow.Table
+        The ``alerts`` schema, sorted by ``score`` descending, then ``window_start``
+        and ``alert_id``.
+
+    Examples
+    --------
+    >>> alerts_table([], [], []).num_rows
+    0
+    """
+    result_schema = schema.SCHEMAS["alerts"]
+    if out:
+        table = pa.Table.from_pandas(pd.concat(out, ignore_index=True), schema=result_schema, preserve_index=False)
+        table = table.sort_by([("score", "descending"), ("window_start", "ascending"), ("alert_id", "ascending")])
+    else:
+        table = result_schema.empty_table()
+    if failures:
+        table = table.replace_schema_metadata({**(table.schema.metadata or {}), FAILURES_KEY: json.dumps(failures).encode()})
+    if notes:
+        table = table.replace_schema_metadata({**(table.schema.metadata or {}), NOTES_KEY: json.dumps(notes).encode()})
+    return table
