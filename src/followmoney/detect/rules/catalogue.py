@@ -36,7 +36,7 @@ from pathlib import Path
 from followmoney.detect.rules._registry import Param, Rule
 from followmoney.exceptions import CatalogueError, ParameterError
 
-__all__ = ["CATALOGUE_PATH", "CATALOGUE", "Entry", "load_catalogue", "catalogued", "check_bound", "rules_markdown"]
+__all__ = ["CATALOGUE_PATH", "CATALOGUE", "Entry", "load_catalogue", "catalogued", "check_bound", "rules_markdown", "describe"]
 
 #: The catalogue file shipped with the package.
 CATALOGUE_PATH = Path(__file__).with_name("catalogue.toml")
@@ -304,6 +304,35 @@ def _anchor(heading: str) -> str:
     return re.sub(r"[^\w\- ]", "", heading.lower()).replace(" ", "-")
 
 
+def describe(rule) -> str:
+    """One rule in plain text: id, name, typology, what it looks for, sources, parameters.
+
+    Parameters
+    ----------
+    rule : Entry or followmoney.detect.rules.Rule
+        A catalogue entry, or a registered rule (your own rules included).
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> print(describe(CATALOGUE["ML-05"]))  # doctest: +ELLIPSIS
+    ML-05 Fan-in (typology fan_in)
+    What it looks for: Many distinct senders pay into one account within a short window (collection / funnel).
+    Sources: indicators.md ML-05; ...
+    Parameters:
+      min_counterparties = 8 count (range 2 to 10,000): Distinct senders needed within the window.
+    ...
+    """
+    lines = [f"{rule.id} {rule.name} (typology {rule.typology})", f"What it looks for: {rule.description}", f"Sources: {rule.source}"]
+    if rule.params:
+        lines.append("Parameters:")
+        lines += [f"  {p.name} = {_num(p.default)} {p.unit} (range {_range(p)})" + (f": {p.doc}" if p.doc else "") for p in rule.params]
+    return "\n".join(lines)
+
+
 def rules_markdown(catalogue: dict[str, Entry] | None = None) -> str:
     """The rule reference (``docs/rules.md``) generated from the catalogue.
 
@@ -338,8 +367,13 @@ def rules_markdown(catalogue: dict[str, Entry] | None = None) -> str:
         + "; ".join(f"`{k}-` {v}" for k, v in _FAMILIES.items()) + ". "
         "Every parameter can be set per run in the configuration, e.g. "
         "`[rules.\"ML-05\"]` `min_counterparties = 6`; a value outside its range is refused "
-        "with an error naming the rule and the parameter. Sources grade their evidence "
-        "A (measured on data) to E (expert judgement); see `SOURCES.md`.",
+        "with an error naming the rule and the parameter.",
+        "",
+        "Sources cite the project's indicator catalogue (`indicators.md`, in "
+        "`shared/reference/`) and the public material behind it, each with its evidence "
+        "grade: A read in the official document; B read in a secondary summary that "
+        "attributes it to the document; C recalled, not verified; E an engineering "
+        "default (no source; calibrated on data where the source says so).",
         "",
         "| id | name | typology |",
         "| --- | --- | --- |",
