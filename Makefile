@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-dev
 
-.PHONY: demo test test-lowest bench bench-scale fuzz clean
+.PHONY: demo test test-lowest bench bench-scale fuzz docs clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,11 @@ FUZZ_N    ?= 2000
 FUZZ_SEED ?= 14
 fuzz: $(STAMP)
 	$(BIN)/python tests/fuzzing.py --per-adapter $(FUZZ_N) --seed $(FUZZ_SEED) --save fuzz_failures
+
+# the rule reference, generated from the rule catalogue (src/followmoney/detect/rules/catalogue.toml);
+# `make test` fails when the committed docs/rules.md differs from it.
+docs: $(STAMP)
+	$(BIN)/python -m followmoney.detect.rules docs/rules.md
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py

@@ -41,6 +41,16 @@ def test_pack_holds_case_alerts_evidence_and_reproduction_data(pack):
     assert "http://" not in html and "https://" not in html  # self-contained
 
 
+def test_pack_says_what_each_fired_rule_looks_for_and_its_sources_from_the_catalogue(pack):
+    from followmoney.detect.rules.catalogue import CATALOGUE
+
+    html = unescape(pack.read_text("utf-8"))
+    assert "The rules that fired" in html
+    for rule in ("ML-01", "HT-11"):  # the controller's alerts
+        entry = CATALOGUE[rule]
+        assert entry.name in html and entry.description in html and entry.source in html
+
+
 def test_unknown_subject_is_a_clear_error(run_dir, tmp_path):
     r = CliRunner().invoke(main, ["report", "NOPE/1", "--run", str(run_dir), "--out", str(tmp_path / "x.html")])
     assert r.exit_code == 2 and "no alert for subject" in r.output

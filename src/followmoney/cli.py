@@ -295,6 +295,31 @@ def trace(paths, from_account, txn_ids, to_account, since, until, amount, method
         click.echo(f"Flow diagram: {plot_file}")
 
 
+@main.command("rules")
+@click.argument("rule_ids", nargs=-1, metavar="[RULE_ID]...")
+def rules_command(rule_ids):
+    """List the typology rules (id, typology, name), or describe RULE_IDs.
+
+    A description says what the rule looks for, its sources, and each parameter with its
+    unit, default and range. The text is the rule catalogue's (docs/rules.md is generated
+    from it); set parameters in the configuration's [rules."ID"] tables.
+    """
+    from followmoney.detect.rules import REGISTRY
+    from followmoney.detect.rules.catalogue import CATALOGUE, describe
+    from followmoney.exceptions import ConfigError
+
+    with _Guard():
+        unknown = [r for r in rule_ids if r not in REGISTRY]
+        if unknown:
+            raise ConfigError(f"unknown rule id(s) {', '.join(map(repr, unknown))}; `followmoney rules` lists them")
+    if rule_ids:
+        click.echo("\n\n".join(describe(REGISTRY[r]) for r in rule_ids))
+        return
+    for rule_id in [*(r for r in CATALOGUE if r in REGISTRY), *(r for r in REGISTRY if r not in CATALOGUE)]:
+        rule = REGISTRY[rule_id]
+        click.echo(f"{rule.id:<7}{rule.typology:<24}{rule.name}")
+
+
 @main.command()
 @click.argument("subject")
 @click.option("--run", "run_dir", required=True, type=click.Path(path_type=Path, exists=True, file_okay=False),

@@ -15,6 +15,7 @@ class                       code  meaning
 :class:`ReconciliationError` 2    records read differ from written + merged + rejected
 :class:`ConfigError`        3     bad configuration, rule id or parameter
 :class:`ParameterError`     3     a rule parameter is unknown or out of range
+:class:`CatalogueError`     3     the rule catalogue file is invalid or does not match the rule code
 :class:`TraceError`         3     an invalid trace request
 :class:`RunError`           2     an output or previous run folder cannot be used
 :class:`UnknownSubjectError` 2    a subject asked for is not in the run
@@ -37,6 +38,7 @@ __all__ = [
     "ReconciliationError",
     "ConfigError",
     "ParameterError",
+    "CatalogueError",
     "TraceError",
     "ConflictingDuplicateError",
     "RunError",
@@ -67,6 +69,12 @@ class ConfigError(FollowMoneyError, ValueError):
 
 class ParameterError(ConfigError):
     """A rule parameter is unknown or outside its allowed range; names the rule and parameter."""
+
+
+class CatalogueError(ConfigError):
+    """The rule catalogue (``followmoney/detect/rules/catalogue.toml``) is invalid, or a rule
+    has code without a catalogue entry or an entry without code; names the file, rule id
+    and parameter."""
 
 
 class TraceError(FollowMoneyError, ValueError):

@@ -3,7 +3,8 @@
 The pack holds who the subject is (the name the reports give, the other spellings
 seen, the ids, the accounts) and the reports and reporting entities that mention the
 subject, the subject's case (role, risk, band), every alert with its plain-words
-explanation and thresholds, the evidence transactions with their source reference
+explanation and thresholds, what each rule that fired looks for and its sources (from
+the rule catalogue, :mod:`followmoney.detect.rules.catalogue`), the evidence transactions with their source reference
 (file and line, or file and XPath into the original report), the link chart around the
 subject, the trace of its funds with a flow diagram, and what is needed to reproduce it:
 the configuration, the run id, the followmoney version and the SHA-256 of every input
@@ -25,6 +26,7 @@ import pyarrow as pa
 
 from followmoney.core.bundle import Bundle
 from followmoney.detect.cases import build_cases
+from followmoney.detect.rules import REGISTRY
 from followmoney.core.config import Config
 from followmoney._version import __version__
 from followmoney.exceptions import RunError, UnknownSubjectError
@@ -63,6 +65,21 @@ def _table(df: pd.DataFrame, num: tuple = ()) -> str:
         for _, row in df.iterrows()
     )
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _rules_section(rule_ids) -> str:
+    """What each rule among ``rule_ids`` looks for and its sources: the rule catalogue's text
+    (through the registry, so rules of your own show theirs); model alerts have none."""
+    rules = [REGISTRY[r] for r in dict.fromkeys(rule_ids) if r in REGISTRY]
+    if not rules:
+        return ""
+    df = pd.DataFrame({
+        "rule_id": [r.id for r in rules],
+        "rule": [r.name for r in rules],
+        "what it looks for": [r.description for r in rules],
+        "sources": [r.source for r in rules],
+    })  # fmt: skip
+    return "<h3>The rules that fired</h3>" + _table(df)
 
 
 def evidence_pack(
@@ -154,6 +171,7 @@ def evidence_pack(
             num=("score", "evidence_count"),
         )
     )
+    parts.append(_rules_section(mine["rule_id"]))
     parts.append("<h2>Link chart</h2>")
     account_ids = set(bundle.accounts["account_id"].to_pylist())
     focus = next((x for x in [*(case["alert_subjects"] or []), *(case["accounts"] or [])] if x in account_ids), subject)

@@ -1,8 +1,13 @@
 """Typology rules: a registry of explained, parameterised detectors.
 
-Each rule is data (id, name, typology, parameters with units and ranges, the columns
-it needs, its source) plus a vectorised function over the prepared transaction frame.
-Run them all with :func:`followmoney.score`.
+Each rule is data plus code. The data (id, name, typology, description, source,
+parameters with kinds, units, defaults and ranges) is the rule catalogue,
+``catalogue.toml`` (:mod:`followmoney.detect.rules.catalogue`); the code (a vectorised
+function over the prepared transaction frame, its explanation, the columns it needs,
+how it may be partitioned) lives in the rule modules, bound to its catalogue entry by
+id. Run them all with :func:`followmoney.score`; ``python -m followmoney.detect.rules``
+prints the rule reference (``docs/rules.md``) generated from the catalogue. Your own
+rules are registered with :func:`register` (see :mod:`followmoney.detect.rules._registry`).
 
 Examples
 --------
@@ -15,6 +20,9 @@ True
 
 from followmoney.detect.rules import _cash, _fan, _flow, _geo, _graph, _identifiers, _merchant, _profile, _structuring  # noqa: F401
 from followmoney.detect.rules._registry import REGISTRY, Param, ParameterError, Rule, RuleContext, WholeStat, register, whole
+from followmoney.detect.rules.catalogue import check_bound
+
+check_bound(REGISTRY)  # every catalogue entry has code (code without an entry fails in catalogued())
 
 __all__ = ["REGISTRY", "Param", "ParameterError", "Rule", "RuleContext", "WholeStat", "register", "whole", "SHARED_USERS"]
 

@@ -16,7 +16,8 @@ import logging
 import numpy as np
 import pandas as pd
 
-from followmoney.detect.rules._registry import Param, Rule, RuleContext, WholeStat, register, whole
+from followmoney.detect.rules.catalogue import catalogued
+from followmoney.detect.rules._registry import RuleContext, WholeStat, register, whole
 from followmoney.core.units import DAY_US, HOUR_US, money_text, to_scaled
 from followmoney.core._timeline import KeyedSeries, codes_for, runs
 from followmoney.detect.rules._rolling import make_findings, margin_score, threshold_cents
@@ -81,17 +82,8 @@ def _explain_smurfing(facts, params, j) -> str:
 
 
 register(
-    Rule(
-        id="ML-02",
-        name="Smurfing: many depositors or places in one day",
-        typology="smurfing",
-        description="Cash deposits below the threshold by several people or at several places into one account on one day.",
-        source="indicators.md ML-02; FinCEN FIN-2014-A008 and 2023 advisories (B); thresholds E",
-        params=(
-            Param("min_conductors", int, 3, "people", 2, 100, "P: distinct depositors in one local day."),
-            Param("min_locations", int, 3, "places", 2, 100, "B: distinct branches/ATMs in one local day."),
-            Param("total_fraction", float, 0.8, "fraction of the reporting threshold", 0.1, 10.0, "θ: the day's total at least θ·T."),
-        ),
+    catalogued(
+        "ML-02",
         requires=("to_account", "channel", "amount_cents"),
         func=_smurfing,
         partition="account",  # per receiving account and local day
@@ -175,18 +167,8 @@ def _explain_funnel(facts, params, j) -> str:
 
 
 register(
-    Rule(
-        id="ML-03",
-        name="Funnel account",
-        typology="funnel_account",
-        description="Cash paid in at several places away from the account's home region, then withdrawn elsewhere or wired away soon after.",
-        source="indicators.md ML-03; FinCEN FIN-2014-A008 funnel-account definition (A); FinCEN 2020 HT advisory (B). Place = `location_id`; region = `location_region` against `accounts.home_region` where the data have them (a distance test needs coordinates the data lack); outflows = cash withdrawals / ATM / cheques at other places, wires, remittances, crypto",
-        params=(
-            Param("min_locations", int, 3, "places", 2, 100, "N: distinct deposit places within the window."),
-            Param("window_days", float, 30.0, "days", 1, 366, "Window for the deposits."),
-            Param("forward_hours", float, 72.0, "hours", 1, 720, "H: outflows counted this long after the last deposit."),
-            Param("forward_share", float, 0.7, "fraction", 0.1, 1.0, "P: share of the deposits taken out elsewhere."),
-        ),
+    catalogued(
+        "ML-03",
         requires=("to_account", "channel", "location_id", "amount_cents"),
         func=_funnel,
         partition="account",  # deposits into and outflows from the same account; regions: a whole-data statistic
@@ -233,18 +215,8 @@ def _explain_night_cash(facts, params, j) -> str:
 
 
 register(
-    Rule(
-        id="HT-06",
-        name="Night-time cash deposits",
-        typology="human_trafficking",
-        description="Repeated cash deposits late at night (local time).",
-        source="indicators.md HT-06; Globe and Mail 2017 on Project Protect indicators (A); N = 4 (E)",
-        params=(
-            Param("min_deposits", int, 4, "count", 1, 1000, "N: night deposits within the window."),
-            Param("window_days", float, 30.0, "days", 1, 366, "Sliding window."),
-            Param("night_start_hour", int, 22, "hour of day", 0, 23, "Night starts (local)."),
-            Param("night_end_hour", int, 5, "hour of day", 0, 23, "Night ends (local, exclusive)."),
-        ),
+    catalogued(
+        "HT-06",
         requires=("to_account", "channel", "local_hour"),
         func=_night_cash,
         partition="account",  # episodes per receiving account
@@ -300,19 +272,8 @@ def _explain_coordinator_cash(facts, params, j) -> str:
 
 
 register(
-    Rule(
-        id="HT-07",
-        name="Third-party cash at many places into a coordinator account",
-        typology="human_trafficking",
-        description="Many small cash deposits made at different ATMs/branches into one account.",
-        source="indicators.md HT-07; AUSTRAC 2022 (B): third-party ATM deposits AUD 200–800; N = 8, K = 3 (E). The band is in the jurisdiction's currency: AUSTRAC's figures are AUD, set the band for other currencies",
-        params=(
-            Param("band_low", float, 200.0, "currency units", 0, 1e9, "L: smallest deposit counted."),
-            Param("band_high", float, 800.0, "currency units", 0, 1e9, "U: largest deposit counted."),
-            Param("min_deposits", int, 8, "count", 2, 10_000, "N: deposits within the window."),
-            Param("min_locations", int, 3, "places", 1, 1000, "K: distinct places among them."),
-            Param("window_days", float, 30.0, "days", 1, 366, "Sliding window."),
-        ),
+    catalogued(
+        "HT-07",
         requires=("to_account", "channel", "location_id", "amount_cents"),
         func=_coordinator_cash,
         partition="account",  # episodes per receiving account; holders from the accounts tables
@@ -368,18 +329,8 @@ def _explain_cash_corridor(facts, params, j) -> str:
 
 
 register(
-    Rule(
-        id="HS-03",
-        name="Cash in, then wired to a high-migrant-flow country",
-        typology="human_smuggling",
-        description="Unexplained cash deposits quickly followed by transfers to countries on the migrant-flow list.",
-        source="indicators.md HS-03; FinCEN FIN-2014-A008 and 2023 advisories (B); thresholds E; country list from configuration (country_lists.migrant_flow)",
-        params=(
-            Param("min_cash_fraction", float, 0.5, "fraction of the reporting threshold", 0.0, 10.0, "A: cash deposited, as a fraction of T."),
-            Param("cash_days", float, 7.0, "days", 1, 90, "Window of the cash deposits."),
-            Param("forward_hours", float, 72.0, "hours", 1, 720, "Transfers counted within this time."),
-            Param("forward_share", float, 0.7, "fraction", 0.1, 1.0, "Share of the cash sent on."),
-        ),
+    catalogued(
+        "HS-03",
         requires=("to_account", "from_account", "channel", "country_to", "amount_cents"),
         func=_cash_to_migrant_corridor,
         partition="account",  # cash in and wires out of the same account

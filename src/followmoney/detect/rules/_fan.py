@@ -18,21 +18,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from followmoney.detect.rules._registry import Param, Rule, RuleContext, WholeStat, register, whole
+from followmoney.detect.rules.catalogue import catalogued
+from followmoney.detect.rules._registry import RuleContext, WholeStat, register, whole
 from followmoney.core.units import DAY_US
 from followmoney.core._timeline import episodes
-
-
-
-def _params(what: str) -> tuple[Param, ...]:
-    return (
-        Param("min_counterparties", int, 8, "count", 2, 10_000, f"Distinct {what} needed within the window."),
-        Param("window_days", float, 7.0, "days", 1 / 24, 3660, "Length of the sliding window."),
-        Param("min_ratio_to_typical", float, 3.0, "× the account's usual count", 1.0, 1000.0,
-              f"The peak must be this many times the account's usual windowed count of {what} (indicators.md: 3× the 90-day median)."),  # fmt: skip
-        Param("baseline_days", float, 90.0, "days", 7, 3660,
-              "Reference period for the usual count: the median windowed count at the account's transactions in this many days before the busiest window."),  # fmt: skip
-    )
 
 
 def _routine(frame: pd.DataFrame) -> pd.Series:
@@ -131,13 +120,8 @@ def _explain(direction: str):
 
 
 FAN_IN = register(
-    Rule(
-        id="ML-05",
-        name="Fan-in",
-        typology="fan_in",
-        description="Many distinct senders pay into one account within a short window (collection / funnel).",
-        source="indicators.md ML-05; AMLSim FanInTypology (IBM AMLSim, grade A; demo K=5 in 30 days); IBM AML (C)",
-        params=_params("senders"),
+    catalogued(
+        "ML-05",
         requires=("to_account", "sender"),
         func=lambda frame, ctx: _fan(frame, ctx, "to_account", "sender"),
         partition="account",  # episodes per receiving account; the data start is a whole-data statistic
@@ -147,13 +131,8 @@ FAN_IN = register(
 )
 
 FAN_OUT = register(
-    Rule(
-        id="ML-06",
-        name="Fan-out",
-        typology="fan_out",
-        description="One account pays many distinct beneficiaries within a short window (distribution / scatter).",
-        source="indicators.md ML-06; AMLSim FanOutTypology (IBM AMLSim, grade A; demo K=5 in 30 days)",
-        params=_params("beneficiaries"),
+    catalogued(
+        "ML-06",
         requires=("from_account", "receiver"),
         func=lambda frame, ctx: _fan(frame, ctx, "from_account", "receiver"),
         partition="account",  # episodes per paying account; the data start is a whole-data statistic

@@ -15,7 +15,8 @@ import numpy as np
 import pandas as pd
 
 from followmoney.detect.rules._msb import is_remittance, msb_payees
-from followmoney.detect.rules._registry import Param, Rule, RuleContext, WholeStat, register
+from followmoney.detect.rules.catalogue import catalogued
+from followmoney.detect.rules._registry import RuleContext, WholeStat, register
 from followmoney.detect.rules._registry import whole as whole_data_value
 from followmoney.core.units import DAY_US, HOUR_US, money_text
 from followmoney.core._timeline import KeyedSeries, codes_for, group_rolling_sum, runs
@@ -129,23 +130,8 @@ def _explain_pass_through(facts, params, j) -> str:
 
 
 register(
-    Rule(
-        id="ML-04",
-        name="Pass-through / rapid movement",
-        typology="pass_through",
-        description="Money comes in and nearly all of it leaves again within hours (mule-like account).",
-        source="indicators.md ML-04; FATF-APG 2018 rapid in/out after wages (B); FinCEN FIN-2020-A008 funds withdrawn the same day (B); money-mule red flags (B); outflow counted beyond the account's usual outflow per window (E, measured on synthetic data: busy business accounts pay out that much in any 48 hours). Issue 15: one inflow of at least 1.5 T with 95 % of it gone within 12 hours suffices alone (FinCEN/FATF funds in and out; measured on the AMLworld-style generator, seed 0, 1,000 accounts x 90 days: one wire of 20,000-90,000 with 97-99.5 % out in 0.5-6 h was recalled 0/10 with min_events 2 alone, 10/10 after, make_transactions recall unchanged at 1.0); licensed remitters / banks are never the subject; evidence is the inflow and its largest outflows up to the forwarded share, not the account's other spending",
-        params=(
-            Param("min_inflow_fraction", float, 0.5, "fraction of the reporting threshold", 0.0, 10.0, "Smallest inflow assessed, I_min = fraction × T."),
-            Param("forward_hours", float, 48.0, "hours", 1, 720, "H: outflows counted within this time after each inflow."),
-            Param("forward_share", float, 0.9, "fraction", 0.5, 1.0, "P: share of the inflow that must leave within H."),
-            Param("min_events", int, 2, "count", 1, 100, "Qualifying inflows needed within the window."),
-            Param("window_days", float, 30.0, "days", 1, 366, "Qualifying inflows closer than this form one episode."),
-            Param("single_inflow_fraction", float, 1.5, "fraction of the reporting threshold", 0.0, 100.0,
-                  "One inflow of at least this × T suffices alone when single_forward_share of it leaves within single_forward_hours."),
-            Param("single_forward_share", float, 0.95, "fraction", 0.5, 1.0, "Share of a single large inflow forwarded."),
-            Param("single_forward_hours", float, 12.0, "hours", 0.5, 720, "Time within which that share has left."),
-        ),
+    catalogued(
+        "ML-04",
         requires=("to_account", "from_account", "amount_cents"),
         func=_pass_through,
         partition="account",  # inflows and outflows of the same account; the data span is a whole-data statistic
@@ -207,17 +193,8 @@ def _explain_new_account(facts, params, j) -> str:
 
 
 register(
-    Rule(
-        id="ML-19",
-        name="New account used at once for high-value throughput",
-        typology="new_account_throughput",
-        description="A newly opened account receives far more than other new accounts and passes it on.",
-        source="indicators.md ML-19 (generic money-mule indicator, B; thresholds E)",
-        params=(
-            Param("max_age_days", float, 30.0, "days", 1, 365, "Account age window after `accounts.opened`."),
-            Param("inflow_multiple", float, 5.0, "× median new-account inflow", 1.0, 1000.0, "Inflow versus the median of new accounts (same currency)."),
-            Param("forward_share", float, 0.9, "fraction", 0.0, 1.0, "Share of the inflow sent out again in the same window."),
-        ),
+    catalogued(
+        "ML-19",
         requires=("to_account", "from_account", "amount_cents"),
         func=_new_account,
         partition="global",  # compares each new account's inflow with the median of all new accounts
@@ -323,18 +300,8 @@ def _explain_controller(facts, params, j) -> str:
 
 
 register(
-    Rule(
-        id="HT-09",
-        name="Earnings handed to a controller",
-        typology="human_trafficking",
-        description="Several people each pass most of what they receive to the same account soon after receiving it.",
-        source="indicators.md HT-09; AUSTRAC 2022 financial indicators of human trafficking: victims hand over most or all money (A); thresholds E",
-        params=(
-            Param("min_senders", int, 3, "count", 2, 1000, "K: distinct accounts forwarding to the same beneficiary."),
-            Param("forward_share", float, 0.7, "fraction of monthly income", 0.3, 1.0, "P: share of a month's income forwarded."),
-            Param("forward_hours", float, 48.0, "hours", 1, 720, "H: forwarding counts within this time after an inflow."),
-            Param("min_months", int, 2, "months", 1, 24, "Separate calendar months (UTC) in which the share is met."),
-        ),
+    catalogued(
+        "HT-09",
         requires=("to_account", "from_account", "receiver", "amount_cents"),
         func=_controller,
         partition="neighbourhood",  # a controller's feeders' inflows are one hop away; victims' findings belong to their controller
@@ -401,18 +368,8 @@ def _explain_wages_drained(facts, params, j) -> str:
 
 
 register(
-    Rule(
-        id="FL-01",
-        name="Wages in and straight out",
-        typology="forced_labour",
-        description="Wage credits are withdrawn in cash or passed to one counterparty almost entirely, straight away.",
-        source="indicators.md FL-01; FATF-APG 2018 rapid in/out after receipt of wages (B); thresholds E. Wages: `is_payroll` column, else description words (salary, wage, payroll, gaji, upah, sahod, sueldo, Lohn, Gehalt). Payments to licensed remitters / banks (MCC 4829, 6010-6012, 6051, remitter names) are not counted as wages taken (issue 15, measured on the AMLworld-style remittance decoy: 36 of 40 migrant workers remitting about one fortnightly pay credit a month were flagged before, 0 after; make_transactions recall unchanged at 1.0)",
-        params=(
-            Param("forward_hours", float, 48.0, "hours", 1, 720, "H: outflows counted within this time after the wage credit."),
-            Param("drain_share", float, 0.8, "fraction of the wage", 0.3, 1.0, "P: share taken by cash or by one counterparty."),
-            Param("cycles", int, 3, "pay cycles", 1, 24, "Recent pay cycles looked at."),
-            Param("min_cycles", int, 2, "pay cycles", 1, 24, "Drained cycles needed among them."),
-        ),
+    catalogued(
+        "FL-01",
         requires=("to_account", "from_account", "amount_cents"),
         func=_wages_drained,
         partition="account",  # a worker's wages and its own outflows (remittance test per row)
@@ -471,20 +428,8 @@ def _explain_wages_pooled(facts, params, j) -> str:
 
 
 register(
-    Rule(
-        id="FL-02",
-        name="Several workers' wages end in one account",
-        typology="forced_labour",
-        description="Payroll recipients forward their wages to the same account within days of payday.",
-        source="indicators.md FL-02; FATF-APG 2018 several wages paid into one account (B); K = 3 (E); share 0.8 and pay cycle after pay cycle (0.75 of paydays) measured on synthetic data where workers pay rent to one landlord after payday; min_forwards 3 and licensed remitters / banks (MCC 4829, 6010-6012, 6051, remitter names) never a controller (issue 15, measured on the AMLworld-style remittance decoy: 40 migrant workers paid fortnightly who remit about one pay credit a month made both remitters controllers, 13 alerts, before; 0 after, make_transactions recall unchanged at 1.0)",
-        params=(
-            Param("min_workers", int, 3, "count", 2, 1000, "K: distinct workers' accounts forwarding to one account."),
-            Param("forward_hours", float, 72.0, "hours", 1, 720, "Forwarding counts within this time after payday."),
-            Param("min_share", float, 0.8, "fraction of the wage", 0.1, 1.0, "Share of a wage that must be forwarded (rent paid right after payday is about a third)."),
-            Param("min_payday_share", float, 0.75, "fraction of paydays", 0.0, 1.0,
-                  "Of a worker's paydays from its first to its last forward of at least half of min_share, the share followed by one."),  # fmt: skip
-            Param("min_forwards", int, 3, "pay cycles", 1, 24, "Paydays followed by such a forward, per worker (one forward is not steady)."),
-        ),
+    catalogued(
+        "FL-02",
         requires=("to_account", "from_account", "receiver", "amount_cents"),
         func=_wages_pooled,
         partition="neighbourhood",  # a controller's workers' wages are one hop away; victims' findings belong to their controller

@@ -11,7 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from followmoney.detect.rules._registry import Param, Rule, RuleContext, WholeStat, register, whole
+from followmoney.detect.rules.catalogue import catalogued
+from followmoney.detect.rules._registry import RuleContext, WholeStat, register, whole
 from followmoney.core.units import DAY_US, money_text, to_scaled
 from followmoney.core._timeline import KeyedSeries, codes_for, runs
 from followmoney.detect.rules._rolling import make_findings, margin_score, threshold_cents
@@ -142,17 +143,8 @@ def _explain_high_risk(facts, params, j) -> str:
 
 
 register(
-    Rule(
-        id="ML-13",
-        name="High-risk jurisdictions",
-        typology="high_risk_jurisdiction",
-        description="Transactions with FATF call-for-action countries, or repeated flows to listed countries that are not the holder's own.",
-        source="indicators.md ML-13; FATF public statements (lists change at each plenary: configure them); FinCEN FIN-2014-A008 wires to higher-risk HT countries (B)",
-        params=(
-            Param("min_transactions", int, 3, "count", 1, 10_000, "N: transfers to listed countries within the window."),
-            Param("min_share", float, 0.2, "fraction of outflow value", 0.01, 1.0, "X: share of outflows to listed countries."),
-            Param("window_days", float, 30.0, "days", 1, 366, "Sliding window."),
-        ),
+    catalogued(
+        "ML-13",
         requires=("amount_cents",),
         func=_high_risk,
         partition="account",  # runs per sending / receiving account (and currency)
@@ -199,17 +191,8 @@ def _explain_smuggling(facts, params, j) -> str:
 
 
 register(
-    Rule(
-        id="HS-01",
-        name="Many senders from many regions to one beneficiary",
-        typology="human_smuggling",
-        description="Small transfers from many senders in different regions to one beneficiary.",
-        source="indicators.md HS-01; FinCEN FIN-2014-A008 (B): smuggling payments kept below USD 3,000 record-keeping; FinCEN 2023 (B); K = 5, G = 3, D = 14 (E). Region = location_id, else country_from; cap = the secondary threshold, else 30 % of T",
-        params=(
-            Param("min_senders", int, 5, "count", 2, 10_000, "K: distinct senders."),
-            Param("min_regions", int, 3, "count", 1, 1000, "G: distinct sender regions."),
-            Param("window_days", float, 14.0, "days", 1, 366, "D: sliding window."),
-        ),
+    catalogued(
+        "HS-01",
         requires=("to_account", "sender", "amount_cents"),
         func=_smuggling_collection,
         partition="account",  # episodes per receiving account; which place column: a whole-data statistic

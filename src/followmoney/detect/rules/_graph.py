@@ -78,7 +78,9 @@ import numpy as np
 import pandas as pd
 
 from followmoney.detect.rules._fan import _routine
-from followmoney.detect.rules._registry import Param, Rule, RuleContext, register
+from followmoney.detect.rules.catalogue import catalogued
+from followmoney.exceptions import CatalogueError
+from followmoney.detect.rules._registry import RuleContext, register
 from followmoney.core._timeline import TimeIndex, expand
 from followmoney.core._timeline import distinct_forward as _distinct_forward
 from followmoney.core.units import DAY_US, HOUR_US, money_text
@@ -1496,37 +1498,9 @@ def _explain_stack(facts: dict, params: dict, jurisdiction) -> str:
 _REQUIRES = ("from_account", "to_account", "amount_cents")
 
 
-def _budget(default: int) -> Param:
-    return Param(
-        "max_paths", int, default, "path extensions", 1_000, 100_000_000,
-        "Work budget of the path search; beyond it the search stops and findings say 'truncated'. "
-        "Time grows with it (about a second per million extensions), memory does not.",
-    )  # fmt: skip
-
-
 SCATTER_GATHER = register(
-    Rule(
-        id="ML-07",
-        name="Scatter-gather",
-        typology="scatter_gather",
-        description=(
-            "One account splits money over several intermediaries, each of which forwards nearly all of it to the "
-            "same collector within a short window."
-        ),
-        source=(
-            "indicators.md ML-07; AMLSim ScatterGatherTypology (IBM AMLSim, grade A: margin_ratio 0.1, scatter "
-            "before gather); k=3 and D=14 days engineering defaults (E; AMLSim uses 30 days)"
-        ),
-        params=(
-            Param("min_intermediaries", int, 3, "count", 2, 1000, "Distinct intermediaries that forward to the collector."),
-            Param("margin", float, 0.1, "fraction", 0.0, 0.9, "Largest share an intermediary may keep (forwards ≥ 1 − margin)."),
-            Param("window_days", float, 14.0, "days", 1, 366, "The whole pattern, first scatter to last gather."),
-            Param(
-                "max_pairs_per_account", int, 10_000, "count", 100, 100_000_000,
-                "Cost guard: an account with more (received, forwarded) transaction pairs than this within the "
-                "window is treated as a hub, not a mule, and skipped as intermediary.",
-            ),  # fmt: skip
-        ),
+    catalogued(
+        "ML-07",
         requires=_REQUIRES,
         func=_scatter_gather,
         partition="global",  # paths of several hops with a search budget over the whole graph
@@ -1535,24 +1509,8 @@ SCATTER_GATHER = register(
 )
 
 GATHER_SCATTER = register(
-    Rule(
-        id="ML-08",
-        name="Gather-scatter",
-        typology="gather_scatter",
-        description="A hub account gathers money from many senders and passes most of it on to many receivers.",
-        source="indicators.md ML-08; AMLSim GatherScatterTypology (IBM AMLSim, grade A); k=3, D=14 days, 80 % (E); value floor 0.25 x T (E, as ML-04 floors inflows; measured against small person-to-person flows on synthetic data); the gathering a burst, 3x the hub's usual count of senders as ML-05 (measured against utilities and landlords). Issue 15: card, merchant and payroll payments left out (as ML-05/06) and the outflow may exceed the inflow by 10 % (max_pass_through 1.1; was 1.0): the hub's own rent and transfers in the window pushed the outflow over the inflow; on the AMLworld-style generator (seed 0, 1,000 accounts x 90 days) recall 0.9 -> 1.0 at subject precision 1.0; 1.25 lowered precision to 0.95",
-        params=(
-            Param("min_counterparties", int, 3, "count", 2, 10_000, "Distinct senders, and distinct receivers, needed."),
-            Param("window_days", float, 14.0, "days", 1, 366, "Window from the first gathered payment."),
-            Param("min_pass_through", float, 0.8, "fraction", 0.05, 1.0, "Outflow in the window as a share of inflow."),
-            Param("max_pass_through", float, 1.1, "fraction", 1.0, 100.0,
-                  "Largest outflow as a share of inflow (the hub's own outgoings in the window add to it; AMLSim draws every amount afresh: 3)."),  # fmt: skip
-            Param("min_inflow_fraction", float, 0.25, "fraction of the reporting threshold", 0.0, 100.0,
-                  "Gathered value at least this × T (in T's currency; other currencies are not floored)."),  # fmt: skip
-            Param("min_ratio_to_typical", float, 3.0, "× the hub's usual count", 1.0, 1000.0,
-                  "Distinct senders at least this many times the hub's usual windowed count (as ML-05)."),  # fmt: skip
-            Param("baseline_days", float, 90.0, "days", 7, 3660, "Reference period for the usual count (as ML-05)."),
-        ),
+    catalogued(
+        "ML-08",
         requires=_REQUIRES,
         func=_gather_scatter,
         partition="global",  # paths of several hops with a search budget over the whole graph
@@ -1561,35 +1519,8 @@ GATHER_SCATTER = register(
 )
 
 CYCLE = register(
-    Rule(
-        id="ML-09",
-        name="Cycle (round-tripping)",
-        typology="cycle",
-        description="Money leaves an account and comes back to it through other accounts, hop after hop in time order.",
-        source=(
-            "indicators.md ML-09; AMLSim CycleTypology (IBM AMLSim, grade A); IBM AML simple cycle (C); "
-            "Lmax=6, D=30 days engineering defaults (E); at least 3 transactions, the first at least 0.1 x T in "
-            "T's currency (E, measured on synthetic data: small person-to-person payments close cycles by chance); no "
-            "hop larger than the one before (the same money going round). Issue 15: P lowered from 70 % to 30 % and "
-            "each hop at least 75 % of the one before (fees and cuts, not unrelated smaller payments): on the "
-            "AMLworld-style generator (seed 0, 1,000 accounts x 90 days, hops losing 1-20 % each) recall 0.5 -> 1.0; "
-            "P = 30 % without the hop bound gave subject precision 0.71 (chance cycles of supplier payments among "
-            "merchants, hops losing 15-60 %), with it 1.0; make_transactions recall unchanged at 1.0"
-        ),
-        params=(
-            Param("min_length", int, 3, "transactions", 2, 12, "Shortest cycle reported; 2 (A to B and back) is mostly loans repaid."),
-            Param("max_length", int, 6, "transactions", 2, 12, "Longest cycle searched (Lmax)."),
-            Param("window_days", float, 30.0, "days", 1, 366, "First to last transaction of a cycle (D)."),
-            Param("min_return", float, 0.3, "fraction", 0.05, 1.0, "Closing amount as a share of the first amount (P)."),
-            Param("min_amount_fraction", float, 0.1, "fraction of the reporting threshold", 0.0, 100.0,
-                  "The amount sent at least this × T (in T's currency; other currencies are not floored)."),  # fmt: skip
-            Param("max_hop_decrease", float, 0.25, "fraction", 0.0, 1.0,
-                  "Largest share of the previous hop's amount a hop may lose (fees, a cut kept by a member)."),  # fmt: skip
-            Param("time_order", int, 1, "flag", 0, 1,
-                  "1: hops in time order, amounts carried (the same money going round); 0: rings of accounts paying each "
-                  "other within the window in any order and any amounts (AMLSim draws both afresh; configs/amlsim.toml)."),  # fmt: skip
-            _budget(10_000_000),
-        ),
+    catalogued(
+        "ML-09",
         requires=_REQUIRES,
         func=_cycles_rule,
         partition="global",  # paths of several hops with a search budget over the whole graph
@@ -1598,23 +1529,8 @@ CYCLE = register(
 )
 
 BIPARTITE = register(
-    Rule(
-        id="ML-10",
-        name="Bipartite",
-        typology="bipartite",
-        description="A set of originators each paying most of the same set of beneficiaries within a window.",
-        source="indicators.md ML-10; AMLSim BipartiteTypology (IBM AMLSim, grade A); density 0.8 and D=30 days (E)",
-        params=(
-            Param("min_originators", int, 3, "count", 2, 1000, "Originators (m); the catalogue's 2 x 2 also matches ordinary invoice and P2P flows."),
-            Param("min_beneficiaries", int, 3, "count", 2, 1000, "Beneficiaries (n)."),
-            Param("min_density", float, 0.8, "fraction", 0.5, 1.0, "Paying pairs / (m × n)."),
-            Param("window_days", float, 30.0, "days", 1, 366, "Longest span of a pattern (windows start every D/2)."),
-            Param(
-                "max_degree", int, 20, "count", 2, 100_000,
-                "Cost guard: accounts with more distinct counterparties on one side within a window are not "
-                "considered as members (billers, payroll, merchants).",
-            ),  # fmt: skip
-        ),
+    catalogued(
+        "ML-10",
         requires=_REQUIRES,
         func=_bipartite,
         partition="global",  # paths of several hops with a search budget over the whole graph
@@ -1623,42 +1539,20 @@ BIPARTITE = register(
 )
 
 STACK = register(
-    Rule(
-        id="ML-11",
-        name="Stack (layered bipartite)",
-        typology="stack",
-        description="Three or more tiers of accounts, each tier paying nearly everyone in the next, value conserved.",
-        source="indicators.md ML-11; AMLSim StackTypology (IBM AMLSim, grade A); thresholds and D=30 days (E). Issue 15: value_tolerance 0.1 -> 1.0 (a layer at most double the one before): AMLworld and AMLSim draw every edge's amount afresh, so layers do not conserve value; on the AMLworld-style generator (seed 0, 1,000 accounts x 90 days) recall 0.1 -> 0.9 at subject precision 1.0 (0.5 gave 0.3); make_transactions recall and precision unchanged (1.0, 1.0); the layered density carries the detection",
-        params=(
-            Param("min_tiers", int, 3, "count", 3, _MAX_STACK_TIERS, "Tiers in the stack."),
-            Param("min_tier_size", int, 2, "count", 2, 1000, "Accounts per tier."),
-            Param("min_density", float, 0.8, "fraction", 0.5, 1.0, "Paying pairs between consecutive tiers / possible pairs."),
-            Param("value_tolerance", float, 1.0, "fraction", 0.0, 1.0,
-                  "Allowed change of value from one layer to the next (1: at most double, any fall; 0.1 for value carried)."),  # fmt: skip
-            Param("window_days", float, 30.0, "days", 1, 366, "Longest span of a pattern (windows start every D/2)."),
-            Param("max_degree", int, 20, "count", 2, 100_000, "Cost guard, as for ML-10."),
-        ),
+    catalogued(
+        "ML-11",
         requires=_REQUIRES,
         func=_stack,
         partition="global",  # paths of several hops with a search budget over the whole graph
         explain=_explain_stack,
     )
 )
+if max(p.high for p in STACK.params if p.name == "min_tiers") > _MAX_STACK_TIERS:  # the search grows at most this many
+    raise CatalogueError(f"catalogue.toml: rule ML-11, parameter min_tiers: high must be at most {_MAX_STACK_TIERS}")
 
 CHAIN = register(
-    Rule(
-        id="ML-12",
-        name="Layering chain",
-        typology="layering_chain",
-        description="A long path of quick hops, each passing on nearly all of the previous amount, across institutions or countries.",
-        source="indicators.md ML-12; FATF definition of layering (C); L=4, H=72 hours, d=10 % engineering defaults (E)",
-        params=(
-            Param("min_hops", int, 4, "transactions", 2, 50, "Shortest chain reported (L)."),
-            Param("max_hops", int, 12, "transactions", 2, 50, "Longest chain followed."),
-            Param("hop_hours", float, 72.0, "hours", 1, 24 * 90, "Largest gap between consecutive hops (H)."),
-            Param("max_hop_decrease", float, 0.1, "fraction", 0.0, 0.9, "Each hop moves at least (1 − d) of the previous."),
-            _budget(10_000_000),
-        ),
+    catalogued(
+        "ML-12",
         requires=_REQUIRES,
         func=_chains_rule,
         partition="global",  # paths of several hops with a search budget over the whole graph

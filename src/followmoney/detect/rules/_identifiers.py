@@ -18,7 +18,8 @@ import numpy as np
 import pandas as pd
 
 from followmoney.resolve import resolve
-from followmoney.detect.rules._registry import Param, Rule, RuleContext, register
+from followmoney.detect.rules.catalogue import catalogued
+from followmoney.detect.rules._registry import RuleContext, register
 from followmoney.detect.rules._rolling import make_findings, margin_score
 
 #: Weight of a shared identifier by kind (indicators.md ML-15: device/ID document > phone/e-mail > address).
@@ -120,13 +121,8 @@ def _explain_shared(facts, params, j) -> str:
 
 
 register(
-    Rule(
-        id="ML-15",
-        name="Identifier shared by several people",
-        typology="shared_identifier",
-        description="One phone, e-mail, address, device or document used by several otherwise distinct people.",
-        source="indicators.md ML-15; FinCEN FIN-2014-A008 / FIN-2020-A008 (B); K = 3 (E); kind weights device/ID > phone/e-mail > address",
-        params=(Param("min_people", int, 3, "people", 2, 10_000, "K: distinct persons on one identifier."),),
+    catalogued(
+        "ML-15",
         requires=("txn_id",),
         func=_shared,
         partition="global",  # identifier groups across parties and accounts
@@ -231,18 +227,8 @@ def _explain_controller_contacts(facts, params, j) -> str:
 
 
 register(
-    Rule(
-        id="HT-11",
-        name="Shared contact details paying one account",
-        typology="human_trafficking",
-        description="Apparently unrelated people share a phone, e-mail or address and pay the same account, often the controller's.",
-        source="indicators.md HT-11 (a); FinCEN FIN-2020-A008 (B): unrelated customers with the same address/phone paying the same beneficiary; K = 3 (E); payers count when most of their outgoing money goes there (AUSTRAC 2022: victims hand over most or all of it; E)",
-        params=(
-            Param("min_people", int, 3, "people", 2, 10_000, "K: distinct persons on one identifier."),
-            Param("min_payers", int, 2, "people", 2, 10_000, "Of them, how many pay the same account."),
-            Param("min_payer_share", float, 0.5, "fraction of what the payer pays out", 0.0, 1.0,
-                  "A payer counts when at least this share of its outgoing money goes to that account (E)."),  # fmt: skip
-        ),
+    catalogued(
+        "HT-11",
         requires=("to_account",),
         func=_controller_contacts,
         partition="global",  # identifier groups across parties and accounts

@@ -15,7 +15,8 @@ import re
 
 import pandas as pd
 
-from followmoney.detect.rules._registry import Param, Rule, RuleContext, WholeStat, register, whole
+from followmoney.detect.rules.catalogue import catalogued
+from followmoney.detect.rules._registry import RuleContext, WholeStat, register, whole
 from followmoney.core.units import DAY_US
 from followmoney.detect.rules._rolling import make_findings, margin_score
 from followmoney.core._timeline import episodes
@@ -140,32 +141,14 @@ def _explain(category: str):
     return explain
 
 
-#: Rule-specific parameters and episode filter
-_EXTRA = {
-    "HT-03": (
-        (Param("min_passengers", int, 2, "people", 1, 1000,
-               "Where tickets carry passenger names (description 'PAX <name>'), distinct passengers needed in the window."),),  # fmt: skip
-        _several_passengers,
-    ),
-}
+#: Episode filter of the rules that have one (their extra parameters are in the catalogue)
+_REFINE = {"HT-03": _several_passengers}
 
-for rule_id, category, name, n, d, src in (
-    ("HT-01", "ads", "Spending on advertising / escort sites", 5, 30.0, "indicators.md HT-01; FINTRAC 2016 (B); FinCEN 2014/2020 (B); AUSTRAC 2022 (B); N = 5 in 30 days (E)"),
-    ("HT-02", "lodging", "Frequent short stays in lodging", 5, 7.0, "indicators.md HT-02 (b); Gowling WLG 2016 (B): 4–5 stays a week unreasonable (the upper figure: 4 also flags business travellers on synthetic data); AUSTRAC 2022 (B)"),
-    ("HT-03", "travel", "Travel bought for several people", 5, 14.0, "indicators.md HT-03; FINTRAC 2016 (B); AUSTRAC 2022 (B); the catalogue's N_t = 3 in 14 days (E) also flags ordinary travellers, 5 in 14 days measured on synthetic data; >= 2 passenger names where the data name passengers (catalogue)"),
-):
-    extra_params, refine = _EXTRA.get(rule_id, ((), None))
+for rule_id, category in (("HT-01", "ads"), ("HT-02", "lodging"), ("HT-03", "travel")):
+    refine = _REFINE.get(rule_id)
     register(
-        Rule(
-            id=rule_id,
-            name=name,
-            typology="human_trafficking",
-            description=f"Repeated {_WHAT[category][0]} (merchant category code or merchant words).",
-            source=src,
-            params=(
-                Param("min_payments", int, n, "count", 1, 10_000, "Payments in the category within the window."),
-                Param("window_days", float, d, "days", 1, 366, "Sliding window."),
-            ) + extra_params,
+        catalogued(
+            rule_id,
             requires=("from_account", "amount_cents"),
             func=_spend_rule(category, refine),
             # episodes per paying account; HT-03: whether any ticket names passengers is a whole-data statistic

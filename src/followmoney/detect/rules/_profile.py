@@ -13,7 +13,8 @@ import logging
 import numpy as np
 import pandas as pd
 
-from followmoney.detect.rules._registry import Param, Rule, RuleContext, register
+from followmoney.detect.rules.catalogue import catalogued
+from followmoney.detect.rules._registry import RuleContext, register
 from followmoney.core.units import DAY_US, MONEY_SCALE, money_text, to_scaled
 from followmoney.core._timeline import KeyedSeries, codes_for, runs
 from followmoney.detect.rules._rolling import make_findings, margin_score, threshold_cents
@@ -94,18 +95,8 @@ def _explain_dormant(facts, params, j) -> str:
 
 
 register(
-    Rule(
-        id="ML-14",
-        name="Dormant account wakes up",
-        typology="dormant_then_active",
-        description="No activity for months, then large flows within days.",
-        source="indicators.md ML-14; Viet Nam Decree 19/2023 (6 months inactivity then a large day, B); 10× (E)",
-        params=(
-            Param("dormant_days", float, 180.0, "days", 30, 3650, "G: days without any transaction."),
-            Param("active_days", float, 7.0, "days", 1, 90, "Window after waking up."),
-            Param("multiple", float, 10.0, "× pre-dormancy monthly volume", 1.0, 1e6, "Jump against the old monthly volume."),
-            Param("threshold_fraction", float, 1.0, "fraction of the reporting threshold", 0.01, 100.0, "Or a volume of at least this × T."),
-        ),
+    catalogued(
+        "ML-14",
         requires=("amount_cents",),
         func=_dormant,
         partition="account",  # each account's own activity history
@@ -154,19 +145,8 @@ def _explain_secondary(facts, params, j) -> str:
 
 
 register(
-    Rule(
-        id="ML-17",
-        name="Just below a secondary threshold",
-        typology="structuring",
-        description="Repeated transfers kept just below a record-keeping or wire-reporting level.",
-        source="indicators.md ML-17; FFIEC manual: USD 3,000 funds-transfer record-keeping (A); NZ international funds transfer report NZD 1,000 (A); FinCEN 2014/2020 (B): the customer steers clear of the level, measured as few transfers just above it (E)",
-        params=(
-            Param("band_fraction", float, 0.85, "fraction of the secondary threshold", 0.5, 0.99, "Band [f·T2, T2)."),
-            Param("min_transactions", int, 3, "count", 2, 1000, "Transfers in the band within the window."),
-            Param("window_days", float, 7.0, "days", 1, 366, "Sliding window."),
-            Param("max_above_ratio", float, 0.25, "transfers above per transfer below", 0.0, 1000.0,
-                  "Avoidance: transfers in the band of the same width just above T2, per transfer in the band, over the whole data (E; followmoney: businesses whose payments merely spread across T2 are not avoiding it)."),  # fmt: skip
-        ),
+    catalogued(
+        "ML-17",
         requires=("from_account", "amount_cents"),
         func=_secondary,
         partition="account",  # episodes and above/below counts per sending account
@@ -216,18 +196,8 @@ def _explain_velocity(facts, params, j) -> str:
 
 
 register(
-    Rule(
-        id="ML-18",
-        name="Velocity spike",
-        typology="velocity_spike",
-        description="Many more transactions in a week than the account's own recent rate.",
-        source="indicators.md ML-18 (generic; the catalogue's ratio 5× the trailing 90 days, E, also flags ordinary busy weeks; 8× measured on synthetic data)",
-        params=(
-            Param("window_days", float, 7.0, "days", 1, 90, "Recent window."),
-            Param("baseline_days", float, 90.0, "days", 7, 730, "Trailing baseline before the window."),
-            Param("ratio", float, 8.0, "× baseline rate", 1.5, 1000.0, "Recent count against the baseline rate."),
-            Param("min_transactions", int, 10, "count", 2, 100_000, "Smallest recent count assessed."),
-        ),
+    catalogued(
+        "ML-18",
         requires=("amount_cents",),
         func=_velocity,
         partition="account",  # each account's own activity history
@@ -276,18 +246,8 @@ def _explain_round(facts, params, j) -> str:
 
 
 register(
-    Rule(
-        id="ML-20",
-        name="Round-amount bias",
-        typology="round_amounts",
-        description="Most of an account's transactions are round amounts.",
-        source="indicators.md ML-20; AMLSim demo uses 50 % rounded (A); the catalogue's 70 % of ≥ 10 in 30 days (E) is reached by chance by businesses that round four invoices in ten, so 80 % (measured on synthetic data). Context rule: low weight",
-        params=(
-            Param("unit", float, 100.0, "currency units", 1, 1e9, "Round means a whole multiple of this."),
-            Param("min_share", float, 0.8, "fraction", 0.3, 1.0, "Share of round amounts (catalogue 0.7)."),
-            Param("min_transactions", int, 10, "count", 3, 100_000, "Transactions needed in the window."),
-            Param("window_days", float, 30.0, "days", 1, 366, "Sliding window."),
-        ),
+    catalogued(
+        "ML-20",
         requires=("amount_cents",),
         func=_round_amounts,
         partition="account",  # each account's own activity history
@@ -335,22 +295,8 @@ def _explain_one_off(facts, params, j) -> str:
 
 
 register(
-    Rule(
-        id="HT-08",
-        name="Many one-off payers in service-price ranges",
-        typology="human_trafficking",
-        description="Many person-to-person credits from different, mostly one-off payers in the range typical of paid sexual services.",
-        source="indicators.md HT-08; AUSTRAC 2022 (B): AUD 100–800, average about 250; N = 10, K = 6, median 150–350 (E). Amounts are in the jurisdiction's currency: AUSTRAC's are AUD, set them for other currencies. Payer sex is never used",
-        params=(
-            Param("band_low", float, 100.0, "currency units", 0, 1e9, "L: smallest payment counted."),
-            Param("band_high", float, 800.0, "currency units", 0, 1e9, "U: largest payment counted."),
-            Param("min_payments", int, 10, "count", 2, 100_000, "N: payments in the band within the window."),
-            Param("min_payers", int, 6, "count", 2, 100_000, "K: distinct payers among them."),
-            Param("min_one_off_share", float, 0.6, "fraction", 0.0, 1.0, "Share of payers who paid once."),
-            Param("median_low", float, 150.0, "currency units", 0, 1e9, "M1: median payment at least."),
-            Param("median_high", float, 350.0, "currency units", 0, 1e9, "M2: median payment at most."),
-            Param("window_days", float, 30.0, "days", 1, 366, "Sliding window."),
-        ),
+    catalogued(
+        "HT-08",
         requires=("to_account", "sender", "amount_cents"),
         func=_one_off_payers,
         partition="account",  # episodes per receiving account; payers from its own rows

@@ -1,4 +1,37 @@
-"""Rule registry: each typology rule is data (id, parameters, source) plus a vectorised function."""
+"""Rule registry: each typology rule is data (id, text, parameters) plus a vectorised function.
+
+A rule reaches :data:`REGISTRY` in one of two ways.
+
+* **followmoney's own rules**: the data is the rule catalogue, ``catalogue.toml`` next
+  to this module (name, typology, description, source, and each parameter's kind,
+  default, unit, range and meaning). The rule module keeps only the code and binds it
+  to the entry by id with :func:`followmoney.detect.rules.catalogue.catalogued`::
+
+      register(catalogued("ML-05", func=..., explain=..., requires=("to_account", "sender"), partition="account"))
+
+  Code without a catalogue entry, or an entry without code, fails the import of
+  :mod:`followmoney.detect.rules` with a :class:`~followmoney.exceptions.CatalogueError`
+  naming the id. ``docs/rules.md`` is generated from the catalogue (``make docs``).
+* **your own rules**: pass the text and parameters in Python, as a :class:`Rule` with
+  :class:`Param` declarations, to :func:`register`; no catalogue entry is needed (check
+  it with :func:`followmoney.testing.check_rule`).
+
+Examples
+--------
+>>> import pandas as pd
+>>> mine = Rule(
+...     id="XX-01", name="Large transfer", typology="large_transfer",
+...     description="A single transfer of at least the amount.", source="in-house rule",
+...     params=(Param("min_amount_cents", int, 1_000_000, "cents", 1, None, "Smallest amount."),),
+...     requires=("amount_cents",),
+...     func=lambda frame, ctx: pd.DataFrame(),
+...     explain=lambda facts, params, j: f"Transfer of at least {params['min_amount_cents']} cents.",
+... )
+>>> mine.resolve_params({"min_amount_cents": 0})
+Traceback (most recent call last):
+...
+followmoney.exceptions.ParameterError: XX-01: parameter min_amount_cents=0 outside [1, None] (cents)
+"""
 
 from __future__ import annotations
 
@@ -212,7 +245,25 @@ REGISTRY: dict[str, Rule] = {}
 
 
 def register(rule: Rule) -> Rule:
-    """Add ``rule`` to :data:`REGISTRY` (ids are unique; re-importing a rule module replaces its rules)."""
+    """Add ``rule`` to :data:`REGISTRY` (ids are unique; re-importing a rule module replaces its rules).
+
+    Parameters
+    ----------
+    rule : Rule
+        A rule of your own, its text and :class:`Param` declarations given in Python;
+        or one of followmoney's, built from its catalogue entry by
+        :func:`followmoney.detect.rules.catalogue.catalogued`.
+
+    Returns
+    -------
+    Rule
+        ``rule``.
+
+    Raises
+    ------
+    ValueError
+        If another rule with a different name or source has the id.
+    """
     known = REGISTRY.get(rule.id)
     if known is not None and (known.name, known.source) != (rule.name, rule.source):
         raise ValueError(f"rule id {rule.id} registered twice with different definitions")

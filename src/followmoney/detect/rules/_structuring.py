@@ -18,7 +18,8 @@ from decimal import Decimal
 import numpy as np
 import pandas as pd
 
-from followmoney.detect.rules._registry import Param, Rule, RuleContext, register
+from followmoney.detect.rules.catalogue import catalogued
+from followmoney.detect.rules._registry import RuleContext, register
 from followmoney.core.units import DAY_US
 from followmoney.detect.rules._rolling import threshold_cents
 from followmoney.core._timeline import episodes
@@ -68,20 +69,8 @@ def _explain(facts: dict, params: dict, j) -> str:
 
 
 STRUCTURING = register(
-    Rule(
-        id="ML-01",
-        name="Structuring below the cash reporting threshold",
-        typology="structuring",
-        description="Repeated cash transactions each just below the jurisdiction's reporting threshold.",
-        source=(
-            "indicators.md ML-01 (b); FinCEN advisories FIN-2014-A008 and FIN-2020-A008 (deposits kept below "
-            "reporting thresholds); 31 CFR 1010.313; AML/CTF Act 2006 s142; threshold from the jurisdiction table"
-        ),
-        params=(
-            Param("band_fraction", float, 0.8, "fraction of threshold", 0.5, 0.99, "Lower edge θ of the band [θ·T, T)."),
-            Param("min_transactions", int, 3, "count", 2, 1000, "Cash transactions in the band needed within the window."),
-            Param("window_days", float, 7.0, "days", 1, 366, "Length of the sliding window."),
-        ),
+    catalogued(
+        "ML-01",
         requires=("channel", "amount_cents", "currency"),
         func=_structuring,
         partition="account",  # episodes per depositing / withdrawing account, no whole-data statistic
