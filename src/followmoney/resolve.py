@@ -49,7 +49,6 @@ import json
 from collections import defaultdict
 from dataclasses import dataclass
 from itertools import combinations
-from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -213,11 +212,6 @@ class ResolverSettings(Settings):
     max_group_comparisons: int = setting(10_000, ge=1)
 
     _EVIDENCE = ("birth_date", "email", "phone", "counterparty", "address", "nationality", "country")
-
-    @classmethod
-    def from_toml(cls, text_or_path: str | Path) -> ResolverSettings:
-        """Read settings from TOML text or a ``.toml`` file (see :meth:`Settings.from_toml`)."""
-        return super().from_toml(text_or_path)
 
     def to_json(self) -> str:
         """Compact JSON of :meth:`to_dict`, sorted keys (stored in result metadata)."""
