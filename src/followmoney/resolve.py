@@ -46,11 +46,9 @@ Examples
 from __future__ import annotations
 
 import json
-import tomllib
 from collections import defaultdict
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass
 from itertools import combinations
-from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -59,6 +57,7 @@ from followmoney import normalize as nz
 from followmoney.core.bundle import Bundle
 from followmoney.core.ids import stable_id
 from followmoney.core.schema import _f
+from followmoney.core.settings import Settings, setting
 
 __all__ = [
     "ResolverSettings",
@@ -125,52 +124,54 @@ SHARED_IDENTIFIERS_SCHEMA = pa.schema(
 
 # --------------------------------------------------------------------------- settings
 @dataclass
-class ResolverSettings:
+class ResolverSettings(Settings):
     """Settings of :func:`resolve`: a plain, serialisable model of the resolver.
 
-    Round-trips through :meth:`to_dict` / :meth:`from_dict` and :meth:`to_toml` /
-    :meth:`from_toml`, and is stored with every result (schema metadata), so a run can
-    be repeated and two runs compared.
+    A :class:`~followmoney.core.settings.Settings`: round-trips through :meth:`to_dict`
+    / :meth:`from_dict` and :meth:`to_toml` / :meth:`from_toml`, and is stored with every
+    result (schema metadata), so a run can be repeated and two runs compared. An unknown
+    key, or a value out of its range, is a :class:`~followmoney.exceptions.ConfigError`
+    (a :class:`ValueError`) naming the setting.
 
     Parameters
     ----------
-    strong_kinds : tuple of str, default ("passport", "national_id", "tax_id", "id_document")
+    strong_kinds : tuple of str
         ``identifiers.kind`` values whose equal (normalised, non-placeholder) numbers
         link two mentions deterministically.
-    link_held_accounts : bool, default True
+    link_held_accounts : bool
         Mentions holding the same account (``party_accounts`` roles in
         ``account_roles``) are linked deterministically when their names agree (joint
         accounts have several holders).
-    account_roles : tuple of str, default ("holder",)
-    exclusive_kinds : tuple of str, default ("national_id", "tax_id")
+    account_roles : tuple of str
+    exclusive_kinds : tuple of str
         Identifier kinds a person or entity has one number of, per scheme
         (``EID:...``): two different numbers block a merge.
-    exclusive_schemes : tuple of str, default ("INC",)
+    exclusive_schemes : tuple of str
         Schemes of ``id_document`` values that are one per subject, like national ids:
         ``INC`` is a company's registration (incorporation) number, so two companies
         with the same trade name and different registration numbers are never merged
         (case BR-31).
-    strong_name_min : float, default 0.5
+    strong_name_min : float
         Strong links between mentions whose names score below this are not merged but
         listed for review. Mentions without a name are linked.
-    name_threshold : float, default 0.85
+    name_threshold : float
         Least name similarity for a fuzzy link (0..1).
-    min_name_tokens : int, default 2
+    min_name_tokens : int
         Least tokens of a person's name for a fuzzy link (a surname alone never links).
     corroboration : dict of str to float
         Points per kind of shared evidence: ``birth_date``, ``email``, ``phone``,
         ``counterparty`` (both transacted with the same cluster or account),
         ``address``, ``nationality``, ``country``.
-    min_corroboration : float, default 1.0
+    min_corroboration : float
         Least points for a fuzzy link. Name matches with fewer points are listed for
         review.
-    max_block_size : int, default 50
+    max_block_size : int
         Blocking keys shared by more clusters than this are skipped (counted in
         ``Resolution.stats["blocks_skipped"]``).
-    max_identifier_group : int, default 500
+    max_identifier_group : int
         Strong identifier values carried by more mentions than this are treated as
         junk (e.g. a bank's own number on every customer) and not linked on.
-    max_group_comparisons : int, default 10000
+    max_group_comparisons : int
         Largest complete-linkage check (pairs of strong clusters) before a fuzzy join
         is refused.
 
@@ -179,17 +180,21 @@ class ResolverSettings:
     >>> s = ResolverSettings(name_threshold=0.9)
     >>> ResolverSettings.from_toml(s.to_toml()) == s
     True
+    >>> ResolverSettings(name_threshold=1.5)
+    Traceback (most recent call last):
+    ...
+    followmoney.exceptions.ConfigError: ResolverSettings.name_threshold must be a number in [0.0, 1.0], got 1.5
     """
 
-    strong_kinds: tuple[str, ...] = ("passport", "national_id", "tax_id", "id_document")
-    link_held_accounts: bool = True
-    account_roles: tuple[str, ...] = ("holder",)
-    exclusive_kinds: tuple[str, ...] = ("national_id", "tax_id")
-    exclusive_schemes: tuple[str, ...] = ("INC",)
-    strong_name_min: float = 0.5
-    name_threshold: float = 0.85
-    min_name_tokens: int = 2
-    corroboration: dict[str, float] = field(
+    strong_kinds: tuple[str, ...] = setting(("passport", "national_id", "tax_id", "id_document"))
+    link_held_accounts: bool = setting(True)
+    account_roles: tuple[str, ...] = setting(("holder",))
+    exclusive_kinds: tuple[str, ...] = setting(("national_id", "tax_id"))
+    exclusive_schemes: tuple[str, ...] = setting(("INC",))
+    strong_name_min: float = setting(0.5, ge=0.0, le=1.0)
+    name_threshold: float = setting(0.85, ge=0.0, le=1.0)
+    min_name_tokens: int = setting(2, ge=1)
+    corroboration: dict[str, float] = setting(
         default_factory=lambda: {
             "birth_date": 1.0,
             "email": 1.0,
@@ -198,65 +203,15 @@ class ResolverSettings:
             "address": 0.5,
             "nationality": 0.25,
             "country": 0.25,
-        }
+        },
+        keys=("birth_date", "email", "phone", "counterparty", "address", "nationality", "country"),
     )
-    min_corroboration: float = 1.0
-    max_block_size: int = 50
-    max_identifier_group: int = 500
-    max_group_comparisons: int = 10_000
+    min_corroboration: float = setting(1.0)
+    max_block_size: int = setting(50, ge=1)
+    max_identifier_group: int = setting(500, ge=1)
+    max_group_comparisons: int = setting(10_000, ge=1)
 
     _EVIDENCE = ("birth_date", "email", "phone", "counterparty", "address", "nationality", "country")
-
-    def __post_init__(self) -> None:
-        for name in ("strong_kinds", "account_roles", "exclusive_kinds", "exclusive_schemes"):
-            setattr(self, name, tuple(getattr(self, name)))
-        self.corroboration = {str(k): float(v) for k, v in dict(self.corroboration).items()}
-        for name in ("strong_name_min", "name_threshold"):
-            v = getattr(self, name)
-            if not 0.0 <= float(v) <= 1.0:
-                raise ValueError(f"ResolverSettings.{name} must be within 0..1")
-        unknown = set(self.corroboration) - set(self._EVIDENCE)
-        if unknown:
-            raise ValueError(f"ResolverSettings.corroboration: unknown evidence {sorted(unknown)}; known: {list(self._EVIDENCE)}")
-        for name in ("min_name_tokens", "max_block_size", "max_identifier_group", "max_group_comparisons"):
-            if int(getattr(self, name)) < 1:
-                raise ValueError(f"ResolverSettings.{name} must be at least 1")
-
-    def to_dict(self) -> dict:
-        """Plain dict (lists for tuples) that :meth:`from_dict` turns back into equal settings."""
-        d = asdict(self)
-        for k, v in d.items():
-            if isinstance(v, tuple):
-                d[k] = list(v)
-        return d
-
-    @classmethod
-    def from_dict(cls, data: dict) -> ResolverSettings:
-        """Build from a dict shaped like :meth:`to_dict`.
-
-        Raises
-        ------
-        ValueError
-            On an unknown key or a value out of range.
-        """
-        known = {f.name for f in fields(cls)}
-        unknown = set(data) - known
-        if unknown:
-            raise ValueError(f"ResolverSettings: unknown key(s) {sorted(unknown)}")
-        return cls(**data)
-
-    def to_toml(self) -> str:
-        """TOML text of :meth:`to_dict`."""
-        import tomli_w
-
-        return tomli_w.dumps(self.to_dict())
-
-    @classmethod
-    def from_toml(cls, text_or_path: str | Path) -> ResolverSettings:
-        """Read settings from TOML text or a ``.toml`` file."""
-        if isinstance(text_or_path, Path) or (isinstance(text_or_path, str) and text_or_path.endswith(".toml")):
-            text_or_path = Path(text_or_path).read_text("utf-8")
-        return cls.from_dict(tomllib.loads(text_or_path))
 
     def to_json(self) -> str:
         """Compact JSON of :meth:`to_dict`, sorted keys (stored in result metadata)."""

@@ -32,13 +32,14 @@ import contextvars
 import csv
 import re
 import tomllib
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from functools import cache
 from importlib.resources import files
 from pathlib import Path
 
+from followmoney.core.settings import Settings, closest, setting
 from followmoney.exceptions import ConfigError
 
 __all__ = ["Config", "Jurisdiction", "config", "get_config", "jurisdictions", "country_lists", "ConfigError"]
@@ -118,48 +119,71 @@ def country_lists() -> dict[str, dict]:
 
 
 @dataclass(frozen=True)
-class Config:
+class Config(Settings):
     """Run configuration.
+
+    A :class:`~followmoney.core.settings.Settings`: keys are checked (an unknown one is
+    a :class:`ConfigError` suggesting the closest known one), and it round-trips through
+    :meth:`to_dict` / :meth:`from_dict` and :meth:`to_toml` / :meth:`from_toml`.
 
     Parameters
     ----------
-    jurisdiction : str, default "US"
+    jurisdiction : str
         Key of :func:`jurisdictions`.
-    rules : dict of str to dict, default {}
+    rules : dict of str to dict
         Parameter overrides per rule id, e.g. ``{"ML-05": {"min_senders": 8}}``;
         validated by each rule against its declared constraints when it runs.
-    disabled_rules : tuple of str, default ()
+    disabled_rules : tuple of str
         Rule ids not to run.
-    country_lists : dict of str to list of str, default {}
+    country_lists : dict of str to list of str
         Overrides of the bundled country lists (see :func:`country_lists`), e.g.
         ``{"ht_source": ["NG", "VN"]}``.
-    fx_rates : dict or str, default {}
+    fx_rates : dict or str
         Exchange rates the cash rules use to compare cash in other currencies with the
         jurisdiction's threshold: per ISO 4217 code, a list of ``{from = date, rate =
         "0.2723"}`` (units of the jurisdiction's currency per one unit of that currency,
         valid from ``from`` until the next entry), or the path of a CSV file with
         columns ``currency,from,rate``. Without a rate for its date, foreign cash is
-        counted and reported as not compared with the threshold.
+        counted and reported as not compared with the threshold. A table is kept as
+        text (``{"from": "2024-01-01", "rate": "0.2723"}``), exactly as
+        :meth:`to_dict` writes it.
 
     Raises
     ------
     ConfigError
-        On an unknown jurisdiction, or a rate table that cannot be read.
+        On an unknown jurisdiction, a value of the wrong type, or a rate table that
+        cannot be read.
+
+    Examples
+    --------
+    >>> cfg = Config(jurisdiction="AU", disabled_rules=["ML-05"])
+    >>> cfg.disabled_rules
+    ('ML-05',)
+    >>> Config.from_toml(cfg.to_toml()) == cfg
+    True
+    >>> Config.from_dict({"jursdiction": "AU"})
+    Traceback (most recent call last):
+    ...
+    followmoney.exceptions.ConfigError: config: unknown key 'jursdiction'; did you mean 'jurisdiction'?; known: ...
     """
 
-    jurisdiction: str = "US"
-    rules: dict = field(default_factory=dict)
-    disabled_rules: tuple = ()
-    country_lists: dict = field(default_factory=dict)
-    fx_rates: dict | str = field(default_factory=dict)
+    jurisdiction: str = setting("US")
+    rules: dict[str, dict] = setting(default_factory=dict)
+    disabled_rules: tuple[str, ...] = setting(())
+    country_lists: dict[str, list[str]] = setting(default_factory=dict)
+    fx_rates: dict | str = setting(default_factory=dict)
 
-    def __post_init__(self) -> None:
+    def _validate(self) -> None:
         if self.jurisdiction not in jurisdictions():
             raise ConfigError(
-                f"unknown jurisdiction {self.jurisdiction!r}; known: {', '.join(sorted(jurisdictions()))}"
+                f"unknown jurisdiction {self.jurisdiction!r}{closest(self.jurisdiction, jurisdictions())}; "
+                f"known: {', '.join(sorted(jurisdictions()))}"
             )
-        object.__setattr__(self, "disabled_rules", tuple(self.disabled_rules))
         self.rate_table()  # a bad rate table fails here, with its place, not in the middle of a run
+        if isinstance(self.fx_rates, dict):  # as text, the shape to_dict writes: round trips are exact
+            canon = {c: [{k: str(v) for k, v in e.items()} for e in (es if isinstance(es, list) else [es])]
+                     for c, es in self.fx_rates.items()}  # fmt: skip
+            object.__setattr__(self, "fx_rates", canon)
 
     def rate_table(self) -> dict[str, list[tuple[date, Decimal]]]:
         """``fx_rates`` as {currency: [(valid from, rate), ...] sorted by date}.
@@ -231,8 +255,8 @@ class Config:
         return dict(self.rules.get(rule_id, {}))
 
     @classmethod
-    def from_toml(cls, path: str | Path) -> Config:
-        """Load a configuration file.
+    def from_toml(cls, text_or_path: str | Path) -> Config:
+        """Load a configuration file (a :class:`~pathlib.Path` or a name ending in ``.toml``) or TOML text.
 
         The file has top-level ``jurisdiction`` and ``disabled_rules`` keys, one
         ``[rules."ML-05"]`` table per rule to override, and optionally a
@@ -243,34 +267,18 @@ class Config:
         ConfigError
             Naming the file on a TOML syntax error or an unknown key.
         """
-        path = Path(path)
-        try:
-            data = tomllib.loads(path.read_text("utf-8"))
-        except (OSError, tomllib.TOMLDecodeError) as exc:
-            raise ConfigError(f"{path}: {exc}") from exc
-        return cls.from_dict(data, origin=str(path))
+        return super().from_toml(text_or_path)
 
     @classmethod
-    def from_dict(cls, data: dict, origin: str = "config") -> Config:
+    def from_dict(cls, data, origin: str | None = "config") -> Config:
         """Build from a plain dict (the shape of the TOML file).
 
         Raises
         ------
         ConfigError
-            On unknown keys.
+            On an unknown key (naming the closest known one) or a bad value.
         """
-        unknown = set(data) - {"jurisdiction", "rules", "disabled_rules", "country_lists", "fx_rates"}
-        if unknown:
-            raise ConfigError(f"{origin}: unknown key(s) {sorted(unknown)}")
-        return cls(**data)
-
-    def to_dict(self) -> dict:
-        """Plain dict that :meth:`from_dict` turns back into an equal Config."""
-        d = asdict(self)
-        d["disabled_rules"] = list(d["disabled_rules"])
-        if isinstance(d["fx_rates"], dict):  # dates and decimals as text: the dict goes into summary.json
-            d["fx_rates"] = {c: [{k: str(v) for k, v in e.items()} for e in (es if isinstance(es, list) else [es])] for c, es in d["fx_rates"].items()}
-        return d
+        return super().from_dict(data, origin=origin)
 
 
 _current: contextvars.ContextVar[Config] = contextvars.ContextVar("followmoney_config", default=Config())
@@ -298,10 +306,7 @@ def config(cfg: Config | None = None, **changes):
         On an unknown field or jurisdiction.
     """
     base = cfg if cfg is not None else get_config()
-    try:
-        new = replace(base, **changes)
-    except TypeError as exc:
-        raise ConfigError(str(exc)) from exc
+    new = base.replace(**changes)
     token = _current.set(new)
     try:
         yield new

@@ -93,7 +93,7 @@ from __future__ import annotations
 import logging
 import os
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from decimal import Decimal
 
 import numpy as np
@@ -101,7 +101,9 @@ import pandas as pd
 import pyarrow as pa
 
 from followmoney.core._timeline import KeyedRanks, distinct_in_window, expand, search, window_end, window_start
+from followmoney.core.settings import Settings, setting
 from followmoney.core.units import MONEY_SCALE
+from followmoney.exceptions import ConfigError
 
 __all__ = [
     "FEATURES",
@@ -124,40 +126,45 @@ _DAY_US = 24 * _HOUR_US
 
 
 @dataclass(frozen=True)
-class FeatureSettings:
+class FeatureSettings(Settings):
     """Parameters of the feature pipeline; saved with every trained model.
+
+    A :class:`~followmoney.core.settings.Settings`: the ranges below are declared on the
+    fields, and it round-trips through :meth:`to_dict` / :meth:`from_dict` (the form a
+    model file keeps) and :meth:`to_toml` / :meth:`from_toml`.
 
     Parameters
     ----------
-    window_hours : float, default 240.0
+    window_hours : float
         Trailing window ``W`` of the account statistics, fans and neighbourhood
         aggregates, in hours (> 0). Default 10 days.
-    short_window_hours : float, default 24.0
+    short_window_hours : float
         Window of ``*_count_short`` (velocity), in hours (> 0).
-    pattern_window_hours : float, default 480.0
+    pattern_window_hours : float
         Window of the multi-hop patterns (scatter-gather, cycles, participation),
         in hours (> 0). Default 20 days.
-    max_cycle_length : int, default 5
+    max_cycle_length : int
         Longest temporal cycle counted, in transactions (2..8).
-    max_branch : int, default 16
+    max_branch : int
         Most recent incoming transactions followed per transaction when building
         two-hop paths, and earliest outgoing transactions followed per path when
         extending paths to cycles (1..1024): bounds the work on hub accounts.
-    max_paths : int, default 5_000_000
-        Most paths of one length kept while searching cycles (>= 1000); beyond it
+    max_paths : int
+        Most paths of one length kept while searching cycles (1000..10**9); beyond it
         the longer cycles are not searched (a warning is logged with counts only).
-    night_hours : tuple of int, default (0, 6)
+    night_hours : tuple of int
         Local clock hours ``[start, end)`` counted as night-time (0..24).
-    round_unit : str, default "100"
+    round_unit : str
         An amount is *round* when it is a whole multiple of this many currency
         units (a decimal string, > 0).
-    cash_channels : tuple of str, default ("cash_deposit", "cash_withdrawal", "atm")
+    cash_channels : tuple of str
         Channels counted as cash.
 
     Raises
     ------
-    ValueError
-        Naming the parameter and the accepted range when a value is out of range.
+    ConfigError
+        (a :class:`ValueError`) naming the parameter, the value and the accepted range
+        when a value is out of range, or an unknown key.
 
     Examples
     --------
@@ -167,62 +174,26 @@ class FeatureSettings:
     >>> FeatureSettings(max_cycle_length=1)
     Traceback (most recent call last):
     ...
-    ValueError: max_cycle_length must be an int in [2, 8], got 1
+    followmoney.exceptions.ConfigError: FeatureSettings.max_cycle_length must be an int in [2, 8], got 1
     """
 
-    window_hours: float = 240.0
-    short_window_hours: float = 24.0
-    pattern_window_hours: float = 480.0
-    max_cycle_length: int = 5
-    max_branch: int = 16
-    max_paths: int = 5_000_000
-    night_hours: tuple = (0, 6)
-    round_unit: str = "100"
-    cash_channels: tuple = ("cash_deposit", "cash_withdrawal", "atm")
+    window_hours: float = setting(240.0, gt=0)
+    short_window_hours: float = setting(24.0, gt=0)
+    pattern_window_hours: float = setting(480.0, gt=0)
+    max_cycle_length: int = setting(5, ge=2, le=8)
+    max_branch: int = setting(16, ge=1, le=1024)
+    max_paths: int = setting(5_000_000, ge=1000, le=10**9)
+    night_hours: tuple[int, int] = setting((0, 6), items=dict(ge=0, le=24))
+    round_unit: str = setting("100")
+    cash_channels: tuple[str, ...] = setting(("cash_deposit", "cash_withdrawal", "atm"))
 
-    def __post_init__(self) -> None:
-        for name in ("window_hours", "short_window_hours", "pattern_window_hours"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0:
-                raise ValueError(f"{name} must be a number of hours > 0, got {v!r}")
-        for name, lo, hi in (("max_cycle_length", 2, 8), ("max_branch", 1, 1024), ("max_paths", 1000, 10**9)):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or not lo <= v <= hi:
-                raise ValueError(f"{name} must be an int in [{lo}, {hi}], got {v!r}")
-        nh = tuple(self.night_hours)
-        if len(nh) != 2 or not all(isinstance(h, (int, np.integer)) and 0 <= h <= 24 for h in nh):
-            raise ValueError(f"night_hours must be two ints in [0, 24], got {self.night_hours!r}")
-        object.__setattr__(self, "night_hours", nh)
+    def _validate(self) -> None:
         try:
-            unit = Decimal(str(self.round_unit))
+            unit = Decimal(self.round_unit.strip())
         except ArithmeticError:
             unit = Decimal(-1)
-        if not unit > 0:
-            raise ValueError(f"round_unit must be a decimal string > 0, got {self.round_unit!r}")
-        object.__setattr__(self, "round_unit", str(self.round_unit))
-        object.__setattr__(self, "cash_channels", tuple(self.cash_channels))
-
-    def to_dict(self) -> dict:
-        """Plain, JSON-ready dict; :meth:`from_dict` turns it back into equal settings."""
-        d = asdict(self)
-        d["night_hours"] = list(d["night_hours"])
-        d["cash_channels"] = list(d["cash_channels"])
-        return d
-
-    @classmethod
-    def from_dict(cls, data: dict) -> FeatureSettings:
-        """Settings from :meth:`to_dict` output.
-
-        Raises
-        ------
-        ValueError
-            On an unknown key or a value out of range.
-        """
-        known = {f.name for f in fields(cls)}
-        unknown = set(data) - known
-        if unknown:
-            raise ValueError(f"unknown feature setting(s) {sorted(unknown)}; known: {sorted(known)}")
-        return cls(**data)
+        if not (unit.is_finite() and unit > 0):
+            raise ConfigError(f"FeatureSettings.round_unit must be a decimal string > 0, got {self.round_unit!r}")
 
     @property
     def _w(self) -> int:
