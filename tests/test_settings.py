@@ -257,3 +257,12 @@ def test_a_model_file_written_before_the_base_still_loads(tmp_path):
         z.writestr(models._HEADER, json.dumps(header))
         z.writestr(models._SCORER, skops.dumps({"a": 1}))
     assert models.load_model(path).settings == FeatureSettings(window_hours=72, night_hours=(22, 5))
+
+
+def test_round_unit_accepts_decimal_and_int_and_keeps_text():
+    """Callers that passed ``Decimal("100")`` before the settings base still can (kept as text)."""
+    assert FeatureSettings(round_unit=Decimal("100")).round_unit == "100"
+    assert FeatureSettings(round_unit=25).round_unit == "25"
+    assert FeatureSettings(round_unit=Decimal("0.50"))._round_cents == FeatureSettings(round_unit="0.5")._round_cents
+    with pytest.raises(ConfigError, match="round_unit"):
+        FeatureSettings(round_unit=1.5)  # money is never a float

@@ -154,9 +154,9 @@ class FeatureSettings(Settings):
         the longer cycles are not searched (a warning is logged with counts only).
     night_hours : tuple of int
         Local clock hours ``[start, end)`` counted as night-time (0..24).
-    round_unit : str
+    round_unit : str or Decimal or int
         An amount is *round* when it is a whole multiple of this many currency
-        units (a decimal string, > 0).
+        units (> 0); kept as its decimal text (``Decimal("100")`` becomes ``"100"``).
     cash_channels : tuple of str
         Channels counted as cash.
 
@@ -184,16 +184,17 @@ class FeatureSettings(Settings):
     max_branch: int = setting(16, ge=1, le=1024)
     max_paths: int = setting(5_000_000, ge=1000, le=10**9)
     night_hours: tuple[int, int] = setting((0, 6), items=dict(ge=0, le=24))
-    round_unit: str = setting("100")
+    round_unit: str | Decimal | int = setting("100")
     cash_channels: tuple[str, ...] = setting(("cash_deposit", "cash_withdrawal", "atm"))
 
     def _validate(self) -> None:
         try:
-            unit = Decimal(self.round_unit.strip())
+            unit = Decimal(str(self.round_unit).strip())
         except ArithmeticError:
             unit = Decimal(-1)
         if not (unit.is_finite() and unit > 0):
             raise ConfigError(f"FeatureSettings.round_unit must be a decimal string > 0, got {self.round_unit!r}")
+        object.__setattr__(self, "round_unit", str(self.round_unit).strip())
 
     @property
     def _w(self) -> int:
