@@ -160,6 +160,39 @@ def test_unordered_ring_near_misses():
     assert alerts(bundle(seven), "ML-09", amlsim) == []
 
 
+def _joined_to_a_busy_world(ring_rows, busy, friends_each=1):
+    """Other business around a ring: ``busy`` pays and is paid by 12 accounts (so the ring lies in a strongly
+    connected component of 17), every other member has ``friends_each`` other payees."""
+    rows, n = list(ring_rows), 100
+    for i in range(12):
+        rows += [tx(n, busy, f"O{i}", "120.00", 2 + i * 0.1), tx(n + 1, f"O{i}", busy, "80.00", 3 + i * 0.1)]
+        n += 2
+    members = sorted({r["from_account"] for r in ring_rows} - {busy})
+    for m in members:
+        for k in range(friends_each):
+            rows.append(tx(n, m, f"F/{m}/{k}", "30.00", 5 + k * 0.1))
+            n += 1
+    return rows
+
+
+def test_unordered_ring_joined_to_a_larger_component_is_found():
+    # AMLSim-style ring whose busiest member also deals with 12 others, who pay each other round: the ring is no
+    # longer its own strongly connected component (as 6 of AMLSim's 12 closed rings), yet its other members are quiet
+    amlsim = fm.Config(rules={"ML-09": {"time_order": 0, "min_amount_fraction": 0, "max_length": 12}})
+    ring = _ring(["383.00", "604.00", "303.00", "893.00", "454.00"], [1, 14, 3, 9, 1])
+    (a,) = alerts(bundle(_joined_to_a_busy_world(ring, "R0")), "ML-09", amlsim)
+    assert sorted(a["evidence_txn_ids"]) == [f"t{i:04d}" for i in range(5)]  # the ring's five payments, nothing else
+    assert "R0 → R1 → R2 → R3 → R4 → R0" in a["explanation"]
+
+
+def test_chance_cycle_among_busy_accounts_is_not_a_ring():
+    # the same shape, but every member deals with four other accounts in the window (ordinary busy customers):
+    # a chance cycle through them is not a ring of accounts paying each other round
+    amlsim = fm.Config(rules={"ML-09": {"time_order": 0, "min_amount_fraction": 0, "max_length": 12}})
+    ring = _ring(["383.00", "604.00", "303.00", "893.00", "454.00"], [1, 14, 3, 9, 1])
+    assert alerts(bundle(_joined_to_a_busy_world(ring, "R0", friends_each=4)), "ML-09", amlsim) == []
+
+
 def test_gather_scatter_outflow_above_inflow_needs_max_pass_through():
     # AMLSim-style hub: 4 in, 4 out, amounts drawn afresh: more goes out than came in
     rows = [tx(i, f"IN/{i}", "HUB/1", "300.00", 1 + i * 0.5) for i in range(4)]

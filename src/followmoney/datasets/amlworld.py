@@ -220,9 +220,13 @@ def make_amlworld(
     used: set = set()
 
     def pick(k):
-        free = [p for p in rng.permutation(people)[: k * 4] if p not in used][:k]
+        # k accounts not yet in a pattern, in the order of a fresh permutation (the whole of it: a shorter
+        # prefix could hold fewer than k free accounts once many are used)
+        free = [p for p in rng.permutation(people) if p not in used][:k]
+        if len(free) < k:
+            raise ParameterError(f"make_amlworld: n_accounts={n_accounts} is too few for n_per_pattern={n_per_pattern}")
         used.update(free)
-        return list(free)
+        return free
 
     def t0():
         return _START + int(rng.integers(5, days - 20)) * _DAY + int(rng.integers(0, 24 * 60)) * _MIN
