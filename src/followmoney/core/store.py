@@ -224,22 +224,23 @@ def _row_keys(table, keys) -> list[tuple]:
     return list(zip(*(table.column(k).to_pylist() for k in keys))) if table.num_rows else []
 
 
-def _changed_accounts(old: Bundle, new: Bundle) -> list[str]:
-    """Accounts whose context (account row, holders, identifiers) the new batch adds or changes."""
-    import pyarrow as pa
+def _changed_accounts(old: Bundle, merged: Bundle, new: Bundle) -> list[str]:
+    """Accounts of the batch whose context (account row, holders, identifiers) the append added or changed."""
     import pyarrow.compute as pc
 
     changed: set = set()
     for name, account_col in (("accounts", "account_id"), ("party_accounts", "account_id"), ("identifiers", "owner_id")):
-        t_new, t_old = getattr(new, name), getattr(old, name)
+        t_new, t_old, t_merged = getattr(new, name), getattr(old, name), getattr(merged, name)
         if t_new.num_rows == 0:
             continue
+        ids = pc.unique(pc.drop_null(t_new[account_col]))
         if name == "identifiers":
-            t_new = t_new.filter(pc.fill_null(pc.equal(t_new["owner_kind"], "account"), False))
-        if t_old.num_rows and t_new.num_rows:  # only the stored rows of the batch's accounts are compared
-            t_old = t_old.filter(pc.fill_null(pc.is_in(t_old[account_col], value_set=pc.unique(t_new[account_col])), False))
+            t_merged = t_merged.filter(pc.fill_null(pc.equal(t_merged["owner_kind"], "account"), False))
+        t_merged = t_merged.filter(pc.fill_null(pc.is_in(t_merged[account_col], value_set=ids), False))
+        if t_old.num_rows:  # only the stored rows of the batch's accounts are compared
+            t_old = t_old.filter(pc.fill_null(pc.is_in(t_old[account_col], value_set=ids), False))
         old_rows = _fingerprints(t_old)
-        for r, fp in zip(t_new[account_col].to_pylist(), _fingerprints_list(t_new)):
+        for r, fp in zip(t_merged[account_col].to_pylist(), _fingerprints_list(t_merged)):
             if r and fp not in old_rows:
                 changed.add(r)
     return sorted(changed)
@@ -260,7 +261,11 @@ def append_store(bundle: Bundle, store: str | Path, *, inputs=()) -> dict:
     (one file per append and UTC day; ``date=none`` for rows without a timestamp), one
     Parquet file per context table (accounts, parties, party_accounts, identifiers,
     relations, reports, goods, statements, rejects, load_log, account_aliases; merged on
-    their keys on every append, as :meth:`Bundle.concat` does), and ``store.json``.
+    their keys on every append, as :meth:`Bundle.concat` does for files read together:
+    the first non-null value of a column wins), and ``store.json``. ``observations`` are
+    not kept: each transaction keeps the places it was seen in (``observed_in``), and
+    payments are consolidated within one append (a payment whose rows arrive in two
+    appends is stored twice unless they share a ``txn_id``).
     Appending is idempotent: a transaction whose ``txn_id`` is already stored (the
     same file and place, or the same consolidated payment) counts as a duplicate and is
     not stored again, and context rows already stored are not added again.
@@ -306,6 +311,7 @@ def append_store(bundle: Bundle, store: str | Path, *, inputs=()) -> dict:
     True
     """
     import datetime as _dt
+    from dataclasses import replace
 
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -352,7 +358,7 @@ def append_store(bundle: Bundle, store: str | Path, *, inputs=()) -> dict:
     # context tables: merged on their keys, rows already stored not added again
     old = Bundle(**{n: (pq.read_table(store / f"{n}.parquet") if (store / f"{n}.parquet").is_file() else schema.empty(n)) for n in STORE_CONTEXT})
     new = Bundle(**{n: getattr(bundle, n) for n in STORE_CONTEXT})
-    changed = _changed_accounts(old, new)
+    merged_context = {}
     for name in STORE_CONTEXT:
         a, b = getattr(old, name), getattr(new, name)
         if b.num_rows == 0:
@@ -364,6 +370,9 @@ def append_store(bundle: Bundle, store: str | Path, *, inputs=()) -> dict:
             merged = pa.concat_tables([a, b], promote_options="default") if b.num_rows else a
         else:
             merged = getattr(Bundle.concat([Bundle(**{name: a}), Bundle(**{name: b})]), name)
+        merged_context[name] = merged
+    changed = _changed_accounts(old, replace(old, **merged_context), new)
+    for name, merged in merged_context.items():
         tmp = store / f".{name}.parquet.tmp"
         pq.write_table(merged, tmp)
         tmp.rename(store / f"{name}.parquet")

@@ -121,12 +121,15 @@ class StoreScore:
         ``mode`` (``full`` or ``incremental``), ``reason``, ``since``, ``new_rows``,
         ``rows_read``, ``touched_subjects``, ``rules_by_mode``, ``alerts_carried``,
         ``alerts_recomputed``.
+    previous_alerts : pyarrow.Table or None
+        The previous alerts the run merged with (set by the caller that read them).
     """
 
     alerts: pa.Table
     bundle: Bundle
     state: dict
     info: dict = field(default_factory=dict)
+    previous_alerts: pa.Table | None = None
 
 
 def _config_key(cfg: Config, ids) -> str:
