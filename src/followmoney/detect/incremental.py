@@ -14,24 +14,21 @@ whose context rows (account row, holders, identifiers) a later append added or c
 
 Each rule is run in one of three ways, decided from the declarations the rules already
 make for the Dask engine (:attr:`~followmoney.detect.rules.Rule.partition`,
-:attr:`~followmoney.detect.rules.Rule.whole_data`) and from their time parameters:
+:attr:`~followmoney.detect.rules.Rule.whole_data`):
 
-``"window"``
-    A rule declared ``"account"`` or ``"neighbourhood"`` with a look-back
-    (:func:`lookback`: the sum of its time parameters, in days, hours, months or pay
-    cycles). It runs on the rows since ``since`` minus the longest look-back of such
-    rules that touch the touched subjects (``"account"``), or that touch the touched
-    subjects, their counterparties and their counterparties' counterparties
-    (``"neighbourhood"``: a controller's alert reads its feeders' rows). Of its findings,
-    those whose window ends at or after ``since`` and whose owner (the subject; for a
-    potential victim of a ``"neighbourhood"`` rule, the controller it names) is a touched
-    subject (``"account"``) or one hop from one (``"neighbourhood"``) replace the previous
-    run's alerts with the same owner and rule whose window ends at or after ``since``.
-    Every other previous alert of the rule is carried over unchanged: its evidence lies
-    wholly before ``since`` or no new row touches its owner.
-``"history"``
-    An ``"account"`` or ``"neighbourhood"`` rule without a time parameter (its look-back
-    is the subject's whole history): as ``"window"``, over all stored rows of the subjects.
+``"subject"``
+    A rule declared ``"account"``: it runs on every stored row (whole history) of the
+    touched subjects, and its alerts owned by them replace the previous run's alerts
+    owned by them. A rule declared ``"neighbourhood"``: the owners are the touched
+    subjects and their counterparties, the rows those of the owners and of their
+    counterparties (a controller's alert reads its feeders' rows); a potential victim's
+    alert is owned by the controller it names, as in the Dask engine. Every other
+    previous alert of the rule is carried over unchanged: no new row touches its owner.
+    Why the whole history and not a look-back window: the rules find episodes that run
+    to the end of the data, which a night's rows extend, and where an episode starts
+    depends on where the rows start; cut at ``since`` minus the sum of a rule's time
+    parameters, HT-09, FL-01/02, HT-06, HT-08 and ML-05 gave other windows than a full
+    run. The ``"account"`` declaration guarantees exactly the whole history of a subject.
 ``"full"``
     Run on the whole store, its previous alerts all replaced: every ``"global"`` rule
     (:data:`followmoney.detect._dask.PARTITIONINGS`: multi-hop path searches with a
@@ -43,6 +40,9 @@ make for the Dask engine (:attr:`~followmoney.detect.rules.Rule.partition`,
     HT-06 and HS-01 when places or passengers first appear. A change in which
     columns hold any value, or in whether ``is_payroll`` is stated anywhere, runs every
     rule in full. So does a configuration that differs from the previous run's.
+``"carry"``
+    Nothing was appended since the previous run and no row is new: every previous
+    alert stands.
 
 The statistics are never recomputed over the store: the previous run's values (in its
 ``summary.json``, ``store.state``) are combined with those of the new rows (``min``,
