@@ -50,6 +50,24 @@ def _print_summary(s: dict) -> None:
     click.echo(f"Outputs: {o['cases_xlsx']}, {o['cases_csv']}, {o['alerts_csv']}, {o['tables']}/, {o['summary']}")
 
 
+def _print_append(a: dict) -> None:
+    click.echo(f"Store append {a['seq']}: records read {a['records_read']} = stored {a['stored']} + duplicates {a['duplicates']}"
+               f" + merged {a['merged']} + rejected {a['rejected']}" + (f"; {a['late']} late (dated before the store's last time)" if a["late"] else ""))  # fmt: skip
+
+
+def _print_store(st: dict) -> None:
+    if st.get("append"):
+        _print_append(st["append"])
+    modes = ", ".join(f"{m} {len(r)}" for m, r in st["rules_by_mode"].items())
+    if st["mode"] == "incremental":
+        click.echo(f"Incremental from {st['since']}: {st['new_rows']} new rows, {st['rows_read']} rows read of {st['rows']},"
+                   f" {st['touched_subjects']} subjects touched; rules: {modes}; alerts carried over {st['alerts_carried']},"
+                   f" recomputed {st['alerts_recomputed']}")  # fmt: skip
+    else:
+        click.echo(f"Full run over the store ({st['rows']} rows)" + (f": {st['reason']}" if st.get("reason") else ""))
+    click.echo(f"High-water mark: {st['high_water_mark']}")
+
+
 def _fail(code: int, message: str):
     click.echo(f"followmoney: error: {message}", err=True)
     sys.exit(code)
@@ -94,8 +112,26 @@ def _config(config_file, jurisdiction=None) -> Config:
     return Config(**{**cfg.to_dict(), "jurisdiction": jurisdiction}) if jurisdiction else cfg
 
 
+def _since(value: str | None):
+    """``--since`` as an aware datetime (UTC unless the text gives an offset)."""
+    if value is None:
+        return None
+    from datetime import datetime, timezone
+
+    try:
+        ts = datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not an ISO 8601 date or time (e.g. 2026-03-01 or 2026-03-01T06:00+01:00)", param_hint="--since") from None
+    return ts if ts.tzinfo else ts.replace(tzinfo=timezone.utc)
+
+
 def _score(paths, out, fmt, config_file, jurisdiction, quiet, previous=None, model=None, mappings=(), profile=None, aliases=None,
-           excel_max_cases=EXCEL_MAX_CASES, engine="pandas", scheduler=None, workers=None):
+           excel_max_cases=EXCEL_MAX_CASES, engine="pandas", scheduler=None, workers=None, store=None, since=None):
+    if not paths and store is None:
+        raise click.UsageError("give PATHS to score, or --store STORE")
+    if since is not None and store is None:
+        raise click.UsageError("--since goes with --store (an incremental run scores a store)")
+    since = _since(since)
     with _Guard():
         if engine != "dask" and (scheduler or workers):
             raise click.UsageError("--scheduler and --workers go with --engine dask")
@@ -112,10 +148,12 @@ def _score(paths, out, fmt, config_file, jurisdiction, quiet, previous=None, mod
             excel_max_cases=excel_max_cases or None,
             auto_jurisdiction=bool(jurisdiction) and jurisdiction.lower() == "auto",
             aliases=aliases, read_options=read_options,
-            engine=engine, scheduler=scheduler, workers=workers,
+            engine=engine, scheduler=scheduler, workers=workers, store=store, since=since,
         )  # fmt: skip
     if not quiet:
         _print_summary(summary)
+        if "store" in summary:
+            _print_store(summary["store"])
     for f in summary["failed_files"]:
         click.echo(f"followmoney: error: {f['error']}", err=True)
     for f in summary["failures"]:
@@ -137,13 +175,17 @@ def main(verbose: int) -> None:
 
 
 @main.command()
-@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="Output directory.")
 @click.option("--format", "fmt", default="auto", type=click.Choice(["auto", *ADAPTERS]), show_default=True)
 @click.option("--config", "config_file", type=click.Path(path_type=Path), help="TOML configuration file.")
 @click.option("--jurisdiction", help="Override the configuration's jurisdiction (e.g. AU, US, ID; 'auto': from the goAML reports' local currency).")
 @click.option("--previous", type=click.Path(path_type=Path, exists=True, file_okay=False),
-              help="Output directory of the previous run: repeats without new evidence are not raised again.")  # fmt: skip
+              help="Output directory of the previous run: repeats without new evidence are not raised again"
+                   " (with --store: the run to continue from; only what changed since its high-water mark is scored).")  # fmt: skip
+@click.option("--store", type=click.Path(path_type=Path, file_okay=False),
+              help="Date-partitioned Parquet store: PATHS (if any) are appended to it, and the store is scored.")  # fmt: skip
+@click.option("--since", metavar="DATE", help="With --store: score incrementally, the rows at or after DATE (ISO 8601, UTC) being new.")
 @click.option("--model", type=click.Path(path_type=Path, exists=True, dir_okay=False),
               help="Model from `followmoney train`: its alerts join the rules' alerts.")  # fmt: skip
 @click.option("--mapping", "mappings", multiple=True, metavar="NAME|FILE",
@@ -158,9 +200,42 @@ def main(verbose: int) -> None:
               help="dask: run the rules over account partitions on a Dask cluster (needs followmoney[dask]).")  # fmt: skip
 @click.option("--scheduler", metavar="ADDRESS", help="With --engine dask: the Dask scheduler to use (e.g. tcp://host:8786).")
 @click.option("--workers", type=click.IntRange(min=1), help="With --engine dask: start a local cluster of N worker processes.")
-def score(paths, out, fmt, config_file, jurisdiction, previous, model, mappings, profile, aliases, excel_max_cases, quiet, engine, scheduler, workers):
-    """Read PATHS (files, folders or globs), consolidate them into one picture, score them and write cases, alerts and tables to --out."""
-    _score(paths, out, fmt, config_file, jurisdiction, quiet, previous, model, mappings, profile, aliases, excel_max_cases, engine, scheduler, workers)
+def score(paths, out, fmt, config_file, jurisdiction, previous, store, since, model, mappings, profile, aliases, excel_max_cases, quiet, engine,
+          scheduler, workers):  # fmt: skip
+    """Read PATHS (files, folders or globs), consolidate them into one picture, score them and write cases, alerts and tables to --out.
+
+    Nightly: `score NEW_FILES --store STORE --previous LAST_RUN --out TONIGHT` appends the
+    files to the store and scores only what they can change, merged with LAST_RUN's alerts.
+    """
+    _score(paths, out, fmt, config_file, jurisdiction, quiet, previous, model, mappings, profile, aliases, excel_max_cases, engine, scheduler,
+           workers, store, since)  # fmt: skip
+
+
+@main.group()
+def store() -> None:
+    """A date-partitioned Parquet store of canonical transactions, for incremental nightly runs."""
+
+
+@store.command("append")
+@click.argument("store_dir", metavar="STORE", type=click.Path(path_type=Path, file_okay=False))
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--format", "fmt", default="auto", type=click.Choice(["auto", *ADAPTERS]), show_default=True)
+@click.option("--mapping", "mappings", multiple=True, metavar="NAME|FILE", help="Bank CSV mapping profile, as for score.")
+@click.option("--aliases", type=click.Path(path_type=Path, exists=True, dir_okay=False), help="Account alias file, as for score.")
+@click.option("-q", "--quiet", is_flag=True)
+def store_append(store_dir, paths, fmt, mappings, aliases, quiet):
+    """Read PATHS, consolidate them and append them to STORE (created if missing); a transaction already stored is not stored again."""
+    from followmoney.pipeline import append_files
+
+    with _Guard():
+        entry = append_files(list(paths), store_dir, fmt=fmt, aliases=aliases, progress=False if quiet else None,
+                             read_options={"mapping": [str(m) for m in mappings]} if mappings else None)  # fmt: skip
+    if not quiet:
+        _print_append(entry)
+    for f in entry["failed_files"]:
+        click.echo(f"followmoney: error: {f['error']}", err=True)
+    if entry["failed_files"]:
+        sys.exit(EXIT_CODES["input"])
 
 
 @main.command()

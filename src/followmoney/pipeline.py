@@ -51,14 +51,14 @@ from filelock import FileLock, Timeout
 from followmoney.consolidate import read, reconcile_observations
 from followmoney.core.bundle import Bundle
 from followmoney.core.config import Config, jurisdictions
-from followmoney.core.store import read_bundle, write_bundle
+from followmoney.core.store import append_store, read_bundle, read_store, store_manifest, write_bundle
 from followmoney.detect.cases import BANDS, build_cases, suppress_repeats
 from followmoney.detect.score import failures_of, notes_of, score
 from followmoney.exceptions import ConfigError, FollowMoneyError, RunError
 from followmoney.export import defuse_table, money_as_text, to_excel, with_names
 from followmoney.resolve import resolve
 
-__all__ = ["run_score", "load_run", "load_cases", "read_or_load", "run_names", "is_run", "export_run", "EXPORT_FORMATS", "check_previous", "flat", "EXIT_CODES", "RUN_FILES", "STATUS_OK", "exit_code", "EXCEL_MAX_CASES"]
+__all__ = ["run_score", "mark_changes", "append_files", "load_run", "load_cases", "read_or_load", "run_names", "is_run", "export_run", "EXPORT_FORMATS", "check_previous", "flat", "EXIT_CODES", "RUN_FILES", "STATUS_OK", "exit_code", "EXCEL_MAX_CASES"]
 
 #: Exit codes of the command line, by outcome.
 EXIT_CODES = {"complete": 0, "internal_error": 1, "input": 2, "config": 3, "complete_with_failures": 4, "missing_extra": 5}
@@ -309,6 +309,8 @@ def run_score(
     engine: str = "pandas",
     scheduler: str | None = None,
     workers: int | None = None,
+    store: Path | None = None,
+    since=None,
 ) -> dict:
     """Read ``paths``, consolidate, score them, and write the run directory ``out`` atomically.
 
@@ -357,6 +359,22 @@ def run_score(
         Dask engine: address of a running scheduler; default a local cluster.
     workers : int, optional
         Dask engine: worker processes of the local cluster (default: Dask's choice).
+    store : Path, optional
+        Score a transaction store (:func:`followmoney.core.store.append_store`; created
+        if missing): ``paths`` (may be empty) are appended to it first, idempotently,
+        and the store is scored by :func:`followmoney.detect.incremental.score_store`:
+        in full, or, with ``previous`` (a run scored from the same store) or ``since``,
+        incrementally: only what the new rows can change is recomputed and merged with
+        the previous run's alerts into the complete alert set, whose ``status`` is
+        ``new`` (not in the previous run), ``update`` (same alert, new evidence) or
+        ``unchanged``; nothing is suppressed. ``tables/`` then holds the store's context
+        tables and the transactions the run read. ``summary.json`` gains ``store``: the
+        append's counts (records read = stored + duplicates + merged + rejected), the
+        high-water mark and state the next run starts from, and which rules ran how.
+        The pandas engine only; ``model`` is not supported with it.
+    since : datetime or str, optional
+        With ``store``: the rows at or after this instant are new (ISO 8601, UTC unless
+        it says otherwise); default: after ``previous``'s high-water mark.
 
     The summary's ``notes`` say what the run could not assess and why: date-only rows
     skipped by night-time rules, cash in other currencies not compared with the
@@ -374,15 +392,27 @@ def run_score(
     followmoney.exceptions.ConfigError, followmoney.exceptions.ParameterError
         For bad configuration or rule parameters.
     followmoney.exceptions.RunError
-        If ``out`` cannot be used, ``previous`` is not a complete run, or another run
-        holds the lock on ``out``.
+        If ``out`` cannot be used, ``previous`` is not a complete run (or, with
+        ``store``, has no high-water mark: it was not scored from a store), or another
+        run holds the lock on ``out``.
     """
     cfg = cfg or Config()
     t0 = time.perf_counter()
     out = Path(out)
     _prepare_out(out)
-    if previous is not None:
-        check_previous(previous)
+    prev_summary = check_previous(previous) if previous is not None else None
+    if store is None and since is not None:
+        raise ConfigError("--since goes with --store (an incremental run scores a store)")
+    if store is not None:
+        if engine != "pandas":
+            raise ConfigError("--store runs on the pandas engine (incremental runs on Dask are not built yet)")
+        if model is not None:
+            raise ConfigError("--model is not supported with --store yet; score the model on a full run")
+        if not paths:
+            store_manifest(store)  # a store that does not exist: one line, before anything else
+        if prev_summary is not None and not (prev_summary.get("store") or {}).get("state", {}).get("high_water_mark"):
+            raise RunError(f"{Path(previous) / RUN_FILES['summary']}: no store high-water mark; --previous with --store needs"
+                           f" a run scored from a store (followmoney score --store)")  # fmt: skip
     lock = FileLock(str(out.with_name(f".{out.name}.lock")))
     try:
         lock.acquire(timeout=0)
@@ -393,20 +423,33 @@ def run_score(
         failed_files: list[dict] = []
         with _dask_client(engine, scheduler, workers) as client:
             with stages("read"):
-                bundle = read(paths, format=fmt, progress=progress, errors=failed_files, aliases=aliases, **(read_options or {}),
-                              **({"client": client} if client else {}))  # fmt: skip
+                appended = None
+                if store is None or paths:
+                    bundle = read(paths, format=fmt, progress=progress, errors=failed_files, aliases=aliases, **(read_options or {}),
+                                  **({"client": client} if client else {}))  # fmt: skip
+                if store is not None:
+                    if paths:
+                        appended = append_store(bundle, store, inputs=sorted(set(bundle.load_log["source_file"].to_pylist())))
+                    bundle = read_store(store, transactions=False)  # the context, for the jurisdiction
                 if auto_jurisdiction:
                     code = jurisdiction_from_reports(bundle)
                     if code:
                         cfg = Config(**{**cfg.to_dict(), "jurisdiction": code})
             with stages("score"):
-                alerts = score(bundle, cfg, progress=progress, engine=engine, client=client)
+                if store is not None:
+                    result = _score_store(store, cfg, since, previous, prev_summary)
+                    bundle, alerts = result.bundle, result.alerts
+                else:
+                    alerts = score(bundle, cfg, progress=progress, engine=engine, client=client)
                 failures = failures_of(alerts)
                 if model is not None:
                     alerts, model_failure = _with_model(alerts, bundle, model, cfg)
                     failures += model_failure
         with stages("cases"):
-            alerts, suppressed = suppress_repeats(alerts, previous)
+            if store is not None:
+                alerts, suppressed = mark_changes(alerts, result.previous_alerts)
+            else:
+                alerts, suppressed = suppress_repeats(alerts, previous)
             resolution = resolve(bundle)
             cases = build_cases(alerts, bundle, resolution=resolution)
         tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
@@ -414,6 +457,9 @@ def run_score(
             with stages("write"):
                 _write_outputs(tmp, bundle, alerts, suppressed, cases, resolution, excel_max_cases)
             summary = _summary(out, bundle, alerts, suppressed, cases, cfg, failures, failed_files, stages, t0)
+            if store is not None:
+                summary["store"] = _store_summary(store, appended, result)
+                summary["consolidation"] = summary["store"]["reconciliation"]
             (tmp / RUN_FILES["summary"]).write_text(json.dumps(summary, indent=2, default=str) + "\n", "utf-8")  # last: the marker
             _replace(tmp, out)
         except BaseException:
@@ -423,6 +469,111 @@ def run_score(
         lock.release()
         Path(lock.lock_file).unlink(missing_ok=True)
     return summary
+
+
+def append_files(paths, store: Path, *, fmt: str = "auto", aliases=None, read_options: dict | None = None,
+                 progress: bool | None = None) -> dict:
+    """Read files and append them to a transaction store (``followmoney store append``).
+
+    Parameters
+    ----------
+    paths : list of str or Path
+        Files, folders or globs (:func:`followmoney.read`, consolidated within this batch).
+    store : Path
+        The store folder (created if missing; see :func:`followmoney.core.store.append_store`).
+    fmt, aliases, read_options, progress
+        As :func:`run_score`.
+
+    Returns
+    -------
+    dict
+        The append's manifest entry (``records_read = stored + duplicates + merged +
+        rejected``) and ``failed_files`` (files that could not be read, with the reason).
+
+    Raises
+    ------
+    followmoney.exceptions.InputError
+        If no file can be read, or ``store`` is a folder that is not a store.
+    """
+    failed: list[dict] = []
+    bundle = read(list(paths), format=fmt, progress=progress, errors=failed, aliases=aliases, **(read_options or {}))
+    entry = append_store(bundle, store, inputs=sorted(set(bundle.load_log["source_file"].to_pylist())))
+    return {**entry, "failed_files": failed}
+
+
+def _score_store(store, cfg, since, previous, prev_summary):
+    """:func:`score_store` with the previous run's alerts and state; ``previous_alerts`` set on the result."""
+    from followmoney.detect.incremental import score_store
+
+    prev_alerts = prev_state = None
+    if previous is not None:
+        prev_state = prev_summary["store"]["state"]
+        try:
+            prev_alerts = pq.read_table(Path(previous) / RUN_FILES["alerts_parquet"])
+        except (OSError, pa.ArrowInvalid) as exc:
+            raise RunError(f"{previous}: alerts of the previous run cannot be read ({type(exc).__name__})") from None
+    result = score_store(store, cfg, since=since, previous_alerts=prev_alerts, previous_state=prev_state)
+    result.previous_alerts = prev_alerts
+    return result
+
+
+def mark_changes(alerts: pa.Table, previous: pa.Table | None) -> tuple[pa.Table, pa.Table]:
+    """The complete alert set of a store run with ``status`` and ``new_evidence_count`` against the previous run's.
+
+    Parameters
+    ----------
+    alerts : pyarrow.Table
+        This run's complete alert set.
+    previous : pyarrow.Table or None
+        The previous run's alerts (with the same ids where an alert is the same).
+
+    Returns
+    -------
+    (alerts, suppressed) : tuple of pyarrow.Table
+        ``alerts`` with ``status``: ``new`` (no alert of that id before), ``update`` (new
+        evidence transactions) or ``unchanged``, and ``new_evidence_count``;
+        ``suppressed`` is empty (a store run lists every alert).
+
+    Examples
+    --------
+    >>> import pyarrow as pa
+    >>> a = pa.table({"alert_id": ["A1", "A2"], "evidence_txn_ids": [["t1", "t2"], ["t3"]], "evidence_count": [2, 1]})
+    >>> b = pa.table({"alert_id": ["A1"], "evidence_txn_ids": [["t1"]], "evidence_count": [1]})
+    >>> marked, _ = mark_changes(a, b)
+    >>> marked["status"].to_pylist(), marked["new_evidence_count"].to_pylist()
+    (['update', 'new'], [1, 1])
+    """
+    marked, suppressed = suppress_repeats(alerts, None)
+    if previous is None or previous.num_rows == 0:
+        return marked, suppressed
+    before = dict(zip(previous["alert_id"].to_pylist(), previous["evidence_txn_ids"].to_pylist()))
+    status, counts = [], []
+    for aid, ev in zip(alerts["alert_id"].to_pylist(), alerts["evidence_txn_ids"].to_pylist()):
+        if aid not in before:
+            status.append("new")
+            counts.append(len(ev or []))
+        else:
+            n = len(set(ev or []) - set(before[aid] or []))
+            status.append("update" if n else "unchanged")
+            counts.append(n)
+    marked = marked.set_column(marked.schema.get_field_index("status"), "status", pa.array(status, pa.string()))
+    marked = marked.set_column(marked.schema.get_field_index("new_evidence_count"), "new_evidence_count", pa.array(counts, pa.int64()))
+    return marked, suppressed
+
+
+def _store_summary(store, appended: dict | None, result) -> dict:
+    """The ``store`` section of ``summary.json``."""
+    manifest = store_manifest(store)
+    totals = {k: sum(a[k] for a in manifest["appends"]) for k in ("records_read", "stored", "duplicates", "merged", "rejected")}
+    return {
+        "path": str(store),
+        "append": appended,
+        "rows": manifest["rows"],
+        "high_water_mark": result.state["high_water_mark"],
+        **result.info,
+        "reconciliation": {**totals, "balanced": totals["records_read"] == totals["stored"] + totals["duplicates"] + totals["merged"] + totals["rejected"]},
+        "state": result.state,
+    }
 
 
 def _dask_client(engine: str, scheduler: str | None, workers: int | None):
