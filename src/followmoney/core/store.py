@@ -18,7 +18,7 @@ from followmoney._version import __version__
 
 __all__ = [
     "write_bundle", "read_bundle", "STORE_VERSION", "append_store", "read_store", "read_store_transactions",
-    "store_manifest", "changed_accounts", "TRANSACTION_STORE_VERSION", "STORE_MANIFEST", "STORE_CONTEXT",
+    "store_manifest", "changed_accounts", "as_utc", "TRANSACTION_STORE_VERSION", "STORE_MANIFEST", "STORE_CONTEXT",
 ]
 
 #: Version of the on-disk layout.
@@ -168,7 +168,7 @@ def read_store_transactions(store: str | Path, *, since=None, columns: list[str]
 
     store = Path(store)
     manifest = store_manifest(store)
-    since = _utc(since)
+    since = as_utc(since)
     first_day = _day(since) if since is not None else None
     tables = []
     for day, folder in _partitions(store):
@@ -208,7 +208,8 @@ def read_store(store: str | Path, *, since=None, transactions: bool = True) -> B
     return Bundle(transactions=tx, **context)
 
 
-def _utc(ts):
+def as_utc(ts):
+    """``ts`` (a datetime or ISO 8601 text; naive means UTC) as an aware UTC datetime; None stays None."""
     from datetime import datetime, timezone
 
     if ts is None:
@@ -379,7 +380,7 @@ def append_store(bundle: Bundle, store: str | Path, *, inputs=()) -> dict:
     span = pc.min_max(tx["timestamp"]) if tx.num_rows else None
     first = span["min"].as_py() if span is not None else None
     last = span["max"].as_py() if span is not None else None
-    hwm = _utc(manifest["high_water_mark"])
+    hwm = as_utc(manifest["high_water_mark"])
     late = 0
     if hwm is not None and tx.num_rows:
         late = int(pc.sum(pc.less(tx["timestamp"], pa.scalar(hwm, tx.schema.field("timestamp").type))).as_py() or 0)

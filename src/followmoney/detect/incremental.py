@@ -71,7 +71,7 @@ from followmoney.core import schema
 from followmoney.core.bundle import Bundle
 from followmoney.core.config import Config, get_config
 from followmoney.core.frame import prepare_transactions
-from followmoney.core.store import changed_accounts, read_store, read_store_transactions, store_manifest
+from followmoney.core.store import as_utc, changed_accounts, read_store, read_store_transactions, store_manifest
 from followmoney.detect._assembly import alerts_for, alerts_table, observed_in, run_id as _run_id
 from followmoney.detect._dask import _anchors, _ends, _ids_in, _prepare, _same_ids_as_pandas, _touching, plan
 from followmoney.detect.fx import convert_cash
@@ -136,16 +136,6 @@ def _config_key(cfg: Config, ids) -> str:
     h = hashlib.blake2b(digest_size=8)
     h.update(json.dumps([cfg.to_dict(), list(ids)], sort_keys=True, default=str).encode())
     return h.hexdigest()
-
-
-def _utc(ts) -> datetime | None:
-    if ts is None:
-        return None
-    if isinstance(ts, str):
-        ts = datetime.fromisoformat(ts)
-    if ts.tzinfo is None:
-        ts = ts.replace(tzinfo=timezone.utc)
-    return ts.astimezone(timezone.utc)
 
 
 def _us(ts: datetime) -> int:
@@ -293,7 +283,7 @@ def score_store(
     seq = max((a["seq"] for a in manifest["appends"]), default=0)
     hwm = manifest["high_water_mark"]
     key = _config_key(cfg, ids)
-    since = _utc(since)
+    since = as_utc(since)
     reason = None
     if previous_state is not None and previous_state.get("config") != key:
         reason, since = "configuration or rules differ from the previous run's", None
@@ -310,13 +300,13 @@ def score_store(
 
 def _derive_since(manifest: dict, state: dict) -> datetime | None:
     """Just after the previous high-water mark, or earlier where later appends stored late rows."""
-    prev = _utc(state.get("high_water_mark"))
+    prev = as_utc(state.get("high_water_mark"))
     if prev is None:
         return None
     since = prev + timedelta(microseconds=1)
     for a in manifest["appends"]:
         if a["seq"] > state.get("seq", 0) and a.get("first"):
-            since = min(since, _utc(a["first"]))
+            since = min(since, as_utc(a["first"]))
     return since
 
 
