@@ -236,7 +236,7 @@ def test_call_for_action_country_alerts_even_when_home():
 
 # ------------------------------------------------------------------ parameters and config
 def test_parameter_validation_names_rule_and_parameter():
-    with pytest.raises(ParameterError, match="ML-05: parameter min_counterparties"):
+    with pytest.raises(ParameterError, match=r"^ML-05\.min_counterparties must be an int in \[2, 10000\], got 1 "):
         REGISTRY["ML-05"].resolve_params({"min_counterparties": 1})
     with pytest.raises(ParameterError, match="unknown parameter"):
         REGISTRY["ML-01"].resolve_params({"threshold": 5})

@@ -71,6 +71,7 @@ import pyarrow.compute as pc
 
 from followmoney.core.bundle import Bundle
 from followmoney.core.config import Config, ConfigError, get_config
+from followmoney.datasets.amlworld import PATTERNS
 
 __all__ = [
     "evaluate",
@@ -85,16 +86,9 @@ __all__ = [
     "METRICS",
 ]
 
-#: AMLSim ``alert_type`` → catalogue id (``shared/reference/indicators.md`` §6).
-AMLSIM_TYPOLOGIES = {
-    "fan_in": "ML-05",
-    "fan_out": "ML-06",
-    "scatter_gather": "ML-07",
-    "gather_scatter": "ML-08",
-    "cycle": "ML-09",
-    "bipartite": "ML-10",
-    "stack": "ML-11",
-}
+#: AMLSim ``alert_type`` → catalogue id (``shared/reference/indicators.md`` §6): AMLSim's
+#: seven typologies, named as in AMLworld (:data:`followmoney.datasets.amlworld.PATTERNS`).
+AMLSIM_TYPOLOGIES = {t: PATTERNS[t] for t in ("fan_in", "fan_out", "scatter_gather", "gather_scatter", "cycle", "bipartite", "stack")}
 
 #: Columns of the table returned by :func:`evaluate`, in order.
 METRICS = (

@@ -84,7 +84,7 @@ from typing import Any
 
 from followmoney.exceptions import ConfigError
 
-__all__ = ["Settings", "setting", "closest"]
+__all__ = ["Settings", "setting", "closest", "check_value", "unknown_keys"]
 
 _META = "followmoney.setting"
 _MISSING = dataclasses.MISSING
@@ -170,12 +170,31 @@ def closest(key: str, known) -> str:
     return f"; did you mean {best[0]!r}?" if best else ""
 
 
-def _unknown(where: str, unknown, known) -> ConfigError:
-    """ConfigError for unknown keys: names them, suggests the closest known one, lists the known."""
+def unknown_keys(where: str, unknown, known, what: str = "key") -> ConfigError:
+    """The ConfigError for unknown keys: names them, suggests the closest known one, lists the known.
+
+    Parameters
+    ----------
+    where : str
+        What the keys were given to (a class, a file, a rule id), first in the message.
+    unknown, known : iterable of str
+    what : str, default "key"
+        What a key is called there (e.g. "parameter").
+
+    Returns
+    -------
+    ConfigError
+        To raise (or to wrap in a subclass).
+
+    Examples
+    --------
+    >>> print(unknown_keys("ML-05", ["windows_days"], ["min_counterparties", "window_days"], "parameter"))
+    ML-05: unknown parameter 'windows_days'; did you mean 'window_days'?; known: min_counterparties, window_days
+    """
     unknown = [str(k) for k in unknown]
     names = ", ".join(repr(k) for k in unknown)
     plural = "s" if len(unknown) > 1 else ""
-    return ConfigError(f"{where}: unknown key{plural} {names}{closest(unknown[0], known)}; known: {', '.join(known)}")
+    return ConfigError(f"{where}: unknown {what}{plural} {names}{closest(unknown[0], known)}; known: {', '.join(known)}")
 
 
 # --------------------------------------------------------------------------- typing
@@ -288,6 +307,58 @@ def _coerce(value, tp, where: str):
     raise _Bad(where, _kind(tp), value)
 
 
+def check_value(value, tp, where: str, *, ge=None, gt=None, le=None, lt=None):
+    """``value`` as a settings field of type ``tp`` and range would take it, or a ConfigError.
+
+    The one place where a setting's value is typed and range-checked: settings classes
+    (through their fields) and rule parameters (:class:`followmoney.detect.rules.Param`)
+    use it.
+
+    Parameters
+    ----------
+    value : object
+    tp : type
+        ``int``, ``float``, ``Decimal``, ``str``, ``bool``, ``date`` or a typing form
+        (``tuple[int, ...]``, ``dict[str, float]``, ``X | None``).
+    where : str
+        The setting's name in messages (e.g. ``"ML-05.window_days"``).
+    ge, gt, le, lt : number, optional
+        Bounds: at least, above, at most, below.
+
+    Returns
+    -------
+    object
+        ``value`` converted: ints stay ints (a float is refused for an int), an int is
+        taken for a float, a Decimal comes from text or an int (never a float).
+
+    Raises
+    ------
+    ConfigError
+        Naming ``where``, the value and the accepted type or range.
+
+    Examples
+    --------
+    >>> check_value(6, float, "ML-05.window_days", ge=1 / 24, le=3660)
+    6.0
+    >>> check_value(6.5, int, "ML-05.min_counterparties", ge=2)
+    Traceback (most recent call last):
+    ...
+    followmoney.exceptions.ConfigError: ML-05.min_counterparties must be an int, got 6.5
+    """
+    return _take(value, tp, _Rule(ge=ge, gt=gt, le=le, lt=lt), where)
+
+
+def _take(value, tp, rule: _Rule | None, where: str):
+    """``value`` coerced to ``tp`` and checked against ``rule`` (ConfigError when it does not fit)."""
+    try:
+        value = _coerce(value, tp, where)
+    except _Bad as bad:
+        raise ConfigError(f"{bad.where} must be {bad.kind}, got {bad.value!r}") from None
+    if rule is not None:
+        _check(value, rule, where, tp)
+    return value
+
+
 def _check(value, rule: _Rule, where: str, tp) -> None:
     """Raise ConfigError when ``value`` (or one of its items) is outside ``rule``."""
     if rule.describe() and not rule.admits(value):
@@ -295,7 +366,7 @@ def _check(value, rule: _Rule, where: str, tp) -> None:
     if rule.keys is not None and isinstance(value, Mapping):
         extra = [k for k in value if k not in rule.keys]
         if extra:
-            raise _unknown(where, extra, rule.keys)
+            raise unknown_keys(where, extra, rule.keys)
     if rule.items is not None:
         args = typing.get_args(tp)
         if isinstance(value, Mapping):
@@ -346,14 +417,7 @@ class Settings:
             cls._types = typing.get_type_hints(cls)
         for f in dataclasses.fields(self):
             tp = cls._types.get(f.name, Any)
-            where = f"{cls.__name__}.{f.name}"
-            try:
-                value = _coerce(getattr(self, f.name), tp, where)
-            except _Bad as bad:
-                raise ConfigError(f"{bad.where} must be {bad.kind}, got {bad.value!r}") from None
-            rule = f.metadata.get(_META)
-            if rule is not None:
-                _check(value, rule, where, tp)
+            value = _take(getattr(self, f.name), tp, f.metadata.get(_META), f"{cls.__name__}.{f.name}")
             object.__setattr__(self, f.name, value)
         self._validate()
 
@@ -396,7 +460,7 @@ class Settings:
         known = cls.field_names()
         unknown = [k for k in data if k not in known]
         if unknown:
-            raise _unknown(where, unknown, known)
+            raise unknown_keys(where, unknown, known)
         return cls(**data)
 
     def to_dict(self) -> dict:
@@ -447,7 +511,7 @@ class Settings:
         known = self.field_names()
         unknown = [k for k in changes if k not in known]
         if unknown:
-            raise _unknown(type(self).__name__, unknown, known)
+            raise unknown_keys(type(self).__name__, unknown, known)
         return dataclasses.replace(self, **changes)
 
 

@@ -30,21 +30,20 @@ Examples
 >>> mine.resolve_params({"min_amount_cents": 0})
 Traceback (most recent call last):
 ...
-followmoney.exceptions.ParameterError: XX-01: parameter min_amount_cents=0 outside [1, None] (cents)
+followmoney.exceptions.ParameterError: XX-01.min_amount_cents must be an int >= 1, got 0 (cents)
 """
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from decimal import Decimal
 
 import pandas as pd
 
-from followmoney.exceptions import ParameterError
+from followmoney.core.settings import check_value, unknown_keys
+from followmoney.exceptions import ConfigError, ParameterError
 
-__all__ = ["Param", "Rule", "RuleContext", "WholeStat", "whole", "REGISTRY", "register", "ParameterError"]
+__all__ = ["Param", "RuleText", "Rule", "RuleContext", "WholeStat", "whole", "REGISTRY", "register", "ParameterError"]
 
 
 @dataclass(frozen=True)
@@ -73,20 +72,22 @@ class Param:
     doc: str = ""
 
     def validate(self, value, rule_id: str):
-        """Return ``value`` converted to ``kind``; raise :class:`ParameterError` if out of range."""
-        if isinstance(value, bool) or not isinstance(value, numbers.Number | Decimal | str):
-            raise ParameterError(f"{rule_id}: parameter {self.name} must be a number, got {value!r}")
+        """``value`` converted to ``kind`` and checked against the range, by the settings base.
+
+        The rule parameters are typed and range-checked by the same code as every other
+        setting (:func:`followmoney.core.settings.check_value`): an int parameter refuses
+        a float, a float parameter takes an int, a Decimal comes from text or an int.
+
+        Raises
+        ------
+        ParameterError
+            Naming the rule and parameter (``ML-05.window_days``), the value, the accepted
+            type or range and the unit.
+        """
         try:
-            v = self.kind(value) if self.kind is not Decimal else Decimal(str(value))
-        except (TypeError, ValueError, ArithmeticError) as exc:
-            raise ParameterError(f"{rule_id}: parameter {self.name}: {value!r} is not {self.kind.__name__}") from exc
-        if self.kind is int and v != value and not isinstance(value, str):
-            raise ParameterError(f"{rule_id}: parameter {self.name} must be an integer, got {value!r}")
-        if (self.low is not None and v < self.low) or (self.high is not None and v > self.high):
-            raise ParameterError(
-                f"{rule_id}: parameter {self.name}={v} outside [{self.low}, {self.high}] ({self.unit})"
-            )
-        return v
+            return check_value(value, self.kind, f"{rule_id}.{self.name}", ge=self.low, le=self.high)
+        except ConfigError as exc:
+            raise ParameterError(f"{exc} ({self.unit})") from None
 
 
 @dataclass(frozen=True)
@@ -178,8 +179,8 @@ def whole(ctx: RuleContext, frame: pd.DataFrame, stat: WholeStat):
 
 
 @dataclass(frozen=True)
-class Rule:
-    """A typology detector.
+class RuleText:
+    """What a rule says: its id, text and parameter declarations (a catalogue entry).
 
     Attributes
     ----------
@@ -188,6 +189,25 @@ class Rule:
     name, typology, description, source : str
         ``source`` cites the indicator's origin (e.g. "AMLSim fan-in typology; ...").
     params : tuple of Param
+        In the catalogue's order.
+    """
+
+    id: str
+    name: str
+    typology: str
+    description: str
+    source: str
+    params: tuple = ()
+
+
+@dataclass(frozen=True)
+class Rule(RuleText):
+    """A typology detector: its :class:`RuleText` and its code.
+
+    Attributes
+    ----------
+    id, name, typology, description, source, params
+        As :class:`RuleText`.
     requires : tuple of str
         Columns of the prepared transaction frame the rule reads; a rule whose
         columns are absent or all null is skipped with the reason logged.
@@ -208,12 +228,6 @@ class Rule:
         can run on partitions).
     """
 
-    id: str
-    name: str
-    typology: str
-    description: str
-    source: str
-    params: tuple = ()
     requires: tuple = ()
     func: Callable = field(default=None, repr=False)
     explain: Callable = field(default=None, repr=False)
@@ -230,9 +244,9 @@ class Rule:
         """
         overrides = dict(overrides or {})
         known = {p.name: p for p in self.params}
-        unknown = set(overrides) - set(known)
+        unknown = [k for k in overrides if k not in known]
         if unknown:
-            raise ParameterError(f"{self.id}: unknown parameter(s) {sorted(unknown)}; known: {sorted(known)}")
+            raise ParameterError(str(unknown_keys(self.id, unknown, list(known), "parameter")))
         return {name: p.validate(overrides.get(name, p.default), self.id) for name, p in known.items()}
 
     def missing_columns(self, frame: pd.DataFrame) -> list[str]:

@@ -29,11 +29,11 @@ from __future__ import annotations
 import re
 import tomllib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import fields
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
-from followmoney.detect.rules._registry import Param, Rule
+from followmoney.detect.rules._registry import Param, Rule, RuleText
 from followmoney.exceptions import CatalogueError, ParameterError
 
 __all__ = ["CATALOGUE_PATH", "CATALOGUE", "Entry", "load_catalogue", "catalogued", "check_bound", "rules_markdown", "describe"]
@@ -53,26 +53,9 @@ _FAMILIES = {
 }
 
 
-@dataclass(frozen=True)
-class Entry:
-    """One rule's catalogue entry.
-
-    Attributes
-    ----------
-    id : str
-        Catalogue id, e.g. ``"ML-05"``.
-    name, typology, description, source : str
-        As :class:`~followmoney.detect.rules.Rule`.
-    params : tuple of Param
-        In the catalogue's order.
-    """
-
-    id: str
-    name: str
-    typology: str
-    description: str
-    source: str
-    params: tuple = ()
+#: One rule's catalogue entry: its :class:`~followmoney.detect.rules.RuleText` (id, name,
+#: typology, description, source, parameters in the catalogue's order).
+Entry = RuleText
 
 
 def _number(value, kind: type, where: str):
@@ -148,7 +131,7 @@ def load_catalogue(path: str | Path = CATALOGUE_PATH) -> dict[str, Entry]:
     >>> load_catalogue(f)
     Traceback (most recent call last):
     ...
-    followmoney.exceptions.CatalogueError: c.toml: rule X-1, parameter k: the default is invalid: X-1: parameter k=0 outside [1, None] (count)
+    followmoney.exceptions.CatalogueError: c.toml: rule X-1, parameter k: the default is invalid: X-1.k must be an int >= 1, got 0 (count)
     """
     path = Path(path)
     try:
@@ -233,11 +216,8 @@ def catalogued(
     entry = catalogue.get(rule_id)
     if entry is None:
         raise CatalogueError(f"rule {rule_id} has code but no entry in {CATALOGUE_PATH.name}")
-    return Rule(
-        id=entry.id, name=entry.name, typology=entry.typology, description=entry.description, source=entry.source,
-        params=entry.params, requires=tuple(requires), func=func, explain=explain, partition=partition,
-        whole_data=tuple(whole_data),
-    )  # fmt: skip
+    text = {f.name: getattr(entry, f.name) for f in fields(RuleText)}
+    return Rule(**text, requires=tuple(requires), func=func, explain=explain, partition=partition, whole_data=tuple(whole_data))
 
 
 def check_bound(registry: dict, catalogue: dict[str, Entry] | None = None) -> None:
