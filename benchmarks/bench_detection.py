@@ -2,7 +2,10 @@
 
 Three labelled sources, each scored with the typology rules and measured with
 :func:`followmoney.evaluate.evaluate` (pattern recall, subject precision, transaction
-precision = the share of an alert's evidence that belongs to a pattern of its typology):
+precision = the share of an alert's evidence that belongs to a pattern of its typology;
+``txn_precision_any`` beside it: the share that belongs to a pattern of any typology, since a
+gather-scatter hub or a stack's middle layer is also a pass-through account, and its
+evidence counts against ML-04 in ``txn_precision`` only):
 
 * **AMLworld-style** (:func:`followmoney.datasets.amlworld.make_amlworld`, written to the
   published AMLworld pattern definitions, apart from ``synth``): ``AMLWORLD`` sizes and
@@ -209,7 +212,8 @@ def _per_typology(alerts, truth, only=None) -> dict:
         if r["patterns"] == 0 and k != "(all)":
             continue
         out[k] = {"patterns": r["patterns"], "recall": _r(r["recall"]), "subject_precision": _r(r["subject_precision"]),
-                  "txn_precision": _r(r["txn_precision"]), "alerts": r["alerts"]}  # fmt: skip
+                  "txn_precision": _r(r["txn_precision"]), "txn_precision_any": _r(r["txn_precision_any"]),
+                  "alerts": r["alerts"]}  # fmt: skip
     return out
 
 
