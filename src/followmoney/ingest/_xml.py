@@ -15,7 +15,7 @@ from lxml import etree
 
 from followmoney.ingest._collect import InputError
 
-__all__ = ["content_key", "tag_label", "ns_label", "refuse_doctype", "refuse_declared", "syntax_error", "without_values", "PARSER_OPTIONS"]
+__all__ = ["utf8_head", "content_key", "tag_label", "ns_label", "refuse_doctype", "refuse_declared", "syntax_error", "without_values", "PARSER_OPTIONS"]
 
 #: Keyword options for ``lxml.etree.XMLParser`` / ``iterparse``: no entities, no DTD, no network.
 PARSER_OPTIONS = {"resolve_entities": False, "no_network": True, "load_dtd": False, "huge_tree": False}
@@ -25,6 +25,25 @@ _MARKS = tuple(
     for m in ("<!DOCTYPE", "<!ENTITY", "<!doctype")
     for enc in ("utf-8", "utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be")
 )
+
+
+def utf8_head(head: bytes) -> bytes:
+    """``head`` (a file's first bytes) recoded to UTF-8 when it starts with a UTF-16 byte-order mark.
+
+    The adapters' ``sniff`` functions search the head with byte patterns written in ASCII;
+    a UTF-16 file would hide them. Other heads are returned unchanged (a character cut at
+    the end of the head is dropped).
+
+    Examples
+    --------
+    >>> utf8_head("<report>".encode("utf-16"))
+    b'<report>'
+    >>> utf8_head(b"<report>")
+    b'<report>'
+    """
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return head.decode("utf-16", errors="ignore").encode("utf-8")
+    return head
 
 
 def refuse_doctype(path: Path, head: bytes, what: str) -> None:

@@ -42,7 +42,7 @@ from followmoney.core.bundle import Bundle
 from followmoney.ingest import _payment as pay
 from followmoney.ingest import camt
 from followmoney.ingest._collect import Collector, InputError, file_digest, stable_id
-from followmoney.ingest._xml import find_document, load_document
+from followmoney.ingest._xml import find_document, load_document, utf8_head
 from followmoney.ingest.camt import _KIDS, _child, _children, _local, _path, _Paths, _ptext, _raw, _squash
 
 __all__ = ["FORMAT", "sniff", "is_companion", "read"]
@@ -74,8 +74,7 @@ def sniff(path, head: bytes) -> bool:
     >>> sniff("s.xml", b'<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.02">')
     False
     """
-    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
-        head = head.decode("utf-16", errors="ignore").encode("utf-8")
+    head = utf8_head(head)
     return bool(_SNIFF.search(head))
 
 

@@ -52,7 +52,7 @@ from lxml import etree
 from followmoney.core import schema
 from followmoney.core.units import quantize_money
 from followmoney.core.bundle import Bundle
-from followmoney.ingest._xml import PARSER_OPTIONS, content_key, ns_label, refuse_declared, tag_label, refuse_doctype, syntax_error
+from followmoney.ingest._xml import PARSER_OPTIONS, content_key, ns_label, refuse_declared, tag_label, refuse_doctype, syntax_error, utf8_head
 from followmoney.ingest._collect import Collector, ContentIds, InputError, file_digest, fits_money
 from followmoney.core.ids import stable_id
 from followmoney.normalize import normalize_address, normalize_email, normalize_phone
@@ -509,8 +509,7 @@ def sniff(path, head: bytes) -> bool:
     >>> sniff("p.xml", b'<Document xmlns="urn:iso:std:iso:20022:tech:xsd:pacs.008.001.08">')
     False
     """
-    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
-        head = head.decode("utf-16", errors="ignore").encode("utf-8")
+    head = utf8_head(head)
     return bool(_SNIFF_NS.search(head) or _SNIFF_MSG.search(head))
 
 

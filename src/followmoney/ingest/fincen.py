@@ -40,7 +40,7 @@ from lxml import etree
 
 from followmoney.core import schema
 from followmoney.core.bundle import Bundle
-from followmoney.ingest._xml import PARSER_OPTIONS, content_key, refuse_doctype, syntax_error, tag_label
+from followmoney.ingest._xml import PARSER_OPTIONS, content_key, refuse_doctype, syntax_error, tag_label, utf8_head
 from followmoney.ingest._collect import Collector, ContentIds, InputError
 from followmoney.core.ids import stable_id
 
@@ -330,8 +330,7 @@ def sniff(path, head: bytes) -> bool:
     >>> sniff("r.xml", b"<report><rentity_id>1</rentity_id>")
     False
     """
-    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
-        head = head.decode("utf-16", errors="ignore").encode("utf-8")
+    head = utf8_head(head)
     return bool(_ROOT_RE.search(head))
 
 

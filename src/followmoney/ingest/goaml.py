@@ -38,7 +38,7 @@ from followmoney.core.bundle import Bundle
 from followmoney.core.units import quantize_money
 from followmoney.ingest._profiles import load_toml_profile
 from followmoney.normalize import normalize_address, normalize_email, normalize_phone, phone_with_prefix
-from followmoney.ingest._xml import PARSER_OPTIONS, content_key, refuse_declared, tag_label, refuse_doctype, syntax_error, without_values
+from followmoney.ingest._xml import PARSER_OPTIONS, content_key, refuse_declared, tag_label, refuse_doctype, syntax_error, without_values, utf8_head
 from followmoney.ingest._collect import Collector, ContentIds, InputError, file_digest
 from followmoney.core.ids import stable_id
 
@@ -225,11 +225,7 @@ def sniff(path, head: bytes) -> bool:
     >>> sniff("x.csv", b"Timestamp,From Bank,Account")
     False
     """
-    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
-        try:
-            head = head.decode("utf-16", errors="ignore").encode("utf-8")
-        except UnicodeError:  # pragma: no cover - errors="ignore"
-            return False
+    head = utf8_head(head)
     return bool(_ROOT_RE.search(head) and _MARK_RE.search(head))
 
 

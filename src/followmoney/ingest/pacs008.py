@@ -81,7 +81,7 @@ from followmoney.ingest.camt import (
     _text,
 )
 from followmoney.ingest.camt import _acct_ident as camt_acct
-from followmoney.ingest._xml import find_document, load_document
+from followmoney.ingest._xml import find_document, load_document, utf8_head
 from followmoney.ingest.camt import _Reader as _CamtReader
 
 __all__ = ["FORMAT", "sniff", "is_companion", "read"]
@@ -115,8 +115,7 @@ def sniff(path, head: bytes) -> bool:
     >>> sniff("s.xml", b'<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.08">')
     False
     """
-    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
-        head = head.decode("utf-16", errors="ignore").encode("utf-8")
+    head = utf8_head(head)
     return bool(_SNIFF.search(head))
 
 

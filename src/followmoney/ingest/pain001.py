@@ -31,6 +31,7 @@ from followmoney.ingest import _payment as pay
 from followmoney.ingest._collect import InputError
 from followmoney.ingest.camt import _KIDS, _child, _children, _date_choice, _ptext
 from followmoney.ingest.pacs008 import PaymentReader, agent, open_message
+from followmoney.ingest._xml import utf8_head
 
 __all__ = ["FORMAT", "sniff", "is_companion", "read"]
 
@@ -50,8 +51,7 @@ def sniff(path, head: bytes) -> bool:
     >>> sniff("p.xml", b'<Document xmlns="urn:iso:std:iso:20022:tech:xsd:pain.002.001.03">')
     False
     """
-    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
-        head = head.decode("utf-16", errors="ignore").encode("utf-8")
+    head = utf8_head(head)
     return bool(_SNIFF.search(head))
 
 
