@@ -279,3 +279,46 @@ def test_utf32_xml_is_refused_not_parsed(tmp_path):
     p.write_bytes(_doctype_doc("report", "utf-32", 10))
     with pytest.raises(InputError):
         goaml.read(p)
+
+
+# --------------------------------------------------------------------------- found by `make fuzz` (2,000 per adapter)
+def test_mt940_amount_with_more_digits_than_decimal_holds_is_a_reject_not_a_traceback(data_dir, tmp_path):
+    text = (data_dir / "mt940" / "br03_decimal_comma.sta").read_text("latin-1")
+    p = tmp_path / "digits.sta"
+    p.write_text(text.replace(":61:2111091109D119,", ":61:2111091109D" + "9" * 30 + ","), "latin-1")
+    b = fm.read(p)
+    _reconciles(b)
+    assert b.transactions.column("amount").to_pylist() == [Decimal("19053.79")]
+    (rej,) = b.rejects.to_pylist()
+    assert rej["source_ref"].startswith("digits.sta:") and "9" * 30 not in rej["reason"]
+    # the same in the opening balance: the statement is read, its balance flagged, not a traceback
+    p.write_text(text.replace(":60F:C211108EUR0,", ":60F:C211108EUR" + "1" * 30 + ","), "latin-1")
+    b = fm.read(p)
+    _reconciles(b)
+    assert b.transactions.num_rows + b.rejects.num_rows == 2
+
+
+@pytest.mark.parametrize("amount", ["9999999999999999", "999999999999999,9999", "-1.000.000.000.000.000"])
+def test_bank_csv_amount_that_does_not_fit_decimal_18_3_is_a_reject(tmp_path, amount):
+    p = tmp_path / "big.csv"
+    p.write_text(f"Buchungstag;Empfaenger;Betrag\n01.02.2024;ALPHA HANDEL;1,20\n12.02.2024;BETA GMBH;{amount}\n", "utf-8")
+    b = fm.read(p)
+    _reconciles(b)
+    assert b.transactions.column("signed_amount").to_pylist() == [Decimal("1.20")]
+    (rej,) = b.rejects.to_pylist()
+    assert rej["source_ref"] == "big.csv:3" and "unparseable amount" in rej["reason"]
+
+
+def test_lone_carriage_return_in_a_machine_csv_is_a_row_end_not_a_traceback(tmp_path):
+    # pyarrow ends a row at a lone CR; the line scan that finds bad rows must agree, not raise
+    p = tmp_path / "transactions.csv"
+    p.write_bytes(
+        b"tran_id,orig_acct,bene_acct,tx_type,base_amt,tran_timestamp,is_sar,alert_id\n"
+        b"1,10,11,TRANSFER,100.00,2017-01-01T00:00:00Z,False,-1\n"
+        b"2,10,11,TRANS\rFER,5.00,2017-01-01T00:00:00Z,False,-1\n"
+        b"3,11,10,TRANSFER,7.00,2017-01-02T00:00:00Z,False,-1\n"
+    )
+    b = fm.read(p, format="amlsim")
+    _reconciles(b)
+    assert b.transactions.column("amount").to_pylist() == [Decimal("100.00"), Decimal("7.00")]
+    assert sorted(b.rejects.column("code").to_pylist()) == ["short_row", "short_row"]

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import functools
 import tomllib
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from importlib.resources import files
 
 __all__ = ["DAY_US", "HOUR_US", "MONEY_SCALE", "minor_units", "quantize_money", "money_str", "money_text", "to_scaled", "from_scaled"]
@@ -61,6 +61,12 @@ def minor_units(currency) -> int:
 def quantize_money(value: Decimal, currency) -> tuple[Decimal, bool]:
     """``value`` rounded (half to even) to ``currency``'s minor units; and whether that changed it.
 
+    Raises
+    ------
+    ValueError
+        When ``value`` has more digits than the decimal context holds (28): no money
+        column could store it anyway (adapters make such a row a reject).
+
     Examples
     --------
     >>> quantize_money(Decimal("1250.125"), "KWD")
@@ -69,8 +75,15 @@ def quantize_money(value: Decimal, currency) -> tuple[Decimal, bool]:
     (Decimal('1250.12'), True)
     >>> quantize_money(Decimal("1500"), "JPY")
     (Decimal('1500'), False)
+    >>> quantize_money(Decimal("1" * 30), "EUR")
+    Traceback (most recent call last):
+    ...
+    ValueError: too many digits for a money amount
     """
-    q = value.quantize(Decimal(1).scaleb(-minor_units(currency)), rounding=ROUND_HALF_EVEN)
+    try:
+        q = value.quantize(Decimal(1).scaleb(-minor_units(currency)), rounding=ROUND_HALF_EVEN)
+    except InvalidOperation:
+        raise ValueError("too many digits for a money amount") from None
     return q, q != value
 
 

@@ -569,6 +569,10 @@ def _parse_money(col: pa.Array, prof: Profile, places: int = 3, type_=schema.MON
     safe = pc.if_else(ok, norm, _NULL_STR)
     wide = safe.cast(pa.decimal128(38, 12))
     rounded_v = pc.round(wide, ndigits=places, round_mode="half_to_even")
+    # what does not fit the column (e.g. 16 integer digits in decimal(18, 3)) is not a readable amount
+    limit = pa.scalar(Decimal(10) ** (type_.precision - type_.scale), rounded_v.type)
+    ok = pc.and_(ok, pc.fill_null(pc.less(pc.abs(rounded_v), limit), False))
+    rounded_v = pc.if_else(ok, rounded_v, pa.scalar(None, rounded_v.type))
     rounded = pc.fill_null(pc.not_equal(rounded_v, wide), False)
     return rounded_v.cast(type_), ok, rounded, empty
 
