@@ -49,7 +49,9 @@ from followmoney.ingest import ADAPTERS, InputError  # noqa: E402
 from followmoney.ingest._xml import PARSER_OPTIONS  # noqa: E402
 
 #: Adapter -> seed files (small, real). AMLSim seeds are folders (transactions.csv + companions).
-FORMATS = ("goaml", "camt", "fincen", "mt940", "bank_csv", "amlsim", "ibm_aml")
+FORMATS = ("goaml", "camt", "fincen", "mt940", "bank_csv", "amlsim", "ibm_aml", "pacs008", "pain001", "auth", "mt103")
+#: Adapters whose inputs are XML (mostly mutated so that they stay well-formed).
+_XML = ("goaml", "camt", "fincen", "pacs008", "pain001", "auth")
 
 _TOKENS = [
     b"<", b">", b"&", b"&amp;", b"]]>", b"<!--", b"<!DOCTYPE r [<!ENTITY a 'b'>]>", b"\x00", b"\xff\xfe", b"\xc3",
@@ -57,7 +59,7 @@ _TOKENS = [
     b"99991231", b"0", b"-", b",", b";", b'"', b"\n", b"\r\n", b"\t", b":61:", b":86:", b":20:", b":62F:", b"\n-\n",
     b"C", b"D", b"RC", b"EUR", b"XXX", b"", b" " * 5, "\u00e9\u00df".encode(), b"\xef\xbb\xbf",
 ]  # fmt: skip
-_RECORD_TAGS = rb"transaction|report_party|t_from|t_to|t_from_my_client|t_to_my_client|Ntry|TxDtls|NtryDtls|Stmt|Rpt|Ntfctn|Bal|BkToCstmrStmt|Activity|Party|CurrencyTransactionActivity|CurrencyTransactionActivityDetail|Account"
+_RECORD_TAGS = rb"transaction|report_party|t_from|t_to|t_from_my_client|t_to_my_client|Ntry|TxDtls|NtryDtls|Stmt|Rpt|Ntfctn|Bal|BkToCstmrStmt|Activity|Party|CurrencyTransactionActivity|CurrencyTransactionActivityDetail|Account|CdtTrfTxInf|PmtInf|Dbtr|Cdtr|InfReqOpng|InfReqRspn|RtrInd"
 
 
 def seeds() -> dict[str, list[Path]]:
@@ -70,6 +72,10 @@ def seeds() -> dict[str, list[Path]]:
         "bank_csv": sorted((DATA / "bank_csv").glob("*.csv")),
         "ibm_aml": sorted((DATA / "ibm_aml").glob("*.csv")),
         "amlsim": [SAMPLES / "amlsim"],
+        "pacs008": sorted((DATA / "wires").rglob("pacs008*.xml")),
+        "pain001": sorted((DATA / "wires").glob("pain001*.xml")),
+        "auth": sorted((DATA / "wires").glob("auth00*.xml")),
+        "mt103": sorted(p for p in (DATA / "wires").iterdir() if p.suffix in (".fin", ".rje", ".dos")),
     }
     return out
 
@@ -113,7 +119,7 @@ def mutate_xml(data: bytes, rng: random.Random) -> bytes:
 
 def mutate(data: bytes, rng: random.Random, fmt: str) -> bytes:
     """One to four random mutations of ``data`` (XML: mostly ones that keep it well-formed)."""
-    if fmt in ("goaml", "camt", "fincen") and rng.random() < 0.7:
+    if fmt in _XML and rng.random() < 0.7:
         return mutate_xml(data, rng)
     b = bytearray(data)
     for _ in range(rng.randint(1, 4)):
@@ -151,7 +157,7 @@ def mutate(data: bytes, rng: random.Random, fmt: str) -> bytes:
             if m:
                 x = rng.choice(m)
                 b[x.start() : x.end()] = rng.choice([b"9" * rng.randint(15, 40), b"-" + x.group(), b"0" * 20 + x.group()])
-        elif op == 8 and fmt in ("goaml", "camt", "fincen"):  # a record element copied elsewhere
+        elif op == 8 and fmt in _XML:  # a record element copied elsewhere
             spans = list(re.finditer(rb"<((?:\w+:)?(?:" + _RECORD_TAGS + rb"))[\s>].*?</\1>", bytes(b), re.S))
             ends = [m.end() for m in re.finditer(rb">", bytes(b))]
             if spans and ends:
