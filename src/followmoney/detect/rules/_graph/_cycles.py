@@ -14,16 +14,8 @@ import pandas as pd
 
 from followmoney.core.units import DAY_US, money_text
 from followmoney.detect.rules._graph._search import _cycle_search, _path_findings, _paths_long, _truncation_note
-from followmoney.detect.rules._graph._table import (
-    _REQUIRES,
-    _Edges,
-    _findings,
-    _pick_per_episode,
-    _ratio_score,
-    _shared_edges,
-    _window_pairs,
-    _window_us,
-)
+from followmoney.detect.rules._graph._table import _REQUIRES, _Edges, _findings, _pick_per_episode, _ratio_score
+from followmoney.detect.rules._graph._table import _shared_edges, _window_pairs, _window_us
 from followmoney.detect.rules._registry import RuleContext, register
 from followmoney.detect.rules._rolling import threshold_cents
 from followmoney.detect.rules.catalogue import catalogued

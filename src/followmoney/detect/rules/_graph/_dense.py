@@ -15,16 +15,8 @@ import numpy as np
 import pandas as pd
 
 from followmoney.core.units import DAY_US, money_text
-from followmoney.detect.rules._graph._table import (
-    _REQUIRES,
-    _evidence,
-    _findings,
-    _names,
-    _pick_per_episode,
-    _shared_edges,
-    _window_pairs,
-    _window_us,
-)
+from followmoney.detect.rules._graph._table import _REQUIRES, _evidence, _findings, _names, _pick_per_episode, _shared_edges
+from followmoney.detect.rules._graph._table import _window_pairs, _window_us
 from followmoney.detect.rules._registry import RuleContext, register
 from followmoney.detect.rules.catalogue import catalogued
 from followmoney.exceptions import CatalogueError

@@ -18,18 +18,8 @@ import pandas as pd
 from followmoney.core._timeline import TimeIndex, distinct_forward, episodes, expand
 from followmoney.core.units import DAY_US, money_text
 from followmoney.detect.rules._fan import _routine
-from followmoney.detect.rules._graph._table import (
-    _EDGE_COLUMNS,
-    _REQUIRES,
-    _count_score,
-    _edges,
-    _evidence,
-    _findings,
-    _names,
-    _pick_per_episode,
-    _shared_edges,
-    _window_us,
-)
+from followmoney.detect.rules._graph._table import _EDGE_COLUMNS, _REQUIRES, _count_score, _edges, _evidence, _findings
+from followmoney.detect.rules._graph._table import _names, _pick_per_episode, _shared_edges, _window_us
 from followmoney.detect.rules._registry import RuleContext, register
 from followmoney.detect.rules._rolling import threshold_cents
 from followmoney.detect.rules.catalogue import catalogued
