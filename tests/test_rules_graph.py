@@ -1,4 +1,4 @@
-"""Multi-hop typologies ML-07..ML-12 (``followmoney.detect.rules._graph``): hand-made inputs with a
+"""Multi-hop typologies ML-07..ML-12 (the package ``followmoney.detect.rules._graph``): hand-made inputs with a
 known answer, near misses, the bounded cycle search of case BR-18, and brute-force checks.
 
 ``GRAPH_POSITIVE`` holds one positive case per rule in the ``rule_cases.POSITIVE`` format
@@ -31,7 +31,8 @@ from rule_cases import (
 import followmoney as fm
 from followmoney.core.frame import prepare_transactions
 from followmoney.detect.rules import REGISTRY, RuleContext
-from followmoney.detect.rules._graph import _distinct_forward, find_chains, find_cycles
+from followmoney.core._timeline import distinct_forward
+from followmoney.detect.rules._graph import find_chains, find_cycles
 
 DAY = 86_400_000_000
 HOUR = 3_600_000_000
@@ -175,7 +176,7 @@ def test_path_searches_do_not_depend_on_the_batch_size(monkeypatch):
     hub_days = [1 + k / 1000 for k in range(132)]
     frame = prepare_transactions(br18_frame(hub_days).transactions)
     cycles, chains = find_cycles(frame, max_length=4), find_chains(frame, min_hops=3, hop_hours=1)
-    monkeypatch.setattr("followmoney.detect.rules._graph._BATCH_ROWS", 7)
+    monkeypatch.setattr("followmoney.detect.rules._graph._search._BATCH_ROWS", 7)
     small_c, small_h = find_cycles(frame, max_length=4), find_chains(frame, min_hops=3, hop_hours=1)
     assert len(cycles.cycles) > 100 and cycles.cycles.equals(small_c.cycles) and cycles.paths == small_c.paths
     assert len(chains.chains) > 10 and chains.chains.equals(small_h.chains)
@@ -477,7 +478,7 @@ def test_distinct_forward_matches_brute_force(rows, queries, strict):
     key = np.array([ord(r[0]) for r in rows], np.int64)
     mem = np.array([ord(r[1]) for r in rows], np.int64)
     t = np.array([r[2] for r in rows], np.int64)
-    got = _distinct_forward(key, mem, t, np.array([ord(q[0]) for q in queries]), np.array([q[1] for q in queries]), W, strict_after=strict)
+    got = distinct_forward(key, mem, t, np.array([ord(q[0]) for q in queries]), np.array([q[1] for q in queries]), W, strict_after=strict)
     want = [
         len({m for k, m, tt in rows if k == qk and (qs < tt if strict else qs <= tt) and tt <= qs + W}) for qk, qs in queries
     ]
@@ -527,21 +528,23 @@ def test_gather_scatter_needs_a_burst_above_the_hubs_usual_senders(months, alert
 def test_graph_rules_share_one_edge_table_per_run(monkeypatch):
     """The edge table of the run's frame is built once, not once per graph rule, and the
     alerts are the same as when every rule builds its own."""
-    from followmoney.detect.rules import _graph
+    from followmoney.detect.rules._graph import _chains, _cycles, _dense, _table, _two_hop
 
     b = bundle(scatter_gather_rows() + ring_rows() + chain_rows() + stack_rows())
-    real = _graph._edges
+    real = _table._edges
     built = []
 
     def counting(frame):
         built.append(id(frame))
         return real(frame)
 
-    monkeypatch.setattr(_graph, "_edges", counting)
+    monkeypatch.setattr(_table, "_edges", counting)  # the shared table's builder
+    monkeypatch.setattr(_two_hop, "_edges", counting)  # ML-08's own table
     shared = fm.score(b, rules=GRAPH_RULES)
     counts = pd.Series(built).value_counts()
-    assert counts.max() == 1 and len(built) <= 2  # the run's frame once; ML-08 filters its own
-    monkeypatch.setattr(_graph, "_shared_edges", lambda frame, ctx: real(frame))
+    assert counts.max() == 1 and len(built) == 2  # the run's frame once; ML-08 filters its own
+    for rules in (_two_hop, _cycles, _dense, _chains):
+        monkeypatch.setattr(rules, "_shared_edges", lambda frame, ctx: real(frame))
     assert shared.drop_columns(["run_id"]).equals(fm.score(b, rules=GRAPH_RULES).drop_columns(["run_id"]))
     assert shared.num_rows >= 3
 

@@ -1,0 +1,212 @@
+"""The edge table the graph rules read, and the helpers that turn their matches into findings.
+
+Every rule reads one *edge table* (:class:`_Edges`): the prepared transactions that move
+money between two different accounts (``from_account`` and ``to_account`` both set, not
+flagged as a self-transfer, ``amount_cents`` > 0), kept in (t, txn_id) order. Card
+purchases, ATM and cash rows are not account-to-account flows and are left out; so are
+salary credits when the frame has an ``is_payroll`` column. Accounts and currencies
+become integer codes. One scoring run builds it once (:func:`_shared_edges`).
+
+The dense structures (ML-10, ML-11, and ML-09 without time order) see it through
+epoch-aligned windows (:func:`_window_pairs`). Every rule reports through the same
+helpers: one finding per subject account and episode (:func:`_pick_per_episode`),
+evidence in edge order (:func:`_evidence`), the finding table (:func:`_findings`) and
+scores that are 0.5 at the threshold (:func:`_count_score`, :func:`_ratio_score`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from followmoney.core.units import DAY_US
+from followmoney.detect.rules._registry import RuleContext
+
+_FINDING_COLUMNS = ["subject_kind", "subject_id", "window_start", "window_end", "evidence_txn_ids", "score", "facts"]
+#: Channels that are purchases or cash, not account-to-account flows: left out of every graph rule.
+_NOT_FLOWS = frozenset({"card", "atm", "cash_deposit", "cash_withdrawal"})
+#: The columns every graph rule needs.
+_REQUIRES = ("from_account", "to_account", "amount_cents")
+
+
+@dataclass(frozen=True)
+class _Edges:
+    """Money-moving transactions as integer arrays, in (t, txn_id) order.
+
+    ``src``/``dst`` index ``accounts``, ``cur`` indexes ``currencies``; ``amt`` is in
+    thousandths of the currency unit; ``row`` is the position in the (sorted) input frame.
+    """
+
+    txn_id: np.ndarray
+    row: np.ndarray
+    src: np.ndarray
+    dst: np.ndarray
+    cur: np.ndarray
+    t: np.ndarray
+    amt: np.ndarray
+    accounts: np.ndarray
+    currencies: np.ndarray
+    #: The row carries a date but no time of day (``time_precision`` day): its order among
+    #: other date-only rows of that date is unknown, so time-respecting paths may take them
+    #: in any order (equal times allowed between date-only hops).
+    day: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return len(self.t)
+
+    @property
+    def n_cur(self) -> int:
+        return max(len(self.currencies), 1)
+
+    def out_key(self) -> np.ndarray:
+        """(paying account, currency) as one int64 key."""
+        return self.src * self.n_cur + self.cur
+
+    def in_key(self) -> np.ndarray:
+        """(receiving account, currency) as one int64 key."""
+        return self.dst * self.n_cur + self.cur
+
+
+def _sorted_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame in (t, txn_id) order (prepared frames already are; checked, not assumed)."""
+    t = frame["t"].to_numpy(np.int64)
+    if len(t) > 1:
+        ids = frame["txn_id"].to_numpy(object)
+        tie = t[1:] == t[:-1]
+        if (t[1:] < t[:-1]).any() or (ids[1:][tie] < ids[:-1][tie]).any():
+            frame = frame.sort_values(["t", "txn_id"], kind="stable")
+    return frame.reset_index(drop=True)
+
+
+#: The frame columns :func:`_edges` reads.
+_EDGE_COLUMNS = ("t", "txn_id", "from_account", "to_account", "amount_cents", "currency", "self_transfer", "channel", "is_payroll")
+
+
+def _edges(frame: pd.DataFrame) -> _Edges:
+    """Build the edge table from a prepared frame (see the module notes for what is kept)."""
+    frame = _sorted_frame(frame)
+    ok = frame["from_account"].notna() & frame["to_account"].notna() & frame["amount_cents"].notna()
+    if "self_transfer" in frame.columns:
+        ok &= ~frame["self_transfer"].fillna(False).astype(bool)
+    if "channel" in frame.columns:
+        ok &= ~frame["channel"].isin(_NOT_FLOWS)
+    if "is_payroll" in frame.columns:  # optional: salary credits are not laundering hops
+        ok &= ~frame["is_payroll"].fillna(False).astype(bool)
+    sub = frame[ok.to_numpy(bool)]
+    amt = sub["amount_cents"].to_numpy(np.int64)
+    keep = (amt > 0) & (sub["from_account"].to_numpy(object) != sub["to_account"].to_numpy(object))
+    sub = sub[keep]
+    n = len(sub)
+    codes, accounts = pd.factorize(pd.concat([sub["from_account"], sub["to_account"]], ignore_index=True), sort=True)
+    cur, currencies = pd.factorize(sub["currency"], sort=True, use_na_sentinel=False)
+    return _Edges(
+        txn_id=sub["txn_id"].to_numpy(object),
+        row=sub.index.to_numpy(np.int64),
+        src=codes[:n].astype(np.int64),
+        dst=codes[n:].astype(np.int64),
+        cur=cur.astype(np.int64),
+        t=sub["t"].to_numpy(np.int64),
+        amt=sub["amount_cents"].to_numpy(np.int64),
+        accounts=np.asarray(accounts, dtype=object),
+        currencies=np.asarray(currencies, dtype=object),
+        day=~sub["has_time"].to_numpy(bool) if "has_time" in sub.columns else np.zeros(n, bool),
+    )
+
+
+#: The rules that read the shared edge table (:func:`_shared_edges`): scoring drops it once the last has run.
+SHARED_EDGE_USERS = ("ML-07", "ML-09", "ML-10", "ML-11", "ML-12")
+
+
+def _shared_edges(frame: pd.DataFrame, ctx: RuleContext) -> _Edges:
+    """The edge table of ``frame``, built once per scoring run and shared by the graph rules.
+
+    Kept in ``ctx.shared`` beside the frame it came from (a rule given another frame
+    builds its own); its arrays are read-only so that no rule can change another's input.
+    """
+    hit = ctx.shared.get("graph_edges")
+    if hit is not None and hit[0] is frame:
+        return hit[1]
+    E = _edges(frame)
+    for a in (E.txn_id, E.row, E.src, E.dst, E.cur, E.t, E.amt, E.accounts, E.currencies):
+        a.flags.writeable = False
+    ctx.shared["graph_edges"] = (frame, E)
+    return E
+
+
+def _pick_per_episode(found: pd.DataFrame, order: list[str], ascending: list[bool]) -> pd.DataFrame:
+    """One finding per subject and episode: findings of one subject whose windows overlap
+    or touch form an episode; the first by ``order`` is kept. ``order`` must end with a
+    unique column so the choice is deterministic. Adds ``episode_start``,
+    ``episode_end`` and ``in_episode`` (how many findings were merged)."""
+    f = found.sort_values(["subject_id", "window_start", "window_end"] + order[-1:], kind="stable").reset_index(drop=True)
+    running = f.groupby("subject_id", sort=False)["window_end"].cummax()
+    prev = running.groupby(f["subject_id"], sort=False).shift(1)
+    f["episode"] = (prev.isna() | (f["window_start"] > prev)).cumsum()
+    g = f.groupby("episode")
+    f["episode_start"] = g["window_start"].transform("min")
+    f["episode_end"] = g["window_end"].transform("max")
+    f["in_episode"] = g["window_start"].transform("size")
+    f = f.sort_values(["episode"] + order, ascending=[True] + ascending, kind="stable")
+    return f.drop_duplicates("episode").drop(columns="episode").reset_index(drop=True)
+
+
+def _evidence(E: _Edges, finding: np.ndarray, edge: np.ndarray, n_findings: int) -> list[list[str]]:
+    """Evidence txn ids per finding, unique and in (t, txn_id) order (edge order)."""
+    ev = pd.DataFrame({"f": finding, "e": edge}).drop_duplicates().sort_values(["f", "e"], kind="stable")
+    lists = pd.Series(E.txn_id[ev["e"].to_numpy()]).groupby(ev["f"].to_numpy()).agg(list)
+    return [lists.get(i, []) for i in range(n_findings)]
+
+
+def _findings(subject, start, end, evidence, score, facts) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "subject_kind": "account",
+            "subject_id": list(subject),
+            "window_start": np.asarray(start, np.int64),
+            "window_end": np.asarray(end, np.int64),
+            "evidence_txn_ids": list(evidence),
+            "score": np.clip(np.asarray(score, float), 0.0, 1.0),
+            "facts": list(facts),
+        },
+        columns=_FINDING_COLUMNS,
+    )
+
+
+def _count_score(observed, threshold) -> np.ndarray:
+    """0.5 at the threshold, +0.25 per doubling, 1.0 at four times the threshold."""
+    return np.clip(0.5 + 0.25 * np.log2(np.asarray(observed, float) / threshold), 0.0, 1.0)
+
+
+def _ratio_score(observed, threshold) -> np.ndarray:
+    """0.5 at the threshold rising linearly to 1.0 at a ratio of 1 (all of it)."""
+    x = (np.asarray(observed, float) - threshold) / max(1.0 - threshold, 1e-9)
+    return np.clip(0.5 + 0.5 * x, 0.0, 1.0)
+
+
+def _names(items, limit: int = 12) -> str:
+    items = list(items)
+    more = f" and {len(items) - limit} more" if len(items) > limit else ""
+    return ", ".join(str(x) for x in items[:limit]) + more
+
+
+def _window_us(days: float) -> int:
+    return int(round(days * DAY_US))
+
+
+# --------------------------------------------------------------------------- windows (ML-09 unordered, ML-10, ML-11)
+def _window_pairs(E: _Edges, window_us: int, max_degree: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Transactions placed in epoch-aligned windows of ``2·(W//2)`` µs starting every
+    ``W//2`` (each transaction falls in two windows), and the distinct (window,
+    currency, originator, beneficiary) pairs with their value. Accounts with more than
+    ``max_degree`` distinct counterparties on that side in a window are left out."""
+    stride = max(window_us // 2, 1)
+    b = E.t // stride
+    idx = np.r_[np.arange(len(E)), np.arange(len(E))]
+    rows = pd.DataFrame({"w": np.r_[b - 1, b], "cur": E.cur[idx], "o": E.src[idx], "b": E.dst[idx], "e": idx, "amt": E.amt[idx]})
+    pairs = rows.groupby(["w", "cur", "o", "b"], sort=True).agg(value=("amt", "sum")).reset_index()
+    indeg = pairs.groupby(["w", "cur", "b"])["o"].transform("size")
+    outdeg = pairs.groupby(["w", "cur", "o"])["b"].transform("size")
+    pairs = pairs[(indeg <= max_degree) & (outdeg <= max_degree)].reset_index(drop=True)
+    return rows, pairs

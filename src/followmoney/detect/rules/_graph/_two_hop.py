@@ -1,0 +1,298 @@
+"""Two-hop patterns through a middle account: ML-07 scatter-gather and ML-08 gather-scatter.
+
+They group by the middle account with a time window instead of self-joining the table:
+the edges are sorted once by (account, currency, time) and each transaction finds the
+matching transactions of its middle account by binary search on that order
+(:class:`numpy.searchsorted`); sliding-window distinct counts use +1/−1 coverage events
+and a cumulative sum, window sums use prefix sums. Work is O(n log n) plus the (in, out)
+pairs that really fall inside the window.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandas as pd
+
+from followmoney.core._timeline import TimeIndex, distinct_forward, episodes, expand
+from followmoney.core.units import DAY_US, money_text
+from followmoney.detect.rules._fan import _routine
+from followmoney.detect.rules._graph._table import _EDGE_COLUMNS, _REQUIRES, _count_score, _edges, _evidence, _findings
+from followmoney.detect.rules._graph._table import _names, _pick_per_episode, _shared_edges, _window_us
+from followmoney.detect.rules._registry import RuleContext, register
+from followmoney.detect.rules._rolling import threshold_cents
+from followmoney.detect.rules.catalogue import catalogued
+
+log = logging.getLogger("followmoney")
+
+
+# --------------------------------------------------------------------------- ML-07 scatter-gather
+def _scatter_gather(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
+    """A → {I₁..I_k} → B: find the (A, B) pairs joined by enough forwarding intermediaries.
+
+    1. For each transaction A→I, the later transactions I→B within ``D`` days (binary
+       search on I's outgoing transactions): the (scatter, gather) pairs, grouped by
+       the middle account I. Intermediaries with more than ``max_pairs_per_account``
+       pairs (hubs, not mules) are skipped and counted in the log.
+    2. Keep (A, B, currency) with at least ``k`` distinct intermediaries overall.
+    3. Anchor a window ``[s, s + D]`` at each scatter time ``s``; an intermediary
+       qualifies in it when it forwarded to B at least ``(1 - m)`` and at most all of
+       what it received from A, counting only its transfers inside the window, each
+       received transfer before a forwarded one. A window with ``k`` qualifying
+       intermediaries is a hit; overlapping hits of one source are one finding.
+
+    Complexity: O(n log n + p + a·w) for n transactions, p pairs, a anchors of
+    candidate (A, B) groups and w pairs per anchor window; memory O(n + p).
+    """
+    p = ctx.params
+    k, keep_share, W = p["min_intermediaries"], 1.0 - p["margin"], _window_us(p["window_days"])
+    E = _shared_edges(frame, ctx)
+    if len(E) == 0:
+        return pd.DataFrame()
+    out = TimeIndex(E.out_key(), E.t)
+    mid = E.in_key()
+    lo, hi = out.range(mid, E.t, E.t + W)
+    inv, _ = pd.factorize(mid)
+    heavy = np.bincount(inv, weights=hi - lo) > p["max_pairs_per_account"]
+    if heavy.any():
+        log.info("ML-07: %d intermediary account(s) with more than %d pairs skipped", heavy.sum(), p["max_pairs_per_account"])
+        hi = np.where(heavy[inv], lo, hi)
+    e_in, j = expand(lo, hi)
+    e_out = out.order[j]
+    sel = E.src[e_in] != E.dst[e_out]
+    e_in, e_out = e_in[sel], e_out[sel]
+    pairs = pd.DataFrame({"A": E.src[e_in], "I": E.dst[e_in], "B": E.dst[e_out], "cur": E.cur[e_in], "e_in": e_in, "e_out": e_out})
+    pairs = pairs[pairs.groupby(["A", "B", "cur"])["I"].transform("nunique") >= k].reset_index(drop=True)
+    if pairs.empty:
+        return pd.DataFrame()
+    g = pairs.groupby(["A", "B", "cur"], sort=True).ngroup().to_numpy(np.int64)
+    t_in, t_out = E.t[pairs["e_in"].to_numpy()], E.t[pairs["e_out"].to_numpy()]
+    by_group = TimeIndex(g, t_in)
+    anchors = pd.DataFrame({"g": g, "s": t_in}).drop_duplicates().sort_values(["g", "s"]).reset_index(drop=True)
+    a_g, a_s = anchors["g"].to_numpy(), anchors["s"].to_numpy()
+    lo, hi = by_group.range(a_g, a_s, a_s + W, inclusive_after=True)
+    a, j = expand(lo, hi)
+    pr = by_group.order[j]
+    inside = t_out[pr] <= a_s[a] + W
+    a, pr = a[inside], pr[inside]
+    rows = pd.DataFrame({"a": a} | {c: pairs[c].to_numpy()[pr] for c in ("I", "e_in", "e_out")})
+    # per (anchor, intermediary): received (each transfer in once) and forwarded (each transfer out once).
+    # One int64 key per (anchor, edge) and per (anchor, intermediary) instead of multi-column
+    # drop_duplicates/groupby; an edge has one intermediary (I = dst of e_in = src of e_out).
+    n_e, n_acc = np.int64(len(E)), np.int64(max(len(E.accounts), 1))
+    a_, i_ = rows["a"].to_numpy(np.int64), rows["I"].to_numpy(np.int64)
+
+    def _sum_once(edge: np.ndarray) -> pd.Series:
+        first = np.flatnonzero(~pd.Series(a_ * n_e + edge).duplicated().to_numpy())
+        return pd.Series(E.amt[edge[first]]).groupby(a_[first] * n_acc + i_[first]).sum()
+
+    got = _sum_once(rows["e_in"].to_numpy(np.int64))
+    fwd = _sum_once(rows["e_out"].to_numpy(np.int64)).reindex(got.index)
+    key = got.index.to_numpy(np.int64)
+    per = pd.DataFrame({"a": key // n_acc, "I": key % n_acc, "got": got.to_numpy(), "fwd": fwd.to_numpy()})
+    per["share"] = per["fwd"] / per["got"]
+    per = per[(per["fwd"] >= keep_share * per["got"] - 1e-9) & (per["fwd"] <= per["got"])].reset_index(drop=True)
+    per = per[per.groupby("a")["I"].transform("size") >= k]
+    if per.empty:
+        return pd.DataFrame()
+    ev = rows.merge(per[["a", "I"]], on=["a", "I"])
+    span = ev.assign(ti=E.t[ev["e_in"].to_numpy()], to=E.t[ev["e_out"].to_numpy()]).groupby("a").agg(
+        window_start=("ti", "min"), window_end=("to", "max")
+    )
+    hits = per.groupby("a").agg(n=("I", "size"), got=("got", "sum"), fwd=("fwd", "sum"), share=("share", "min"))
+    hits = hits.join(span).reset_index()
+    first_pair = pd.Series(np.arange(len(pairs))).groupby(g).first()
+    hits["pair"] = first_pair.reindex(a_g[hits["a"].to_numpy()]).to_numpy()
+    hits["subject_id"] = E.accounts[pairs["A"].to_numpy()[hits["pair"]]]
+    hits["B"] = E.accounts[pairs["B"].to_numpy()[hits["pair"]]]
+    hits["cur"] = pairs["cur"].to_numpy()[hits["pair"]]
+    best = _pick_per_episode(hits, ["n", "share", "window_start", "a"], [False, False, True, True])
+    members = per[per["a"].isin(best["a"])]
+    inter = members.groupby("a")["I"].agg(lambda s: sorted(E.accounts[s.to_numpy()]))
+    evr = ev[ev["a"].isin(best["a"])]
+    fid = pd.Series(np.arange(len(best)), index=best["a"].to_numpy())
+    f_ids = fid.reindex(evr["a"].to_numpy()).to_numpy()
+    evidence = _evidence(E, np.r_[f_ids, f_ids], np.r_[evr["e_in"].to_numpy(), evr["e_out"].to_numpy()], len(best))
+    facts = [
+        {
+            "collector": r.B,
+            "n_intermediaries": int(r.n),
+            "intermediaries": inter[r.a],
+            "min_share": float(r.share),
+            "received": int(r.got),
+            "forwarded": int(r.fwd),
+            "currency": E.currencies[r.cur] if len(E.currencies) else None,
+            "span_days": (r.window_end - r.window_start) / DAY_US,
+            "episode_start": int(r.episode_start),
+            "episode_end": int(r.episode_end),
+        }
+        for r in best.itertuples()
+    ]
+    return _findings(best["subject_id"], best["window_start"], best["window_end"], evidence, _count_score(best["n"], k), facts)
+
+
+def _explain_scatter_gather(facts: dict, params: dict, jurisdiction) -> str:
+    keep = 1.0 - params["margin"]
+    return (
+        f"Account {facts['subject_id']} split {money_text(facts['received'], facts['currency'])} over "
+        f"{facts['n_intermediaries']} intermediaries (threshold: at least {params['min_intermediaries']}), each of which "
+        f"passed at least {facts['min_share']:.0%} of what it received from {facts['subject_id']} on to collector "
+        f"{facts['collector']}, and no more than all of it (threshold: at least {keep:.0%}, i.e. a margin of at most "
+        f"{params['margin']:g}, and at most 100%); "
+        f"{money_text(facts['forwarded'], facts['currency'])} reached the collector. Each intermediary was paid before it "
+        f"paid on, and the pattern took {facts['span_days']:.1f} days, {facts['window_start']:%Y-%m-%d} to "
+        f"{facts['window_end']:%Y-%m-%d} (threshold: within {params['window_days']:g} days). Intermediaries: "
+        f"{_names(facts['intermediaries'])}. Evidence: {facts['evidence_count']} transactions, {facts['totals']}."
+    )
+
+
+SCATTER_GATHER = register(
+    catalogued(
+        "ML-07",
+        requires=_REQUIRES,
+        func=_scatter_gather,
+        partition="global",  # paths of several hops with a search budget over the whole graph
+        explain=_explain_scatter_gather,
+    )
+)
+
+
+# --------------------------------------------------------------------------- ML-08 gather-scatter
+def _gather_scatter(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
+    """Hub accounts that gather from many and pay on to many within ``D`` days.
+
+    Windows ``[s, s + D]`` are anchored at each time ``s`` the hub receives money; in
+    each, distinct senders (received in ``[s, s + D]``), distinct receivers (paid in
+    ``(s, s + D]``), inflow and outflow are computed for every hub at once with coverage
+    events and prefix sums (see :func:`followmoney.core._timeline.distinct_forward`), per currency. A window is a
+    hit when both counts reach ``k`` and the outflow is between ``min_pass_through``
+    and all of the inflow.
+
+    Complexity: O(n log n) time and O(n) memory for n transactions; evidence is built
+    only for the one window kept per hub and episode.
+    """
+    p = ctx.params
+    k, W, share = p["min_counterparties"], _window_us(p["window_days"]), p["min_pass_through"]
+    # card, merchant and payroll payments are the hub's ordinary life, not the gathering or the scattering
+    E = _edges(frame.loc[~_routine(frame), [c for c in _EDGE_COLUMNS if c in frame]])  # only what the edge table reads
+    if len(E) == 0:
+        return pd.DataFrame()
+    hin, hout = E.in_key(), E.out_key()
+    senders = pd.Series(E.src).groupby(hin).nunique()
+    receivers = pd.Series(E.dst).groupby(hout).nunique()
+    cand = np.intersect1d(senders.index[senders >= k], receivers.index[receivers >= k])
+    use = np.isin(hin, cand)
+    if not use.any():
+        return pd.DataFrame()
+    anc = pd.DataFrame({"h": hin[use], "s": E.t[use]}).drop_duplicates().sort_values(["h", "s"]).reset_index(drop=True)
+    h, s = anc["h"].to_numpy(np.int64), anc["s"].to_numpy(np.int64)
+    n_send = distinct_forward(hin, E.src, E.t, h, s, W, strict_after=False)
+    n_recv = distinct_forward(hout, E.dst, E.t, h, s, W, strict_after=True)
+    ins, outs = TimeIndex(hin, E.t), TimeIndex(hout, E.t)
+    ilo, ihi = ins.range(h, s, s + W, inclusive_after=True)
+    olo, ohi = outs.range(h, s, s + W)
+    cs_in = np.r_[np.int64(0), np.cumsum(E.amt[ins.order])]
+    cs_out = np.r_[np.int64(0), np.cumsum(E.amt[outs.order])]
+    inflow, outflow = cs_in[ihi] - cs_in[ilo], cs_out[ohi] - cs_out[olo]
+    hit = (n_send >= k) & (n_recv >= k) & (outflow >= share * inflow - 1e-9) & (outflow <= p["max_pass_through"] * inflow + 1e-9)
+    # value floor, in the jurisdiction's currency only (amounts are never converted)
+    j = ctx.jurisdiction
+    in_ccy = E.currencies[h % E.n_cur] == j.currency
+    floor = threshold_cents(j, p["min_inflow_fraction"])
+    hit &= ~in_ccy | (inflow >= floor)
+    if not hit.any():
+        return pd.DataFrame()
+    # the gathering is a burst: the hub's distinct senders well above its usual count (as ML-05); a utility or a
+    # landlord collects from as many payers every month
+    typical = _usual_senders(E, hin, h, s, W, k, int(p["baseline_days"] * DAY_US))
+    hit &= (typical == 0) | (n_send >= p["min_ratio_to_typical"] * typical)
+    if not hit.any():
+        return pd.DataFrame()
+    idx = np.flatnonzero(hit)
+    last_in = E.t[ins.order[ihi[idx] - 1]]
+    last_out = E.t[outs.order[ohi[idx] - 1]]
+    hits = pd.DataFrame(
+        {
+            "anchor": idx,
+            "subject_id": E.accounts[h[idx] // E.n_cur],
+            "cur": h[idx] % E.n_cur,
+            "window_start": s[idx],
+            "window_end": np.maximum(last_in, last_out),
+            "n_send": n_send[idx],
+            "n_recv": n_recv[idx],
+            "typical": typical[idx],
+            "inflow": inflow[idx],
+            "outflow": outflow[idx],
+        }
+    )
+    hits["n"] = np.minimum(hits["n_send"], hits["n_recv"])
+    hits["share"] = hits["outflow"] / hits["inflow"]
+    best = _pick_per_episode(hits, ["n", "share", "window_start", "anchor"], [False, False, True, True])
+    b = best["anchor"].to_numpy()
+    qi, ji = expand(ilo[b], ihi[b])
+    qo, jo = expand(olo[b], ohi[b])
+    evidence = _evidence(E, np.r_[qi, qo], np.r_[ins.order[ji], outs.order[jo]], len(best))
+    facts = [
+        {
+            "n_senders": int(r.n_send),
+            "n_receivers": int(r.n_recv),
+            "typical": float(r.typical),
+            "inflow": int(r.inflow),
+            "outflow": int(r.outflow),
+            "share": float(r.share),
+            "currency": E.currencies[r.cur],
+            "span_days": (r.window_end - r.window_start) / DAY_US,
+            "episode_start": int(r.episode_start),
+            "episode_end": int(r.episode_end),
+        }
+        for r in best.itertuples()
+    ]
+    return _findings(best["subject_id"], best["window_start"], best["window_end"], evidence, _count_score(best["n"], k), facts)
+
+
+def _usual_senders(E, hin, h, s, W, k, baseline_us) -> np.ndarray:
+    """Usual distinct-sender count of hub key ``h`` around each window start ``s``.
+
+    The fan-in episodes of each hub (at least ``k`` distinct senders within ``W``) with
+    their point-in-time usual level (:func:`followmoney.core._timeline.episodes`); a
+    window starting at ``s`` belongs to the episode with ``episode_start - W <= s <=
+    episode_end``. 0 where none is found.
+    """
+    inn = pd.DataFrame({"t": E.t, "txn_id": E.txn_id, "hub": hin, "sender": E.src})
+    ep = episodes(inn, subject="hub", member="sender", window_us=W, min_count=k, baseline_us=baseline_us)
+    out = np.zeros(len(h))
+    if ep.empty:
+        return out
+    ep = ep.assign(key=ep["episode_start"] - W).sort_values("key")
+    q = pd.DataFrame({"hub": h, "s": s, "i": np.arange(len(h))}).sort_values("s")
+    m = pd.merge_asof(q, ep[["subject", "key", "episode_end", "typical"]].rename(columns={"subject": "hub"}),
+                      left_on="s", right_on="key", by="hub", direction="backward")  # fmt: skip
+    inside = (m["s"] <= m["episode_end"]).to_numpy()
+    out[m["i"].to_numpy()[inside]] = m["typical"].to_numpy()[inside]
+    return out
+
+
+def _explain_gather_scatter(facts: dict, params: dict, jurisdiction) -> str:
+    k = params["min_counterparties"]
+    return (
+        f"Account {facts['subject_id']} received {money_text(facts['inflow'], facts['currency'])} from "
+        f"{facts['n_senders']} distinct senders (threshold: at least {k}) and then paid "
+        f"{money_text(facts['outflow'], facts['currency'])} to {facts['n_receivers']} distinct receivers (threshold: at "
+        f"least {k}) within {params['window_days']:g} days, passing on {facts['share']:.0%} of what it gathered "
+        f"(threshold: at least {params['min_pass_through']:.0%} and at most 100%). Its usual count of senders is "
+        f"{facts['typical']:g} (threshold: at least {params['min_ratio_to_typical']:g} times that). Window {facts['window_start']:%Y-%m-%d} to "
+        f"{facts['window_end']:%Y-%m-%d} ({facts['span_days']:.1f} days). Evidence: {facts['evidence_count']} "
+        f"transactions, {facts['totals']}."
+    )
+
+
+GATHER_SCATTER = register(
+    catalogued(
+        "ML-08",
+        requires=_REQUIRES,
+        func=_gather_scatter,
+        partition="global",  # paths of several hops with a search budget over the whole graph
+        explain=_explain_gather_scatter,
+    )
+)
