@@ -24,6 +24,7 @@ import json
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from typing import TYPE_CHECKING
 
@@ -134,7 +135,8 @@ def observed_in(bundle: Bundle) -> dict[str, list[str]]:
     t = bundle.transactions
     if "observed_in" not in t.column_names:
         return {}
-    return {i: o for i, o in zip(t["txn_id"].to_pylist(), t["observed_in"].to_pylist()) if o and len(o) > 1}
+    several = t.filter(pc.fill_null(pc.greater(pc.list_value_length(t["observed_in"]), 1), False))  # column-wise: most rows are seen once
+    return dict(zip(several["txn_id"].to_pylist(), several["observed_in"].to_pylist()))
 
 
 def alerts_for(rule, params, cfg, findings: pd.DataFrame, by_txn: pd.DataFrame, run_id: str, observed: dict | None = None) -> pd.DataFrame:

@@ -210,24 +210,37 @@ def build_cases(alerts: pa.Table, bundle: Bundle | None = None, *, resolution=No
         to_case = lambda x: x  # noqa: E731
     a["weighted"] = a["score"] * a["rule_id"].map(RULE_WEIGHT).fillna(1.0) * HIT_SCALE
     a = a.sort_values(["case_kind", "case_subject", "weighted", "alert_id"], ascending=[True, True, False, True])
+    # one case per (kind, subject) group, in key order; the groups' rows are walked as plain lists (a
+    # pandas group object per case costs more than the case itself)
+    groups = a.groupby(["case_kind", "case_subject"], sort=True)
+    code = groups.ngroup().to_numpy()
+    pos = np.argsort(code, kind="stable")
+    pos = pos[code[pos] >= 0]  # rows whose key is null form no case, as groupby drops them
+    bounds = np.flatnonzero(np.r_[True, np.diff(code[pos]) != 0, True]).tolist()
+    col = {c: a[c].take(pos).tolist() for c in ("case_kind", "case_subject", "rule_id", "subject_role", "related_subject_ids", "evidence_txn_ids",
+                                                "subject_id", "subject_kind", "typology", "alert_id", "explanation", "run_id")}  # fmt: skip
+    money_of = list(zip(a["amount_total"].take(pos).tolist(), a["currency"].take(pos).tolist())) if "amount_total" in a else []
+    weighted = a["weighted"].to_numpy()[pos]
+    first_start = groups["window_start"].min().tolist()
+    last_end = groups["window_end"].max().tolist()
     rows = []
-    for (kind, subject), g in a.groupby(["case_kind", "case_subject"], sort=True):
-        h = g["weighted"].to_numpy()
+    for i, (lo, hi) in enumerate(zip(bounds[:-1], bounds[1:])):
+        kind, subject = col["case_kind"][lo], col["case_subject"][lo]
+        g = {c: v[lo:hi] for c, v in col.items()}
+        h = weighted[lo:hi]
         risk = 1.0 - float(np.prod(1.0 - h / np.arange(1, len(h) + 1) ** 1.5))
         families = {_FAMILY.get(r[:2], "other") for r in g["rule_id"]}
-        roles = set(g["subject_role"].dropna())
+        roles = set(g["subject_role"])
         role = "controller" if "controller" in roles else "potential_victim" if "potential_victim" in roles else "subject"
         related = sorted({to_case(x) for rel in g["related_subject_ids"] for x in (rel if rel is not None else [])} - {subject})
-        controlled = g["subject_role"] == "controller"
-        controls = sorted({to_case(x) for rel in g.loc[controlled, "related_subject_ids"] for x in rel} - {subject})
-        victim = g["subject_role"] == "potential_victim"
-        controlled_by = sorted({to_case(x) for rel in g.loc[victim, "related_subject_ids"] for x in rel} - {subject})
+        controls = sorted({to_case(x) for rel, r in zip(g["related_subject_ids"], g["subject_role"]) if r == "controller" for x in rel} - {subject})
+        controlled_by = sorted({to_case(x) for rel, r in zip(g["related_subject_ids"], g["subject_role"]) if r == "potential_victim" for x in rel}
+                               - {subject})  # fmt: skip
         linked = sorted((who["links"].get(subject, set()) if who else set()) - {subject})
         money = 0.0
-        if "amount_total" in g:
-            for amt, cur in zip(g["amount_total"], g["currency"]):
-                if amt is not None and not pd.isna(amt) and cur:
-                    money = max(money, float(amt))
+        for amt, cur in money_of[lo:hi]:
+            if amt is not None and not pd.isna(amt) and cur:
+                money = max(money, float(amt))
         remaining = 1.0 - risk
         if len(families) >= 2:
             remaining *= 0.5
@@ -236,12 +249,11 @@ def build_cases(alerts: pa.Table, bundle: Bundle | None = None, *, resolution=No
         risk = 1.0 - remaining
         rules = list(dict.fromkeys(g["rule_id"]))
         evidence = {t for ev in g["evidence_txn_ids"] for t in ev}
-        top = g.iloc[0]
         own = list(dict.fromkeys(g["subject_id"]))
         accounts = sorted(set(who["accounts"].get(subject, [])) | {s for s, k in zip(g["subject_id"], g["subject_kind"]) if k == "account"}) if who else [s for s, k in zip(g["subject_id"], g["subject_kind"]) if k == "account"][:1]
         parties = who["parties"].get(subject, []) if who else [s for s, k in zip(g["subject_id"], g["subject_kind"]) if k == "party"][:1]
         name = who["names"].get(subject) if who else None
-        summary = f"{len(g)} alert(s) from {len(rules)} rule(s), strongest {top['rule_id']}: {top['explanation']}"
+        summary = f"{hi - lo} alert(s) from {len(rules)} rule(s), strongest {g['rule_id'][0]}: {g['explanation'][0]}"
         if len(accounts) > 1:
             summary += f" Accounts: {', '.join(accounts)}."
         if controls:
@@ -261,15 +273,15 @@ def build_cases(alerts: pa.Table, bundle: Bundle | None = None, *, resolution=No
                 "human_trafficking": any(r.startswith(_HT) for r in rules),
                 "rules": rules,
                 "typologies": list(dict.fromkeys(g["typology"])),
-                "n_alerts": len(g),
-                "alert_ids": g["alert_id"].tolist(),
+                "n_alerts": hi - lo,
+                "alert_ids": g["alert_id"],
                 "evidence_count": len(evidence),
-                "window_start": _none_if_nat(g["window_start"].min()),
-                "window_end": _none_if_nat(g["window_end"].max()),
+                "window_start": _none_if_nat(first_start[i]),
+                "window_end": _none_if_nat(last_end[i]),
                 "controls": controls,
                 "controlled_by": controlled_by or ([] if role != "potential_victim" else related),
                 "summary": summary,
-                "run_id": top["run_id"],
+                "run_id": g["run_id"][0],
                 "subject_name": name,
                 "accounts": accounts,
                 "parties": parties,

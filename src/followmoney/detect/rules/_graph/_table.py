@@ -86,7 +86,7 @@ _EDGE_COLUMNS = ("t", "txn_id", "from_account", "to_account", "amount_cents", "c
 
 def _edges(frame: pd.DataFrame) -> _Edges:
     """Build the edge table from a prepared frame (see the module notes for what is kept)."""
-    frame = _sorted_frame(frame)
+    frame = _sorted_frame(frame[[c for c in (*_EDGE_COLUMNS, "has_time") if c in frame.columns]])  # not the whole frame, filtered twice
     ok = frame["from_account"].notna() & frame["to_account"].notna() & frame["amount_cents"].notna()
     if "self_transfer" in frame.columns:
         ok &= ~frame["self_transfer"].fillna(False).astype(bool)
