@@ -162,7 +162,8 @@ def _patterns(rng, acc: _Accounts, n_rows: int, t0: int, t1: int) -> tuple[np.nd
     return tuple(np.concatenate(x) for x in (src, dst, ts, cents, fmt))
 
 
-def write_ibm_csv(path: str | Path, rows: int, *, seed: int = 0, chunk: int = CHUNK) -> dict:
+def write_ibm_csv(path: str | Path, rows: int, *, seed: int = 0, chunk: int = CHUNK, days: int = DAYS,
+                  txns_per_account: int = TXNS_PER_ACCOUNT) -> dict:
     """Write an IBM-AML-format transactions CSV of ``rows`` rows, ``chunk`` rows at a time.
 
     Parameters
@@ -175,6 +176,11 @@ def write_ibm_csv(path: str | Path, rows: int, *, seed: int = 0, chunk: int = CH
         Same seed and rows, same file.
     chunk : int
         Rows generated and written per step; memory is bounded by this, not by ``rows``.
+    days : int, default :data:`DAYS`
+        Days the timestamps span.
+    txns_per_account : int, default :data:`TXNS_PER_ACCOUNT`
+        Transactions each account takes part in on average (the number of accounts is
+        ``2 * rows / txns_per_account``).
 
     Returns
     -------
@@ -191,8 +197,8 @@ def write_ibm_csv(path: str | Path, rows: int, *, seed: int = 0, chunk: int = CH
     ('ibm_aml', 500)
     """
     rng = np.random.default_rng(seed)
-    acc = _Accounts(max(10, 2 * rows // TXNS_PER_ACCOUNT), rng)
-    span = DAYS * 86_400_000_000
+    acc = _Accounts(max(10, 2 * rows // txns_per_account), rng)
+    span = days * 86_400_000_000
     n_laundering = 0
     written = 0
     opts = pacsv.WriteOptions(include_header=False, quoting_style="none")

@@ -77,7 +77,7 @@ def _nights(world, store, cuts):
     result = score_store(store, CFG)
     for lo, hi in zip(bounds[1:], bounds[2:]):
         append_store(_part(world, lo, hi), store)
-        result = score_store(store, CFG, previous_alerts=result.alerts, previous_state=result.state)
+        result = score_store(store, CFG, previous_alerts=result.alerts, previous_state=result.state, fallback_share=1.1)
         assert result.info["mode"] == "incremental"
     return result
 
@@ -113,7 +113,7 @@ def test_late_rows_dated_before_the_previous_run_are_scored(world, full, tmp_pat
     tonight = pa.concat_tables([before.transactions.filter(withheld), _part(world, cut, LATE).transactions])
     entry = append_store(replace(world, transactions=tonight), tmp_path)
     assert entry["late"] == len(late)
-    result = score_store(tmp_path, CFG, previous_alerts=first.alerts, previous_state=first.state)
+    result = score_store(tmp_path, CFG, previous_alerts=first.alerts, previous_state=first.state, fallback_share=1.1)
     assert result.info["since"] <= min(before.transactions.filter(withheld)["timestamp"].to_pylist()).isoformat()
     _same(result.alerts, full)
 
@@ -135,7 +135,8 @@ def test_appending_again_stores_nothing_and_every_record_is_accounted_for(tmp_pa
     assert bundle.accounts.num_rows == fm.read(sample_data / "goaml").accounts.num_rows  # context rows not doubled
 
 
-def test_nightly_command_line_run_equals_a_full_run(world, full, tmp_path):
+def test_nightly_command_line_run_equals_a_full_run_and_says_when_it_ran_in_full(world, full, tmp_path):
+    """In this small, dense world the last days touch subjects holding most of the history: the night runs in full, and says so."""
     cut = START + timedelta(days=40)
     append_store(_part(world, EARLY, cut), tmp_path / "store")
     r1 = _cli("score", "--store", tmp_path / "store", "--out", tmp_path / "night1", "-q")
@@ -143,11 +144,12 @@ def test_nightly_command_line_run_equals_a_full_run(world, full, tmp_path):
     append_store(_part(world, cut, LATE), tmp_path / "store")
     r2 = _cli("score", "--store", tmp_path / "store", "--previous", tmp_path / "night1", "--out", tmp_path / "night2")
     assert r2.exit_code == 0, r2.output
-    assert "Incremental from" in r2.output
+    assert "Full run over the store" in r2.output and "the subjects the new rows touch hold" in r2.output
     alerts = pq.read_table(tmp_path / "night2" / "alerts.parquet")
     _same(alerts.select(schema.SCHEMAS["alerts"].names), full)
     summary = json.loads((tmp_path / "night2" / "summary.json").read_text())
-    assert summary["store"]["mode"] == "incremental" and summary["store"]["reconciliation"]["balanced"]
+    assert summary["store"]["mode"] == "full" and summary["store"]["reconciliation"]["balanced"]
+    assert "of the stored rows" in summary["store"]["reason"]
     assert summary["store"]["high_water_mark"] == store_manifest(tmp_path / "store")["high_water_mark"]
     assert set(alerts["status"].to_pylist()) <= {"new", "update", "unchanged"}
     assert summary["alerts"] == full.num_rows
@@ -211,6 +213,6 @@ def test_an_account_added_without_transactions_is_rescored(world, tmp_path):
     first = score_store(tmp_path, CFG)
     entry = append_store(replace(world, transactions=world.transactions.slice(0, 0), accounts=accounts.slice(0, 1)), tmp_path)
     assert entry["changed_accounts"] == 1 and entry["stored"] == 0
-    night = score_store(tmp_path, CFG, previous_alerts=first.alerts, previous_state=first.state)
+    night = score_store(tmp_path, CFG, previous_alerts=first.alerts, previous_state=first.state, fallback_share=1.1)
     assert night.info["mode"] == "incremental" and night.info["new_rows"] == 0 and night.info["touched_subjects"] == 1
     _same(night.alerts, score_store(tmp_path, CFG).alerts)

@@ -73,16 +73,23 @@ from followmoney.core.config import Config, get_config
 from followmoney.core.frame import prepare_transactions
 from followmoney.core.store import as_utc, changed_accounts, read_store, read_store_transactions, store_manifest
 from followmoney.detect._assembly import alerts_for, alerts_table, observed_in, run_id as _run_id
-from followmoney.detect._dask import _anchors, _ends, _ids_in, _prepare, _same_ids_as_pandas, _touching, plan
+from followmoney.detect._dask import _anchors, _ends, _ids_in, _prepare, _same_ids_as_pandas, plan
 from followmoney.detect.fx import convert_cash
 from followmoney.detect.rules import REGISTRY, SHARED_USERS, RuleContext
 
-__all__ = ["score_store", "rule_modes", "StoreScore", "MODES"]
+__all__ = ["score_store", "rule_modes", "StoreScore", "MODES", "FALLBACK_SHARE"]
 
 log = logging.getLogger("followmoney")
 
 #: How a rule runs in an incremental run (see the module docstring).
 MODES = ("subject", "full", "carry")
+
+#: An incremental run whose per-subject rules would read at least this share of the stored rows
+#: runs in full instead (``info["reason"]`` says so). Measured in ``benchmarks/bench_incremental.py``:
+#: the per-subject rules run on two frames (the touched subjects' rows, and their neighbourhood's),
+#: and a rule costs about the same per row on a part as on the whole, so from about half the store
+#: the two frames cost as much as one full pass.
+FALLBACK_SHARE = 0.5
 
 
 def rule_modes(rule_ids) -> dict[str, str]:
@@ -118,9 +125,11 @@ class StoreScore:
         (each rule's whole-data statistics), ``seq`` (last append scored),
         ``high_water_mark`` (latest transaction time scored, ISO 8601 UTC).
     info : dict
-        ``mode`` (``full`` or ``incremental``), ``reason``, ``since``, ``new_rows``,
-        ``rows_read``, ``touched_subjects``, ``rules_by_mode``, ``alerts_carried``,
-        ``alerts_recomputed``.
+        ``mode`` (``full`` or ``incremental``), ``reason`` (why a run asked to be
+        incremental ran in full), ``since``, ``new_rows``, ``rows_read``,
+        ``touched_subjects``, ``subject_rows`` (rows the per-subject rules ran on, per
+        partitioning: ``account``, ``neighbourhood``), ``rules_by_mode``,
+        ``alerts_carried``, ``alerts_recomputed``.
     previous_alerts : pyarrow.Table or None
         The previous alerts the run merged with (set by the caller that read them).
     """
@@ -221,6 +230,7 @@ def score_store(
     previous_state: dict | None = None,
     rules: list[str] | None = None,
     on_error: str = "record",
+    fallback_share: float = FALLBACK_SHARE,
 ) -> StoreScore:
     """Score a transaction store, in full or incrementally from ``since``.
 
@@ -245,6 +255,11 @@ def score_store(
         Rule ids; default all that the configuration does not disable.
     on_error : {"record", "raise"}, default "record"
         As :func:`followmoney.score`.
+    fallback_share : float, optional
+        Run in full instead when the rows the per-subject rules would read (the touched
+        subjects' and their counterparties' whole history) are at least this share of
+        the stored rows. Default :data:`FALLBACK_SHARE`; ``1.1`` never falls back (for
+        checking the incremental path on small data).
 
     Returns
     -------
@@ -295,7 +310,7 @@ def score_store(
         reason = "no --since or --previous"
     if since is None:
         return _full(store, cfg, ids, key, seq, hwm, reason, on_error)
-    return _incremental(store, cfg, ids, key, seq, hwm, since, previous_alerts, previous_state, manifest, on_error)
+    return _incremental(store, cfg, ids, key, seq, hwm, since, previous_alerts, previous_state, manifest, on_error, fallback_share)
 
 
 def _derive_since(manifest: dict, state: dict) -> datetime | None:
@@ -310,10 +325,11 @@ def _derive_since(manifest: dict, state: dict) -> datetime | None:
     return since
 
 
-def _full(store, cfg, ids, key, seq, hwm, reason, on_error) -> StoreScore:
+def _full(store, cfg, ids, key, seq, hwm, reason, on_error, bundle: Bundle | None = None) -> StoreScore:
+    """A full run over the store (``bundle``: the store already read, context and every row)."""
     from followmoney.detect.score import _run_notes
 
-    bundle = read_store(store)
+    bundle = read_store(store) if bundle is None else bundle
     frame = prepare_transactions(bundle.transactions, cfg.jurisdiction_info.timezone, bundle.accounts)
     present = sorted(c for c in frame.columns if frame[c].notna().any())
     frame, fx_notes = convert_cash(frame, cfg)
@@ -324,7 +340,7 @@ def _full(store, cfg, ids, key, seq, hwm, reason, on_error) -> StoreScore:
     alerts = alerts_table([out[r] for r in ids if r in out], failures, fx_notes + notes + _run_notes(bundle, cfg))
     state = {"config": key, "rules": list(ids), **profile, "seq": seq, "high_water_mark": hwm}
     info = {"mode": "full", "reason": reason, "since": None, "new_rows": bundle.transactions.num_rows,
-            "rows_read": bundle.transactions.num_rows, "touched_subjects": None,
+            "rows_read": bundle.transactions.num_rows, "touched_subjects": None, "subject_rows": None,
             "rules_by_mode": {"full": list(ids)}, "alerts_carried": 0, "alerts_recomputed": alerts.num_rows}  # fmt: skip
     return StoreScore(alerts, bundle, state, info)
 
@@ -341,7 +357,8 @@ def _owners(table: pd.DataFrame, kind: str) -> np.ndarray:
     return owner
 
 
-def _incremental(store, cfg, ids, key, seq, hwm, since, previous_alerts, previous_state, manifest, on_error) -> StoreScore:
+def _incremental(store, cfg, ids, key, seq, hwm, since, previous_alerts, previous_state, manifest, on_error,
+                 fallback_share) -> StoreScore:
     from followmoney.detect.score import _run_notes
 
     context = read_store(store, transactions=False)
@@ -376,40 +393,45 @@ def _incremental(store, cfg, ids, key, seq, hwm, since, previous_alerts, previou
     tx_read = [new_tx]
     rid = _incremental_run_id(previous_state, new_tx, key)
     whole = whole_state["stats"]
-    if windowed and len(touched):
-        stored = read_store_transactions(store)  # every stored row: a subject's alerts read its whole history
-        for kind in ("account", "neighbourhood"):
-            kind_ids = [r for r in windowed if REGISTRY[r].partition == kind]
-            if not kind_ids:
-                continue
-            owners = touched
-            rows = _touching(stored, touched)
-            if kind == "neighbourhood":  # a controller's alert reads its feeders' rows: one hop more each way
-                owners = pc.unique(pa.concat_arrays([touched, _ids_in(rows)]))
-                rows = _touching(stored, pc.unique(pa.concat_arrays([owners, _ids_in(_touching(stored, owners))])))
-            if rows.num_rows == 0:
-                continue
+    stored = read_store_transactions(store) if full_ids or (windowed and len(touched)) else None  # read once
+    reach = _reach(stored, touched, {REGISTRY[r].partition for r in windowed}) if windowed and len(touched) else {}
+    subject_rows = {kind: int(mask.sum()) for kind, (_, mask) in reach.items()}
+    if reach and stored.num_rows:
+        share = float(np.logical_or.reduce([m for _, m in reach.values()]).sum()) / stored.num_rows
+        if share >= fallback_share:
+            reason = (f"the subjects the new rows touch hold {share:.0%} of the stored rows with their counterparties"
+                      f" (a full run from {fallback_share:.0%}: it costs no more)")  # fmt: skip
+            log.info("incremental run falls back to a full run: %s", reason)
+            return _full(store, cfg, ids, key, seq, hwm, reason, on_error, replace(context, transactions=stored))
+    everything = None  # the whole store prepared, when a rule runs in full: the per-subject frames are cut from it
+    if full_ids:
+        everything = prepare_transactions(stored, tz, context.accounts)
+        everything, _ = convert_cash(everything, cfg)
+        tx_read = [stored]
+    for kind, (owners, mask) in reach.items():
+        kind_ids = [r for r in windowed if REGISTRY[r].partition == kind]
+        if not mask.any():
+            continue
+        rows = stored.filter(pa.array(mask))
+        if everything is None:
             tx_read.append(rows)
             frame = _prepare(rows, cfg, replace(context, transactions=rows), whole_state["any_payroll"])
+        else:  # the same rows of the whole prepared frame (prepared row by row, ordered by time and id)
+            frame = everything[everything["txn_id"].isin(rows["txn_id"].to_numpy(zero_copy_only=False))].reset_index(drop=True)
 
-            def keep(rule, findings, owner_set=owners, kind=kind):
-                mine = pc.is_in(pa.array(_anchors(findings, kind), pa.string()), value_set=owner_set).to_numpy(zero_copy_only=False)
-                return findings[mine]
+        def keep(rule, findings, owner_set=owners, kind=kind):
+            mine = pc.is_in(pa.array(_anchors(findings, kind), pa.string()), value_set=owner_set).to_numpy(zero_copy_only=False)
+            return findings[mine]
 
-            out, f, n = _run_rules(frame, replace(context, transactions=rows), cfg, kind_ids, rid, present, whole, keep, on_error)
-            del frame
-            parts.update(out)
-            failures += f
-            notes += n
-            owners_by_rule.update(dict.fromkeys(kind_ids, owners))
-    if full_ids:
-        everything = read_store_transactions(store)
-        tx_read = [everything]
-        bundle = replace(context, transactions=everything)
-        frame = prepare_transactions(everything, tz, bundle.accounts)
-        frame, _ = convert_cash(frame, cfg)
-        out, f, n = _run_rules(frame, bundle, cfg, full_ids, rid, None, None, on_error=on_error)
+        out, f, n = _run_rules(frame, replace(context, transactions=rows), cfg, kind_ids, rid, present, whole, keep, on_error)
         del frame
+        parts.update(out)
+        failures += f
+        notes += n
+        owners_by_rule.update(dict.fromkeys(kind_ids, owners))
+    if full_ids:
+        out, f, n = _run_rules(everything, replace(context, transactions=stored), cfg, full_ids, rid, None, None, on_error=on_error)
+        del everything
         parts.update(out)
         failures += f
         notes += n
@@ -435,15 +457,42 @@ def _incremental(store, cfg, ids, key, seq, hwm, since, previous_alerts, previou
             out.append(_same_ids_as_pandas(pd.concat(frames, ignore_index=True)) if len(frames) > 1 else frames[0])
     fx_notes = convert_cash(prepare_transactions(new_tx, tz, context.accounts), cfg)[1] if new_tx.num_rows else []
     alerts = alerts_table(out, failures, fx_notes + notes + _run_notes(context, cfg))
-    bundle = replace(context, transactions=_distinct(tx_read))
+    bundle = replace(context, transactions=tx_read[0] if full_ids else _distinct(tx_read))
     state = {"config": key, "rules": list(ids), **whole_state, "seq": seq, "high_water_mark": hwm}
     by_mode: dict[str, list] = {}
     for r in ids:
         by_mode.setdefault(modes[r], []).append(r)
     info = {"mode": "incremental", "reason": None, "since": since.isoformat(), "new_rows": new_tx.num_rows,
-            "rows_read": bundle.transactions.num_rows, "touched_subjects": len(touched), "rules_by_mode": by_mode,
+            "rows_read": bundle.transactions.num_rows, "touched_subjects": len(touched), "subject_rows": subject_rows,
+            "rules_by_mode": by_mode,
             "alerts_carried": carried, "alerts_recomputed": alerts.num_rows - carried}  # fmt: skip
     return StoreScore(alerts, bundle, state, info)
+
+
+def _touching_mask(ends: tuple, ids: pa.Array) -> np.ndarray:
+    """Rows whose sender or receiver (``ends``, :func:`followmoney.detect._dask._ends`) is one of ``ids``."""
+    s, r = ends
+    hit = pc.or_(pc.fill_null(pc.is_in(s, value_set=ids), False), pc.fill_null(pc.is_in(r, value_set=ids), False))
+    return np.asarray(hit.to_numpy(), bool)
+
+
+def _reach(stored: pa.Table, touched: pa.Array, kinds: set) -> dict[str, tuple[pa.Array, np.ndarray]]:
+    """For each per-subject partitioning in ``kinds``: the owners whose alerts are recomputed, and the stored rows they read.
+
+    ``"account"``: the touched subjects, and every row they send or receive. ``"neighbourhood"``:
+    the touched subjects and their counterparties, and every row of those owners and of their
+    counterparties (a controller's alert reads its feeders' rows).
+    """
+    ends = _ends(stored)
+    touching = _touching_mask(ends, touched)
+    out = {}
+    if "account" in kinds:
+        out["account"] = (touched, touching)
+    if "neighbourhood" in kinds:
+        owners = pc.unique(pa.concat_arrays([touched, _ids_in(stored.filter(pa.array(touching)))]))
+        around = pc.unique(pa.concat_arrays([owners, _ids_in(stored.filter(pa.array(_touching_mask(ends, owners))))]))
+        out["neighbourhood"] = (owners, _touching_mask(ends, around))
+    return out
 
 
 def _distinct(tables: list[pa.Table]) -> pa.Table:
