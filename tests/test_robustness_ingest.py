@@ -322,3 +322,32 @@ def test_lone_carriage_return_in_a_machine_csv_is_a_row_end_not_a_traceback(tmp_
     _reconciles(b)
     assert b.transactions.column("amount").to_pylist() == [Decimal("100.00"), Decimal("7.00")]
     assert sorted(b.rejects.column("code").to_pylist()) == ["short_row", "short_row"]
+
+
+def test_merging_duplicate_rows_keeps_an_all_null_column(tmp_path):
+    # found by `make fuzz` (auth): a column Arrow types as null has no "first" kernel
+    import pyarrow as pa
+
+    from followmoney.core.bundle import _merge_on_key
+
+    t = pa.table({"k": ["a", "a", "b"], "x": pa.nulls(3), "v": [1, None, 2]})
+    out = _merge_on_key(t, ("k",))
+    assert out.schema == t.schema and out.to_pydict() == {"k": ["a", "b"], "x": [None, None], "v": [1, 2]}
+
+
+def test_camt_entry_before_the_message_element_is_a_reject_not_lost(data_dir, tmp_path):
+    # found by `make fuzz`: an entry copied in front of the message was skipped without a reject
+    import re
+
+    src = data_dir / "wires" / "same_payment" / "camt053_sender.xml"
+    text = src.read_bytes()
+    entry = re.search(rb"<Ntry>.*?</Ntry>", text, re.S).group()
+    doc = re.search(rb"<Document[^>]*>", text)
+    p = tmp_path / "early.xml"
+    p.write_bytes(text[: doc.end()] + b"<Rpt>" + entry + b"</Rpt>" + text[doc.end() :])
+    before = fm.read(src)
+    b = fm.read(p)
+    _reconciles(b)
+    assert b.transactions.num_rows == before.transactions.num_rows
+    assert b.rejects.column("reason").to_pylist() == ["Ntry: outside its place (before the message)"]
+    assert set(b.rejects.column("code").to_pylist()) == {"misplaced_element"}

@@ -201,13 +201,15 @@ def _merge_on_key(table: pa.Table, keys: tuple[str, ...]) -> pa.Table:
     others = [c for c in table.column_names if c not in keys]
     # Arrow has no "first" kernel for decimals and lists: take those by row index
     special = [c for c in others if pa.types.is_decimal(t.schema.field(c).type) or pa.types.is_nested(t.schema.field(c).type)]
-    plain = [c for c in others if c not in special]
+    empty = [c for c in others if pa.types.is_null(t.schema.field(c).type)]  # all null: no kernel, nothing to pick
+    plain = [c for c in others if c not in special and c not in empty]
     agg = t.group_by(list(keys), use_threads=False).aggregate(
         [("__i", "min")] + [(c, "first") for c in plain]
     )
     agg = agg.sort_by("__i_min")
     cols = {k: agg.column(k) for k in keys}
     cols.update({c: agg.column(f"{c}_first") for c in plain})
+    cols.update({c: pa.nulls(agg.num_rows) for c in empty})
     for c in special:
         firsts = t.filter(pc.is_valid(t[c])).select([*keys, "__i"]).group_by(list(keys), use_threads=False)
         firsts = firsts.aggregate([("__i", "min")]).rename_columns([*keys, "__src"])

@@ -1368,6 +1368,7 @@ def _stream(path: Path) -> Bundle:
     doc = msg = None
     reader: _Reader | None = None
     open_stmts: dict = {}  # statement element -> state (begun at its first entry)
+    early: list = []  # entries before the message element: misplaced
     first_document = root = None
     events = etree.iterparse(
         str(path), events=("start", "end"), tag=_EVENT_TAGS, remove_comments=True, remove_pis=True, **PARSER_OPTIONS
@@ -1386,8 +1387,13 @@ def _stream(path: Path) -> Bundle:
                     if el is host or parent is host:
                         doc, msg = (host, el) if parent is host else (el, el)
                         reader = _Reader(path, doc, msg, *_message(path, doc, msg), paths)
+                        for ntry in early:  # entries met before the message began
+                            _reject_misplaced(reader, ntry, "Ntry: outside its place (before the message)")
                 continue
             parent = el.getparent()
+            if reader is None and name == "Ntry":
+                early.append(el)  # rejected once the message (and so the reader) is known
+                continue
             if reader is None or el is msg or el is doc or name == "Document":
                 continue  # before the message, or the message itself: kept until the end
             if name == "Ntry":
