@@ -302,7 +302,7 @@ def measure_size(path: Path, out_dir: Path, repeat: int = 1) -> dict:
         "score_system_seconds": round(s["system_seconds"], 2),
         "score_peak_rss_mb": round(s["peak_rss_mb"], 1),
         "score_bytes_per_row": round(s["peak_rss_mb"] * 2**20 / max(1, bare_best["rows"])),
-        "bare_read_seconds": round(bare_best["read_seconds"], 3),
+        "bare_read_seconds": round(bare_best["read_seconds"], 5),
         "bare_read_child_wall_seconds": round(bare_best["wall_seconds"], 3),
         "bare_read_peak_rss_mb": round(bare_best["peak_rss_mb"], 1),
         "time_ratio_score_over_bare_read": round(s["wall_seconds"] / bare_best["read_seconds"], 1),
