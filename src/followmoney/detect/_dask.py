@@ -201,10 +201,16 @@ def _ids_in(tx: pa.Table) -> pa.Array:
     return pc.unique(pc.drop_null(both))
 
 
+def _touching_mask(ends: tuple, ids: pa.Array) -> np.ndarray:
+    """Which rows have a sender or receiver (``ends``, from :func:`_ends`) among ``ids``."""
+    s, r = ends
+    hit = pc.or_(pc.fill_null(pc.is_in(s, value_set=ids), False), pc.fill_null(pc.is_in(r, value_set=ids), False))
+    return np.asarray(hit.to_numpy(), bool)
+
+
 def _touching(tx: pa.Table, ids: pa.Array) -> pa.Table:
     """The rows of ``tx`` whose sender or receiver is one of ``ids``."""
-    s, r = _ends(tx)
-    return tx.filter(pc.or_(pc.fill_null(pc.is_in(s, value_set=ids), False), pc.fill_null(pc.is_in(r, value_set=ids), False)))
+    return tx.filter(pa.array(_touching_mask(_ends(tx), ids)))
 
 
 def _anchors(findings: pd.DataFrame, kind: str) -> np.ndarray:

@@ -73,7 +73,7 @@ from followmoney.core.config import Config, get_config
 from followmoney.core.frame import prepare_transactions
 from followmoney.core.store import as_utc, changed_accounts, read_store, read_store_transactions, store_manifest
 from followmoney.detect._assembly import alerts_for, alerts_table, observed_in, run_id as _run_id
-from followmoney.detect._dask import _anchors, _ends, _ids_in, _prepare, _same_ids_as_pandas, plan
+from followmoney.detect._dask import _anchors, _ends, _ids_in, _prepare, _same_ids_as_pandas, _touching_mask, plan
 from followmoney.detect.fx import convert_cash
 from followmoney.detect.rules import REGISTRY, SHARED_USERS, RuleContext
 
@@ -467,13 +467,6 @@ def _incremental(store, cfg, ids, key, seq, hwm, since, previous_alerts, previou
             "rules_by_mode": by_mode,
             "alerts_carried": carried, "alerts_recomputed": alerts.num_rows - carried}  # fmt: skip
     return StoreScore(alerts, bundle, state, info)
-
-
-def _touching_mask(ends: tuple, ids: pa.Array) -> np.ndarray:
-    """Rows whose sender or receiver (``ends``, :func:`followmoney.detect._dask._ends`) is one of ``ids``."""
-    s, r = ends
-    hit = pc.or_(pc.fill_null(pc.is_in(s, value_set=ids), False), pc.fill_null(pc.is_in(r, value_set=ids), False))
-    return np.asarray(hit.to_numpy(), bool)
 
 
 def _reach(stored: pa.Table, touched: pa.Array, kinds: set) -> dict[str, tuple[pa.Array, np.ndarray]]:

@@ -229,8 +229,6 @@ def _amount(text: str, currency: str | None = None) -> tuple[Decimal, list[str]]
     if "." in t or "," not in t:
         flags.append("nonstandard_amount")
     d = Decimal(t.replace(",", ".") if t[-1:] not in ",." else t[:-1] or "0")
-    if d >= _MAX_MONEY:  # before rounding: too many digits for the decimal context too
-        raise ValueError("does not fit decimal(18,3)")
     q, rounded = quantize_money(d, currency)
     if rounded:
         flags.append("amount_rounded")
