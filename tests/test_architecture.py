@@ -51,6 +51,31 @@ def test_import_is_light_and_changes_nothing():
     assert loaded == "[]"
 
 
+def test_command_line_help_loads_no_stage():
+    """``followmoney --help`` (and option checking) loads click and the data model, not the stages."""
+    loaded = _fresh(
+        "import sys\n"
+        "from click.testing import CliRunner\n"
+        "from followmoney.cli import main\n"
+        "for args in (['--help'], ['score', '--help'], ['share', '--help'], ['trace', '--help']):\n"
+        "    assert CliRunner().invoke(main, args).exit_code == 0, args\n"
+        "heavy = ('pandas', 'sklearn', 'scipy', 'networkx', 'matplotlib', 'lxml', 'followmoney.ingest', 'followmoney.detect',\n"
+        "         'followmoney.consolidate', 'followmoney.trace', 'followmoney.pipeline', 'followmoney.share')\n"
+        "print(sorted({h for h in heavy for m in sys.modules if m == h or m.startswith(h + '.')}))"
+    )
+    assert loaded == "[]"
+
+
+def test_command_line_choices_equal_the_registries():
+    """The lists the command line offers (``core.choices``) are the registries the stages use."""
+    from followmoney import trace
+    from followmoney.core import choices
+    from followmoney.ingest import ADAPTERS
+
+    assert choices.INPUT_FORMATS == tuple(ADAPTERS)
+    assert choices.TRACE_METHODS == trace.METHODS
+
+
 def test_public_names_resolve():
     import followmoney as fm
 

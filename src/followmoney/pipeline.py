@@ -50,6 +50,7 @@ from filelock import FileLock, Timeout
 
 from followmoney.consolidate import read, reconcile_observations
 from followmoney.core.bundle import Bundle
+from followmoney.core.choices import EXCEL_MAX_CASES, EXIT_CODES, EXPORT_FORMATS
 from followmoney.core.config import Config, jurisdictions
 from followmoney.core.store import append_store, read_bundle, read_store, store_manifest, write_bundle
 from followmoney.detect.cases import BANDS, build_cases, suppress_repeats
@@ -59,12 +60,6 @@ from followmoney.export import defuse_table, money_as_text, to_excel, with_names
 from followmoney.resolve import resolve
 
 __all__ = ["run_score", "mark_changes", "append_files", "load_run", "load_cases", "read_or_load", "run_names", "is_run", "export_run", "EXPORT_FORMATS", "check_previous", "flat", "EXIT_CODES", "RUN_FILES", "STATUS_OK", "exit_code", "EXCEL_MAX_CASES"]
-
-#: Exit codes of the command line, by outcome.
-EXIT_CODES = {"complete": 0, "internal_error": 1, "input": 2, "config": 3, "complete_with_failures": 4, "missing_extra": 5}
-
-#: Formats of :func:`export_run` (``followmoney export --to``).
-EXPORT_FORMATS = ("i2", "graphml", "gexf", "ftm")
 
 #: File names of a run directory.
 RUN_FILES = {
@@ -80,8 +75,6 @@ RUN_FILES = {
 
 #: ``summary.json`` statuses of a finished run (the completion marker).
 STATUS_OK = ("complete", "complete_with_failures")
-#: Cases (of highest risk) in a run's ``cases.xlsx`` by default; all are in ``cases.parquet``/``cases.csv``.
-EXCEL_MAX_CASES = 10_000
 
 
 def exit_code(exc: BaseException) -> int:

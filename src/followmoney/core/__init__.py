@@ -4,6 +4,7 @@
 and :mod:`followmoney._version`, the two leaves). Modules:
 
 - :mod:`~followmoney.core.schema`: every canonical table contract;
+- :mod:`~followmoney.core.choices`: what the command line offers (formats, methods, exit codes);
 - :mod:`~followmoney.core.bundle`: :class:`Bundle`, the set of canonical tables;
 - :mod:`~followmoney.core.config`: :class:`Config`, jurisdictions, ``config()``;
 - :mod:`~followmoney.core.settings`: :class:`Settings`, the base of every settings class;

@@ -6,11 +6,12 @@ from decimal import Decimal, InvalidOperation
 
 import pandas as pd
 
+from followmoney.core.choices import TRACE_METHODS
 from followmoney.core.units import MONEY_DECIMALS, MONEY_SCALE, minor_units, money_text
 from followmoney.exceptions import TraceError
 
-#: Allocation rules accepted by ``method=``.
-METHODS = ("fifo", "lifo", "pro_rata", "libr")
+#: Allocation rules accepted by ``method=`` (declared in :mod:`followmoney.core.choices`).
+METHODS = TRACE_METHODS
 
 _METHOD_WORDS = {
     "fifo": "first in, first out (FIFO, Clayton's Case)",

@@ -13,13 +13,9 @@ from pathlib import Path
 
 import click
 import pyarrow as pa
-import pyarrow.csv as pacsv
-import pyarrow.parquet as pq
 
-from followmoney.consolidate import read
-from followmoney.ingest import InputError
-from followmoney.core.schema import SchemaError
-from followmoney.share._errors import ShareError
+# Light imports only (see followmoney.cli); each command loads what it runs.
+from followmoney.exceptions import InputError, SchemaError, ShareError
 
 __all__ = ["share"]
 
@@ -31,7 +27,15 @@ def _fail(message: str):
     sys.exit(2)
 
 
+def _read(paths):
+    from followmoney.consolidate import read
+
+    return read(list(paths), progress=False)
+
+
 def _subjects(bundle, subject, subjects_file, alerts, all_):
+    import pyarrow.parquet as pq
+
     from followmoney.share._recipe import own_subjects
 
     out = list(subject)
@@ -107,7 +111,7 @@ def export_cmd(paths, key_file, out, refs, clk, filter_fpr, subject, subjects_fi
 
     try:
         key = read_key(key_file)
-        bundle = read(list(paths), progress=False)
+        bundle = _read(paths)
         subs = _subjects(bundle, subject, subjects_file, alerts, all_)
         if filter_fpr is not None:
             f = export_filter(bundle, subs, key, fpr=filter_fpr)
@@ -135,6 +139,9 @@ def export_cmd(paths, key_file, out, refs, clk, filter_fpr, subject, subjects_fi
 @click.option("--alerts-out", type=click.Path(path_type=Path), help="Hits as alerts (rule XB-01), Parquet.")
 def match_cmd(their_keys, paths, key_file, partner, me, out, alerts_out):
     """Match a partner's export (or membership filter) against one's own data, locally."""
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
     from followmoney.share._export import filter_hits, hits_to_alerts, match, read_export, read_filter
     from followmoney.share._keys import read_key
 
@@ -142,7 +149,7 @@ def match_cmd(their_keys, paths, key_file, partner, me, out, alerts_out):
         key = read_key(key_file)
         meta = (pq.read_schema(their_keys).metadata or {}) if Path(their_keys).is_file() else {}
         is_filter = b"followmoney-membership-filter" in meta.get(b"followmoney.share", b"")
-        bundle = read(list(paths), progress=False)
+        bundle = _read(paths)
         if is_filter:
             hits = filter_hits(read_filter(their_keys, key), bundle, key)
         else:
@@ -172,6 +179,8 @@ def match_cmd(their_keys, paths, key_file, partner, me, out, alerts_out):
 @click.argument("refs", nargs=-1, required=True)
 def lookup(refs_file, refs):
     """Resolve refs quoted in a partner's request to one's own subjects (exporter side)."""
+    import pyarrow.parquet as pq
+
     try:
         t = pq.read_table(refs_file)
         m = dict(zip(t["ref"].to_pylist(), zip(t["subject_kind"].to_pylist(), t["subject_id"].to_pylist())))
@@ -199,10 +208,12 @@ def lookup(refs_file, refs):
 def package(paths, out, sender, recipient, purpose, kind, redaction, run_alerts, reference, caveats,
             subject, subjects_file, alerts, all_):
     """Write a disclosure package of a case for a partner FIU."""
+    import pyarrow.parquet as pq
+
     from followmoney.share._package import DEFAULT_CAVEATS, disclosure_package, open_package
 
     try:
-        bundle = read(list(paths), progress=False)
+        bundle = _read(paths)
         subs = _subjects(bundle, subject, subjects_file, alerts, all_)
         al = pq.read_table(run_alerts) if run_alerts else None
         disclosure_package(bundle, subs, out, sender=sender, recipient=recipient, purpose=purpose, kind=kind,
@@ -219,6 +230,8 @@ def package(paths, out, sender, recipient, purpose, kind, redaction, run_alerts,
 @click.argument("path", type=click.Path(path_type=Path))
 def show(path):
     """Print what a package, export or filter declares (manifest or header; no personal data)."""
+    import pyarrow.parquet as pq
+
     from followmoney.ingest.fm_package import is_package, open_package
 
     try:

@@ -17,18 +17,12 @@ import traceback
 from pathlib import Path
 
 import click
-import pyarrow.compute as pc
-import pyarrow.csv as pacsv
-import pyarrow.parquet as pq
 
-from followmoney.core.config import Config
-from followmoney.datasets import sample_data_path
-from followmoney.consolidate import read
-from followmoney.ingest import ADAPTERS
-from followmoney.pipeline import EXCEL_MAX_CASES, EXPORT_FORMATS, EXIT_CODES, exit_code, export_run, flat, load_run, read_or_load, run_score
-from followmoney.share._cli import share as share_commands
+# Only the light modules load here, so that `followmoney --help` costs little more than
+# pyarrow (bench_import); each command imports the stages it runs.
+from followmoney.cli._share import share as share_commands
+from followmoney.core.choices import EXCEL_MAX_CASES, EXIT_CODES, EXPORT_FORMATS, INPUT_FORMATS, TRACE_METHODS
 from followmoney.exceptions import FollowMoneyError
-from followmoney.trace import METHODS
 
 __all__ = ["main"]
 
@@ -90,6 +84,8 @@ class _Guard:
         ctx = click.get_current_context(silent=True)
         if ctx is not None and ctx.find_root().params.get("verbose"):
             traceback.print_exception(kind, exc, tb)
+        from followmoney.pipeline import exit_code
+
         code = exit_code(exc)
         if isinstance(exc, FollowMoneyError):
             message = str(exc)
@@ -104,8 +100,10 @@ class _Guard:
         _fail(code, message)
 
 
-def _config(config_file, jurisdiction=None) -> Config:
-    """The run configuration: the TOML file (else the defaults), with ``--jurisdiction`` on top."""
+def _config(config_file, jurisdiction=None):
+    """The run configuration (a :class:`~followmoney.core.config.Config`): the TOML file (else the defaults), with ``--jurisdiction`` on top."""
+    from followmoney.core.config import Config
+
     cfg = Config.from_toml(config_file) if config_file else Config()
     if jurisdiction and jurisdiction.lower() == "auto":  # chosen from the goAML reports once read
         return cfg
@@ -137,6 +135,8 @@ def _score(paths, out, fmt, config_file, jurisdiction, quiet, previous=None, mod
             raise click.UsageError("--scheduler and --workers go with --engine dask")
         if scheduler and workers:
             raise click.UsageError("--scheduler and --workers exclude each other (the cluster at ADDRESS has its workers)")
+        from followmoney.pipeline import run_score
+
         cfg = _config(config_file, jurisdiction)
         read_options = {}
         if mappings:
@@ -177,7 +177,7 @@ def main(verbose: int) -> None:
 @main.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="Output directory.")
-@click.option("--format", "fmt", default="auto", type=click.Choice(["auto", *ADAPTERS]), show_default=True)
+@click.option("--format", "fmt", default="auto", type=click.Choice(["auto", *INPUT_FORMATS]), show_default=True)
 @click.option("--config", "config_file", type=click.Path(path_type=Path), help="TOML configuration file.")
 @click.option("--jurisdiction", help="Override the configuration's jurisdiction (e.g. AU, US, ID; 'auto': from the goAML reports' local currency).")
 @click.option("--previous", type=click.Path(path_type=Path, exists=True, file_okay=False),
@@ -219,7 +219,7 @@ def store() -> None:
 @store.command("append")
 @click.argument("store_dir", metavar="STORE", type=click.Path(path_type=Path, file_okay=False))
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--format", "fmt", default="auto", type=click.Choice(["auto", *ADAPTERS]), show_default=True)
+@click.option("--format", "fmt", default="auto", type=click.Choice(["auto", *INPUT_FORMATS]), show_default=True)
 @click.option("--mapping", "mappings", multiple=True, metavar="NAME|FILE", help="Bank CSV mapping profile, as for score.")
 @click.option("--aliases", type=click.Path(path_type=Path, exists=True, dir_okay=False), help="Account alias file, as for score.")
 @click.option("-q", "--quiet", is_flag=True)
@@ -253,6 +253,8 @@ def demo(out, quiet, multisource):
             click.echo(f"Scoring a synthetic multi-source case: {len(world.files)} files, {len(world.payments)} real payments")
         _score(world.files, out, "auto", None, "MY", quiet)
         return
+    from followmoney.datasets import sample_data_path
+
     data = sample_data_path()
     if not quiet:
         click.echo(f"Scoring the bundled sample data in {data}")
@@ -269,7 +271,7 @@ def demo(out, quiet, multisource):
 @click.option("--until", help="End of the past window, exclusive.")
 @click.option("--truth", "truth_file", type=click.Path(path_type=Path),
               help="Ground-truth table (Parquet/CSV, e.g. from followmoney.datasets.synth); default: the data's own labels, if any.")  # fmt: skip
-@click.option("--format", "fmt", default="auto", type=click.Choice(["auto", *ADAPTERS]), show_default=True)
+@click.option("--format", "fmt", default="auto", type=click.Choice(["auto", *INPUT_FORMATS]), show_default=True)
 @click.option("--json", "json_out", type=click.Path(path_type=Path), help="Also write the results as JSON here.")
 def backtest(paths, config_file, settings, rules, since, until, truth_file, fmt, json_out):
     """Re-run the rules over a past window with changed parameters and report what would have fired.
@@ -281,6 +283,7 @@ def backtest(paths, config_file, settings, rules, since, until, truth_file, fmt,
     """
     from followmoney.evaluate import backtest as run_backtest
     from followmoney.evaluate import load_bundle, parse_overrides, read_truth, truth_from_labels
+    import pyarrow.compute as pc
 
     with _Guard():
         cfg = _config(config_file)
@@ -308,7 +311,7 @@ def backtest(paths, config_file, settings, rules, since, until, truth_file, fmt,
 @click.option("--since", help="ISO time (UTC unless an offset is given): when the source is tainted; start of the window.")
 @click.option("--until", help="ISO time: end of the window (forward); the balance date (backward).")
 @click.option("--amount", help="Tainted amount in --from at --since. Default: all it holds then and receives later.")
-@click.option("--method", type=click.Choice(METHODS), default="fifo", show_default=True,
+@click.option("--method", type=click.Choice(TRACE_METHODS), default="fifo", show_default=True,
               help="Allocation rule.")  # fmt: skip
 @click.option("--hops", type=click.IntRange(min=1), help="Hop limit (default: none).")
 @click.option("--min-amount", help="Do not follow payments carrying less taint than this.")
@@ -325,7 +328,11 @@ def trace(paths, from_account, txn_ids, to_account, since, until, amount, method
     Prints a plain-words summary for the case file and the top destinations (forward) or
     origins (backward). Example: followmoney trace data.csv --from bank/123 --since 2024-01-01 --method libr
     """
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
     from followmoney import trace as tracing
+    from followmoney.pipeline import flat, read_or_load
 
     if sum(map(bool, (from_account, txn_ids, to_account))) != 1:
         raise click.UsageError("give exactly one of --from, --txn or --to")
@@ -400,7 +407,7 @@ def rules_command(rule_ids):
 @click.option("--run", "run_dir", required=True, type=click.Path(path_type=Path, exists=True, file_okay=False),
               help="Output directory of `followmoney score` (tables, alerts, summary).")  # fmt: skip
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="HTML file to write.")
-@click.option("--method", default="libr", show_default=True, type=click.Choice(METHODS),
+@click.option("--method", default="libr", show_default=True, type=click.Choice(TRACE_METHODS),
               help="Allocation rule for the trace of the subject's funds.")  # fmt: skip
 @click.option("--force", is_flag=True, help="Overwrite --out if it exists.")
 def report(subject, run_dir, out, method, force):
@@ -409,6 +416,7 @@ def report(subject, run_dir, out, method, force):
     SUBJECT is a case id (first column of cases.xlsx), a subject id, an account id
     (any letter case), account number or IBAN, or a name as the reports spell it.
     """
+    from followmoney.pipeline import load_run
     from followmoney.view.report import write_evidence_pack
 
     with _Guard():
@@ -427,6 +435,8 @@ def report(subject, run_dir, out, method, force):
 @click.option("--hops", default=1, show_default=True, type=click.IntRange(min=1), help="Payment hops around --case.")
 def export(run_dir, fmt, out, case_id, hops):
     """Export a scored run (persons, accounts, identifiers and payments) for link-analysis tools."""
+    from followmoney.pipeline import export_run
+
     with _Guard():
         result = export_run(run_dir, fmt, out, case_id=case_id, hops=hops)
     counts = result["counts"]
@@ -439,7 +449,7 @@ def export(run_dir, fmt, out, case_id, hops):
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="Model file to write (e.g. model.fmm).")
 @click.option("--model", "kind", default="gbt", show_default=True, type=click.Choice(["gbt", "iforest"]),
               help="gbt: gradient-boosted trees learned from the is_laundering labels; iforest: unsupervised isolation forest.")  # fmt: skip
-@click.option("--format", "fmt", default="auto", type=click.Choice(["auto", *ADAPTERS]), show_default=True)
+@click.option("--format", "fmt", default="auto", type=click.Choice(["auto", *INPUT_FORMATS]), show_default=True)
 @click.option("--config", "config_file", type=click.Path(path_type=Path), help="TOML configuration file (jurisdiction: local clock).")
 @click.option("--jurisdiction", help="Override the configuration's jurisdiction.")
 @click.option("--window-hours", type=click.FloatRange(min=0, min_open=True), help="Feature window in hours (default 240).")
@@ -460,6 +470,7 @@ def train(paths, out, kind, fmt, config_file, jurisdiction, window_hours, patter
     only reported. The model file keeps the scorer, its feature definitions and its
     training window; score new data with `followmoney score --model FILE`.
     """
+    from followmoney.consolidate import read
     from followmoney.detect.models import train_model
     from followmoney.detect.features import FeatureSettings
 

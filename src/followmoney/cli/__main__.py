@@ -1,0 +1,5 @@
+"""``python -m followmoney.cli``: the command line."""
+
+from followmoney.cli import main
+
+main()
