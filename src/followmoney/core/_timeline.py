@@ -606,11 +606,7 @@ def episodes(
     tx = pd.DataFrame({"subj": subj_codes, "t": t, "txn_id": f["txn_id"].to_numpy(), "row": f.index.to_numpy()})
     ev = tx.merge(ep[["subj", "t_peak", "episode"]], on="subj")
     ev = ev[(ev.t > ev.t_peak - window_us) & (ev.t <= ev.t_peak)].sort_values(["episode", "t", "txn_id"])
-    grouped = ev.groupby("episode", sort=True).agg(
-        evidence_txn_ids=("txn_id", list), evidence_rows=("row", list), evidence_t=("t", list),
-        start=("t", "min"), end=("t", "max"),
-    )
-    out = ep.join(grouped, on="episode")
+    out = ep.join(_lists_by_episode(ev), on="episode")
     if baseline_us is None:
         out["typical"], out["baseline_count"] = np.nan, 0
     else:
@@ -621,6 +617,27 @@ def episodes(
     out["episode_start"] = out["s"]
     out["episode_end"] = out["e"] - 1  # coverage ends at e, exclusive
     return out[_EPISODE_COLUMNS].reset_index(drop=True)
+
+
+def _lists_by_episode(ev: pd.DataFrame) -> pd.DataFrame:
+    """Per episode of ``ev`` (sorted by episode, then time): its evidence lists, first and last time.
+
+    The lists are cut from the sorted columns at the episode boundaries (NumPy), not
+    built by a Python aggregation per group; elements are Python scalars.
+    """
+    episode = ev["episode"].to_numpy()
+    cuts = np.flatnonzero(episode[1:] != episode[:-1]) + 1
+    first, last = np.r_[0, cuts], np.r_[cuts, len(episode)] - 1
+    t = ev["t"].to_numpy(np.int64)
+
+    def lists(values: np.ndarray) -> list[list]:
+        return [part.tolist() for part in np.split(values, cuts)]
+
+    return pd.DataFrame(
+        {"evidence_txn_ids": lists(ev["txn_id"].to_numpy(object)), "evidence_rows": lists(ev["row"].to_numpy()),
+         "evidence_t": lists(t), "start": t[first], "end": t[last]},
+        index=pd.Index(episode[first], name="episode"),
+    )  # fmt: skip
 
 
 def _baseline(ep, subj_ev, time_ev, delta, level, window_us, baseline_us, t0):

@@ -154,9 +154,11 @@ def _pick_per_episode(found: pd.DataFrame, order: list[str], ascending: list[boo
 
 def _evidence(E: _Edges, finding: np.ndarray, edge: np.ndarray, n_findings: int) -> list[list[str]]:
     """Evidence txn ids per finding, unique and in (t, txn_id) order (edge order)."""
-    ev = pd.DataFrame({"f": finding, "e": edge}).drop_duplicates().sort_values(["f", "e"], kind="stable")
-    lists = pd.Series(E.txn_id[ev["e"].to_numpy()]).groupby(ev["f"].to_numpy()).agg(list)
-    return [lists.get(i, []) for i in range(n_findings)]
+    if n_findings == 0:
+        return []
+    pairs = np.unique(np.stack([np.asarray(finding, np.int64), np.asarray(edge, np.int64)]), axis=1)  # sorted by (f, e)
+    cuts = np.searchsorted(pairs[0], np.arange(1, n_findings))
+    return [part.tolist() for part in np.split(E.txn_id[pairs[1]], cuts)]
 
 
 def _findings(subject, start, end, evidence, score, facts) -> pd.DataFrame:

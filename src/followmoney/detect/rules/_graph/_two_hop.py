@@ -205,7 +205,8 @@ def _gather_scatter(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
         return pd.DataFrame()
     # the gathering is a burst: the hub's distinct senders well above its usual count (as ML-05); a utility or a
     # landlord collects from as many payers every month
-    typical = _usual_senders(E, hin, h, s, W, k, int(p["baseline_days"] * DAY_US))
+    typical = np.zeros(len(h))
+    typical[hit] = _usual_senders(E, hin, h[hit], s[hit], W, k, int(p["baseline_days"] * DAY_US))
     hit &= (typical == 0) | (n_send >= p["min_ratio_to_typical"] * typical)
     if not hit.any():
         return pd.DataFrame()
@@ -259,9 +260,13 @@ def _usual_senders(E, hin, h, s, W, k, baseline_us) -> np.ndarray:
     window starting at ``s`` belongs to the episode with ``episode_start - W <= s <=
     episode_end``. 0 where none is found.
     """
-    inn = pd.DataFrame({"t": E.t, "txn_id": E.txn_id, "hub": hin, "sender": E.src})
-    ep = episodes(inn, subject="hub", member="sender", window_us=W, min_count=k, baseline_us=baseline_us)
     out = np.zeros(len(h))
+    if len(h) == 0:
+        return out
+    # only the hubs asked about: a hub's episodes depend on its own rows and on when the data start
+    mine = np.isin(hin, np.unique(h))
+    inn = pd.DataFrame({"t": E.t[mine], "txn_id": E.txn_id[mine], "hub": hin[mine], "sender": E.src[mine]})
+    ep = episodes(inn, subject="hub", member="sender", window_us=W, min_count=k, baseline_us=baseline_us, data_start=int(E.t.min()))
     if ep.empty:
         return out
     ep = ep.assign(key=ep["episode_start"] - W).sort_values("key")
