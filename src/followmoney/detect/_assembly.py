@@ -180,7 +180,10 @@ def alerts_for(rule, params, cfg, findings: pd.DataFrame, by_txn: pd.DataFrame, 
     row = np.repeat(np.arange(n), per_row)
     txn = [t for e in evidence for t in (e or [None])]
     if by_txn.index.is_unique:
-        pos = by_txn.index.get_indexer(pd.Index(txn, dtype=object))  # -1: not a transaction of the input
+        target = pd.Index(txn, dtype=object)
+        if by_txn.index.dtype != object and pd.api.types.is_string_dtype(by_txn.index.dtype):
+            target = target.astype(by_txn.index.dtype)  # the index's own dtype: its hash table is reused, not rebuilt
+        pos = by_txn.index.get_indexer(target)  # -1: not a transaction of the input
         take = {c: by_txn[c].array.take(pos, allow_fill=True) for c in ("amount_cents", "currency", "source_ref")}
         source = np.asarray(take["source_ref"], dtype=object)
         ev = pd.DataFrame({"row": row, "amount_cents": take["amount_cents"], "currency": take["currency"]})

@@ -69,24 +69,31 @@ def convert_cash(frame: pd.DataFrame, cfg: Config) -> tuple[pd.DataFrame, list[d
     out["fx_from_currency"] = pd.Series(None, index=out.index, dtype=object)
     out["fx_rate_used"] = pd.Series(None, index=out.index, dtype=object)
     step = Decimal(1).scaleb(-minor_units(j.currency))
+    rows = np.flatnonzero(cash.to_numpy())
+    ccys = out["currency"].to_numpy(object)[rows]
+    rated = np.fromiter((bool(table.get(c)) for c in ccys), bool, len(rows))
+    left: Counter = Counter(ccys[~rated].tolist())  # no rate for the currency: the common case, counted at once
     converted: Counter = Counter()
-    left: Counter = Counter()
-    for i in np.flatnonzero(cash.to_numpy()):
-        ccy = out["currency"].iat[i]
-        amount = out["amount_cents"].iat[i]
-        rates = table.get(ccy, [])
-        day = _EPOCH + timedelta(days=int(out["local_day"].iat[i]))
+    amounts, days = out["amount_cents"].to_numpy(object)[rows], out["local_day"].to_numpy(object)[rows]
+    done, values = [], []
+    for i in np.flatnonzero(rated):
+        ccy, amount, rates = ccys[i], amounts[i], table[ccys[i]]
+        day = _EPOCH + timedelta(days=int(days[i]))
         k = bisect.bisect_right([d for d, _ in rates], day) - 1
         if k < 0 or pd.isna(amount):
             left[ccy] += 1
             continue
         rate = rates[k][1]
         value = (Decimal(int(amount)) / MONEY_SCALE * rate).quantize(step, rounding=ROUND_HALF_EVEN)
-        out.iat[i, out.columns.get_loc("amount_cents")] = int(value * MONEY_SCALE)
-        out.iat[i, out.columns.get_loc("currency")] = j.currency
-        out.iat[i, out.columns.get_loc("fx_from_currency")] = ccy
-        out.iat[i, out.columns.get_loc("fx_rate_used")] = str(rate)
+        done.append(rows[i])
+        values.append((int(value * MONEY_SCALE), ccy, str(rate)))
         converted[ccy] += 1
+    if done:
+        new_amount, from_ccy, used = zip(*values)
+        out.iloc[done, out.columns.get_loc("amount_cents")] = list(new_amount)
+        out.iloc[done, out.columns.get_loc("currency")] = j.currency
+        out.iloc[done, out.columns.get_loc("fx_from_currency")] = list(from_ccy)
+        out.iloc[done, out.columns.get_loc("fx_rate_used")] = list(used)
     notes = []
     if converted:
         counts = dict(sorted(converted.items()))
