@@ -413,3 +413,18 @@ def test_trace_puts_one_days_rows_together_across_statement_kinds(shared):
     csv_0304 = when["cash_dateonly.csv:2"]  # 04.03.2024, stored 2024-03-03T23:00Z
     camt_0305 = when["camt053_return.xml#/Document/BkToCstmrStmt/Stmt/Ntry[2]/NtryDtls/TxDtls"]
     assert camt_0305 - csv_0304 == 86_400_000_000
+
+
+@given(st.lists(st.tuples(st.sampled_from(["a.csv", "b.csv", "c:d.csv", "", "x.sta"]), st.integers(0, 10**6)), max_size=40))
+@settings(max_examples=200, deadline=None)
+def test_source_sequence_of_file_lines_matches_the_general_order(rows):
+    """The Arrow path for ``file:line`` refs ranks rows exactly as the general (per-ref) path does."""
+    from followmoney.core import timing
+
+    refs = [f"{f}:{line}" for f, line in rows]
+    fast = timing.source_sequence(pa.array(refs, pa.string()))
+    general = timing.source_sequence(refs)  # a list: the per-ref path
+    assert fast.to_pylist() == general.to_pylist()
+    for f in {f for f, _ in rows}:  # within a file: 1..n, in line order
+        mine = sorted((line, s) for (g, line), s in zip(rows, fast.to_pylist()) if g == f)
+        assert [s for _, s in mine] == list(range(1, len(mine) + 1))

@@ -133,6 +133,9 @@ def source_sequence(source_refs) -> pa.Array:
     >>> source_sequence(["a.xml#/D/Stmt/Ntry[10]/TxDtls", "a.xml#/D/Stmt/Ntry[2]/TxDtls[2]", "a.xml#/D/Stmt/Ntry[2]/TxDtls[1]", "b.csv:7"]).to_pylist()
     [3, 2, 1, 1]
     """
+    fast = _line_sequence(source_refs)
+    if fast is not None:
+        return fast
     refs = list(source_refs.to_pylist() if hasattr(source_refs, "to_pylist") else source_refs)
     keys = [_ref_key(r) if r else ("", ()) for r in refs]
     order = sorted(range(len(refs)), key=lambda i: keys[i])
@@ -143,6 +146,25 @@ def source_sequence(source_refs) -> pa.Array:
             last_file, rank = keys[i][0], 0
         rank += 1
         seq[i] = rank
+    return pa.array(seq, pa.int64())
+
+
+def _line_sequence(source_refs) -> pa.Array | None:
+    """:func:`source_sequence` at Arrow speed when every ref is ``file:line`` (CSV, MT940); else None."""
+    if not isinstance(source_refs, pa.Array | pa.ChunkedArray) or not pa.types.is_string(source_refs.type) or source_refs.null_count:
+        return None
+    refs = source_refs.combine_chunks() if isinstance(source_refs, pa.ChunkedArray) else source_refs
+    parts = pc.extract_regex(refs, r"^(?P<file>[^#]*):(?P<line>\d{1,18})$")
+    if parts.null_count:  # XML paths, or refs without a line
+        return None
+    file = pc.struct_field(parts, "file").dictionary_encode().indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    line = pc.struct_field(parts, "line").cast(pa.int64()).to_numpy()
+    order = np.lexsort((line, file))  # stable: equal keys keep row order, as sorted() does
+    f = file[order]
+    starts = np.flatnonzero(np.r_[True, f[1:] != f[:-1]])
+    rank = np.arange(len(order)) - np.repeat(starts, np.diff(np.r_[starts, len(order)])) + 1
+    seq = np.empty(len(order), np.int64)
+    seq[order] = rank
     return pa.array(seq, pa.int64())
 
 

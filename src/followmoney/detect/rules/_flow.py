@@ -254,6 +254,11 @@ def _feeders_findings(frame, m, shares_ok, p, min_feeders_key, role_facts):
 
 
 # --------------------------------------------------------------------------- HT-09
+def _utc_month(t: pd.Series) -> np.ndarray:
+    """Calendar month (UTC) of int64 µs times, as months since 1970-01."""
+    return t.to_numpy(np.int64).astype("datetime64[us]").astype("datetime64[M]").astype(np.int64)
+
+
 def _controller(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     p = ctx.params
     f = frame[frame["amount_cents"].notna() & ~frame["self_transfer"]]
@@ -262,8 +267,9 @@ def _controller(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     m = m[~m["receiver"].isin(msb_payees(frame))]  # a remitter or bank is not a controller
     if m.empty:
         return make_findings(frame, [], [], [], [])
-    m["month"] = pd.to_datetime(m["t"], unit="us", utc=True).dt.strftime("%Y-%m")
-    inflows = inflows.assign(month=pd.to_datetime(inflows["t"], unit="us", utc=True).dt.strftime("%Y-%m"))
+    m["month"] = _utc_month(m["t"])
+    inflows = inflows[inflows["to_account"].isin(m["from_account"].unique())]  # the income of the forwarding accounts only
+    inflows = inflows.assign(month=_utc_month(inflows["t"]))
     income = inflows.groupby(["to_account", "currency", "month"])["amount_cents"].sum()
     fwd = m.groupby(["from_account", "receiver", "currency", "month"])["amount_cents"].sum().reset_index()
     fwd["income"] = income.reindex(pd.MultiIndex.from_frame(fwd[["from_account", "currency", "month"]])).to_numpy()
