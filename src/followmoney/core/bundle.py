@@ -6,6 +6,7 @@ import html
 from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -193,10 +194,10 @@ def _merge_on_key(table: pa.Table, keys: tuple[str, ...]) -> pa.Table:
     """Collapse rows sharing ``keys``: first non-null value per column, first-seen order."""
     if table.num_rows == 0:
         return table
-    idx = pa.array(range(table.num_rows), pa.int64())
-    t = table.append_column("__i", idx)
-    firsts = t.group_by(list(keys), use_threads=False).aggregate([("__i", "min")])
-    if firsts.num_rows == table.num_rows:
+    if len(keys) == 1 and pc.count_distinct(table[keys[0]], mode="all").as_py() == table.num_rows:
+        return table  # every key once (the common case), found without grouping
+    t = table.append_column("__i", pa.array(np.arange(table.num_rows, dtype=np.int64)))
+    if len(keys) > 1 and t.group_by(list(keys), use_threads=False).aggregate([("__i", "min")]).num_rows == table.num_rows:
         return table
     others = [c for c in table.column_names if c not in keys]
     # Arrow has no "first" kernel for decimals and lists: take those by row index

@@ -193,18 +193,26 @@ def _stripped(col: pa.ChunkedArray) -> pa.ChunkedArray | pa.Array:
 
 def _content_ids(r: pa.Table) -> pa.Array:
     """Content ids of the rows: :class:`ContentIds` ``("T")`` of the format and the trimmed values,
-    with the occurrence told apart (never the file name or line). The key text is built
-    column-wise; only the hash is taken row by row, a batch at a time."""
+    with the occurrence told apart (never the file name or line). The key text and each row's
+    occurrence of its key are computed column-wise; only the hash is taken row by row, a batch
+    at a time."""
     key = pc.binary_join_element_wise(FORMAT, *(_stripped(r[c]) for c in _COLS), "\x1f")
-    seen: dict[str, int] = {}
-    out: list[str] = []
+    key = key.combine_chunks() if isinstance(key, pa.ChunkedArray) else key
+    codes = key.dictionary_encode().indices.to_numpy(zero_copy_only=False)
+    order = np.argsort(codes, kind="stable")  # rows of one key together, in file order
+    same = np.r_[False, codes[order][1:] == codes[order][:-1]]
+    run_start = np.maximum.accumulate(np.where(same, 0, np.arange(len(codes))))
+    occurrence = np.empty(len(codes), np.int64)
+    occurrence[order] = np.arange(len(codes)) - run_start  # 0 for a key's first row, 1 for its second, ...
     blake = hashlib.blake2b
+    out: list[str] = []
     for start in range(0, len(key), _ID_BATCH):
-        for raw in pc.cast(key.slice(start, _ID_BATCH), pa.binary()).to_pylist():
-            base = "T" + blake(raw, digest_size=8).hexdigest()
-            n = seen.get(base, 0)
-            seen[base] = n + 1
-            out.append(base if n == 0 else "T" + blake(raw + f"\x1f#{n}".encode(), digest_size=8).hexdigest())
+        raws = pc.cast(key.slice(start, _ID_BATCH), pa.binary()).to_pylist()
+        ids = ["T" + blake(raw, digest_size=8).hexdigest() for raw in raws]
+        for i in np.flatnonzero(occurrence[start : start + _ID_BATCH]).tolist():  # repeated content: rare
+            n = int(occurrence[start + i])
+            ids[i] = "T" + blake(raws[i] + f"\x1f#{n}".encode(), digest_size=8).hexdigest()
+        out.extend(ids)
     return pa.array(out, pa.string())
 
 
