@@ -331,8 +331,15 @@ def canonical_accounts(bundle: Bundle, aliases: dict[str, str] | None = None) ->
     mapping = {raw: cid for raw, (cid, _) in canon.items()}
     out = Bundle(**{name: getattr(bundle, name) for name in schema.TABLES})
 
+    changed = {raw: cid for raw, cid in mapping.items() if raw != cid}
+    old_ids, new_ids = pa.array(list(changed), pa.string()), pa.array(list(changed.values()), pa.string())
+
     def remap(arr) -> pa.Array:
-        return pa.array([None if v is None else mapping.get(v, v) for v in arr.to_pylist()], pa.string())
+        """Each raw account reference as its canonical id (column-wise; nulls stay null)."""
+        arr = (arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr).cast(pa.string())
+        if not changed:
+            return arr
+        return pc.coalesce(pc.take(new_ids, pc.index_in(arr, value_set=old_ids)), arr)
 
     if acc.num_rows:
         ids = remap(acc["account_id"])

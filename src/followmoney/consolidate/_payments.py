@@ -101,6 +101,8 @@ def _candidates(t: pa.Table, files: pa.Array) -> pa.Array:
         counts = pc.value_counts(vals)
         dup = counts.field("values").filter(pc.greater(counts.field("counts"), 1)).drop_null()
         mask = pc.or_(mask, pc.fill_null(pc.is_in(vals, value_set=dup), False))
+    if pc.count_distinct(files).as_py() < 2:  # one file: no account, amount and currency that two files give
+        return mask.combine_chunks() if isinstance(mask, pa.ChunkedArray) else mask
     amount = t["amount"].cast(pa.string())
     for side in ("from_account", "to_account"):
         key = pc.binary_join_element_wise(t[side], t["currency"], amount, "|")

@@ -226,7 +226,8 @@ def _read_transactions(path: Path) -> Bundle:
     n = raw.num_rows
     refs = line_refs(col.file, lines)
     ts, ok_ts = parse_time(raw["timestamp"], "%Y/%m/%d %H:%M")
-    fits = pc.and_(parse_money_checked(raw["amount_paid"])[3], parse_money_checked(raw["amount_received"])[3])
+    money = {c: parse_money_checked(raw[c]) for c in ("amount_paid", "amount_received")}  # (value, ok, rounded, fits)
+    fits = pc.and_(money["amount_paid"][3], money["amount_received"][3])
     nonempty = {c: pc.not_equal(pc.utf8_trim_whitespace(raw[c]), "") for c in ("from_bank", "from_account", "to_bank", "to_account")}
     reason = first_failure(
         [(ok_ts, "Timestamp: not YYYY/MM/DD HH:MM")]
@@ -241,8 +242,8 @@ def _read_transactions(path: Path) -> Bundle:
     refs_g = refs.filter(good)
     m = r.num_rows
 
-    paid, ok_paid, rnd_paid, _ = parse_money_checked(r["amount_paid"])
-    recv, ok_recv, rnd_recv, _ = parse_money_checked(r["amount_received"])
+    paid, ok_paid, rnd_paid = (a.filter(good) for a in money["amount_paid"][:3])
+    recv, ok_recv, rnd_recv = (a.filter(good) for a in money["amount_received"][:3])
     cur_paid = _lookup(r["payment_currency"], CURRENCIES)
     cur_recv = _lookup(r["receiving_currency"], CURRENCIES)
     from_acc = pc.binary_join_element_wise(r["from_bank"], r["from_account"], "/")
