@@ -12,8 +12,10 @@ Each measurement runs in a fresh wrapper process that starts the measured comman
 child and reports that child's wall time and peak resident memory
 (``getrusage(RUSAGE_CHILDREN).ru_maxrss``), never the benchmark's own high-water mark.
 Printed per size: score wall time, peak RSS, the ratio to the bare read, the per-stage
-timings and peak memory from the run's ``summary.json``; and across sizes the fitted
-exponent of score time against rows (least squares in log-log).
+timings and peak memory from the run's ``summary.json``; the Dask engine on local clusters of
+1 and 2 workers (:func:`measure_dask`: scoring time against the pandas engine in the same
+process, peak memory of the workers and the driver, identical alerts); and across sizes the
+fitted exponent of score time against rows (least squares in log-log).
 
 Usage: ``make bench-scale`` or ``python benchmarks/bench_scale.py [--sizes 1M,5M]
 [--repeat N] [--workdir DIR] [--keep]``.
@@ -22,6 +24,7 @@ Usage: ``make bench-scale`` or ``python benchmarks/bench_scale.py [--sizes 1M,5M
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import shutil
@@ -38,6 +41,8 @@ import pyarrow.csv as pacsv
 ROOT = Path(__file__).resolve().parents[1]
 #: ``make bench`` (benchmarks/run.py) leaves this one to ``make bench-scale``: it takes an hour at 5 M rows.
 STANDALONE = True
+#: Local Dask clusters measured per size (the issue's 1 and 2 workers on this 2-core machine).
+DASK_WORKERS = (1, 2)
 
 HEADER = (
     "Timestamp,From Bank,Account,To Bank,Account,Amount Received,Receiving Currency,"
@@ -264,6 +269,19 @@ print(json.dumps({"rows": n, "read_seconds": dt}))
 
 _SCORE = "import sys; from followmoney.cli import main; sys.argv[0] = 'followmoney'; main()"
 
+#: The Dask engine on local clusters of 1 and 2 workers, and the pandas engine in the same process
+#: (``fm.score`` only: reading and writing are the same for both engines).
+_DASK = """
+import hashlib, json, sys, time
+import followmoney as fm
+from followmoney.detect._dask_bench import benchmark
+bundle = fm.read(sys.argv[1], progress=False)
+t = time.perf_counter(); alerts = fm.score(bundle, progress=False); pandas_s = time.perf_counter() - t
+sha = hashlib.blake2b("\\x1f".join(alerts.column("alert_id").to_pylist()).encode(), digest_size=8).hexdigest()
+rows = benchmark(bundle, workers=[int(w) for w in sys.argv[2].split(",")])
+print(json.dumps({"pandas_score_seconds": pandas_s, "pandas_alert_ids_sha": sha, "dask": rows}))
+"""
+
 
 def measure(argv: list[str]) -> dict:
     """Run ``argv`` as the child of a fresh wrapper process; its wall time and peak RSS."""
@@ -314,6 +332,29 @@ def measure_size(path: Path, out_dir: Path, repeat: int = 1) -> dict:
     }
 
 
+def measure_dask(path: Path, workers: tuple[int, ...] = DASK_WORKERS) -> dict:
+    """The Dask engine's scoring on local clusters of each size in ``workers``, against the pandas engine
+    scoring the same bundle in the same process: seconds, ratio, peak memory of the workers (sum and
+    largest, sampled with psutil) and of the driver, and whether the alerts are identical (same ids,
+    same order)."""
+    r = measure([sys.executable, "-c", _DASK, str(path), ",".join(map(str, workers))])
+    res = json.loads(r["stdout"].strip().splitlines()[-1])
+    out = {"pandas_score_seconds": round(res["pandas_score_seconds"], 2), "process_peak_rss_mb": round(r["peak_rss_mb"], 1)}
+    for row in res["dask"]:
+        out[f"{row['workers']}_workers"] = {
+            "score_seconds": row["score_s"],
+            "ratio_to_pandas_engine": round(row["score_s"] / res["pandas_score_seconds"], 2),
+            "cluster_start_seconds": row["start_s"],
+            "partitions": row["partitions"],
+            "peak_workers_rss_mb": row["peak_workers_rss_mb"],
+            "peak_worker_rss_mb": row["peak_worker_rss_mb"],
+            "peak_driver_rss_mb": row["peak_driver_rss_mb"],
+            "peak_tree_rss_mb": round(row["peak_workers_rss_mb"] + row["peak_driver_rss_mb"], 1),
+            "alerts_identical_to_pandas": row["alert_ids_sha"] == res["pandas_alert_ids_sha"] and not row["failures"],
+        }
+    return out
+
+
 def fitted_exponent(rows: list[int], seconds: list[float]) -> float | None:
     """Slope of log(seconds) against log(rows) (least squares); None under two sizes.
 
@@ -328,8 +369,14 @@ def fitted_exponent(rows: list[int], seconds: list[float]) -> float | None:
     return round(float(np.polyfit(x, y, 1)[0]), 3)
 
 
-def run(repeat: int = 1, sizes: list[int] | None = None, workdir: Path | None = None, keep: bool = False) -> dict:
-    """Generate each size, measure it; return the figures (printed by ``benchmarks/run.py`` too)."""
+def run(repeat: int = 1, sizes: list[int] | None = None, workdir: Path | None = None, keep: bool = False, dask: bool | None = None) -> dict:
+    """Generate each size, measure it; return the figures (printed by ``benchmarks/run.py`` too).
+
+    ``dask`` (default: on unless the environment sets ``DASK=0``, and only where the
+    ``followmoney[dask]`` extra is installed) adds :func:`measure_dask` per size.
+    """
+    if dask is None:
+        dask = os.environ.get("DASK", "1") != "0" and importlib.util.find_spec("distributed") is not None
     sizes = sizes or parse_sizes(os.environ.get("SCALE"))
     tmp = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="fm-bench-scale-"))
     tmp.mkdir(parents=True, exist_ok=True)
@@ -340,6 +387,8 @@ def run(repeat: int = 1, sizes: list[int] | None = None, workdir: Path | None = 
             gen = write_ibm_csv(path, n, seed=n)
             res = measure_size(path, tmp / f"run{n}", repeat)
             res["laundering_rows"] = gen["laundering_rows"]
+            if dask:
+                res["dask"] = measure_dask(path)
             per_size.append(res)
             _print_size(res)
             if not keep:
@@ -371,6 +420,14 @@ def _print_size(r: dict) -> None:
     )
     for stage, sec in r["stage_seconds"].items():
         print(f"   {stage:>8}: {sec:8.2f} s  peak RSS {r['stage_peak_rss_mb'].get(stage)} MB", flush=True)
+    d = r.get("dask")
+    if d:
+        print(f"   Dask engine (fm.score only; the pandas engine took {d['pandas_score_seconds']} s in the same process):", flush=True)
+        for w in DASK_WORKERS:
+            x = d[f"{w}_workers"]
+            print(f"   {w} worker(s): {x['score_seconds']} s ({x['ratio_to_pandas_engine']}x pandas), {x['partitions']} partitions, "
+                  f"peak RSS workers {x['peak_workers_rss_mb']} MB (largest {x['peak_worker_rss_mb']}) + driver "
+                  f"{x['peak_driver_rss_mb']} MB; alerts identical: {x['alerts_identical_to_pandas']}", flush=True)  # fmt: skip
 
 
 def main() -> None:
@@ -379,10 +436,11 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=int(os.environ.get("REPEAT", "1")), help="runs per measurement; best kept")
     ap.add_argument("--workdir", type=Path, help="where to write the files (default: a temporary folder)")
     ap.add_argument("--keep", action="store_true", help="keep the generated files and run folders")
+    ap.add_argument("--no-dask", dest="dask", action="store_false", default=None, help="skip the Dask engine passes (also DASK=0)")
     ap.add_argument("--json", type=Path, default=ROOT / "bench_output" / "scale.json", help="write the figures here")
     args = ap.parse_args()
     sizes = parse_sizes(args.sizes) if args.sizes else None
-    result = run(args.repeat, sizes, args.workdir, args.keep)
+    result = run(args.repeat, sizes, args.workdir, args.keep, args.dask)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(result, indent=2) + "\n")
 

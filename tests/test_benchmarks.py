@@ -76,7 +76,7 @@ def test_bench_scale_measures_the_child_not_the_parent():
 
 def test_bench_scale_smoke_run_reports_ratios_stages_and_exponent(tmp_path, capsys):
     bs = _bench_scale()
-    res = bs.run(sizes=[1_000, 2_000], workdir=tmp_path)
+    res = bs.run(sizes=[1_000, 2_000], workdir=tmp_path, dask=False)
     a, b = res["sizes"]
     assert (a["rows"], b["rows"]) == (1_000, 2_000)
     for r in (a, b):
@@ -87,3 +87,15 @@ def test_bench_scale_smoke_run_reports_ratios_stages_and_exponent(tmp_path, caps
     assert isinstance(res["exponent_score_seconds_vs_rows"], float)
     assert "fitted exponent" in capsys.readouterr().out
     assert not list(tmp_path.glob("*.csv"))  # generated files removed unless --keep
+
+
+def test_bench_scale_dask_pass_compares_with_the_pandas_engine(tmp_path):
+    pytest.importorskip("distributed")
+    bs = _bench_scale()
+    path = tmp_path / "t_Trans.csv"
+    bs.write_ibm_csv(path, 3_000, seed=3)
+    d = bs.measure_dask(path, workers=(2,))
+    two = d["2_workers"]
+    assert two["alerts_identical_to_pandas"] is True
+    assert two["ratio_to_pandas_engine"] == pytest.approx(two["score_seconds"] / d["pandas_score_seconds"], rel=0.05)
+    assert two["peak_workers_rss_mb"] >= two["peak_worker_rss_mb"] > 0 and two["peak_driver_rss_mb"] > 0
