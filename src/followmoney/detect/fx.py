@@ -44,7 +44,7 @@ def convert_cash(frame: pd.DataFrame, cfg: Config) -> tuple[pd.DataFrame, list[d
     Returns
     -------
     (frame, notes)
-        A copy of ``frame`` in which each converted row has ``currency`` = the
+        ``frame`` itself when no row is converted, else a copy in which each converted row has ``currency`` = the
         jurisdiction's, ``amount_cents`` = the amount × the rate in force on its local
         date, rounded half to even to the jurisdiction currency's minor units, and
         ``fx_from_currency`` / ``fx_rate_used`` saying what was done; and the run notes
@@ -65,16 +65,13 @@ def convert_cash(frame: pd.DataFrame, cfg: Config) -> tuple[pd.DataFrame, list[d
     if not cash.any():
         return frame, []
     table = cfg.rate_table()
-    out = frame.copy()
-    out["fx_from_currency"] = pd.Series(None, index=out.index, dtype=object)
-    out["fx_rate_used"] = pd.Series(None, index=out.index, dtype=object)
     step = Decimal(1).scaleb(-minor_units(j.currency))
     rows = np.flatnonzero(cash.to_numpy())
-    ccys = out["currency"].to_numpy(object)[rows]
+    ccys = frame["currency"].to_numpy(object)[rows]
     rated = np.fromiter((bool(table.get(c)) for c in ccys), bool, len(rows))
     left: Counter = Counter(ccys[~rated].tolist())  # no rate for the currency: the common case, counted at once
     converted: Counter = Counter()
-    amounts, days = out["amount_cents"].to_numpy(object)[rows], out["local_day"].to_numpy(object)[rows]
+    amounts, days = frame["amount_cents"].to_numpy(object)[rows], frame["local_day"].to_numpy(object)[rows]
     done, values = [], []
     for i in np.flatnonzero(rated):
         ccy, amount, rates = ccys[i], amounts[i], table[ccys[i]]
@@ -88,7 +85,11 @@ def convert_cash(frame: pd.DataFrame, cfg: Config) -> tuple[pd.DataFrame, list[d
         done.append(rows[i])
         values.append((int(value * MONEY_SCALE), ccy, str(rate)))
         converted[ccy] += 1
-    if done:
+    out = frame
+    if done:  # a copy only when a row changes
+        out = frame.copy()
+        out["fx_from_currency"] = pd.Series(None, index=out.index, dtype=object)
+        out["fx_rate_used"] = pd.Series(None, index=out.index, dtype=object)
         new_amount, from_ccy, used = zip(*values)
         out.iloc[done, out.columns.get_loc("amount_cents")] = list(new_amount)
         out.iloc[done, out.columns.get_loc("currency")] = j.currency
