@@ -125,7 +125,7 @@ def prepare_transactions(transactions: pa.Table, timezone: str = "UTC", accounts
     df["payroll"] = payroll(df).to_numpy(bool)
     df["local_hour"] = wall.dt.hour.astype("int64")
     df["local_day"] = wall.to_numpy().astype("datetime64[D]").astype("int64")
-    order = np.lexsort((df["txn_id"].to_numpy(str), df["source_seq"].fillna(0).to_numpy("int64"), df["t"].to_numpy("int64")))
+    order = _time_order(df["t"].to_numpy("int64"), df["source_seq"].fillna(0).to_numpy("int64"), df["txn_id"])
     df = df.iloc[order].reset_index(drop=True)
     if accounts is not None and accounts.num_rows:
         inst = pd.Series(accounts["institution"].to_numpy(zero_copy_only=False), index=accounts["account_id"].to_numpy(zero_copy_only=False))
@@ -133,6 +133,16 @@ def prepare_transactions(transactions: pa.Table, timezone: str = "UTC", accounts
         df["from_institution"] = df["from_account"].map(inst)
         df["to_institution"] = df["to_account"].map(inst)
     return df
+
+
+def _time_order(t: np.ndarray, seq: np.ndarray, txn_id: pd.Series) -> np.ndarray:
+    """Stable order by time, source position, then txn id as text (Arrow's sort: UTF-8 byte order is code-point order)."""
+    try:
+        ids = pa.array(txn_id, from_pandas=True).cast(pa.string())
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):  # ids of mixed types
+        ids = pa.array(txn_id.to_numpy(str), pa.string())
+    keys = pa.table({"t": t, "seq": seq, "id": ids})
+    return pc.sort_indices(keys, sort_keys=[("t", "ascending"), ("seq", "ascending"), ("id", "ascending")]).to_numpy()
 
 
 #: Words that mark a payment as wages when the source has no ``is_payroll`` column.

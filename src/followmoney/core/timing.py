@@ -64,7 +64,6 @@ def precision_of(transactions: pa.Table) -> pa.Array:
     ts = transactions["timestamp"]
     t = pc.fill_null(ts.cast(pa.int64()), 0).to_numpy() if n else np.zeros(0, np.int64)
     valid = pc.is_valid(ts).to_numpy(zero_copy_only=False) if n else np.zeros(0, bool)
-    source = np.asarray(transactions["source"].to_pylist() if "source" in cols else [None] * n, dtype=object)
     offset_min = (
         pc.fill_null(transactions["tz_offset_minutes"].cast(pa.int64()), 0).to_numpy() if "tz_offset_minutes" in cols and n else np.zeros(n, np.int64)
     )
@@ -74,13 +73,19 @@ def precision_of(transactions: pa.Table) -> pa.Array:
     wall = t + offset_min * 60_000_000  # the clock the source wrote
     midnight = (wall % _DAY_US) == 0
     whole_minute = (wall % 60_000_000) == 0
-    day = flagged | np.isin(source, _DATE_ONLY_SOURCES) | (np.isin(source, _MIDNIGHT_MEANS_DATE) & midnight)
-    out = np.where(day, "day", np.where(whole_minute, "minute", "instant")).astype(object)
-    out[~valid] = None
-    if "time_precision" in cols:
-        given = transactions["time_precision"].to_pylist()
-        out = np.array([g if g in PRECISIONS else o for g, o in zip(given, out)], dtype=object)
-    return pa.array(out.tolist(), pa.string())
+    def source_in(names) -> np.ndarray:
+        if "source" not in cols or not n:
+            return np.zeros(n, bool)
+        return pc.fill_null(pc.is_in(transactions["source"], value_set=pa.array(names, pa.string())), False).to_numpy(zero_copy_only=False)
+
+    day = flagged | source_in(_DATE_ONLY_SOURCES) | (source_in(_MIDNIGHT_MEANS_DATE) & midnight)
+    code = np.where(day, 2, np.where(whole_minute, 1, 0))  # index into PRECISIONS
+    out = pc.take(pa.array(PRECISIONS, pa.string()), pa.array(code, pa.int8(), mask=~valid))
+    if "time_precision" in cols:  # an adapter's own value wins
+        given = transactions["time_precision"]
+        given = (given.combine_chunks() if isinstance(given, pa.ChunkedArray) else given).cast(pa.string())  # null-typed when all null
+        out = pc.if_else(pc.fill_null(pc.is_in(given, value_set=pa.array(PRECISIONS, pa.string())), False), given, out)
+    return out
 
 
 def comparable_time(transactions: pa.Table) -> np.ndarray:
