@@ -12,6 +12,8 @@ import logging
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from followmoney.detect.rules.catalogue import catalogued
 from followmoney.detect.rules._registry import RuleContext, register
@@ -35,14 +37,18 @@ def _activity(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
 
 
 def _build_activity(frame: pd.DataFrame) -> pd.DataFrame:
-    f = frame[~frame["self_transfer"]]
+    moving = ~frame["self_transfer"].to_numpy(bool)
     parts = []
     for side in ("from_account", "to_account"):
-        g = f[f[side].notna()]
-        parts.append(pd.DataFrame({"account": g[side].to_numpy(), "t": g["t"].to_numpy(), "amount": g["amount_cents"].to_numpy(),
-                                   "currency": g["currency"].to_numpy(), "row": g.index.to_numpy()}))  # fmt: skip
+        g = frame.loc[moving & frame[side].notna().to_numpy(bool), [side, "t", "amount_cents", "currency"]]  # only what is read
+        parts.append(g.rename(columns={side: "account", "amount_cents": "amount"}).assign(row=g.index.to_numpy()))
     act = pd.concat(parts, ignore_index=True)
-    return act.sort_values(["account", "t", "row"], kind="stable").reset_index(drop=True)
+    try:  # Arrow's sort of the account text (UTF-8 byte order is code-point order), as pandas sorts it
+        keys = pa.table({"account": pa.array(act["account"], from_pandas=True), "t": act["t"].to_numpy(), "row": act["row"].to_numpy()})
+        order = pc.sort_indices(keys, sort_keys=[("account", "ascending"), ("t", "ascending"), ("row", "ascending")]).to_numpy()
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):  # account ids of mixed types
+        order = act.sort_values(["account", "t", "row"], kind="stable").index.to_numpy()
+    return act.iloc[order].reset_index(drop=True)
 
 
 # --------------------------------------------------------------------------- ML-14
