@@ -568,3 +568,15 @@ def test_shared_edge_table_is_dropped_after_its_last_reader(monkeypatch):
         spy(r)
     fm.score(bundle(scatter_gather_rows() + ring_rows()), rules=["ML-07", "ML-10", "ML-12", "ML-13"])
     assert seen == {"ML-10": True, "ML-12": True, "ML-13": False}
+
+
+@given(st.lists(st.tuples(st.integers(0, 5), st.integers(0, 5)), max_size=60))
+@settings(max_examples=200, deadline=None)
+def test_distinct_members_per_key_match_pandas(rows):
+    """ML-07's distinct-intermediary count per (A, B, currency) equals pandas' groupby nunique."""
+    from followmoney.detect.rules._graph._two_hop import _distinct_per_key
+
+    key = np.array([r[0] for r in rows], np.int64)
+    member = np.array([r[1] for r in rows], np.int64)
+    want = pd.Series(member).groupby(key).transform("nunique").to_numpy() if rows else np.zeros(0)
+    assert _distinct_per_key(key, member).tolist() == want.tolist()

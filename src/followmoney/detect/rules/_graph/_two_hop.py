@@ -28,6 +28,28 @@ log = logging.getLogger("followmoney")
 
 
 # --------------------------------------------------------------------------- ML-07 scatter-gather
+def _pair_key(E, a: np.ndarray, b: np.ndarray, cur: np.ndarray) -> np.ndarray:
+    """(A, B, currency) as one int64 key, ordered as the triples are (account codes < ``len(E.accounts)``)."""
+    n_acc = max(len(E.accounts), 1)
+    if n_acc * n_acc * E.n_cur >= 2**63:  # beyond 3 billion accounts: rank the triples instead
+        return pd.MultiIndex.from_arrays([a, b, cur]).factorize(sort=True)[0].astype(np.int64)  # pragma: no cover
+    return (a.astype(np.int64) * n_acc + b) * E.n_cur + cur
+
+
+def _distinct_per_key(key: np.ndarray, member: np.ndarray) -> np.ndarray:
+    """Per row, the number of distinct ``member`` values among the rows of its ``key``."""
+    if len(key) == 0:
+        return np.zeros(0, np.int64)
+    order = np.lexsort((member, key))
+    k, m = key[order], member[order]
+    new_key = np.r_[True, k[1:] != k[:-1]]
+    new_member = new_key | np.r_[True, m[1:] != m[:-1]]
+    group = np.cumsum(new_key) - 1
+    out = np.empty(len(key), np.int64)
+    out[order] = np.bincount(group, weights=new_member).astype(np.int64)[group]
+    return out
+
+
 def _scatter_gather(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     """A → {I₁..I_k} → B: find the (A, B) pairs joined by enough forwarding intermediaries.
 
@@ -63,10 +85,12 @@ def _scatter_gather(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     sel = E.src[e_in] != E.dst[e_out]
     e_in, e_out = e_in[sel], e_out[sel]
     pairs = pd.DataFrame({"A": E.src[e_in], "I": E.dst[e_in], "B": E.dst[e_out], "cur": E.cur[e_in], "e_in": e_in, "e_out": e_out})
-    pairs = pairs[pairs.groupby(["A", "B", "cur"])["I"].transform("nunique") >= k].reset_index(drop=True)
+    key = _pair_key(E, pairs["A"].to_numpy(), pairs["B"].to_numpy(), pairs["cur"].to_numpy())
+    keep = _distinct_per_key(key, pairs["I"].to_numpy()) >= k
+    pairs, key = pairs[keep].reset_index(drop=True), key[keep]
     if pairs.empty:
         return pd.DataFrame()
-    g = pairs.groupby(["A", "B", "cur"], sort=True).ngroup().to_numpy(np.int64)
+    g = np.unique(key, return_inverse=True)[1].astype(np.int64)  # (A, B, currency) groups, numbered in sorted order
     t_in, t_out = E.t[pairs["e_in"].to_numpy()], E.t[pairs["e_out"].to_numpy()]
     by_group = TimeIndex(g, t_in)
     anchors = pd.DataFrame({"g": g, "s": t_in}).drop_duplicates().sort_values(["g", "s"]).reset_index(drop=True)
