@@ -31,7 +31,7 @@ def _node_attribute(frame: pd.DataFrame, E: _Edges, cols: tuple[str, str]) -> np
     """Per account code: the first non-null value of an optional per-side column, or None."""
     if not all(c in frame.columns for c in cols) or frame[list(cols)].isna().all().all():
         return None
-    f = _sorted_frame(frame)
+    f = _sorted_frame(frame[["t", "txn_id", *cols]])  # the edge table's row order (E.row), on the columns read only
     vals = pd.concat(
         [
             pd.DataFrame({"acct": E.src, "v": f[cols[0]].to_numpy(object)[E.row]}),
