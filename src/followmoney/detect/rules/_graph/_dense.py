@@ -16,7 +16,7 @@ import pandas as pd
 
 from followmoney.core.units import DAY_US, money_text
 from followmoney.detect.rules._graph._table import _REQUIRES, _evidence, _findings, _names, _pick_per_episode, _shared_edges
-from followmoney.detect.rules._graph._table import _window_pairs, _window_us
+from followmoney.detect.rules._graph._table import _shared_window_pairs, _window_us
 from followmoney.detect.rules._registry import RuleContext, register
 from followmoney.detect.rules.catalogue import catalogued
 from followmoney.exceptions import CatalogueError
@@ -171,7 +171,7 @@ def _bipartite(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     E = _shared_edges(frame, ctx)
     if len(E) == 0:
         return pd.DataFrame()
-    rows, pairs = _window_pairs(E, _window_us(p["window_days"]), p["max_degree"])
+    rows, pairs = _shared_window_pairs(E, ctx, _window_us(p["window_days"]), p["max_degree"])
     tiers = _bipartite_candidates(pairs, p["min_density"])
     if tiers.empty:
         return pd.DataFrame()
@@ -233,7 +233,7 @@ def _stack(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     E = _shared_edges(frame, ctx)
     if len(E) == 0:
         return pd.DataFrame()
-    rows, pairs = _window_pairs(E, _window_us(p["window_days"]), p["max_degree"])
+    rows, pairs = _shared_window_pairs(E, ctx, _window_us(p["window_days"]), p["max_degree"])
     cand = _bipartite_candidates(pairs, p["min_density"])
     if cand.empty:
         return pd.DataFrame()

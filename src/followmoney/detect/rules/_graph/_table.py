@@ -128,6 +128,8 @@ def _edges(frame: pd.DataFrame) -> _Edges:
 
 #: The rules that read the shared edge table (:func:`_shared_edges`): scoring drops it once the last has run.
 SHARED_EDGE_USERS = ("ML-07", "ML-09", "ML-10", "ML-11", "ML-12")
+#: The rules that read the shared window pairs (:func:`_shared_window_pairs`).
+SHARED_WINDOW_USERS = ("ML-10", "ML-11")
 
 
 def _shared_edges(frame: pd.DataFrame, ctx: RuleContext) -> _Edges:
@@ -206,6 +208,17 @@ def _names(items, limit: int = 12) -> str:
 
 def _window_us(days: float) -> int:
     return int(round(days * DAY_US))
+
+
+def _shared_window_pairs(E: _Edges, ctx: RuleContext, window_us: int, max_degree: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """:func:`_window_pairs` of the shared edge table, computed once per scoring run for each
+    (window, degree cap): ML-10 and ML-11 share it with their default parameters. Callers do not modify it."""
+    hit = ctx.shared.get("window_pairs")
+    if hit is not None and hit[0] is E and hit[1] == (window_us, max_degree):
+        return hit[2]
+    result = _window_pairs(E, window_us, max_degree)
+    ctx.shared["window_pairs"] = (E, (window_us, max_degree), result)
+    return result
 
 
 # --------------------------------------------------------------------------- windows (ML-09 unordered, ML-10, ML-11)
