@@ -261,7 +261,8 @@ def _utc_month(t: pd.Series) -> np.ndarray:
 
 def _controller(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     p = ctx.params
-    f = frame[frame["amount_cents"].notna() & ~frame["self_transfer"]]
+    moving = frame["amount_cents"].notna() & ~frame["self_transfer"]
+    f = frame.loc[moving, ["from_account", "to_account", "receiver", "t", "amount_cents", "currency"]]  # only what is read
     inflows = f[f["to_account"].notna()]
     m = _prompt_forwards(f, inflows, p["forward_hours"])
     m = m[~m["receiver"].isin(msb_payees(frame))]  # a remitter or bank is not a controller
