@@ -118,7 +118,8 @@ def test_gather_scatter_positive():
     (a,) = alerts_of(rows, "ML-08")
     assert a["subject_id"] == "H" and a["evidence_txn_ids"] == [r["txn_id"] for r in rows]
     ex = a["explanation"]
-    assert "3 distinct senders (threshold: at least 3)" in ex and "3 distinct receivers" in ex
+    assert "3 distinct senders" in ex and "3 distinct receivers" in ex
+    assert "3 of the senders and 3 of the receivers each carried at least 5% of the inflow or outflow (threshold: at least 3 each)" in ex
     assert "passing on 90% of what it gathered (threshold: at least 80% and at most 100%)" in ex
     assert a["score"] == 0.5
 
@@ -140,6 +141,29 @@ def test_gather_scatter_counts_only_one_currency():
     rows = gather_scatter_rows()
     rows[-1] = tx(12, "H", "R3", "900.00", 6, currency="EUR")
     assert alerts_of(rows, "ML-08") == []
+
+
+def pass_through_among_small_transfers():
+    """One 10,000.00 wire in and 9,500.00 on, with two friends' small transfers each way in the same days."""
+    rows = [tx(0, "X", "H", "10000.00", 0, "wire"), tx(1, "H", "Y", "9500.00", 0.2, "wire")]
+    rows += [tx(2 + i, f"F{i}", "H", "50.00", 1 + i) for i in range(2)]
+    rows += [tx(4 + i, "H", f"G{i}", "40.00", 2 + i) for i in range(2)]
+    return rows
+
+
+def test_gather_scatter_is_not_one_transfer_in_and_on_among_small_ones():
+    # three senders and three receivers, but one of each carries the money: a pass-through (ML-04), not a gathering
+    rows = pass_through_among_small_transfers()
+    assert alerts_of(rows, "ML-08") == []
+    assert [a["subject_id"] for a in alerts_of(rows, "ML-08", min_counterparty_share=0)] == ["H"]
+
+
+def test_gather_scatter_evidence_is_the_gathering_and_the_scattering():
+    # a friend's 20.00 and the hub's 15.00 to a neighbour in the window are the hub's own life, not the pattern
+    pattern = gather_scatter_rows()
+    rows = pattern + [tx(20, "FRIEND", "H", "20.00", 2.5), tx(21, "H", "NEIGHBOUR", "15.00", 5.5)]
+    (a,) = alerts_of(rows, "ML-08")
+    assert a["evidence_txn_ids"] == [r["txn_id"] for r in pattern]
 
 
 # ------------------------------------------------------------------ ML-09 cycles, case BR-18
