@@ -321,7 +321,7 @@ def _explain_gather_scatter(facts: dict, params: dict, jurisdiction) -> str:
         f"within {params['window_days']:g} days; {facts['material_senders']} of the senders and "
         f"{facts['material_receivers']} of the receivers each carried at least {params['min_counterparty_share']:.0%} "
         f"of the inflow or outflow (threshold: at least {k} each), passing on {facts['share']:.0%} of what it gathered "
-        f"(threshold: at least {params['min_pass_through']:.0%} and at most 100%). Its usual count of senders is "
+        f"(threshold: at least {params['min_pass_through']:.0%} and at most {params['max_pass_through']:.0%}). Its usual count of senders is "
         f"{facts['typical']:g} (threshold: at least {params['min_ratio_to_typical']:g} times that). Window {facts['window_start']:%Y-%m-%d} to "
         f"{facts['window_end']:%Y-%m-%d} ({facts['span_days']:.1f} days). Evidence: {facts['evidence_count']} "
         f"transactions, {facts['totals']}."
