@@ -48,7 +48,7 @@ SYNTH = {"n_accounts": 2000, "n_days": 150, "n_per_typology": 3, "random_state":
 AMLSIM_RULES = ["ML-04", "ML-05", "ML-06", "ML-07", "ML-08", "ML-09", "ML-10", "ML-11"]
 DECOY_RULES = ("FL-01", "FL-02", "ML-04")
 #: make_transactions typologies whose rules issue 15 changed (their precision is printed too)
-SYNTH_SHOWN = ("ML-04", "ML-05", "ML-06", "ML-08", "ML-09", "FL-01", "FL-02", "HT-09")
+SYNTH_SHOWN = ("ML-04", "ML-05", "ML-06", "ML-07", "ML-08", "ML-09", "ML-15", "FL-01", "FL-02", "HT-09")
 TOP_K = (20, 50, 100)
 
 #: Measured on commit 70c29ab (before issue 15) with the sizes and seeds above (AMLSim with that commit's

@@ -115,6 +115,23 @@ def test_shared_identifier_counts_people_not_mentions():
     assert hits(b2, "ML-15") == set()  # Boss + Ana = 2 people
 
 
+def test_shared_identifier_evidence_is_what_passes_between_them():
+    # the three people on the boss's phone pay him; their own shopping and rent are not the pattern
+    b, _, _ = POSITIVE["ML-15"]()
+    own = [tx(10, None, "SHOP/1", "35.00", 1.5, "card", from_party="P1"), tx(11, None, "LANDLORD/1", "700.00", 2.5, from_party="P2")]
+    rows = b.transactions.to_pylist() + own
+    b2 = fm.Bundle(transactions=fm.schema.conform(rows, "transactions"), parties=b.parties, identifiers=b.identifiers,
+                   party_accounts=b.party_accounts)  # fmt: skip
+    (a,) = fm.score(b2, rules=["ML-15"]).to_pylist()
+    assert a["evidence_txn_ids"] == ["t0001", "t0002", "t0003"]
+    assert "3 transactions run between them" in a["explanation"]
+    # nothing between them: every transaction of theirs is the evidence
+    b3 = fm.Bundle(transactions=fm.schema.conform(own, "transactions"), parties=b.parties, identifiers=b.identifiers,
+                   party_accounts=b.party_accounts)  # fmt: skip
+    (a,) = fm.score(b3, rules=["ML-15"]).to_pylist()
+    assert a["evidence_txn_ids"] == ["t0010", "t0011"] and "(none runs between them)" in a["explanation"]
+
+
 def test_controller_contacts_needs_a_common_beneficiary():
     b, cfg, _ = POSITIVE["HT-11"]()
     spread = [{**r, "to_account": f"ACC/{i}"} for i, r in enumerate(b.transactions.to_pylist())]

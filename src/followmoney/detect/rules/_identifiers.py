@@ -104,19 +104,36 @@ def _shared(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
         n_people = m["person"].nunique()
         if len(rows) == 0 or n_people < p["min_people"]:
             continue
+        inner = rows[_between(frame, rows, pids, accounts)]
         subjects.append(f"{kind}:{value}")
-        evidence.append(rows)
+        evidence.append(inner if len(inner) else rows)
         scores.append(float(margin_score(n_people, p["min_people"])) * KIND_WEIGHT.get(kind, 0.5))
-        facts.append({"kind": kind, "people": n_people, "accounts": len(accounts)})
+        facts.append({"kind": kind, "people": n_people, "accounts": len(accounts), "between": bool(len(inner))})
         related.append(sorted(pids | accounts))
     return make_findings(frame, subjects, evidence, scores, facts, related=related, subject_kind="identifier")
 
 
+def _between(frame: pd.DataFrame, rows: np.ndarray, pids: set, accounts: set) -> np.ndarray:
+    """Which of the frame rows at positions ``rows`` run between two of the group's own parties or accounts
+    (the fee paid to the herder, money passed among them): the pattern, not the members' ordinary lives."""
+
+    def side(party: str, account: str) -> np.ndarray:
+        hit = np.zeros(len(rows), bool)
+        if party in frame:
+            hit |= frame[party].iloc[rows].isin(pids).to_numpy()
+        if account in frame:
+            hit |= frame[account].iloc[rows].isin(accounts).to_numpy()
+        return hit
+
+    return side("from_party", "from_account") & side("to_party", "to_account")
+
+
 def _explain_shared(facts, params, j) -> str:
+    which = "run between them" if facts["between"] else "involve them (none runs between them)"
     return (
         f"Identifier {facts['subject_id']}: this {facts['kind']} is used by {facts['people']} different people "
         f"(threshold {params['min_people']}) holding {facts['accounts']} accounts, with no declared relationship in the "
-        f"data. {facts['evidence_count']} transactions involve them, {facts['totals']}."
+        f"data. {facts['evidence_count']} transactions {which}, {facts['totals']}."
     )
 
 

@@ -191,7 +191,9 @@ def _gather_scatter(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     ``(s, s + D]``), inflow and outflow are computed for every hub at once with coverage
     events and prefix sums (see :func:`followmoney.core._timeline.distinct_forward`), per currency. A window is a
     hit when both counts reach ``k`` and the outflow is between ``min_pass_through``
-    and all of the inflow.
+    and ``max_pass_through`` of the inflow, and, in the windows that pass, at least ``k``
+    senders and ``k`` receivers each carry ``min_counterparty_share`` of the inflow or
+    outflow (:func:`_material`); the evidence is their transactions.
 
     Complexity: O(n log n) time and O(n) memory for n transactions; evidence is built
     only for the one window kept per hub and episode.
@@ -232,6 +234,14 @@ def _gather_scatter(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     typical = np.zeros(len(h))
     typical[hit] = _usual_senders(E, hin, h[hit], s[hit], W, k, int(p["baseline_days"] * DAY_US))
     hit &= (typical == 0) | (n_send >= p["min_ratio_to_typical"] * typical)
+    # each counted sender (receiver) carries a material share of the window's inflow (outflow): one large
+    # transfer in and on (a pass-through, ML-04) among small transfers of the account's own life is no gathering
+    idx = np.flatnonzero(hit)
+    each = p["min_counterparty_share"]
+    m_send, m_recv = np.zeros(len(h), np.int64), np.zeros(len(h), np.int64)
+    m_send[idx] = _material(ilo[idx], ihi[idx], ins.order, E.src, E.amt, inflow[idx], each)[0]
+    m_recv[idx] = _material(olo[idx], ohi[idx], outs.order, E.dst, E.amt, outflow[idx], each)[0]
+    hit &= (m_send >= k) & (m_recv >= k)
     if not hit.any():
         return pd.DataFrame()
     idx = np.flatnonzero(hit)
@@ -246,22 +256,27 @@ def _gather_scatter(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
             "window_end": np.maximum(last_in, last_out),
             "n_send": n_send[idx],
             "n_recv": n_recv[idx],
+            "m_send": m_send[idx],
+            "m_recv": m_recv[idx],
             "typical": typical[idx],
             "inflow": inflow[idx],
             "outflow": outflow[idx],
         }
     )
-    hits["n"] = np.minimum(hits["n_send"], hits["n_recv"])
+    hits["n"] = np.minimum(hits["m_send"], hits["m_recv"])
     hits["share"] = hits["outflow"] / hits["inflow"]
     best = _pick_per_episode(hits, ["n", "share", "window_start", "anchor"], [False, False, True, True])
     b = best["anchor"].to_numpy()
-    qi, ji = expand(ilo[b], ihi[b])
-    qo, jo = expand(olo[b], ohi[b])
-    evidence = _evidence(E, np.r_[qi, qo], np.r_[ins.order[ji], outs.order[jo]], len(best))
+    # evidence: the transactions with the material senders and receivers (the gathering and the scattering)
+    _, qi, ei, keep_i = _material(ilo[b], ihi[b], ins.order, E.src, E.amt, inflow[b], each)
+    _, qo, eo, keep_o = _material(olo[b], ohi[b], outs.order, E.dst, E.amt, outflow[b], each)
+    evidence = _evidence(E, np.r_[qi[keep_i], qo[keep_o]], np.r_[ei[keep_i], eo[keep_o]], len(best))
     facts = [
         {
             "n_senders": int(r.n_send),
             "n_receivers": int(r.n_recv),
+            "material_senders": int(r.m_send),
+            "material_receivers": int(r.m_recv),
             "typical": float(r.typical),
             "inflow": int(r.inflow),
             "outflow": int(r.outflow),
@@ -274,6 +289,25 @@ def _gather_scatter(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
         for r in best.itertuples()
     ]
     return _findings(best["subject_id"], best["window_start"], best["window_end"], evidence, _count_score(best["n"], k), facts)
+
+
+def _material(lo, hi, order, who, amt, total, share) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Counterparties carrying at least ``share`` of each window's total.
+
+    Window ``i`` holds the edges ``order[lo[i]:hi[i]]``; ``who`` is their counterparty
+    (sender or receiver) and ``amt`` their amount; ``total`` the window's inflow or
+    outflow (same minor units). Returns, per window, the count of distinct counterparties
+    whose summed amount in it is at least ``share * total``, and for every (window, edge)
+    row: the window, the edge and whether its counterparty is such a one.
+    """
+    q, j = expand(lo, hi)
+    e = order[j]
+    key = q * np.int64(who.max() + 1 if len(who) else 1) + who[e]
+    codes, uniq = pd.factorize(key)
+    sums = pd.Series(amt[e]).groupby(codes).sum().to_numpy()  # integer minor units, exact
+    win = np.asarray(q, np.int64)[np.unique(codes, return_index=True)[1]]  # each group's window
+    big = sums >= share * np.asarray(total)[win]
+    return np.bincount(win[big], minlength=len(lo)), q, e, big[codes]
 
 
 def _usual_senders(E, hin, h, s, W, k, baseline_us) -> np.ndarray:
@@ -306,10 +340,12 @@ def _explain_gather_scatter(facts: dict, params: dict, jurisdiction) -> str:
     k = params["min_counterparties"]
     return (
         f"Account {facts['subject_id']} received {money_text(facts['inflow'], facts['currency'])} from "
-        f"{facts['n_senders']} distinct senders (threshold: at least {k}) and then paid "
-        f"{money_text(facts['outflow'], facts['currency'])} to {facts['n_receivers']} distinct receivers (threshold: at "
-        f"least {k}) within {params['window_days']:g} days, passing on {facts['share']:.0%} of what it gathered "
-        f"(threshold: at least {params['min_pass_through']:.0%} and at most 100%). Its usual count of senders is "
+        f"{facts['n_senders']} distinct senders and then paid "
+        f"{money_text(facts['outflow'], facts['currency'])} to {facts['n_receivers']} distinct receivers "
+        f"within {params['window_days']:g} days; {facts['material_senders']} of the senders and "
+        f"{facts['material_receivers']} of the receivers each carried at least {params['min_counterparty_share']:.0%} "
+        f"of the inflow or outflow (threshold: at least {k} each), passing on {facts['share']:.0%} of what it gathered "
+        f"(threshold: at least {params['min_pass_through']:.0%} and at most {params['max_pass_through']:.0%}). Its usual count of senders is "
         f"{facts['typical']:g} (threshold: at least {params['min_ratio_to_typical']:g} times that). Window {facts['window_start']:%Y-%m-%d} to "
         f"{facts['window_end']:%Y-%m-%d} ({facts['span_days']:.1f} days). Evidence: {facts['evidence_count']} "
         f"transactions, {facts['totals']}."
