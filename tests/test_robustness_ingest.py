@@ -351,3 +351,13 @@ def test_camt_entry_before_the_message_element_is_a_reject_not_lost(data_dir, tm
     assert b.transactions.num_rows == before.transactions.num_rows
     assert b.rejects.column("reason").to_pylist() == ["Ntry: outside its place (before the message)"]
     assert set(b.rejects.column("code").to_pylist()) == {"misplaced_element"}
+
+
+@pytest.mark.parametrize("text", [b"{1:F01TESTAR0:20:0", b"junk :20:REF :32A:240101EUR1,00", b"{1:F01X}{2:I103Y}x:20:A"])
+def test_mt103_tag_inside_a_line_is_refused_in_one_line_not_a_traceback(tmp_path, text):
+    # found by `make fuzz` (seed 16): a field tag that no line starts with ended in StopIteration
+    p = tmp_path / "m.fin"
+    p.write_bytes(text)
+    with pytest.raises(fm.InputError, match=r"^m\.fin: ") as err:
+        fm.read(p, format="mt103")
+    assert "\n" not in str(err.value)

@@ -240,9 +240,10 @@ def messages(text: str) -> list[Message]:
             cur = Message(line_of(brace))
             out.append(cur)
         cur.blocks.setdefault(bid, body)
-    if not out and _TAG_RE.search(text):
-        first = next(i for i, ln in enumerate(text.split("\n")) if _TAG_RE.match(ln.rstrip("\r")))
-        body = "\n".join(text.split("\n")[first:])
+    lines = [] if out else text.split("\n")
+    first = next((i for i, ln in enumerate(lines) if _TAG_RE.match(ln.rstrip("\r"))), None)
+    if first is not None:  # a bare block 4: fields from the first line that starts with a tag
+        body = "\n".join(lines[first:])
         end = _END4.search(body)
         msg = Message(first + 1)
         msg.fields = fields(body[: end.start()] if end else body, first + 1)
