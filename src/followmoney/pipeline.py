@@ -52,6 +52,7 @@ from followmoney.consolidate import read, reconcile_observations
 from followmoney.core.bundle import Bundle
 from followmoney.core.choices import EXCEL_MAX_CASES, EXIT_CODES, EXPORT_FORMATS
 from followmoney.core.config import Config, jurisdictions
+from followmoney.core.memory import release_unused
 from followmoney.core.store import append_store, read_bundle, read_store, store_manifest, write_bundle
 from followmoney.detect.cases import BANDS, build_cases, suppress_repeats
 from followmoney.detect.score import failures_of, notes_of, score
@@ -626,6 +627,7 @@ class _Stages:
     def __call__(self, name: str):
         t = time.perf_counter()
         yield
+        release_unused()  # what the stage freed goes back to the system before the next one
         self.seconds[name] = round(time.perf_counter() - t, 3)
         self.peak_rss_mb[name] = _peak_rss_mb()
 

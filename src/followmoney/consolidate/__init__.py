@@ -48,6 +48,7 @@ from followmoney.consolidate._accounts import (
 )
 from followmoney.consolidate._payments import CONSOLIDATION_COLUMNS, DATE_TOLERANCE_DAYS, consolidate_payments
 from followmoney.core.bundle import Bundle
+from followmoney.core.memory import release_unused
 from followmoney.ingest import read as read_sources
 
 __all__ = [
@@ -159,6 +160,7 @@ def read(
     """
     bundle = read_sources(paths, format=format, progress=progress, errors=errors, **options)
     if consolidate:
+        release_unused()  # the readers' temporaries, before consolidation adds its own
         bundle = _consolidate(bundle, aliases=aliases, date_tolerance_days=date_tolerance_days)
     return bundle
 

@@ -454,7 +454,10 @@ def consolidate_payments(bundle: Bundle, *, date_tolerance_days: int = DATE_TOLE
         new = full.slice(0, 0)
     obs_t = schema.conform(obs, "observations") if n else schema.empty("observations")
     keep_rest = pc.invert(mask)
-    rest, rest_obs = _seen_once(full.filter(keep_rest), full_files.filter(keep_rest), prior)
+    if n:
+        rest, rest_obs = _seen_once(full.filter(keep_rest), full_files.filter(keep_rest), prior)
+    else:  # nothing can join (one file without shared references): no copy of the table
+        rest, rest_obs = _seen_once(full, full_files, prior)
     positions = pa.array(range(full.num_rows), pa.int64())
     if n:
         new = new.append_column("_pos", pa.array([cand_pos[r] for r in order], pa.int64()))

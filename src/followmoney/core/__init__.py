@@ -10,7 +10,8 @@ and :mod:`followmoney._version`, the two leaves). Modules:
 - :mod:`~followmoney.core.settings`: :class:`Settings`, the base of every settings class;
 - :mod:`~followmoney.core.store`: Parquet store with a manifest;
 - :mod:`~followmoney.core.ids`, :mod:`~followmoney.core.units`: ids, time and money units;
-- :mod:`~followmoney.core.frame`: the frame every detector reads.
+- :mod:`~followmoney.core.frame`: the frame every detector reads;
+- :mod:`~followmoney.core.memory`: returning freed Arrow memory to the system between stages.
 """
 
 from followmoney.core.bundle import Bundle

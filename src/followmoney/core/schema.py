@@ -396,17 +396,24 @@ def conform(data: pa.Table | Mapping[str, Sequence] | Sequence[Mapping], name: s
         keys = list(dict.fromkeys(k for r in rows for k in r))
         table = pa.Table.from_pydict({k: [r.get(k) for r in rows] for k in keys}) if rows else pa.table({})
     n = table.num_rows
+    nulls: dict[pa.DataType, pa.Array] = {}  # one all-null array per type, shared by the columns of that type
+
+    def null_column(typ: pa.DataType) -> pa.Array:
+        if typ not in nulls:
+            nulls[typ] = pa.nulls(n, typ)
+        return nulls[typ]
+
     arrays = []
     for field in schema:
         if field.name in table.column_names:
             col = table.column(field.name)
             if col.type != field.type:
                 try:
-                    col = col.cast(field.type) if col.null_count < n or n == 0 else pa.nulls(n, field.type)
+                    col = col.cast(field.type) if col.null_count < n or n == 0 else null_column(field.type)
                 except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
                     raise SchemaError(f"table {name}: column {field.name}: cannot cast {col.type} to {field.type}: {exc}") from exc
         else:
-            col = pa.nulls(n, field.type)
+            col = null_column(field.type)
         if not field.nullable and col.null_count:
             raise SchemaError(f"table {name}: column {field.name} has {col.null_count} null value(s)")
         arrays.append(col)

@@ -16,6 +16,7 @@ from followmoney.core.bundle import Bundle
 from followmoney.core.config import Config, get_config
 from followmoney.exceptions import ConfigError
 from followmoney.core.frame import prepare_transactions
+from followmoney.core.memory import release_unused
 from followmoney.detect.fx import convert_cash
 from followmoney.detect.rules import REGISTRY, SHARED_USERS, RuleContext
 from followmoney.detect._assembly import (
@@ -119,6 +120,7 @@ def score(
         return _alerts_table(out, failures, notes + _run_notes(bundle, cfg))
     frame = prepare_transactions(bundle.transactions, cfg.jurisdiction_info.timezone, bundle.accounts)
     frame, fx_notes = convert_cash(frame, cfg)  # foreign cash: converted with the user's rates, or counted
+    release_unused()  # the preparation's temporaries
     run_id = _run_id(bundle, cfg)
     by_txn = frame.set_index("txn_id")[["amount_cents", "currency", "source_ref"]]
     observed = _observed_in(bundle)
@@ -146,6 +148,8 @@ def score(
                 raise
             failures.append({"detector": "rule", "id": rule_id, "error": type(exc).__name__})
             log.warning("rule %s failed (%s); its alerts are missing from this run", rule_id, type(exc).__name__)
+        finally:
+            release_unused()  # a rule's temporaries do not add up with the next rule's
     notes = fx_notes + list(shared.get("notes", [])) + _run_notes(bundle, cfg)
     return _alerts_table(out, failures, notes)
 
