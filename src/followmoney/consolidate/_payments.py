@@ -49,6 +49,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from datetime import date, timedelta
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -114,11 +115,13 @@ def _candidates(t: pa.Table, files: pa.Array) -> pa.Array:
 
 def _seen_once(rest: pa.Table, files: pa.Array, prior: pa.Table) -> tuple[pa.Table, pa.Table]:
     """The rows that join nothing: ``observed_in`` and ``consolidation_key`` columns, and their observations."""
-    refs = rest["source_ref"].combine_chunks() if rest.num_rows else pa.array([], pa.string())
     for col in ("observed_in", "consolidation_key"):
         typ, doc = CONSOLIDATION_COLUMNS[col]
-        if col == "observed_in":
-            single = pa.ListArray.from_arrays(pa.array(range(len(refs) + 1), pa.int32()), refs)
+        if col == "observed_in":  # each row's own source_ref, as a one-item list over the same text buffers
+            single = pa.chunked_array(
+                [pa.ListArray.from_arrays(pa.array(np.arange(len(c) + 1, dtype=np.int32)), c) for c in rest["source_ref"].chunks],
+                pa.list_(pa.string()),
+            )
             values = pc.if_else(pc.is_valid(rest[col]), rest[col], single) if col in rest.column_names else single
         else:
             values = rest[col] if col in rest.column_names else pa.nulls(rest.num_rows, typ)
