@@ -216,6 +216,11 @@ def _content_ids(r: pa.Table) -> pa.Array:
     return pa.array(out, pa.string())
 
 
+def _good_rows(bad) -> pa.Array | None:
+    """The mask of the rows kept, or None when every row is kept (a filter would copy every column)."""
+    return pc.invert(bad) if pc.any(bad).as_py() else None
+
+
 def _read_transactions(path: Path) -> Bundle:
     col = Collector(FORMAT, path)
     with open(path, "rb") as fh:
@@ -237,13 +242,15 @@ def _read_transactions(path: Path) -> Bundle:
     )
     bad = pc.is_valid(reason)
     col.reject_table("transactions", reject_rows(raw, refs, reason, bad))
-    good = pc.invert(bad)
-    r = raw.filter(good)
-    refs_g = refs.filter(good)
+    good = _good_rows(bad)
+    r = raw.filter(good) if good is not None else raw
+    del raw  # the rows kept are in ``r``
+    refs_g = refs.filter(good) if good is not None else refs
     m = r.num_rows
 
-    paid, ok_paid, rnd_paid = (a.filter(good) for a in money["amount_paid"][:3])
-    recv, ok_recv, rnd_recv = (a.filter(good) for a in money["amount_received"][:3])
+    paid, ok_paid, rnd_paid = (a.filter(good) if good is not None else a for a in money["amount_paid"][:3])
+    recv, ok_recv, rnd_recv = (a.filter(good) if good is not None else a for a in money["amount_received"][:3])
+    del money
     cur_paid = _lookup(r["payment_currency"], CURRENCIES)
     cur_recv = _lookup(r["receiving_currency"], CURRENCIES)
     from_acc = pc.binary_join_element_wise(r["from_bank"], r["from_account"], "/")
@@ -267,7 +274,7 @@ def _read_transactions(path: Path) -> Bundle:
             "report_id": pa.array([report_id] * m, pa.string()),
             "source": pa.array([FORMAT] * m, pa.string()),
             "source_ref": refs_g,
-            "timestamp": ts.filter(good),
+            "timestamp": ts.filter(good) if good is not None else ts,
             "amount": paid,
             "currency": cur_paid,
             "amount_received": recv,
@@ -309,9 +316,9 @@ def _read_accounts(path: Path) -> Bundle:
     reason = first_failure([(ok, "Bank ID / Account Number: missing")], n)
     bad = pc.is_valid(reason)
     col.reject_table("accounts", reject_rows(raw, refs, reason, bad))
-    good = pc.invert(bad)
-    r = raw.filter(good)
-    refs_g = refs.filter(good)
+    good = _good_rows(bad)
+    r = raw.filter(good) if good is not None else raw
+    refs_g = refs.filter(good) if good is not None else refs
     account_id = pc.binary_join_element_wise(r["bank_id"], r["account_number"], "/")
     col.add_table(
         "accounts",
