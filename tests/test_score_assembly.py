@@ -185,3 +185,28 @@ def test_quirks_kept_mixed_and_missing_currency_unknown_and_empty_evidence_dupli
     assert rows[0]["alert_id"] != rows[3]["alert_id"]  # same subject and window told apart by evidence
     assert rows[0]["subject_role"] == "controller" and rows[0]["related_subject_ids"] == ["V1", "V2"]
     assert rows[4]["evidence_count"] == 0 and rows[4]["evidence_source_refs"] == [None]
+
+
+@pytest.mark.parametrize("dtype", ["str", object])
+def test_repeated_txn_ids_count_every_row_on_both_index_kinds(dtype):
+    # an input that repeats a txn id: every row with that id is evidence, as a join gives,
+    # whether the frame's ids are Arrow-backed text (the scoring frame) or Python objects
+    ids = pd.Index(["t1", "t2", "t1", "t3"], dtype=dtype, name="txn_id")
+    by_txn = pd.DataFrame(
+        {"amount_cents": pd.array([1000, 2000, 3000, 4000], dtype="Int64"), "currency": ["USD"] * 4, "source_ref": ["f:1", "f:2", "f:3", "f:4"]},
+        index=ids,
+    )
+    f = pd.DataFrame(
+        {
+            "subject_kind": ["account"] * 2, "subject_id": ["A", "B"], "window_start": [0, 0], "window_end": [10, 10],
+            "evidence_txn_ids": [["t1"], ["t2", "t3"]], "score": [0.5, 0.6], "facts": [{}, {}],
+        }
+    )  # fmt: skip
+    args = (_Rule, {}, fm.Config(), f, by_txn, "RUN1")
+    new, ref = score_mod._alerts_for(*args), _reference_alerts_for(*args)
+    s = schema.SCHEMAS["alerts"]
+    t_new = pa.Table.from_pandas(new, schema=s, preserve_index=False)
+    assert _ipc(t_new) == _ipc(pa.Table.from_pandas(ref, schema=s, preserve_index=False))
+    rows = t_new.to_pylist()
+    assert rows[0]["evidence_source_refs"] == ["f:1", "f:3"] and rows[0]["amount_total"] == Decimal("4.00")
+    assert rows[1]["evidence_source_refs"] == ["f:2", "f:4"]
