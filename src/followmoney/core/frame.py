@@ -130,6 +130,8 @@ def prepare_transactions(transactions: pa.Table, timezone: str = "UTC", accounts
     if accounts is not None and accounts.num_rows:
         inst = pd.Series(accounts["institution"].to_numpy(zero_copy_only=False), index=accounts["account_id"].to_numpy(zero_copy_only=False))
         inst = inst[~inst.index.duplicated()]
+        if pd.api.types.is_string_dtype(df["from_account"].dtype) and df["from_account"].dtype != object:
+            inst.index = inst.index.astype(df["from_account"].dtype)  # the frame's own string dtype: no per-lookup conversion
         df["from_institution"] = df["from_account"].map(inst)
         df["to_institution"] = df["to_account"].map(inst)
     return df
