@@ -636,3 +636,18 @@ def test_material_counterparties_match_a_brute_force_count(data):
         material = {w for w, v in sums.items() if v >= share * total[i]}
         assert count[i] == len(material)
         assert [bool(b) for qq, ee, b in zip(q, e, big) if qq == i] == [who[ee] in material for qq, ee in zip(q, e) if qq == i]
+
+
+@given(st.lists(st.tuples(st.integers(-1, 3), st.integers(0, 2), st.integers(0, 6), st.integers(0, 6), st.integers(1, 10**15)), max_size=50))
+@settings(max_examples=150, deadline=None)
+def test_window_pair_values_and_degrees_match_pandas_grouping(rows):
+    """ML-10/11's (window, currency, originator, beneficiary) sums and degrees equal pandas' groupby."""
+    from followmoney.detect.rules._graph._table import _group_sizes, _pair_values
+
+    f = pd.DataFrame(rows, columns=["w", "cur", "o", "b", "amt"]).astype(np.int64)
+    want = f.groupby(["w", "cur", "o", "b"], sort=True).agg(value=("amt", "sum")).reset_index()
+    got = _pair_values(f)
+    pd.testing.assert_frame_equal(got.reset_index(drop=True), want, check_dtype=False)
+    if len(want):
+        size = want.groupby(["w", "cur", "b"])["o"].transform("size").to_numpy()
+        assert _group_sizes(want["w"].to_numpy(), want["cur"].to_numpy(), want["b"].to_numpy()).tolist() == size.tolist()
