@@ -611,3 +611,43 @@ def test_distinct_members_per_key_match_pandas(rows):
     member = np.array([r[1] for r in rows], np.int64)
     want = pd.Series(member).groupby(key).transform("nunique").to_numpy() if rows else np.zeros(0)
     assert _distinct_per_key(key, member).tolist() == want.tolist()
+
+
+@given(st.data())
+@settings(max_examples=150, deadline=None)
+def test_material_counterparties_match_a_brute_force_count(data):
+    """ML-08's material senders per window equal a per-window sum over a dict (brute force)."""
+    from followmoney.detect.rules._graph._two_hop import _material
+
+    n = data.draw(st.integers(1, 30))
+    order = np.array(data.draw(st.permutations(range(n))), np.int64)
+    who = np.array(data.draw(st.lists(st.integers(0, 5), min_size=n, max_size=n)), np.int64)
+    amt = np.array(data.draw(st.lists(st.integers(1, 1000), min_size=n, max_size=n)), np.int64)
+    windows = data.draw(st.lists(st.tuples(st.integers(0, n), st.integers(0, 10)), min_size=1, max_size=6))
+    lo = np.array([a for a, _ in windows], np.int64)
+    hi = np.minimum(lo + np.array([b for _, b in windows], np.int64), n)
+    total = np.array(data.draw(st.lists(st.integers(1, 3000), min_size=len(lo), max_size=len(lo))), np.int64)
+    share = data.draw(st.sampled_from([0.05, 0.2, 0.5]))
+    count, q, e, big = _material(lo, hi, order, who, amt, total, share)
+    for i in range(len(lo)):
+        sums: dict = {}
+        for edge in order[lo[i]:hi[i]]:
+            sums[who[edge]] = sums.get(who[edge], 0) + amt[edge]
+        material = {w for w, v in sums.items() if v >= share * total[i]}
+        assert count[i] == len(material)
+        assert [bool(b) for qq, ee, b in zip(q, e, big) if qq == i] == [who[ee] in material for qq, ee in zip(q, e) if qq == i]
+
+
+@given(st.lists(st.tuples(st.integers(-1, 3), st.integers(0, 2), st.integers(0, 6), st.integers(0, 6), st.integers(1, 10**15)), max_size=50))
+@settings(max_examples=150, deadline=None)
+def test_window_pair_values_and_degrees_match_pandas_grouping(rows):
+    """ML-10/11's (window, currency, originator, beneficiary) sums and degrees equal pandas' groupby."""
+    from followmoney.detect.rules._graph._table import _group_sizes, _pair_values
+
+    f = pd.DataFrame(rows, columns=["w", "cur", "o", "b", "amt"]).astype(np.int64)
+    want = f.groupby(["w", "cur", "o", "b"], sort=True).agg(value=("amt", "sum")).reset_index()
+    got = _pair_values(f)
+    pd.testing.assert_frame_equal(got.reset_index(drop=True), want, check_dtype=False)
+    if len(want):
+        size = want.groupby(["w", "cur", "b"])["o"].transform("size").to_numpy()
+        assert _group_sizes(want["w"].to_numpy(), want["cur"].to_numpy(), want["b"].to_numpy()).tolist() == size.tolist()

@@ -76,7 +76,8 @@ def prepare_transactions(transactions: pa.Table, timezone: str = "UTC", accounts
         ``to_institution`` when ``accounts`` is given. Rows without a timestamp cannot be
         placed in a window and are left out (they stay in the transactions table).
     """
-    tx = transactions.filter(pc.is_valid(transactions["timestamp"])) if transactions["timestamp"].null_count else transactions
+    ts = transactions["timestamp"]
+    tx = transactions.filter(pc.is_valid(ts)) if ts.null_count else transactions  # no copy when every row has a time
     cents = schema.to_cents(tx["amount"])
     cents = pc.if_else(pc.less(cents, 0), pa.scalar(None, pa.int64()), cents)
     flagged_self = schema.has_flag(tx["quality_flags"], "self_transfer")
@@ -127,13 +128,16 @@ def prepare_transactions(transactions: pa.Table, timezone: str = "UTC", accounts
     df["local_hour"] = wall.dt.hour.astype("int64")
     df["local_day"] = wall.to_numpy().astype("datetime64[D]").astype("int64")
     order = _time_order(df["t"].to_numpy("int64"), df["source_seq"].fillna(0).to_numpy("int64"), df["txn_id"])
-    df = df.iloc[order].reset_index(drop=True)
+    if (order != np.arange(len(order))).any():  # rows already in order (a file listed by time) are not copied
+        df = df.iloc[order].reset_index(drop=True)
     for i, c in enumerate(c for c in cols if c in df.columns or c in same_as):  # in their place; shared, copied only when a detector writes to it
         if c in same_as:
             df.insert(i, c, df[same_as[c]])
     if accounts is not None and accounts.num_rows:
         inst = pd.Series(accounts["institution"].to_numpy(zero_copy_only=False), index=accounts["account_id"].to_numpy(zero_copy_only=False))
         inst = inst[~inst.index.duplicated()]
+        if pd.api.types.is_string_dtype(df["from_account"].dtype) and df["from_account"].dtype != object:
+            inst.index = inst.index.astype(df["from_account"].dtype)  # the frame's own string dtype: no per-lookup conversion
         df["from_institution"] = df["from_account"].map(inst)
         df["to_institution"] = df["to_account"].map(inst)
     return df

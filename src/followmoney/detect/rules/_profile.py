@@ -12,8 +12,6 @@ import logging
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 
 from followmoney.detect.rules.catalogue import catalogued
 from followmoney.detect.rules._registry import RuleContext, register
@@ -43,11 +41,12 @@ def _build_activity(frame: pd.DataFrame) -> pd.DataFrame:
         g = frame.loc[moving & frame[side].notna().to_numpy(bool), [side, "t", "amount_cents", "currency"]]  # only what is read
         parts.append(g.rename(columns={side: "account", "amount_cents": "amount"}).assign(row=g.index.to_numpy()))
     act = pd.concat(parts, ignore_index=True)
-    try:  # Arrow's sort of the account text (UTF-8 byte order is code-point order), as pandas sorts it
-        keys = pa.table({"account": pa.array(act["account"], from_pandas=True), "t": act["t"].to_numpy(), "row": act["row"].to_numpy()})
-        order = pc.sort_indices(keys, sort_keys=[("account", "ascending"), ("t", "ascending"), ("row", "ascending")]).to_numpy()
-    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):  # account ids of mixed types
+    try:  # accounts as codes in sorted order, then one sort of integers (not of text)
+        codes = pd.factorize(act["account"], sort=True)[0]
+    except TypeError:  # account ids of mixed types
         order = act.sort_values(["account", "t", "row"], kind="stable").index.to_numpy()
+    else:
+        order = np.lexsort((act["row"].to_numpy(), act["t"].to_numpy(), codes))
     return act.iloc[order].reset_index(drop=True)
 
 

@@ -16,7 +16,7 @@ import pandas as pd
 
 from followmoney.core.units import DAY_US, money_text
 from followmoney.detect.rules._graph._table import _REQUIRES, _evidence, _findings, _names, _pick_per_episode, _shared_edges
-from followmoney.detect.rules._graph._table import _shared_window_pairs, _window_us
+from followmoney.detect.rules._graph._table import _group_sizes, _shared_window_pairs, _window_us
 from followmoney.detect.rules._registry import RuleContext, register
 from followmoney.detect.rules.catalogue import catalogued
 from followmoney.exceptions import CatalogueError
@@ -49,8 +49,8 @@ def _bipartite_candidates(pairs: pd.DataFrame, density: float) -> pd.DataFrame:
     columns = ["sid", "comp", "w", "cur", "tier", "acct"]
     x = pairs[["w", "cur", "o", "b"]]
     for _ in range(2):  # only originators paying >= 2 and beneficiaries paid by >= 2 can link
-        two_out = x.groupby(["w", "cur", "o"])["b"].transform("size") >= 2
-        x = x[two_out & (x.groupby(["w", "cur", "b"])["o"].transform("size") >= 2)]
+        w, cur = x["w"].to_numpy(), x["cur"].to_numpy()
+        x = x[(_group_sizes(w, cur, x["o"].to_numpy()) >= 2) & (_group_sizes(w, cur, x["b"].to_numpy()) >= 2)]
     m = x.merge(x, on=["w", "cur", "b"], suffixes=("1", "2"))
     m = m[m["o1"] < m["o2"]]
     if m.empty:

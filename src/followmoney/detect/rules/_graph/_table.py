@@ -231,8 +231,46 @@ def _window_pairs(E: _Edges, window_us: int, max_degree: int) -> tuple[pd.DataFr
     b = E.t // stride
     idx = np.r_[np.arange(len(E)), np.arange(len(E))]
     rows = pd.DataFrame({"w": np.r_[b - 1, b], "cur": E.cur[idx], "o": E.src[idx], "b": E.dst[idx], "e": idx, "amt": E.amt[idx]})
-    pairs = rows.groupby(["w", "cur", "o", "b"], sort=True).agg(value=("amt", "sum")).reset_index()
-    indeg = pairs.groupby(["w", "cur", "b"])["o"].transform("size")
-    outdeg = pairs.groupby(["w", "cur", "o"])["b"].transform("size")
+    pairs = _pair_values(rows)
+    indeg = _group_sizes(pairs["w"].to_numpy(), pairs["cur"].to_numpy(), pairs["b"].to_numpy())
+    outdeg = _group_sizes(pairs["w"].to_numpy(), pairs["cur"].to_numpy(), pairs["o"].to_numpy())
     pairs = pairs[(indeg <= max_degree) & (outdeg <= max_degree)].reset_index(drop=True)
     return rows, pairs
+
+
+def _packed(*columns: np.ndarray) -> np.ndarray | None:
+    """Non-negative int64 columns as one int64 key ordered as the tuples are; None if it would overflow."""
+    key = np.zeros(len(columns[0]), np.int64)
+    span = 1
+    for c in columns:
+        lo, hi = (int(c.min()), int(c.max())) if len(c) else (0, 0)
+        size = hi - lo + 1
+        span *= size
+        if span >= 2**62:
+            return None
+        key = key * size + (c - lo)
+    return key
+
+
+def _pair_values(rows: pd.DataFrame) -> pd.DataFrame:
+    """Distinct (w, cur, o, b) of ``rows`` in sorted order with the sum of ``amt``: one sort of packed keys."""
+    cols = ["w", "cur", "o", "b"]
+    key = _packed(*(rows[c].to_numpy(np.int64) for c in cols))
+    if key is None or len(key) == 0:  # beyond the packing range: pandas' grouping
+        return rows.groupby(cols, sort=True).agg(value=("amt", "sum")).reset_index()
+    order = np.argsort(key, kind="stable")
+    k = key[order]
+    starts = np.flatnonzero(np.r_[True, k[1:] != k[:-1]])
+    first = order[starts]
+    out = {c: rows[c].to_numpy(np.int64)[first] for c in cols}
+    out["value"] = np.add.reduceat(rows["amt"].to_numpy(np.int64)[order], starts)  # exact integer sums
+    return pd.DataFrame(out)
+
+
+def _group_sizes(*columns: np.ndarray) -> np.ndarray:
+    """Per row, how many rows share its values of ``columns`` (a groupby ``transform("size")``)."""
+    key = _packed(*columns)
+    if key is None:
+        return pd.DataFrame(dict(enumerate(columns))).groupby(list(range(len(columns))))[0].transform("size").to_numpy()
+    _, inverse, counts = np.unique(key, return_inverse=True, return_counts=True)
+    return counts[inverse]

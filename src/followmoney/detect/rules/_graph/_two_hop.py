@@ -302,12 +302,20 @@ def _material(lo, hi, order, who, amt, total, share) -> tuple[np.ndarray, np.nda
     """
     q, j = expand(lo, hi)
     e = order[j]
-    key = q * np.int64(who.max() + 1 if len(who) else 1) + who[e]
-    codes, uniq = pd.factorize(key)
-    sums = pd.Series(amt[e]).groupby(codes).sum().to_numpy()  # integer minor units, exact
-    win = np.asarray(q, np.int64)[np.unique(codes, return_index=True)[1]]  # each group's window
+    if len(q) == 0:
+        return np.zeros(len(lo), np.int64), q, e, np.zeros(0, bool)
+    # (window, counterparty) groups by one sort of an int64 key (windows x accounts < 2**63)
+    key = np.asarray(q, np.int64) * np.int64(who.max() + 1) + who[e]
+    o = np.argsort(key, kind="stable")
+    k_sorted = key[o]
+    new = np.r_[True, k_sorted[1:] != k_sorted[:-1]]
+    starts = np.flatnonzero(new)
+    sums = np.add.reduceat(amt[e][o], starts)  # integer minor units, exact
+    win = np.asarray(q, np.int64)[o[starts]]  # each group's window
     big = sums >= share * np.asarray(total)[win]
-    return np.bincount(win[big], minlength=len(lo)), q, e, big[codes]
+    big_row = np.empty(len(q), bool)
+    big_row[o] = big[np.cumsum(new) - 1]
+    return np.bincount(win[big], minlength=len(lo)), q, e, big_row
 
 
 def _usual_senders(E, hin, h, s, W, k, baseline_us) -> np.ndarray:
