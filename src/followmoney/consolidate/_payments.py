@@ -454,11 +454,13 @@ def consolidate_payments(bundle: Bundle, *, date_tolerance_days: int = DATE_TOLE
         new = full.slice(0, 0)
     obs_t = schema.conform(obs, "observations") if n else schema.empty("observations")
     keep_rest = pc.invert(mask)
-    rest, rest_obs = _seen_once(full.filter(keep_rest), full_files.filter(keep_rest), prior)
-    positions = pa.array(range(full.num_rows), pa.int64())
+    if n:
+        rest, rest_obs = _seen_once(full.filter(keep_rest), full_files.filter(keep_rest), prior)
+    else:  # no row can join another: every row is taken as it is, without a copy
+        rest, rest_obs = _seen_once(full, full_files, prior)
     if n:
         new = new.append_column("_pos", pa.array([cand_pos[r] for r in order], pa.int64()))
-        rest = rest.append_column("_pos", positions.filter(keep_rest))
+        rest = rest.append_column("_pos", pc.indices_nonzero(keep_rest).cast(pa.int64()))
         out.transactions = pa.concat_tables([rest, new], promote_options="default").sort_by("_pos").drop_columns(["_pos"])
     else:
         out.transactions = rest
