@@ -1,5 +1,7 @@
 import pyarrow as pa
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import followmoney as fm
 from followmoney.core.bundle import Bundle, ReconciliationError
@@ -52,3 +54,20 @@ def test_repr_html_shows_counts(sample_data):
     b = fm.read(sample_data / "amlsim" / "transactions.csv")
     html = b._repr_html_()
     assert "transactions" in html and "17,177" in html and "USD" in html
+
+
+@given(st.lists(st.tuples(st.sampled_from("abc"), st.sampled_from(["x", "y", None]), st.integers(0, 9)), min_size=1, max_size=25))
+@settings(max_examples=150, deadline=None)
+def test_merging_rows_on_a_key_keeps_the_first_non_null_value_of_each_column(rows):
+    """Whatever the nulls (all set, all null or mixed), each key's row holds its first non-null values, in first-seen order."""
+    import pyarrow as pa
+
+    from followmoney.core.bundle import _merge_on_key
+
+    t = pa.table({"k": [r[0] for r in rows], "v": pa.array([r[1] for r in rows], pa.string()), "n": [r[2] for r in rows],
+                  "none": pa.nulls(len(rows), pa.string())})  # fmt: skip
+    out = _merge_on_key(t, ("k",)).to_pylist()
+    keys = list(dict.fromkeys(r[0] for r in rows))
+    want = [{"k": k, "v": next((r[1] for r in rows if r[0] == k and r[1] is not None), None),
+             "n": next(r[2] for r in rows if r[0] == k), "none": None} for k in keys]  # fmt: skip
+    assert out == want

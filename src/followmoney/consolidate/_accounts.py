@@ -252,10 +252,15 @@ def canonical_accounts(bundle: Bundle, aliases: dict[str, str] | None = None) ->
         }
     t = bundle.transactions
     if t.num_rows:
-        src, refs = t["source"].to_pylist(), t["source_ref"].to_pylist()
+        known = pa.array(list(info), pa.string())
         for col in ("from_account", "to_account"):
-            for raw, s, ref in zip(t[col].to_pylist(), src, refs):
-                if raw and raw not in info:
+            # only the rows whose reference the accounts table does not list (column-wise; none in most sources)
+            new = pc.fill_null(pc.and_(pc.not_equal(t[col], ""), pc.invert(pc.is_in(t[col], value_set=known))), False)
+            if not pc.any(new).as_py():
+                continue
+            rows = t.filter(new)
+            for raw, s, ref in zip(rows[col].to_pylist(), rows["source"].to_pylist(), rows["source_ref"].to_pylist()):
+                if raw not in info:
                     info[raw] = {"source": s, "source_ref": ref, "institution": None, "number": None, "iban": None, "country": None}
     for name, col in (("party_accounts", "account_id"), ("statements", "account_id")):
         tab = getattr(bundle, name)

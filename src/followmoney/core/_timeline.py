@@ -573,7 +573,9 @@ def episodes(
     t = f["t"].to_numpy(np.int64)
     if member:
         mem_codes, _ = pd.factorize(f[member])
-        ev_subj, starts, ends = merge_coverage(subj_codes, mem_codes, t, t, t + window_us)
+        rank = np.empty(len(t), np.int64)
+        rank[np.argsort(t, kind="stable")] = np.arange(len(t))  # time order as small integers: one packed sort
+        ev_subj, starts, ends = merge_coverage(subj_codes, mem_codes, rank, t, t + window_us, pos_bound=len(t))
     else:
         ev_subj, starts, ends = subj_codes, t, t + window_us
     subj_ev = np.r_[ev_subj, ev_subj]

@@ -205,15 +205,29 @@ def _content_ids(r: pa.Table) -> pa.Array:
     occurrence = np.empty(len(codes), np.int64)
     occurrence[order] = np.arange(len(codes)) - run_start  # 0 for a key's first row, 1 for its second, ...
     blake = hashlib.blake2b
-    out: list[str] = []
+    chunks = []
     for start in range(0, len(key), _ID_BATCH):
         raws = pc.cast(key.slice(start, _ID_BATCH), pa.binary()).to_pylist()
-        ids = ["T" + blake(raw, digest_size=8).hexdigest() for raw in raws]
+        digests = [blake(raw, digest_size=8).digest() for raw in raws]
         for i in np.flatnonzero(occurrence[start : start + _ID_BATCH]).tolist():  # repeated content: rare
-            n = int(occurrence[start + i])
-            ids[i] = "T" + blake(raws[i] + f"\x1f#{n}".encode(), digest_size=8).hexdigest()
-        out.extend(ids)
-    return pa.array(out, pa.string())
+            digests[i] = blake(raws[i] + f"\x1f#{int(occurrence[start + i])}".encode(), digest_size=8).digest()
+        chunks.append(_hex_ids("T", digests))
+    return pa.chunked_array(chunks, pa.string()) if chunks else pa.array([], pa.string())
+
+
+_HEX = np.frombuffer(b"0123456789abcdef", np.uint8)
+
+
+def _hex_ids(prefix: str, digests: list[bytes]) -> pa.Array:
+    """``prefix`` + the lower-case hex of each 8-byte digest (what ``hexdigest()`` gives), built as one
+    Arrow string buffer rather than a Python string per row."""
+    n = len(digests)
+    d = np.frombuffer(b"".join(digests), np.uint8).reshape(n, 8)
+    text = np.empty((n, 17), np.uint8)
+    text[:, 0] = ord(prefix)
+    text[:, 1::2], text[:, 2::2] = _HEX[d >> 4], _HEX[d & 15]
+    offsets = np.arange(0, 17 * n + 1, 17, dtype=np.int32)
+    return pa.StringArray.from_buffers(n, pa.py_buffer(offsets.tobytes()), pa.py_buffer(text.tobytes()))
 
 
 def _good_rows(bad) -> pa.Array | None:

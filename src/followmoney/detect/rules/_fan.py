@@ -37,8 +37,8 @@ def _data_start(subject: str, member: str) -> WholeStat:
     counted transaction of the whole frame, so that the rule runs on account partitions (the Dask engine)."""
 
     def func(frame: pd.DataFrame, params: dict):
-        f = frame[~frame["self_transfer"] & ~_routine(frame)]
-        t = f.loc[f[subject].notna() & f[member].notna(), "t"]
+        counted = ~frame["self_transfer"] & ~_routine(frame) & frame[subject].notna() & frame[member].notna()
+        t = frame["t"].to_numpy()[counted.to_numpy(bool)]  # a mask, not a copy of the frame
         return int(t.min()) if len(t) else None
 
     return WholeStat(f"data_start_{subject}_{member}", "min", func)
