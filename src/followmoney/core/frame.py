@@ -15,7 +15,7 @@ import pyarrow.compute as pc
 
 from followmoney.core import schema, timing
 
-__all__ = ["prepare_transactions", "payroll", "OPTIONAL_COLUMNS", "PAYROLL_WORDS", "NAIVE_LOCAL_SOURCES"]
+__all__ = ["prepare_transactions", "time_order", "payroll", "OPTIONAL_COLUMNS", "PAYROLL_WORDS", "NAIVE_LOCAL_SOURCES"]
 
 #: Sources whose times without a UTC offset are local to the reporting FIU (goAML dateTime).
 NAIVE_LOCAL_SOURCES = ("goaml",)
@@ -127,7 +127,7 @@ def prepare_transactions(transactions: pa.Table, timezone: str = "UTC", accounts
     df["payroll"] = payroll(df).to_numpy(bool)
     df["local_hour"] = wall.dt.hour.astype("int64")
     df["local_day"] = wall.to_numpy().astype("datetime64[D]").astype("int64")
-    order = _time_order(df["t"].to_numpy("int64"), df["source_seq"].fillna(0).to_numpy("int64"), df["txn_id"])
+    order = time_order(df["t"].to_numpy("int64"), df["source_seq"].fillna(0).to_numpy("int64"), df["txn_id"])
     if (order != np.arange(len(order))).any():  # rows already in order (a file listed by time) are not copied
         df = df.iloc[order].reset_index(drop=True)
     for i, c in enumerate(c for c in cols if c in df.columns or c in same_as):  # in their place; shared, copied only when a detector writes to it
@@ -169,8 +169,26 @@ def _same_columns(cols: dict, tx: pa.Table) -> dict[str, str]:
     return same
 
 
-def _time_order(t: np.ndarray, seq: np.ndarray, txn_id: pd.Series) -> np.ndarray:
-    """Stable order by time, source position, then txn id as text (Arrow's sort: UTF-8 byte order is code-point order)."""
+def time_order(t: np.ndarray, seq: np.ndarray, txn_id: pd.Series) -> np.ndarray:
+    """Stable order by time, source position, then txn id as text (Arrow's sort: UTF-8 byte order is code-point order).
+
+    Parameters
+    ----------
+    t, seq : ndarray of int64
+        Times (µs, UTC) and source positions.
+    txn_id : pandas.Series
+        Ids, compared as text (ids of mixed types: NumPy's text order).
+
+    Returns
+    -------
+    ndarray of int64
+        Row positions in that order.
+
+    Examples
+    --------
+    >>> time_order(np.array([5, 1, 5]), np.zeros(3, np.int64), pd.Series(["b", "z", "a"])).tolist()
+    [1, 2, 0]
+    """
     try:
         ids = pa.array(txn_id, from_pandas=True).cast(pa.string())
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):  # ids of mixed types

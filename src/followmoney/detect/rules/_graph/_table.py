@@ -20,9 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 
+from followmoney.core.frame import time_order
 from followmoney.core.units import DAY_US
 from followmoney.detect.rules._registry import RuleContext
 
@@ -78,17 +77,8 @@ def _sorted_frame(frame: pd.DataFrame) -> pd.DataFrame:
         ids = frame["txn_id"].to_numpy(object)
         tie = t[1:] == t[:-1]
         if (t[1:] < t[:-1]).any() or (ids[1:][tie] < ids[:-1][tie]).any():
-            frame = frame.iloc[_time_id_order(t, ids)]
+            frame = frame.iloc[time_order(t, np.zeros(len(t), np.int64), frame["txn_id"])]
     return frame.reset_index(drop=True)
-
-
-def _time_id_order(t: np.ndarray, ids: np.ndarray) -> np.ndarray:
-    """Stable (t, txn_id) order: Arrow's sort of string ids (byte order = code-point order), else pandas'."""
-    try:
-        keys = pa.table({"t": t, "id": pa.array(ids, pa.string(), from_pandas=True)})
-    except (pa.ArrowInvalid, pa.ArrowTypeError):  # ids that are not all strings
-        return pd.DataFrame({"t": t, "id": ids}).sort_values(["t", "id"], kind="stable").index.to_numpy()
-    return pc.sort_indices(keys, sort_keys=[("t", "ascending"), ("id", "ascending")]).to_numpy()
 
 
 #: The frame columns :func:`_edges` reads.
