@@ -24,6 +24,10 @@ log = logging.getLogger("followmoney")
 
 
 
+#: The rules that read the shared account-activity table (:func:`_activity`): scoring drops it after the last.
+SHARED_ACTIVITY_USERS = ("ML-14", "ML-18", "ML-20")
+
+
 def _activity(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     """One row per (account, transaction) side, sorted by (account, t); ``row`` = frame position.
 
