@@ -459,13 +459,11 @@ def consolidate_payments(bundle: Bundle, *, date_tolerance_days: int = DATE_TOLE
     keep_rest = pc.invert(mask)
     if n:
         rest, rest_obs = _seen_once(full.filter(keep_rest), full_files.filter(keep_rest), prior)
-    else:  # no row can join another: every row is taken as it is, without a copy
-        rest, rest_obs = _seen_once(full, full_files, prior)
-    if n:
         new = new.append_column("_pos", pa.array([cand_pos[r] for r in order], pa.int64()))
         rest = rest.append_column("_pos", pc.indices_nonzero(keep_rest).cast(pa.int64()))
         out.transactions = pa.concat_tables([rest, new], promote_options="default").sort_by("_pos").drop_columns(["_pos"])
-    else:
+    else:  # no row can join another: every row is taken as it is, without a copy
+        rest, rest_obs = _seen_once(full, full_files, prior)
         out.transactions = rest
     out.observations = pa.concat_tables([rest_obs, obs_t]) if rest_obs.num_rows else obs_t
     out.load_log = shift_merged(out.load_log, "transactions", merged_files)

@@ -197,12 +197,12 @@ def _merge_on_key(table: pa.Table, keys: tuple[str, ...]) -> pa.Table:
     if len(keys) == 1 and pc.count_distinct(table[keys[0]], mode="all").as_py() == table.num_rows:
         return table  # every key once (the common case), found without grouping
     t = table.append_column("__i", pa.array(np.arange(table.num_rows, dtype=np.int64)))
-    if len(keys) > 1 and t.group_by(list(keys), use_threads=False).aggregate([("__i", "min")]).num_rows == table.num_rows:
+    first = t.group_by(list(keys), use_threads=False).aggregate([("__i", "min")])["__i_min"]
+    if len(first) == table.num_rows:
         return table
     others = [c for c in table.column_names if c not in keys]
     if all(table[c].null_count in (0, table.num_rows) for c in others):
         # each column all set or all null: the first row of each key holds every first non-null value
-        first = t.group_by(list(keys), use_threads=False).aggregate([("__i", "min")])["__i_min"]
         return table.take(np.sort(first.to_numpy()))
     # Arrow has no "first" kernel for decimals and lists: take those by row index
     special = [c for c in others if pa.types.is_decimal(t.schema.field(c).type) or pa.types.is_nested(t.schema.field(c).type)]
