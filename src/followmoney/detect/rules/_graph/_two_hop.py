@@ -19,7 +19,7 @@ from followmoney.core._timeline import TimeIndex, distinct_forward, episodes, ex
 from followmoney.core.units import DAY_US, money_text
 from followmoney.detect.rules._fan import _routine
 from followmoney.detect.rules._graph._table import _EDGE_COLUMNS, _REQUIRES, _count_score, _edges, _evidence, _findings
-from followmoney.detect.rules._graph._table import _names, _pick_per_episode, _shared_edges, _window_us
+from followmoney.detect.rules._graph._table import _names, _packed, _pick_per_episode, _shared_edges, _window_us
 from followmoney.detect.rules._registry import RuleContext, register
 from followmoney.detect.rules._rolling import threshold_cents
 from followmoney.detect.rules.catalogue import catalogued
@@ -28,14 +28,6 @@ log = logging.getLogger("followmoney")
 
 
 # --------------------------------------------------------------------------- ML-07 scatter-gather
-def _pair_key(E, a: np.ndarray, b: np.ndarray, cur: np.ndarray) -> np.ndarray:
-    """(A, B, currency) as one int64 key, ordered as the triples are (account codes < ``len(E.accounts)``)."""
-    n_acc = max(len(E.accounts), 1)
-    if n_acc * n_acc * E.n_cur >= 2**63:  # beyond 3 billion accounts: rank the triples instead
-        return pd.MultiIndex.from_arrays([a, b, cur]).factorize(sort=True)[0].astype(np.int64)  # pragma: no cover
-    return (a.astype(np.int64) * n_acc + b) * E.n_cur + cur
-
-
 def _distinct_per_key(key: np.ndarray, member: np.ndarray) -> np.ndarray:
     """Per row, the number of distinct ``member`` values among the rows of its ``key``."""
     if len(key) == 0:
@@ -85,7 +77,9 @@ def _scatter_gather(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     sel = E.src[e_in] != E.dst[e_out]
     e_in, e_out = e_in[sel], e_out[sel]
     pairs = pd.DataFrame({"A": E.src[e_in], "I": E.dst[e_in], "B": E.dst[e_out], "cur": E.cur[e_in], "e_in": e_in, "e_out": e_out})
-    key = _pair_key(E, pairs["A"].to_numpy(), pairs["B"].to_numpy(), pairs["cur"].to_numpy())
+    key = _packed(*(pairs[c].to_numpy() for c in ("A", "B", "cur")))
+    if key is None:  # beyond the packing range: rank the triples instead
+        key = pd.MultiIndex.from_frame(pairs[["A", "B", "cur"]]).factorize(sort=True)[0].astype(np.int64)
     keep = _distinct_per_key(key, pairs["I"].to_numpy()) >= k
     pairs, key = pairs[keep].reset_index(drop=True), key[keep]
     if pairs.empty:
