@@ -184,60 +184,48 @@ def _write_sheet(wb, name: str, table: pa.Table, headings: dict[str, str] | None
         notes.append(f"Sheet {name}: {n - (EXCEL_MAX_ROWS - 1)} of {n} rows left out (Excel holds {EXCEL_MAX_ROWS - 1} data rows); the full table is in the run folder's Parquet/CSV.")
         table = table.slice(0, EXCEL_MAX_ROWS - 1)
     cut = 0
-
-    def money(row: int, j: int, v, columns, k) -> str:
-        d = Decimal(v)
-        dec = minor_units(columns[ccy_of[j]][k]) if j in ccy_of else 2
-        if abs(d) < Decimal(10) ** (15 - dec):  # exact in a double at its decimals
-            ws.write_number(row, j, float(d), f_money[dec])  # display cell; the exact value is in the Parquet/CSV
-        else:
-            ws.write_string(row, j, f"{d:.{dec}f}", f_text)
-        return f"{d:,.{dec}f}"
-
-    def stamp(row: int, j: int, v, columns, k) -> str:
-        if isinstance(v, datetime):
-            if v.tzinfo is not None:
-                v = v.astimezone(timezone.utc).replace(tzinfo=None)
-            ws.write_datetime(row, j, v, f_time)
-            return "yyyy-mm-dd hh:mm:ss"
-        if isinstance(v, date):
-            ws.write_datetime(row, j, datetime(v.year, v.month, v.day), f_date)
-            return "yyyy-mm-dd"
-        return text(row, j, v, columns, k)
-
-    def text(row: int, j: int, v, columns, k) -> str:
-        nonlocal cut
-        shown = defuse(_cell_text(v))
-        if len(shown) > EXCEL_MAX_CELL:
-            cut += 1
-            shown = shown[: EXCEL_MAX_CELL - 1] + "…"
-        ws.write_string(row, j, shown, f_text)
-        return shown
-
-    def writer(t: pa.DataType):
-        """The cell writer of a column type; it returns the text shown (for the column width)."""
-        if pa.types.is_decimal(t):
-            return money
-        if pa.types.is_floating(t):
-            return lambda row, j, v, columns, k: (ws.write_number(row, j, v, f_score), f"{v:.2f}")[1]
-        if pa.types.is_integer(t):
-            return lambda row, j, v, columns, k: (ws.write_number(row, j, v, f_int), f"{v:,}")[1]
-        if pa.types.is_boolean(t):
-            return lambda row, j, v, columns, k: (ws.write_boolean(row, j, v), "FALSE")[1]
-        return stamp if pa.types.is_temporal(t) else text
-
-    writers = [writer(t) for t in types]
     i = 0
     for batch in table.to_batches(max_chunksize=10_000):
         columns = [batch.column(j).to_pylist() for j in range(batch.num_columns)]
         for k in range(batch.num_rows):
             i += 1
-            for j, write in enumerate(writers):
+            for j, t in enumerate(types):
                 v = columns[j][k]
-                if v is not None:
-                    shown = write(i, j, v, columns, k)
-                    if i <= _WIDTH_SAMPLE:
-                        widths[j] = max(widths[j], len(shown))
+                if v is None:
+                    continue
+                if pa.types.is_decimal(t):
+                    d = Decimal(v)
+                    dec = minor_units(columns[ccy_of[j]][k]) if j in ccy_of else 2
+                    if abs(d) < Decimal(10) ** (15 - dec):  # exact in a double at its decimals
+                        ws.write_number(i, j, float(d), f_money[dec])  # display cell; the exact value is in the Parquet/CSV
+                    else:
+                        ws.write_string(i, j, f"{d:.{dec}f}", f_text)
+                    shown = f"{d:,.{dec}f}"
+                elif pa.types.is_floating(t):
+                    ws.write_number(i, j, v, f_score)
+                    shown = f"{v:.2f}"
+                elif pa.types.is_integer(t):
+                    ws.write_number(i, j, v, f_int)
+                    shown = f"{v:,}"
+                elif pa.types.is_boolean(t):
+                    ws.write_boolean(i, j, v)
+                    shown = "FALSE"
+                elif isinstance(v, datetime):
+                    if v.tzinfo is not None:
+                        v = v.astimezone(timezone.utc).replace(tzinfo=None)
+                    ws.write_datetime(i, j, v, f_time)
+                    shown = "yyyy-mm-dd hh:mm:ss"
+                elif isinstance(v, date):
+                    ws.write_datetime(i, j, datetime(v.year, v.month, v.day), f_date)
+                    shown = "yyyy-mm-dd"
+                else:
+                    shown = defuse(_cell_text(v))
+                    if len(shown) > EXCEL_MAX_CELL:
+                        cut += 1
+                        shown = shown[: EXCEL_MAX_CELL - 1] + "…"
+                    ws.write_string(i, j, shown, f_text)
+                if i <= _WIDTH_SAMPLE:
+                    widths[j] = max(widths[j], len(shown))
     if cut:
         notes.append(f"Sheet {name}: {cut} cell(s) longer than Excel's {EXCEL_MAX_CELL} characters were cut (ending in …); the full text is in the run folder's CSV.")
     for j, w in enumerate(widths):
