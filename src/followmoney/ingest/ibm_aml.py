@@ -230,9 +230,13 @@ def _hex_ids(prefix: str, digests: list[bytes]) -> pa.Array:
     return pa.StringArray.from_buffers(n, pa.py_buffer(offsets.tobytes()), pa.py_buffer(text.tobytes()))
 
 
-def _good_rows(bad) -> pa.Array | None:
-    """The mask of the rows kept, or None when every row is kept (a filter would copy every column)."""
-    return pc.invert(bad) if pc.any(bad).as_py() else None
+def _keeper(bad):
+    """A function keeping the rows not ``bad`` of a table or array: itself when every row is kept
+    (a filter would copy every column)."""
+    if not pc.any(bad).as_py():
+        return lambda data: data
+    good = pc.invert(bad)
+    return lambda data: data.filter(good)
 
 
 def _read_transactions(path: Path) -> Bundle:
@@ -256,14 +260,14 @@ def _read_transactions(path: Path) -> Bundle:
     )
     bad = pc.is_valid(reason)
     col.reject_table("transactions", reject_rows(raw, refs, reason, bad))
-    good = _good_rows(bad)
-    r = raw.filter(good) if good is not None else raw
+    keep = _keeper(bad)
+    r = keep(raw)
     del raw  # the rows kept are in ``r``
-    refs_g = refs.filter(good) if good is not None else refs
+    refs_g = keep(refs)
     m = r.num_rows
 
-    paid, ok_paid, rnd_paid = (a.filter(good) if good is not None else a for a in money["amount_paid"][:3])
-    recv, ok_recv, rnd_recv = (a.filter(good) if good is not None else a for a in money["amount_received"][:3])
+    paid, ok_paid, rnd_paid = map(keep, money["amount_paid"][:3])
+    recv, ok_recv, rnd_recv = map(keep, money["amount_received"][:3])
     del money
     cur_paid = _lookup(r["payment_currency"], CURRENCIES)
     cur_recv = _lookup(r["receiving_currency"], CURRENCIES)
@@ -288,7 +292,7 @@ def _read_transactions(path: Path) -> Bundle:
             "report_id": pa.array([report_id] * m, pa.string()),
             "source": pa.array([FORMAT] * m, pa.string()),
             "source_ref": refs_g,
-            "timestamp": ts.filter(good) if good is not None else ts,
+            "timestamp": keep(ts),
             "amount": paid,
             "currency": cur_paid,
             "amount_received": recv,
@@ -330,9 +334,9 @@ def _read_accounts(path: Path) -> Bundle:
     reason = first_failure([(ok, "Bank ID / Account Number: missing")], n)
     bad = pc.is_valid(reason)
     col.reject_table("accounts", reject_rows(raw, refs, reason, bad))
-    good = _good_rows(bad)
-    r = raw.filter(good) if good is not None else raw
-    refs_g = refs.filter(good) if good is not None else refs
+    keep = _keeper(bad)
+    r = keep(raw)
+    refs_g = keep(refs)
     account_id = pc.binary_join_element_wise(r["bank_id"], r["account_number"], "/")
     col.add_table(
         "accounts",
