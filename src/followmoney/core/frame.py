@@ -94,53 +94,87 @@ def prepare_transactions(transactions: pa.Table, timezone: str = "UTC", accounts
         "channel": tx["channel"],
         "self_transfer": pc.or_(flagged_self, same),
         "source_ref": tx["source_ref"],
-        "tz_offset_minutes": tx["tz_offset_minutes"],
         "time_precision": timing.precision_of(tx),
         "source_seq": tx["source_seq"] if "source_seq" in tx.column_names else timing.source_sequence(tx["source_ref"]),
-        "naive_local": pc.fill_null(pc.and_(pc.is_null(tx["tz_offset_minutes"]), pc.is_in(tx["source"], value_set=pa.array(NAIVE_LOCAL_SOURCES))), False),
     }
     for c in OPTIONAL_COLUMNS:
         if c in tx.column_names and c not in cols:
             cols[c] = tx[c]
+    clock = _clock(cols["t"], tx["tz_offset_minutes"], cols["time_precision"], _naive_local(tx), timezone)
+    cols["t"] = clock.pop("t")
+    if accounts is not None and accounts.num_rows:
+        for side in ("from", "to"):
+            cols[f"{side}_institution"] = _institution(tx[f"{side}_account"], accounts)
     same_as = _same_columns(cols, tx)
-    df = pa.table({c: v for c, v in cols.items() if c not in same_as}).to_pandas()
+    table = pa.table({c: v for c, v in cols.items() if c not in same_as})
+    order = time_order(cols["t"].to_numpy(), pc.fill_null(cols["source_seq"], 0).to_numpy(), cols["txn_id"])
+    df = _in_order(table, order).to_pandas()
     df["amount_cents"] = df["amount_cents"].astype("Int64")
-    utc = pd.to_datetime(df["t"], unit="us", utc=True)
-    offset = df.pop("tz_offset_minutes")
-    naive_local = df.pop("naive_local").to_numpy(bool)
+    late = sum(c.endswith("_institution") for c in df.columns)  # they stay the last columns
+    for c in ("has_time", "payroll", "local_hour", "local_day"):
+        df.insert(len(df.columns) - late, c, clock[c][order] if c in clock else payroll(df).to_numpy(bool))
+    for i, c in enumerate(c for c in cols if c in df.columns or c in same_as):  # in their place; shared, copied only when a detector writes to it
+        if c in same_as:
+            df.insert(i, c, df[same_as[c]])
+    return df
+
+
+def _naive_local(tx: pa.Table) -> np.ndarray:
+    """Rows whose times are local to the reporting FIU: no UTC offset, from a :data:`NAIVE_LOCAL_SOURCES` source."""
+    naive = pc.and_(pc.is_null(tx["tz_offset_minutes"]), pc.is_in(tx["source"], value_set=pa.array(NAIVE_LOCAL_SOURCES)))
+    return pc.fill_null(naive, False).to_numpy(zero_copy_only=False).astype(bool)
+
+
+def _clock(t: pa.ChunkedArray, offset: pa.ChunkedArray, precision: pa.ChunkedArray, naive_local: np.ndarray, timezone: str) -> dict:
+    """The rows' times on the local clock, in source order: ``t`` (date-only rows and naive local times made
+    instants in ``timezone``), ``has_time``, ``local_hour`` and ``local_day`` (see :func:`prepare_transactions`)."""
+    t = t.to_numpy().copy()
+    utc = pd.to_datetime(pd.Series(t), unit="us", utc=True)
+    offset = offset.to_pandas()
     zone_wall = utc.dt.tz_convert(timezone).dt.tz_localize(None)
     stated_wall = utc.dt.tz_localize(None) + pd.to_timedelta(offset.fillna(0).astype("int64"), unit="min")
     # goAML dateTime values without an offset are the reporting FIU's local time, as written
     wall = stated_wall.where(offset.notna() | naive_local, zone_wall)
-    day = (df["time_precision"] == "day").to_numpy(bool)
+    day = pc.fill_null(pc.equal(precision, "day"), False).to_numpy(zero_copy_only=False).astype(bool)
     # a date-only row is stored at the start of the day the source wrote (local midnight with its
     # offset, else 00:00 UTC): that date is its local day in every time zone
     wall = wall.where(~day, stated_wall)
-    df["has_time"] = ~day
     anchor = day | naive_local
     if anchor.any():
         # date-only rows of one day, from any source, all start at the same instant: local midnight of
         # that date in ``timezone`` (so they are simultaneous); naive local times become instants there
         local = wall[anchor].dt.floor("D").where(day[anchor], wall[anchor])
         inst = pd.DatetimeIndex(local).tz_localize(timezone, ambiguous=np.zeros(int(anchor.sum()), bool), nonexistent="shift_forward")
-        df.loc[anchor, "t"] = inst.tz_convert("UTC").tz_localize(None).to_numpy().astype("datetime64[us]").astype("int64")
-    df["payroll"] = payroll(df).to_numpy(bool)
-    df["local_hour"] = wall.dt.hour.astype("int64")
-    df["local_day"] = wall.to_numpy().astype("datetime64[D]").astype("int64")
-    order = time_order(df["t"].to_numpy("int64"), df["source_seq"].fillna(0).to_numpy("int64"), df["txn_id"])
-    if (order != np.arange(len(order))).any():  # rows already in order (a file listed by time) are not copied
-        df = df.iloc[order].reset_index(drop=True)
-    for i, c in enumerate(c for c in cols if c in df.columns or c in same_as):  # in their place; shared, copied only when a detector writes to it
-        if c in same_as:
-            df.insert(i, c, df[same_as[c]])
-    if accounts is not None and accounts.num_rows:
-        inst = pd.Series(accounts["institution"].to_numpy(zero_copy_only=False), index=accounts["account_id"].to_numpy(zero_copy_only=False))
-        inst = inst[~inst.index.duplicated()]
-        if pd.api.types.is_string_dtype(df["from_account"].dtype) and df["from_account"].dtype != object:
-            inst.index = inst.index.astype(df["from_account"].dtype)  # the frame's own string dtype: no per-lookup conversion
-        df["from_institution"] = df["from_account"].map(inst)
-        df["to_institution"] = df["to_account"].map(inst)
-    return df
+        t[anchor] = inst.tz_convert("UTC").tz_localize(None).to_numpy().astype("datetime64[us]").astype("int64")
+    return {
+        "t": pa.array(t, pa.int64()),
+        "has_time": ~day,
+        "local_hour": wall.dt.hour.to_numpy().astype("int64"),
+        "local_day": wall.to_numpy().astype("datetime64[D]").astype("int64"),
+    }
+
+
+def _institution(account: pa.ChunkedArray, accounts: pa.Table) -> pa.Array:
+    """Each row's account's ``institution`` (the first ``accounts`` row of that id; null when none), column-wise."""
+    ids = accounts["account_id"].combine_chunks()
+    at = pc.index_in(account, value_set=ids.cast(account.type), skip_nulls=True)
+    return pc.take(accounts["institution"], at)
+
+
+#: More breaks than this in a nearly sorted order and the rows are taken one by one, not sliced.
+_MAX_SLICES = 4096
+
+
+def _in_order(table: pa.Table, order: np.ndarray) -> pa.Table:
+    """``table.take(order)``; rows already in order are not copied, and an order with few breaks (a file
+    listed by time, a few rows out of place) is made of zero-copy slices."""
+    breaks = np.flatnonzero(np.diff(order) != 1) + 1
+    if not len(breaks) and (not len(order) or order[0] == 0):
+        return table
+    if len(breaks) >= _MAX_SLICES:
+        return table.take(order)
+    bounds = np.r_[0, breaks, len(order)].tolist()
+    return pa.concat_tables([table.slice(int(order[a]), b - a) for a, b in zip(bounds[:-1], bounds[1:])])
 
 
 #: Optional columns that may be one shared all-null column: none is read while the frame is prepared.
@@ -176,7 +210,7 @@ def time_order(t: np.ndarray, seq: np.ndarray, txn_id: pd.Series) -> np.ndarray:
     ----------
     t, seq : ndarray of int64
         Times (µs, UTC) and source positions.
-    txn_id : pandas.Series
+    txn_id : pandas.Series or pyarrow.Array or pyarrow.ChunkedArray
         Ids, compared as text (ids of mixed types: NumPy's text order).
 
     Returns
@@ -190,7 +224,7 @@ def time_order(t: np.ndarray, seq: np.ndarray, txn_id: pd.Series) -> np.ndarray:
     [1, 2, 0]
     """
     try:
-        ids = pa.array(txn_id, from_pandas=True).cast(pa.string())
+        ids = (txn_id if isinstance(txn_id, pa.ChunkedArray | pa.Array) else pa.array(txn_id, from_pandas=True)).cast(pa.string())
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):  # ids of mixed types
         ids = pa.array(txn_id.to_numpy(str), pa.string())
     keys = pa.table({"t": t, "seq": seq, "id": ids})
