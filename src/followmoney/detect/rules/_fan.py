@@ -74,15 +74,16 @@ def _new_counterparties_only(f: pd.DataFrame, ep: pd.DataFrame, subject: str, me
     that window (the burst), leaving out those it already dealt with before (a friend, the landlord, a regular
     customer). All of the window when every counterparty was already known (issue 15: evidence is the pattern)."""
     g = f[f[subject].notna() & f[member].notna()]
-    first = g.groupby([subject, member], sort=False)["t"].min()
+    members, member_names = pd.factorize(g[member])
+    pair = pd.factorize(g[subject])[0].astype(np.int64) * max(len(member_names), 1) + members  # (subject, member) as one int
+    first = pd.Series(g["t"].to_numpy(np.int64)).groupby(pair, sort=False).min()
     rows = [list(r) for r in ep["evidence_rows"]]
     ids = [list(i) for i in ep["evidence_txn_ids"]]
     lens = np.fromiter(map(len, rows), np.int64, len(rows))
-    flat = [r for rs in rows for r in rs]
-    # all episodes at once: each evidence row's (subject, member) first contact time
-    mem = f.loc[flat, member].to_numpy()
-    subj = np.repeat(ep["subject"].to_numpy(), lens)
-    seen = first.reindex(pd.MultiIndex.from_arrays([subj, mem])).to_numpy(float)
+    flat = np.fromiter((r for rs in rows for r in rs), np.int64, int(lens.sum()))
+    # all episodes at once: each evidence row's (subject, member) first contact time; an episode's evidence
+    # rows are its subject's, with a member (rows of g)
+    seen = first.reindex(pair[np.searchsorted(g.index.to_numpy(), flat)]).to_numpy(float)
     new = ~(seen < np.repeat(ep["start"].to_numpy(np.int64), lens))  # first contact in the window (or unknown member: kept)
     bounds = np.r_[0, np.cumsum(lens)].tolist()
     out = []
