@@ -479,8 +479,11 @@ def runs(codes: np.ndarray, t: np.ndarray, gap_us: int) -> np.ndarray:
     """
     if len(codes) == 0:
         return np.zeros(0, np.int64)
-    order = np.lexsort((t, codes))  # stable: already sorted rows keep their order
-    c, tt = codes[order], t[order]
+    if (t[1:] >= t[:-1]).all():  # rows in time order (a frame's): one stable sort by key
+        order = np.argsort(codes, kind="stable")
+    else:
+        order = np.lexsort((t, codes))
+    c, tt = codes[order], t[order]  # rows of one (code, t) in any order give the same episodes
     new = np.r_[True, (c[1:] != c[:-1]) | (tt[1:] - tt[:-1] >= gap_us)]
     ep = np.empty(len(order), np.int64)
     ep[order] = np.cumsum(new) - 1

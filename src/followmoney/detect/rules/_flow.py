@@ -215,10 +215,14 @@ def _prompt_forwards(f: pd.DataFrame, inflows: pd.DataFrame, hours: float) -> pd
         columns={"to_account": "from_account", "t": "in_t", "amount_cents": "in_amount"}
     )
     ins["in_row"] = ins.index
-    out = out.assign(row=out.index).sort_values("t", kind="stable")
-    ins = ins.sort_values("in_t", kind="stable")
-    m = pd.merge_asof(out, ins, left_on="t", right_on="in_t", by=["from_account", "currency"], direction="backward")
-    m = m[m["in_t"].notna() & (m["t"] - m["in_t"] <= hours * HOUR_US)]
+    # (account, currency) as one integer for the as-of match (a null currency matches a null one, as text keys do)
+    accounts = pd.factorize(pd.concat([out["from_account"], ins["from_account"]], ignore_index=True))[0]
+    currencies, names = pd.factorize(pd.concat([out["currency"], ins["currency"]], ignore_index=True), use_na_sentinel=False)
+    key = accounts.astype(np.int64) * max(len(names), 1) + currencies
+    out = out.assign(row=out.index, key_=key[: len(out)]).sort_values("t", kind="stable")
+    ins = ins.assign(key_=key[len(out) :]).sort_values("in_t", kind="stable")
+    m = pd.merge_asof(out, ins.drop(columns=["from_account", "currency"]), left_on="t", right_on="in_t", by="key_", direction="backward")
+    m = m[m["in_t"].notna() & (m["t"] - m["in_t"] <= hours * HOUR_US)].drop(columns="key_")
     return m.astype({"in_t": "int64", "in_row": "int64"})
 
 
