@@ -51,15 +51,10 @@ def _bipartite_candidates(pairs: pd.DataFrame, density: float) -> pd.DataFrame:
     for _ in range(2):  # only originators paying >= 2 and beneficiaries paid by >= 2 can link
         w, cur = x["w"].to_numpy(), x["cur"].to_numpy()
         x = x[(_group_sizes(w, cur, x["o"].to_numpy()) >= 2) & (_group_sizes(w, cur, x["b"].to_numpy()) >= 2)]
-    m = x.merge(x, on=["w", "cur", "b"], suffixes=("1", "2"))
-    m = m[m["o1"] < m["o2"]]
-    if m.empty:
+    common = _common_beneficiaries(x, pairs)
+    if common.empty:
         return pd.DataFrame(columns=columns)
-    common = m.groupby(["w", "cur", "o1", "o2"], sort=True).size().rename("c").reset_index()
-    outdeg = pairs.groupby(["w", "cur", "o"]).size()
-    d1 = outdeg.reindex(pd.MultiIndex.from_frame(common[["w", "cur", "o1"]])).to_numpy()
-    d2 = outdeg.reindex(pd.MultiIndex.from_frame(common[["w", "cur", "o2"]])).to_numpy()
-    links = common[(common["c"] >= 2) & (common["c"] >= 0.5 * np.minimum(d1, d2))]
+    links = common[(common["c"] >= 2) & (common["c"] >= 0.5 * np.minimum(common["d1"], common["d2"]))][["w", "cur", "o1", "o2", "c"]]
     if links.empty:
         return pd.DataFrame(columns=columns)
     ends = pd.concat(
@@ -95,6 +90,44 @@ def _bipartite_candidates(pairs: pd.DataFrame, density: float) -> pd.DataFrame:
     if not parts:
         return pd.DataFrame(columns=columns)
     return pd.concat(parts, ignore_index=True)[columns]
+
+
+def _common_beneficiaries(x: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
+    """Per (w, cur, o1, o2) with o1 < o2 and a beneficiary both pay in ``x``: ``c`` the number of such
+    beneficiaries, ``d1`` / ``d2`` the originators' numbers of beneficiaries in ``pairs``; sorted by
+    (w, cur, o1, o2). Grouped on packed integer keys (pandas' multi-column grouping and reindexing of
+    millions of pairs cost several times more)."""
+    cols = {c: pairs[c].to_numpy(np.int64) for c in ("w", "cur", "o", "b")}
+    lo = {c: (int(v.min()) if len(v) else 0) for c, v in cols.items()}
+    size = {c: (int(v.max()) - lo[c] + 1 if len(v) else 1) for c, v in cols.items()}
+    if size["w"] * size["cur"] * max(size["o"], size["b"]) ** 2 >= 2**62:  # beyond the packing range: pandas' grouping
+        m = x.merge(x, on=["w", "cur", "b"], suffixes=("1", "2"))
+        m = m[m["o1"] < m["o2"]]
+        common = m.groupby(["w", "cur", "o1", "o2"], sort=True).size().rename("c").reset_index()
+        outdeg = pairs.groupby(["w", "cur", "o"]).size()
+        common["d1"] = outdeg.reindex(pd.MultiIndex.from_frame(common[["w", "cur", "o1"]])).to_numpy()
+        common["d2"] = outdeg.reindex(pd.MultiIndex.from_frame(common[["w", "cur", "o2"]])).to_numpy()
+        return common
+
+    def wc(df):  # (w, cur) as one integer
+        return (df["w"].to_numpy(np.int64) - lo["w"]) * size["cur"] + df["cur"].to_numpy(np.int64) - lo["cur"]
+
+    n_o = size["o"]
+    by_b = pd.DataFrame({"k": wc(x) * size["b"] + x["b"].to_numpy(np.int64) - lo["b"], "o": x["o"].to_numpy(np.int64) - lo["o"]})
+    m = by_b.merge(by_b, on="k", suffixes=("1", "2"))
+    m = m[m["o1"].to_numpy() < m["o2"].to_numpy()]
+    if m.empty:
+        return pd.DataFrame(columns=["w", "cur", "o1", "o2", "c", "d1", "d2"])
+    key = ((m["k"].to_numpy() // size["b"]) * n_o + m["o1"].to_numpy()) * n_o + m["o2"].to_numpy()
+    key, c = np.unique(key, return_counts=True)
+    pair_wc, o2 = np.divmod(key, n_o)
+    w_cur, o1 = np.divmod(pair_wc, n_o)
+    deg_key, deg = np.unique(wc(pairs) * n_o + cols["o"] - lo["o"], return_counts=True)
+    w, cur = np.divmod(w_cur, size["cur"])
+    return pd.DataFrame({
+        "w": w + lo["w"], "cur": cur + lo["cur"], "o1": o1 + lo["o"], "o2": o2 + lo["o"], "c": c,
+        "d1": deg[np.searchsorted(deg_key, w_cur * n_o + o1)], "d2": deg[np.searchsorted(deg_key, w_cur * n_o + o2)],
+    })  # fmt: skip
 
 
 def _tier_stats(tiers: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
