@@ -565,9 +565,9 @@ def test_graph_rules_share_one_edge_table_per_run(monkeypatch):
     real = _table._edges
     built = []
 
-    def counting(frame):
+    def counting(frame, order=None):
         built.append(id(frame))
-        return real(frame)
+        return real(frame, order)
 
     monkeypatch.setattr(_table, "_edges", counting)  # the shared table's builder
     monkeypatch.setattr(_two_hop, "_edges", counting)  # ML-08's own table
@@ -651,3 +651,26 @@ def test_window_pair_values_and_degrees_match_pandas_grouping(rows):
     if len(want):
         size = want.groupby(["w", "cur", "b"])["o"].transform("size").to_numpy()
         assert _group_sizes(want["w"].to_numpy(), want["cur"].to_numpy(), want["b"].to_numpy()).tolist() == size.tolist()
+
+
+def test_edge_order_from_the_shared_order_equals_sorting_the_ids():
+    """The graph rules' edge table is in (t, txn_id) order whether its rows are sorted by id or cut from the
+    run's shared order: rows of one time listed against id order, and a filtered part of the frame."""
+    from followmoney.core.frame import prepare_transactions
+    from followmoney.detect.rules._graph import _table
+
+    rng = np.random.default_rng(7)
+    n = 400
+    ids = rng.permutation(n)  # source order is not id order
+    days = np.sort(rng.integers(0, 5, n))  # about 80 rows a day, at midnight: ties
+    rows = [tx(i, f"A/{rng.integers(30)}", f"B/{rng.integers(30)}", f"{rng.integers(1, 900)}.00", int(d), txn_id=f"T{k:04d}")
+            for i, (k, d) in enumerate(zip(ids, days))]  # fmt: skip
+    frame = prepare_transactions(bundle(rows).transactions)
+    ctx = RuleContext(params={}, jurisdiction=fm.Config().jurisdiction_info)
+    order = _table._time_id_order(frame, ctx)
+    assert order is _table._time_id_order(frame, ctx)  # computed once per run
+    for part in (frame, frame[frame["amount_cents"] > 300_000]):
+        shared, own = _table._edges(part, order), _table._edges(part)
+        assert shared.txn_id.tolist() == own.txn_id.tolist()
+        key = list(zip(shared.t.tolist(), shared.txn_id.tolist()))
+        assert key == sorted(key) and len(key) == int(part["from_account"].notna().sum())

@@ -28,4 +28,9 @@ __all__ = ["REGISTRY", "Param", "ParameterError", "Rule", "RuleContext", "RuleTe
 
 #: Entries of :attr:`RuleContext.shared` that several rules read, with those rules: a scoring
 #: run drops each once the last of its rules has run (memory is not held for the rest of the run).
-SHARED_USERS = {"graph_edges": _graph.SHARED_EDGE_USERS, "window_pairs": _graph.SHARED_WINDOW_USERS, "activity": _profile.SHARED_ACTIVITY_USERS}
+SHARED_USERS = {
+    "graph_edges": _graph.SHARED_EDGE_USERS,
+    "window_pairs": _graph.SHARED_WINDOW_USERS,
+    "time_id_order": _graph.SHARED_ORDER_USERS,
+    "activity": _profile.SHARED_ACTIVITY_USERS,
+}

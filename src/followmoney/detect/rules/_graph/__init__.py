@@ -55,6 +55,6 @@ from __future__ import annotations
 # (the registry, hence the order of rules in outputs, follows it).
 from followmoney.detect.rules._graph import _two_hop, _cycles, _dense, _chains  # noqa: F401
 from followmoney.detect.rules._graph._search import ChainSearch, CycleSearch, find_chains, find_cycles
-from followmoney.detect.rules._graph._table import SHARED_EDGE_USERS, SHARED_WINDOW_USERS
+from followmoney.detect.rules._graph._table import SHARED_EDGE_USERS, SHARED_ORDER_USERS, SHARED_WINDOW_USERS
 
-__all__ = ["CycleSearch", "ChainSearch", "find_cycles", "find_chains", "SHARED_EDGE_USERS", "SHARED_WINDOW_USERS"]
+__all__ = ["CycleSearch", "ChainSearch", "find_cycles", "find_chains", "SHARED_EDGE_USERS", "SHARED_ORDER_USERS", "SHARED_WINDOW_USERS"]

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from followmoney.core.frame import time_order
 from followmoney.core.units import DAY_US
@@ -70,14 +72,39 @@ class _Edges:
         return self.dst * self.n_cur + self.cur
 
 
-def _sorted_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    """The frame in (t, txn_id) order (prepared frames already are; checked, not assumed)."""
+def _out_of_order(t: np.ndarray, txn_id: pd.Series) -> bool:
+    """Whether rows with these times and ids are not in (t, txn_id) order; text ids are compared in Arrow."""
+    if (t[1:] < t[:-1]).any():
+        return True
+    tie = np.flatnonzero(t[1:] == t[:-1])
+    if not len(tie):
+        return False
+    if txn_id.dtype != object:
+        ids = pa.array(txn_id, from_pandas=True)
+        if pa.types.is_string(ids.type) or pa.types.is_large_string(ids.type):
+            return bool(pc.any(pc.less(ids.take(tie + 1), ids.take(tie))).as_py())
+    ids = txn_id.to_numpy(object)
+    return bool((ids[tie + 1] < ids[tie]).any())
+
+
+def _sorted_frame(frame: pd.DataFrame, order: np.ndarray | None = None) -> pd.DataFrame:
+    """The frame in (t, txn_id) order, positions from 0.
+
+    ``order`` (from :func:`_time_id_order`) is that order of the prepared frame ``frame``'s rows
+    were cut from (its index labels are positions there, ascending): the rows are put in order
+    without comparing their ids again. Without it, rows are checked and sorted.
+    """
+    labels = frame.index.to_numpy()
+    if order is not None and len(labels) and (labels[1:] > labels[:-1]).all() and 0 <= labels[0] and labels[-1] < len(order):
+        keep = np.zeros(len(order), bool)
+        keep[labels] = True
+        pos = np.searchsorted(labels, order[keep[order]])  # the prepared frame's order, restricted to these rows
+        if (pos != np.arange(len(pos))).any():
+            frame = frame.iloc[pos]
+        return frame.reset_index(drop=True)
     t = frame["t"].to_numpy(np.int64)
-    if len(t) > 1:
-        ids = frame["txn_id"].to_numpy(object)
-        tie = t[1:] == t[:-1]
-        if (t[1:] < t[:-1]).any() or (ids[1:][tie] < ids[:-1][tie]).any():
-            frame = frame.iloc[time_order(t, np.zeros(len(t), np.int64), frame["txn_id"])]
+    if _out_of_order(t, frame["txn_id"]):
+        frame = frame.iloc[time_order(t, np.zeros(len(t), np.int64), frame["txn_id"])]
     return frame.reset_index(drop=True)
 
 
@@ -85,9 +112,10 @@ def _sorted_frame(frame: pd.DataFrame) -> pd.DataFrame:
 _EDGE_COLUMNS = ("t", "txn_id", "from_account", "to_account", "amount_cents", "currency", "self_transfer", "channel", "is_payroll")
 
 
-def _edges(frame: pd.DataFrame) -> _Edges:
-    """Build the edge table from a prepared frame (see the module notes for what is kept)."""
-    frame = _sorted_frame(frame[[c for c in (*_EDGE_COLUMNS, "has_time") if c in frame.columns]])  # not the whole frame, filtered twice
+def _edges(frame: pd.DataFrame, order: np.ndarray | None = None) -> _Edges:
+    """Build the edge table from a prepared frame (see the module notes for what is kept); ``order``
+    as for :func:`_sorted_frame`."""
+    frame = _sorted_frame(frame[[c for c in (*_EDGE_COLUMNS, "has_time") if c in frame.columns]], order)  # not the whole frame, filtered twice
     ok = frame["from_account"].notna() & frame["to_account"].notna() & frame["amount_cents"].notna()
     if "self_transfer" in frame.columns:
         ok &= ~frame["self_transfer"].fillna(False).astype(bool)
@@ -118,6 +146,24 @@ def _edges(frame: pd.DataFrame) -> _Edges:
 
 #: The rules that read the shared edge table (:func:`_shared_edges`): scoring drops it once the last has run.
 SHARED_EDGE_USERS = ("ML-07", "ML-09", "ML-10", "ML-11", "ML-12")
+#: The rules that read the shared (t, txn_id) order of the frame (:func:`_time_id_order`).
+SHARED_ORDER_USERS = ("ML-07", "ML-08", "ML-09", "ML-10", "ML-11", "ML-12")
+
+
+def _time_id_order(frame: pd.DataFrame, ctx: RuleContext) -> np.ndarray | None:
+    """Positions of the prepared ``frame``'s rows in (t, txn_id) order, computed once per scoring run
+    (``ctx.shared``) for the graph rules' edge tables: sorting millions of ids as text costs seconds each
+    time. None for a frame whose index is not its positions."""
+    hit = ctx.shared.get("time_id_order")
+    if hit is not None and hit[0] is frame:
+        return hit[1]
+    if not frame.index.equals(pd.RangeIndex(len(frame))):
+        return None
+    t = frame["t"].to_numpy(np.int64)
+    order = time_order(t, np.zeros(len(t), np.int64), frame["txn_id"]) if _out_of_order(t, frame["txn_id"]) else np.arange(len(t))
+    order.flags.writeable = False
+    ctx.shared["time_id_order"] = (frame, order)
+    return order
 #: The rules that read the shared window pairs (:func:`_shared_window_pairs`).
 SHARED_WINDOW_USERS = ("ML-10", "ML-11")
 
@@ -131,7 +177,7 @@ def _shared_edges(frame: pd.DataFrame, ctx: RuleContext) -> _Edges:
     hit = ctx.shared.get("graph_edges")
     if hit is not None and hit[0] is frame:
         return hit[1]
-    E = _edges(frame)
+    E = _edges(frame, _time_id_order(frame, ctx))
     for a in (E.txn_id, E.row, E.src, E.dst, E.cur, E.t, E.amt, E.accounts, E.currencies):
         a.flags.writeable = False
     ctx.shared["graph_edges"] = (frame, E)
