@@ -273,18 +273,23 @@ def _controller(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     if m.empty:
         return make_findings(frame, [], [], [], [])
     m["month"] = _utc_month(m["t"])
-    inflows = inflows[inflows["to_account"].isin(m["from_account"].unique())]  # the income of the forwarding accounts only
-    inflows = inflows.assign(month=_utc_month(inflows["t"]))
-    income = inflows.groupby(["to_account", "currency", "month"])["amount_cents"].sum()
-    fwd = m.groupby(["from_account", "receiver", "currency", "month"])["amount_cents"].sum().reset_index()
-    fwd["income"] = income.reindex(pd.MultiIndex.from_frame(fwd[["from_account", "currency", "month"]])).to_numpy()
+    # accounts and currencies as integer codes: grouping millions of rows by text costs several times more;
+    # rows without a currency make no group, as with text keys
+    n = len(m)
+    acct = pd.factorize(pd.concat([m["from_account"], m["receiver"], inflows["to_account"]], ignore_index=True))[0]
+    cur = pd.factorize(pd.concat([m["currency"], inflows["currency"]], ignore_index=True))[0]
+    mc = pd.DataFrame({"a": acct[:n], "r": acct[n : 2 * n], "cur": cur[:n], "month": m["month"].to_numpy(), "amount_cents": m["amount_cents"].array})
+    ic = pd.DataFrame({"a": acct[2 * n :], "cur": cur[n:], "month": _utc_month(inflows["t"]), "amount_cents": inflows["amount_cents"].array})
+    ic = ic[np.isin(ic["a"].to_numpy(), np.unique(mc["a"].to_numpy())) & (ic["cur"].to_numpy() >= 0)]  # the forwarding accounts' income
+    income = ic.groupby(["a", "cur", "month"])["amount_cents"].sum()
+    fwd = mc[mc["cur"].to_numpy() >= 0].groupby(["a", "r", "cur", "month"])["amount_cents"].sum().reset_index()
+    fwd["income"] = income.reindex(pd.MultiIndex.from_frame(fwd[["a", "cur", "month"]])).to_numpy()
     fwd["share"] = fwd["amount_cents"] / fwd["income"]
     good = fwd[fwd["share"] >= p["forward_share"]]
-    months = good.groupby(["from_account", "receiver"])["month"].nunique()
+    months = good.groupby(["a", "r"])["month"].nunique()
     pairs = months[months >= p["min_months"]].index
-    key = pd.MultiIndex.from_frame(m[["from_account", "receiver"]])
-    good_months = pd.MultiIndex.from_frame(good[["from_account", "receiver", "month"]])
-    ok = key.isin(pairs) & pd.MultiIndex.from_frame(m[["from_account", "receiver", "month"]]).isin(good_months)
+    good_months = pd.MultiIndex.from_frame(good[["a", "r", "month"]])
+    ok = pd.MultiIndex.from_frame(mc[["a", "r"]]).isin(pairs) & pd.MultiIndex.from_frame(mc[["a", "r", "month"]]).isin(good_months)
 
     def role_facts(sel):
         return {"months": sel["month"].nunique(), "forwarded": len(sel)}
