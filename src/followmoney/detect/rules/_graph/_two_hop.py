@@ -203,9 +203,7 @@ def _gather_scatter(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     if len(E) == 0:
         return pd.DataFrame()
     hin, hout = E.in_key(), E.out_key()
-    senders = pd.Series(E.src).groupby(hin).nunique()
-    receivers = pd.Series(E.dst).groupby(hout).nunique()
-    cand = np.intersect1d(senders.index[senders >= k], receivers.index[receivers >= k])
+    cand = np.intersect1d(_keys_with_distinct(hin, E.src, k), _keys_with_distinct(hout, E.dst, k))
     use = np.isin(hin, cand)
     if not use.any():
         return pd.DataFrame()
@@ -287,6 +285,18 @@ def _gather_scatter(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
         for r in best.itertuples()
     ]
     return _findings(best["subject_id"], best["window_start"], best["window_end"], evidence, _count_score(best["n"], k), facts)
+
+
+def _keys_with_distinct(key: np.ndarray, member: np.ndarray, k: int) -> np.ndarray:
+    """The distinct ``key`` values (non-negative int64) with at least ``k`` distinct ``member`` values, ascending;
+    one sort of packed (key, member) pairs where they fit in int64 (a pandas ``nunique`` per key costs several
+    times more on millions of edges)."""
+    top = int(member.max()) + 1 if len(member) else 1
+    if len(key) and (int(key.max()) + 1) * top < 2**62:
+        keys, counts = np.unique(np.unique(key * top + member) // top, return_counts=True)
+        return keys[counts >= k]
+    n = pd.Series(member).groupby(key).nunique()
+    return n.index[n >= k].to_numpy()
 
 
 def _material(lo, hi, order, who, amt, total, share) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
