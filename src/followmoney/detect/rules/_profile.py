@@ -16,7 +16,7 @@ import pandas as pd
 from followmoney.detect.rules.catalogue import catalogued
 from followmoney.detect.rules._registry import RuleContext, register
 from followmoney.core.units import DAY_US, MONEY_SCALE, money_text, to_scaled
-from followmoney.core._timeline import KeyedSeries, codes_for, runs
+from followmoney.core._timeline import KeyedSeries, runs
 from followmoney.detect.rules._rolling import make_findings, margin_score, threshold_cents
 from followmoney.core._timeline import episodes
 
@@ -28,8 +28,9 @@ log = logging.getLogger("followmoney")
 SHARED_ACTIVITY_USERS = ("ML-14", "ML-18", "ML-20")
 
 
-def _activity(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
-    """One row per (account, transaction) side, sorted by (account, t); ``row`` = frame position.
+def _activity(frame: pd.DataFrame, ctx: RuleContext) -> tuple[pd.DataFrame, np.ndarray]:
+    """One row per (account, transaction) side, sorted by (account, t); ``row`` = frame position, ``code`` = the
+    account's position in ``names`` (its ids in text order), and ``names``.
 
     Built once per scoring run (``ctx.shared``) for ML-14, ML-18 and ML-20; callers do not modify it.
     """
@@ -38,7 +39,7 @@ def _activity(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     return ctx.shared["activity"]
 
 
-def _build_activity(frame: pd.DataFrame) -> pd.DataFrame:
+def _build_activity(frame: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
     moving = ~frame["self_transfer"].to_numpy(bool)
     parts = []
     for side in ("from_account", "to_account"):
@@ -46,21 +47,24 @@ def _build_activity(frame: pd.DataFrame) -> pd.DataFrame:
         parts.append(g.rename(columns={side: "account", "amount_cents": "amount"}).assign(row=g.index.to_numpy()))
     act = pd.concat(parts, ignore_index=True)
     try:  # accounts as codes in sorted order, then one sort of integers (not of text)
-        codes = pd.factorize(act["account"], sort=True)[0]
-    except TypeError:  # account ids of mixed types
-        order = act.sort_values(["account", "t", "row"], kind="stable").index.to_numpy()
-    else:
-        order = np.lexsort((act["row"].to_numpy(), act["t"].to_numpy(), codes))
-    return act.iloc[order].reset_index(drop=True)
+        codes, names = pd.factorize(act["account"], sort=True)
+    except TypeError:  # account ids of mixed types: their text order
+        codes = pd.factorize(act["account"].astype(str), sort=True)[0]
+        names = act["account"].to_numpy(object)[np.unique(codes, return_index=True)[1]]
+    del act["account"]  # the rows keep codes; the text of each code is in ``names``
+    order = np.lexsort((act["row"].to_numpy(), act["t"].to_numpy(), codes))
+    act = act.iloc[order].reset_index(drop=True)
+    act["code"] = codes[order].astype(np.int64)
+    return act, np.asarray(names, dtype=object)
 
 
 # --------------------------------------------------------------------------- ML-14
 def _dormant(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     p, j = ctx.params, ctx.jurisdiction
-    act = _activity(frame, ctx)
+    act, accs = _activity(frame, ctx)
     if act.empty:
         return make_findings(frame, [], [], [], [])
-    codes, accs = codes_for(act["account"])
+    codes = act["code"].to_numpy()
     t = act["t"].to_numpy()
     same = np.r_[False, codes[1:] == codes[:-1]]
     gap = np.where(same, t - np.r_[0, t[:-1]], 0)
@@ -68,7 +72,10 @@ def _dormant(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     if len(wake) == 0:
         return make_findings(frame, [], [], [], [])
     amount = act["amount"].fillna(0).to_numpy(np.int64)
-    cur_codes, curs = codes_for(act["account"], act["currency"])
+    cur = pd.factorize(act["currency"], sort=True)[0].astype(np.int64)
+    cur_codes = np.full(len(act), -1, np.int64)  # (account, currency) as dense codes in that order; -1 without a currency
+    has = cur >= 0
+    cur_codes[has] = pd.factorize(codes[has] * (int(cur.max()) + 1) + cur[has], sort=True)[0]
     series = KeyedSeries(cur_codes, t, amount)
     after, a, b = series.range_sum(cur_codes[wake], t[wake], -1, int(p["active_days"] * DAY_US))
     before, _, _ = series.range_sum(cur_codes[wake], t[wake], -(1 << 62), -1)
@@ -167,10 +174,10 @@ register(
 # --------------------------------------------------------------------------- ML-18
 def _velocity(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     p = ctx.params
-    act = _activity(frame, ctx)
+    act, accs = _activity(frame, ctx)
     if act.empty:
         return make_findings(frame, [], [], [], [])
-    codes, accs = codes_for(act["account"])
+    codes = act["code"].to_numpy()
     t = act["t"].to_numpy()
     ones = KeyedSeries(codes, t, np.ones(len(act), np.int64))
     w, base = int(p["window_days"] * DAY_US), int(p["baseline_days"] * DAY_US)
@@ -218,10 +225,11 @@ register(
 # --------------------------------------------------------------------------- ML-20
 def _round_amounts(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     p = ctx.params
-    act = _activity(frame, ctx).dropna(subset=["amount"])
+    act, accs = _activity(frame, ctx)
+    act = act.dropna(subset=["amount"])
     if act.empty:
         return make_findings(frame, [], [], [], [])
-    codes, accs = codes_for(act["account"])
+    codes = act["code"].to_numpy()
     t = act["t"].to_numpy()
     amount = act["amount"].to_numpy(np.int64)
     is_round = (amount % to_scaled(p["unit"]) == 0) & (amount > 0)
