@@ -96,9 +96,12 @@ def _sorted_frame(frame: pd.DataFrame, order: np.ndarray | None = None) -> pd.Da
     """
     labels = frame.index.to_numpy()
     if order is not None and len(labels) and (labels[1:] > labels[:-1]).all() and 0 <= labels[0] and labels[-1] < len(order):
-        keep = np.zeros(len(order), bool)
-        keep[labels] = True
-        pos = np.searchsorted(labels, order[keep[order]])  # the prepared frame's order, restricted to these rows
+        if len(labels) == len(order):  # every row
+            pos = order
+        else:  # the prepared frame's order, restricted to these rows
+            keep = np.zeros(len(order), bool)
+            keep[labels] = True
+            pos = (np.cumsum(keep) - 1)[order[keep[order]]]
         if (pos != np.arange(len(pos))).any():
             frame = frame.iloc[pos]
         return frame.reset_index(drop=True)
