@@ -80,16 +80,17 @@ def _scatter_gather(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     e_out = out.order[j]
     sel = E.src[e_in] != E.dst[e_out]
     e_in, e_out = e_in[sel], e_out[sel]
-    pairs = pd.DataFrame({"A": E.src[e_in], "I": E.dst[e_in], "B": E.dst[e_out], "cur": E.cur[e_in], "e_in": e_in, "e_out": e_out})
-    key = _packed(*(pairs[c].to_numpy() for c in ("A", "B", "cur")))
+    # the (scatter, gather) pairs, as columns (no table of millions of rows is built)
+    pairs = {"A": E.src[e_in], "I": E.dst[e_in], "B": E.dst[e_out], "cur": E.cur[e_in], "e_in": e_in, "e_out": e_out}
+    key = _packed(pairs["A"], pairs["B"], pairs["cur"])
     if key is None:  # beyond the packing range: rank the triples instead
-        key = pd.MultiIndex.from_frame(pairs[["A", "B", "cur"]]).factorize(sort=True)[0].astype(np.int64)
-    keep = _distinct_per_key(key, pairs["I"].to_numpy()) >= k
-    pairs, key = pairs[keep].reset_index(drop=True), key[keep]
-    if pairs.empty:
+        key = pd.MultiIndex.from_arrays([pairs["A"], pairs["B"], pairs["cur"]]).factorize(sort=True)[0].astype(np.int64)
+    keep = _distinct_per_key(key, pairs["I"]) >= k
+    if not keep.any():
         return pd.DataFrame()
+    pairs, key = {c: v[keep] for c, v in pairs.items()}, key[keep]
     g = np.unique(key, return_inverse=True)[1].astype(np.int64)  # (A, B, currency) groups, numbered in sorted order
-    t_in, t_out = E.t[pairs["e_in"].to_numpy()], E.t[pairs["e_out"].to_numpy()]
+    t_in, t_out = E.t[pairs["e_in"]], E.t[pairs["e_out"]]
     by_group = TimeIndex(g, t_in)
     anchors = pd.DataFrame({"g": g, "s": t_in}).drop_duplicates().sort_values(["g", "s"]).reset_index(drop=True)
     a_g, a_s = anchors["g"].to_numpy(), anchors["s"].to_numpy()
@@ -98,7 +99,7 @@ def _scatter_gather(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     pr = by_group.order[j]
     inside = t_out[pr] <= a_s[a] + W
     a, pr = a[inside], pr[inside]
-    rows = pd.DataFrame({"a": a} | {c: pairs[c].to_numpy()[pr] for c in ("I", "e_in", "e_out")})
+    rows = pd.DataFrame({"a": a} | {c: pairs[c][pr] for c in ("I", "e_in", "e_out")})
     # per (anchor, intermediary): received (each transfer in once) and forwarded (each transfer out once).
     # One int64 key per (anchor, edge) and per (anchor, intermediary) instead of multi-column
     # drop_duplicates/groupby; an edge has one intermediary (I = dst of e_in = src of e_out).
@@ -124,11 +125,11 @@ def _scatter_gather(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     )
     hits = per.groupby("a").agg(n=("I", "size"), got=("got", "sum"), fwd=("fwd", "sum"), share=("share", "min"))
     hits = hits.join(span).reset_index()
-    first_pair = pd.Series(np.arange(len(pairs))).groupby(g).first()
+    first_pair = pd.Series(np.arange(len(g))).groupby(g).first()
     hits["pair"] = first_pair.reindex(a_g[hits["a"].to_numpy()]).to_numpy()
-    hits["subject_id"] = E.accounts[pairs["A"].to_numpy()[hits["pair"]]]
-    hits["B"] = E.accounts[pairs["B"].to_numpy()[hits["pair"]]]
-    hits["cur"] = pairs["cur"].to_numpy()[hits["pair"]]
+    hits["subject_id"] = E.accounts[pairs["A"][hits["pair"]]]
+    hits["B"] = E.accounts[pairs["B"][hits["pair"]]]
+    hits["cur"] = pairs["cur"][hits["pair"]]
     best = _pick_per_episode(hits, ["n", "share", "window_start", "a"], [False, False, True, True])
     members = per[per["a"].isin(best["a"])]
     inter = members.groupby("a")["I"].agg(lambda s: sorted(E.accounts[s.to_numpy()]))
