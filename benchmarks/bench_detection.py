@@ -2,10 +2,10 @@
 
 Three labelled sources, each scored with the typology rules and measured with
 :func:`followmoney.evaluate.evaluate` (pattern recall, subject precision, transaction
-precision = the share of an alert's evidence that belongs to a pattern of its typology;
-``txn_precision_any`` beside it: the share that belongs to a pattern of any typology, since a
-gather-scatter hub or a stack's middle layer is also a pass-through account, and its
-evidence counts against ML-04 in ``txn_precision`` only):
+precision = the share of an alert's evidence that belongs to a pattern of its typology or of
+one whose structure contains it, :data:`followmoney.evaluate.CONTAINED_IN`: a gather-scatter's
+gathering half is a fan-in, its hub a pass-through account; beside it ``txn_precision_own``,
+the share in patterns of its own typology, and ``txn_precision_any``, of any typology):
 
 * **AMLworld-style** (:func:`followmoney.datasets.amlworld.make_amlworld`, written to the
   published AMLworld pattern definitions, apart from ``synth``): ``AMLWORLD`` sizes and
@@ -212,7 +212,8 @@ def _per_typology(alerts, truth, only=None) -> dict:
         if r["patterns"] == 0 and k != "(all)":
             continue
         out[k] = {"patterns": r["patterns"], "recall": _r(r["recall"]), "subject_precision": _r(r["subject_precision"]),
-                  "txn_precision": _r(r["txn_precision"]), "txn_precision_any": _r(r["txn_precision_any"]),
+                  "txn_precision": _r(r["txn_precision"]),
+                  "txn_precision_own": _r(r["txn_precision_own"]), "txn_precision_any": _r(r["txn_precision_any"]),
                   "alerts": r["alerts"]}  # fmt: skip
     return out
 
