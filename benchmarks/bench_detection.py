@@ -27,7 +27,8 @@ the share in patterns of its own typology, and ``txn_precision_any``, of any typ
   which must stay 1.0.
 
 ``BEFORE`` holds the figures measured with the same sizes and seeds on the code before
-issue 15 (commit 70c29ab), printed side by side with the current ones.
+issue 15 (commit 70c29ab), printed side by side with the current ones; its transaction
+precision is the own-typology figure (compare it with ``txn_precision_own``).
 Usage: ``python benchmarks/run.py --only detection``.
 """
 
