@@ -138,8 +138,10 @@ def _explain(direction: str):
         return (
             f"Account {facts['subject_id']} {verb} {facts['peak']} distinct {who} within {params['window_days']:g} days "
             f"(threshold: at least {params['min_counterparties']} within {params['window_days']:g} days, and at least "
-            f"{params['min_ratio_to_typical']:g} times {usual}; card, merchant and payroll "
-            f"payments not counted). "
+            f"{params['min_ratio_to_typical']:g} times {usual}, with at least {params['min_new_counterparties']} {who} new "
+            f"to the account worth at least {params['min_new_value_fraction']:.0%} of the {jurisdiction.currency} "
+            f"{jurisdiction.cash_threshold:,.2f} reporting threshold; card, merchant and payroll payments not counted, "
+            f"employers and merchants not assessed). "
             f"Busiest window {facts['window_start']:%Y-%m-%d} to {facts['window_end']:%Y-%m-%d}: "
             f"{facts['evidence_count']} transactions with {who} new to the account in it, {facts['totals']}. "
             f"The count stayed at or above the threshold from {_day(facts['episode_start'])} "
