@@ -45,10 +45,10 @@ TUNING = [
     ("code", "import followmoney as fm\n\nfm.enable_notebook()  # alerts and cases tables as readable HTML\nbundle, truth = fm.make_transactions(n_accounts=2000, n_days=90, random_state=0)\nbundle"),
     ("md", "How do the rules do on the default configuration? Recall of the injected patterns, precision on subjects, and alert volume:"),
     ("code", "alerts = fm.score(bundle)\nmetrics = fm.evaluate(alerts, truth)\nmetrics[['typology', 'typology_name', 'recall', 'subject_precision', 'alerts_per_1k_accounts']]"),
-    ("md", "Fan-in (ML-05) at AMLSim's demo setting (5 senders within 30 days, no burst test) against the default: what would have fired only before, or only after?"),
-    ("code", "loose = {'ML-05': {'min_counterparties': 5, 'window_days': 30, 'min_ratio_to_typical': 1.0}}\nbt = fm.backtest(bundle, loose, rules=['ML-05'], truth=truth)\nbt.rules"),
+    ("md", "Fan-in (ML-05) at AMLSim's demo setting (5 senders within 30 days, no burst, newness or value test; `configs/amlsim.toml`) against the default: what would have fired only before, or only after?"),
+    ("code", "loose = {'ML-05': {'min_counterparties': 5, 'window_days': 30, 'min_ratio_to_typical': 1.0,\n                   'min_new_counterparties': 0, 'min_new_value_fraction': 0}}\nbt = fm.backtest(bundle, loose, rules=['ML-05'], truth=truth)\nbt.rules"),
     ("code", "bt.only_after.head()"),
-    ("md", "The looser setting raises many more alerts without finding more of the injected fan-in patterns: keep the default. The same call runs from the command line as `followmoney backtest DATA --set ML-05.min_counterparties=5`."),
+    ("md", "The looser setting raises many more alerts without finding more of the injected fan-in patterns: keep the default. The same call runs from the command line as `followmoney backtest DATA --set ML-05.window_days=30`."),
     ("code", "fm.AlertScoresDisplay.from_alerts(alerts);"),
 ]
 

@@ -26,7 +26,7 @@ def test_committed_rule_reference_is_what_the_catalogue_generates():
 
 def test_docs_check_fails_on_a_stale_reference(tmp_path, capsys):
     stale = tmp_path / "rules.md"
-    stale.write_text(rules_markdown().replace("| `min_counterparties` | 8 |", "| `min_counterparties` | 9 |"), encoding="utf-8")
+    stale.write_text(rules_markdown().replace("| `min_counterparties` | 5 |", "| `min_counterparties` | 9 |"), encoding="utf-8")
     assert docs_main([str(stale), "--check"]) == 1
     assert "make docs" in capsys.readouterr().err
     assert docs_main([str(stale)]) == 0 and stale.read_text(encoding="utf-8") == rules_markdown()
@@ -161,6 +161,6 @@ def test_cli_lists_and_describes_rules_from_the_catalogue():
     assert r.exit_code == 0, r.output
     entry = CATALOGUE["ML-05"]
     assert entry.description in r.output and entry.source in r.output
-    assert "min_counterparties = 8 count (range 2 to 10,000): Distinct senders needed within the window." in r.output
+    assert "min_counterparties = 5 count (range 2 to 10,000): Distinct senders needed within the window." in r.output
     r = CliRunner().invoke(main, ["rules", "ML-99"])
     assert r.exit_code == 3 and "unknown rule id(s) 'ML-99'" in r.output

@@ -107,6 +107,26 @@ def test_match_by_typology_name(hand):
         evaluate(alerts, truth, by="nope")
 
 
+def test_evidence_in_a_pattern_that_contains_the_typology_counts_for_it():
+    # a gather-scatter's gathering half is a fan-in; a fan-out in a velocity spike is not one by definition
+    truth = truth_table([
+        acc("ML-08", "G1", "HUB", role="subject", subject=True), txn("ML-08", "G1", "g1"), txn("ML-08", "G1", "g2"),
+        acc("ML-18", "V1", "FAST", role="subject", subject=True), txn("ML-18", "V1", "v1"),
+        acc("ML-05", "F1", "RCV", role="subject", subject=True), txn("ML-05", "F1", "f1"),
+    ])  # fmt: skip
+    alerts = pd.DataFrame({"rule_id": ["ML-05", "ML-05", "ML-06"], "typology": ["fan_in", "fan_in", "fan_out"],
+                           "subject_kind": ["account"] * 3, "subject_id": ["HUB", "RCV", "FAST"],
+                           "evidence_txn_ids": [["g1", "g2", "x9"], ["f1"], ["v1"]]})  # fmt: skip
+    r = row(evaluate(alerts, truth), "ML-05")
+    assert (r.txn_hits, r.txn_precision, r.txn_precision_own, r.txn_precision_any) == (3, 0.75, 0.25, 0.75)
+    assert (r.recall, r.txn_recall) == (1.0, 1.0)  # recall stays the fan-in patterns'
+    r = row(evaluate(alerts, truth), "ML-06")
+    assert (r.txn_precision, r.txn_precision_any) == (0.0, 1.0)
+    # the same by typology name
+    named = truth.set_column(1, "typology_name", pa.array(["gather_scatter"] * 3 + ["velocity_spike"] * 2 + ["fan_in"] * 2))
+    assert row(evaluate(alerts, named, by="typology"), "fan_in").txn_precision == 0.75
+
+
 def test_accepts_subject_id_and_minimal_truth():
     truth = pd.DataFrame({"typology": ["ML-06", "ML-06"], "pattern_id": ["p", "p"], "subject_id": ["A", None],
                           "txn_id": [None, "t1"]})  # fmt: skip

@@ -70,7 +70,9 @@ def test_structuring_parameters_from_config():
 
 
 # ------------------------------------------------------------------ fan-in / fan-out (ML-05/06)
-AMLSIM = {"min_counterparties": 5, "window_days": 30, "min_ratio_to_typical": 1.0}
+#: configs/amlsim.toml: AMLSim's demo K in 30 days, no burst, newness or value test
+AMLSIM = {"min_counterparties": 5, "window_days": 30, "min_ratio_to_typical": 1.0, "min_new_counterparties": 0,
+          "min_new_value_fraction": 0}
 
 
 def test_fan_in_distinct_senders():
@@ -82,7 +84,7 @@ def test_fan_in_distinct_senders():
     # evidence: the first window in which the peak is reached (the repeat comes later)
     assert a[0]["evidence_txn_ids"] == [f"t{i:04d}" for i in range(5)]
     assert a[0]["amount_total"] == Decimal("500.00")
-    assert alerts_of(bundle(rows), "ML-05") == []  # defaults: 8 senders within 7 days
+    assert alerts_of(bundle(rows), "ML-05") == []  # defaults: 500.00 with the new senders is under 0.25 T
 
 
 def test_fan_in_evidence_leaves_out_counterparties_known_before_the_window_for_each_hub():
@@ -133,7 +135,7 @@ def test_fan_in_baseline_is_point_in_time():
 
 
 def test_fan_in_new_account_has_no_usual_level():
-    rows = [tx(i, f"S/{i}", "NEW/1", "100.00", 200 + 0.5 * i) for i in range(8)]
+    rows = [tx(i, f"S/{i}", "NEW/1", "500.00", 200 + 0.5 * i) for i in range(8)]
     rows += [tx(100, "X/1", "OTHER/1", "10.00", 0)]  # the data start long before the account's first credit
     (a,) = alerts_of(bundle(rows), "ML-05")
     assert "none: no transactions in the 90 days before" in a["explanation"]
@@ -146,13 +148,43 @@ def test_fan_in_leaves_out_card_and_payroll_payments():
     assert alerts_of(bundle(payroll), "ML-06") == []
 
 
+def _contacts(acc, n=6, day=0.0):
+    """An ordinary person: n friends who each paid the account once in its first months (txn ids 900+)."""
+    return [tx(900 + i, f"FRIEND/{i}", acc, "60.00", day + 9 * i) for i in range(n)]
+
+
+def test_fan_in_needs_new_senders_worth_a_quarter_of_the_threshold():
+    # 6 new senders, 900.00 each, within 8 days, on an account with its own friends: a burst (AU T = 10,000)
+    burst = [tx(i, f"NEW/{i}", "ACC/1", "900.00", 100 + 1.5 * i) for i in range(6)]
+    (a,) = alerts_of(bundle(_contacts("ACC/1") + burst), "ML-05")
+    assert a["evidence_txn_ids"] == [f"t{i:04d}" for i in range(6)]
+    # the same friends paying again in one week are not new: no burst
+    again = [tx(i, f"FRIEND/{i}", "ACC/1", "900.00", 100 + 1.5 * i) for i in range(6)]
+    assert alerts_of(bundle(_contacts("ACC/1") + again), "ML-05") == []
+    # 6 new senders with small person-to-person sums (6 x 300.00 < 0.25 x 10,000): no burst; the floor is a parameter
+    small = [{**r, "amount": Decimal("300.00")} for r in burst]
+    assert alerts_of(bundle(_contacts("ACC/1") + small), "ML-05") == []
+    assert len(alerts_of(bundle(_contacts("ACC/1") + small), "ML-05", rules={"ML-05": {"min_new_value_fraction": 0.1}})) == 1
+
+
+def test_employers_and_merchants_are_not_fan_subjects():
+    invoices = [tx(i, f"CLIENT/{i}", "FIRM/1", "900.00", 100 + 1.5 * i) for i in range(6)]
+    supplies = [tx(10 + i, "FIRM/1", f"SUPPLIER/{i}", "900.00", 100 + 1.5 * i) for i in range(6)]
+    assert len(alerts_of(bundle(invoices), "ML-05")) == 1 and len(alerts_of(bundle(supplies), "ML-06")) == 1
+    payroll = [tx(50, "FIRM/1", "W/1", "2000.00", 30, description="SALARY")]  # it runs payroll: an employer
+    card = [tx(60, "CUSTOMER/1", "FIRM/1", "20.00", 30, "card")]  # it takes card payments: a merchant
+    for extra in (payroll, card):
+        assert alerts_of(bundle(invoices + extra), "ML-05") == []
+        assert alerts_of(bundle(supplies + extra), "ML-06") == []
+
+
 def test_fan_in_ignores_self_transfers():
     rows = [tx(i, "HUB/1", "HUB/1", "100.00", i, quality_flags=["self_transfer"]) for i in range(6)]
     assert alerts_of(bundle(rows), "ML-05") == []
 
 
 def test_fan_out_distinct_beneficiaries():
-    rows = [tx(i, "SRC/1", f"B/{i}", "250.00", 0.5 * i) for i in range(9)]
+    rows = [tx(i, "SRC/1", f"B/{i}", "400.00", 0.5 * i) for i in range(9)]
     a = alerts_of(bundle(rows), "ML-06")
     assert len(a) == 1 and a[0]["subject_id"] == "SRC/1" and "9 distinct beneficiaries" in a[0]["explanation"]
     assert 0.5 < a[0]["score"] <= 1

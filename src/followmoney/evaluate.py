@@ -34,8 +34,17 @@ the injected patterns of ``k`` and ``T_k`` their transactions; ``T`` is the unio
     *any* typology (an HT-09 alert on a victim of an HT-11 pattern is a true hit). A
     subject that is not an account or party (an identifier shared by several people,
     ML-15) matches when one of its ``related_subject_ids`` does, for recall too.
-``txn_precision``, ``txn_recall``, ``txn_f1``
-    ``|E_k ∩ T_k| / |E_k|``, ``|E_k ∩ T_k| / |T_k|`` and their harmonic mean.
+``txn_truth``, ``txn_evidence``, ``txn_hits``
+    ``|T_k|``, ``|E_k|`` and ``|E_k ∩ T_k⁺|``.
+``txn_precision``
+    ``|E_k ∩ T_k⁺| / |E_k|``, where ``T_k⁺`` adds to ``T_k`` the transactions of the patterns
+    whose structure contains ``k``'s (:data:`CONTAINED_IN`): the gathering half of a
+    gather-scatter *is* a fan-in, and a fan-in rule that shows it to the analyst is right.
+``txn_precision_own``
+    ``|E_k ∩ T_k| / |E_k|``: evidence in patterns of ``k`` itself only.
+``txn_recall``, ``txn_f1``
+    ``|E_k ∩ T_k| / |T_k|`` (the transactions of ``k``'s own patterns that the alerts
+    show), and the harmonic mean of ``txn_precision`` and ``txn_recall``.
 ``txn_precision_any``
     ``|E_k ∩ T| / |E_k|``: evidence that belongs to any injected pattern.
 ``alerts_per_1k_accounts``
@@ -83,12 +92,47 @@ __all__ = [
     "load_bundle",
     "read_truth",
     "AMLSIM_TYPOLOGIES",
+    "CONTAINED_IN",
     "METRICS",
 ]
 
 #: AMLSim ``alert_type`` → catalogue id (``shared/reference/indicators.md`` §6): AMLSim's
 #: seven typologies, named as in AMLworld (:data:`followmoney.datasets.amlworld.PATTERNS`).
 AMLSIM_TYPOLOGIES = {t: PATTERNS[t] for t in ("fan_in", "fan_out", "scatter_gather", "gather_scatter", "cycle", "bipartite", "stack")}
+
+#: Typology → the typologies whose pattern structure contains it, by the definitions of
+#: ``shared/reference/indicators.md`` (§6, §4, §2): evidence of an alert for the key that lies in a
+#: pattern of one of these counts as correct in ``txn_precision`` (issue 15). A structure is
+#: contained when every pattern of the container, as the catalogue defines it, shows it:
+#:
+#: * **pass-through** (ML-04: money in, nearly all out within hours or days): each intermediary of
+#:   a scatter-gather (ML-07) and the hub of a gather-scatter (ML-08) forward what they get; every
+#:   member of a cycle (ML-09), a middle tier of a stack (ML-11, value conserved ± 10 %) and every
+#:   hop of a layering chain (ML-12) pass money on; a new account's throughput (ML-19) is defined
+#:   as ML-04 on a new account; wages forwarded at once (FL-01, FL-02), victims handing over their
+#:   takings within 48 h (HT-09) and cash wired out within 72 h (HS-03) are pass-through of wages,
+#:   takings and cash.
+#: * **fan-in** (ML-05: many distinct senders to one account in a short time): the collector of a
+#:   scatter-gather, the hub of a gather-scatter (in-degree ≥ k), every beneficiary of a
+#:   bipartite (≥ 2 originators each) and every account of a stack's later tiers; one-off payers
+#:   (HT-08), victims paying one controller (HT-09), workers' wages ending in one account (FL-02)
+#:   and many senders to one border beneficiary (HS-01) are fan-ins by definition.
+#: * **fan-out** (ML-06): the source of a scatter-gather, the hub of a gather-scatter
+#:   (out-degree ≥ k), every originator of a bipartite and every account of a stack's earlier
+#:   tiers.
+#: * **bipartite** (ML-10): a stack is layered bipartites; **gather-scatter** (ML-08): each
+#:   middle-tier account of a stack gathers from a whole tier and pays the next.
+#:
+#: Not containers: a velocity spike (ML-18) or round amounts (ML-20) may or may not involve many
+#: counterparties, so evidence there counts only in ``txn_precision_any``. Recall is not changed:
+#: a fan-in rule recalls fan-in patterns only.
+CONTAINED_IN: dict[str, frozenset[str]] = {
+    "ML-04": frozenset({"ML-07", "ML-08", "ML-09", "ML-11", "ML-12", "ML-19", "FL-01", "FL-02", "HT-09", "HS-03"}),
+    "ML-05": frozenset({"ML-07", "ML-08", "ML-10", "ML-11", "HT-08", "HT-09", "FL-02", "HS-01"}),
+    "ML-06": frozenset({"ML-07", "ML-08", "ML-10", "ML-11"}),
+    "ML-08": frozenset({"ML-11"}),
+    "ML-10": frozenset({"ML-11"}),
+}
 
 #: Columns of the table returned by :func:`evaluate`, in order.
 METRICS = (
@@ -106,6 +150,7 @@ METRICS = (
     "txn_evidence",
     "txn_hits",
     "txn_precision",
+    "txn_precision_own",
     "txn_recall",
     "txn_f1",
     "txn_precision_any",
@@ -371,11 +416,15 @@ def evaluate(
     keys = sorted(set(t["key"].dropna()) | set(a["key"].dropna()))
     names = t.dropna(subset=["key"]).groupby("key")["typology_name"].first() if len(t) else pd.Series(dtype=object)
 
+    # the catalogue id of each key (by="typology" keys are names), for CONTAINED_IN
+    ids = t.dropna(subset=["key"]).groupby("key")["typology"].first() if len(t) else pd.Series(dtype=object)
     rows = []
     for k in keys:
+        containers = CONTAINED_IN.get(ids.get(k, k) if by == "typology" else k, frozenset())
+        contained = set(txr.loc[txr["typology"].isin(containers), "txn_id"])
         rows.append(_metrics(k, names.get(k), a[a["key"] == k], t[t["key"] == k], acc_rows[acc_rows["key"] == k],
-                             txr[txr["key"] == k], positive, all_truth_txns, n_accounts))  # fmt: skip
-    rows.append(_metrics(_ALL, None, a, t, acc_rows, txr, positive, all_truth_txns, n_accounts))
+                             txr[txr["key"] == k], positive, all_truth_txns, contained, n_accounts))  # fmt: skip
+    rows.append(_metrics(_ALL, None, a, t, acc_rows, txr, positive, all_truth_txns, set(), n_accounts))
     out = pd.DataFrame(rows, columns=list(METRICS))
     for c in ("patterns", "recalled", "alerts", "subjects", "txn_truth", "txn_evidence", "txn_hits"):
         out[c] = out[c].astype("int64")
@@ -465,7 +514,7 @@ def _reach(a: pd.DataFrame) -> dict:
     return reach
 
 
-def _metrics(k, name, a, t, acc_rows, txr, positive, all_truth_txns, n_accounts) -> dict:
+def _metrics(k, name, a, t, acc_rows, txr, positive, all_truth_txns, contained, n_accounts) -> dict:
     subjects = set(zip(a["subject_kind"], a["subject_id"]))
     evidence = set()
     for ids in a["evidence_txn_ids"]:
@@ -487,9 +536,10 @@ def _metrics(k, name, a, t, acc_rows, txr, positive, all_truth_txns, n_accounts)
     recalled_any = hit_patterns(memb_rows)
     ev_patterns = set(txr.loc[txr["txn_id"].isin(evidence), "pattern_id"].dropna()) if evidence else set()
     truth_txns = set(txr["txn_id"])
-    hits = len(evidence & truth_txns)
+    own = len(evidence & truth_txns)
+    hits = len(evidence & (truth_txns | contained))
     p = _ratio(hits, len(evidence))
-    r = _ratio(hits, len(truth_txns))
+    r = _ratio(own, len(truth_txns))
     if math.isnan(p) or math.isnan(r):
         f1 = math.nan
     else:
@@ -509,6 +559,7 @@ def _metrics(k, name, a, t, acc_rows, txr, positive, all_truth_txns, n_accounts)
         "txn_evidence": len(evidence),
         "txn_hits": hits,
         "txn_precision": p,
+        "txn_precision_own": _ratio(own, len(evidence)),
         "txn_recall": r,
         "txn_f1": f1,
         "txn_precision_any": _ratio(len(evidence & all_truth_txns), len(evidence)),

@@ -14,8 +14,9 @@ Examples
 >>> from followmoney.detect.rules import REGISTRY
 >>> {"ML-01", "ML-05", "ML-06"} <= set(REGISTRY)
 True
->>> REGISTRY["ML-05"].resolve_params({"min_counterparties": 6})
-{'min_counterparties': 6, 'window_days': 7.0, 'min_ratio_to_typical': 3.0, 'baseline_days': 90.0}
+>>> p = REGISTRY["ML-05"].resolve_params({"min_counterparties": 6})
+>>> p["min_counterparties"], p["window_days"], p["min_new_counterparties"]
+(6, 10.0, 5)
 """
 
 from followmoney.detect.rules import _cash, _fan, _flow, _geo, _graph, _identifiers, _merchant, _profile, _structuring  # noqa: F401

@@ -21,7 +21,7 @@ Examples
 >>> entry.name, entry.typology
 ('Fan-in', 'fan_in')
 >>> [(p.name, p.default, p.unit) for p in entry.params][:2]
-[('min_counterparties', 8, 'count'), ('window_days', 7.0, 'days')]
+[('min_counterparties', 5, 'count'), ('window_days', 10.0, 'days')]
 """
 
 from __future__ import annotations
@@ -303,7 +303,7 @@ def describe(rule) -> str:
     What it looks for: Many distinct senders pay into one account within a short window (collection / funnel).
     Sources: indicators.md ML-05; ...
     Parameters:
-      min_counterparties = 8 count (range 2 to 10,000): Distinct senders needed within the window.
+      min_counterparties = 5 count (range 2 to 10,000): Distinct senders needed within the window.
     ...
     """
     lines = [f"{rule.id} {rule.name} (typology {rule.typology})", f"What it looks for: {rule.description}", f"Sources: {rule.source}"]
@@ -332,7 +332,7 @@ def rules_markdown(catalogue: dict[str, Entry] | None = None) -> str:
     >>> text = rules_markdown()
     >>> text.startswith("# Rule reference")
     True
-    >>> "| `min_counterparties` | 8 | count | 2 to 10,000 |" in text
+    >>> "| `min_counterparties` | 5 | count | 2 to 10,000 |" in text
     True
     """
     catalogue = CATALOGUE if catalogue is None else catalogue
