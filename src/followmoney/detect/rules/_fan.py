@@ -109,7 +109,9 @@ def _new_counterparties_only(f: pd.DataFrame, ep: pd.DataFrame, subject: str, me
     flat = np.fromiter((r for rs in rows for r in rs), np.int64, int(lens.sum()))
     # all episodes at once: each evidence row's (subject, member) first contact time; an episode's evidence
     # rows are its subject's, with a member (rows of g)
-    seen = first.reindex(pair[np.searchsorted(g.index.to_numpy(), flat)]).to_numpy(float)
+    at = np.searchsorted(g.index.to_numpy(), flat)
+    seen = first.reindex(pair[at]).to_numpy(float)
+    mem = members[at]  # the member's code: distinct codes are distinct counterparties
     new = ~(seen < np.repeat(ep["start"].to_numpy(np.int64), lens))  # first contact in the window (or unknown member: kept)
     value = np.where(f.loc[flat, "currency"].to_numpy() == currency, f.loc[flat, "amount_cents"].fillna(0).to_numpy(np.int64), 0)
     bounds = np.r_[0, np.cumsum(lens)].tolist()
