@@ -176,7 +176,7 @@ def _flag_lists(flags: list[tuple[str, pa.Array]], n: int) -> pa.Array:
     return pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), values)
 
 
-#: Rows hashed per step for the content ids (bounds the Python strings alive at once).
+#: Rows hashed per step for the content ids (bounds the key text and Python bytes alive at once).
 _ID_BATCH = 100_000
 
 
@@ -191,43 +191,53 @@ def _stripped(col: pa.ChunkedArray) -> pa.ChunkedArray | pa.Array:
     return pa.array([v.strip() for v in col.to_pylist()], pa.string())
 
 
-def _content_ids(r: pa.Table) -> pa.Array:
-    """Content ids of the rows: :class:`ContentIds` ``("T")`` of the format and the trimmed values,
-    with the occurrence told apart (never the file name or line). The key text and each row's
-    occurrence of its key are computed column-wise; only the hash is taken row by row, a batch
-    at a time."""
+def _key_text(r: pa.Table) -> list[bytes]:
+    """The text each content id hashes, one ``bytes`` per row: the format and the row's trimmed
+    values, joined by ``\\x1f`` (what :class:`ContentIds` joins)."""
     key = pc.binary_join_element_wise(FORMAT, *(_stripped(r[c]) for c in _COLS), "\x1f")
-    key = key.combine_chunks() if isinstance(key, pa.ChunkedArray) else key
-    codes = key.dictionary_encode().indices.to_numpy(zero_copy_only=False)
-    order = np.argsort(codes, kind="stable")  # rows of one key together, in file order
-    same = np.r_[False, codes[order][1:] == codes[order][:-1]]
-    run_start = np.maximum.accumulate(np.where(same, 0, np.arange(len(codes))))
-    occurrence = np.empty(len(codes), np.int64)
-    occurrence[order] = np.arange(len(codes)) - run_start  # 0 for a key's first row, 1 for its second, ...
+    return pc.cast(key, pa.binary()).to_pylist()
+
+
+def _content_ids(r: pa.Table) -> pa.ChunkedArray:
+    """Content ids of the rows: :class:`ContentIds` ``("T")`` of the format and the trimmed values,
+    with the occurrence told apart (never the file name or line).
+
+    The key text is built and hashed a batch of rows at a time (only a batch's text is alive at
+    once). Rows of one content have one digest: the rows whose digest repeats (repeated content,
+    or, rarely, two contents of one digest) are compared by their text, and a content's second,
+    third, ... row is hashed again with its occurrence (``#1``, ``#2``, ...)."""
+    n = r.num_rows
     blake = hashlib.blake2b
-    chunks = []
-    for start in range(0, len(key), _ID_BATCH):
-        raws = pc.cast(key.slice(start, _ID_BATCH), pa.binary()).to_pylist()
-        digests = [blake(raw, digest_size=8).digest() for raw in raws]
-        for i in np.flatnonzero(occurrence[start : start + _ID_BATCH]).tolist():  # repeated content: rare
-            digests[i] = blake(raws[i] + f"\x1f#{int(occurrence[start + i])}".encode(), digest_size=8).digest()
-        chunks.append(_hex_ids("T", digests))
-    return pa.chunked_array(chunks, pa.string()) if chunks else pa.array([], pa.string())
+    digests = np.empty((n, 8), np.uint8)
+    for start in range(0, n, _ID_BATCH):
+        raws = _key_text(r.slice(start, _ID_BATCH))
+        digests[start : start + len(raws)] = np.frombuffer(b"".join([blake(raw, digest_size=8).digest() for raw in raws]), np.uint8).reshape(-1, 8)
+    value = digests.view(np.uint64).ravel()
+    ordered = np.sort(value)
+    repeated = ordered[1:][ordered[1:] == ordered[:-1]]
+    if repeated.size:  # repeated content: rare
+        rows = np.flatnonzero(np.isin(value, repeated))  # in file order
+        raws = _key_text(r.take(pa.array(rows, pa.int64())))
+        seen: dict[bytes, int] = {}
+        for row, raw in zip(rows.tolist(), raws):
+            k = seen[raw] = seen.get(raw, -1) + 1  # 0 for a content's first row, 1 for its second, ...
+            if k:
+                digests[row] = np.frombuffer(blake(raw + f"\x1f#{k}".encode(), digest_size=8).digest(), np.uint8)
+    return pa.chunked_array([_hex_ids("T", digests[s : s + _ID_BATCH]) for s in range(0, n, _ID_BATCH)], pa.string())
 
 
 _HEX = np.frombuffer(b"0123456789abcdef", np.uint8)
 
 
-def _hex_ids(prefix: str, digests: list[bytes]) -> pa.Array:
-    """``prefix`` + the lower-case hex of each 8-byte digest (what ``hexdigest()`` gives), built as one
-    Arrow string buffer rather than a Python string per row."""
-    n = len(digests)
-    d = np.frombuffer(b"".join(digests), np.uint8).reshape(n, 8)
+def _hex_ids(prefix: str, d: np.ndarray) -> pa.Array:
+    """``prefix`` + the lower-case hex of each 8-byte digest (rows of ``d``, what ``hexdigest()``
+    gives), built as one Arrow string buffer rather than a Python string per row."""
+    n = len(d)
     text = np.empty((n, 17), np.uint8)
     text[:, 0] = ord(prefix)
     text[:, 1::2], text[:, 2::2] = _HEX[d >> 4], _HEX[d & 15]
     offsets = np.arange(0, 17 * n + 1, 17, dtype=np.int32)
-    return pa.StringArray.from_buffers(n, pa.py_buffer(offsets.tobytes()), pa.py_buffer(text.tobytes()))
+    return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(text))
 
 
 def _keeper(bad):
