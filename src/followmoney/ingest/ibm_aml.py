@@ -168,11 +168,11 @@ def _lookup(values: pa.ChunkedArray, mapping: dict[str, str]) -> pa.Array:
 
 def _flag_lists(flags: list[tuple[str, pa.Array]], n: int) -> pa.Array:
     """A ``list<string>`` column: for each row the names of the flags true for it, in ``flags`` order."""
-    names = np.array([name for name, _ in flags], dtype=object)
     on = np.column_stack([np.asarray(pc.fill_null(v, False).to_numpy(zero_copy_only=False), bool) for _, v in flags])
     on = on.reshape(n, len(flags))
     offsets = np.r_[0, np.cumsum(on.sum(axis=1))].astype(np.int32)
-    values = pa.array(np.tile(names, n)[on.ravel()], pa.string())
+    which = np.nonzero(on)[1].astype(np.int32)  # row by row, each row's flags in ``flags`` order
+    values = pc.take(pa.array([name for name, _ in flags], pa.string()), pa.array(which))
     return pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), values)
 
 
@@ -240,6 +240,11 @@ def _hex_ids(prefix: str, d: np.ndarray) -> pa.Array:
     return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(text))
 
 
+def _both_sides(a: pa.Array | pa.ChunkedArray, b: pa.Array | pa.ChunkedArray) -> pa.ChunkedArray:
+    """The values of ``a`` then those of ``b``, as one column over their own chunks (no copy)."""
+    return pa.chunked_array([c for v in (a, b) for c in (v.chunks if isinstance(v, pa.ChunkedArray) else [v])], pa.string())
+
+
 def _keeper(bad):
     """A function keeping the rows not ``bad`` of a table or array: itself when every row is kept
     (a filter would copy every column)."""
@@ -299,8 +304,8 @@ def _read_transactions(path: Path) -> Bundle:
         {
             # from content: the row's trimmed values (+ occurrence), never the file name or line
             "txn_id": _content_ids(r),
-            "report_id": pa.array([report_id] * m, pa.string()),
-            "source": pa.array([FORMAT] * m, pa.string()),
+            "report_id": pa.repeat(report_id, m),
+            "source": pa.repeat(FORMAT, m),
             "source_ref": refs_g,
             "timestamp": keep(ts),
             "amount": paid,
@@ -319,11 +324,11 @@ def _read_transactions(path: Path) -> Bundle:
     # every account mentioned on either side (duplicates are counted as merged)
     accounts = pa.table(
         {
-            "account_id": pa.concat_arrays([from_acc.combine_chunks(), to_acc.combine_chunks()]),
-            "institution": pa.concat_arrays([r["from_bank"].combine_chunks(), r["to_bank"].combine_chunks()]),
-            "account_number": pa.concat_arrays([r["from_account"].combine_chunks(), r["to_account"].combine_chunks()]),
-            "currency": pa.concat_arrays([cur_paid, cur_recv]),
-            "source_ref": pa.concat_arrays([refs_g.combine_chunks(), refs_g.combine_chunks()]),
+            "account_id": _both_sides(from_acc, to_acc),
+            "institution": _both_sides(r["from_bank"], r["to_bank"]),
+            "account_number": _both_sides(r["from_account"], r["to_account"]),
+            "currency": _both_sides(cur_paid, cur_recv),
+            "source_ref": _both_sides(refs_g, refs_g),
         }
     )
     col.add_table("accounts", schema.conform(accounts, "accounts"))
