@@ -256,6 +256,12 @@ def _keeper(bad):
 
 def _read_transactions(path: Path) -> Bundle:
     col = Collector(FORMAT, path)
+    _collect_transactions(col, path)
+    return col.bundle()  # the file's text columns that no table keeps are freed by now
+
+
+def _collect_transactions(col: Collector, path: Path) -> None:
+    """The rows of ``path`` into ``col``: ``transactions``, ``accounts``, ``reports``, rejects."""
     with open(path, "rb") as fh:
         if not _header(fh.read(4096)).startswith(_HEADER):
             raise InputError(f"{path}: line 1: not the IBM AML header")
@@ -333,7 +339,6 @@ def _read_transactions(path: Path) -> Bundle:
     )
     col.add_table("accounts", schema.conform(accounts, "accounts"))
     col.add("reports", {"report_id": report_id, "format": FORMAT, "report_code": "DATASET", "source_file": col.file})
-    return col.bundle()
 
 
 def _read_accounts(path: Path) -> Bundle:
