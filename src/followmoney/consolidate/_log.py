@@ -11,6 +11,8 @@ from collections import Counter
 
 import pyarrow as pa
 
+from followmoney.core.bundle import _all_distinct
+
 
 def file_of(source_ref: str | None) -> str | None:
     """The file name of a ``source_ref`` (``file#XPath`` or ``file:line``).
@@ -63,7 +65,7 @@ def dedupe(table: pa.Table, keys: tuple[str, ...]) -> tuple[pa.Table, Counter]:
     Returns the table and, per file (from ``source_ref``), how many rows were merged away.
     """
     merged: Counter = Counter()
-    if table.num_rows < 2:
+    if table.num_rows < 2 or (len(keys) == 1 and _all_distinct(table.column(keys[0]))):
         return table, merged
     key_rows = list(zip(*(table.column(k).to_pylist() for k in keys)))
     first: dict = {}

@@ -257,8 +257,11 @@ def _all_distinct(values: pa.ChunkedArray) -> bool:
                 h ^= word
                 h *= _MIX
                 h ^= h >> np.uint64(29)
+            h.sort()
+            if np.any(h[1:] == h[:-1]):
+                return False  # a repeat within a batch: no need to hash the others
             hashes.append(h)
-    h = np.sort(np.concatenate(hashes)) if hashes else np.zeros(0, np.uint64)
+    h = np.sort(np.concatenate(hashes))
     return not np.any(h[1:] == h[:-1])
 
 
