@@ -243,7 +243,8 @@ def canonical_accounts(bundle: Bundle, aliases: dict[str, str] | None = None) ->
     if aliases:
         given = pa.array(np.zeros(len(listed), bool))
     else:
-        given = pc.fill_null(pc.invert(pc.is_in(listed_sources, value_set=pa.array(sorted(REAL_WORLD_SOURCES), pa.string()))), False)
+        real = pc.is_in(listed_sources, value_set=pa.array(sorted(REAL_WORLD_SOURCES), pa.string()))
+        given = pc.and_(pc.is_valid(listed_sources), pc.invert(real))  # an unknown source goes through the rules
     position = {raw: i for raw, i in zip(listed.filter(pc.invert(given)).to_pylist(), np.flatnonzero(~given.to_numpy(zero_copy_only=False)).tolist())}
 
     # every other reference: raw id -> (source, source_ref, institution, number, iban, country)

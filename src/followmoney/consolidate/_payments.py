@@ -127,7 +127,7 @@ def _seen_once(rest: pa.Table, files: pa.Array, prior: pa.Table) -> tuple[pa.Tab
             )
             values = pc.if_else(pc.is_valid(rest[col]), rest[col], single) if col in rest.column_names else single
         else:
-            values = rest[col] if col in rest.column_names else pa.nulls(rest.num_rows, typ)
+            values = rest[col] if col in rest.column_names else schema.nulls(rest.num_rows, typ)
         f = pa.field(col, typ, metadata={"doc": doc})
         if col in rest.column_names:
             rest = rest.set_column(rest.column_names.index(col), f, values.cast(typ))
@@ -139,7 +139,7 @@ def _seen_once(rest: pa.Table, files: pa.Array, prior: pa.Table) -> tuple[pa.Tab
     obs = {
         "txn_id": ids, "observed_txn_id": ids, "source": rest["source"], "source_ref": rest["source_ref"], "source_file": files,
         "report_id": rest["report_id"], "role": pa.array(["kept"] * rest.num_rows, pa.string()),
-        "matched_by": pa.nulls(rest.num_rows, pa.string()), "match_key": pa.nulls(rest.num_rows, pa.string()),
+        "matched_by": schema.nulls(rest.num_rows, pa.string()), "match_key": schema.nulls(rest.num_rows, pa.string()),
     }  # fmt: skip
     return rest, schema.conform(pa.table(obs), "observations")
 

@@ -282,7 +282,7 @@ def reject_rows(table: pa.Table, refs: pa.Array, reasons: pa.Array, mask: pa.Arr
 
 def first_failure(checks: list[tuple[pa.ChunkedArray, str]], n: int) -> pa.Array:
     """Per row, the reason of the first failing check (null when all pass)."""
-    reason = pa.nulls(n, pa.string())
+    reason = schema.nulls(n, pa.string())
     for ok, why in reversed(checks):
         reason = pc.if_else(pc.fill_null(ok, False), reason, pa.scalar(why))
     return reason
