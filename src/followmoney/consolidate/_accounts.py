@@ -50,7 +50,7 @@ import pyarrow.compute as pc
 from schwifty import BIC, IBAN
 from schwifty.exceptions import SchwiftyException
 
-from followmoney.consolidate._log import dedupe, file_of, shift_merged
+from followmoney.consolidate._log import dedupe, file_of, files_of, shift_merged
 from followmoney.core import schema
 from followmoney.core.bundle import Bundle, _all_distinct
 from followmoney.exceptions import InputError
@@ -237,7 +237,7 @@ def canonical_accounts(bundle: Bundle, aliases: dict[str, str] | None = None) ->
     acc = bundle.accounts
     first = acc.select(["account_id", "source_ref"]).take(_first_rows(acc["account_id"]))
     listed, listed_refs = first["account_id"], first["source_ref"]
-    listed_sources = pa.array([source_of_file.get(file_of(r)) for r in listed_refs.to_pylist()], pa.string())
+    listed_sources = pa.array([source_of_file.get(f) for f in files_of(listed_refs)], pa.string())
     # a benchmark data set's references keep their ids (rule as_given): decided column-wise; the
     # others go through the rules below one by one
     if aliases:
