@@ -396,28 +396,34 @@ def canonical_accounts(bundle: Bundle, aliases: dict[str, str] | None = None) ->
     # benchmark data set's references among them) in first-seen order, then the others
     raws = list(canon)
     later = len(listed) + len(info)
-    aliases_ = pa.table(
+    as_given = first.append_column("source", listed_sources).append_column("rule", pa.repeat("as_given", len(listed))).filter(given)
+
+    def column(name: str, values: list) -> pa.ChunkedArray:
+        """The ``as_given`` rows' ``name``, then ``values`` (the other references')."""
+        return pa.chunked_array([*as_given[name].chunks, pa.array(values, pa.string())], pa.string())
+
+    listing = pa.table(
         {
-            "source": pa.concat_arrays([listed_sources.filter(given), pa.array([info[raw]["source"] for raw in raws], pa.string())]),
-            "source_ref": pa.concat_arrays([listed_refs.filter(given).combine_chunks(), pa.array([info[raw]["source_ref"] for raw in raws], pa.string())]),
-            "raw": pa.concat_arrays([listed.filter(given).combine_chunks(), pa.array(raws, pa.string())]),
-            "account_id": pa.concat_arrays([listed.filter(given).combine_chunks(), pa.array([cid for cid, _ in canon.values()], pa.string())]),
-            "rule": pa.concat_arrays([pa.repeat("as_given", pc.sum(given).as_py() or 0), pa.array([rule for _, rule in canon.values()], pa.string())]),
+            "source": column("source", [info[raw]["source"] for raw in raws]),
+            "source_ref": column("source_ref", [info[raw]["source_ref"] for raw in raws]),
+            "raw": column("account_id", raws),
+            "account_id": column("account_id", [cid for cid, _ in canon.values()]),
+            "rule": column("rule", [rule for _, rule in canon.values()]),
             "_order": np.r_[np.flatnonzero(given.to_numpy(zero_copy_only=False)), [position[raw] if k < decided_first else later + k for k, raw in enumerate(raws)]],
         }
     ).sort_by("_order").drop_columns(["_order"])
-    known_source = pc.fill_null(pc.not_equal(aliases_["source"], ""), False)
-    aliases_ = aliases_.set_column(0, "source", pc.if_else(known_source, aliases_["source"], "unknown"))
-    aliases_ = aliases_.set_column(1, "source_ref", pc.fill_null(aliases_["source_ref"], ""))
+    known_source = pc.fill_null(pc.not_equal(listing["source"], ""), False)
+    listing = listing.set_column(0, "source", pc.if_else(known_source, listing["source"], "unknown"))
+    listing = listing.set_column(1, "source_ref", pc.fill_null(listing["source_ref"], ""))
     if bundle.account_aliases.num_rows:  # consolidated before: the raw references stay listed
         earlier = bundle.account_aliases.to_pylist()
         for r in earlier:
             if mapping.get(r["account_id"], r["account_id"]) != r["account_id"]:
                 r["account_id"], r["rule"] = canon[r["account_id"]]
         known = {r["raw"] for r in earlier} | {r["account_id"] for r in earlier}  # canonical ids are known too
-        new = aliases_.filter(pc.invert(pc.is_in(aliases_["raw"], value_set=pa.array(list(known), pa.string()))))
-        aliases_ = pa.concat_tables([schema.conform(earlier, "account_aliases"), schema.conform(new, "account_aliases")])
-    out.account_aliases = schema.conform(aliases_, "account_aliases") if aliases_.num_rows else schema.empty("account_aliases")
+        new = listing.filter(pc.invert(pc.is_in(listing["raw"], value_set=pa.array(list(known), pa.string()))))
+        listing = pa.concat_tables([schema.conform(earlier, "account_aliases"), schema.conform(new, "account_aliases")])
+    out.account_aliases = schema.conform(listing, "account_aliases") if listing.num_rows else schema.empty("account_aliases")
     return out
 
 
