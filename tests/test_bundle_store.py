@@ -71,3 +71,28 @@ def test_merging_rows_on_a_key_keeps_the_first_non_null_value_of_each_column(row
     want = [{"k": k, "v": next((r[1] for r in rows if r[0] == k and r[1] is not None), None),
              "n": next(r[2] for r in rows if r[0] == k), "none": None} for k in keys]  # fmt: skip
     assert out == want
+
+
+@given(st.lists(st.text(alphabet="ab\x00é", max_size=70), min_size=1, max_size=30), st.integers(0, 30))
+@settings(max_examples=150, deadline=None)
+def test_merging_finds_repeated_keys_of_any_text_over_chunks(keys, cut):
+    """Keys empty, with NUL or non-ASCII characters, longer than 64 bytes, split over two chunks:
+    one row per key, in first-seen order (the row where it was first seen)."""
+    from followmoney.core.bundle import _merge_on_key
+
+    cut = min(cut, len(keys))
+    batches = [pa.record_batch({"k": pa.array(part, pa.string()), "i": pa.array(range(lo, lo + len(part)), pa.int64())})
+               for part, lo in ((keys[:cut], 0), (keys[cut:], cut))]  # fmt: skip
+    out = _merge_on_key(pa.Table.from_batches(batches), ("k",))
+    first = list(dict.fromkeys(keys))
+    assert out["k"].to_pylist() == first and out["i"].to_pylist() == [keys.index(k) for k in first]
+
+
+def test_null_columns_of_every_canonical_type_equal_arrows():
+    """``schema.nulls``, which ``conform`` fills missing columns with, gives what ``pa.nulls`` gives."""
+    types = {f.type for name in fm.schema.TABLES for f in fm.schema.empty(name).schema} | {pa.struct([("a", pa.int8())]), pa.null()}
+    for t in types:
+        for n in (0, 1, 9, 1000):
+            a = fm.schema.nulls(n, t)
+            a.validate(full=True)
+            assert a.type == t and a.null_count == n and a.equals(pa.nulls(n, t))

@@ -310,3 +310,13 @@ def test_two_uetrs_are_never_joined_by_the_statement_keys():
     # the statement line joins one of the two wires (the first), never both into one payment
     assert out.transactions.num_rows == 2
     assert sorted(len(o) for o in out.transactions["observed_in"].to_pylist()) == [1, 2]
+
+
+@given(st.lists(st.one_of(st.none(), st.text(alphabet=["a", ":", "#", "1", "0", "\n", "\u0663", "\u00b2", "/", "\u00e9", ".", "s"], max_size=8)), max_size=8))
+@settings(max_examples=300, deadline=None)
+def test_files_of_a_column_are_file_of_each_ref(refs):
+    """The column-wise file of each source_ref is what file_of gives one by one (XPath refs,
+    line refs, other digits after a colon, empty and missing refs)."""
+    from followmoney.consolidate._log import file_of, files_of
+
+    assert files_of(pa.array(refs, pa.string())) == [file_of(r) for r in refs]

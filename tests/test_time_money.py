@@ -428,3 +428,18 @@ def test_source_sequence_of_file_lines_matches_the_general_order(rows):
     for f in {f for f, _ in rows}:  # within a file: 1..n, in line order
         mine = sorted((line, s) for (g, line), s in zip(rows, fast.to_pylist()) if g == f)
         assert [s for _, s in mine] == list(range(1, len(mine) + 1))
+
+
+@given(st.lists(st.text(alphabet=["a", ":", "#", "1", "0", "9", "\n", "\u0663", "/", ".", "s"], min_size=1, max_size=8), min_size=1, max_size=8))
+@settings(max_examples=300, deadline=None)
+def test_source_sequence_takes_the_arrow_path_for_exactly_the_file_line_refs(refs):
+    """The Arrow path is taken when every ref is ``file:line`` (``[^#]*:[0-9]{1,18}``), and then
+    ranks as the per-ref path does; any other ref sends the whole column to the per-ref path."""
+    import re
+
+    from followmoney.core import timing
+
+    fast = timing._line_sequence(pa.array(refs, pa.string()))
+    assert (fast is not None) == all(re.fullmatch(r"[^#]*:[0-9]{1,18}", r) for r in refs)
+    if fast is not None:
+        assert fast.to_pylist() == timing.source_sequence(refs).to_pylist()

@@ -44,14 +44,15 @@ import tomllib
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from schwifty import BIC, IBAN
 from schwifty.exceptions import SchwiftyException
 
-from followmoney.consolidate._log import dedupe, file_of, shift_merged
+from followmoney.consolidate._log import dedupe, file_of, files_of, shift_merged
 from followmoney.core import schema
-from followmoney.core.bundle import Bundle
+from followmoney.core.bundle import Bundle, _all_distinct
 from followmoney.exceptions import InputError
 
 #: Adapters whose account ids follow real-world conventions (benchmark sets keep theirs).
@@ -232,10 +233,24 @@ def canonical_accounts(bundle: Bundle, aliases: dict[str, str] | None = None) ->
     log = bundle.load_log
     source_of_file = dict(zip(log["source_file"].to_pylist(), log["source"].to_pylist())) if log.num_rows else {}
 
-    # every reference: raw id -> (source, source_ref, institution, number, iban, country)
-    info: dict[str, dict] = {}
+    # the accounts table's references in first-seen order, with the source of their first row
     acc = bundle.accounts
-    for r in acc.select(["account_id", "institution", "account_number", "iban", "country", "source_ref"]).to_pylist():
+    first = acc.select(["account_id", "source_ref"]).take(_first_rows(acc["account_id"]))
+    listed, listed_refs = first["account_id"], first["source_ref"]
+    listed_sources = pa.array([source_of_file.get(f) for f in files_of(listed_refs)], pa.string())
+    # a benchmark data set's references keep their ids (rule as_given): decided column-wise; the
+    # others go through the rules below one by one
+    if aliases:
+        given = pa.array(np.zeros(len(listed), bool))
+    else:
+        real = pc.is_in(listed_sources, value_set=pa.array(sorted(REAL_WORLD_SOURCES), pa.string()))
+        given = pc.and_(pc.is_valid(listed_sources), pc.invert(real))  # an unknown source goes through the rules
+    position = {raw: i for raw, i in zip(listed.filter(pc.invert(given)).to_pylist(), np.flatnonzero(~given.to_numpy(zero_copy_only=False)).tolist())}
+
+    # every other reference: raw id -> (source, source_ref, institution, number, iban, country)
+    info: dict[str, dict] = {}
+    rows = acc.filter(pc.is_in(acc["account_id"], value_set=pa.array(list(position), pa.string()))) if position else acc.slice(0, 0)
+    for r in rows.select(["account_id", "institution", "account_number", "iban", "country", "source_ref"]).to_pylist():
         raw = r["account_id"]
         if raw in info:
             d = info[raw]
@@ -250,23 +265,22 @@ def canonical_accounts(bundle: Bundle, aliases: dict[str, str] | None = None) ->
             "iban": r["iban"],
             "country": r["country"],
         }
+    extra = len(listed)  # positions of the references the accounts table does not list
     t = bundle.transactions
-    if t.num_rows:
-        known = pa.array(list(info), pa.string())
-        for col in ("from_account", "to_account"):
+    for name, cols in (("transactions", ("from_account", "to_account")), ("party_accounts", ("account_id",)), ("statements", ("account_id",))):
+        tab = getattr(bundle, name)
+        for col in cols:
             # only the rows whose reference the accounts table does not list (column-wise; none in most sources)
-            new = pc.fill_null(pc.and_(pc.not_equal(t[col], ""), pc.invert(pc.is_in(t[col], value_set=known))), False)
-            if not pc.any(new).as_py():
+            new = pc.fill_null(pc.and_(pc.not_equal(tab[col], ""), pc.invert(pc.is_in(tab[col], value_set=listed))), False) if tab.num_rows else None
+            if new is None or not pc.any(new).as_py():
                 continue
-            rows = t.filter(new)
-            for raw, s, ref in zip(rows[col].to_pylist(), rows["source"].to_pylist(), rows["source_ref"].to_pylist()):
+            sub = tab.filter(new)
+            sources = sub["source"].to_pylist() if name == "transactions" else [source_of_file.get(file_of(ref)) for ref in sub["source_ref"].to_pylist()]
+            for raw, s, ref in zip(sub[col].to_pylist(), sources, sub["source_ref"].to_pylist()):
                 if raw not in info:
                     info[raw] = {"source": s, "source_ref": ref, "institution": None, "number": None, "iban": None, "country": None}
-    for name, col in (("party_accounts", "account_id"), ("statements", "account_id")):
-        tab = getattr(bundle, name)
-        for raw, ref in zip(tab[col].to_pylist(), tab["source_ref"].to_pylist()):
-            if raw and raw not in info:
-                info[raw] = {"source": source_of_file.get(file_of(ref)), "source_ref": ref, "institution": None, "number": None, "iban": None, "country": None}
+                    position[raw] = extra
+                    extra += 1
 
     canon: dict[str, tuple[str, str]] = {}
     pending: list[tuple[str, str | None, str | None]] = []  # (raw, institution key, number)
@@ -299,6 +313,7 @@ def canonical_accounts(bundle: Bundle, aliases: dict[str, str] | None = None) ->
             pending.append((raw, inst, number))
         else:
             unknown.append((raw, number, d))
+    decided_first = len(canon)  # the rules that decided in one look, in first-seen order
     for raw, inst, number in pending:
         given_by_id = institution_key(_split(raw)[0]) is not None
         if (inst, number) in same_account:
@@ -339,9 +354,9 @@ def canonical_accounts(bundle: Bundle, aliases: dict[str, str] | None = None) ->
     changed = {raw: cid for raw, cid in mapping.items() if raw != cid}
     old_ids, new_ids = pa.array(list(changed), pa.string()), pa.array(list(changed.values()), pa.string())
 
-    def remap(arr) -> pa.Array:
+    def remap(arr) -> pa.ChunkedArray:
         """Each raw account reference as its canonical id (column-wise; nulls stay null)."""
-        arr = (arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr).cast(pa.string())
+        arr = arr.cast(pa.string())
         if not changed:
             return arr
         return pc.coalesce(pc.take(new_ids, pc.index_in(arr, value_set=old_ids)), arr)
@@ -349,8 +364,10 @@ def canonical_accounts(bundle: Bundle, aliases: dict[str, str] | None = None) ->
     if acc.num_rows:
         ids = remap(acc["account_id"])
         a = acc.set_column(acc.column_names.index("account_id"), acc.schema.field("account_id"), ids)
-        ibans = [i or (c[5:] if c.startswith("IBAN/") else None) for i, c in zip(a["iban"].to_pylist(), ids.to_pylist())]
-        a = a.set_column(a.column_names.index("iban"), a.schema.field("iban"), pa.array(ibans, pa.string()))
+        # the IBAN of an IBAN/<IBAN> id where the row gives none (or an empty one)
+        has_iban = pc.fill_null(pc.not_equal(a["iban"], ""), False)
+        of_id = pc.if_else(pc.starts_with(ids, "IBAN/"), pc.utf8_slice_codeunits(ids, 5), pa.scalar(None, pa.string()))
+        a = a.set_column(a.column_names.index("iban"), a.schema.field("iban"), pc.if_else(has_iban, a["iban"].cast(pa.string()), of_id))
         a, merged = dedupe(a, ("account_id",))
         out.accounts = a
         out.load_log = shift_merged(out.load_log, "accounts", merged)
@@ -368,26 +385,54 @@ def canonical_accounts(bundle: Bundle, aliases: dict[str, str] | None = None) ->
         out.party_accounts = pa_
         out.load_log = shift_merged(out.load_log, "party_accounts", merged)
     ids_ = bundle.identifiers
-    if ids_.num_rows and mapping:
+    if ids_.num_rows and (mapping or len(listed)):  # any account reference at all
         is_acc = pc.fill_null(pc.equal(ids_["owner_kind"], "account"), False).to_pylist()
         owners = [mapping.get(o, o) if k else o for o, k in zip(ids_["owner_id"].to_pylist(), is_acc)]
         ids_ = ids_.set_column(ids_.column_names.index("owner_id"), ids_.schema.field("owner_id"), pa.array(owners, pa.string()))
         ids_, merged = dedupe(ids_, ("owner_kind", "owner_id", "kind", "value"))
         out.identifiers = ids_
         out.load_log = shift_merged(out.load_log, "identifiers", merged)
-    rows = [
-        {"source": info[raw]["source"] or "unknown", "source_ref": info[raw]["source_ref"] or "", "raw": raw, "account_id": cid, "rule": rule}
-        for raw, (cid, rule) in canon.items()
-    ]
+    # every reference in the order of its rule's decision: the rules of one look (as_given of a
+    # benchmark data set's references among them) in first-seen order, then the others
+    raws = list(canon)
+    later = len(listed) + len(info)
+    as_given = first.append_column("source", listed_sources).append_column("rule", pa.repeat("as_given", len(listed))).filter(given)
+
+    def column(name: str, values: list) -> pa.ChunkedArray:
+        """The ``as_given`` rows' ``name``, then ``values`` (the other references')."""
+        return pa.chunked_array([*as_given[name].chunks, pa.array(values, pa.string())], pa.string())
+
+    listing = pa.table(
+        {
+            "source": column("source", [info[raw]["source"] for raw in raws]),
+            "source_ref": column("source_ref", [info[raw]["source_ref"] for raw in raws]),
+            "raw": column("account_id", raws),
+            "account_id": column("account_id", [cid for cid, _ in canon.values()]),
+            "rule": column("rule", [rule for _, rule in canon.values()]),
+            "_order": np.r_[np.flatnonzero(given.to_numpy(zero_copy_only=False)), [position[raw] if k < decided_first else later + k for k, raw in enumerate(raws)]],
+        }
+    ).sort_by("_order").drop_columns(["_order"])
+    known_source = pc.fill_null(pc.not_equal(listing["source"], ""), False)
+    listing = listing.set_column(0, "source", pc.if_else(known_source, listing["source"], "unknown"))
+    listing = listing.set_column(1, "source_ref", pc.fill_null(listing["source_ref"], ""))
     if bundle.account_aliases.num_rows:  # consolidated before: the raw references stay listed
         earlier = bundle.account_aliases.to_pylist()
         for r in earlier:
             if mapping.get(r["account_id"], r["account_id"]) != r["account_id"]:
                 r["account_id"], r["rule"] = canon[r["account_id"]]
         known = {r["raw"] for r in earlier} | {r["account_id"] for r in earlier}  # canonical ids are known too
-        rows = earlier + [r for r in rows if r["raw"] not in known]
-    out.account_aliases = schema.conform(rows, "account_aliases") if rows else schema.empty("account_aliases")
+        new = listing.filter(pc.invert(pc.is_in(listing["raw"], value_set=pa.array(list(known), pa.string()))))
+        listing = pa.concat_tables([schema.conform(earlier, "account_aliases"), schema.conform(new, "account_aliases")])
+    out.account_aliases = schema.conform(listing, "account_aliases") if listing.num_rows else schema.empty("account_aliases")
     return out
+
+
+def _first_rows(ids: pa.ChunkedArray) -> np.ndarray:
+    """The row of each value's first occurrence, in first-seen order."""
+    if _all_distinct(ids):
+        return np.arange(len(ids))
+    t = pa.table({"k": ids, "i": np.arange(len(ids))})
+    return np.sort(t.group_by("k", use_threads=False).aggregate([("i", "min")])["i_min"].to_numpy())
 
 
 def alias_counts(bundle: Bundle) -> Counter:

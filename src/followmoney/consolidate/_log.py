@@ -9,7 +9,11 @@ from __future__ import annotations
 
 from collections import Counter
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
+
+from followmoney.core.bundle import _all_distinct
 
 
 def file_of(source_ref: str | None) -> str | None:
@@ -26,6 +30,30 @@ def file_of(source_ref: str | None) -> str | None:
         return source_ref.split("#", 1)[0]
     head, sep, tail = source_ref.rpartition(":")
     return head if sep and tail.isdigit() else source_ref
+
+
+def files_of(source_refs: pa.Array | pa.ChunkedArray) -> list[str | None]:
+    """:func:`file_of` of each ``source_ref`` of an Arrow column: column-wise for ASCII refs (what
+    every adapter writes but for non-ASCII file names), value by value for the others.
+
+    Examples
+    --------
+    >>> files_of(pa.array(["str.xml#/report/transaction[2]", "bank.csv:14", "a:b", "", None, "bé.csv:3"]))
+    ['str.xml', 'bank.csv', 'a:b', None, None, 'bé.csv']
+    """
+    refs = source_refs.combine_chunks() if isinstance(source_refs, pa.ChunkedArray) else source_refs
+    if not len(refs):
+        return []
+    xml = pc.fill_null(pc.match_substring(refs, "#"), False)
+    before_hash = pc.list_element(pc.split_pattern(pc.fill_null(refs, ""), "#", max_splits=1), 0)
+    head = pc.utf8_rtrim(refs, "0123456789")  # ``file:`` where the ref ends in a line number
+    line = pc.and_(pc.less(pc.binary_length(head), pc.binary_length(refs)), pc.ends_with(head, ":"))
+    out = pc.if_else(xml, before_hash, pc.if_else(line, pc.utf8_slice_codeunits(head, 0, -1), refs))
+    files = pc.if_else(pc.fill_null(pc.equal(refs, ""), True), pa.scalar(None, pa.string()), out).to_pylist()
+    ascii_ = pc.string_is_ascii(refs).to_numpy(zero_copy_only=False)
+    for i in np.flatnonzero(~ascii_.astype(bool)).tolist():  # str.isdigit() takes other digits too
+        files[i] = file_of(refs[i].as_py())
+    return files
 
 
 def shift_merged(log: pa.Table, table: str, merged_files: Counter) -> pa.Table:
@@ -63,7 +91,7 @@ def dedupe(table: pa.Table, keys: tuple[str, ...]) -> tuple[pa.Table, Counter]:
     Returns the table and, per file (from ``source_ref``), how many rows were merged away.
     """
     merged: Counter = Counter()
-    if table.num_rows < 2:
+    if table.num_rows < 2 or (len(keys) == 1 and _all_distinct(table.column(keys[0]))):
         return table, merged
     key_rows = list(zip(*(table.column(k).to_pylist() for k in keys)))
     first: dict = {}

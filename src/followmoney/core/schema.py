@@ -53,6 +53,7 @@ __all__ = [
     "CHANNELS",
     "empty",
     "conform",
+    "nulls",
     "validate",
     "to_cents",
     "has_flag",
@@ -396,12 +397,12 @@ def conform(data: pa.Table | Mapping[str, Sequence] | Sequence[Mapping], name: s
         keys = list(dict.fromkeys(k for r in rows for k in r))
         table = pa.Table.from_pydict({k: [r.get(k) for r in rows] for k in keys}) if rows else pa.table({})
     n = table.num_rows
-    nulls: dict[pa.DataType, pa.Array] = {}  # one all-null array per type, shared by the columns of that type
+    shared: dict[pa.DataType, pa.Array] = {}  # one all-null array per type, shared by the columns of that type
 
     def null_column(typ: pa.DataType) -> pa.Array:
-        if typ not in nulls:
-            nulls[typ] = pa.nulls(n, typ)
-        return nulls[typ]
+        if typ not in shared:
+            shared[typ] = nulls(n, typ)
+        return shared[typ]
 
     arrays = []
     for field in schema:
@@ -421,6 +422,47 @@ def conform(data: pa.Table | Mapping[str, Sequence] | Sequence[Mapping], name: s
     fields = list(schema) + [table.schema.field(c) for c in extra]
     arrays += [table.column(c) for c in extra]
     return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
+
+
+def nulls(n: int, type_: pa.DataType) -> pa.Array:
+    """``n`` nulls of ``type_`` that take no memory: ``pa.nulls(n, type_)`` over never-written zeros.
+
+    ``pa.nulls`` writes the zeros of its buffers (80 MB for 5 M decimals, 270 MB for the null
+    columns of a 5 M-row ``transactions`` table). Here every buffer is a view of one read-only
+    NumPy ``zeros`` block, whose pages the system maps lazily: read, they are its shared zero
+    page; never written, they are never backed by memory. Fixed-width, string, binary and list
+    types; any other type as ``pa.nulls``.
+
+    Parameters
+    ----------
+    n : int
+        Number of values.
+    type_ : pyarrow.DataType
+
+    Returns
+    -------
+    pyarrow.Array
+
+    Examples
+    --------
+    >>> a = nulls(3, MONEY)
+    >>> a.type, a.null_count, a.to_pylist()
+    (Decimal128Type(decimal128(18, 3)), 3, [None, None, None])
+    """
+    children = []
+    if pa.types.is_string(type_) or pa.types.is_binary(type_):
+        width, extra = 4, 1  # offsets, all 0: every value empty
+    elif pa.types.is_list(type_):
+        width, extra, children = 4, 1, [pa.array([], type_.value_type)]
+    elif pa.types.is_primitive(type_) or pa.types.is_decimal(type_):  # fixed width (booleans: a byte is plenty)
+        width, extra = -(-type_.bit_width // 8), 0
+    else:
+        return pa.nulls(n, type_)
+    block = np.zeros(max(width * (n + extra), n // 8 + 1), np.uint8)
+    block.flags.writeable = False
+    zeros = pa.py_buffer(block)
+    buffers = [zeros, zeros] + ([zeros.slice(0, 0)] if not children and extra else [])
+    return pa.Array.from_buffers(type_, n, buffers, null_count=n, children=children or None)
 
 
 def validate(table: pa.Table, name: str) -> None:

@@ -155,16 +155,23 @@ def source_sequence(source_refs) -> pa.Array:
 
 
 def _line_sequence(source_refs) -> pa.Array | None:
-    """:func:`source_sequence` at Arrow speed when every ref is ``file:line`` (CSV, MT940); else None."""
+    """:func:`source_sequence` at Arrow speed when every ref is ``file:line`` (CSV, MT940); else None.
+
+    ``file:line`` is what ``^([^#]*):(\\d{1,18})$`` matches: no ``#``, and 1 to 18 ASCII digits
+    after the last colon, found here without a regular expression."""
     if not isinstance(source_refs, pa.Array | pa.ChunkedArray) or not pa.types.is_string(source_refs.type) or source_refs.null_count:
         return None
     refs = source_refs.combine_chunks() if isinstance(source_refs, pa.ChunkedArray) else source_refs
-    parts = pc.extract_regex(refs, r"^(?P<file>[^#]*):(?P<line>\d{1,18})$")
-    if parts.null_count:  # XML paths, or refs without a line
+    if not len(refs) or pc.any(pc.match_substring(refs, "#")).as_py():  # XML paths
         return None
-    file = pc.struct_field(parts, "file").dictionary_encode().indices.to_numpy(zero_copy_only=False).astype(np.int64)
-    line = pc.struct_field(parts, "line").cast(pa.int64()).to_numpy()
-    order = np.lexsort((line, file))  # stable: equal keys keep row order, as sorted() does
+    head = pc.utf8_rtrim(refs, "0123456789")  # ``file:`` where the ref ends in its line
+    digits = pc.subtract(pc.binary_length(refs), pc.binary_length(head))
+    if not pc.all(pc.and_(pc.ends_with(head, ":"), pc.and_(pc.greater(digits, 0), pc.less_equal(digits, 18)))).as_py():
+        return None  # refs without a line
+    file = pc.utf8_slice_codeunits(head, 0, -1).dictionary_encode().indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    line = pc.list_element(pc.split_pattern(refs, ":", max_splits=1, reverse=True), 1).cast(pa.int64()).to_numpy()
+    ordered = np.all((file[1:] > file[:-1]) | ((file[1:] == file[:-1]) & (line[1:] >= line[:-1])))
+    order = np.arange(len(line)) if ordered else np.lexsort((line, file))  # stable: equal keys keep row order, as sorted() does
     f = file[order]
     starts = np.flatnonzero(np.r_[True, f[1:] != f[:-1]])
     rank = np.arange(len(order)) - np.repeat(starts, np.diff(np.r_[starts, len(order)])) + 1

@@ -197,8 +197,14 @@ def parse_money(col: pa.ChunkedArray) -> tuple[pa.ChunkedArray, pa.ChunkedArray,
     return values, pc.and_(ok, fits), rounded
 
 
+#: An amount rounded to hundredths (DECIMAL_RE_ANY: at most 16 digits before the point, 17 once rounded up).
+_HUNDREDTHS = pa.decimal128(19, 2)
 #: Values of MONEY = decimal(18, 3) are below 10^15 in absolute value.
-_MONEY_LIMIT = pa.scalar(Decimal(10) ** 15, pa.decimal128(38, 12))
+_MONEY_LIMIT = pa.scalar(Decimal(10) ** 15, _HUNDREDTHS)
+
+
+def _one(values: pa.Array | pa.ChunkedArray) -> pa.Array:
+    return values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
 
 
 def parse_money_checked(col: pa.ChunkedArray):
@@ -215,8 +221,15 @@ def parse_money_checked(col: pa.ChunkedArray):
     stripped = pc.utf8_trim_whitespace(col)
     ok = pc.match_substring_regex(stripped, DECIMAL_RE_ANY)
     safe = pc.if_else(ok, stripped, pa.scalar(None, pa.string()))
-    rounded = pc.and_(ok, pc.invert(pc.match_substring_regex(stripped, DECIMAL_RE)))
-    wide = pc.round(safe.cast(pa.decimal128(38, 12)), ndigits=2, round_mode="half_to_even")
+    # not DECIMAL_RE: more than two digits after the point (told without a second regular expression)
+    point = pc.find_substring(stripped, ".")
+    rounded = pc.and_(ok, pc.and_(pc.greater_equal(point, 0), pc.greater(pc.subtract(pc.binary_length(stripped), point), 3)))
+    # at most two decimals (nearly every amount): exact at decimal(19, 2), 16 digits before the
+    # point as DECIMAL_RE_ANY allows; more (crypto amounts) rounded at decimal(38, 12) first, those rows only
+    wide = pc.if_else(rounded, pa.scalar(None, pa.string()), safe).cast(_HUNDREDTHS)
+    if pc.any(rounded).as_py():
+        few = pc.round(safe.filter(rounded).cast(pa.decimal128(38, 12)), ndigits=2, round_mode="half_to_even").cast(_HUNDREDTHS)
+        wide = pc.replace_with_mask(_one(wide), _one(pc.fill_null(rounded, False)), _one(few))
     fits = pc.fill_null(pc.less(pc.abs(wide), _MONEY_LIMIT), True)
     values = pc.if_else(fits, wide, pa.scalar(None, wide.type)).cast(schema.MONEY)
     return values, ok, rounded, fits
@@ -269,7 +282,7 @@ def reject_rows(table: pa.Table, refs: pa.Array, reasons: pa.Array, mask: pa.Arr
 
 def first_failure(checks: list[tuple[pa.ChunkedArray, str]], n: int) -> pa.Array:
     """Per row, the reason of the first failing check (null when all pass)."""
-    reason = pa.nulls(n, pa.string())
+    reason = schema.nulls(n, pa.string())
     for ok, why in reversed(checks):
         reason = pc.if_else(pc.fill_null(ok, False), reason, pa.scalar(why))
     return reason

@@ -168,15 +168,15 @@ def _lookup(values: pa.ChunkedArray, mapping: dict[str, str]) -> pa.Array:
 
 def _flag_lists(flags: list[tuple[str, pa.Array]], n: int) -> pa.Array:
     """A ``list<string>`` column: for each row the names of the flags true for it, in ``flags`` order."""
-    names = np.array([name for name, _ in flags], dtype=object)
     on = np.column_stack([np.asarray(pc.fill_null(v, False).to_numpy(zero_copy_only=False), bool) for _, v in flags])
     on = on.reshape(n, len(flags))
     offsets = np.r_[0, np.cumsum(on.sum(axis=1))].astype(np.int32)
-    values = pa.array(np.tile(names, n)[on.ravel()], pa.string())
+    which = np.nonzero(on)[1].astype(np.int32)  # row by row, each row's flags in ``flags`` order
+    values = pc.take(pa.array([name for name, _ in flags], pa.string()), pa.array(which))
     return pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), values)
 
 
-#: Rows hashed per step for the content ids (bounds the Python strings alive at once).
+#: Rows hashed per step for the content ids (bounds the key text and Python bytes alive at once).
 _ID_BATCH = 100_000
 
 
@@ -191,43 +191,58 @@ def _stripped(col: pa.ChunkedArray) -> pa.ChunkedArray | pa.Array:
     return pa.array([v.strip() for v in col.to_pylist()], pa.string())
 
 
-def _content_ids(r: pa.Table) -> pa.Array:
-    """Content ids of the rows: :class:`ContentIds` ``("T")`` of the format and the trimmed values,
-    with the occurrence told apart (never the file name or line). The key text and each row's
-    occurrence of its key are computed column-wise; only the hash is taken row by row, a batch
-    at a time."""
+def _key_text(r: pa.Table) -> list[bytes]:
+    """The text each content id hashes, one ``bytes`` per row: the format and the row's trimmed
+    values, joined by ``\\x1f`` (what :class:`ContentIds` joins)."""
     key = pc.binary_join_element_wise(FORMAT, *(_stripped(r[c]) for c in _COLS), "\x1f")
-    key = key.combine_chunks() if isinstance(key, pa.ChunkedArray) else key
-    codes = key.dictionary_encode().indices.to_numpy(zero_copy_only=False)
-    order = np.argsort(codes, kind="stable")  # rows of one key together, in file order
-    same = np.r_[False, codes[order][1:] == codes[order][:-1]]
-    run_start = np.maximum.accumulate(np.where(same, 0, np.arange(len(codes))))
-    occurrence = np.empty(len(codes), np.int64)
-    occurrence[order] = np.arange(len(codes)) - run_start  # 0 for a key's first row, 1 for its second, ...
+    return pc.cast(key, pa.binary()).to_pylist()
+
+
+def _content_ids(r: pa.Table) -> pa.ChunkedArray:
+    """Content ids of the rows: :class:`ContentIds` ``("T")`` of the format and the trimmed values,
+    with the occurrence told apart (never the file name or line).
+
+    The key text is built and hashed a batch of rows at a time (only a batch's text is alive at
+    once). Rows of one content have one digest: the rows whose digest repeats (repeated content,
+    or, rarely, two contents of one digest) are compared by their text, and a content's second,
+    third, ... row is hashed again with its occurrence (``#1``, ``#2``, ...)."""
+    n = r.num_rows
     blake = hashlib.blake2b
-    chunks = []
-    for start in range(0, len(key), _ID_BATCH):
-        raws = pc.cast(key.slice(start, _ID_BATCH), pa.binary()).to_pylist()
-        digests = [blake(raw, digest_size=8).digest() for raw in raws]
-        for i in np.flatnonzero(occurrence[start : start + _ID_BATCH]).tolist():  # repeated content: rare
-            digests[i] = blake(raws[i] + f"\x1f#{int(occurrence[start + i])}".encode(), digest_size=8).digest()
-        chunks.append(_hex_ids("T", digests))
-    return pa.chunked_array(chunks, pa.string()) if chunks else pa.array([], pa.string())
+    digests = np.empty((n, 8), np.uint8)
+    for start in range(0, n, _ID_BATCH):
+        raws = _key_text(r.slice(start, _ID_BATCH))
+        digests[start : start + len(raws)] = np.frombuffer(b"".join([blake(raw, digest_size=8).digest() for raw in raws]), np.uint8).reshape(-1, 8)
+    value = digests.view(np.uint64).ravel()
+    ordered = np.sort(value)
+    repeated = ordered[1:][ordered[1:] == ordered[:-1]]
+    if repeated.size:  # repeated content: rare
+        rows = np.flatnonzero(np.isin(value, repeated))  # in file order
+        raws = _key_text(r.take(pa.array(rows, pa.int64())))
+        seen: dict[bytes, int] = {}
+        for row, raw in zip(rows.tolist(), raws):
+            k = seen[raw] = seen.get(raw, -1) + 1  # 0 for a content's first row, 1 for its second, ...
+            if k:
+                digests[row] = np.frombuffer(blake(raw + f"\x1f#{k}".encode(), digest_size=8).digest(), np.uint8)
+    return pa.chunked_array([_hex_ids("T", digests[s : s + _ID_BATCH]) for s in range(0, n, _ID_BATCH)], pa.string())
 
 
 _HEX = np.frombuffer(b"0123456789abcdef", np.uint8)
 
 
-def _hex_ids(prefix: str, digests: list[bytes]) -> pa.Array:
-    """``prefix`` + the lower-case hex of each 8-byte digest (what ``hexdigest()`` gives), built as one
-    Arrow string buffer rather than a Python string per row."""
-    n = len(digests)
-    d = np.frombuffer(b"".join(digests), np.uint8).reshape(n, 8)
+def _hex_ids(prefix: str, d: np.ndarray) -> pa.Array:
+    """``prefix`` + the lower-case hex of each 8-byte digest (rows of ``d``, what ``hexdigest()``
+    gives), built as one Arrow string buffer rather than a Python string per row."""
+    n = len(d)
     text = np.empty((n, 17), np.uint8)
     text[:, 0] = ord(prefix)
     text[:, 1::2], text[:, 2::2] = _HEX[d >> 4], _HEX[d & 15]
     offsets = np.arange(0, 17 * n + 1, 17, dtype=np.int32)
-    return pa.StringArray.from_buffers(n, pa.py_buffer(offsets.tobytes()), pa.py_buffer(text.tobytes()))
+    return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(text))
+
+
+def _both_sides(a: pa.Array | pa.ChunkedArray, b: pa.Array | pa.ChunkedArray) -> pa.ChunkedArray:
+    """The values of ``a`` then those of ``b``, as one column over their own chunks (no copy)."""
+    return pa.chunked_array([c for v in (a, b) for c in (v.chunks if isinstance(v, pa.ChunkedArray) else [v])], pa.string())
 
 
 def _keeper(bad):
@@ -241,6 +256,12 @@ def _keeper(bad):
 
 def _read_transactions(path: Path) -> Bundle:
     col = Collector(FORMAT, path)
+    _collect_transactions(col, path)
+    return col.bundle()  # the file's text columns that no table keeps are freed by now
+
+
+def _collect_transactions(col: Collector, path: Path) -> None:
+    """The rows of ``path`` into ``col``: ``transactions``, ``accounts``, ``reports``, rejects."""
     with open(path, "rb") as fh:
         if not _header(fh.read(4096)).startswith(_HEADER):
             raise InputError(f"{path}: line 1: not the IBM AML header")
@@ -289,8 +310,8 @@ def _read_transactions(path: Path) -> Bundle:
         {
             # from content: the row's trimmed values (+ occurrence), never the file name or line
             "txn_id": _content_ids(r),
-            "report_id": pa.array([report_id] * m, pa.string()),
-            "source": pa.array([FORMAT] * m, pa.string()),
+            "report_id": pa.repeat(report_id, m),
+            "source": pa.repeat(FORMAT, m),
             "source_ref": refs_g,
             "timestamp": keep(ts),
             "amount": paid,
@@ -309,16 +330,15 @@ def _read_transactions(path: Path) -> Bundle:
     # every account mentioned on either side (duplicates are counted as merged)
     accounts = pa.table(
         {
-            "account_id": pa.concat_arrays([from_acc.combine_chunks(), to_acc.combine_chunks()]),
-            "institution": pa.concat_arrays([r["from_bank"].combine_chunks(), r["to_bank"].combine_chunks()]),
-            "account_number": pa.concat_arrays([r["from_account"].combine_chunks(), r["to_account"].combine_chunks()]),
-            "currency": pa.concat_arrays([cur_paid, cur_recv]),
-            "source_ref": pa.concat_arrays([refs_g.combine_chunks(), refs_g.combine_chunks()]),
+            "account_id": _both_sides(from_acc, to_acc),
+            "institution": _both_sides(r["from_bank"], r["to_bank"]),
+            "account_number": _both_sides(r["from_account"], r["to_account"]),
+            "currency": _both_sides(cur_paid, cur_recv),
+            "source_ref": _both_sides(refs_g, refs_g),
         }
     )
     col.add_table("accounts", schema.conform(accounts, "accounts"))
     col.add("reports", {"report_id": report_id, "format": FORMAT, "report_code": "DATASET", "source_file": col.file})
-    return col.bundle()
 
 
 def _read_accounts(path: Path) -> Bundle:
