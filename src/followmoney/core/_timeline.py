@@ -650,9 +650,13 @@ def _event_order(key: np.ndarray, time: np.ndarray, kind: np.ndarray, kinds: int
     one sort of a packed key (times as ranks) where it fits in int64, rather than a three-key lexsort (a third
     of the time on millions of events)."""
     if len(time) and int(key.min()) >= 0:
-        times, rank = np.unique(time, return_inverse=True)
-        if (int(key.max()) + 1) * len(times) * kinds < 2**62:
-            return np.argsort((key * len(times) + rank.reshape(-1)) * kinds + kind)
+        by_time = np.argsort(time)
+        rank_sorted = np.cumsum(np.r_[False, time[by_time][1:] != time[by_time][:-1]])  # dense time ranks
+        rank = np.empty(len(time), np.int64)
+        rank[by_time] = rank_sorted
+        n_times = int(rank_sorted[-1]) + 1
+        if (int(key.max()) + 1) * n_times * kinds < 2**62:
+            return np.argsort((key * n_times + rank) * kinds + kind)
     return np.lexsort((kind, time, key))
 
 

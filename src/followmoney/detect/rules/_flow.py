@@ -19,7 +19,7 @@ from followmoney.detect.rules.catalogue import catalogued
 from followmoney.detect.rules._registry import RuleContext, WholeStat, register
 from followmoney.detect.rules._registry import whole as whole_data_value
 from followmoney.core.units import DAY_US, HOUR_US, money_text
-from followmoney.core._timeline import KeyedSeries, codes_for, group_rolling_sum, runs
+from followmoney.core._timeline import KeyedSeries, codes_for, group_rolling_sum, runs, unique_sorted
 from followmoney.detect.rules._rolling import make_findings, margin_score, threshold_cents
 
 
@@ -280,7 +280,7 @@ def _controller(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     cur = pd.factorize(pd.concat([m["currency"], inflows["currency"]], ignore_index=True))[0]
     mc = pd.DataFrame({"a": acct[:n], "r": acct[n : 2 * n], "cur": cur[:n], "month": m["month"].to_numpy(), "amount_cents": m["amount_cents"].array})
     ic = pd.DataFrame({"a": acct[2 * n :], "cur": cur[n:], "month": _utc_month(inflows["t"]), "amount_cents": inflows["amount_cents"].array})
-    ic = ic[np.isin(ic["a"].to_numpy(), np.unique(mc["a"].to_numpy())) & (ic["cur"].to_numpy() >= 0)]  # the forwarding accounts' income
+    ic = ic[np.isin(ic["a"].to_numpy(), unique_sorted(mc["a"].to_numpy())) & (ic["cur"].to_numpy() >= 0)]  # the forwarding accounts' income
     income = ic.groupby(["a", "cur", "month"])["amount_cents"].sum()
     fwd = mc[mc["cur"].to_numpy() >= 0].groupby(["a", "r", "cur", "month"])["amount_cents"].sum().reset_index()
     fwd["income"] = income.reindex(pd.MultiIndex.from_frame(fwd[["a", "cur", "month"]])).to_numpy()
