@@ -54,7 +54,7 @@ def _bipartite_candidates(pairs: pd.DataFrame, density: float) -> pd.DataFrame:
     common = _common_beneficiaries(x, pairs)
     if common.empty:
         return pd.DataFrame(columns=columns)
-    links = common[(common["c"] >= 2) & (common["c"] >= 0.5 * np.minimum(common["d1"], common["d2"]))][["w", "cur", "o1", "o2", "c"]]
+    links = common[common["c"] >= 0.5 * np.minimum(common["d1"], common["d2"])][["w", "cur", "o1", "o2", "c"]]
     if links.empty:
         return pd.DataFrame(columns=columns)
     ends = pd.concat(
@@ -93,8 +93,8 @@ def _bipartite_candidates(pairs: pd.DataFrame, density: float) -> pd.DataFrame:
 
 
 def _common_beneficiaries(x: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
-    """Per (w, cur, o1, o2) with o1 < o2 and a beneficiary both pay in ``x``: ``c`` the number of such
-    beneficiaries, ``d1`` / ``d2`` the originators' numbers of beneficiaries in ``pairs``; sorted by
+    """Per (w, cur, o1, o2) with o1 < o2 and at least two beneficiaries both pay in ``x``: ``c`` the number of
+    such beneficiaries, ``d1`` / ``d2`` the originators' numbers of beneficiaries in ``pairs``; sorted by
     (w, cur, o1, o2). Grouped on packed integer keys (pandas' multi-column grouping and reindexing of
     millions of pairs cost several times more)."""
     cols = {c: pairs[c].to_numpy(np.int64) for c in ("w", "cur", "o", "b")}
@@ -104,6 +104,7 @@ def _common_beneficiaries(x: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
         m = x.merge(x, on=["w", "cur", "b"], suffixes=("1", "2"))
         m = m[m["o1"] < m["o2"]]
         common = m.groupby(["w", "cur", "o1", "o2"], sort=True).size().rename("c").reset_index()
+        common = common[common["c"] >= 2].reset_index(drop=True)
         outdeg = pairs.groupby(["w", "cur", "o"]).size()
         common["d1"] = outdeg.reindex(pd.MultiIndex.from_frame(common[["w", "cur", "o1"]])).to_numpy()
         common["d2"] = outdeg.reindex(pd.MultiIndex.from_frame(common[["w", "cur", "o2"]])).to_numpy()
@@ -120,6 +121,7 @@ def _common_beneficiaries(x: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame(columns=["w", "cur", "o1", "o2", "c", "d1", "d2"])
     key = ((m["k"].to_numpy() // size["b"]) * n_o + m["o1"].to_numpy()) * n_o + m["o2"].to_numpy()
     key, c = np.unique(key, return_counts=True)
+    key, c = key[c >= 2], c[c >= 2]
     pair_wc, o2 = np.divmod(key, n_o)
     w_cur, o1 = np.divmod(pair_wc, n_o)
     deg_key, deg = np.unique(wc(pairs) * n_o + cols["o"] - lo["o"], return_counts=True)
