@@ -443,3 +443,29 @@ def test_source_sequence_takes_the_arrow_path_for_exactly_the_file_line_refs(ref
     assert (fast is not None) == all(re.fullmatch(r"[^#]*:[0-9]{1,18}", r) for r in refs)
     if fast is not None:
         assert fast.to_pylist() == timing.source_sequence(refs).to_pylist()
+
+
+@settings(max_examples=60, deadline=None)
+@given(n=st.integers(0, 300), moves=st.lists(st.tuples(st.integers(0, 299), st.integers(0, 299)), max_size=6), shuffle=st.booleans(),
+       chunks=st.integers(1, 4))  # fmt: skip
+def test_the_frame_takes_its_rows_in_order_whatever_the_order(n, moves, shuffle, chunks):
+    """The prepared frame's rows are taken in order by zero-copy slices when few rows are out of place, else
+    one by one: either way the rows of ``table.take(order)``, for orders with a few rows moved, shuffled, or none."""
+    import numpy as np
+
+    from followmoney.core.frame import _in_order
+
+    order = np.arange(n)
+    for a, b in moves:  # a row moved elsewhere: two or three breaks
+        if a < n and b < n:
+            order = np.insert(np.delete(order, a), b, order[a])
+    if shuffle:
+        order = np.random.default_rng(n).permutation(n)
+    size = -(-n // chunks) or 1
+    table = pa.Table.from_batches(
+        [pa.record_batch({"i": pa.array(range(s, min(s + size, n)), pa.int64()), "s": [f"r{j}" for j in range(s, min(s + size, n))]})
+         for s in range(0, n, size)] or [pa.record_batch({"i": pa.array([], pa.int64()), "s": pa.array([], pa.string())})]
+    )  # fmt: skip
+    got = _in_order(table, order)
+    assert got.to_pydict() == table.take(pa.array(order, pa.int64())).to_pydict()
+    assert got["i"].to_pylist() == order.tolist()
