@@ -1,6 +1,11 @@
 """Near misses and details for the cash, profile, geography, merchant and identifier rules."""
 
+import re
+
+import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import followmoney as fm
 from rule_cases import POSITIVE, bundle, tx
@@ -166,3 +171,17 @@ def test_travel_needs_several_passengers_where_tickets_name_them(names, alerted)
     assert bool(alerts) is alerted
     if alerted:
         assert "name 2 different passengers (threshold 2)" in alerts[0]["explanation"]
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["hotel", "Motel 6", None, "adult", "ads", "escort", "grocery", "Greyhound", "inn"]),
+                          st.sampled_from(["hotel", None, "ads", "rail tickets", "booking.com", "x"])), max_size=40))  # fmt: skip
+def test_merchant_words_match_the_joined_name_and_description(rows):
+    """HT-01..03 search each distinct (counterparty name, description) once; a row matches exactly when its
+    name and description, joined by a space, match (a phrase may run from the name into the description)."""
+    from followmoney.detect.rules import _merchant
+
+    f = pd.DataFrame(rows, columns=["counterparty_name", "description"], dtype=object)
+    for _, _, pattern in _merchant._CATEGORIES.values():
+        joined = [re.search(pattern, f" {a or ''} {b or ''}") is not None for a, b in rows]
+        assert _merchant._words(f, pattern).tolist() == joined

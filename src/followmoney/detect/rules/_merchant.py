@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 import pandas as pd
 
 from followmoney.detect.rules.catalogue import catalogued
@@ -31,11 +32,21 @@ def _mcc_in(mcc: pd.Series, codes: set[int], ranges: tuple = ()) -> pd.Series:
 
 
 def _words(frame: pd.DataFrame, pattern: re.Pattern) -> pd.Series:
-    text = pd.Series("", index=frame.index)
-    for c in ("counterparty_name", "description"):
-        if c in frame:
-            text = text + " " + frame[c].fillna("").astype(str)
-    return text.str.contains(pattern)
+    """Rows whose counterparty name and description (joined by a space) match ``pattern``: each distinct
+    (name, description) is searched once (a payment format or a merchant's name repeats over millions of rows)."""
+    cols = [c for c in ("counterparty_name", "description") if c in frame]
+    if not cols or not len(frame):
+        return pd.Series(False, index=frame.index)
+    codes = [pd.factorize(frame[c].fillna("").astype(str)) for c in cols]
+    pair = codes[0][0].astype(np.int64)
+    for c, names in codes[1:]:
+        pair = pair * len(names) + c
+    distinct, at = np.unique(pair, return_index=True)  # each distinct pair and a row that has it
+    text = pd.Series("", index=range(len(distinct)))
+    for (c, names) in codes:
+        text = text + " " + pd.Series(np.asarray(names, dtype=object)[c[at]]).astype(str)
+    hit = text.str.contains(pattern).to_numpy(bool)
+    return pd.Series(hit[np.searchsorted(distinct, pair)], index=frame.index)
 
 
 _CATEGORIES = {
