@@ -193,10 +193,7 @@ def alerts_for(rule, params, cfg, findings: pd.DataFrame, by_txn: pd.DataFrame, 
     else:  # repeated txn ids in the input: every match counts, as a join does
         ev = pd.DataFrame({"txn_id": txn, "row": row}).join(by_txn, on="txn_id").reset_index(drop=True)
         row, source = ev["row"].to_numpy(), ev["source_ref"].to_numpy(object)
-    sums = ev.dropna(subset=["amount_cents"]).groupby(["row", "currency"], dropna=False)["amount_cents"].sum()
-    totals: list[list] = [[] for _ in range(n)]
-    for (r, cur), v in zip(sums.index.tolist(), sums.tolist()):  # a missing currency stays None
-        totals[r].append((None if pd.isna(cur) else cur, int(v)))
+    totals = _totals(ev["row"].to_numpy(), ev["amount_cents"].array, ev["currency"].array, n)
     bounds = np.r_[0, np.cumsum(np.bincount(row, minlength=n))]
     source = [None if x is None or x is pd.NA or x != x else x for x in source.tolist()]  # NaN/NA → null reference
     refs = [source[a:b] for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist())]
@@ -216,7 +213,7 @@ def alerts_for(rule, params, cfg, findings: pd.DataFrame, by_txn: pd.DataFrame, 
     jinfo = cfg.jurisdiction_info
     alert_ids, explanations, amount_total, currency_one = [], [], [], []
     for i, (facts0, kind, subj, start, end) in enumerate(zip(f["facts"].tolist(), kinds, subjects, starts, ends)):
-        tot = sorted(totals[i], key=lambda p: (p[0] is None, p[0] or ""))
+        tot = totals[i]
         facts = {
             **facts0,
             "subject_id": subj,
@@ -255,6 +252,27 @@ def alerts_for(rule, params, cfg, findings: pd.DataFrame, by_txn: pd.DataFrame, 
     )
     out["alert_id"] = distinct_alert_ids(alert_ids, evidence)
     return out
+
+
+def _totals(row: np.ndarray, amount, currency, n: int) -> list[list[tuple]]:
+    """Per finding, ``(currency, sum of amounts)`` of its evidence, by currency (a missing one, None, last); missing amounts left out.
+
+    ``row`` is each evidence transaction's finding, ``amount`` (pandas Int64, thousandths)
+    and ``currency`` its values. Sums are exact integers.
+    """
+    valid = ~np.asarray(amount.isna(), bool)
+    codes, names = pd.factorize(currency, sort=True)  # a missing currency: -1, listed last below
+    names = list(names) + [None]
+    k = len(names)
+    key = row[valid].astype(np.int64) * k + np.where(codes < 0, k - 1, codes)[valid]
+    order = np.argsort(key, kind="stable")
+    key = key[order]
+    first = np.flatnonzero(np.r_[True, key[1:] != key[:-1]]) if len(key) else np.empty(0, np.int64)
+    sums = np.add.reduceat(amount.to_numpy(dtype=np.int64, na_value=0)[valid][order], first) if len(key) else np.empty(0, np.int64)
+    totals: list[list] = [[] for _ in range(n)]
+    for kk, v in zip(key[first].tolist(), sums.tolist()):
+        totals[kk // k].append((names[kk % k], v))
+    return totals
 
 
 def _arrow_positions(index: pd.Index, txn: list) -> np.ndarray | None:
