@@ -344,7 +344,7 @@ def suppress_repeats(alerts: pa.Table, previous: str | Path | pa.Table | None) -
     n = alerts.num_rows
     status = pa.array(["new"] * n, pa.string())
     new_counts = alerts["evidence_count"]
-    explanation = alerts["explanation"]
+    columns = {name: alerts[name] for name in alerts.column_names}
     repeat = np.zeros(n, bool)
     prev = _previous_alerts(previous) if previous is not None else None
     if prev is not None and len(prev):
@@ -359,12 +359,11 @@ def suppress_repeats(alerts: pa.Table, previous: str | Path | pa.Table | None) -
         update = known & ~repeat
         new_counts = pa.array(counts, pa.int64())
         status = pa.array(np.where(update, "update", "new").tolist(), pa.string())
-        explanation = pa.array([f"Update: {c} new evidence transaction(s) since the previous run. {e}" if u else e
-                                for c, e, u in zip(counts, explanation.to_pylist(), update.tolist())], pa.string())  # fmt: skip
+        columns["explanation"] = pa.array([f"Update: {c} new evidence transaction(s) since the previous run. {e}" if u else e
+                                           for c, e, u in zip(counts, alerts["explanation"].to_pylist(), update.tolist())], pa.string())  # fmt: skip
     schema = alerts.schema.append(pa.field("status", pa.string())).append(pa.field("new_evidence_count", pa.int64()))
     schema = schema.with_metadata(_pandas_metadata(alerts, schema))
-    columns = [explanation if name == "explanation" else alerts[name] for name in alerts.column_names] + [status, new_counts]
-    marked = pa.Table.from_arrays(columns, schema=schema)
+    marked = pa.Table.from_arrays([*columns.values(), status, new_counts], schema=schema)
     if not repeat.any():
         return marked, marked.slice(0, 0)
     return marked.filter(pa.array(~repeat)), marked.filter(pa.array(repeat))
