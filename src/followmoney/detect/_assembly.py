@@ -301,7 +301,7 @@ def _arrow_positions(index: pd.Index, txn: list) -> np.ndarray | None:
     hit = pc.index_in(ids, value_set=want)  # per index row: which wanted id it is
     rows = pc.indices_nonzero(pc.is_valid(hit)).to_numpy()
     which = pc.take(hit, pa.array(rows)).to_numpy(zero_copy_only=False) if len(rows) else np.empty(0, np.int64)
-    if len(np.unique(which)) != len(which):
+    if pc.count_distinct(pa.array(which)).as_py() != len(which):
         return None
     where = np.full(len(want) + 1, -1, np.int64)  # the last entry answers the ids found nowhere (k = -1)
     where[which] = rows

@@ -299,7 +299,7 @@ def _distinct_per_group(lists: pa.ChunkedArray, group: np.ndarray, n: int) -> pa
     values = pc.dictionary_encode(pc.list_flatten(lists), null_encoding="encode")
     g = group[pc.list_parent_indices(lists).to_numpy()]
     code = values.indices.to_numpy().astype(np.int64)
-    pairs = np.unique((g * (len(values.dictionary) + 1) + code)[g >= 0])
+    pairs = pc.unique(pa.array((g * (len(values.dictionary) + 1) + code)[g >= 0])).to_numpy()  # Arrow's hash: numpy's unique sorts
     return pa.array(np.bincount(pairs // (len(values.dictionary) + 1), minlength=n), pa.int64())
 
 
