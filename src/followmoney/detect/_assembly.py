@@ -114,7 +114,11 @@ def run_id(bundle: Bundle, cfg: Config) -> str:
     (True, 19)
     """
     h = hashlib.blake2b(digest_size=8)
-    h.update("\x1f".join(bundle.transactions["txn_id"].to_pylist()).encode())
+    chunks = [c for c in bundle.transactions["txn_id"].chunks if len(c)]
+    for i, chunk in enumerate(chunks):  # the ids joined by U+001F, hashed a chunk at a time (no Python string per id)
+        one = pa.ListArray.from_arrays(pa.array([0, len(chunk)], pa.int32()), chunk)
+        h.update(b"\x1f" if i else b"")
+        h.update(pc.binary_join(one, "\x1f")[0].as_buffer())
     h.update(json.dumps(cfg.to_dict(), sort_keys=True, default=str).encode())
     return "RUN" + h.hexdigest()
 
