@@ -227,12 +227,11 @@ def build_cases(alerts: pa.Table, bundle: Bundle | None = None, *, resolution=No
     first_start, last_end = _window_per_group(alerts["window_start"], pos, starts, "min"), _window_per_group(alerts["window_end"], pos, starts, "max")
     firsts = pa.array(pos[starts])
     explanation, run_id = alerts["explanation"].take(firsts).to_pylist(), alerts["run_id"].take(firsts).to_pylist()
-    rule = [rule_ids[i] for i in pos]
-    own, own_kind, alert_id = [subject_ids[i] for i in pos], [subject_kinds[i] for i in pos], [alert_ids[i] for i in pos]
-    typology = alerts["typology"].take(pa.array(pos)).to_pylist()
-    role_of = alerts["subject_role"].take(pa.array(pos)).to_pylist()
-    related_of = alerts["related_subject_ids"].take(pa.array(pos)).to_pylist()
-    money_of = list(zip(alerts["amount_total"].take(pa.array(pos)).to_pylist(), alerts["currency"].take(pa.array(pos)).to_pylist())) if "amount_total" in alerts.column_names else []
+    in_order = pa.array(pos)
+    ordered = lambda c: alerts[c].take(in_order).to_pylist()  # noqa: E731
+    rule, own, own_kind, alert_id = ([v[i] for i in pos] for v in (rule_ids, subject_ids, subject_kinds, alert_ids))
+    typology, role_of, related_of = ordered("typology"), ordered("subject_role"), ordered("related_subject_ids")
+    money_of = list(zip(ordered("amount_total"), ordered("currency"))) if "amount_total" in alerts.column_names else []
     out: dict[str, list] = {f.name: [] for f in CASES_SCHEMA}
     for i, (lo, hi) in enumerate(zip(bounds[:-1], bounds[1:])):
         kind, subject = kinds[lo], subjects[lo]
