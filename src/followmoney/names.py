@@ -22,6 +22,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from followmoney.core.bundle import Bundle
 
@@ -134,6 +135,13 @@ class Names:
         return table
 
 
+def _account_numbers(accounts: pa.Table) -> pa.ChunkedArray:
+    """Each account's number for labels: its IBAN, else its account number (empty text counts as none), else the id after its last ``/``."""
+    given = lambda c: pc.fill_null(pc.greater(pc.utf8_length(accounts[c]), 0), False)  # noqa: E731
+    tail = pc.replace_substring_regex(accounts["account_id"], r"(?s)^.*/", "")
+    return pc.if_else(given("iban"), accounts["iban"], pc.if_else(given("account_number"), accounts["account_number"], tail))
+
+
 def display_names(bundle: Bundle, resolution=None) -> Names:
     """Build the :class:`Names` of a load.
 
@@ -179,8 +187,9 @@ def display_names(bundle: Bundle, resolution=None) -> Names:
             names[r["party_id"]] = names[owner]
             variants[r["party_id"]] = variants[owner]
 
-    acc = bundle.accounts.select(["account_id", "account_number", "iban", "name"]).to_pylist()
-    numbers = {r["account_id"]: (r["iban"] or r["account_number"] or r["account_id"].rpartition("/")[2]) for r in acc}
+    acc = bundle.accounts
+    account_ids = acc["account_id"].to_pylist()
+    numbers = dict(zip(account_ids, _account_numbers(acc).to_pylist()))
     held: dict[str, list[tuple[int, str]]] = defaultdict(list)
     pa_ = bundle.party_accounts
     for pid, aid, role in zip(pa_["party_id"].to_pylist(), pa_["account_id"].to_pylist(), pa_["role"].to_pylist()):
@@ -188,16 +197,17 @@ def display_names(bundle: Bundle, resolution=None) -> Names:
         if n:
             held[aid].append((_ROLE_ORDER.get(role, 9), n))
         numbers.setdefault(aid, aid.rpartition("/")[2])
-    for r in acc:
-        aid = r["account_id"]
-        kinds[aid] = "account"
+    kinds.update(dict.fromkeys(account_ids, "account"))
+    named = pc.or_(pc.fill_null(pc.greater(pc.utf8_length(acc["name"]), 0), False), pc.is_in(acc["account_id"], value_set=pa.array(list(held), pa.string())))
+    some = acc.select(["account_id", "name"]).filter(named)  # the accounts a holder or the source names, in order
+    for aid, own in zip(some["account_id"].to_pylist(), some["name"].to_pylist()):
         if held.get(aid):
             best = min(o for o, _ in held[aid])
             who = list(dict.fromkeys(n for o, n in sorted(held[aid]) if o == best))
             names[aid] = " / ".join(who)
             variants[aid] = list(dict.fromkeys(n for _, n in sorted(held[aid])))
-        elif r["name"] and r["name"].strip():
-            names[aid] = r["name"].strip()
+        elif own and own.strip():
+            names[aid] = own.strip()
             variants[aid] = [names[aid]]
     for aid, hs in held.items():  # accounts only named in roles
         if aid not in kinds:

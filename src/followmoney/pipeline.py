@@ -40,6 +40,7 @@ import shutil
 import tempfile
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pyarrow as pa
@@ -236,12 +237,21 @@ def export_run(run_dir: str | Path, fmt: str, out: str | Path, *, case_id: str |
     return {"paths": {fmt: path}, "counts": {"nodes": G.number_of_nodes(), "edges": G.number_of_edges(), "payment_edges": payments}}
 
 
-def run_names(bundle: Bundle):
-    """Display names of a run (:func:`followmoney.names.display_names` over resolved persons)."""
+def run_names(bundle: Bundle, resolution=None):
+    """Display names of a run (:func:`followmoney.names.display_names` over resolved persons).
+
+    Parameters
+    ----------
+    bundle : Bundle
+    resolution : followmoney.resolve.Resolution, optional
+        :func:`followmoney.resolve` of ``bundle`` already computed (default: resolved here).
+    """
     from followmoney.names import display_names
     from followmoney.resolve import resolve
 
-    return display_names(bundle, resolve(bundle) if bundle.parties.num_rows else None)
+    if not bundle.parties.num_rows:
+        return display_names(bundle, None)
+    return display_names(bundle, resolution if resolution is not None else resolve(bundle))
 
 
 def check_previous(run_dir: str | Path) -> dict:
@@ -643,17 +653,20 @@ def _peak_rss_mb() -> float | None:
 
 def _write_outputs(tmp: Path, bundle, alerts, suppressed, cases, resolution=None, excel_max_cases: int | None = EXCEL_MAX_CASES) -> None:
     f = RUN_FILES
-    write_bundle(bundle, tmp / f["tables"])
+    (tmp / f["tables"]).mkdir()
+    parquet = [(alerts, f["alerts_parquet"]), (suppressed, f["suppressed"]), (cases, f["cases_parquet"])]
     if resolution is not None:  # who is who: every mention's cluster and every link's reason
-        pq.write_table(resolution.party_clusters, tmp / f["tables"] / "party_clusters.parquet")
-        pq.write_table(resolution.match_reasons, tmp / f["tables"] / "match_reasons.parquet")
-    pq.write_table(alerts, tmp / f["alerts_parquet"])
-    pq.write_table(suppressed, tmp / f["suppressed"])
-    pq.write_table(cases, tmp / f["cases_parquet"])
-    names = run_names(bundle)
-    pacsv.write_csv(flat(with_names(alerts, names, named_lists=False)), tmp / f["alerts_csv"])
-    pacsv.write_csv(flat(with_names(cases, names, named_lists=False)), tmp / f["cases_csv"])
-    to_excel(tmp / f["cases_xlsx"], cases=cases, alerts=alerts, names=names, max_cases=excel_max_cases)
+        parquet += [(resolution.party_clusters, f"{f['tables']}/party_clusters.parquet"), (resolution.match_reasons, f"{f['tables']}/match_reasons.parquet")]
+    # Arrow encodes Parquet without holding the GIL: the tables (time growing with the rows) are written on two
+    # threads while this one writes the CSV files and the workbook (Python, capped at excel_max_cases)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        written = [pool.submit(write_bundle, bundle, tmp / f["tables"])] + [pool.submit(pq.write_table, t, tmp / name) for t, name in parquet]
+        names = run_names(bundle, resolution)
+        pacsv.write_csv(flat(with_names(alerts, names, named_lists=False)), tmp / f["alerts_csv"])
+        pacsv.write_csv(flat(with_names(cases, names, named_lists=False)), tmp / f["cases_csv"])
+        to_excel(tmp / f["cases_xlsx"], cases=cases, alerts=alerts, names=names, max_cases=excel_max_cases)
+        for job in written:
+            job.result()
 
 
 def _summary(out, bundle, alerts, suppressed, cases, cfg, failures, failed_files, stages, t0) -> dict:

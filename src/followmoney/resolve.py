@@ -345,8 +345,12 @@ class _Mentions:
 
     def _counterparties(self, bundle: Bundle) -> None:
         tx = bundle.transactions
-        if not tx.num_rows:
+        if not tx.num_rows or not self.ids:
             return
+        known = pa.array(self.ids, pa.string())
+        mentioned = pc.or_(pc.fill_null(pc.is_in(tx["from_party"], value_set=known), False),
+                           pc.fill_null(pc.is_in(tx["to_party"], value_set=known), False))  # fmt: skip
+        tx = tx.select(["from_party", "to_party", "from_account", "to_account"]).filter(mentioned)  # only rows naming a mention count
         cols = [tx[c].to_pylist() for c in ("from_party", "to_party", "from_account", "to_account")]
         idx = self.index
         for fp, tp, fa, ta in zip(*cols):

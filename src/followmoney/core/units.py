@@ -41,6 +41,7 @@ def _exceptions() -> dict[str, int]:
     return {k.upper(): int(v) for k, v in raw["minor_units"].items()}
 
 
+@functools.lru_cache(maxsize=1024)  # called per amount in explanations and exports; a few currencies
 def minor_units(currency) -> int:
     """ISO 4217 minor units (decimals) of ``currency``: 2 unless the standard says otherwise.
 

@@ -114,7 +114,11 @@ def run_id(bundle: Bundle, cfg: Config) -> str:
     (True, 19)
     """
     h = hashlib.blake2b(digest_size=8)
-    h.update("\x1f".join(bundle.transactions["txn_id"].to_pylist()).encode())
+    chunks = [c for c in bundle.transactions["txn_id"].chunks if len(c)]
+    for i, chunk in enumerate(chunks):  # the ids joined by U+001F, hashed a chunk at a time (no Python string per id)
+        one = pa.ListArray.from_arrays(pa.array([0, len(chunk)], pa.int32()), chunk)
+        h.update(b"\x1f" if i else b"")
+        h.update(pc.binary_join(one, "\x1f")[0].as_buffer())
     h.update(json.dumps(cfg.to_dict(), sort_keys=True, default=str).encode())
     return "RUN" + h.hexdigest()
 
@@ -193,10 +197,7 @@ def alerts_for(rule, params, cfg, findings: pd.DataFrame, by_txn: pd.DataFrame, 
     else:  # repeated txn ids in the input: every match counts, as a join does
         ev = pd.DataFrame({"txn_id": txn, "row": row}).join(by_txn, on="txn_id").reset_index(drop=True)
         row, source = ev["row"].to_numpy(), ev["source_ref"].to_numpy(object)
-    sums = ev.dropna(subset=["amount_cents"]).groupby(["row", "currency"], dropna=False)["amount_cents"].sum()
-    totals: list[list] = [[] for _ in range(n)]
-    for (r, cur), v in zip(sums.index.tolist(), sums.tolist()):  # a missing currency stays None
-        totals[r].append((None if pd.isna(cur) else cur, int(v)))
+    totals = _totals(ev["row"].to_numpy(), ev["amount_cents"].array, ev["currency"].array, n)
     bounds = np.r_[0, np.cumsum(np.bincount(row, minlength=n))]
     source = [None if x is None or x is pd.NA or x != x else x for x in source.tolist()]  # NaN/NA → null reference
     refs = [source[a:b] for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist())]
@@ -216,7 +217,7 @@ def alerts_for(rule, params, cfg, findings: pd.DataFrame, by_txn: pd.DataFrame, 
     jinfo = cfg.jurisdiction_info
     alert_ids, explanations, amount_total, currency_one = [], [], [], []
     for i, (facts0, kind, subj, start, end) in enumerate(zip(f["facts"].tolist(), kinds, subjects, starts, ends)):
-        tot = sorted(totals[i], key=lambda p: (p[0] is None, p[0] or ""))
+        tot = totals[i]
         facts = {
             **facts0,
             "subject_id": subj,
@@ -257,6 +258,27 @@ def alerts_for(rule, params, cfg, findings: pd.DataFrame, by_txn: pd.DataFrame, 
     return out
 
 
+def _totals(row: np.ndarray, amount, currency, n: int) -> list[list[tuple]]:
+    """Per finding, ``(currency, sum of amounts)`` of its evidence, by currency (a missing one, None, last); missing amounts left out.
+
+    ``row`` is each evidence transaction's finding, ``amount`` (pandas Int64, thousandths)
+    and ``currency`` its values. Sums are exact integers.
+    """
+    valid = ~np.asarray(amount.isna(), bool)
+    codes, names = pd.factorize(currency, sort=True)  # a missing currency: -1, listed last below
+    names = list(names) + [None]
+    k = len(names)
+    key = row[valid].astype(np.int64) * k + np.where(codes < 0, k - 1, codes)[valid]
+    order = np.argsort(key, kind="stable")
+    key = key[order]
+    first = np.flatnonzero(np.r_[True, key[1:] != key[:-1]]) if len(key) else np.empty(0, np.int64)
+    sums = np.add.reduceat(amount.to_numpy(dtype=np.int64, na_value=0)[valid][order], first) if len(key) else np.empty(0, np.int64)
+    totals: list[list] = [[] for _ in range(n)]
+    for kk, v in zip(key[first].tolist(), sums.tolist()):
+        totals[kk // k].append((names[kk % k], v))
+    return totals
+
+
 def _arrow_positions(index: pd.Index, txn: list) -> np.ndarray | None:
     """Row of each id of ``txn`` in an Arrow-backed text ``index`` (-1: none), without a hash table of the index.
 
@@ -283,7 +305,7 @@ def _arrow_positions(index: pd.Index, txn: list) -> np.ndarray | None:
     hit = pc.index_in(ids, value_set=want)  # per index row: which wanted id it is
     rows = pc.indices_nonzero(pc.is_valid(hit)).to_numpy()
     which = pc.take(hit, pa.array(rows)).to_numpy(zero_copy_only=False) if len(rows) else np.empty(0, np.int64)
-    if len(np.unique(which)) != len(which):
+    if pc.count_distinct(pa.array(which)).as_py() != len(which):
         return None
     where = np.full(len(want) + 1, -1, np.int64)  # the last entry answers the ids found nowhere (k = -1)
     where[which] = rows

@@ -40,6 +40,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from followmoney.core.bundle import Bundle
@@ -198,62 +199,69 @@ def build_cases(alerts: pa.Table, bundle: Bundle | None = None, *, resolution=No
     if alerts.num_rows == 0:
         return CASES_SCHEMA.empty_table()
     who = resolved_subjects(bundle, resolution) if bundle is not None else None
-    a = alerts.to_pandas()
+    col = lambda c: alerts[c].to_pylist()  # noqa: E731
+    subject_ids, subject_kinds, rule_ids, alert_ids = col("subject_id"), col("subject_kind"), col("rule_id"), col("alert_id")
     if who is not None:
         of = who["of"]
-        mapped = [of.get(s) for s in a["subject_id"]]
-        a["case_kind"] = [m[0] if m else k for m, k in zip(mapped, a["subject_kind"])]
-        a["case_subject"] = [m[1] if m else s for m, s in zip(mapped, a["subject_id"])]
+        mapped = [of.get(s) for s in subject_ids]
+        case_kind = [m[0] if m else k for m, k in zip(mapped, subject_kinds)]
+        case_subject = [m[1] if m else s for m, s in zip(mapped, subject_ids)]
         to_case = lambda x: of[x][1] if x in of else x  # noqa: E731
     else:
-        a["case_kind"], a["case_subject"] = a["subject_kind"], a["subject_id"]
+        case_kind, case_subject = subject_kinds, subject_ids
         to_case = lambda x: x  # noqa: E731
-    a["weighted"] = a["score"] * a["rule_id"].map(RULE_WEIGHT).fillna(1.0) * HIT_SCALE
-    a = a.sort_values(["case_kind", "case_subject", "weighted", "alert_id"], ascending=[True, True, False, True])
-    # one case per (kind, subject) group, in key order; the groups' rows are walked as plain lists (a
-    # pandas group object per case costs more than the case itself)
-    groups = a.groupby(["case_kind", "case_subject"], sort=True)
-    code = groups.ngroup().to_numpy()
-    pos = np.argsort(code, kind="stable")
-    pos = pos[code[pos] >= 0]  # rows whose key is null form no case, as groupby drops them
-    bounds = np.flatnonzero(np.r_[True, np.diff(code[pos]) != 0, True]).tolist()
-    col = {c: a[c].take(pos).tolist() for c in ("case_kind", "case_subject", "rule_id", "subject_role", "related_subject_ids", "evidence_txn_ids",
-                                                "subject_id", "subject_kind", "typology", "alert_id", "explanation", "run_id")}  # fmt: skip
-    money_of = list(zip(a["amount_total"].take(pos).tolist(), a["currency"].take(pos).tolist())) if "amount_total" in a else []
-    weighted = a["weighted"].to_numpy()[pos]
-    first_start = groups["window_start"].min().tolist()
-    last_end = groups["window_end"].max().tolist()
-    rows = []
+    weighted = alerts["score"].to_numpy(zero_copy_only=False) * np.array([RULE_WEIGHT.get(r, 1.0) for r in rule_ids]) * HIT_SCALE
+    # one case per (kind, subject), in key order, its alerts strongest first; rows whose key is null form no case
+    keys = pd.DataFrame({"kind": case_kind, "subject": case_subject, "weighted": weighted, "alert_id": alert_ids}).dropna(subset=["kind", "subject"])
+    pos = keys.sort_values(["kind", "subject", "weighted", "alert_id"], ascending=[True, True, False, True]).index.to_numpy()
+    kinds, subjects = [case_kind[i] for i in pos], [case_subject[i] for i in pos]
+    bounds = [0] + [j for j in range(1, len(pos)) if kinds[j] != kinds[j - 1] or subjects[j] != subjects[j - 1]] + [len(pos)]
+    starts = np.asarray(bounds[:-1], np.int64)
+    group = np.full(alerts.num_rows, -1, np.int64)  # each alert's case (-1: none)
+    group[pos] = np.repeat(np.arange(len(starts)), np.diff(bounds))
+    # risk before corroboration: 1 - prod(1 - h_i / i^1.5) over a case's hits, strongest first
+    h = weighted[pos]
+    rank = np.arange(len(pos)) - np.repeat(starts, np.diff(bounds)) + 1
+    unmet = np.multiply.reduceat(1.0 - h / rank ** 1.5, starts).tolist()
+    evidence_count = _distinct_per_group(alerts["evidence_txn_ids"], group, len(starts))
+    first_start, last_end = _window_per_group(alerts["window_start"], pos, starts, "min"), _window_per_group(alerts["window_end"], pos, starts, "max")
+    firsts = pa.array(pos[starts])
+    explanation, run_id = alerts["explanation"].take(firsts).to_pylist(), alerts["run_id"].take(firsts).to_pylist()
+    in_order = pa.array(pos)
+    ordered = lambda c: alerts[c].take(in_order).to_pylist()  # noqa: E731
+    rule, own, own_kind, alert_id = ([v[i] for i in pos] for v in (rule_ids, subject_ids, subject_kinds, alert_ids))
+    typology, role_of, related_of = ordered("typology"), ordered("subject_role"), ordered("related_subject_ids")
+    money_of = list(zip(ordered("amount_total"), ordered("currency"))) if "amount_total" in alerts.column_names else []
+    out: dict[str, list] = {f.name: [] for f in CASES_SCHEMA}
     for i, (lo, hi) in enumerate(zip(bounds[:-1], bounds[1:])):
-        kind, subject = col["case_kind"][lo], col["case_subject"][lo]
-        g = {c: v[lo:hi] for c, v in col.items()}
-        h = weighted[lo:hi]
-        risk = 1.0 - float(np.prod(1.0 - h / np.arange(1, len(h) + 1) ** 1.5))
-        families = {_FAMILY.get(r[:2], "other") for r in g["rule_id"]}
-        roles = set(g["subject_role"])
+        kind, subject = kinds[lo], subjects[lo]
+        rules_g, roles_g, related_g = rule[lo:hi], role_of[lo:hi], related_of[lo:hi]
+        families = {_FAMILY.get(r[:2], "other") for r in rules_g}
+        roles = set(roles_g)
         role = "controller" if "controller" in roles else "potential_victim" if "potential_victim" in roles else "subject"
-        related = sorted({to_case(x) for rel in g["related_subject_ids"] for x in (rel if rel is not None else [])} - {subject})
-        controls = sorted({to_case(x) for rel, r in zip(g["related_subject_ids"], g["subject_role"]) if r == "controller" for x in rel} - {subject})
-        controlled_by = sorted({to_case(x) for rel, r in zip(g["related_subject_ids"], g["subject_role"]) if r == "potential_victim" for x in rel}
-                               - {subject})  # fmt: skip
+        related = sorted({to_case(x) for rel in related_g for x in (rel if rel is not None else [])} - {subject})
+        controls = sorted({to_case(x) for rel, r in zip(related_g, roles_g) if r == "controller" for x in rel} - {subject})
+        controlled_by = sorted({to_case(x) for rel, r in zip(related_g, roles_g) if r == "potential_victim" for x in rel} - {subject})
         linked = sorted((who["links"].get(subject, set()) if who else set()) - {subject})
         money = 0.0
         for amt, cur in money_of[lo:hi]:
-            if amt is not None and not pd.isna(amt) and cur:
+            if amt is not None and cur:
                 money = max(money, float(amt))
+        risk = 1.0 - unmet[i]
         remaining = 1.0 - risk
         if len(families) >= 2:
             remaining *= 0.5
         remaining /= 1.0 + np.log10(1.0 + money) / 100.0
         remaining /= 1.0 + 0.1 * len(set(related) | set(controls) | set(controlled_by) | set(linked))
-        risk = 1.0 - remaining
-        rules = list(dict.fromkeys(g["rule_id"]))
-        evidence = {t for ev in g["evidence_txn_ids"] for t in ev}
-        own = list(dict.fromkeys(g["subject_id"]))
-        accounts = sorted(set(who["accounts"].get(subject, [])) | {s for s, k in zip(g["subject_id"], g["subject_kind"]) if k == "account"}) if who else [s for s, k in zip(g["subject_id"], g["subject_kind"]) if k == "account"][:1]
-        parties = who["parties"].get(subject, []) if who else [s for s, k in zip(g["subject_id"], g["subject_kind"]) if k == "party"][:1]
-        name = who["names"].get(subject) if who else None
-        summary = f"{hi - lo} alert(s) from {len(rules)} rule(s), strongest {g['rule_id'][0]}: {g['explanation'][0]}"
+        rules = list(dict.fromkeys(rules_g))
+        own_g = own[lo:hi]
+        if who:
+            accounts = sorted(set(who["accounts"].get(subject, [])) | {s for s, k in zip(own_g, own_kind[lo:hi]) if k == "account"})
+            parties = who["parties"].get(subject, [])
+        else:
+            accounts = [s for s, k in zip(own_g, own_kind[lo:hi]) if k == "account"][:1]
+            parties = [s for s, k in zip(own_g, own_kind[lo:hi]) if k == "party"][:1]
+        summary = f"{hi - lo} alert(s) from {len(rules)} rule(s), strongest {rules_g[0]}: {explanation[i]}"
         if len(accounts) > 1:
             summary += f" Accounts: {', '.join(accounts)}."
         if controls:
@@ -262,49 +270,47 @@ def build_cases(alerts: pa.Table, bundle: Bundle | None = None, *, resolution=No
             summary += f" Likely controlled by: {', '.join(controlled_by)}."
         if linked:
             summary += f" Connected (director, signatory, holder): {', '.join(linked)}."
-        rows.append(
-            {
-                "case_id": stable_id("C", kind, subject),
-                "subject_kind": kind,
-                "subject_id": subject,
-                "role": role,
-                "risk_score": risk,
-                "band": None,
-                "human_trafficking": any(r.startswith(_HT) for r in rules),
-                "rules": rules,
-                "typologies": list(dict.fromkeys(g["typology"])),
-                "n_alerts": hi - lo,
-                "alert_ids": g["alert_id"],
-                "evidence_count": len(evidence),
-                "window_start": _none_if_nat(first_start[i]),
-                "window_end": _none_if_nat(last_end[i]),
-                "controls": controls,
-                "controlled_by": controlled_by or ([] if role != "potential_victim" else related),
-                "summary": summary,
-                "run_id": g["run_id"][0],
-                "subject_name": name,
-                "accounts": accounts,
-                "parties": parties,
-                "alert_subjects": own,
-                "linked_subjects": linked,
-            }
-        )
-    # a controller ranks above the potential victims it controls
-    by_subject = {r["subject_id"]: r for r in rows}
-    for r in sorted(rows, key=lambda r: r["risk_score"]):
-        if r["role"] != "controller":
-            continue
-        top_victim = max((by_subject[v]["risk_score"] for v in r["controls"] if v in by_subject and by_subject[v]["role"] != "controller"), default=None)
-        if top_victim is not None and top_victim >= r["risk_score"]:
-            r["risk_score"] = top_victim + (1.0 - top_victim) / 2.0
-    for r in rows:
-        r["band"] = _band(r["risk_score"])
-    cases = pa.Table.from_pylist(rows, schema=CASES_SCHEMA)
+        for name, value in (
+            ("case_id", stable_id("C", kind, subject)), ("subject_kind", kind), ("subject_id", subject), ("role", role),
+            ("risk_score", 1.0 - remaining), ("human_trafficking", any(r.startswith(_HT) for r in rules)), ("rules", rules),
+            ("typologies", list(dict.fromkeys(typology[lo:hi]))), ("n_alerts", hi - lo), ("alert_ids", alert_id[lo:hi]),
+            ("controls", controls), ("controlled_by", controlled_by or ([] if role != "potential_victim" else related)),
+            ("summary", summary), ("subject_name", who["names"].get(subject) if who else None), ("accounts", accounts),
+            ("parties", parties), ("alert_subjects", list(dict.fromkeys(own_g))), ("linked_subjects", linked),
+        ):  # fmt: skip
+            out[name].append(value)
+    # a controller ranks above the potential victims it controls (only controllers change, only victims are read)
+    risk, role = out["risk_score"], out["role"]
+    by_subject = {s: i for i, s in enumerate(out["subject_id"])}
+    for i in [i for i, r in enumerate(role) if r == "controller"]:
+        top_victim = max((risk[by_subject[v]] for v in out["controls"][i] if v in by_subject and role[by_subject[v]] != "controller"), default=None)
+        if top_victim is not None and top_victim >= risk[i]:
+            risk[i] = top_victim + (1.0 - top_victim) / 2.0
+    out["band"] = [_band(r) for r in risk]
+    out["evidence_count"], out["window_start"], out["window_end"], out["run_id"] = evidence_count, first_start, last_end, run_id
+    cases = pa.Table.from_pydict(out, schema=CASES_SCHEMA)
     return cases.sort_by([("risk_score", "descending"), ("case_id", "ascending")])
 
 
-def _none_if_nat(x):
-    return None if pd.isna(x) else x
+def _distinct_per_group(lists: pa.ChunkedArray, group: np.ndarray, n: int) -> pa.Array:
+    """Number of distinct values (a missing one counts once) in the lists of each group's rows; ``group`` -1: no group."""
+    lists = lists.combine_chunks()
+    values = pc.dictionary_encode(pc.list_flatten(lists), null_encoding="encode")
+    g = group[pc.list_parent_indices(lists).to_numpy()]
+    code = values.indices.to_numpy().astype(np.int64)
+    pairs = pc.unique(pa.array((g * (len(values.dictionary) + 1) + code)[g >= 0])).to_numpy()  # Arrow's hash: numpy's unique sorts
+    return pa.array(np.bincount(pairs // (len(values.dictionary) + 1), minlength=n), pa.int64())
+
+
+def _window_per_group(times: pa.ChunkedArray, pos: np.ndarray, starts: np.ndarray, how: str) -> pa.Array:
+    """Earliest (``how="min"``) or latest (``"max"``) time of each group of rows ``pos[starts[k]:starts[k + 1]]``; null where all are."""
+    t = pc.cast(times, pa.int64()).take(pa.array(pos))
+    valid = pc.is_valid(t).to_numpy(zero_copy_only=False)
+    fill = np.iinfo(np.int64).max if how == "min" else np.iinfo(np.int64).min
+    v = pc.fill_null(t, fill).to_numpy()
+    agg = (np.minimum if how == "min" else np.maximum).reduceat(v, starts)
+    none = np.add.reduceat(valid.astype(np.int64), starts) == 0
+    return pa.array(agg, pa.int64(), mask=none).cast(pa.timestamp("us", tz="UTC"))
 
 
 def suppress_repeats(alerts: pa.Table, previous: str | Path | pa.Table | None) -> tuple[pa.Table, pa.Table]:
@@ -334,38 +340,40 @@ def suppress_repeats(alerts: pa.Table, previous: str | Path | pa.Table | None) -
     FileNotFoundError
         If ``previous`` is a directory without ``alerts.parquet``.
     """
-    a = alerts.to_pandas()
-    a["status"] = "new"
-    a["new_evidence_count"] = a["evidence_count"]
-    if previous is not None:
-        prev = _previous_alerts(previous)
-        if len(prev):
-            seen = prev.groupby(["rule_id", "subject_kind", "subject_id"])["evidence_txn_ids"].agg(
-                lambda s: {t for ev in s for t in ev}
-            )
-            key = list(zip(a["rule_id"], a["subject_kind"], a["subject_id"]))
-            old = [seen.get(k) for k in key]
-            new_counts = [len(set(ev) - o) if o is not None else len(ev) for ev, o in zip(a["evidence_txn_ids"], old)]
-            a["new_evidence_count"] = new_counts
-            known = np.array([o is not None for o in old])
-            repeat = known & (a["new_evidence_count"].to_numpy() == 0)
-            update = known & ~repeat
-            a.loc[update, "status"] = "update"
-            a.loc[update, "explanation"] = [
-                f"Update: {n} new evidence transaction(s) since the previous run. {e}"
-                for n, e in zip(a.loc[update, "new_evidence_count"], a.loc[update, "explanation"])
-            ]
-            suppressed = a[repeat]
-            a = a[~repeat]
-        else:
-            suppressed = a.iloc[0:0]
-    else:
-        suppressed = a.iloc[0:0]
+    n = alerts.num_rows
+    status = pa.array(["new"] * n, pa.string())
+    new_counts = alerts["evidence_count"]
+    columns = {name: alerts[name] for name in alerts.column_names}
+    repeat = np.zeros(n, bool)
+    prev = _previous_alerts(previous) if previous is not None else None
+    if prev is not None and len(prev):
+        seen = prev.groupby(["rule_id", "subject_kind", "subject_id"])["evidence_txn_ids"].agg(
+            lambda s: {t for ev in s for t in ev}
+        )
+        key = zip(*(alerts[c].to_pylist() for c in ("rule_id", "subject_kind", "subject_id")))
+        old = [seen.get(k) for k in key]
+        counts = [len(set(ev) - o) if o is not None else len(ev) for ev, o in zip(alerts["evidence_txn_ids"].to_pylist(), old)]
+        known = np.array([o is not None for o in old], bool)
+        repeat = known & (np.asarray(counts, np.int64) == 0)
+        update = known & ~repeat
+        new_counts = pa.array(counts, pa.int64())
+        status = pa.array(np.where(update, "update", "new").tolist(), pa.string())
+        columns["explanation"] = pa.array([f"Update: {c} new evidence transaction(s) since the previous run. {e}" if u else e
+                                           for c, e, u in zip(counts, alerts["explanation"].to_pylist(), update.tolist())], pa.string())  # fmt: skip
     schema = alerts.schema.append(pa.field("status", pa.string())).append(pa.field("new_evidence_count", pa.int64()))
-    return (
-        pa.Table.from_pandas(a, schema=schema, preserve_index=False),
-        pa.Table.from_pandas(suppressed, schema=schema, preserve_index=False),
-    )
+    schema = schema.with_metadata(_pandas_metadata(alerts, schema))
+    marked = pa.Table.from_arrays([*columns.values(), status, new_counts], schema=schema)
+    if not repeat.any():
+        return marked, marked.slice(0, 0)
+    return marked.filter(pa.array(~repeat)), marked.filter(pa.array(repeat))
+
+
+def _pandas_metadata(alerts: pa.Table, schema: pa.Schema) -> dict:
+    """The schema metadata marked alerts have always carried (a pandas round trip's), made from no rows."""
+    empty = alerts.slice(0, 0).to_pandas()
+    empty["status"] = "new"
+    empty["new_evidence_count"] = empty["evidence_count"]
+    return pa.Table.from_pandas(empty, schema=schema, preserve_index=False).schema.metadata
 
 
 def _previous_alerts(previous) -> pd.DataFrame:
