@@ -81,7 +81,7 @@ def test_merging_finds_repeated_keys_of_any_text_over_chunks(keys, cut):
     from followmoney.core.bundle import _merge_on_key
 
     cut = min(cut, len(keys))
-    batches = [pa.record_batch({"k": pa.array(part, pa.string()), "i": pa.array(range(lo, lo + len(part)), pa.int64())})
+    batches = [pa.RecordBatch.from_pydict({"k": pa.array(part, pa.string()), "i": pa.array(range(lo, lo + len(part)), pa.int64())})
                for part, lo in ((keys[:cut], 0), (keys[cut:], cut))]  # fmt: skip
     out = _merge_on_key(pa.Table.from_batches(batches), ("k",))
     first = list(dict.fromkeys(keys))

@@ -463,8 +463,8 @@ def test_the_frame_takes_its_rows_in_order_whatever_the_order(n, moves, shuffle,
         order = np.random.default_rng(n).permutation(n)
     size = -(-n // chunks) or 1
     table = pa.Table.from_batches(
-        [pa.record_batch({"i": pa.array(range(s, min(s + size, n)), pa.int64()), "s": [f"r{j}" for j in range(s, min(s + size, n))]})
-         for s in range(0, n, size)] or [pa.record_batch({"i": pa.array([], pa.int64()), "s": pa.array([], pa.string())})]
+        [pa.RecordBatch.from_pydict({"i": pa.array(range(s, min(s + size, n)), pa.int64()), "s": [f"r{j}" for j in range(s, min(s + size, n))]})
+         for s in range(0, n, size)] or [pa.RecordBatch.from_pydict({"i": pa.array([], pa.int64()), "s": pa.array([], pa.string())})]
     )  # fmt: skip
     got = _in_order(table, order)
     assert got.to_pydict() == table.take(pa.array(order, pa.int64())).to_pydict()

@@ -197,7 +197,7 @@ def alerts_for(rule, params, cfg, findings: pd.DataFrame, by_txn: pd.DataFrame, 
     else:  # repeated txn ids in the input: every match counts, as a join does
         ev = pd.DataFrame({"txn_id": txn, "row": row}).join(by_txn, on="txn_id").reset_index(drop=True)
         row, source = ev["row"].to_numpy(), ev["source_ref"].to_numpy(object)
-    totals = _totals(ev["row"].to_numpy(), ev["amount_cents"].array, ev["currency"].array, n)
+    totals = _totals(ev["row"].to_numpy(), ev["amount_cents"].array, ev["currency"], n)
     bounds = np.r_[0, np.cumsum(np.bincount(row, minlength=n))]
     source = [None if x is None or x is pd.NA or x != x else x for x in source.tolist()]  # NaN/NA → null reference
     refs = [source[a:b] for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist())]

@@ -230,6 +230,8 @@ def parse_money_checked(col: pa.ChunkedArray):
     if pc.any(rounded).as_py():
         few = pc.round(safe.filter(rounded).cast(pa.decimal128(38, 12)), ndigits=2, round_mode="half_to_even").cast(_HUNDREDTHS)
         wide = pc.replace_with_mask(_one(wide), _one(pc.fill_null(rounded, False)), _one(few))
+        if isinstance(col, pa.ChunkedArray):  # the input's shape, as the masks have (pyarrow 15 filters an array by an array only)
+            wide = pa.chunked_array([wide])
     fits = pc.fill_null(pc.less(pc.abs(wide), _MONEY_LIMIT), True)
     values = pc.if_else(fits, wide, pa.scalar(None, wide.type)).cast(schema.MONEY)
     return values, ok, rounded, fits

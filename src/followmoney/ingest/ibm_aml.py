@@ -251,6 +251,8 @@ def _keeper(bad):
     if not pc.any(bad).as_py():
         return lambda data: data
     good = pc.invert(bad)
+    if isinstance(good, pa.ChunkedArray):  # one mask for tables, chunked columns and arrays alike (pyarrow 15)
+        good = good.combine_chunks()
     return lambda data: data.filter(good)
 
 
