@@ -87,6 +87,12 @@ def _out_of_order(t: np.ndarray, txn_id: pd.Series) -> bool:
     return bool((ids[tie + 1] < ids[tie]).any())
 
 
+def _own_order(frame: pd.DataFrame) -> np.ndarray | None:
+    """Positions of ``frame``'s rows in (t, txn_id) order; None when they already are in it."""
+    t = frame["t"].to_numpy(np.int64)
+    return time_order(t, np.zeros(len(t), np.int64), frame["txn_id"]) if _out_of_order(t, frame["txn_id"]) else None
+
+
 def _sorted_frame(frame: pd.DataFrame, order: np.ndarray | None = None) -> pd.DataFrame:
     """The frame in (t, txn_id) order, positions from 0.
 
@@ -105,10 +111,8 @@ def _sorted_frame(frame: pd.DataFrame, order: np.ndarray | None = None) -> pd.Da
         if (pos != np.arange(len(pos))).any():
             frame = frame.iloc[pos]
         return frame.reset_index(drop=True)
-    t = frame["t"].to_numpy(np.int64)
-    if _out_of_order(t, frame["txn_id"]):
-        frame = frame.iloc[time_order(t, np.zeros(len(t), np.int64), frame["txn_id"])]
-    return frame.reset_index(drop=True)
+    own = _own_order(frame)
+    return (frame if own is None else frame.iloc[own]).reset_index(drop=True)
 
 
 #: The frame columns :func:`_edges` reads.
@@ -162,11 +166,13 @@ def _time_id_order(frame: pd.DataFrame, ctx: RuleContext) -> np.ndarray | None:
         return hit[1]
     if not frame.index.equals(pd.RangeIndex(len(frame))):
         return None
-    t = frame["t"].to_numpy(np.int64)
-    order = time_order(t, np.zeros(len(t), np.int64), frame["txn_id"]) if _out_of_order(t, frame["txn_id"]) else np.arange(len(t))
+    order = _own_order(frame)
+    order = np.arange(len(frame)) if order is None else order
     order.flags.writeable = False
     ctx.shared["time_id_order"] = (frame, order)
     return order
+
+
 #: The rules that read the shared window pairs (:func:`_shared_window_pairs`).
 SHARED_WINDOW_USERS = ("ML-10", "ML-11")
 

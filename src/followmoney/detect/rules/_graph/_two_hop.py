@@ -32,11 +32,8 @@ def _distinct_per_key(key: np.ndarray, member: np.ndarray) -> np.ndarray:
     """Per row, the number of distinct ``member`` values among the rows of its ``key``."""
     if len(key) == 0:
         return np.zeros(0, np.int64)
-    top = int(member.max()) + 1
-    if int(min(key.min(), member.min())) >= 0 and (int(key.max()) + 1) * top < 2**62:
-        order = np.argsort(key * top + member)  # one packed sort; rows of equal (key, member) are alike here
-    else:
-        order = np.lexsort((member, key))
+    packed = _packed(key, member)  # one sort of a packed key; rows of equal (key, member) are alike here
+    order = np.lexsort((member, key)) if packed is None else np.argsort(packed)
     k, m = key[order], member[order]
     new_key = np.r_[True, k[1:] != k[:-1]]
     new_member = new_key | np.r_[True, m[1:] != m[:-1]]
