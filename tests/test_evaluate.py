@@ -127,6 +127,21 @@ def test_evidence_in_a_pattern_that_contains_the_typology_counts_for_it():
     assert row(evaluate(alerts, named, by="typology"), "fan_in").txn_precision == 0.75
 
 
+def test_evidence_counts_by_the_containment_table_given():
+    # a data set whose velocity spikes are also fan-outs: measured with its own table, the catalogue's table untouched
+    truth = truth_table([
+        acc("ML-08", "G1", "HUB", role="subject", subject=True), txn("ML-08", "G1", "g1"),
+        acc("ML-18", "V1", "FAST", role="subject", subject=True), txn("ML-18", "V1", "v1"),
+    ])  # fmt: skip
+    alerts = pd.DataFrame({"rule_id": ["ML-05", "ML-06"], "subject_kind": ["account"] * 2, "subject_id": ["HUB", "FAST"],
+                           "evidence_txn_ids": [["g1"], ["v1", "x9"]]})  # fmt: skip
+    m = evaluate(alerts, truth, contained_in={"ML-06": {"ML-18"}})
+    assert (row(m, "ML-06").txn_precision, row(m, "ML-06").txn_precision_own) == (0.5, 0.0)
+    assert row(m, "ML-05").txn_precision == 0.0  # not in that table: its own patterns only
+    m = evaluate(alerts, truth)
+    assert (row(m, "ML-05").txn_precision, row(m, "ML-06").txn_precision) == (1.0, 0.0)
+
+
 def test_accepts_subject_id_and_minimal_truth():
     truth = pd.DataFrame({"typology": ["ML-06", "ML-06"], "pattern_id": ["p", "p"], "subject_id": ["A", None],
                           "txn_id": [None, "t1"]})  # fmt: skip

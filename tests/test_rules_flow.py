@@ -58,6 +58,20 @@ def test_wages_drained_needs_two_of_three_cycles():
     assert a["subject_role"] == "potential_victim" and "withdrawn in cash" in a["explanation"]
 
 
+def test_wages_drained_evidence_is_each_wage_and_its_draining_destination():
+    # each wage: 1,700 of 2,000 to the agent in two parts, the rest spent; the last one is withdrawn in cash instead
+    rows = []
+    for k, day in enumerate((0, 30)):
+        rows += [tx(10 * k, "EMPLOYER/1", "WORKER/1", "2000.00", day, description="SALARY"),
+                 tx(10 * k + 1, "WORKER/1", "AGENT/1", "1000.00", day + 0.5), tx(10 * k + 2, "WORKER/1", "AGENT/1", "700.00", day + 1),
+                 tx(10 * k + 3, "WORKER/1", "SHOP/1", "50.00", day + 0.6, "card"), tx(10 * k + 4, "WORKER/1", "LANDLORD/1", "150.00", day + 1.5)]  # fmt: skip
+    rows += [tx(20, "EMPLOYER/1", "WORKER/1", "2000.00", 60, description="SALARY"), tx(21, "WORKER/1", None, "1800.00", 60.5, "cash_withdrawal"),
+             tx(22, "WORKER/1", "AGENT/1", "100.00", 61)]  # fmt: skip
+    (a,) = alerts(bundle(rows), "FL-01")
+    assert a["evidence_txn_ids"] == ["t0000", "t0001", "t0002", "t0010", "t0011", "t0012", "t0020", "t0021"]
+    assert "3 of 3 wage credits" in a["explanation"] and "sent to account AGENT/1" in a["explanation"]
+
+
 def test_wages_need_a_payroll_marker():
     b, _, _ = POSITIVE["FL-02"]()
     plain = [{**r, "description": None} for r in b.transactions.to_pylist()]

@@ -121,20 +121,27 @@ def test_shared_identifier_counts_people_not_mentions():
 
 
 def test_shared_identifier_evidence_is_what_passes_between_them():
-    # the three people on the boss's phone pay him; their own shopping and rent are not the pattern
+    # the three people on the boss's phone pay him; their own shopping and rent are not the pattern, nor is
+    # the boss paying himself (cash into his own account, one of his accounts to the other)
     b, _, _ = POSITIVE["ML-15"]()
-    own = [tx(10, None, "SHOP/1", "35.00", 1.5, "card", from_party="P1"), tx(11, None, "LANDLORD/1", "700.00", 2.5, from_party="P2")]
-    rows = b.transactions.to_pylist() + own
-    b2 = fm.Bundle(transactions=fm.schema.conform(rows, "transactions"), parties=b.parties, identifiers=b.identifiers,
-                   party_accounts=b.party_accounts)  # fmt: skip
-    (a,) = fm.score(b2, rules=["ML-15"]).to_pylist()
+    links = b.party_accounts.to_pylist() + [{"party_id": "P0", "account_id": "BOSS/2", "role": "holder", "source_ref": "r.xml#0"}]
+    own = [tx(10, None, "SHOP/1", "35.00", 1.5, "card", from_party="P1"), tx(11, None, "LANDLORD/1", "700.00", 2.5, from_party="P2"),
+           tx(12, None, "BOSS/1", "50.00", 4, "cash_deposit", from_party="P0"), tx(13, "BOSS/1", "BOSS/2", "400.00", 5),
+           tx(14, None, "SHOP/2", "20.00", 0.5, "card", from_party="P1")]  # fmt: skip
+
+    def shared(rows):
+        b2 = fm.Bundle(transactions=fm.schema.conform(rows, "transactions"), parties=b.parties, identifiers=b.identifiers,
+                       party_accounts=fm.schema.conform(links, "party_accounts"))  # fmt: skip
+        (a,) = fm.score(b2, rules=["ML-15"]).to_pylist()
+        return a
+
+    a = shared(b.transactions.to_pylist() + own)
     assert a["evidence_txn_ids"] == ["t0001", "t0002", "t0003"]
-    assert "3 transactions run between them" in a["explanation"]
-    # nothing between them: every transaction of theirs is the evidence
-    b3 = fm.Bundle(transactions=fm.schema.conform(own, "transactions"), parties=b.parties, identifiers=b.identifiers,
-                   party_accounts=b.party_accounts)  # fmt: skip
-    (a,) = fm.score(b3, rules=["ML-15"]).to_pylist()
-    assert a["evidence_txn_ids"] == ["t0010", "t0011"] and "(none runs between them)" in a["explanation"]
+    assert "3 transactions run from one of them to another" in a["explanation"]
+    # nothing between them: each person's latest transaction is the evidence (P3 has none)
+    a = shared(own)
+    assert a["evidence_txn_ids"] == ["t0010", "t0011", "t0013"]
+    assert "No money passes from one of them to another; shown: each one's latest transaction (3)" in a["explanation"]
 
 
 def test_controller_contacts_needs_a_common_beneficiary():

@@ -68,7 +68,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -122,6 +122,10 @@ AMLSIM_TYPOLOGIES = {t: PATTERNS[t] for t in ("fan_in", "fan_out", "scatter_gath
 #:   tiers.
 #: * **bipartite** (ML-10): a stack is layered bipartites; **gather-scatter** (ML-08): each
 #:   middle-tier account of a stack gathers from a whole tier and pays the next.
+#: * **shared identifier** (ML-15): the people sharing a controller's contact details (HT-11) are
+#:   the same structure of linked people on one identifier, moving money to one of them.
+#: * **wages drained** (FL-01): each worker of a wage pool (FL-02) has its wages drained to the
+#:   controller soon after payday, so every FL-02 pattern shows wages drained.
 #:
 #: Not containers: a velocity spike (ML-18) or round amounts (ML-20) may or may not involve many
 #: counterparties, so evidence there counts only in ``txn_precision_any``. Recall is not changed:
@@ -132,6 +136,8 @@ CONTAINED_IN: dict[str, frozenset[str]] = {
     "ML-06": frozenset({"ML-07", "ML-08", "ML-10", "ML-11"}),
     "ML-08": frozenset({"ML-11"}),
     "ML-10": frozenset({"ML-11"}),
+    "ML-15": frozenset({"HT-11"}),
+    "FL-01": frozenset({"FL-02"}),
 }
 
 #: Columns of the table returned by :func:`evaluate`, in order.
@@ -333,6 +339,7 @@ def evaluate(
     since=None,
     until=None,
     transactions=None,
+    contained_in: Mapping[str, Collection[str]] = CONTAINED_IN,
 ) -> pd.DataFrame:
     """Recall, precision and F1 of alerts against ground truth, per typology.
 
@@ -362,6 +369,10 @@ def evaluate(
     transactions : pyarrow.Table or pandas.DataFrame, optional
         ``txn_id`` and ``timestamp`` of the transactions (e.g. ``bundle.transactions``),
         used with ``since`` / ``until`` to restrict evidence to the window.
+    contained_in : mapping of str to collection of str, default :data:`CONTAINED_IN`
+        Catalogue id → the typologies whose patterns contain its structure, for
+        ``txn_precision``: another table measures with other definitions (e.g. those of
+        a data set whose patterns contain more than the catalogue says).
 
     Returns
     -------
@@ -416,11 +427,11 @@ def evaluate(
     keys = sorted(set(t["key"].dropna()) | set(a["key"].dropna()))
     names = t.dropna(subset=["key"]).groupby("key")["typology_name"].first() if len(t) else pd.Series(dtype=object)
 
-    # the catalogue id of each key (by="typology" keys are names), for CONTAINED_IN
+    # the catalogue id of each key (by="typology" keys are names), for contained_in
     ids = t.dropna(subset=["key"]).groupby("key")["typology"].first() if len(t) else pd.Series(dtype=object)
     rows = []
     for k in keys:
-        containers = CONTAINED_IN.get(ids.get(k, k) if by == "typology" else k, frozenset())
+        containers = contained_in.get(ids.get(k, k) if by == "typology" else k, frozenset())
         contained = set(txr.loc[txr["typology"].isin(containers), "txn_id"])
         rows.append(_metrics(k, names.get(k), a[a["key"] == k], t[t["key"] == k], acc_rows[acc_rows["key"] == k],
                              txr[txr["key"] == k], positive, all_truth_txns, contained, n_accounts))  # fmt: skip

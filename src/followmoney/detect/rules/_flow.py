@@ -347,6 +347,10 @@ def _wages_drained(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     m = m[m["in_t"].notna() & (m["t"] - m["in_t"] <= p["forward_hours"] * HOUR_US)]
     per_dest = m.groupby(["in_row", "dest"])["amount_cents"].sum()
     best = per_dest.groupby(level="in_row").max()
+    # each wage's draining destination: the one that took most of it (on a tie, the first by name)
+    ranked = per_dest.sort_values(ascending=False, kind="stable")
+    draining = ranked.index[~ranked.index.get_level_values("in_row").duplicated()]
+    m = m.assign(draining=pd.MultiIndex.from_frame(m[["in_row", "dest"]]).isin(draining))
     wage_amt = wages["amount_cents"]
     drained = (best / wage_amt.reindex(best.index)) >= p["drain_share"]
     wq = wages.assign(drained=drained.reindex(wages.index, fill_value=False).to_numpy())
@@ -363,7 +367,8 @@ def _wages_drained(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
         drained_wages = wq[(wq["to_account"] == account) & wq["drained"]]
         outs = m[m["in_row"].isin(drained_wages.index)]
         subjects.append(account)
-        evidence.append(pos.get_indexer(np.r_[drained_wages.index.to_numpy(), outs["row"].to_numpy()]))
+        # each drained wage and what went to the destination that drained it, not the worker's other spending
+        evidence.append(pos.get_indexer(np.r_[drained_wages.index.to_numpy(), outs.loc[outs["draining"], "row"].to_numpy()]))
         n_wages = int((wq["to_account"] == account).sum())
         scores.append(float(margin_score(len(drained_wages), p["min_cycles"])))
         dests = outs.groupby("dest")["amount_cents"].sum().sort_values(ascending=False)

@@ -104,36 +104,66 @@ def _shared(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
         n_people = m["person"].nunique()
         if len(rows) == 0 or n_people < p["min_people"]:
             continue
-        inner = rows[_between(frame, rows, pids, accounts)]
+        people = {who: (set(pm["party_id"]), set().union(*[held.get(x, set()) for x in pm["party_id"]]))
+                  for who, pm in m.groupby("person", sort=True)}  # fmt: skip
+        inner = _between(frame, rows, people)
         subjects.append(f"{kind}:{value}")
-        evidence.append(inner if len(inner) else rows)
+        evidence.append(inner if len(inner) else _latest(index, people))
         scores.append(float(margin_score(n_people, p["min_people"])) * KIND_WEIGHT.get(kind, 0.5))
         facts.append({"kind": kind, "people": n_people, "accounts": len(accounts), "between": bool(len(inner))})
         related.append(sorted(pids | accounts))
     return make_findings(frame, subjects, evidence, scores, facts, related=related, subject_kind="identifier")
 
 
-def _between(frame: pd.DataFrame, rows: np.ndarray, pids: set, accounts: set) -> np.ndarray:
-    """Which of the frame rows at positions ``rows`` run between two of the group's own parties or accounts
-    (the fee paid to the herder, money passed among them): the pattern, not the members' ordinary lives."""
+def _between(frame: pd.DataFrame, rows: np.ndarray, people: dict) -> np.ndarray:
+    """The frame rows among ``rows`` that one person of the group pays to another (the fee paid to the herder,
+    money passed among them): the pattern, not the members' ordinary lives. A person paying themselves, from one
+    of their accounts to another, is not between people. ``people`` maps each person to (party ids, accounts)."""
+    of_party = {x: who for who, (parties, _) in people.items() for x in parties}
+    of_account: dict = {}
+    for who, (_, accounts) in people.items():
+        for x in accounts:
+            of_account.setdefault(x, set()).add(who)
 
-    def side(party: str, account: str) -> np.ndarray:
+    def side(party: str, account: str, at: np.ndarray) -> list:
+        parties = frame[party].iloc[at].tolist() if party in frame else [None] * len(at)
+        accounts = frame[account].iloc[at].tolist() if account in frame else [None] * len(at)
+        return [of_account.get(a, set()) | ({of_party[x]} if x in of_party else set()) for x, a in zip(parties, accounts)]
+
+    def ours(party: str, account: str) -> np.ndarray:
         hit = np.zeros(len(rows), bool)
         if party in frame:
-            hit |= frame[party].iloc[rows].isin(pids).to_numpy()
+            hit |= frame[party].iloc[rows].isin(list(of_party)).to_numpy()
         if account in frame:
-            hit |= frame[account].iloc[rows].isin(accounts).to_numpy()
+            hit |= frame[account].iloc[rows].isin(list(of_account)).to_numpy()
         return hit
 
-    return side("from_party", "from_account") & side("to_party", "to_account")
+    # both sides the group's (vectorised), then: no person on both sides
+    both = rows[ours("from_party", "from_account") & ours("to_party", "to_account")]
+    payers, payees = side("from_party", "from_account", both), side("to_party", "to_account", both)
+    return both[np.array([not a & b for a, b in zip(payers, payees)], bool)]
+
+
+def _latest(index: dict, people: dict) -> np.ndarray:
+    """Each person's latest transaction (frame rows are in time order), one per person who has any."""
+    latest = []
+    for parties, accounts in people.values():
+        own = np.union1d(_rows_of(index, ("from_party", "to_party"), parties), _rows_of(index, ("from_account", "to_account"), accounts))
+        if len(own):
+            latest.append(own.max())
+    return np.asarray(latest, np.int64)
 
 
 def _explain_shared(facts, params, j) -> str:
-    which = "run between them" if facts["between"] else "involve them (none runs between them)"
+    shown = (
+        f"{facts['evidence_count']} transactions run from one of them to another"
+        if facts["between"]
+        else f"No money passes from one of them to another; shown: each one's latest transaction ({facts['evidence_count']})"
+    )
     return (
         f"Identifier {facts['subject_id']}: this {facts['kind']} is used by {facts['people']} different people "
         f"(threshold {params['min_people']}) holding {facts['accounts']} accounts, with no declared relationship in the "
-        f"data. {facts['evidence_count']} transactions {which}, {facts['totals']}."
+        f"data. {shown}, {facts['totals']}."
     )
 
 
