@@ -122,6 +122,18 @@ def test_a_valid_catalogue_file_loads_with_kinds_units_and_ranges(tmp_path):
         share.validate(2, "XX-01")
 
 
+def test_a_bool_parameter_loads_without_a_range_and_reads_as_in_toml(tmp_path):
+    f = tmp_path / "c.toml"
+    f.write_text(_GOOD_RULE + _param(name='"strict"', kind='"bool"', default="true", unit='"on/off"', low=None, high=None, doc='"Strict."'))
+    catalogue = load_catalogue(f)
+    (strict,) = catalogue["XX-01"].params
+    assert (strict.kind, strict.default, strict.low, strict.high) == (bool, True, None, None)
+    assert strict.validate(False, "XX-01") is False
+    with pytest.raises(ParameterError, match=r"^XX-01\.strict must be a boolean, got 1 \(on/off\)$"):
+        strict.validate(1, "XX-01")
+    assert "| `strict` | true | on/off | true or false | Strict. |" in rules_markdown(catalogue)
+
+
 @pytest.mark.parametrize(
     "text, message",
     [
@@ -135,6 +147,8 @@ def test_a_valid_catalogue_file_loads_with_kinds_units_and_ranges(tmp_path):
         (_GOOD_RULE.replace('name = "Large transfer"\n', ""), r"c\.toml: rule XX-01: name must be a non-empty string"),
         (_GOOD_RULE + 'severity = "high"\n', r"c\.toml: rule XX-01: unknown key\(s\) \['severity'\]"),
         (_GOOD_RULE + _param(kind='"Decimal"', default="0.5", low='"0"', high='"1"'), r"c\.toml: rule XX-01, parameter k: default: a Decimal parameter's numbers are written as strings"),
+        (_GOOD_RULE + _param(kind='"bool"', default="1", low=None, high=None), r"c\.toml: rule XX-01, parameter k: default: a bool parameter is true or false, got 1"),
+        (_GOOD_RULE + _param(kind='"bool"', default="true"), r"c\.toml: rule XX-01, parameter k: a bool parameter has no range \(low, high\)"),
         ('[rules."XX-01"\nname = 1\n', r"c\.toml: not valid TOML: .*line 1"),
     ],
 )

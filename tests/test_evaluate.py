@@ -241,8 +241,8 @@ def test_truth_from_synthetic_labels_matches_the_truth_table():
 
 # ------------------------------------------------------------------ backtest
 def test_parse_overrides():
-    assert parse_overrides(["ML-05.min_counterparties=8", "HT-08.band_low=150.5", "X-1.mode=loose"]) == {
-        "ML-05": {"min_counterparties": 8}, "HT-08": {"band_low": 150.5}, "X-1": {"mode": "loose"}}  # fmt: skip
+    assert parse_overrides(["ML-05.min_counterparties=8", "HT-08.band_low=150.5", "X-1.mode=loose", "ML-08.gather_first=false"]) == {
+        "ML-05": {"min_counterparties": 8}, "HT-08": {"band_low": 150.5}, "X-1": {"mode": "loose"}, "ML-08": {"gather_first": False}}  # fmt: skip
     for bad in ("ML-05=8", "ML-05.min", ".x=1", "ML-05.x="):
         with pytest.raises(ConfigError):
             parse_overrides([bad])

@@ -153,9 +153,11 @@ def pass_through_among_small_transfers():
 
 def test_gather_scatter_is_not_one_transfer_in_and_on_among_small_ones():
     # three senders and three receivers, but one of each carries the money: a pass-through (ML-04), not a gathering
+    # (it also pays out before the friends pay in: gather_first off isolates the material test)
     rows = pass_through_among_small_transfers()
     assert alerts_of(rows, "ML-08") == []
-    assert [a["subject_id"] for a in alerts_of(rows, "ML-08", min_counterparty_share=0)] == ["H"]
+    assert alerts_of(rows, "ML-08", min_counterparty_share=0) == []
+    assert [a["subject_id"] for a in alerts_of(rows, "ML-08", min_counterparty_share=0, gather_first=False)] == ["H"]
 
 
 def test_gather_scatter_evidence_is_the_gathering_and_the_scattering():
@@ -164,6 +166,30 @@ def test_gather_scatter_evidence_is_the_gathering_and_the_scattering():
     rows = pattern + [tx(20, "FRIEND", "H", "20.00", 2.5), tx(21, "H", "NEIGHBOUR", "15.00", 5.5)]
     (a,) = alerts_of(rows, "ML-08")
     assert a["evidence_txn_ids"] == [r["txn_id"] for r in pattern]
+
+
+@pytest.mark.parametrize(
+    ("first_out_day", "gathered_first"),
+    [
+        pytest.param(4, True, id="gathers-then-scatters"),
+        pytest.param(2, True, id="first-payment-out-when-the-last-comes-in"),
+        pytest.param(1.5, False, id="pays-out-before-the-last-sender-pays-in"),
+    ],
+)
+def test_gather_scatter_gathers_before_it_scatters(first_out_day, gathered_first):
+    # a hub whose material senders still pay in after it has paid a material receiver receives and pays as it goes
+    rows = gather_scatter_rows(out_day=first_out_day)
+    assert [a["subject_id"] for a in alerts_of(rows, "ML-08")] == (["H"] if gathered_first else [])
+    (a,) = alerts_of(rows, "ML-08", gather_first=False)
+    assert a["subject_id"] == "H" and set(a["evidence_txn_ids"]) == {r["txn_id"] for r in rows}
+
+
+def test_gather_scatter_order_counts_only_material_counterparties():
+    # a friend's 20.00 after the scattering began is not a sender of the gathering (under 5% of the inflow)
+    rows = gather_scatter_rows() + [tx(20, "FRIEND", "H", "20.00", 5.5)]
+    (a,) = alerts_of(rows, "ML-08")
+    assert a["evidence_txn_ids"] == [r["txn_id"] for r in gather_scatter_rows()]
+    assert alerts_of(rows, "ML-08", min_counterparty_share=0.005) == []
 
 
 # ------------------------------------------------------------------ ML-09 cycles, case BR-18

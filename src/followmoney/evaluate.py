@@ -582,7 +582,8 @@ def _metrics(k, name, a, t, acc_rows, txr, positive, all_truth_txns, contained, 
 def parse_overrides(items: Sequence[str]) -> dict:
     """Parse ``RULE.PARAM=VALUE`` settings (the CLI's ``--set``) into ``Config.rules`` form.
 
-    Values are read as int, else float, else kept as text (the rule validates them).
+    Values are read as int, else float, else ``true`` / ``false`` as a bool, else kept as
+    text (the rule validates them).
 
     Raises
     ------
@@ -591,8 +592,8 @@ def parse_overrides(items: Sequence[str]) -> dict:
 
     Examples
     --------
-    >>> parse_overrides(["ML-05.min_counterparties=8", "ML-05.window_days=7.5"])
-    {'ML-05': {'min_counterparties': 8, 'window_days': 7.5}}
+    >>> parse_overrides(["ML-05.min_counterparties=8", "ML-05.window_days=7.5", "ML-08.gather_first=false"])
+    {'ML-05': {'min_counterparties': 8, 'window_days': 7.5}, 'ML-08': {'gather_first': False}}
     """
     out: dict = {}
     for item in items:
@@ -607,6 +608,8 @@ def parse_overrides(items: Sequence[str]) -> dict:
                 break
             except ValueError:
                 continue
+        else:
+            value = {"true": True, "false": False}.get(value, value)
         out.setdefault(rule, {})[param] = value
     return out
 

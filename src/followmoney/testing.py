@@ -34,7 +34,7 @@ __all__ = ["check_rule", "check_adapter", "out_of_range_values"]
 
 
 def out_of_range_values(param) -> list:
-    """Values a rule parameter must refuse: just outside each bound, and non-numbers.
+    """Values a rule parameter must refuse: just outside each bound, and non-numbers (for a bool: a number).
 
     Parameters
     ----------
@@ -49,6 +49,8 @@ def out_of_range_values(param) -> list:
     >>> from followmoney.detect.rules import Param
     >>> out_of_range_values(Param("min_count", int, 3, "count", low=1, high=100))
     [0, 101, 'many', True, None]
+    >>> out_of_range_values(Param("gather_first", bool, True, "on/off"))
+    ['many', 1, None]
     """
     step = {int: 1, float: 1e-6, Decimal: Decimal("0.000001")}.get(param.kind, 1)
     values = []
@@ -56,7 +58,7 @@ def out_of_range_values(param) -> list:
         values.append(param.kind(param.low) - step if param.kind is not Decimal else Decimal(str(param.low)) - step)
     if param.high is not None:
         values.append(param.kind(param.high) + step if param.kind is not Decimal else Decimal(str(param.high)) + step)
-    return [*values, "many", True, None]
+    return [*values, "many", 1 if param.kind is bool else True, None]
 
 
 def check_rule(rule: Rule, positive_case: Callable[[], tuple[Bundle, object, set]]) -> None:

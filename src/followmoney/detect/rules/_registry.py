@@ -54,7 +54,7 @@ class Param:
     ----------
     name : str
     kind : type
-        ``int``, ``float`` or ``Decimal``.
+        ``int``, ``float``, ``Decimal`` or ``bool``.
     default : number
     unit : str
         E.g. ``"days"``, ``"count"``, ``"fraction of threshold"``.

@@ -41,7 +41,7 @@ __all__ = ["CATALOGUE_PATH", "CATALOGUE", "Entry", "load_catalogue", "catalogued
 #: The catalogue file shipped with the package.
 CATALOGUE_PATH = Path(__file__).with_name("catalogue.toml")
 
-_KINDS = {"int": int, "float": float, "Decimal": Decimal}
+_KINDS = {"int": int, "float": float, "Decimal": Decimal, "bool": bool}
 _RULE_KEYS = {"name", "typology", "description", "source", "params"}
 _PARAM_KEYS = {"name", "kind", "default", "unit", "low", "high", "doc"}
 _REQUIRED_PARAM_KEYS = ("name", "kind", "default", "unit", "doc")
@@ -59,7 +59,11 @@ Entry = RuleText
 
 
 def _number(value, kind: type, where: str):
-    """A catalogue number as written (int stays int, float stays float); Decimal from a string."""
+    """A catalogue number as written (int stays int, float stays float); Decimal from a string; a bool is true or false."""
+    if kind is bool:
+        if not isinstance(value, bool):
+            raise CatalogueError(f"{where}: a bool parameter is true or false, got {value!r}")
+        return value
     if kind is Decimal:
         if not isinstance(value, str):
             raise CatalogueError(f"{where}: a Decimal parameter's numbers are written as strings, got {type(value).__name__}")
@@ -90,6 +94,8 @@ def _param(raw, where: str, rule_id: str) -> Param:
     if raw["kind"] not in _KINDS:
         raise CatalogueError(f"{where}: kind {raw['kind']!r} is not one of {sorted(_KINDS)}")
     kind = _KINDS[raw["kind"]]
+    if kind is bool and ("low" in raw or "high" in raw):
+        raise CatalogueError(f"{where}: a bool parameter has no range (low, high)")
     bounds = {k: _number(raw[k], kind, f"{where}: {k}") if k in raw else None for k in ("low", "high")}
     if bounds["low"] is not None and bounds["high"] is not None and bounds["low"] > bounds["high"]:
         raise CatalogueError(f"{where}: low {bounds['low']} is above high {bounds['high']}")
@@ -119,8 +125,8 @@ def load_catalogue(path: str | Path = CATALOGUE_PATH) -> dict[str, Entry]:
     ------
     followmoney.exceptions.CatalogueError
         One line naming the file and the rule id (and parameter): invalid TOML, a key
-        missing or unknown, a kind not ``int``, ``float`` or ``Decimal``, a number of the
-        wrong kind, a parameter named twice, or a default outside its range.
+        missing or unknown, a kind not ``int``, ``float``, ``Decimal`` or ``bool``, a number
+        of the wrong kind, a range on a bool, a parameter named twice, or a default outside its range.
 
     Examples
     --------
@@ -254,7 +260,9 @@ def check_bound(registry: dict, catalogue: dict[str, Entry] | None = None) -> No
 
 
 def _num(v) -> str:
-    """A number for the reference: exact, thousands separated, no trailing ``.0``."""
+    """A number for the reference: exact, thousands separated, no trailing ``.0``; a bool as in TOML."""
+    if isinstance(v, bool):
+        return "true" if v else "false"
     if isinstance(v, Decimal):
         return str(v)
     if isinstance(v, float):
@@ -266,6 +274,8 @@ def _num(v) -> str:
 
 
 def _range(p: Param) -> str:
+    if p.kind is bool:
+        return "true or false"
     if p.low is None and p.high is None:
         return "any"
     if p.high is None:

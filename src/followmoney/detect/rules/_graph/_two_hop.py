@@ -189,7 +189,9 @@ def _gather_scatter(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     hit when both counts reach ``k`` and the outflow is between ``min_pass_through``
     and ``max_pass_through`` of the inflow, and, in the windows that pass, at least ``k``
     senders and ``k`` receivers each carry ``min_counterparty_share`` of the inflow or
-    outflow (:func:`_material`); the evidence is their transactions.
+    outflow (:func:`_material`); the evidence is their transactions. With ``gather_first``
+    such a window counts only when its last payment from a material sender is no later
+    than its first payment to a material receiver (:func:`_material_times`).
 
     Complexity: O(n log n) time and O(n) memory for n transactions; evidence is built
     only for the one window kept per hub and episode.
@@ -233,9 +235,13 @@ def _gather_scatter(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     idx = np.flatnonzero(hit)
     each = p["min_counterparty_share"]
     m_send, m_recv = np.zeros(len(h), np.int64), np.zeros(len(h), np.int64)
-    m_send[idx] = _material(ilo[idx], ihi[idx], ins.order, E.src, E.amt, inflow[idx], each)[0]
-    m_recv[idx] = _material(olo[idx], ohi[idx], outs.order, E.dst, E.amt, outflow[idx], each)[0]
+    m_send[idx], _, last_in = _material_times(ilo[idx], ihi[idx], ins.order, E.src, E.amt, inflow[idx], each, E.t)
+    m_recv[idx], first_out, _ = _material_times(olo[idx], ohi[idx], outs.order, E.dst, E.amt, outflow[idx], each, E.t)
     hit &= (m_send >= k) & (m_recv >= k)
+    if p["gather_first"]:
+        # gather, then scatter (indicators.md §6): a material sender still paying in after a material receiver
+        # was paid is an account that receives and pays as it goes (a busy or pass-through account)
+        hit[idx] &= last_in <= first_out
     if not hit.any():
         return pd.DataFrame()
     idx = np.flatnonzero(hit)
@@ -323,6 +329,17 @@ def _material(lo, hi, order, who, amt, total, share) -> tuple[np.ndarray, np.nda
     big_row = np.empty(len(q), bool)
     big_row[o] = big[np.cumsum(new) - 1]
     return np.bincount(win[big], minlength=len(lo)), q, e, big_row
+
+
+def _material_times(lo, hi, order, who, amt, total, share, t) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`_material`'s count per window, with the first and the last time ``t`` of the
+    material counterparties' edges in it (the int64 maximum and minimum where it has none)."""
+    count, q, e, big = _material(lo, hi, order, who, amt, total, share)
+    first = np.full(len(lo), np.iinfo(np.int64).max)
+    last = np.full(len(lo), np.iinfo(np.int64).min)
+    np.minimum.at(first, q[big], t[e[big]])
+    np.maximum.at(last, q[big], t[e[big]])
+    return count, first, last
 
 
 def _usual_senders(E, hin, h, s, W, k, baseline_us) -> np.ndarray:
