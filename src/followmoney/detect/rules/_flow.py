@@ -348,9 +348,8 @@ def _wages_drained(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     per_dest = m.groupby(["in_row", "dest"])["amount_cents"].sum()
     best = per_dest.groupby(level="in_row").max()
     # each wage's draining destination: the one that took most of it (on a tie, the first by name)
-    ranked = per_dest.sort_values(ascending=False, kind="stable")
-    draining = ranked.index[~ranked.index.get_level_values("in_row").duplicated()]
-    m = m.assign(draining=pd.MultiIndex.from_frame(m[["in_row", "dest"]]).isin(draining))
+    draining = per_dest.groupby(level="in_row").idxmax()
+    m = m.assign(draining=pd.MultiIndex.from_frame(m[["in_row", "dest"]]).isin(draining.tolist()))
     wage_amt = wages["amount_cents"]
     drained = (best / wage_amt.reindex(best.index)) >= p["drain_share"]
     wq = wages.assign(drained=drained.reindex(wages.index, fill_value=False).to_numpy())
