@@ -15,7 +15,7 @@ import pyarrow.compute as pc
 
 from followmoney.core import schema, timing
 
-__all__ = ["prepare_transactions", "time_order", "payroll", "OPTIONAL_COLUMNS", "PAYROLL_WORDS", "NAIVE_LOCAL_SOURCES"]
+__all__ = ["prepare_transactions", "time_order", "payroll", "isin", "OPTIONAL_COLUMNS", "PAYROLL_WORDS", "NAIVE_LOCAL_SOURCES"]
 
 #: Sources whose times without a UTC offset are local to the reporting FIU (goAML dateTime).
 NAIVE_LOCAL_SOURCES = ("goaml",)
@@ -248,3 +248,31 @@ def payroll(frame: pd.DataFrame) -> pd.Series:
         return frame["is_payroll"].fillna(False).astype(bool)
     desc = frame["description"] if "description" in frame else pd.Series("", index=frame.index)
     return desc.fillna("").str.contains(PAYROLL_WORDS) & frame["to_account"].notna()
+
+
+def isin(column: pd.Series, values) -> np.ndarray:
+    """Which rows of ``column`` hold one of ``values``: ``column.isin(values)`` as a NumPy bool array.
+
+    Text held by Arrow (pandas 3's string columns) is looked up in Arrow: pandas first makes a
+    Python object of each of the ``values``, which takes seconds for the 10^5 payroll payers
+    or merchants of a national data set. Null matches a null among ``values``, as in pandas.
+
+    Parameters
+    ----------
+    column : pandas.Series
+        A column of the frame.
+    values : list-like
+        The values looked for.
+
+    Examples
+    --------
+    >>> isin(pd.Series(["a", "b", None], dtype="string[pyarrow]"), pd.Index(["b", "c"])).tolist()
+    [False, True, False]
+    """
+    data = column.array
+    if isinstance(data, pd.arrays.ArrowExtensionArray):
+        chunks = data.__arrow_array__()
+        if pa.types.is_string(chunks.type) or pa.types.is_large_string(chunks.type):
+            wanted = pa.array(np.asarray(values, dtype=object), type=chunks.type, from_pandas=True)
+            return pc.fill_null(pc.is_in(chunks, value_set=wanted), False).to_numpy().astype(bool)
+    return column.isin(values).to_numpy(bool)

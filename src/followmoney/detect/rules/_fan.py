@@ -28,6 +28,7 @@ from followmoney.detect.rules._registry import RuleContext, WholeStat, register,
 from followmoney.detect.rules._rolling import threshold_cents
 from followmoney.core.units import DAY_US
 from followmoney.core._timeline import episodes
+from followmoney.core.frame import isin
 
 
 def _routine(frame: pd.DataFrame) -> pd.Series:
@@ -68,7 +69,7 @@ def _businesses(frame: pd.DataFrame) -> pd.Index:
 def _fan(frame: pd.DataFrame, ctx: RuleContext, subject: str, member: str) -> pd.DataFrame:
     p, j = ctx.params, ctx.jurisdiction
     f = frame.loc[~frame["self_transfer"] & ~_routine(frame), ["t", "txn_id", subject, member, "amount_cents", "currency"]]
-    f = f[~f[subject].isin(_businesses(frame))]
+    f = f[~isin(f[subject], _businesses(frame))]
     k = ctx.params["min_counterparties"]
     ep = episodes(
         f, subject=subject, member=member, window_us=int(ctx.params["window_days"] * DAY_US), min_count=k,

@@ -18,13 +18,10 @@ from followmoney.detect.rules._msb import is_remittance, msb_payees
 from followmoney.detect.rules.catalogue import catalogued
 from followmoney.detect.rules._registry import RuleContext, WholeStat, register
 from followmoney.detect.rules._registry import whole as whole_data_value
+from followmoney.core.frame import isin
 from followmoney.core.units import DAY_US, HOUR_US, money_text
 from followmoney.core._timeline import KeyedSeries, codes_for, group_rolling_sum, runs, unique_sorted
 from followmoney.detect.rules._rolling import make_findings, margin_score, threshold_cents
-
-
-def _in_currency(frame: pd.DataFrame, currency: str) -> pd.DataFrame:
-    return frame[(frame["currency"] == currency) & frame["amount_cents"].notna() & ~frame["self_transfer"]]
 
 
 # --------------------------------------------------------------------------- ML-04
@@ -35,7 +32,8 @@ _LAST = WholeStat("t_last", "max", lambda frame, params: int(frame["t"].max()) i
 
 def _pass_through(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     p, j = ctx.params, ctx.jurisdiction
-    f = _in_currency(frame, j.currency)
+    moving = (frame["currency"] == j.currency) & frame["amount_cents"].notna() & ~frame["self_transfer"]
+    f = frame.loc[moving, ["t", "from_account", "to_account", "amount_cents", "payroll"]]  # only what is read
     min_in = threshold_cents(j, p["min_inflow_fraction"])
     # a licensed remitter or bank passes its customers' money on by trade
     inflow = f[f["to_account"].notna() & (f["amount_cents"] >= min_in) & ~f["to_account"].isin(msb_payees(frame))]
@@ -149,11 +147,11 @@ def _new_account(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     if acc.empty:
         return make_findings(frame, [], [], [], [])
     opened = dict(zip(acc["account_id"], acc["opened"].astype("int64")))
-    f = frame[frame["amount_cents"].notna() & ~frame["self_transfer"]]
+    f = frame.loc[frame["amount_cents"].notna() & ~frame["self_transfer"], ["to_account", "from_account", "t", "amount_cents", "currency"]]
     age = p["max_age_days"] * DAY_US
     parts = []
     for side, other in (("to_account", "in"), ("from_account", "out")):
-        g = f[f[side].isin(opened)][[side, "t", "amount_cents", "currency"]].rename(columns={side: "account"})
+        g = f.loc[isin(f[side], list(opened)), [side, "t", "amount_cents", "currency"]].rename(columns={side: "account"})
         g["opened"] = g["account"].map(opened).astype("int64")  # every account is in `opened` (isin above)
         g = g[(g["t"] >= g["opened"]) & (g["t"] < g["opened"] + age)]
         g["dir"] = other
@@ -329,10 +327,11 @@ register(
 # --------------------------------------------------------------------------- payroll (FL-01, FL-02)
 def _wages_drained(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     p = ctx.params
-    f = frame[frame["amount_cents"].notna() & ~frame["self_transfer"]]
-    wages = f[f["payroll"]]
-    if wages.empty:
+    moving = frame["amount_cents"].notna() & ~frame["self_transfer"]
+    if not (moving & frame["payroll"]).any():  # no wages: nothing to copy
         return make_findings(frame, [], [], [], [])
+    f = frame[moving]
+    wages = f[f["payroll"]]
     # money sent home through a licensed remitter is the worker's own choice, not wages taken (issue 15)
     out = f[f["from_account"].notna() & ~is_remittance(f)].copy()
     cash = out["channel"].isin(["cash_withdrawal", "atm"])
@@ -400,10 +399,11 @@ register(
 
 def _wages_pooled(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     p = ctx.params
-    f = frame[frame["amount_cents"].notna() & ~frame["self_transfer"]]
-    wages = f[f["payroll"]]
-    if wages.empty:
+    moving = frame["amount_cents"].notna() & ~frame["self_transfer"]
+    if not (moving & frame["payroll"]).any():  # no wages: nothing to copy
         return make_findings(frame, [], [], [], [])
+    f = frame[moving]
+    wages = f[f["payroll"]]
     m = _prompt_forwards(f, wages, p["forward_hours"])
     m = m[~m["receiver"].isin(msb_payees(frame))]  # a remitter or bank is not a controller
     if m.empty:

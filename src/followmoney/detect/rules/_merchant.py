@@ -73,8 +73,7 @@ def _spend_rule(category: str, refine=None):
 
     def func(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
         p = ctx.params
-        out = frame[frame["from_account"].notna() & frame["amount_cents"].notna()]
-        out = out[_classify(out, category)]
+        out = frame[frame["from_account"].notna() & frame["amount_cents"].notna() & _classify(frame, category)]  # one copy, of the payments only
         ep = episodes(out, subject="from_account", window_us=int(p["window_days"] * DAY_US), min_count=p["min_payments"])
         ep["passengers"] = None
         if refine is not None and not ep.empty:
@@ -102,8 +101,7 @@ def _passengers(tickets: pd.DataFrame) -> pd.Series:
 
 
 def _tickets(frame: pd.DataFrame) -> pd.DataFrame:
-    out = frame[frame["from_account"].notna() & frame["amount_cents"].notna()]
-    return out[_classify(out, "travel")]
+    return frame[frame["from_account"].notna() & frame["amount_cents"].notna() & _classify(frame, "travel")]
 
 
 #: Whether any ticket in the whole data names its passengers (HT-03 then asks for several).

@@ -129,8 +129,8 @@ def _secondary(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
         return make_findings(frame, [], [], [], [])
     t2 = to_scaled(j.secondary_threshold)
     low = int(t2 * p["band_fraction"])
-    f = frame[(frame["currency"] == j.currency) & frame["from_account"].notna() & ~frame["channel"].isin(["cash_deposit", "cash_withdrawal"])]
-    f = f[~f["payroll"]]  # a payroll run of similar salaries is not avoidance
+    f = frame.loc[(frame["currency"] == j.currency) & frame["from_account"].notna() & ~frame["channel"].isin(["cash_deposit", "cash_withdrawal"])
+                  & ~frame["payroll"], ["t", "txn_id", "from_account", "amount_cents"]]  # a payroll run of similar salaries is not avoidance
     band = f[(f["amount_cents"] >= low) & (f["amount_cents"] < t2)]
     ep = episodes(band, subject="from_account", window_us=int(p["window_days"] * DAY_US), min_count=p["min_transactions"])
     if ep.empty:
@@ -276,8 +276,9 @@ register(
 # --------------------------------------------------------------------------- HT-08
 def _one_off_payers(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     p, j = ctx.params, ctx.jurisdiction
-    f = frame[frame["to_account"].notna() & frame["sender"].notna() & (frame["currency"] == j.currency)
-              & frame["channel"].isin(["transfer", "mobile_money", "wire", "remittance"]) & ~frame["self_transfer"]]  # fmt: skip
+    f = frame.loc[frame["to_account"].notna() & frame["sender"].notna() & (frame["currency"] == j.currency)
+                  & frame["channel"].isin(["transfer", "mobile_money", "wire", "remittance"]) & ~frame["self_transfer"],
+                  ["t", "txn_id", "to_account", "amount_cents"]]  # fmt: skip
     f = f[(f["amount_cents"] >= to_scaled(p["band_low"])) & (f["amount_cents"] <= to_scaled(p["band_high"]))]
     ep = episodes(f, subject="to_account", window_us=int(p["window_days"] * DAY_US), min_count=p["min_payments"])
     if ep.empty:

@@ -53,17 +53,19 @@ def make_findings(
     if not subjects:
         return pd.DataFrame(columns=cols)
     t = frame["t"].to_numpy()
-    ids = frame["txn_id"].to_numpy()
+    evidence_rows = [np.unique(np.asarray(rows, dtype=np.int64)) for rows in evidence_rows]  # frame order = (t, txn_id) order
+    # the evidence rows' ids only: the whole column as Python text costs seconds and gigabytes at millions of rows
+    ids = frame["txn_id"].iloc[np.concatenate(evidence_rows)].to_numpy(object)
+    ids = np.split(ids, np.cumsum([len(rows) for rows in evidence_rows])[:-1])
     out = []
     for i, (subj, rows) in enumerate(zip(subjects, evidence_rows)):
-        rows = np.unique(np.asarray(rows, dtype=np.int64))  # frame order = (t, txn_id) order
         out.append(
             {
                 "subject_kind": subject_kind,
                 "subject_id": subj,
                 "window_start": int(t[rows].min()),
                 "window_end": int(t[rows].max()),
-                "evidence_txn_ids": ids[rows].tolist(),
+                "evidence_txn_ids": ids[i].tolist(),
                 "score": float(scores[i]),
                 "facts": facts[i],
                 "role": roles[i] if roles else None,

@@ -16,7 +16,7 @@ import pandas as pd
 
 from followmoney.core.units import HOUR_US, money_text
 from followmoney.detect.rules._graph._search import _chain_search, _path_findings, _paths_long, _truncation_note
-from followmoney.detect.rules._graph._table import _REQUIRES, _Edges, _names, _pick_per_episode, _shared_edges, _sorted_frame, _time_id_order
+from followmoney.detect.rules._graph._table import _REQUIRES, _Edges, _names, _pick_per_episode, _shared_edges
 from followmoney.detect.rules._registry import RuleContext, register
 from followmoney.detect.rules.catalogue import catalogued
 
@@ -27,15 +27,14 @@ _ATTRIBUTES = {"institution": ("from_institution", "to_institution"), "country":
 
 
 # --------------------------------------------------------------------------- ML-12 layering chains
-def _node_attribute(frame: pd.DataFrame, E: _Edges, cols: tuple[str, str], order: np.ndarray | None) -> np.ndarray | None:
+def _node_attribute(frame: pd.DataFrame, E: _Edges, cols: tuple[str, str]) -> np.ndarray | None:
     """Per account code: the first non-null value of an optional per-side column, or None."""
     if not all(c in frame.columns for c in cols) or frame[list(cols)].isna().all().all():
         return None
-    f = _sorted_frame(frame[["t", "txn_id", *cols]], order)  # the edge table's row order (E.row), on the columns read only
     vals = pd.concat(
         [
-            pd.DataFrame({"acct": E.src, "v": f[cols[0]].to_numpy(object)[E.row]}),
-            pd.DataFrame({"acct": E.dst, "v": f[cols[1]].to_numpy(object)[E.row]}),
+            pd.DataFrame({"acct": E.src, "v": frame[cols[0]].iloc[E.row].to_numpy(object)}),
+            pd.DataFrame({"acct": E.dst, "v": frame[cols[1]].iloc[E.row].to_numpy(object)}),
         ],
         ignore_index=True,
     ).dropna()
@@ -79,8 +78,7 @@ def _chains_rule(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
         ],
         ignore_index=True,
     )
-    order = _time_id_order(frame, ctx)
-    attrs = {name: a for name, cols in _ATTRIBUTES.items() if (a := _node_attribute(frame, E, cols, order)) is not None}
+    attrs = {name: a for name, cols in _ATTRIBUTES.items() if (a := _node_attribute(frame, E, cols)) is not None}
     diverse = np.zeros(len(summary), bool)
     complete = np.zeros(len(summary), bool)
     path_ids = nodes["path"].to_numpy()

@@ -23,7 +23,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from followmoney.core.frame import time_order
+from followmoney.core.frame import isin, time_order
 from followmoney.core.units import DAY_US
 from followmoney.detect.rules._registry import RuleContext
 
@@ -39,10 +39,11 @@ class _Edges:
     """Money-moving transactions as integer arrays, in (t, txn_id) order.
 
     ``src``/``dst`` index ``accounts``, ``cur`` indexes ``currencies``; ``amt`` is in
-    thousandths of the currency unit; ``row`` is the position in the (sorted) input frame.
+    thousandths of the currency unit; ``row`` is the position (``iloc``) in the input frame;
+    ``txn_id[edges]`` gives the ids of those edges.
     """
 
-    txn_id: np.ndarray
+    txn_id: _Ids
     row: np.ndarray
     src: np.ndarray
     dst: np.ndarray
@@ -93,8 +94,8 @@ def _own_order(frame: pd.DataFrame) -> np.ndarray | None:
     return time_order(t, np.zeros(len(t), np.int64), frame["txn_id"]) if _out_of_order(t, frame["txn_id"]) else None
 
 
-def _sorted_frame(frame: pd.DataFrame, order: np.ndarray | None = None) -> pd.DataFrame:
-    """The frame in (t, txn_id) order, positions from 0.
+def _sorted_positions(frame: pd.DataFrame, order: np.ndarray | None = None) -> np.ndarray:
+    """Positions (``iloc``) of ``frame``'s rows in (t, txn_id) order.
 
     ``order`` (from :func:`_time_id_order`) is that order of the prepared frame ``frame``'s rows
     were cut from (its index labels are positions there, ascending): the rows are put in order
@@ -103,51 +104,68 @@ def _sorted_frame(frame: pd.DataFrame, order: np.ndarray | None = None) -> pd.Da
     labels = frame.index.to_numpy()
     if order is not None and len(labels) and (labels[1:] > labels[:-1]).all() and 0 <= labels[0] and labels[-1] < len(order):
         if len(labels) == len(order):  # every row
-            pos = order
-        else:  # the prepared frame's order, restricted to these rows
-            keep = np.zeros(len(order), bool)
-            keep[labels] = True
-            pos = (np.cumsum(keep) - 1)[order[keep[order]]]
-        if (pos != np.arange(len(pos))).any():
-            frame = frame.iloc[pos]
-        return frame.reset_index(drop=True)
+            return order
+        keep = np.zeros(len(order), bool)  # the prepared frame's order, restricted to these rows
+        keep[labels] = True
+        return (np.cumsum(keep) - 1)[order[keep[order]]]
     own = _own_order(frame)
-    return (frame if own is None else frame.iloc[own]).reset_index(drop=True)
+    return np.arange(len(frame)) if own is None else own
 
 
-#: The frame columns :func:`_edges` reads.
-_EDGE_COLUMNS = ("t", "txn_id", "from_account", "to_account", "amount_cents", "currency", "self_transfer", "channel", "is_payroll")
+class _Ids:
+    """The edges' txn ids, made Python text only for the edges asked for: ``ids[edges]`` (positions,
+    a bool mask or a slice) is an object array. Millions of ids as Python objects cost seconds and gigabytes."""
+
+    def __init__(self, column: pd.Series, pos: np.ndarray):
+        self._column, self._pos = column, pos
+
+    def __len__(self) -> int:
+        return len(self._pos)
+
+    def __getitem__(self, at) -> np.ndarray:
+        if not isinstance(at, slice):
+            at = np.asarray(at)
+            at = np.flatnonzero(at) if at.dtype == bool else at
+        return self._column.iloc[self._pos[at]].to_numpy(object)
 
 
-def _edges(frame: pd.DataFrame, order: np.ndarray | None = None) -> _Edges:
+def _edges(frame: pd.DataFrame, order: np.ndarray | None = None, among: np.ndarray | None = None) -> _Edges:
     """Build the edge table from a prepared frame (see the module notes for what is kept); ``order``
-    as for :func:`_sorted_frame`."""
-    frame = _sorted_frame(frame[[c for c in (*_EDGE_COLUMNS, "has_time") if c in frame.columns]], order)  # not the whole frame, filtered twice
-    ok = frame["from_account"].notna() & frame["to_account"].notna() & frame["amount_cents"].notna()
+    as for :func:`_sorted_positions`; ``among``, a bool per row, leaves out the rows where it is False.
+    Only the kept rows' text is read: the frame is not copied."""
+    ok = np.ones(len(frame), bool) if among is None else np.asarray(among, bool).copy()
+    ok &= frame["from_account"].notna().to_numpy(bool) & frame["to_account"].notna().to_numpy(bool)
+    amt = frame["amount_cents"]
+    ok &= amt.notna().to_numpy(bool)
+    ok &= amt.fillna(0).to_numpy(np.int64) > 0
     if "self_transfer" in frame.columns:
-        ok &= ~frame["self_transfer"].fillna(False).astype(bool)
+        ok &= ~frame["self_transfer"].fillna(False).astype(bool).to_numpy()
     if "channel" in frame.columns:
-        ok &= ~frame["channel"].isin(_NOT_FLOWS)
+        ok &= ~isin(frame["channel"], sorted(_NOT_FLOWS))
     if "is_payroll" in frame.columns:  # optional: salary credits are not laundering hops
-        ok &= ~frame["is_payroll"].fillna(False).astype(bool)
-    sub = frame[ok.to_numpy(bool)]
-    amt = sub["amount_cents"].to_numpy(np.int64)
-    keep = (amt > 0) & (sub["from_account"].to_numpy(object) != sub["to_account"].to_numpy(object))
-    sub = sub[keep]
-    n = len(sub)
-    codes, accounts = pd.factorize(pd.concat([sub["from_account"], sub["to_account"]], ignore_index=True), sort=True)
-    cur, currencies = pd.factorize(sub["currency"], sort=True, use_na_sentinel=False)
+        ok &= ~frame["is_payroll"].fillna(False).astype(bool).to_numpy()
+    pos = _sorted_positions(frame, order)
+    pos = pos[ok[pos]]  # the kept rows, in (t, txn_id) order
+    n = len(pos)
+    codes, accounts = pd.factorize(pd.concat([frame["from_account"].iloc[pos], frame["to_account"].iloc[pos]], ignore_index=True), sort=True)
+    src, dst = codes[:n].astype(np.int64), codes[n:].astype(np.int64)
+    keep = src != dst  # the same account on both sides moves no money
+    if not keep.all():
+        pos, src, dst = pos[keep], src[keep], dst[keep]
+        used = np.unique(np.concatenate([src, dst]))  # accounts seen only on such rows are not in the table
+        src, dst, accounts = np.searchsorted(used, src), np.searchsorted(used, dst), accounts[used]
+    cur, currencies = pd.factorize(frame["currency"].iloc[pos], sort=True, use_na_sentinel=False)
     return _Edges(
-        txn_id=sub["txn_id"].to_numpy(object),
-        row=sub.index.to_numpy(np.int64),
-        src=codes[:n].astype(np.int64),
-        dst=codes[n:].astype(np.int64),
+        txn_id=_Ids(frame["txn_id"], pos),
+        row=pos,
+        src=src,
+        dst=dst,
         cur=cur.astype(np.int64),
-        t=sub["t"].to_numpy(np.int64),
-        amt=sub["amount_cents"].to_numpy(np.int64),
+        t=frame["t"].to_numpy(np.int64)[pos],
+        amt=amt.to_numpy(np.int64, na_value=0)[pos],
         accounts=np.asarray(accounts, dtype=object),
         currencies=np.asarray(currencies, dtype=object),
-        day=~sub["has_time"].to_numpy(bool) if "has_time" in sub.columns else np.zeros(n, bool),
+        day=~frame["has_time"].to_numpy(bool)[pos] if "has_time" in frame.columns else np.zeros(len(pos), bool),
     )
 
 
@@ -187,7 +205,7 @@ def _shared_edges(frame: pd.DataFrame, ctx: RuleContext) -> _Edges:
     if hit is not None and hit[0] is frame:
         return hit[1]
     E = _edges(frame, _time_id_order(frame, ctx))
-    for a in (E.txn_id, E.row, E.src, E.dst, E.cur, E.t, E.amt, E.accounts, E.currencies):
+    for a in (E.row, E.src, E.dst, E.cur, E.t, E.amt, E.accounts, E.currencies):
         a.flags.writeable = False
     ctx.shared["graph_edges"] = (frame, E)
     return E
