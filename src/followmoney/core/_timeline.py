@@ -31,6 +31,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from followmoney.core.frame import CODE_COLUMNS, account_codes
+
 __all__ = [
     "Coverage",
     "KeyedRanks",
@@ -571,16 +573,17 @@ def episodes(
     >>> ep[["subject", "peak"]].values.tolist(), ep.evidence_txn_ids.tolist()
     ([['X', 3]], [['a', 'b', 'c']])
     """
-    cols = ["t", "txn_id", subject] + ([member] if member else [])
+    coded = [c for c in (subject, member) if c in CODE_COLUMNS and CODE_COLUMNS[c] in frame.columns]  # accounts hashed once per run
+    cols = ["t", "txn_id", subject] + ([member] if member else []) + [CODE_COLUMNS[c] for c in coded]
     f = frame[cols].dropna(subset=[subject] + ([member] if member else []))
     if f.empty:
         return pd.DataFrame(columns=_EPISODE_COLUMNS)
-    subj_codes, subj_uniques = pd.factorize(f[subject], sort=True)
+    subj_codes, subj_uniques = account_codes((f, subject)) if subject in coded else pd.factorize(f[subject], sort=True)
     t = f["t"].to_numpy(np.int64)
     rank = np.empty(len(t), np.int64)
     rank[np.argsort(t, kind="stable")] = np.arange(len(t))  # time order as small integers: one packed sort
     if member:
-        mem_codes, _ = pd.factorize(f[member])
+        mem_codes = account_codes((f, member))[0] if member in coded else pd.factorize(f[member])[0]
         ev_subj, starts, ends = merge_coverage(subj_codes, mem_codes, rank, t, t + window_us, pos_bound=len(t))
     else:
         ev_subj, starts, ends = subj_codes, t, t + window_us

@@ -15,11 +15,14 @@ import pyarrow.compute as pc
 
 from followmoney.core import schema, timing
 
-__all__ = ["prepare_transactions", "time_order", "payroll", "isin", "OPTIONAL_COLUMNS", "PAYROLL_WORDS", "NAIVE_LOCAL_SOURCES"]
+__all__ = ["prepare_transactions", "time_order", "payroll", "isin", "account_codes", "CODE_COLUMNS", "OPTIONAL_COLUMNS", "PAYROLL_WORDS", "NAIVE_LOCAL_SOURCES"]
 
 #: Sources whose times without a UTC offset are local to the reporting FIU (goAML dateTime).
 NAIVE_LOCAL_SOURCES = ("goaml",)
 
+
+#: The frame's integer code column of each account column (see :func:`account_codes`).
+CODE_COLUMNS = {"from_account": "from_code", "to_account": "to_code"}
 
 #: Optional transaction columns passed through to rules when the source has them.
 OPTIONAL_COLUMNS = (
@@ -69,7 +72,9 @@ def prepare_transactions(transactions: pa.Table, timezone: str = "UTC", accounts
         ``time_precision`` (instant / minute / day), ``has_time`` (bool: the source gives a
         time of day; False for date-only rows, whose ``local_hour`` is 0 and means nothing),
         ``source_seq``,
-        ``from_account``, ``to_account``, ``sender`` / ``receiver`` (account, else
+        ``from_account``, ``to_account``, ``from_code`` / ``to_code`` (int32: the
+        account's position among the distinct account ids of both sides in text order,
+        -1 for none; :func:`account_codes`), ``sender`` / ``receiver`` (account, else
         party), ``channel``, ``self_transfer`` (bool), ``payroll`` (bool, wage payments:
         :func:`payroll`), ``source_ref``, and those of
         :data:`OPTIONAL_COLUMNS` the table has, and ``from_institution`` /
@@ -100,6 +105,7 @@ def prepare_transactions(transactions: pa.Table, timezone: str = "UTC", accounts
     for c in OPTIONAL_COLUMNS:
         if c in tx.column_names and c not in cols:
             cols[c] = tx[c]
+    cols["from_code"], cols["to_code"] = _account_codes(tx["from_account"], tx["to_account"])
     clock = _clock(cols["t"], tx["tz_offset_minutes"], cols["time_precision"], _naive_local(tx), timezone)
     cols["t"] = clock.pop("t")
     if accounts is not None and accounts.num_rows:
@@ -117,6 +123,22 @@ def prepare_transactions(transactions: pa.Table, timezone: str = "UTC", accounts
         if c in same_as:
             df.insert(i, c, df[same_as[c]])
     return df
+
+
+def _account_codes(from_account: pa.ChunkedArray, to_account: pa.ChunkedArray) -> tuple[pa.Array, pa.Array]:
+    """Each side's account as its position among the distinct ids of both sides in text (UTF-8 byte) order, -1
+    for none: the account text is hashed once per run, not once per rule (seconds at millions of rows)."""
+    both = pa.chunked_array([*from_account.chunks, *to_account.cast(from_account.type).chunks], type=from_account.type)
+    encoded = pc.dictionary_encode(both)  # one dictionary for every chunk
+    if not encoded.num_chunks:
+        return pa.array([], pa.int32()), pa.array([], pa.int32())
+    names = encoded.chunk(0).dictionary
+    rank = np.empty(len(names) + 1, np.int32)
+    rank[pc.array_sort_indices(names).to_numpy()] = np.arange(len(names), dtype=np.int32)
+    rank[-1] = -1  # a null id
+    at = np.concatenate([pc.fill_null(c.indices, -1).to_numpy(zero_copy_only=False) for c in encoded.chunks]).astype(np.int64)
+    codes = rank[at]
+    return pa.array(codes[: len(from_account)]), pa.array(codes[len(from_account) :])
 
 
 def _naive_local(tx: pa.Table) -> np.ndarray:
@@ -276,3 +298,59 @@ def isin(column: pd.Series, values) -> np.ndarray:
             wanted = pa.array(np.asarray(values, dtype=object), type=chunks.type, from_pandas=True)
             return pc.fill_null(pc.is_in(chunks, value_set=wanted), False).to_numpy().astype(bool)
     return column.isin(values).to_numpy(bool)
+
+
+def account_codes(*parts: tuple) -> tuple[np.ndarray, np.ndarray]:
+    """Integer codes for the accounts of several frame columns taken together, in the text order of their ids.
+
+    The same as ``pandas.factorize(pandas.concat([f[column] for f, column in parts]), sort=True)``,
+    but read from the prepared frame's code columns (:data:`CODE_COLUMNS`) where the parts have
+    them: the account text was hashed once when the frame was prepared, and hashing it again
+    in each rule costs seconds at millions of rows. Parts without their code column (a frame
+    built by hand) are factorized from the text.
+
+    Parameters
+    ----------
+    *parts : tuple of (pandas.DataFrame, str) or (pandas.DataFrame, str, numpy.ndarray)
+        Rows of a prepared frame (any subset, any order), one of its account columns
+        (``from_account`` or ``to_account`` for the codes to be used) and, optionally, the
+        positions (``iloc``) of the rows to take, in that order.
+
+    Returns
+    -------
+    codes : numpy.ndarray
+        int64, one per row of the parts in turn: the account's position in ``names``, -1 where
+        the account is null.
+    names : numpy.ndarray
+        The distinct account ids of the parts, in ascending text order (object array).
+
+    Examples
+    --------
+    >>> f = pd.DataFrame({"from_account": ["b", "a", None], "to_account": ["c", "b", "a"],
+    ...                   "from_code": [1, 0, -1], "to_code": [2, 1, 0]})
+    >>> codes, names = account_codes((f, "from_account"), (f, "to_account", np.array([0])))
+    >>> codes.tolist(), names.tolist()
+    ([1, 0, -1, 2], ['a', 'b', 'c'])
+    """
+    parts = [(f, column, np.arange(len(f)) if not rest else np.asarray(rest[0], np.int64)) for f, column, *rest in parts]
+    if not all(CODE_COLUMNS.get(column) in f.columns for f, column, _ in parts):
+        text = pd.concat([f[column].iloc[at] for f, column, at in parts], ignore_index=True) if parts else pd.Series([], dtype=object)
+        codes, names = pd.factorize(text, sort=True)
+        return codes.astype(np.int64), np.asarray(names, dtype=object)
+    raw = np.concatenate([f[CODE_COLUMNS[column]].to_numpy(np.int64)[at] for f, column, at in parts]) if parts else np.zeros(0, np.int64)
+    known = raw >= 0
+    present = np.zeros(int(raw.max()) + 1 if known.any() else 0, bool)
+    present[raw[known]] = True
+    dense = np.cumsum(present) - 1  # the codes of the accounts present, renumbered from 0 in the same order
+    codes = np.full(len(raw), -1, np.int64)
+    codes[known] = dense[raw[known]]
+    first = np.full(int(present.sum()), -1, np.int64)  # a row holding each account
+    rows = np.flatnonzero(known)[::-1]
+    first[codes[rows]] = rows
+    names = np.empty(len(first), dtype=object)
+    start = 0
+    for f, column, at in parts:
+        mine = (first >= start) & (first < start + len(at))
+        names[mine] = f[column].iloc[at[first[mine] - start]].to_numpy(object)
+        start += len(at)
+    return codes, names

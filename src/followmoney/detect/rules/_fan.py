@@ -28,7 +28,7 @@ from followmoney.detect.rules._registry import RuleContext, WholeStat, register,
 from followmoney.detect.rules._rolling import threshold_cents
 from followmoney.core.units import DAY_US
 from followmoney.core._timeline import episodes
-from followmoney.core.frame import isin
+from followmoney.core.frame import CODE_COLUMNS, account_codes, isin
 
 
 def _routine(frame: pd.DataFrame) -> pd.Series:
@@ -68,7 +68,7 @@ def _businesses(frame: pd.DataFrame) -> pd.Index:
 
 def _fan(frame: pd.DataFrame, ctx: RuleContext, subject: str, member: str) -> pd.DataFrame:
     p, j = ctx.params, ctx.jurisdiction
-    f = frame.loc[~frame["self_transfer"] & ~_routine(frame), ["t", "txn_id", subject, member, "amount_cents", "currency"]]
+    f = frame.loc[~frame["self_transfer"] & ~_routine(frame), [c for c in ("t", "txn_id", subject, member, "amount_cents", "currency", CODE_COLUMNS[subject]) if c in frame]]
     f = f[~isin(f[subject], _businesses(frame))]
     k = ctx.params["min_counterparties"]
     ep = episodes(
@@ -102,7 +102,7 @@ def _new_counterparties_only(f: pd.DataFrame, ep: pd.DataFrame, subject: str, me
     transactions with them in ``currency`` (int64 thousandths; other currencies are not added)."""
     g = f[f[subject].notna() & f[member].notna()]
     members, member_names = pd.factorize(g[member])
-    pair = pd.factorize(g[subject])[0].astype(np.int64) * max(len(member_names), 1) + members  # (subject, member) as one int
+    pair = account_codes((g, subject))[0] * max(len(member_names), 1) + members  # (subject, member) as one int
     first = pd.Series(g["t"].to_numpy(np.int64)).groupby(pair, sort=False).min()
     rows = [list(r) for r in ep["evidence_rows"]]
     ids = [list(i) for i in ep["evidence_txn_ids"]]

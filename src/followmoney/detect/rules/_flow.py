@@ -18,7 +18,7 @@ from followmoney.detect.rules._msb import is_remittance, msb_payees
 from followmoney.detect.rules.catalogue import catalogued
 from followmoney.detect.rules._registry import RuleContext, WholeStat, register
 from followmoney.detect.rules._registry import whole as whole_data_value
-from followmoney.core.frame import isin
+from followmoney.core.frame import CODE_COLUMNS, account_codes, isin
 from followmoney.core.units import DAY_US, HOUR_US, money_text
 from followmoney.core._timeline import KeyedSeries, codes_for, group_rolling_sum, runs, unique_sorted
 from followmoney.detect.rules._rolling import make_findings, margin_score, threshold_cents
@@ -33,14 +33,14 @@ _LAST = WholeStat("t_last", "max", lambda frame, params: int(frame["t"].max()) i
 def _pass_through(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     p, j = ctx.params, ctx.jurisdiction
     moving = (frame["currency"] == j.currency) & frame["amount_cents"].notna() & ~frame["self_transfer"]
-    f = frame.loc[moving, ["t", "from_account", "to_account", "amount_cents", "payroll"]]  # only what is read
+    f = frame.loc[moving, [c for c in ("t", "from_account", "to_account", "amount_cents", "payroll", *CODE_COLUMNS.values()) if c in frame]]  # only what is read
     min_in = threshold_cents(j, p["min_inflow_fraction"])
     # a licensed remitter or bank passes its customers' money on by trade
     inflow = f[f["to_account"].notna() & (f["amount_cents"] >= min_in) & ~f["to_account"].isin(msb_payees(frame))]
     out = f[f["from_account"].notna() & ~f["payroll"]]  # paying staff is not passing money on
     if inflow.empty or out.empty:
         return make_findings(frame, [], [], [], [])
-    acc_codes, accs = codes_for(pd.concat([inflow["to_account"], out["from_account"]], ignore_index=True))
+    acc_codes, accs = account_codes((inflow, "to_account"), (out, "from_account"))
     in_codes, out_codes = acc_codes[: len(inflow)], acc_codes[len(inflow):]
     outs = KeyedSeries(out_codes, out["t"].to_numpy(), out["amount_cents"].to_numpy(np.int64))
     h = int(p["forward_hours"] * HOUR_US)
@@ -208,13 +208,14 @@ def _prompt_forwards(f: pd.DataFrame, inflows: pd.DataFrame, hours: float) -> pd
     Returns the outflows (index into the frame kept) with ``in_t``, ``in_amount``,
     ``in_row`` of that inflow.
     """
-    out = f[f["from_account"].notna() & f["receiver"].notna()][["from_account", "receiver", "t", "amount_cents", "currency"]]
+    out = f.loc[f["from_account"].notna() & f["receiver"].notna(), [c for c in ("from_account", "receiver", "t", "amount_cents", "currency", "from_code") if c in f]]
+    # (account, currency) as one integer for the as-of match (a null currency matches a null one, as text keys do)
+    accounts = account_codes((out, "from_account"), (inflows, "to_account"))[0]
+    out = out.drop(columns="from_code", errors="ignore")
     ins = inflows[["to_account", "t", "amount_cents", "currency"]].rename(
         columns={"to_account": "from_account", "t": "in_t", "amount_cents": "in_amount"}
     )
     ins["in_row"] = ins.index
-    # (account, currency) as one integer for the as-of match (a null currency matches a null one, as text keys do)
-    accounts = pd.factorize(pd.concat([out["from_account"], ins["from_account"]], ignore_index=True))[0]
     currencies, names = pd.factorize(pd.concat([out["currency"], ins["currency"]], ignore_index=True), use_na_sentinel=False)
     key = accounts.astype(np.int64) * max(len(names), 1) + currencies
     out = out.assign(row=out.index, key_=key[: len(out)]).sort_values("t", kind="stable")
@@ -264,7 +265,7 @@ def _utc_month(t: pd.Series) -> np.ndarray:
 def _controller(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     p = ctx.params
     moving = frame["amount_cents"].notna() & ~frame["self_transfer"]
-    f = frame.loc[moving, ["from_account", "to_account", "receiver", "t", "amount_cents", "currency"]]  # only what is read
+    f = frame.loc[moving, [c for c in ("from_account", "to_account", "receiver", "t", "amount_cents", "currency", *CODE_COLUMNS.values()) if c in frame]]  # only what is read
     inflows = f[f["to_account"].notna()]
     m = _prompt_forwards(f, inflows, p["forward_hours"])
     m = m[~m["receiver"].isin(msb_payees(frame))]  # a remitter or bank is not a controller

@@ -15,6 +15,7 @@ import pandas as pd
 
 from followmoney.detect.rules.catalogue import catalogued
 from followmoney.detect.rules._registry import RuleContext, register
+from followmoney.core.frame import account_codes
 from followmoney.core.units import DAY_US, MONEY_SCALE, money_text, to_scaled
 from followmoney.core._timeline import KeyedSeries, runs
 from followmoney.detect.rules._rolling import make_findings, margin_score, threshold_cents
@@ -41,20 +42,19 @@ def _activity(frame: pd.DataFrame, ctx: RuleContext) -> tuple[pd.DataFrame, np.n
 
 def _build_activity(frame: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
     moving = ~frame["self_transfer"].to_numpy(bool)
-    parts = []
-    for side in ("from_account", "to_account"):
-        g = frame.loc[moving & frame[side].notna().to_numpy(bool), [side, "t", "amount_cents", "currency"]]  # only what is read
-        parts.append(g.rename(columns={side: "account", "amount_cents": "amount"}).assign(row=g.index.to_numpy()))
-    act = pd.concat(parts, ignore_index=True)
+    sides = [np.flatnonzero(moving & frame[side].notna().to_numpy(bool)) for side in ("from_account", "to_account")]
+    rows = np.concatenate(sides)
     try:  # accounts as codes in sorted order, then one sort of integers (not of text)
-        codes, names = pd.factorize(act["account"], sort=True)
+        codes, names = account_codes((frame, "from_account", sides[0]), (frame, "to_account", sides[1]))
     except TypeError:  # account ids of mixed types: their text order
-        codes = pd.factorize(act["account"].astype(str), sort=True)[0]
-        names = act["account"].to_numpy(object)[np.unique(codes, return_index=True)[1]]
-    del act["account"]  # the rows keep codes; the text of each code is in ``names``
-    order = np.lexsort((act["row"].to_numpy(), act["t"].to_numpy(), codes))
-    act = act.iloc[order].reset_index(drop=True)
-    act["code"] = codes[order].astype(np.int64)
+        text = pd.concat([frame["from_account"].iloc[sides[0]], frame["to_account"].iloc[sides[1]]], ignore_index=True)
+        codes = pd.factorize(text.astype(str), sort=True)[0]
+        names = text.to_numpy(object)[np.unique(codes, return_index=True)[1]]
+    t, label = frame["t"].to_numpy(np.int64)[rows], frame.index.to_numpy()[rows]
+    order = np.lexsort((label, t, codes))  # only what is read; the rows keep codes, the text of each code is in ``names``
+    rows = rows[order]
+    act = pd.DataFrame({"t": t[order], "amount": frame["amount_cents"].iloc[rows].array, "currency": frame["currency"].iloc[rows].array,
+                        "row": label[order], "code": codes[order].astype(np.int64)})  # fmt: skip
     return act, np.asarray(names, dtype=object)
 
 

@@ -23,7 +23,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from followmoney.core.frame import isin, time_order
+from followmoney.core.frame import account_codes, isin, time_order
 from followmoney.core.units import DAY_US
 from followmoney.detect.rules._registry import RuleContext
 
@@ -147,8 +147,8 @@ def _edges(frame: pd.DataFrame, order: np.ndarray | None = None, among: np.ndarr
     pos = _sorted_positions(frame, order)
     pos = pos[ok[pos]]  # the kept rows, in (t, txn_id) order
     n = len(pos)
-    codes, accounts = pd.factorize(pd.concat([frame["from_account"].iloc[pos], frame["to_account"].iloc[pos]], ignore_index=True), sort=True)
-    src, dst = codes[:n].astype(np.int64), codes[n:].astype(np.int64)
+    codes, accounts = account_codes((frame, "from_account", pos), (frame, "to_account", pos))
+    src, dst = codes[:n], codes[n:]
     keep = src != dst  # the same account on both sides moves no money
     if not keep.all():
         pos, src, dst = pos[keep], src[keep], dst[keep]
@@ -163,7 +163,7 @@ def _edges(frame: pd.DataFrame, order: np.ndarray | None = None, among: np.ndarr
         cur=cur.astype(np.int64),
         t=frame["t"].to_numpy(np.int64)[pos],
         amt=amt.to_numpy(np.int64, na_value=0)[pos],
-        accounts=np.asarray(accounts, dtype=object),
+        accounts=accounts,
         currencies=np.asarray(currencies, dtype=object),
         day=~frame["has_time"].to_numpy(bool)[pos] if "has_time" in frame.columns else np.zeros(len(pos), bool),
     )

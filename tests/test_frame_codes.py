@@ -1,0 +1,53 @@
+"""The prepared frame's account codes and text lookups (issue 16: account text is hashed once per run).
+
+Rules turn accounts into integers to group and sort them. ``prepare_transactions`` gives each row
+``from_code`` / ``to_code``, the account's rank among all account ids in text order, and
+``account_codes`` turns any rows of the frame into the codes ``pandas.factorize(..., sort=True)``
+would give, without hashing the text again. These properties check that the two agree on random
+accounts (nulls, empty ids, non-ASCII text, one account on both sides) and random row subsets.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from followmoney.core.frame import CODE_COLUMNS, account_codes, isin, prepare_transactions
+from rule_cases import bundle, tx
+
+ACCOUNTS = st.one_of(st.none(), st.sampled_from(["A1", "a1", "B", "", "Ä-9", "ß", "b", "A10", "🙂", "zz"]))
+
+
+def _frame(pairs):
+    rows = [tx(i, frm, to, "10.00", i % 7) for i, (frm, to) in enumerate(pairs)]
+    return prepare_transactions(bundle(rows).transactions)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(ACCOUNTS, ACCOUNTS), min_size=1, max_size=40), st.randoms(use_true_random=False))
+def test_account_codes_equal_sorted_factorize(pairs, rnd):
+    frame = _frame(pairs)
+    # the codes are each id's rank in text order, -1 for none
+    names = sorted({a for side in CODE_COLUMNS for a in frame[side].dropna()})
+    for side, code in CODE_COLUMNS.items():
+        expect = [names.index(a) if isinstance(a, str) else -1 for a in frame[side].astype(object).where(frame[side].notna(), None)]
+        assert frame[code].tolist() == expect
+    # any rows of either side, in any order, give what factorizing their text gives
+    a = frame.iloc[sorted(rnd.sample(range(len(frame)), rnd.randint(0, len(frame))))]
+    pos = np.array([rnd.randrange(len(frame)) for _ in range(rnd.randint(0, 10))], dtype=np.int64)
+    codes, got = account_codes((a, "to_account"), (frame, "from_account", pos))
+    text = pd.concat([a["to_account"], frame["from_account"].iloc[pos]], ignore_index=True)
+    want_codes, want = pd.factorize(text, sort=True)
+    assert codes.tolist() == want_codes.tolist() and got.tolist() == list(want)
+    # a frame without the code columns (built by hand) is factorized from its text, with the same result
+    plain = account_codes((a.drop(columns=list(CODE_COLUMNS.values())), "to_account"), (frame.drop(columns=["from_code"]), "from_account", pos))
+    assert plain[0].tolist() == want_codes.tolist() and plain[1].tolist() == list(want)
+
+
+@given(st.lists(ACCOUNTS, max_size=30), st.lists(ACCOUNTS, max_size=8), st.sampled_from(["object", "string[pyarrow]", "str"]))
+def test_isin_equals_pandas(values, wanted, dtype):
+    column = pd.Series(values, dtype=dtype if dtype != "str" else "str") if values else pd.Series([], dtype=dtype)
+    expect = column.isin(wanted).to_numpy(bool)
+    assert isin(column, pd.Index(wanted, dtype=object)).tolist() == expect.tolist()
