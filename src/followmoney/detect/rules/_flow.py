@@ -211,7 +211,6 @@ def _prompt_forwards(f: pd.DataFrame, inflows: pd.DataFrame, hours: float) -> pd
     out = f.loc[f["from_account"].notna() & f["receiver"].notna(), [c for c in ("from_account", "receiver", "t", "amount_cents", "currency", "from_code") if c in f]]
     # (account, currency) as one integer for the as-of match (a null currency matches a null one, as text keys do)
     accounts = account_codes((out, "from_account"), (inflows, "to_account"))[0]
-    out = out.drop(columns="from_code", errors="ignore")
     ins = inflows[["to_account", "t", "amount_cents", "currency"]].rename(
         columns={"to_account": "from_account", "t": "in_t", "amount_cents": "in_amount"}
     )
@@ -275,10 +274,11 @@ def _controller(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     # accounts and currencies as integer codes: grouping millions of rows by text costs several times more;
     # rows without a currency make no group, as with text keys
     n = len(m)
-    acct = pd.factorize(pd.concat([m["from_account"], m["receiver"], inflows["to_account"]], ignore_index=True))[0]
+    acct = account_codes((m, "from_account"), (inflows, "to_account"))[0]
+    receiver = pd.factorize(m["receiver"])[0]  # an account or a party; only ever paired with its payer, never compared with it
     cur = pd.factorize(pd.concat([m["currency"], inflows["currency"]], ignore_index=True))[0]
-    mc = pd.DataFrame({"a": acct[:n], "r": acct[n : 2 * n], "cur": cur[:n], "month": m["month"].to_numpy(), "amount_cents": m["amount_cents"].array})
-    ic = pd.DataFrame({"a": acct[2 * n :], "cur": cur[n:], "month": _utc_month(inflows["t"]), "amount_cents": inflows["amount_cents"].array})
+    mc = pd.DataFrame({"a": acct[:n], "r": receiver, "cur": cur[:n], "month": m["month"].to_numpy(), "amount_cents": m["amount_cents"].array})
+    ic = pd.DataFrame({"a": acct[n:], "cur": cur[n:], "month": _utc_month(inflows["t"]), "amount_cents": inflows["amount_cents"].array})
     ic = ic[np.isin(ic["a"].to_numpy(), unique_sorted(mc["a"].to_numpy())) & (ic["cur"].to_numpy() >= 0)]  # the forwarding accounts' income
     income = ic.groupby(["a", "cur", "month"])["amount_cents"].sum()
     fwd = mc[mc["cur"].to_numpy() >= 0].groupby(["a", "r", "cur", "month"])["amount_cents"].sum().reset_index()
