@@ -112,11 +112,14 @@ def test_distinct_in_window_counts_members_once(rows, w, inclusive):
 
 
 @SETTINGS
-@given(events, st.lists(st.tuples(st.integers(0, 3), st.integers(-5, 45)), min_size=1, max_size=12), st.integers(0, 12), st.booleans())
-def test_distinct_forward_counts_members_once(rows, queries, w, strict):
+@given(events, st.lists(st.tuples(st.integers(-1, 4), st.integers(-5, 45)), min_size=1, max_size=12), st.integers(0, 12), st.booleans(),
+       st.sampled_from([1, 2**55]))
+def test_distinct_forward_counts_members_once(rows, queries, w, strict, unit):
+    """Times in units of ``unit``: 2**55 leaves (key, time) too wide to pack in an int64 (the merged-sort path)."""
     key, member, t = _cols(rows)
+    t, w = t * unit, w * unit
     qk = np.array([q[0] for q in queries], np.int64)
-    qs = np.array([q[1] for q in queries], np.int64)
+    qs = np.array([q[1] for q in queries], np.int64) * unit
     got = tl.distinct_forward(key, member, t, qk, qs, w, strict_after=strict)
     for i in range(len(queries)):
         want = {member[j] for j in range(len(t)) if key[j] == qk[i] and (qs[i] < t[j] if strict else qs[i] <= t[j]) and t[j] <= qs[i] + w}

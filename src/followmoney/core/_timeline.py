@@ -367,9 +367,11 @@ def merge_coverage(
 class Coverage:
     """How many intervals of a key cover a position: the distinct count at that position.
 
-    Built from the output of :func:`merge_coverage`. With ``size`` (every position
-    ``< size``) queries are two binary searches over packed (key, position) values;
-    without it (positions are times) events and queries are merged in one sort.
+    Built from the output of :func:`merge_coverage`. Queries are two binary searches over
+    sorted packed (key, position) values: the count is the key's starts at or before the
+    position less its ends at or before it. With ``size`` every position is ``< size``;
+    without it (positions are times) keys and times are packed over their own ranges, and
+    where that does not fit an int64, events and queries are merged in one sort.
 
     Examples
     --------
@@ -381,12 +383,20 @@ class Coverage:
     """
 
     def __init__(self, key: np.ndarray, start: np.ndarray, end: np.ndarray, *, size: int | None = None):
-        self.size = size
-        if size is None:
-            self.key, self.start, self.end = key, start, end
-        else:
+        self.size, self.span = size, None
+        if size is not None:
             self.starts = np.sort(key * size + start)
             self.ends = np.sort(key * size + end)
+            return
+        self.key, self.start, self.end = key, start, end
+        if len(key):
+            # times offset from just before the earliest: (key, time) packed when keys x times fit an int64
+            self.k0, self.t0 = int(key.min()), min(int(start.min()), int(end.min())) - 1
+            self.n_keys, span = int(key.max()) - self.k0 + 1, max(int(start.max()), int(end.max())) - self.t0 + 1
+            if self.n_keys * span < 2**62:
+                self.span = span
+                self.starts = np.sort((key - self.k0) * span + (start - self.t0))
+                self.ends = np.sort((key - self.k0) * span + (end - self.t0))
 
     def count(self, q_key: np.ndarray, q_pos: np.ndarray, perm: np.ndarray | None = None) -> np.ndarray:
         """Per query, the number of the key's intervals with ``start <= pos < end``.
@@ -396,6 +406,12 @@ class Coverage:
         if self.size is not None:
             ok = q_key >= 0
             qk = np.where(ok, q_key, 0) * self.size + q_pos
+            cnt = search(self.starts, qk, "right", perm) - search(self.ends, qk, "right", perm)
+            return np.where(ok, cnt, 0)
+        if self.span is not None:  # a query outside the times is clipped to them: its count is 0 either way
+            q_key, q_pos = np.asarray(q_key, np.int64), np.asarray(q_pos, np.int64)
+            ok = (q_key >= self.k0) & (q_key < self.k0 + self.n_keys)
+            qk = (np.clip(q_key, self.k0, self.k0 + self.n_keys - 1) - self.k0) * self.span + (np.clip(q_pos, self.t0, self.t0 + self.span - 1) - self.t0)
             cnt = search(self.starts, qk, "right", perm) - search(self.ends, qk, "right", perm)
             return np.where(ok, cnt, 0)
         k, a, b = self.key, self.start, self.end
