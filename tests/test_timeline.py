@@ -113,12 +113,14 @@ def test_distinct_in_window_counts_members_once(rows, w, inclusive):
 
 @SETTINGS
 @given(events, st.lists(st.tuples(st.integers(-1, 4), st.integers(-5, 45)), min_size=1, max_size=12), st.integers(0, 12), st.booleans(),
-       st.sampled_from([1, 2**55]))
-def test_distinct_forward_counts_members_once(rows, queries, w, strict, unit):
-    """Times in units of ``unit``: 2**55 leaves (key, time) too wide to pack in an int64 (the merged-sort path)."""
+       st.sampled_from([(1, 1), (2**55, 1), (1, 2**60)]))
+def test_distinct_forward_counts_members_once(rows, queries, w, strict, units):
+    """Times and keys in ``units``: (key, time) packed in an int64 as they are, with the times as
+    ranks (times 2**55 apart), or not at all (keys 2**60 apart: events and queries merged in one sort)."""
     key, member, t = _cols(rows)
+    (unit, key_unit), key = units, key * units[1]
     t, w = t * unit, w * unit
-    qk = np.array([q[0] for q in queries], np.int64)
+    qk = np.array([q[0] for q in queries], np.int64) * key_unit
     qs = np.array([q[1] for q in queries], np.int64) * unit
     got = tl.distinct_forward(key, member, t, qk, qs, w, strict_after=strict)
     for i in range(len(queries)):

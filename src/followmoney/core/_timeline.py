@@ -370,8 +370,9 @@ class Coverage:
     Built from the output of :func:`merge_coverage`. Queries are two binary searches over
     sorted packed (key, position) values: the count is the key's starts at or before the
     position less its ends at or before it. With ``size`` every position is ``< size``;
-    without it (positions are times) keys and times are packed over their own ranges, and
-    where that does not fit an int64, events and queries are merged in one sort.
+    without it (positions are times) keys and times are packed over their own ranges, or
+    keys and the ranks of the times; where neither fits an int64, events and queries are
+    merged in one sort.
 
     Examples
     --------
@@ -390,13 +391,23 @@ class Coverage:
             return
         self.key, self.start, self.end = key, start, end
         if len(key):
-            # times offset from just before the earliest: (key, time) packed when keys x times fit an int64
-            self.k0, self.t0 = int(key.min()), min(int(start.min()), int(end.min())) - 1
+            # (key, time) packed in an int64: times offset from just before the earliest, else by their rank
+            self.k0, self.t0, self.times = int(key.min()), min(int(start.min()), int(end.min())) - 1, None
             self.n_keys, span = int(key.max()) - self.k0 + 1, max(int(start.max()), int(end.max())) - self.t0 + 1
+            if self.n_keys * span >= 2**62:
+                self.times = unique_sorted(np.concatenate([start, end]))
+                span = len(self.times) + 1
             if self.n_keys * span < 2**62:
                 self.span = span
-                self.starts = np.sort((key - self.k0) * span + (start - self.t0))
-                self.ends = np.sort((key - self.k0) * span + (end - self.t0))
+                self.starts = np.sort((key - self.k0) * span + self._axis(start, True))
+                self.ends = np.sort((key - self.k0) * span + self._axis(end, True))
+
+    def _axis(self, t: np.ndarray, bound: bool) -> np.ndarray:
+        """Times on the packed axis, where a bound (an interval's start or end) is at or before a
+        query's time exactly when its value is at most the query's."""
+        if self.times is None:  # a query outside the times is clipped to them: its count is 0 either way
+            return np.clip(t, self.t0, self.t0 + self.span - 1) - self.t0
+        return np.searchsorted(self.times, t, "left") + 1 if bound else np.searchsorted(self.times, t, "right")
 
     def count(self, q_key: np.ndarray, q_pos: np.ndarray, perm: np.ndarray | None = None) -> np.ndarray:
         """Per query, the number of the key's intervals with ``start <= pos < end``.
@@ -408,10 +419,10 @@ class Coverage:
             qk = np.where(ok, q_key, 0) * self.size + q_pos
             cnt = search(self.starts, qk, "right", perm) - search(self.ends, qk, "right", perm)
             return np.where(ok, cnt, 0)
-        if self.span is not None:  # a query outside the times is clipped to them: its count is 0 either way
+        if self.span is not None:
             q_key, q_pos = np.asarray(q_key, np.int64), np.asarray(q_pos, np.int64)
             ok = (q_key >= self.k0) & (q_key < self.k0 + self.n_keys)
-            qk = (np.clip(q_key, self.k0, self.k0 + self.n_keys - 1) - self.k0) * self.span + (np.clip(q_pos, self.t0, self.t0 + self.span - 1) - self.t0)
+            qk = (np.clip(q_key, self.k0, self.k0 + self.n_keys - 1) - self.k0) * self.span + self._axis(q_pos, False)
             cnt = search(self.starts, qk, "right", perm) - search(self.ends, qk, "right", perm)
             return np.where(ok, cnt, 0)
         k, a, b = self.key, self.start, self.end
