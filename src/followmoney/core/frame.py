@@ -105,12 +105,12 @@ def prepare_transactions(transactions: pa.Table, timezone: str = "UTC", accounts
     for c in OPTIONAL_COLUMNS:
         if c in tx.column_names and c not in cols:
             cols[c] = tx[c]
-    cols["from_code"], cols["to_code"] = _account_codes(tx["from_account"], tx["to_account"])
+    names, cols["from_code"], cols["to_code"] = _account_codes(tx["from_account"], tx["to_account"])
     clock = _clock(cols["t"], tx["tz_offset_minutes"], cols["time_precision"], _naive_local(tx), timezone)
     cols["t"] = clock.pop("t")
     if accounts is not None and accounts.num_rows:
         for side in ("from", "to"):
-            cols[f"{side}_institution"] = _institution(tx[f"{side}_account"], accounts)
+            cols[f"{side}_institution"] = _institution(cols[f"{side}_code"], names, accounts)
     same_as = _same_columns(cols, tx)
     table = pa.table({c: v for c, v in cols.items() if c not in same_as})
     order = time_order(cols["t"].to_numpy(), pc.fill_null(cols["source_seq"], 0).to_numpy(), cols["txn_id"])
@@ -125,20 +125,22 @@ def prepare_transactions(transactions: pa.Table, timezone: str = "UTC", accounts
     return df
 
 
-def _account_codes(from_account: pa.ChunkedArray, to_account: pa.ChunkedArray) -> tuple[pa.Array, pa.Array]:
-    """Each side's account as its position among the distinct ids of both sides in text (UTF-8 byte) order, -1
-    for none: the account text is hashed once per run, not once per rule (seconds at millions of rows)."""
+def _account_codes(from_account: pa.ChunkedArray, to_account: pa.ChunkedArray) -> tuple[pa.Array, pa.Array, pa.Array]:
+    """The distinct account ids of both sides in text (UTF-8 byte) order, and each side's account as its
+    position among them (int32, -1 for none): the account text is hashed once per run, not once per rule
+    (seconds at millions of rows)."""
     both = pa.chunked_array([*from_account.chunks, *to_account.cast(from_account.type).chunks], type=from_account.type)
     encoded = pc.dictionary_encode(both)  # one dictionary for every chunk
     if not encoded.num_chunks:
-        return pa.array([], pa.int32()), pa.array([], pa.int32())
+        return pa.array([], from_account.type), pa.array([], pa.int32()), pa.array([], pa.int32())
     names = encoded.chunk(0).dictionary
+    in_order = pc.array_sort_indices(names).to_numpy()
     rank = np.empty(len(names) + 1, np.int32)
-    rank[pc.array_sort_indices(names).to_numpy()] = np.arange(len(names), dtype=np.int32)
+    rank[in_order] = np.arange(len(names), dtype=np.int32)
     rank[-1] = -1  # a null id
     at = np.concatenate([pc.fill_null(c.indices, -1).to_numpy(zero_copy_only=False) for c in encoded.chunks]).astype(np.int64)
     codes = rank[at]
-    return pa.array(codes[: len(from_account)]), pa.array(codes[len(from_account) :])
+    return names.take(pa.array(in_order)), pa.array(codes[: len(from_account)]), pa.array(codes[len(from_account) :])
 
 
 def _naive_local(tx: pa.Table) -> np.ndarray:
@@ -176,11 +178,13 @@ def _clock(t: pa.ChunkedArray, offset: pa.ChunkedArray, precision: pa.ChunkedArr
     }
 
 
-def _institution(account: pa.ChunkedArray, accounts: pa.Table) -> pa.Array:
-    """Each row's account's ``institution`` (the first ``accounts`` row of that id; null when none), column-wise."""
+def _institution(codes: pa.Array, names: pa.Array, accounts: pa.Table) -> pa.Array:
+    """Each row's account's ``institution`` (the first ``accounts`` row of that id; null when none), from the
+    rows' account ``codes`` into ``names`` (:func:`_account_codes`): each distinct id is looked up once."""
     ids = accounts["account_id"].combine_chunks()
-    at = pc.index_in(account, value_set=ids.cast(account.type), skip_nulls=True)
-    return pc.take(accounts["institution"], at)
+    by_code = pc.take(accounts["institution"], pc.index_in(names, value_set=ids.cast(names.type), skip_nulls=True))
+    at = codes.to_numpy(zero_copy_only=False)
+    return pc.take(by_code, pa.array(at, mask=at < 0))
 
 
 #: More breaks than this in a nearly sorted order and the rows are taken one by one, not sliced.
