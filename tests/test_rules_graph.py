@@ -184,6 +184,16 @@ def test_gather_scatter_gathers_before_it_scatters(first_out_day, gathered_first
     assert a["subject_id"] == "H" and set(a["evidence_txn_ids"]) == {r["txn_id"] for r in rows}
 
 
+def test_gather_scatter_alert_shows_the_whole_gathering():
+    # the window from day 1 passes on 105% of its 3,000.00, the one from day 0 90% of 3,500.00: as strong (3 material
+    # senders and receivers at least), the one showing all four senders is kept, not the one with the higher share
+    rows = [tx(0, "S0", "H", "500.00", 0)] + [tx(1 + i, f"S{1 + i}", "H", "1000.00", 1 + i / 2) for i in range(3)]
+    rows += [tx(4 + i, "H", f"R{i}", "1050.00", 4 + i) for i in range(3)]
+    (a,) = alerts_of(rows, "ML-08")
+    assert a["evidence_txn_ids"] == [r["txn_id"] for r in rows]
+    assert "received USD 3,500.00 from 4 distinct senders" in a["explanation"] and "passing on 90%" in a["explanation"]
+
+
 def test_gather_scatter_order_counts_only_material_counterparties():
     # a friend's 20.00 after the scattering began is not a sender of the gathering (under 5% of the inflow)
     rows = gather_scatter_rows() + [tx(20, "FRIEND", "H", "20.00", 5.5)]

@@ -272,8 +272,9 @@ def _gather_scatter(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
         }
     )
     hits["n"] = np.minimum(hits["m_send"], hits["m_recv"])
+    hits["m"] = hits["m_send"] + hits["m_recv"]  # of the windows as strong, the one showing most of the pattern
     hits["share"] = hits["outflow"] / hits["inflow"]
-    best = _pick_per_episode(hits, ["n", "share", "window_start", "anchor"], [False, False, True, True])
+    best = _pick_per_episode(hits, ["n", "m", "share", "window_start", "anchor"], [False, False, False, True, True])
     b = best["anchor"].to_numpy()
     # evidence: the transactions with the material senders and receivers (the gathering and the scattering)
     _, qi, ei, keep_i = _material(ilo[b], ihi[b], ins.order, E.src, E.amt, inflow[b], each)
