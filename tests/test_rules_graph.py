@@ -184,6 +184,16 @@ def test_gather_scatter_gathers_before_it_scatters(first_out_day, gathered_first
     assert a["subject_id"] == "H" and set(a["evidence_txn_ids"]) == {r["txn_id"] for r in rows}
 
 
+def test_gather_scatter_alert_shows_the_whole_gathering():
+    # the window from day 1 passes on 105% of its 3,000.00, the one from day 0 90% of 3,500.00: as strong (3 material
+    # senders and receivers at least), the one showing all four senders is kept, not the one with the higher share
+    rows = [tx(0, "S0", "H", "500.00", 0)] + [tx(1 + i, f"S{1 + i}", "H", "1000.00", 1 + i / 2) for i in range(3)]
+    rows += [tx(4 + i, "H", f"R{i}", "1050.00", 4 + i) for i in range(3)]
+    (a,) = alerts_of(rows, "ML-08")
+    assert a["evidence_txn_ids"] == [r["txn_id"] for r in rows]
+    assert "received USD 3,500.00 from 4 distinct senders" in a["explanation"] and "passing on 90%" in a["explanation"]
+
+
 def test_gather_scatter_order_counts_only_material_counterparties():
     # a friend's 20.00 after the scattering began is not a sender of the gathering (under 5% of the inflow)
     rows = gather_scatter_rows() + [tx(20, "FRIEND", "H", "20.00", 5.5)]
@@ -580,6 +590,48 @@ def test_gather_scatter_needs_a_burst_above_the_hubs_usual_senders(months, alert
     assert ("HUB/1" in {a["subject_id"] for a in alerts}) is alerted
     if months == 1:
         assert "Its usual count of senders is 0" in alerts[0]["explanation"]
+
+
+def private_account_then_gather_scatter(friends_amount):
+    """A private account's four months of life (a salary by plain transfer mid-month, two friends' transfers every
+    fortnight, card spending), then four new senders pay it 12,900.00 in four days and it pays 92% of that on to five
+    receivers in the next six: the shape of make_transactions' gather-scatter on a person's account."""
+    rows, i = [], 0
+    for m in range(4):
+        rows.append(tx(i, "EMPLOYER", "H", "4000.00", 30 * m + 15))
+        i += 1
+    for day in range(3, 116, 14):
+        rows += [tx(i, "FRIEND/A", "H", friends_amount, day), tx(i + 1, "FRIEND/B", "H", friends_amount, day + 6)]
+        rows += [tx(i + 2, "H", "SHOP", "35.00", day + 1, "card")]
+        i += 3
+    gathering = [tx(i + n, f"S{n}", "H", a, 120 + n) for n, a in enumerate(["4000.00", "1600.00", "3200.00", "4100.00"])]
+    scattering = [tx(i + 4 + n, "H", f"R{n}", a, 124 + n + 0.5)
+                  for n, a in enumerate(["2300.00", "3000.00", "1350.00", "2500.00", "2718.00"])]  # fmt: skip
+    return rows + gathering + scattering, gathering + scattering
+
+
+@pytest.mark.parametrize(
+    ("friends_amount", "alerted"),
+    [
+        pytest.param("40.00", True, id="usual-senders-are-a-salary-and-friends-small-transfers"),
+        pytest.param("1000.00", False, id="usual-senders-pay-as-much-as-the-gathering-s-senders"),
+    ],
+)
+def test_gather_scatter_burst_counts_usual_senders_of_the_gathering_s_size(friends_amount, alerted):
+    # the gathering's four senders each carry 12-32% of its inflow; the friends' 40.00 (0.3%) are not senders of
+    # that size, so the account's usual count of such senders is 1 (the salary) and four is a burst (counting every
+    # sender it was 2.5, and the pattern was missed); friends who each pay 1,000.00 a fortnight are usual senders of
+    # that size (2.5), and five is not a burst
+    rows, pattern = private_account_then_gather_scatter(friends_amount)
+    alerts = alerts_of(rows, "ML-08")
+    assert [a["subject_id"] for a in alerts] == (["H"] if alerted else [])
+    if alerted:
+        (a,) = alerts
+        assert a["evidence_txn_ids"] == [r["txn_id"] for r in pattern]
+        ex = a["explanation"]
+        # a friend's 40.00 on day 121 is in the window but under 5% of its inflow: a sender, not a material one
+        assert "received USD 12,940.00 from 5 distinct senders" in ex and "4 of the senders and 5 of the receivers" in ex
+        assert "Its usual count of senders is 1, counting payments of at least USD 647.00 (threshold: the material senders at least 3 times that)" in ex
 
 
 def test_graph_rules_share_one_edge_table_per_run(monkeypatch):

@@ -191,7 +191,10 @@ def _gather_scatter(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     senders and ``k`` receivers each carry ``min_counterparty_share`` of the inflow or
     outflow (:func:`_material`); the evidence is their transactions. With ``gather_first``
     such a window counts only when its last payment from a material sender is no later
-    than its first payment to a material receiver (:func:`_material_times`).
+    than its first payment to a material receiver (:func:`_material_times`). Last, the
+    gathering is a burst: its material senders number at least ``min_ratio_to_typical``
+    times the hub's usual count of senders (:func:`_usual_senders`), counted like with like
+    in payments of at least ``min_counterparty_share`` of the window's inflow.
 
     Complexity: O(n log n) time and O(n) memory for n transactions; evidence is built
     only for the one window kept per hub and episode.
@@ -225,11 +228,6 @@ def _gather_scatter(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     hit &= ~in_ccy | (inflow >= floor)
     if not hit.any():
         return pd.DataFrame()
-    # the gathering is a burst: the hub's distinct senders well above its usual count (as ML-05); a utility or a
-    # landlord collects from as many payers every month
-    typical = np.zeros(len(h))
-    typical[hit] = _usual_senders(E, hin, h[hit], s[hit], W, k, int(p["baseline_days"] * DAY_US))
-    hit &= (typical == 0) | (n_send >= p["min_ratio_to_typical"] * typical)
     # each counted sender (receiver) carries a material share of the window's inflow (outflow): one large
     # transfer in and on (a pass-through, ML-04) among small transfers of the account's own life is no gathering
     idx = np.flatnonzero(hit)
@@ -242,6 +240,15 @@ def _gather_scatter(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
         # gather, then scatter (indicators.md §6): a material sender still paying in after a material receiver
         # was paid is an account that receives and pays as it goes (a busy or pass-through account)
         hit[idx] &= last_in <= first_out
+    if not hit.any():
+        return pd.DataFrame()
+    # the gathering is a burst: the hub's material senders well above its usual count of senders of that size
+    # (as ML-05, like with like); a utility or a landlord collects from as many payers every month, while a
+    # friend's small transfers do not make a private account a collector
+    typical, usual_floor = np.zeros(len(h)), np.zeros(len(h), np.int64)
+    material_floor = np.ceil(each * inflow[hit]).astype(np.int64)  # minor units
+    typical[hit], usual_floor[hit] = _usual_senders(E, hin, h[hit], s[hit], W, k, int(p["baseline_days"] * DAY_US), material_floor)
+    hit &= (typical == 0) | (m_send >= p["min_ratio_to_typical"] * typical)
     if not hit.any():
         return pd.DataFrame()
     idx = np.flatnonzero(hit)
@@ -259,13 +266,15 @@ def _gather_scatter(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
             "m_send": m_send[idx],
             "m_recv": m_recv[idx],
             "typical": typical[idx],
+            "usual_floor": usual_floor[idx],
             "inflow": inflow[idx],
             "outflow": outflow[idx],
         }
     )
     hits["n"] = np.minimum(hits["m_send"], hits["m_recv"])
+    hits["m"] = hits["m_send"] + hits["m_recv"]  # of the windows as strong, the one showing most of the pattern
     hits["share"] = hits["outflow"] / hits["inflow"]
-    best = _pick_per_episode(hits, ["n", "share", "window_start", "anchor"], [False, False, True, True])
+    best = _pick_per_episode(hits, ["n", "m", "share", "window_start", "anchor"], [False, False, False, True, True])
     b = best["anchor"].to_numpy()
     # evidence: the transactions with the material senders and receivers (the gathering and the scattering)
     _, qi, ei, keep_i = _material(ilo[b], ihi[b], ins.order, E.src, E.amt, inflow[b], each)
@@ -278,6 +287,7 @@ def _gather_scatter(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
             "material_senders": int(r.m_send),
             "material_receivers": int(r.m_recv),
             "typical": float(r.typical),
+            "usual_floor": int(r.usual_floor),
             "inflow": int(r.inflow),
             "outflow": int(r.outflow),
             "share": float(r.share),
@@ -342,30 +352,35 @@ def _material_times(lo, hi, order, who, amt, total, share, t) -> tuple[np.ndarra
     return count, first, last
 
 
-def _usual_senders(E, hin, h, s, W, k, baseline_us) -> np.ndarray:
-    """Usual distinct-sender count of hub key ``h`` around each window start ``s``.
+def _usual_senders(E, hin, h, s, W, k, baseline_us, floor) -> tuple[np.ndarray, np.ndarray]:
+    """Usual distinct-sender count of hub key ``h`` around each window start ``s``, counting
+    payments of at least ``floor`` (int64 minor units, per window) only.
 
-    The fan-in episodes of each hub (at least ``k`` distinct senders within ``W``) with
-    their point-in-time usual level (:func:`followmoney.core._timeline.episodes`); a
-    window starting at ``s`` belongs to the episode with ``episode_start - W <= s <=
-    episode_end``. 0 where none is found.
+    The fan-in episodes of each hub (at least ``k`` distinct senders within ``W``) in its
+    payments of at least the smallest ``floor`` of its windows, with their point-in-time
+    usual level (:func:`followmoney.core._timeline.episodes`); a window starting at ``s``
+    belongs to the episode with ``episode_start - W <= s <= episode_end``. Returns the
+    count, 0 where none is found, and the floor used, per window.
     """
     out = np.zeros(len(h))
     if len(h) == 0:
-        return out
+        return out, floor
     # only the hubs asked about: a hub's episodes depend on its own rows and on when the data start
-    mine = np.isin(hin, unique_sorted(h))
+    hub_floor = pd.Series(floor).groupby(h).min()
+    used = hub_floor.reindex(h).to_numpy()
+    mine = np.flatnonzero(np.isin(hin, hub_floor.index.to_numpy()))
+    mine = mine[E.amt[mine] >= hub_floor.reindex(hin[mine]).to_numpy()]
     inn = pd.DataFrame({"t": E.t[mine], "txn_id": E.txn_id[mine], "hub": hin[mine], "sender": E.src[mine]})
     ep = episodes(inn, subject="hub", member="sender", window_us=W, min_count=k, baseline_us=baseline_us, data_start=int(E.t.min()))
     if ep.empty:
-        return out
+        return out, used
     ep = ep.assign(key=ep["episode_start"] - W).sort_values("key")
     q = pd.DataFrame({"hub": h, "s": s, "i": np.arange(len(h))}).sort_values("s")
     m = pd.merge_asof(q, ep[["subject", "key", "episode_end", "typical"]].rename(columns={"subject": "hub"}),
                       left_on="s", right_on="key", by="hub", direction="backward")  # fmt: skip
     inside = (m["s"] <= m["episode_end"]).to_numpy()
     out[m["i"].to_numpy()[inside]] = m["typical"].to_numpy()[inside]
-    return out
+    return out, used
 
 
 def _explain_gather_scatter(facts: dict, params: dict, jurisdiction) -> str:
@@ -378,7 +393,8 @@ def _explain_gather_scatter(facts: dict, params: dict, jurisdiction) -> str:
         f"{facts['material_receivers']} of the receivers each carried at least {params['min_counterparty_share']:.0%} "
         f"of the inflow or outflow (threshold: at least {k} each), passing on {facts['share']:.0%} of what it gathered "
         f"(threshold: at least {params['min_pass_through']:.0%} and at most {params['max_pass_through']:.0%}). Its usual count of senders is "
-        f"{facts['typical']:g} (threshold: at least {params['min_ratio_to_typical']:g} times that). Window {facts['window_start']:%Y-%m-%d} to "
+        f"{facts['typical']:g}, counting payments of at least {money_text(facts['usual_floor'], facts['currency'])} "
+        f"(threshold: the material senders at least {params['min_ratio_to_typical']:g} times that). Window {facts['window_start']:%Y-%m-%d} to "
         f"{facts['window_end']:%Y-%m-%d} ({facts['span_days']:.1f} days). Evidence: {facts['evidence_count']} "
         f"transactions, {facts['totals']}."
     )
