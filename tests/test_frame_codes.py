@@ -41,6 +41,8 @@ def test_account_codes_equal_sorted_factorize(pairs, rnd):
     text = pd.concat([a["to_account"], frame["from_account"].iloc[pos]], ignore_index=True)
     want_codes, want = pd.factorize(text, sort=True)
     assert codes.tolist() == want_codes.tolist() and got.tolist() == list(want)
+    only, none = account_codes((a, "to_account"), (frame, "from_account", pos), names=False)
+    assert only.tolist() == want_codes.tolist() and none is None
     # a frame without the code columns (built by hand) is factorized from its text, with the same result
     plain = account_codes((a.drop(columns=list(CODE_COLUMNS.values())), "to_account"), (frame.drop(columns=["from_code"]), "from_account", pos))
     assert plain[0].tolist() == want_codes.tolist() and plain[1].tolist() == list(want)

@@ -610,7 +610,7 @@ def episodes(
     rank = np.empty(len(t), np.int64)
     rank[np.argsort(t, kind="stable")] = np.arange(len(t))  # time order as small integers: one packed sort
     if member:
-        mem_codes = account_codes((f, member))[0] if member in coded else pd.factorize(f[member])[0]
+        mem_codes = account_codes((f, member), names=False)[0] if member in coded else pd.factorize(f[member])[0]
         ev_subj, starts, ends = merge_coverage(subj_codes, mem_codes, rank, t, t + window_us, pos_bound=len(t))
     else:
         ev_subj, starts, ends = subj_codes, t, t + window_us

@@ -304,7 +304,7 @@ def isin(column: pd.Series, values) -> np.ndarray:
     return column.isin(values).to_numpy(bool)
 
 
-def account_codes(*parts: tuple) -> tuple[np.ndarray, np.ndarray]:
+def account_codes(*parts: tuple, names: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
     """Integer codes for the accounts of several frame columns taken together, in the text order of their ids.
 
     The same as ``pandas.factorize(pandas.concat([f[column] for f, column in parts]), sort=True)``,
@@ -319,13 +319,16 @@ def account_codes(*parts: tuple) -> tuple[np.ndarray, np.ndarray]:
         Rows of a prepared frame (any subset, any order), one of its account columns
         (``from_account`` or ``to_account`` for the codes to be used) and, optionally, the
         positions (``iloc``) of the rows to take, in that order.
+    names : bool, default True
+        Whether to return the ids as well (False: None in their place, for a caller that
+        only groups by the codes).
 
     Returns
     -------
     codes : numpy.ndarray
         int64, one per row of the parts in turn: the account's position in ``names``, -1 where
         the account is null.
-    names : numpy.ndarray
+    names : numpy.ndarray or None
         The distinct account ids of the parts, in ascending text order (object array).
 
     Examples
@@ -339,8 +342,8 @@ def account_codes(*parts: tuple) -> tuple[np.ndarray, np.ndarray]:
     parts = [(f, column, np.arange(len(f)) if not rest else np.asarray(rest[0], np.int64)) for f, column, *rest in parts]
     if not all(CODE_COLUMNS.get(column) in f.columns for f, column, _ in parts):
         text = pd.concat([f[column].iloc[at] for f, column, at in parts], ignore_index=True) if parts else pd.Series([], dtype=object)
-        codes, names = pd.factorize(text, sort=True)
-        return codes.astype(np.int64), np.asarray(names, dtype=object)
+        codes, ids = pd.factorize(text, sort=True)
+        return codes.astype(np.int64), np.asarray(ids, dtype=object) if names else None
     raw = np.concatenate([f[CODE_COLUMNS[column]].to_numpy(np.int64)[at] for f, column, at in parts]) if parts else np.zeros(0, np.int64)
     known = raw >= 0
     present = np.zeros(int(raw.max()) + 1 if known.any() else 0, bool)
@@ -348,13 +351,15 @@ def account_codes(*parts: tuple) -> tuple[np.ndarray, np.ndarray]:
     dense = np.cumsum(present) - 1  # the codes of the accounts present, renumbered from 0 in the same order
     codes = np.full(len(raw), -1, np.int64)
     codes[known] = dense[raw[known]]
+    if not names:
+        return codes, None
     first = np.full(int(present.sum()), -1, np.int64)  # a row holding each account
     rows = np.flatnonzero(known)[::-1]
     first[codes[rows]] = rows
-    names = np.empty(len(first), dtype=object)
+    ids = np.empty(len(first), dtype=object)
     start = 0
     for f, column, at in parts:
         mine = (first >= start) & (first < start + len(at))
-        names[mine] = f[column].iloc[at[first[mine] - start]].to_numpy(object)
+        ids[mine] = f[column].iloc[at[first[mine] - start]].to_numpy(object)
         start += len(at)
-    return codes, names
+    return codes, ids

@@ -102,7 +102,7 @@ def _new_counterparties_only(f: pd.DataFrame, ep: pd.DataFrame, subject: str, me
     transactions with them in ``currency`` (int64 thousandths; other currencies are not added)."""
     g = f[f[subject].notna() & f[member].notna()]
     members, member_names = pd.factorize(g[member])
-    pair = account_codes((g, subject))[0] * max(len(member_names), 1) + members  # (subject, member) as one int
+    pair = account_codes((g, subject), names=False)[0] * max(len(member_names), 1) + members  # (subject, member) as one int
     first = pd.Series(g["t"].to_numpy(np.int64)).groupby(pair, sort=False).min()
     rows = [list(r) for r in ep["evidence_rows"]]
     ids = [list(i) for i in ep["evidence_txn_ids"]]

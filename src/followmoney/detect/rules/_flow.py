@@ -210,7 +210,7 @@ def _prompt_forwards(f: pd.DataFrame, inflows: pd.DataFrame, hours: float) -> pd
     """
     out = f.loc[f["from_account"].notna() & f["receiver"].notna(), [c for c in ("from_account", "receiver", "t", "amount_cents", "currency", "from_code") if c in f]]
     # (account, currency) as one integer for the as-of match (a null currency matches a null one, as text keys do)
-    accounts = account_codes((out, "from_account"), (inflows, "to_account"))[0]
+    accounts = account_codes((out, "from_account"), (inflows, "to_account"), names=False)[0]
     ins = inflows[["to_account", "t", "amount_cents", "currency"]].rename(
         columns={"to_account": "from_account", "t": "in_t", "amount_cents": "in_amount"}
     )
@@ -274,7 +274,7 @@ def _controller(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     # accounts and currencies as integer codes: grouping millions of rows by text costs several times more;
     # rows without a currency make no group, as with text keys
     n = len(m)
-    acct = account_codes((m, "from_account"), (inflows, "to_account"))[0]
+    acct = account_codes((m, "from_account"), (inflows, "to_account"), names=False)[0]
     receiver = pd.factorize(m["receiver"])[0]  # an account or a party; only ever paired with its payer, never compared with it
     cur = pd.factorize(pd.concat([m["currency"], inflows["currency"]], ignore_index=True))[0]
     mc = pd.DataFrame({"a": acct[:n], "r": receiver, "cur": cur[:n], "month": m["month"].to_numpy(), "amount_cents": m["amount_cents"].array})
