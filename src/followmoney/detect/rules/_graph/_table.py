@@ -335,5 +335,8 @@ def _group_sizes(*columns: np.ndarray) -> np.ndarray:
     key = _packed(*columns)
     if key is None:
         return pd.DataFrame(dict(enumerate(columns))).groupby(list(range(len(columns))))[0].transform("size").to_numpy()
+    if len(key) and (key[1:] >= key[:-1]).all():  # rows already in groups (sorted): run lengths, no sort
+        sizes = np.diff(np.r_[np.flatnonzero(np.r_[True, key[1:] != key[:-1]]), len(key)])
+        return np.repeat(sizes, sizes)
     _, inverse, counts = np.unique(key, return_inverse=True, return_counts=True)
     return counts[inverse]
