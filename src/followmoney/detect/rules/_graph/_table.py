@@ -318,14 +318,19 @@ def _packed(*columns: np.ndarray) -> np.ndarray | None:
 def _pair_values(rows: pd.DataFrame) -> pd.DataFrame:
     """Distinct (w, cur, o, b) of ``rows`` in sorted order with the sum of ``amt``: one sort of packed keys."""
     cols = ["w", "cur", "o", "b"]
-    key = _packed(*(rows[c].to_numpy(np.int64) for c in cols))
+    values = [rows[c].to_numpy(np.int64) for c in cols]
+    key = _packed(*values)
     if key is None or len(key) == 0:  # beyond the packing range: pandas' grouping
         return rows.groupby(cols, sort=True).agg(value=("amt", "sum")).reset_index()
     order = np.argsort(key, kind="stable")
     k = key[order]
     starts = np.flatnonzero(np.r_[True, k[1:] != k[:-1]])
-    first = order[starts]
-    out = {c: rows[c].to_numpy(np.int64)[first] for c in cols}
+    out, rest = {}, k[starts]
+    for c, v in zip(reversed(cols), reversed(values)):  # each distinct tuple read back from its key, in order (no gather)
+        lo = int(v.min())
+        rest, out[c] = np.divmod(rest, int(v.max()) - lo + 1)
+        out[c] += lo
+    out = {c: out[c] for c in cols}
     out["value"] = np.add.reduceat(rows["amt"].to_numpy(np.int64)[order], starts)  # exact integer sums
     return pd.DataFrame(out)
 
