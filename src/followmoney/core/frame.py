@@ -290,6 +290,11 @@ def isin(column: pd.Series, values) -> np.ndarray:
     values : list-like
         The values looked for.
 
+    Returns
+    -------
+    numpy.ndarray
+        bool, one per row of ``column``.
+
     Examples
     --------
     >>> isin(pd.Series(["a", "b", None], dtype="string[pyarrow]"), pd.Index(["b", "c"])).tolist()
