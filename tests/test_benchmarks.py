@@ -99,3 +99,25 @@ def test_bench_scale_dask_pass_compares_with_the_pandas_engine(tmp_path):
     assert two["alerts_identical_to_pandas"] is True
     assert two["ratio_to_pandas_engine"] == pytest.approx(two["score_seconds"] / d["pandas_score_seconds"], rel=0.05)
     assert two["peak_workers_rss_mb"] >= two["peak_worker_rss_mb"] > 0 and two["peak_driver_rss_mb"] > 0
+
+
+def test_rule_digests_tells_changed_findings_from_same(tmp_path, capsys):
+    """The refactoring check (benchmarks/rule_digests.py): the same code gives the same digests, and a
+    rule whose findings differ is named and fails the comparison."""
+    import json
+
+    import followmoney as fm
+
+    spec = importlib.util.spec_from_file_location("rule_digests", BENCH / "rule_digests.py")
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    data, saved = str(fm.sample_data_path() / "goaml"), tmp_path / "before.json"
+    assert tool.main([data, "--save", str(saved)]) == 0
+    before = json.loads(saved.read_text())
+    found = [r for r, v in before.items() if v["findings"]]
+    assert found and all(v["digest"] != "empty" for r, v in before.items() if r in found)
+    assert tool.main([data, "--compare", str(saved)]) == 0
+    before[found[0]]["digest"] = "0" * 40
+    saved.write_text(json.dumps(before))
+    assert tool.main([data, "--compare", str(saved)]) == 1
+    assert f"findings changed: {found[0]}" in capsys.readouterr().out
