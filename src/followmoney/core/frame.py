@@ -15,7 +15,7 @@ import pyarrow.compute as pc
 
 from followmoney.core import schema, timing
 
-__all__ = ["prepare_transactions", "time_order", "payroll", "isin", "account_codes", "CODE_COLUMNS", "OPTIONAL_COLUMNS", "PAYROLL_WORDS", "NAIVE_LOCAL_SOURCES"]
+__all__ = ["prepare_transactions", "time_order", "payroll", "isin", "account_codes", "with_codes", "CODE_COLUMNS", "OPTIONAL_COLUMNS", "PAYROLL_WORDS", "NAIVE_LOCAL_SOURCES"]
 
 #: Sources whose times without a UTC offset are local to the reporting FIU (goAML dateTime).
 NAIVE_LOCAL_SOURCES = ("goaml",)
@@ -307,6 +307,21 @@ def isin(column: pd.Series, values) -> np.ndarray:
             wanted = pa.array(np.asarray(values, dtype=object), type=chunks.type, from_pandas=True)
             return pc.fill_null(pc.is_in(chunks, value_set=wanted), False).to_numpy().astype(bool)
     return column.isin(values).to_numpy(bool)
+
+
+def with_codes(frame: pd.DataFrame, *columns: str) -> list[str]:
+    """The ``columns`` the frame has, followed by the code column of each account column among them
+    (:data:`CODE_COLUMNS`): what a rule selects so that :func:`account_codes` and ``episodes``
+    read the codes rather than hash the account text again.
+
+    Examples
+    --------
+    >>> f = pd.DataFrame(columns=["t", "from_account", "from_code", "receiver"])
+    >>> with_codes(f, "t", "from_account", "receiver", "currency")
+    ['t', 'from_account', 'receiver', 'from_code']
+    """
+    have = [c for c in columns if c in frame.columns]
+    return have + [CODE_COLUMNS[c] for c in have if CODE_COLUMNS.get(c) in frame.columns]
 
 
 def account_codes(*parts: tuple, names: bool = True) -> tuple[np.ndarray, np.ndarray | None]:

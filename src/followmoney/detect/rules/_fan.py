@@ -28,7 +28,7 @@ from followmoney.detect.rules._registry import RuleContext, WholeStat, register,
 from followmoney.detect.rules._rolling import threshold_cents
 from followmoney.core.units import DAY_US
 from followmoney.core._timeline import episodes
-from followmoney.core.frame import CODE_COLUMNS, account_codes, isin
+from followmoney.core.frame import account_codes, isin, with_codes
 
 
 def _routine(frame: pd.DataFrame) -> pd.Series:
@@ -68,7 +68,7 @@ def _businesses(frame: pd.DataFrame) -> pd.Index:
 
 def _fan(frame: pd.DataFrame, ctx: RuleContext, subject: str, member: str) -> pd.DataFrame:
     p, j = ctx.params, ctx.jurisdiction
-    f = frame.loc[~frame["self_transfer"] & ~_routine(frame), [c for c in ("t", "txn_id", subject, member, "amount_cents", "currency", CODE_COLUMNS[subject]) if c in frame]]
+    f = frame.loc[~frame["self_transfer"] & ~_routine(frame), with_codes(frame, "t", "txn_id", subject, member, "amount_cents", "currency")]
     f = f[~isin(f[subject], _businesses(frame))]
     k = ctx.params["min_counterparties"]
     ep = episodes(

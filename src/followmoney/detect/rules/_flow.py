@@ -18,7 +18,7 @@ from followmoney.detect.rules._msb import is_remittance, msb_payees
 from followmoney.detect.rules.catalogue import catalogued
 from followmoney.detect.rules._registry import RuleContext, WholeStat, register
 from followmoney.detect.rules._registry import whole as whole_data_value
-from followmoney.core.frame import CODE_COLUMNS, account_codes, isin
+from followmoney.core.frame import account_codes, isin, with_codes
 from followmoney.core.units import DAY_US, HOUR_US, money_text
 from followmoney.core._timeline import KeyedSeries, codes_for, group_rolling_sum, runs, unique_sorted
 from followmoney.detect.rules._rolling import make_findings, margin_score, threshold_cents
@@ -33,7 +33,7 @@ _LAST = WholeStat("t_last", "max", lambda frame, params: int(frame["t"].max()) i
 def _pass_through(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     p, j = ctx.params, ctx.jurisdiction
     moving = (frame["currency"] == j.currency) & frame["amount_cents"].notna() & ~frame["self_transfer"]
-    f = frame.loc[moving, [c for c in ("t", "from_account", "to_account", "amount_cents", "payroll", *CODE_COLUMNS.values()) if c in frame]]  # only what is read
+    f = frame.loc[moving, with_codes(frame, "t", "from_account", "to_account", "amount_cents", "payroll")]  # only what is read
     min_in = threshold_cents(j, p["min_inflow_fraction"])
     # a licensed remitter or bank passes its customers' money on by trade
     inflow = f[f["to_account"].notna() & (f["amount_cents"] >= min_in) & ~f["to_account"].isin(msb_payees(frame))]
@@ -208,7 +208,7 @@ def _prompt_forwards(f: pd.DataFrame, inflows: pd.DataFrame, hours: float) -> pd
     Returns the outflows (index into the frame kept) with ``in_t``, ``in_amount``,
     ``in_row`` of that inflow.
     """
-    out = f.loc[f["from_account"].notna() & f["receiver"].notna(), [c for c in ("from_account", "receiver", "t", "amount_cents", "currency", "from_code") if c in f]]
+    out = f.loc[f["from_account"].notna() & f["receiver"].notna(), with_codes(f, "from_account", "receiver", "t", "amount_cents", "currency")]
     # (account, currency) as one integer for the as-of match (a null currency matches a null one, as text keys do)
     accounts = account_codes((out, "from_account"), (inflows, "to_account"), names=False)[0]
     ins = inflows[["to_account", "t", "amount_cents", "currency"]].rename(
@@ -264,7 +264,7 @@ def _utc_month(t: pd.Series) -> np.ndarray:
 def _controller(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     p = ctx.params
     moving = frame["amount_cents"].notna() & ~frame["self_transfer"]
-    f = frame.loc[moving, [c for c in ("from_account", "to_account", "receiver", "t", "amount_cents", "currency", *CODE_COLUMNS.values()) if c in frame]]  # only what is read
+    f = frame.loc[moving, with_codes(frame, "from_account", "to_account", "receiver", "t", "amount_cents", "currency")]  # only what is read
     inflows = f[f["to_account"].notna()]
     m = _prompt_forwards(f, inflows, p["forward_hours"])
     m = m[~m["receiver"].isin(msb_payees(frame))]  # a remitter or bank is not a controller
@@ -326,13 +326,21 @@ register(
 
 
 # --------------------------------------------------------------------------- payroll (FL-01, FL-02)
+def _moving_and_wages(frame: pd.DataFrame) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
+    """The rows that move money and, among them, the wage payments; (None, None) without wages,
+    before anything is copied."""
+    moving = frame["amount_cents"].notna() & ~frame["self_transfer"]
+    if not (moving & frame["payroll"]).any():
+        return None, None
+    f = frame[moving]
+    return f, f[f["payroll"]]
+
+
 def _wages_drained(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     p = ctx.params
-    moving = frame["amount_cents"].notna() & ~frame["self_transfer"]
-    if not (moving & frame["payroll"]).any():  # no wages: nothing to copy
+    f, wages = _moving_and_wages(frame)
+    if wages is None:
         return make_findings(frame, [], [], [], [])
-    f = frame[moving]
-    wages = f[f["payroll"]]
     # money sent home through a licensed remitter is the worker's own choice, not wages taken (issue 15)
     out = f[f["from_account"].notna() & ~is_remittance(f)].copy()
     cash = out["channel"].isin(["cash_withdrawal", "atm"])
@@ -400,11 +408,9 @@ register(
 
 def _wages_pooled(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     p = ctx.params
-    moving = frame["amount_cents"].notna() & ~frame["self_transfer"]
-    if not (moving & frame["payroll"]).any():  # no wages: nothing to copy
+    f, wages = _moving_and_wages(frame)
+    if wages is None:
         return make_findings(frame, [], [], [], [])
-    f = frame[moving]
-    wages = f[f["payroll"]]
     m = _prompt_forwards(f, wages, p["forward_hours"])
     m = m[~m["receiver"].isin(msb_payees(frame))]  # a remitter or bank is not a controller
     if m.empty:

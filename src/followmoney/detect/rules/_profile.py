@@ -15,7 +15,7 @@ import pandas as pd
 
 from followmoney.detect.rules.catalogue import catalogued
 from followmoney.detect.rules._registry import RuleContext, register
-from followmoney.core.frame import account_codes
+from followmoney.core.frame import account_codes, with_codes
 from followmoney.core.units import DAY_US, MONEY_SCALE, money_text, to_scaled
 from followmoney.core._timeline import KeyedSeries, runs
 from followmoney.detect.rules._rolling import make_findings, margin_score, threshold_cents
@@ -130,7 +130,7 @@ def _secondary(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     t2 = to_scaled(j.secondary_threshold)
     low = int(t2 * p["band_fraction"])
     f = frame.loc[(frame["currency"] == j.currency) & frame["from_account"].notna() & ~frame["channel"].isin(["cash_deposit", "cash_withdrawal"])
-                  & ~frame["payroll"], ["t", "txn_id", "from_account", "amount_cents"]]  # a payroll run of similar salaries is not avoidance
+                  & ~frame["payroll"], with_codes(frame, "t", "txn_id", "from_account", "amount_cents")]  # a payroll run of similar salaries is not avoidance
     band = f[(f["amount_cents"] >= low) & (f["amount_cents"] < t2)]
     ep = episodes(band, subject="from_account", window_us=int(p["window_days"] * DAY_US), min_count=p["min_transactions"])
     if ep.empty:
@@ -278,7 +278,7 @@ def _one_off_payers(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     p, j = ctx.params, ctx.jurisdiction
     f = frame.loc[frame["to_account"].notna() & frame["sender"].notna() & (frame["currency"] == j.currency)
                   & frame["channel"].isin(["transfer", "mobile_money", "wire", "remittance"]) & ~frame["self_transfer"],
-                  ["t", "txn_id", "to_account", "amount_cents"]]  # fmt: skip
+                  with_codes(frame, "t", "txn_id", "to_account", "amount_cents")]  # fmt: skip
     f = f[(f["amount_cents"] >= to_scaled(p["band_low"])) & (f["amount_cents"] <= to_scaled(p["band_high"]))]
     ep = episodes(f, subject="to_account", window_us=int(p["window_days"] * DAY_US), min_count=p["min_payments"])
     if ep.empty:

@@ -135,9 +135,8 @@ def _edges(frame: pd.DataFrame, order: np.ndarray | None = None, among: np.ndarr
     Only the kept rows' text is read: the frame is not copied."""
     ok = np.ones(len(frame), bool) if among is None else np.asarray(among, bool).copy()
     ok &= frame["from_account"].notna().to_numpy(bool) & frame["to_account"].notna().to_numpy(bool)
-    amt = frame["amount_cents"]
-    ok &= amt.notna().to_numpy(bool)
-    ok &= amt.fillna(0).to_numpy(np.int64) > 0
+    amt = frame["amount_cents"].to_numpy(np.int64, na_value=0)
+    ok &= frame["amount_cents"].notna().to_numpy(bool) & (amt > 0)
     if "self_transfer" in frame.columns:
         ok &= ~frame["self_transfer"].fillna(False).astype(bool).to_numpy()
     if "channel" in frame.columns:
@@ -162,7 +161,7 @@ def _edges(frame: pd.DataFrame, order: np.ndarray | None = None, among: np.ndarr
         dst=dst,
         cur=cur.astype(np.int64),
         t=frame["t"].to_numpy(np.int64)[pos],
-        amt=amt.to_numpy(np.int64, na_value=0)[pos],
+        amt=amt[pos],
         accounts=accounts,
         currencies=np.asarray(currencies, dtype=object),
         day=~frame["has_time"].to_numpy(bool)[pos] if "has_time" in frame.columns else np.zeros(len(pos), bool),
