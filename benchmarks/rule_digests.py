@@ -4,6 +4,8 @@ A developer's tool for issue 16 (not a benchmark: ``make bench`` does not run it
 the code before a change with ``--save``, then on the code after it with ``--compare``: every
 rule must report ``same``. The rules run as :func:`followmoney.score` runs them (one prepared
 frame, the shared tables freed after their last reader), so the CPU seconds are each rule's own.
+On Linux the peak RSS printed is each rule's own, with how far above the RSS it started at (the
+peak is reset before each rule through ``/proc/self/clear_refs``); elsewhere, the process's so far.
 
 Usage::
 
@@ -54,6 +56,26 @@ def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def _status_mb(field: str) -> float | None:
+    """``VmRSS`` / ``VmHWM`` of this process in MB (Linux), else None."""
+    try:
+        with open("/proc/self/status") as f:
+            return next(int(line.split()[1]) / 1024 for line in f if line.startswith(field + ":"))
+    except (OSError, StopIteration):
+        return None
+
+
+def _reset_peak() -> float | None:
+    """Reset this process's peak RSS to its current RSS (Linux ``clear_refs``), so that each rule's own peak
+    can be read; returns the RSS in MB, or None where that is not possible."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+    except OSError:
+        return None
+    return _status_mb("VmRSS")
+
+
 def run(data: str, rules: list[str] | None = None) -> dict[str, dict]:
     """Run the rules on ``data``; per rule: CPU seconds, findings, their digest and the process's peak RSS (MB) after it."""
     import followmoney as fm
@@ -78,12 +100,19 @@ def run(data: str, rules: list[str] | None = None) -> dict[str, dict]:
             continue
         ctx = RuleContext(params=rule.resolve_params(cfg.rule_params(rule_id)), jurisdiction=cfg.jurisdiction_info, bundle=bundle,
                           config=cfg, shared=shared)  # fmt: skip
+        start = _reset_peak()
         t = time.process_time()
         found = rule.func(frame, ctx)
         cpu = time.process_time() - t
+        own = _status_mb("VmHWM") if start is not None else None
+        peak = own if own is not None else _peak_mb()  # the rule's own peak where it can be read, else the process's so far
         out[rule_id] = {"cpu_seconds": round(cpu, 2), "findings": 0 if found is None else len(found), "digest": _digest(found),
-                        "peak_rss_mb": round(_peak_mb())}  # fmt: skip
-        print(f"{rule_id:>6} {cpu:7.2f} s  {out[rule_id]['findings']:>6} findings  peak {out[rule_id]['peak_rss_mb']:,} MB", flush=True)
+                        "peak_rss_mb": round(peak)}  # fmt: skip
+        added = ""
+        if own is not None:  # how far above the RSS it started at
+            out[rule_id]["added_rss_mb"] = round(own - start)
+            added = f" ({own - start:+,.0f})"
+        print(f"{rule_id:>6} {cpu:7.2f} s  {out[rule_id]['findings']:>6} findings  peak {peak:,.0f} MB{added}", flush=True)
     print(f" rules {sum(r['cpu_seconds'] for r in out.values()):7.2f} s CPU", flush=True)
     return out
 

@@ -181,7 +181,7 @@ def test_viseca_card_sample():
     assert bank_csv.match_profile(VISECA, VISECA.read_bytes()).name == "ch_viseca_card"
     b = fm.read(VISECA)
     b.reconcile()
-    t = b.transactions.to_pylist()
+    t = sorted(b.transactions.to_pylist(), key=lambda r: r["source_seq"])  # in the statement's order
     assert len(t) == 9 and b.rejects.num_rows == 0
     card = "VISECA/000000XXXXXXXXXX"
     first = t[0]

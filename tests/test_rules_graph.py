@@ -249,6 +249,17 @@ def test_path_searches_do_not_depend_on_the_batch_size(monkeypatch):
     assert len(chains.chains) > 10 and chains.chains.equals(small_h.chains)
 
 
+@pytest.mark.parametrize("rule, batch", [("ML-07", "_PAIR_BATCH"), ("ML-08", "_MATERIAL_BATCH")])
+def test_two_hop_rules_do_not_depend_on_the_batch_size(monkeypatch, rule, batch):
+    from followmoney.datasets.amlworld import make_amlworld
+
+    frame = prepare_transactions(make_amlworld(n_accounts=300, n_days=60, n_per_pattern=4, random_state=3)[0].transactions)
+    whole = run_rule(frame, rule)
+    monkeypatch.setattr(f"followmoney.detect.rules._graph._two_hop.{batch}", 5)
+    batched = run_rule(frame, rule)
+    assert len(whole) >= 4 and whole.equals(batched)
+
+
 def test_cycle_rule_reports_truncation(caplog):
     hub_days = [1 + k / 1000 for k in range(132)]
     b = br18_frame(hub_days)

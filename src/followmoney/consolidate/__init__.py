@@ -48,6 +48,7 @@ from followmoney.consolidate._accounts import (
 )
 from followmoney.consolidate._payments import CONSOLIDATION_COLUMNS, DATE_TOLERANCE_DAYS, consolidate_payments
 from followmoney.core.bundle import Bundle
+from followmoney.core.frame import in_time_order
 from followmoney.core.memory import release_unused
 from followmoney.ingest import read as read_sources
 
@@ -188,7 +189,8 @@ def consolidate(
     Returns
     -------
     Bundle
-        A new bundle; ``account_aliases`` and ``observations`` filled; reconciled.
+        A new bundle; ``account_aliases`` and ``observations`` filled; reconciled; its
+        ``transactions`` in time order (:func:`followmoney.core.frame.in_time_order`).
 
     Raises
     ------
@@ -202,7 +204,11 @@ def consolidate(
     if aliases is not None and not isinstance(aliases, dict):
         aliases = read_aliases(aliases)
     out = canonical_accounts(bundle, aliases)
+    # in time order before the observations are made, so that they share the ordered text; the frame
+    # the rules run on then shares it too (core.frame.in_time_order); merged rows may break the order
+    out.transactions = in_time_order(out.transactions)
     out = consolidate_payments(out, date_tolerance_days=date_tolerance_days)
+    out.transactions = in_time_order(out.transactions)
     out.reconcile()
     return out
 

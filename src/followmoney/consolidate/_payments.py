@@ -33,7 +33,9 @@ statement or report delivered twice is merged earlier, at read, by its content i
 (:meth:`followmoney.Bundle.concat`), and ``load_log`` counts those rows as merged.
 
 The canonical row is built on the payment message where there is one, else a report
-(goAML, FinCEN), else the debit side's statement row; it takes the debtor's account from
+(goAML, FinCEN), else the debit side's statement row (of two alike, the first in time order,
+:func:`followmoney.core.frame.in_time_order`, in which :func:`followmoney.consolidate.consolidate`
+reads the rows: the choice does not depend on how the files are named or listed); it takes the debtor's account from
 the debit side and the creditor's from the credit side, fills its other empty columns
 from the other rows (never the statement-only columns; a channel ``other``, which
 says the source does not tell, is replaced by another row's), and lists every row's

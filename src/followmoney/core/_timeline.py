@@ -111,6 +111,26 @@ def expand(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return owner, pos
 
 
+def batches(lo: np.ndarray, hi: np.ndarray, limit: int) -> list[tuple[int, int]]:
+    """Consecutive runs ``[a, b)`` of the ranges ``[lo[i], hi[i])`` holding at most ``limit`` positions
+    together (a range longer than ``limit`` is a run of its own), so that :func:`expand` can be done a run
+    at a time in bounded memory.
+
+    Examples
+    --------
+    >>> batches(np.array([0, 0, 0, 0]), np.array([3, 2, 9, 1]), 5)
+    [(0, 2), (2, 3), (3, 4)]
+    """
+    end = np.cumsum(np.maximum(hi - lo, 0))
+    runs, a = [], 0
+    while a < len(end):
+        before = int(end[a - 1]) if a else 0
+        b = max(int(np.searchsorted(end, before + limit, side="right")), a + 1)
+        runs.append((a, b))
+        a = b
+    return runs
+
+
 def codes_for(*columns: pd.Series) -> tuple[np.ndarray, pd.Index]:
     """Integer codes for the (possibly composite) key given by ``columns``; -1 for nulls.
 

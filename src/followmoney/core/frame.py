@@ -15,7 +15,7 @@ import pyarrow.compute as pc
 
 from followmoney.core import schema, timing
 
-__all__ = ["prepare_transactions", "time_order", "payroll", "isin", "account_codes", "with_codes", "CODE_COLUMNS", "OPTIONAL_COLUMNS", "PAYROLL_WORDS", "NAIVE_LOCAL_SOURCES"]
+__all__ = ["prepare_transactions", "time_order", "in_time_order", "payroll", "isin", "account_codes", "with_codes", "CODE_COLUMNS", "OPTIONAL_COLUMNS", "PAYROLL_WORDS", "NAIVE_LOCAL_SOURCES"]
 
 #: Sources whose times without a UTC offset are local to the reporting FIU (goAML dateTime).
 NAIVE_LOCAL_SOURCES = ("goaml",)
@@ -198,9 +198,39 @@ def _in_order(table: pa.Table, order: np.ndarray) -> pa.Table:
     if not len(breaks) and (not len(order) or order[0] == 0):
         return table
     if len(breaks) >= _MAX_SLICES:
-        return table.take(order)
+        return _take(table, pa.array(order))
     bounds = np.r_[0, breaks, len(order)].tolist()
     return pa.concat_tables([table.slice(int(order[a]), b - a) for a, b in zip(bounds[:-1], bounds[1:])])
+
+
+def _take(table: pa.Table, indices: pa.Array) -> pa.Table:
+    """``table.take(indices)`` for a permutation, keeping what is shared: a column that no reordering changes
+    (all null, or one value throughout) is kept as it is, and columns with the same buffers (the adapters'
+    shared all-null columns) are taken once. A plain ``take`` gives each column buffers of its own: at 5 M
+    IBM rows 1.9 GB for a table of 1.1 GB."""
+    taken: dict[tuple, pa.ChunkedArray] = {}
+    columns = []
+    for col in table.columns:
+        if _same_in_any_order(col):
+            columns.append(col)
+            continue
+        key = tuple((c.offset, len(c), *(b.address if b is not None else 0 for b in c.buffers())) for c in col.chunks)
+        if key not in taken:
+            taken[key] = col.take(indices)
+        columns.append(taken[key])
+    return pa.Table.from_arrays(columns, schema=table.schema)
+
+
+def _same_in_any_order(col: pa.ChunkedArray) -> bool:
+    """The column is all null, or holds one value and no null (text, numbers, booleans, times)."""
+    if col.null_count == len(col):
+        return True
+    t = col.type
+    if col.null_count or not (pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_integer(t) or pa.types.is_boolean(t)
+                              or pa.types.is_decimal(t) or pa.types.is_temporal(t)):  # fmt: skip
+        return False
+    lo_hi = pc.min_max(col)
+    return lo_hi["min"] == lo_hi["max"]
 
 
 #: Optional columns that may be one shared all-null column: none is read while the frame is prepared.
@@ -255,6 +285,41 @@ def time_order(t: np.ndarray, seq: np.ndarray, txn_id: pd.Series) -> np.ndarray:
         ids = pa.array(txn_id.to_numpy(str), pa.string())
     keys = pa.table({"t": t, "seq": seq, "id": ids})
     return pc.sort_indices(keys, sort_keys=[("t", "ascending"), ("seq", "ascending"), ("id", "ascending")]).to_numpy()
+
+
+def in_time_order(transactions: pa.Table) -> pa.Table:
+    """The canonical ``transactions`` table with its rows in time order, as :func:`time_order` orders them.
+
+    Order: ``timestamp`` (UTC), then ``source_seq`` (null as 0), then ``txn_id`` as text; rows
+    without a timestamp last, in their order. :func:`prepare_transactions` orders its frame
+    by the local clock, which differs only for date-only rows and naive local times: on a
+    table in this order the frame's text columns are zero-copy slices of the table's (at
+    5 M IBM rows about 0.9 GB not copied), where a table in file order is copied whole.
+
+    Parameters
+    ----------
+    transactions : pyarrow.Table
+        With columns ``timestamp``, ``source_seq`` and ``txn_id`` (any others are carried).
+
+    Returns
+    -------
+    pyarrow.Table
+        The same rows and columns; the table itself when already in order.
+
+    Examples
+    --------
+    >>> t = pa.table({"txn_id": ["b", "z", "a", "n"], "source_seq": pa.array([0, 0, None, 0], pa.int64()),
+    ...               "timestamp": pa.array([5, 1, 5, None], pa.timestamp("us", tz="UTC"))})
+    >>> in_time_order(t)["txn_id"].to_pylist()
+    ['z', 'a', 'b', 'n']
+    """
+    keys = pa.table({
+        "t": transactions["timestamp"].cast(pa.int64()),
+        "seq": pc.fill_null(transactions["source_seq"], 0),
+        "id": transactions["txn_id"].cast(pa.string()),
+    })  # fmt: skip
+    order = pc.sort_indices(keys, sort_keys=[("t", "ascending"), ("seq", "ascending"), ("id", "ascending")])  # nulls last
+    return _in_order(transactions, order.to_numpy())
 
 
 #: Words that mark a payment as wages when the source has no ``is_payroll`` column.

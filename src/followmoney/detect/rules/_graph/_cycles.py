@@ -15,7 +15,7 @@ import pandas as pd
 from followmoney.core.units import DAY_US, money_text
 from followmoney.detect.rules._graph._search import _cycle_search, _path_findings, _paths_long, _truncation_note
 from followmoney.detect.rules._graph._table import _REQUIRES, _Edges, _findings, _pick_per_episode, _ratio_score
-from followmoney.detect.rules._graph._table import _shared_edges, _window_pairs, _window_us
+from followmoney.detect.rules._graph._table import _shared_edges, _window_pairs, _window_rows, _window_us
 from followmoney.detect.rules._registry import RuleContext, register
 from followmoney.detect.rules._rolling import threshold_cents
 from followmoney.detect.rules.catalogue import catalogued
@@ -86,7 +86,8 @@ def _unordered_cycles(E: _Edges, p: dict, j) -> pd.DataFrame:
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
 
-    rows, every = _window_pairs(E, _window_us(p["window_days"]), np.iinfo(np.int64).max)
+    stride, every = _window_pairs(E, _window_us(p["window_days"]), np.iinfo(np.int64).max)
+    rows = _window_rows(E, stride)
     every = every[every["o"] != every["b"]]
     # each account's distinct payees and payers in the window, all of its business counted
     outdeg = every.groupby(["w", "cur", "o"])["b"].transform("size").to_numpy()

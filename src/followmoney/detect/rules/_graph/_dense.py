@@ -16,7 +16,7 @@ import pandas as pd
 
 from followmoney.core.units import DAY_US, money_text
 from followmoney.detect.rules._graph._table import _REQUIRES, _evidence, _findings, _names, _pick_per_episode, _shared_edges
-from followmoney.detect.rules._graph._table import _group_sizes, _shared_window_pairs, _window_us
+from followmoney.detect.rules._graph._table import _group_sizes, _shared_window_pairs, _window_rows, _window_us
 from followmoney.detect.rules._registry import RuleContext, register
 from followmoney.detect.rules.catalogue import catalogued
 from followmoney.exceptions import CatalogueError
@@ -149,11 +149,12 @@ def _tier_stats(tiers: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
     return st
 
 
-def _structure_findings(E, rows, tiers, stats, ok_sids, score, kind) -> pd.DataFrame:
+def _structure_findings(E, stride, tiers, stats, ok_sids, score, kind) -> pd.DataFrame:
     """Findings for the structures ``ok_sids``: subject = the first-tier account that
     sent the most to the second tier; evidence = all transactions between consecutive
-    tiers in the window."""
+    tiers in the window (``stride``: :func:`_window_pairs`)."""
     tiers = tiers.loc[tiers["sid"].isin(ok_sids), ["sid", "w", "cur", "tier", "acct"]]
+    rows = _window_rows(E, stride, payers=tiers["acct"].unique())
     ev = rows.merge(tiers.rename(columns={"acct": "o", "tier": "t_o"}), on=["w", "cur", "o"])
     ev = ev.merge(tiers.rename(columns={"acct": "b", "tier": "t_b"}), on=["sid", "w", "cur", "b"])
     ev = ev[ev["t_b"] == ev["t_o"] + 1]
@@ -206,7 +207,7 @@ def _bipartite(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     E = _shared_edges(frame, ctx)
     if len(E) == 0:
         return pd.DataFrame()
-    rows, pairs = _shared_window_pairs(E, ctx, _window_us(p["window_days"]), p["max_degree"])
+    stride, pairs = _shared_window_pairs(E, ctx, _window_us(p["window_days"]), p["max_degree"])
     tiers = _bipartite_candidates(pairs, p["min_density"])
     if tiers.empty:
         return pd.DataFrame()
@@ -222,7 +223,7 @@ def _bipartite(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     smaller = np.minimum(ok["n"] / p["min_originators"], ok["n_next"] / p["min_beneficiaries"])
     dense = (ok["density"] - p["min_density"]) / max(1 - p["min_density"], 1e-9)
     score = pd.Series(np.clip(0.5 + 0.25 * np.log2(smaller) + 0.25 * dense, 0, 1), index=ok.index)
-    return _structure_findings(E, rows, tiers, stats, set(ok.index), score, "bipartite")
+    return _structure_findings(E, stride, tiers, stats, set(ok.index), score, "bipartite")
 
 
 def _explain_bipartite(facts: dict, params: dict, jurisdiction) -> str:
@@ -268,7 +269,7 @@ def _stack(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     E = _shared_edges(frame, ctx)
     if len(E) == 0:
         return pd.DataFrame()
-    rows, pairs = _shared_window_pairs(E, ctx, _window_us(p["window_days"]), p["max_degree"])
+    stride, pairs = _shared_window_pairs(E, ctx, _window_us(p["window_days"]), p["max_degree"])
     cand = _bipartite_candidates(pairs, p["min_density"])
     if cand.empty:
         return pd.DataFrame()
@@ -346,7 +347,7 @@ def _stack(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     per = per.loc[good]
     dense = (per["min_density"] - p["min_density"]) / max(1 - p["min_density"], 1e-9)
     score = pd.Series(np.clip(0.5 + 0.25 * (n_tiers.reindex(per.index) - p["min_tiers"]) + 0.25 * dense, 0, 1), index=per.index)
-    return _structure_findings(E, rows, tiers, stats, set(good), score, "stack")
+    return _structure_findings(E, stride, tiers, stats, set(good), score, "stack")
 
 
 def _explain_stack(facts: dict, params: dict, jurisdiction) -> str:

@@ -15,7 +15,7 @@ import logging
 import numpy as np
 import pandas as pd
 
-from followmoney.core._timeline import TimeIndex, distinct_forward, episodes, expand, unique_sorted
+from followmoney.core._timeline import TimeIndex, batches, distinct_forward, episodes, expand, unique_sorted
 from followmoney.core.units import DAY_US, money_text
 from followmoney.detect.rules._fan import _routine
 from followmoney.detect.rules._graph._table import _REQUIRES, _count_score, _edges, _evidence, _findings
@@ -43,6 +43,71 @@ def _distinct_per_key(key: np.ndarray, member: np.ndarray) -> np.ndarray:
     return out
 
 
+#: (scatter, gather) pairs :func:`_pairs_of_many_intermediaries` holds at once (about 100 bytes each while it
+#: works): at 5 M IBM rows ML-07 finds 13 M, which took 1.3 GB in one piece
+_PAIR_BATCH = 2_000_000
+
+
+def _pairs_of_many_intermediaries(E, out, mid, lo, hi, k) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The (scatter, gather) pairs of the (A, B, currency) groups with at least ``k`` distinct intermediaries.
+
+    A pair is an edge ``e_in`` (A → I) and an edge ``e_out`` of I's outgoing edges
+    ``out.order[lo[e_in]:hi[e_in]]`` (I → B, B ≠ A); ``mid`` is each edge's (I, currency) key.
+    The pairs are made in batches of the intermediaries holding at most :data:`_PAIR_BATCH`
+    pairs: a first pass counts each group's distinct intermediaries (an intermediary's pairs
+    are all in one batch, so the counts add up), a second keeps the pairs of the groups with
+    ``k``. Returns ``e_in``, ``e_out`` (ordered by ``e_in``, then by position in ``out.order``)
+    and the group's key, an int64 ordered as the (A, B, currency) tuples are.
+    """
+    n_acc, n_cur = np.int64(max(len(E.accounts), 1)), np.int64(E.n_cur)
+    if int(n_acc) ** 2 * int(n_cur) >= 2**62:  # beyond the packing range: all pairs at once, the triples ranked
+        e_in, j = expand(lo, hi)
+        e_out = out.order[j]
+        sel = E.src[e_in] != E.dst[e_out]
+        e_in, e_out = e_in[sel], e_out[sel]
+        key = pd.MultiIndex.from_arrays([E.src[e_in], E.dst[e_out], E.cur[e_in]]).factorize(sort=True)[0].astype(np.int64)
+        keep = _distinct_per_key(key, E.dst[e_in]) >= k
+        return e_in[keep], e_out[keep], key[keep]
+    edges = np.flatnonzero(hi > lo)
+    edges = edges[np.argsort(mid[edges], kind="stable")]  # by intermediary, then in edge order
+    m = mid[edges]
+    starts = np.flatnonzero(np.r_[True, m[1:] != m[:-1]]) if len(m) else np.zeros(0, np.int64)
+    per_mid = np.add.reduceat(hi[edges] - lo[edges], starts) if len(starts) else np.zeros(0, np.int64)
+    bounds = np.r_[starts, len(edges)]
+    runs = [(int(bounds[a]), int(bounds[b])) for a, b in batches(np.zeros_like(per_mid), per_mid, _PAIR_BATCH)]
+
+    def pairs(a: int, b: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        owner, j = expand(lo[edges[a:b]], hi[edges[a:b]])
+        e_in, e_out = edges[a:b][owner], out.order[j]
+        sel = E.src[e_in] != E.dst[e_out]
+        e_in, e_out, j = e_in[sel], e_out[sel], j[sel]
+        return e_in, e_out, j, (E.src[e_in] * n_acc + E.dst[e_out]) * n_cur + E.cur[e_in]
+
+    distinct = []  # per batch, one key per distinct (group, intermediary)
+    last = None  # one batch: its pairs are kept for the second pass, not made again
+    for a, b in runs:
+        e_in, e_out, j, key = pairs(a, b)
+        last = (e_in, e_out, j, key) if len(runs) == 1 else None
+        o = np.argsort(key, kind="stable")  # within a group the intermediaries stay in order
+        ks, inter = key[o], E.dst[e_in][o]
+        distinct.append(ks[np.r_[True, (ks[1:] != ks[:-1]) | (inter[1:] != inter[:-1])]] if len(ks) else ks)
+    groups, n_inter = np.unique(np.concatenate(distinct) if distinct else np.zeros(0, np.int64), return_counts=True)
+    del distinct
+    wanted = groups[n_inter >= k]
+    del groups, n_inter
+    kept = []
+    for a, b in runs if len(wanted) else []:
+        e_in, e_out, j, key = last if len(runs) == 1 else pairs(a, b)
+        at = np.minimum(np.searchsorted(wanted, key), len(wanted) - 1)
+        sel = wanted[at] == key
+        kept.append((e_in[sel], e_out[sel], j[sel], key[sel]))
+    if not kept:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64)
+    e_in, e_out, j, key = (np.concatenate(c) for c in zip(*kept))
+    o = np.lexsort((j, e_in))  # the order of one expansion of all edges
+    return e_in[o], e_out[o], key[o]
+
+
 def _scatter_gather(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     """A → {I₁..I_k} → B: find the (A, B) pairs joined by enough forwarding intermediaries.
 
@@ -57,8 +122,10 @@ def _scatter_gather(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
        received transfer before a forwarded one. A window with ``k`` qualifying
        intermediaries is a hit; overlapping hits of one source are one finding.
 
-    Complexity: O(n log n + p + a·w) for n transactions, p pairs, a anchors of
-    candidate (A, B) groups and w pairs per anchor window; memory O(n + p).
+    Complexity: O(n log n + p log p + a·w) for n transactions, p pairs, a anchors of
+    candidate (A, B) groups and w pairs per anchor window; memory O(n + g + b) for g
+    distinct (A, B, currency, intermediary) and b pairs per batch
+    (:func:`_pairs_of_many_intermediaries`).
     """
     p = ctx.params
     k, keep_share, W = p["min_intermediaries"], 1.0 - p["margin"], _window_us(p["window_days"])
@@ -73,19 +140,13 @@ def _scatter_gather(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     if heavy.any():
         log.info("ML-07: %d intermediary account(s) with more than %d pairs skipped", heavy.sum(), p["max_pairs_per_account"])
         hi = np.where(heavy[inv], lo, hi)
-    e_in, j = expand(lo, hi)
-    e_out = out.order[j]
-    sel = E.src[e_in] != E.dst[e_out]
-    e_in, e_out = e_in[sel], e_out[sel]
+    del inv, heavy
+    e_in, e_out, key = _pairs_of_many_intermediaries(E, out, mid, lo, hi, k)
+    del mid, lo, hi
+    if not len(e_in):
+        return pd.DataFrame()
     # the (scatter, gather) pairs, as columns (no table of millions of rows is built)
     pairs = {"A": E.src[e_in], "I": E.dst[e_in], "B": E.dst[e_out], "cur": E.cur[e_in], "e_in": e_in, "e_out": e_out}
-    key = _packed(pairs["A"], pairs["B"], pairs["cur"])
-    if key is None:  # beyond the packing range: rank the triples instead
-        key = pd.MultiIndex.from_arrays([pairs["A"], pairs["B"], pairs["cur"]]).factorize(sort=True)[0].astype(np.int64)
-    keep = _distinct_per_key(key, pairs["I"]) >= k
-    if not keep.any():
-        return pd.DataFrame()
-    pairs, key = {c: v[keep] for c, v in pairs.items()}, key[keep]
     g = np.unique(key, return_inverse=True)[1].astype(np.int64)  # (A, B, currency) groups, numbered in sorted order
     t_in, t_out = E.t[pairs["e_in"]], E.t[pairs["e_out"]]
     by_group = TimeIndex(g, t_in)
@@ -341,14 +402,22 @@ def _material(lo, hi, order, who, amt, total, share) -> tuple[np.ndarray, np.nda
     return np.bincount(win[big], minlength=len(lo)), q, e, big_row
 
 
+#: (window, edge) rows :func:`_material_times` holds at once (about 80 bytes each while it works): at 5 M
+#: IBM rows ML-08's passing windows hold 16 M, which took 1.3 GB in one piece
+_MATERIAL_BATCH = 2_000_000
+
+
 def _material_times(lo, hi, order, who, amt, total, share, t) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """:func:`_material`'s count per window, with the first and the last time ``t`` of the
-    material counterparties' edges in it (the int64 maximum and minimum where it has none)."""
-    count, q, e, big = _material(lo, hi, order, who, amt, total, share)
+    material counterparties' edges in it (the int64 maximum and minimum where it has none);
+    windows are taken in batches of :data:`_MATERIAL_BATCH` (window, edge) rows."""
+    count = np.zeros(len(lo), np.int64)
     first = np.full(len(lo), np.iinfo(np.int64).max)
     last = np.full(len(lo), np.iinfo(np.int64).min)
-    np.minimum.at(first, q[big], t[e[big]])
-    np.maximum.at(last, q[big], t[e[big]])
+    for a, b in batches(lo, hi, _MATERIAL_BATCH):
+        count[a:b], q, e, big = _material(lo[a:b], hi[a:b], order, who, amt, total[a:b], share)
+        np.minimum.at(first[a:b], q[big], t[e[big]])  # first[a:b] is a view: written in place
+        np.maximum.at(last[a:b], q[big], t[e[big]])
     return count, first, last
 
 
