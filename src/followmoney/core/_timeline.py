@@ -202,8 +202,11 @@ class KeyedSeries:
         keep = self.codes >= 0
         self.t0 = int(self.t.min()) if len(self.t) else 0
         key = self._key(self.codes[keep], self.t[keep])
-        self.order = np.flatnonzero(keep)[np.argsort(key, kind="stable")]
-        self.key = np.sort(key, kind="stable")
+        if len(key) and (key[1:] < key[:-1]).any():
+            by_key = np.argsort(key, kind="stable")
+            self.order, self.key = np.flatnonzero(keep)[by_key], key[by_key]
+        else:  # rows given in (key, time) order (an account's activity table) are not sorted again
+            self.order, self.key = np.flatnonzero(keep), key
         self.cumsum = np.r_[0, np.cumsum(np.asarray(self.values)[self.order])]
 
     def _key(self, codes: np.ndarray, t: np.ndarray) -> np.ndarray:

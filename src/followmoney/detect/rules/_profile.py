@@ -31,7 +31,8 @@ SHARED_ACTIVITY_USERS = ("ML-14", "ML-18", "ML-20")
 
 def _activity(frame: pd.DataFrame, ctx: RuleContext) -> tuple[pd.DataFrame, np.ndarray]:
     """One row per (account, transaction) side, sorted by (account, t); ``row`` = frame position, ``code`` = the
-    account's position in ``names`` (its ids in text order), and ``names``.
+    account's position in ``names`` (its ids in text order), ``cur`` = the currency's position in
+    ``act.attrs["currencies"]`` (their codes in text order; -1 for none), and ``names``.
 
     Built once per scoring run (``ctx.shared``) for ML-14, ML-18 and ML-20; callers do not modify it.
     """
@@ -53,8 +54,10 @@ def _build_activity(frame: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
     t, label = frame["t"].to_numpy(np.int64)[rows], frame.index.to_numpy()[rows]
     order = np.lexsort((label, t, codes))  # only what is read; the rows keep codes, the text of each code is in ``names``
     rows = rows[order]
-    act = pd.DataFrame({"t": t[order], "amount": frame["amount_cents"].iloc[rows].array, "currency": frame["currency"].iloc[rows].array,
+    cur, currencies = pd.factorize(frame["currency"], sort=True)  # codes, not 2 x n copies of the text
+    act = pd.DataFrame({"t": t[order], "amount": frame["amount_cents"].iloc[rows].array, "cur": cur[rows].astype(np.int64),
                         "row": label[order], "code": codes[order].astype(np.int64)})  # fmt: skip
+    act.attrs["currencies"] = np.asarray(currencies, dtype=object)
     return act, np.asarray(names, dtype=object)
 
 
@@ -72,7 +75,7 @@ def _dormant(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     if len(wake) == 0:
         return make_findings(frame, [], [], [], [])
     amount = act["amount"].fillna(0).to_numpy(np.int64)
-    cur = pd.factorize(act["currency"], sort=True)[0].astype(np.int64)
+    cur, currencies = act["cur"].to_numpy(), act.attrs["currencies"]
     cur_codes = np.full(len(act), -1, np.int64)  # (account, currency) as dense codes in that order; -1 without a currency
     has = cur >= 0
     cur_codes[has] = pd.factorize(codes[has] * (int(cur.max()) + 1) + cur[has], sort=True)[0]
@@ -82,7 +85,7 @@ def _dormant(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     first = pd.Series(t).groupby(cur_codes).transform("min").to_numpy()
     months = np.maximum((t[wake] - gap[wake] - first[wake]) / (30 * DAY_US), 1.0)
     monthly = before / months
-    in_ccy = act["currency"].to_numpy()[wake] == j.currency
+    in_ccy = (cur[wake] >= 0) & (currencies[np.maximum(cur[wake], 0)] == j.currency) if len(currencies) else np.zeros(len(wake), bool)
     big = in_ccy & (after >= threshold_cents(j, p["threshold_fraction"]))
     jump = (before > 0) & (after >= p["multiple"] * monthly)
     ok = np.flatnonzero(big | jump)
@@ -94,9 +97,9 @@ def _dormant(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
         evidence.append(rows[series.order[a[i]:b[i]]])
         ratio = after[i] / monthly[i] if monthly[i] else np.inf
         scores.append(float(margin_score(min(ratio, 1e6), p["multiple"])) if jump[i] else 0.6)
-        cur = act["currency"].iloc[w]
-        facts.append({"idle_days": int(gap[w] // DAY_US), "after": money_text(int(after[i]), cur),
-                      "monthly": money_text(int(monthly[i]), cur), "ratio": ratio})  # fmt: skip
+        ccy = currencies[cur[w]] if cur[w] >= 0 else None
+        facts.append({"idle_days": int(gap[w] // DAY_US), "after": money_text(int(after[i]), ccy),
+                      "monthly": money_text(int(monthly[i]), ccy), "ratio": ratio})  # fmt: skip
     return make_findings(frame, subjects, evidence, scores, facts)
 
 
@@ -183,7 +186,8 @@ def _velocity(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     w, base = int(p["window_days"] * DAY_US), int(p["baseline_days"] * DAY_US)
     recent, a, b = ones.range_sum(codes, t, -w, 0)
     before, _, _ = ones.range_sum(codes, t, -(w + base), -w)
-    first = pd.Series(t).groupby(codes).transform("min").to_numpy()
+    start = np.r_[True, codes[1:] != codes[:-1]]  # the table is in (account, time) order
+    first = t[np.flatnonzero(start)][np.cumsum(start) - 1]  # each account's first time
     history = t - first >= w + base  # only accounts with a full baseline period
     rate = np.maximum(before, 1) * (p["window_days"] / p["baseline_days"])  # expected count per window
     ok = np.flatnonzero(history & (recent >= p["min_transactions"]) & (recent >= p["ratio"] * rate))
@@ -240,7 +244,7 @@ def _round_amounts(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     ok = np.flatnonzero((n_all >= p["min_transactions"]) & (share >= p["min_share"]))
     if len(ok) == 0:
         return make_findings(frame, [], [], [], [])
-    order = KeyedSeries(codes, t, np.ones(len(act), np.int64)).order
+    order = KeyedSeries(codes, t, np.ones(len(act), np.int64)).order  # rows in (account, time) order
     ep = runs(codes[ok], t[ok], w)
     rows = act["row"].to_numpy()
     subjects, evidence, scores, facts = [], [], [], []

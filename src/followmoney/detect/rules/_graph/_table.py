@@ -16,6 +16,7 @@ scores that are 0.5 at the threshold (:func:`_count_score`, :func:`_ratio_score`
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -292,7 +293,7 @@ def _window_pairs(E: _Edges, window_us: int, max_degree: int) -> tuple[int, pd.D
     Returns the stride ``W//2`` and the pairs; the rows themselves are made again for the
     accounts a rule needs (at 5 M IBM rows, all of them take 0.45 GB)."""
     stride = max(window_us // 2, 1)
-    pairs = _pair_values(_window_rows(E, stride))
+    pairs = _pair_values(E, stride)
     indeg = _group_sizes(pairs["w"].to_numpy(), pairs["cur"].to_numpy(), pairs["b"].to_numpy())
     outdeg = _group_sizes(pairs["w"].to_numpy(), pairs["cur"].to_numpy(), pairs["o"].to_numpy())
     pairs = pairs[(indeg <= max_degree) & (outdeg <= max_degree)].reset_index(drop=True)
@@ -324,23 +325,37 @@ def _packed(*columns: np.ndarray) -> np.ndarray | None:
     return key
 
 
-def _pair_values(rows: pd.DataFrame) -> pd.DataFrame:
-    """Distinct (w, cur, o, b) of ``rows`` in sorted order with the sum of ``amt``: one sort of packed keys."""
-    cols = ["w", "cur", "o", "b"]
-    values = [rows[c].to_numpy(np.int64) for c in cols]
-    key = _packed(*values)
-    if key is None or len(key) == 0:  # beyond the packing range: pandas' grouping
-        return rows.groupby(cols, sort=True).agg(value=("amt", "sum")).reset_index()
+def _pair_values(E: _Edges, stride: int) -> pd.DataFrame:
+    """Distinct (w, cur, o, b) of :func:`_window_rows` in sorted order with the sum of ``amt``: one sort of
+    packed keys, made from the edge arrays (each edge in its two windows) without the rows themselves."""
+    if len(E) == 0:
+        return pd.DataFrame({c: np.zeros(0, np.int64) for c in ("w", "cur", "o", "b", "value")})
+    b = E.t // stride
+    ranges = [(int(b.min()) - 1, int(b.max())), (int(E.cur.min()), int(E.cur.max())), (int(E.src.min()), int(E.src.max())),
+              (int(E.dst.min()), int(E.dst.max()))]  # fmt: skip
+    sizes = [hi - lo + 1 for lo, hi in ranges]
+    if math.prod(sizes) >= 2**62:  # beyond the packing range: pandas' grouping
+        return _window_rows(E, stride).groupby(["w", "cur", "o", "b"], sort=True).agg(value=("amt", "sum")).reset_index()
+
+    def packed(w: np.ndarray) -> np.ndarray:
+        key = w - ranges[0][0]
+        for c, (lo, _), size in zip((E.cur, E.src, E.dst), ranges[1:], sizes[1:]):
+            key = key * size + (c - lo)
+        return key
+
+    key = np.concatenate([packed(b - 1), packed(b)])  # the earlier window's rows, then the later one's
+    del b
     order = np.argsort(key, kind="stable")
     k = key[order]
+    del key
     starts = np.flatnonzero(np.r_[True, k[1:] != k[:-1]])
     out, rest = {}, k[starts]
-    for c, v in zip(reversed(cols), reversed(values)):  # each distinct tuple read back from its key, in order (no gather)
-        lo = int(v.min())
-        rest, out[c] = np.divmod(rest, int(v.max()) - lo + 1)
+    del k
+    for c, (lo, _), size in zip(("b", "o", "cur", "w"), reversed(ranges), reversed(sizes)):  # each tuple read back from its key
+        rest, out[c] = np.divmod(rest, size)
         out[c] += lo
-    out = {c: out[c] for c in cols}
-    out["value"] = np.add.reduceat(rows["amt"].to_numpy(np.int64)[order], starts)  # exact integer sums
+    out = {c: out[c] for c in ("w", "cur", "o", "b")}
+    out["value"] = np.add.reduceat(E.amt[order % len(E)], starts)  # row i of the rows is edge i mod n; exact integer sums
     return pd.DataFrame(out)
 
 
