@@ -22,7 +22,11 @@ the share in patterns of its own typology, and ``txn_precision_any``, of any typ
   its own parameters (``configs/amlsim.toml``), the rules of its typologies. Its
   bipartite and stack alerts have one paying account each
   (``amlsim_single_originator_patterns``): not observable as ML-10/ML-11, whose recall
-  there stays 0 by decision (catalogue ML-10).
+  there stays 0 by decision (catalogue ML-10). ``amlsim_fan_observable``: how many of its fan-in and fan-out
+  patterns put at least K of their counterparties within D days (ML-05/06's parameters there), the ceiling of a
+  burst rule: 0 of 15 fan-ins (AMLSim's fixed-interval schedule spreads this sample's fan-ins over 31-561 days,
+  at most 3 senders in any 30) and 4 of 15 fan-outs. ML-05/06 recall there beyond that ceiling comes from the
+  hubs' ordinary activity, not from the pattern (``recall_evidence``, ``txn_precision``).
 * **make_transactions** (``SYNTH`` sizes and seed): recall of every injected typology,
   which must stay 1.0. Its velocity spikes also contain fan-in and fan-out bursts
   (``SYNTH_ALSO_CONTAINED_IN``): ML-05/06 transaction precision there counts them, the
@@ -283,8 +287,42 @@ def _one_originator(bundle, truth) -> dict:
     return {k: f"{int(one[k])} of {int((n.index.get_level_values(0) == k).sum())}" for k in ("ML-10", "ML-11") if k in one}
 
 
+def _fan_observable(bundle, truth, rules: dict) -> dict:
+    """Per fan typology (ML-05, ML-06), how many labelled patterns are observable as a burst: at least K of the
+    pattern's own counterparties of its subject (the labelled hub) within D days (K = ``min_counterparties``,
+    D = ``window_days`` of ``rules``, the rule's parameters), and the most each pattern puts in one such window.
+
+    The ceiling of any rule that looks for K distinct counterparties within D days, whatever else the account
+    does. On ../shared/datasets/amlsim (configs/amlsim.toml: K = 5, D = 30) none of the 15 fan-ins (AMLSim's
+    FanInTypology, schedule 2 = fixed interval: its n senders one every (alert range) / n steps; this sample's
+    alerts range over the whole simulation, alert_accounts.csv start 0, end 1,000,000, so one sender every
+    10-112 days, at most 3 in 30 days) and 4 of the 15 fan-outs (random steps over up to 420 days)."""
+    import pandas as pd
+
+    t = truth.to_pandas()
+    tx = bundle.transactions.select(["txn_id", "from_account", "to_account", "timestamp"]).to_pandas().set_index("txn_id")
+    out = {}
+    for rule, hub_col, member_col in (("ML-05", "to_account", "from_account"), ("ML-06", "from_account", "to_account")):
+        p = rules.get(rule, {})
+        if rule not in set(t["typology"]) or "min_counterparties" not in p:
+            continue
+        k, window = int(p["min_counterparties"]), pd.Timedelta(days=float(p["window_days"]))
+        mine = t[t["typology"] == rule]
+        hubs = mine[mine["is_subject"].eq(True)].groupby("pattern_id")["account_id"].agg(set)
+        most = []
+        for pid, g in mine[mine["txn_id"].notna()].groupby("pattern_id", sort=True):
+            e = tx.reindex(g["txn_id"])
+            e = e[e[hub_col].isin(hubs.get(pid, set()))].sort_values("timestamp")
+            ts, who = e["timestamp"].to_numpy(), e[member_col].to_numpy()
+            most.append(max((len(set(who[(ts >= t0) & (ts < t0 + window)])) for t0 in ts), default=0))
+        out[rule] = {"patterns": len(most), "reach_k_within_d": sum(m >= k for m in most), "k": k,
+                     "window_days": float(p["window_days"]), "most_in_one_window": sorted(most)}  # fmt: skip
+    return out
+
+
 def _amlsim() -> dict:
     import followmoney as fm
+    from followmoney.detect.rules._registry import REGISTRY
     from followmoney.evaluate import truth_from_labels
 
     if not AMLSIM.is_file():
@@ -292,12 +330,15 @@ def _amlsim() -> dict:
     bundle = fm.read(AMLSIM, progress=False)
     truth = truth_from_labels(bundle)
     t = time.perf_counter()
-    alerts = fm.score(bundle, fm.Config.from_toml(AMLSIM_CONFIG), rules=AMLSIM_RULES, progress=False)
+    config = fm.Config.from_toml(AMLSIM_CONFIG)
+    alerts = fm.score(bundle, config, rules=AMLSIM_RULES, progress=False)
     return {
         "amlsim_rows": bundle.transactions.num_rows,
         "amlsim_score_seconds": round(time.perf_counter() - t, 2),
         "amlsim_metrics": _per_typology(alerts, truth, only=set(AMLSIM_RULES)),
         "amlsim_single_originator_patterns": _one_originator(bundle, truth),
+        "amlsim_fan_observable": _fan_observable(bundle, truth, {r: REGISTRY[r].resolve_params(config.rule_params(r))
+                                                                  for r in ("ML-05", "ML-06")}),  # fmt: skip
     }
 
 

@@ -121,3 +121,31 @@ def test_rule_digests_tells_changed_findings_from_same(tmp_path, capsys):
     saved.write_text(json.dumps(before))
     assert tool.main([data, "--compare", str(saved)]) == 1
     assert f"findings changed: {found[0]}" in capsys.readouterr().out
+
+
+def test_fan_observable_counts_a_patterns_own_counterparties_within_the_window():
+    """The AMLSim ceiling for ML-05/06 (bench_detection._fan_observable): a fan-in whose five senders come within
+    30 days reaches K = 5; one whose senders come a month apart does not, and the hub's other senders (not in the
+    pattern) are not counted."""
+    from types import SimpleNamespace
+
+    import pandas as pd
+    import pyarrow as pa
+
+    spec = importlib.util.spec_from_file_location("bench_detection", BENCH / "bench_detection.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    day = pd.Timestamp("2024-01-01", tz="UTC")
+    rows, truth = [], []
+    for pid, hub, step in (("burst", "H1", 5), ("spread", "H2", 31)):
+        truth.append({"typology": "ML-05", "pattern_id": pid, "account_id": hub, "is_subject": True, "txn_id": None})
+        for i in range(5):
+            tid = f"{pid}{i}"
+            rows.append({"txn_id": tid, "from_account": f"{pid}S{i}", "to_account": hub, "timestamp": day + pd.Timedelta(days=step * i)})
+            truth.append({"typology": "ML-05", "pattern_id": pid, "account_id": None, "is_subject": None, "txn_id": tid})
+    for i in range(6):  # the spread hub's ordinary senders, in one week: not the pattern's
+        rows.append({"txn_id": f"o{i}", "from_account": f"O{i}", "to_account": "H2", "timestamp": day + pd.Timedelta(days=i)})
+    bundle = SimpleNamespace(transactions=pa.Table.from_pandas(pd.DataFrame(rows), preserve_index=False))
+    out = bench._fan_observable(bundle, pa.Table.from_pandas(pd.DataFrame(truth), preserve_index=False),
+                                {"ML-05": {"min_counterparties": 5, "window_days": 30.0}})
+    assert out == {"ML-05": {"patterns": 2, "reach_k_within_d": 1, "k": 5, "window_days": 30.0, "most_in_one_window": [1, 5]}}

@@ -71,7 +71,12 @@ def test_jurisdiction_option(tmp_path, sample_data):
 
 
 def test_full_amlsim_alerts_include_labelled_fan_in_and_fan_out_subjects(tmp_path, shared):
-    """Issue 2 done-criterion: alerts include subjects AMLSim labels fan-in / fan-out (with AMLSim's parameters)."""
+    """Issue 2 done-criterion: alerts include subjects AMLSim labels fan-in / fan-out (with AMLSim's parameters).
+
+    Issue 15 (configs/amlsim.toml min_above_typical): ML-06 alerts the fan-out hubs whose pattern puts 5
+    beneficiaries within 30 days on top of their ordinary payments (3 of the 4 that do), and its subjects are
+    almost all AMLSim alert members; no fan-in of this sample puts more than 3 senders within 30 days, so the
+    fan-in hubs it alerts are alerted for their ordinary payments (not asserted beyond one)."""
     src = shared / "datasets" / "amlsim"
     config = Path(__file__).resolve().parents[1] / "configs" / "amlsim.toml"
     r = run("score", src / "transactions.csv", "--out", tmp_path, "--config", config, "-q")
@@ -82,7 +87,10 @@ def test_full_amlsim_alerts_include_labelled_fan_in_and_fan_out_subjects(tmp_pat
     fan_out = {f"amlsim/{a}" for a in at.loc[at.alert_type == "fan_out", "orig_acct"]}
     hit_in = set(alerts.loc[alerts.rule_id == "ML-05", "subject_id"]) & fan_in
     hit_out = set(alerts.loc[alerts.rule_id == "ML-06", "subject_id"]) & fan_out
-    assert len(hit_in) >= 5 and len(hit_out) >= 10
+    assert len(hit_in) >= 1 and len(hit_out) >= 3
+    members = {f"amlsim/{a}" for a in pd.read_csv(src / "alert_accounts.csv")["acct_id"]}
+    out_subjects = set(alerts.loc[alerts.rule_id == "ML-06", "subject_id"])
+    assert len(out_subjects & members) >= 0.9 * len(out_subjects)
 
 
 @pytest.mark.parametrize("cmd", [["--help"], ["score", "--help"], ["demo", "--help"], ["--version"]])

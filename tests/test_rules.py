@@ -190,6 +190,32 @@ def test_fan_out_distinct_beneficiaries():
     assert 0.5 < a[0]["score"] <= 1
 
 
+def test_fan_out_burst_counted_beyond_the_accounts_ordinary_payees():
+    """min_above_typical (configs/amlsim.toml: K): five new beneficiaries in a fortnight on top of an account's
+    five regular payees are alerted, with exactly those five payments as evidence; three new ones (8 in the
+    window against the usual 5) and the regular payees alone (5 every month) are its ordinary ups and downs."""
+    # ordinary business: five regular payees, each paid every 31 days, staggered
+    usual = [tx(10 * k + j, "ACC/1", f"REG/{j}", "300.00", 6 * j + 31 * k) for k in range(7) for j in range(5)]
+    burst = [tx(500 + i, "ACC/1", f"NEW/{i}", "400.00", 130 + 2 * i) for i in range(5)]
+    rules = {"ML-06": {**AMLSIM, "min_above_typical": 5}}
+    (a,) = alerts_of(bundle(usual + burst), "ML-06", rules=rules)
+    assert a["subject_id"] == "ACC/1" and a["evidence_txn_ids"] == [f"t{500 + i:04d}" for i in range(5)]
+    assert "10 distinct beneficiaries" in a["explanation"] and "its usual 5 (median" in a["explanation"]
+    assert "and at least 5 above it" in a["explanation"]
+    for rows in (usual + burst[:3], usual):
+        assert alerts_of(bundle(rows), "ML-06", rules=rules) == []
+        assert [x["subject_id"] for x in alerts_of(bundle(rows), "ML-06", rules={"ML-06": AMLSIM})] == ["ACC/1"]
+
+
+def test_fan_in_burst_counted_beyond_the_accounts_ordinary_senders():
+    usual = [tx(10 * k + j, f"REG/{j}", "ACC/1", "300.00", 6 * j + 31 * k) for k in range(7) for j in range(5)]
+    burst = [tx(500 + i, f"NEW/{i}", "ACC/1", "400.00", 130 + 2 * i) for i in range(5)]
+    rules = {"ML-05": {**AMLSIM, "min_above_typical": 5}}
+    (a,) = alerts_of(bundle(usual + burst), "ML-05", rules=rules)
+    assert a["evidence_txn_ids"] == [f"t{500 + i:04d}" for i in range(5)]
+    assert alerts_of(bundle(usual + burst[:3]), "ML-05", rules=rules) == []
+
+
 def test_amount_totals_never_add_currencies():
     rows = [tx(i, f"S/{i}", "HUB/1", "100.00", i, currency="USD" if i % 2 else "EUR") for i in range(6)]
     a = alerts_of(bundle(rows), "ML-05", rules={"ML-05": AMLSIM})[0]
