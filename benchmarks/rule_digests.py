@@ -80,6 +80,7 @@ def run(data: str, rules: list[str] | None = None) -> dict[str, dict]:
     """Run the rules on ``data``; per rule: CPU seconds, findings, their digest and the process's peak RSS (MB) after it."""
     import followmoney as fm
     from followmoney.core.frame import prepare_transactions
+    from followmoney.core.memory import release_unused
     from followmoney.detect.fx import convert_cash
     from followmoney.detect.rules import REGISTRY, SHARED_USERS, RuleContext
 
@@ -100,6 +101,7 @@ def run(data: str, rules: list[str] | None = None) -> dict[str, dict]:
             continue
         ctx = RuleContext(params=rule.resolve_params(cfg.rule_params(rule_id)), jurisdiction=cfg.jurisdiction_info, bundle=bundle,
                           config=cfg, shared=shared)  # fmt: skip
+        release_unused()  # as score() does between rules
         start = _reset_peak()
         t = time.process_time()
         found = rule.func(frame, ctx)
