@@ -61,6 +61,13 @@ def precision_of(transactions: pa.Table) -> pa.Array:
     """
     n = transactions.num_rows
     cols = transactions.column_names
+    given = None
+    if "time_precision" in cols:  # an adapter's own value wins
+        given = transactions["time_precision"]
+        given = (given.combine_chunks() if isinstance(given, pa.ChunkedArray) else given).cast(pa.string())  # null-typed when all null
+        stated = pc.fill_null(pc.is_in(given, value_set=pa.array(PRECISIONS, pa.string())), False)
+        if n and pc.all(stated).as_py():  # every row states it (IBM, AMLSim): the column itself, not a copy
+            return given
     ts = transactions["timestamp"]
     t = pc.fill_null(ts.cast(pa.int64()), 0).to_numpy() if n else np.zeros(0, np.int64)
     valid = pc.is_valid(ts).to_numpy(zero_copy_only=False) if n else np.zeros(0, bool)
@@ -81,11 +88,7 @@ def precision_of(transactions: pa.Table) -> pa.Array:
     day = flagged | source_in(_DATE_ONLY_SOURCES) | (source_in(_MIDNIGHT_MEANS_DATE) & midnight)
     code = np.where(day, 2, np.where(whole_minute, 1, 0))  # index into PRECISIONS
     out = pc.take(pa.array(PRECISIONS, pa.string()), pa.array(code, pa.int8(), mask=~valid))
-    if "time_precision" in cols:  # an adapter's own value wins
-        given = transactions["time_precision"]
-        given = (given.combine_chunks() if isinstance(given, pa.ChunkedArray) else given).cast(pa.string())  # null-typed when all null
-        out = pc.if_else(pc.fill_null(pc.is_in(given, value_set=pa.array(PRECISIONS, pa.string())), False), given, out)
-    return out
+    return out if given is None else pc.if_else(stated, given, out)
 
 
 def comparable_time(transactions: pa.Table) -> np.ndarray:
