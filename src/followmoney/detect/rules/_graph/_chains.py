@@ -27,14 +27,17 @@ _ATTRIBUTES = {"institution": ("from_institution", "to_institution"), "country":
 
 
 # --------------------------------------------------------------------------- ML-12 layering chains
-def _node_attribute(frame: pd.DataFrame, E: _Edges, cols: tuple[str, str]) -> np.ndarray | None:
-    """Per account code: the first non-null value of an optional per-side column, or None."""
+def _node_attribute(frame: pd.DataFrame, E: _Edges, cols: tuple[str, str], needed: np.ndarray) -> np.ndarray | None:
+    """Per account code: the first non-null value of an optional per-side column (its paying rows in edge
+    order, then its receiving rows), or None; computed for the ``needed`` account codes only (the others
+    are None): the values are read as Python objects, which for every edge took seconds at millions."""
     if not all(c in frame.columns for c in cols) or frame[list(cols)].isna().all().all():
         return None
+    pays, gets = np.flatnonzero(np.isin(E.src, needed)), np.flatnonzero(np.isin(E.dst, needed))
     vals = pd.concat(
         [
-            pd.DataFrame({"acct": E.src, "v": frame[cols[0]].iloc[E.row].to_numpy(object)}),
-            pd.DataFrame({"acct": E.dst, "v": frame[cols[1]].iloc[E.row].to_numpy(object)}),
+            pd.DataFrame({"acct": E.src[pays], "v": frame[cols[0]].iloc[E.row[pays]].to_numpy(object)}),
+            pd.DataFrame({"acct": E.dst[gets], "v": frame[cols[1]].iloc[E.row[gets]].to_numpy(object)}),
         ],
         ignore_index=True,
     ).dropna()
@@ -78,7 +81,8 @@ def _chains_rule(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
         ],
         ignore_index=True,
     )
-    attrs = {name: a for name, cols in _ATTRIBUTES.items() if (a := _node_attribute(frame, E, cols)) is not None}
+    members = np.unique(nodes["acct"].to_numpy())
+    attrs = {name: a for name, cols in _ATTRIBUTES.items() if (a := _node_attribute(frame, E, cols, members)) is not None}
     diverse = np.zeros(len(summary), bool)
     complete = np.zeros(len(summary), bool)
     path_ids = nodes["path"].to_numpy()
