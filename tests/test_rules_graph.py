@@ -726,19 +726,28 @@ def test_material_counterparties_match_a_brute_force_count(data):
         assert [bool(b) for qq, ee, b in zip(q, e, big) if qq == i] == [who[ee] in material for qq, ee in zip(q, e) if qq == i]
 
 
-@given(st.lists(st.tuples(st.integers(-1, 3), st.integers(0, 2), st.integers(0, 6), st.integers(0, 6), st.integers(1, 10**15)), max_size=50))
+@given(st.lists(st.tuples(st.integers(0, 40), st.integers(0, 2), st.integers(0, 6), st.integers(0, 6), st.integers(1, 10**15)), max_size=50),
+       st.integers(1, 12))  # fmt: skip
 @settings(max_examples=150, deadline=None)
-def test_window_pair_values_and_degrees_match_pandas_grouping(rows):
-    """ML-10/11's (window, currency, originator, beneficiary) sums and degrees equal pandas' groupby."""
-    from followmoney.detect.rules._graph._table import _group_sizes, _pair_values
+def test_window_pair_values_and_degrees_match_pandas_grouping(edges, stride):
+    """ML-10/11's (window, currency, originator, beneficiary) sums, packed from the edge arrays, and degrees
+    equal pandas' groupby of the window rows (each edge in its two windows)."""
+    from followmoney.detect.rules._graph._table import _Edges, _group_sizes, _pair_values, _window_rows
 
-    f = pd.DataFrame(rows, columns=["w", "cur", "o", "b", "amt"]).astype(np.int64)
-    want = f.groupby(["w", "cur", "o", "b"], sort=True).agg(value=("amt", "sum")).reset_index()
-    got = _pair_values(f)
+    a = np.array(edges, np.int64).reshape(-1, 5)
+    E = _Edges(txn_id=None, row=np.arange(len(a)), src=a[:, 2], dst=a[:, 3], cur=a[:, 1], t=a[:, 0], amt=a[:, 4],
+               accounts=np.array([f"A{i}" for i in range(7)], object), currencies=np.array(["EUR", "GBP", "USD"], object))  # fmt: skip
+    rows = _window_rows(E, stride)
+    assert len(rows) == 2 * len(a) and (rows["w"].to_numpy() == np.r_[a[:, 0] // stride - 1, a[:, 0] // stride]).all()
+    want = rows.groupby(["w", "cur", "o", "b"], sort=True).agg(value=("amt", "sum")).reset_index()
+    got = _pair_values(E, stride)
     pd.testing.assert_frame_equal(got.reset_index(drop=True), want, check_dtype=False)
     if len(want):
         size = want.groupby(["w", "cur", "b"])["o"].transform("size").to_numpy()
         assert _group_sizes(want["w"].to_numpy(), want["cur"].to_numpy(), want["b"].to_numpy()).tolist() == size.tolist()
+    payers = np.array([2, 5])
+    some = _window_rows(E, stride, payers=payers)  # the rows of the candidate payers only, in the same order
+    pd.testing.assert_frame_equal(some.reset_index(drop=True), rows[rows["o"].isin(payers)].reset_index(drop=True))
 
 
 def test_edge_order_from_the_shared_order_equals_sorting_the_ids():
