@@ -45,7 +45,7 @@ def _distinct_per_key(key: np.ndarray, member: np.ndarray) -> np.ndarray:
 
 #: (scatter, gather) pairs :func:`_pairs_of_many_intermediaries` holds at once (about 100 bytes each while it
 #: works): at 5 M IBM rows ML-07 finds 13 M, which took 1.3 GB in one piece
-_PAIR_BATCH = 2_000_000
+_PAIR_BATCH = 1_000_000
 
 
 def _pairs_of_many_intermediaries(E, out, mid, lo, hi, k) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -91,10 +91,12 @@ def _pairs_of_many_intermediaries(E, out, mid, lo, hi, k) -> tuple[np.ndarray, n
         o = np.argsort(key, kind="stable")  # within a group the intermediaries stay in order
         ks, inter = key[o], E.dst[e_in][o]
         distinct.append(ks[np.r_[True, (ks[1:] != ks[:-1]) | (inter[1:] != inter[:-1])]] if len(ks) else ks)
-    groups, n_inter = np.unique(np.concatenate(distinct) if distinct else np.zeros(0, np.int64), return_counts=True)
+    groups = np.concatenate(distinct) if distinct else np.zeros(0, np.int64)
     del distinct
-    wanted = groups[n_inter >= k]
-    del groups, n_inter
+    groups.sort()  # in place: one copy of tens of millions of keys, not two
+    first = np.flatnonzero(np.r_[True, groups[1:] != groups[:-1]])
+    wanted = groups[first[np.diff(np.r_[first, len(groups)]) >= k]]  # the groups with k intermediaries
+    del groups, first
     kept = []
     for a, b in runs if len(wanted) else []:
         e_in, e_out, j, key = last if len(runs) == 1 else pairs(a, b)
