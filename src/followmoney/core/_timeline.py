@@ -200,14 +200,18 @@ class KeyedSeries:
 
     def __post_init__(self) -> None:
         keep = self.codes >= 0
+        every = bool(keep.all())  # then no row is copied out to be kept
         self.t0 = int(self.t.min()) if len(self.t) else 0
-        key = self._key(self.codes[keep], self.t[keep])
+        key = self._key(self.codes, self.t) if every else self._key(self.codes[keep], self.t[keep])
+        values = np.asarray(self.values)
         if len(key) and (key[1:] < key[:-1]).any():
             by_key = np.argsort(key, kind="stable")
             self.order, self.key = np.flatnonzero(keep)[by_key], key[by_key]
+            values = values[self.order]
         else:  # rows given in (key, time) order (an account's activity table) are not sorted again
             self.order, self.key = np.flatnonzero(keep), key
-        self.cumsum = np.r_[0, np.cumsum(np.asarray(self.values)[self.order])]
+            values = values if every else values[self.order]
+        self.cumsum = np.r_[0, np.cumsum(values)]
 
     def _key(self, codes: np.ndarray, t: np.ndarray) -> np.ndarray:
         sec = np.clip((t - self.t0) // _US + (1 << (_SHIFT - 1)), 0, (1 << _SHIFT) - 1)
