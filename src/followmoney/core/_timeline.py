@@ -214,8 +214,14 @@ class KeyedSeries:
         self.cumsum = np.r_[0, np.cumsum(values)]
 
     def _key(self, codes: np.ndarray, t: np.ndarray) -> np.ndarray:
-        sec = np.clip((t - self.t0) // _US + (1 << (_SHIFT - 1)), 0, (1 << _SHIFT) - 1)
-        return (codes.astype(np.int64) << _SHIFT) | sec
+        sec = t - self.t0  # then in place: two arrays of the rows' size alive at once, not five
+        sec //= _US
+        sec += 1 << (_SHIFT - 1)
+        np.clip(sec, 0, (1 << _SHIFT) - 1, out=sec)
+        key = codes.astype(np.int64)  # a copy, shifted in place
+        key <<= _SHIFT
+        key |= sec
+        return key
 
     def range_sum(self, codes: np.ndarray, t: np.ndarray, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Sum of values with the same key and time in ``(t + lo, t + hi]`` (µs offsets).
