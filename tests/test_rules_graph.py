@@ -202,6 +202,35 @@ def test_gather_scatter_order_counts_only_material_counterparties():
     assert alerts_of(rows, "ML-08", min_counterparty_share=0.005) == []
 
 
+def test_gather_scatter_rent_to_its_landlord_during_the_gathering_is_not_the_scattering():
+    # the hub pays its landlord every month; this month's rent falls between two gathered payments: its ordinary
+    # life, not a receiver of the scattering, so the gathering still comes first and the rent is not evidence
+    pattern = gather_scatter_rows()
+    rent = [tx(30 + i, "H", "LANDLORD", "500.00", d) for i, d in enumerate((-60, -30, 1.5))]
+    (a,) = alerts_of(pattern + rent, "ML-08")
+    assert a["subject_id"] == "H" and a["evidence_txn_ids"] == [r["txn_id"] for r in pattern]
+    assert "3 of the senders and 3 of the receivers each carried" in a["explanation"]
+    # counted as a receiver (the test off), the rent paid before the last sender paid in breaks gather-first
+    assert alerts_of(pattern + rent, "ML-08", new_counterparties=False) == []
+
+
+def test_gather_scatter_a_regular_payer_after_the_scattering_is_not_the_gathering():
+    # a monthly benefit credited after the hub scattered (make_transactions random_state=3) is no sender of the gathering
+    pattern = gather_scatter_rows()
+    benefit = [tx(30 + i, "BENEFITS", "H", "200.00", d) for i, d in enumerate((-58, -28, 5.5))]
+    (a,) = alerts_of(pattern + benefit, "ML-08")
+    assert a["subject_id"] == "H" and a["evidence_txn_ids"] == [r["txn_id"] for r in pattern]
+    assert alerts_of(pattern + benefit, "ML-08", new_counterparties=False) == []
+
+
+def test_gather_scatter_paying_its_usual_suppliers_is_not_a_scattering():
+    # three new customers pay a small firm, which then pays the three suppliers it pays every month: no scattering
+    rows = [tx(i, f"C{i + 1}", "H", "1000.00", i) for i in range(3)]
+    rows += [tx(10 + 3 * m + i, "H", f"SUP{i + 1}", "900.00", d + i) for m, d in enumerate((-56, -28, 4)) for i in range(3)]
+    assert alerts_of(rows, "ML-08") == []
+    assert [a["subject_id"] for a in alerts_of(rows, "ML-08", new_counterparties=False)] == ["H"]
+
+
 # ------------------------------------------------------------------ ML-09 cycles, case BR-18
 def br18_frame(hub_days=None):
     hub = [(f"H{i:02d}", f"H{j:02d}") for i in range(12) for j in range(12) if i != j]
@@ -705,14 +734,33 @@ def test_material_counterparties_match_a_brute_force_count(data):
     hi = np.minimum(lo + np.array([b for _, b in windows], np.int64), n)
     total = np.array(data.draw(st.lists(st.integers(1, 3000), min_size=len(lo), max_size=len(lo))), np.int64)
     share = data.draw(st.sampled_from([0.05, 0.2, 0.5]))
-    count, q, e, big = _material(lo, hi, order, who, amt, total, share)
+    # optionally, per edge when the hub first dealt with its counterparty and per window its start: edges of
+    # counterparties dealt with before the window are left out (new_counterparties)
+    first = since = None
+    if data.draw(st.booleans()):
+        first = np.array(data.draw(st.lists(st.integers(0, 5), min_size=n, max_size=n)), np.int64)
+        since = np.array(data.draw(st.lists(st.integers(0, 5), min_size=len(lo), max_size=len(lo))), np.int64)
+    count, q, e, big = _material(lo, hi, order, who, amt, total, share, first, since)
     for i in range(len(lo)):
         sums: dict = {}
         for edge in order[lo[i]:hi[i]]:
+            if first is not None and first[edge] < since[i]:
+                continue
             sums[who[edge]] = sums.get(who[edge], 0) + amt[edge]
         material = {w for w, v in sums.items() if v >= share * total[i]}
         assert count[i] == len(material)
         assert [bool(b) for qq, ee, b in zip(q, e, big) if qq == i] == [who[ee] in material for qq, ee in zip(q, e) if qq == i]
+        assert sorted(ee for qq, ee in zip(q, e) if qq == i) == sorted(
+            edge for edge in order[lo[i]:hi[i]] if first is None or first[edge] >= since[i])
+
+
+def test_first_contact_is_the_earliest_time_of_each_pair():
+    from followmoney.detect.rules._graph._two_hop import _first_contact
+
+    key = np.array([0, 0, 1, 0, 1], np.int64)
+    who = np.array([7, 8, 7, 7, 7], np.int64)
+    t = np.array([50, 10, 30, 20, 40], np.int64)
+    assert _first_contact(key, who, t).tolist() == [20, 10, 30, 20, 30]
 
 
 @given(st.lists(st.tuples(st.integers(-1, 3), st.integers(0, 2), st.integers(0, 6), st.integers(0, 6), st.integers(1, 10**15)), max_size=50))
