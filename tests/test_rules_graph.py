@@ -461,7 +461,22 @@ def test_stack_positive():
     assert a["subject_id"] == "T1a" and a["evidence_txn_ids"] == [r["txn_id"] for r in rows]
     ex = a["explanation"]
     assert "Stack of 3 tiers (threshold: at least 3) of 2 → 2 → 2 accounts" in ex
-    assert "densities 100%, 100%" in ex and "USD 1,900.00, USD 1,960.00" in ex and "±100%" in ex
+    assert "densities 100%, 100%" in ex and "USD 1,900.00, USD 1,960.00" in ex
+    assert "conserved within ±100% from layer to layer, in all or per paying pair (threshold)" in ex
+
+
+def test_stack_into_a_wider_tier_compares_payments_per_pair():
+    # 2 -> 2 -> 4 accounts, every payment 475.00-520.00 (amounts drawn afresh, as AMLworld's stack): the second layer
+    # has twice the paying pairs and carries 2.2x the value in all, its payments of the same size
+    rows = stack_rows()[:4]
+    rows += [tx(20 + i, a, b, "520.00", 3 + i * 0.25) for i, (a, b) in enumerate(itertools.product(("T2a", "T2b"), ("T3a", "T3b", "T3c", "T3d")))]
+    (a,) = alerts_of(rows, "ML-11")
+    assert a["subject_id"] == "T1a" and a["evidence_txn_ids"] == [r["txn_id"] for r in rows]
+    assert "2 → 2 → 4 accounts" in a["explanation"] and "USD 1,900.00, USD 4,160.00" in a["explanation"]
+    assert alerts_of(rows, "ML-11", per_pair=False) == []  # in all: x 2.19, over double
+    # payments that double from layer to layer are no stack, per pair or not
+    rows = stack_rows()[:4] + [dict(r, amount=r["amount"] * 2 + 100) for r in rows[4:]]
+    assert alerts_of(rows, "ML-11") == []
 
 
 def test_stack_near_misses():
@@ -470,6 +485,16 @@ def test_stack_near_misses():
     assert alerts_of(stack_rows(second_layer="400.00"), "ML-11", value_tolerance=0.1) == []  # value drops 16 %
     assert len(alerts_of(stack_rows(second_layer="400.00"), "ML-11")) == 1  # default: AMLSim-style amounts drawn afresh
     assert alerts_of(stack_rows()[:4], "ML-11") == []  # two tiers only
+
+
+def test_stack_part_of_a_reported_stack_is_not_reported_again():
+    # a dense core of a stack (its evidence all in another finding's) is the stack already shown; equal or
+    # overlapping evidence is not a part
+    from followmoney.detect.rules._graph._dense import _drop_parts
+
+    f = pd.DataFrame({"subject_id": ["A", "B", "C", "D", "E"],
+                      "evidence_txn_ids": [["t1", "t2", "t3"], ["t1", "t2"], ["t3", "t4"], ["t5"], ["t5"]]})  # fmt: skip
+    assert _drop_parts(f)["subject_id"].tolist() == ["A", "C", "D", "E"]
 
 
 def test_stack_of_four_tiers_is_one_alert():
