@@ -243,7 +243,12 @@ def _gather_scatter(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     # are its ordinary life, not the gathering or the scattering: they neither count, nor order, nor are evidence
     seen_in = seen_out = None
     if p["new_counterparties"]:
-        seen_in, seen_out = _first_contact(hin, E.src, E.t), _first_contact(hout, E.dst, E.t)
+        # only the hubs of the windows that passed so far are looked at: their edges only
+        hubs = np.unique(h[idx])
+        seen_in, seen_out = np.full(len(E.t), np.iinfo(np.int64).max), np.full(len(E.t), np.iinfo(np.int64).max)
+        for seen, key, who in ((seen_in, hin, E.src), (seen_out, hout, E.dst)):
+            mine = np.flatnonzero(np.isin(key, hubs))
+            seen[mine] = _first_contact(key[mine], who[mine], E.t[mine])
     m_send, m_recv = np.zeros(len(h), np.int64), np.zeros(len(h), np.int64)
     m_send[idx], _, last_in = _material_times(ilo[idx], ihi[idx], ins.order, E.src, E.amt, inflow[idx], each, E.t, seen_in, s[idx])
     m_recv[idx], first_out, _ = _material_times(olo[idx], ohi[idx], outs.order, E.dst, E.amt, outflow[idx], each, E.t, seen_out, s[idx])
