@@ -17,6 +17,12 @@ precision 0.9-1.0. AMLSim's patterns unfold over months with repeated counterpar
 and small amounts: score AMLSim data with ``configs/amlsim.toml`` (its demo parameters,
 no newness or value test).
 
+Like with like (``min_payment_fraction``, issue 15): the burst and the usual count are counted in
+payments of at least 0.05 x T (the value test's 0.25 x T over K = 5), as ML-08 counts its usual
+senders; a person's rent and friends' small transfers no longer raise the usual level that a burst
+of 5 new counterparties of thousands is measured against (AMLworld-style fan-outs of 5-8 stood at
+2.3-2.5x a usual 2-3.5). Who is new to the account is still read from every payment.
+
 ``min_above_typical`` (default 0: no test, the findings above unchanged) asks the busiest
 window to hold at least that many counterparties more than the account's usual windowed
 count: a burst of that many on top of its ordinary business, where the ratio alone lets a
@@ -82,6 +88,10 @@ def _fan(frame: pd.DataFrame, ctx: RuleContext, subject: str, member: str) -> pd
     p, j = ctx.params, ctx.jurisdiction
     f = frame.loc[~frame["self_transfer"] & ~_routine(frame), with_codes(frame, "t", "txn_id", subject, member, "amount_cents", "currency")]
     f = f[~isin(f[subject], _businesses(frame))]
+    history = f  # who the account dealt with before, whatever the amount: newness is read from every payment
+    floor = threshold_cents(j, p["min_payment_fraction"])
+    if floor > 0:  # like with like: the burst and the usual count in payments of at least the floor (T's currency)
+        f = f[f["currency"].ne(j.currency) | (f["amount_cents"] >= floor)]
     k = ctx.params["min_counterparties"]
     ep = episodes(
         f, subject=subject, member=member, window_us=int(ctx.params["window_days"] * DAY_US), min_count=k,
@@ -92,7 +102,7 @@ def _fan(frame: pd.DataFrame, ctx: RuleContext, subject: str, member: str) -> pd
         ep = ep[ep["peak"] - ep["typical"] >= p["min_above_typical"]]  # a burst of that many beyond the usual
     if ep.empty:
         return pd.DataFrame()
-    ep["evidence_txn_ids"], new_members, new_value = _new_counterparties_only(f, ep, subject, member, j.currency)
+    ep["evidence_txn_ids"], new_members, new_value = _new_counterparties_only(history, ep, subject, member, j.currency)
     ep = ep[(new_members >= p["min_new_counterparties"]) & (new_value >= threshold_cents(j, p["min_new_value_fraction"]))]
     if ep.empty:
         return pd.DataFrame()
