@@ -14,8 +14,8 @@ payments (employers, merchants, billers) are not subjects. Measured (``make benc
 catalogue ML-05/06) on the AMLworld-style generator, ten seeds since the like-with-like
 floor below: recall 1.0 on each for fan-in, on 9 of 10 for fan-out (0.9 on the tenth), at
 subject precision 1.0; make_transactions recall 1.0, subject precision 0.9-1.0. AMLSim's
-patterns unfold over months with repeated counterparties and small amounts: score AMLSim data with ``configs/amlsim.toml`` (its demo parameters,
-no newness or value test).
+patterns unfold over months with repeated counterparties and small amounts: score AMLSim
+data with ``configs/amlsim.toml`` (its demo parameters, no newness, value or payment floor).
 
 Like with like (``min_payment_fraction``, issue 15): the burst and the usual count are counted in
 payments of at least 0.05 x T (the value test's 0.25 x T over K = 5), as ML-08 counts its usual
