@@ -49,11 +49,11 @@ def structuring():
 
 
 def fan_in():
-    return bundle([tx(i, f"S/{i}", "HUB/1", "400.00", 0.5 * i) for i in range(8)]), fm.Config(), {"HUB/1"}
+    return bundle([tx(i, f"S/{i}", "HUB/1", "600.00", 0.5 * i) for i in range(8)]), fm.Config(), {"HUB/1"}
 
 
 def fan_out():
-    return bundle([tx(i, "SRC/1", f"B/{i}", "400.00", 0.5 * i) for i in range(8)]), fm.Config(), {"SRC/1"}
+    return bundle([tx(i, "SRC/1", f"B/{i}", "600.00", 0.5 * i) for i in range(8)]), fm.Config(), {"SRC/1"}
 
 
 def pass_through():

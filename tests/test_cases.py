@@ -117,7 +117,7 @@ def test_suppression_repeat_update_new():
     first = fm.score(b, cfg)
     again, suppressed = suppress_repeats(fm.score(b, cfg), first)
     assert again.num_rows == 0 and suppressed.num_rows == first.num_rows  # nothing new: not raised again
-    more = bundle(b.transactions.to_pylist() + [tx(99, "S/99", "HUB/1", "100.00", 3.5)])
+    more = bundle(b.transactions.to_pylist() + [tx(99, "S/99", "HUB/1", "600.00", 3.5)])
     upd, _ = suppress_repeats(fm.score(more, cfg), first)
     (u,) = upd.to_pylist()
     assert u["status"] == "update" and u["new_evidence_count"] == 1 and u["explanation"].startswith("Update: 1 new")

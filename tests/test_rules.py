@@ -72,7 +72,7 @@ def test_structuring_parameters_from_config():
 # ------------------------------------------------------------------ fan-in / fan-out (ML-05/06)
 #: configs/amlsim.toml: AMLSim's demo K in 30 days, no burst, newness or value test
 AMLSIM = {"min_counterparties": 5, "window_days": 30, "min_ratio_to_typical": 1.0, "min_new_counterparties": 0,
-          "min_new_value_fraction": 0}
+          "min_new_value_fraction": 0, "min_payment_fraction": 0}
 
 
 def test_fan_in_distinct_senders():
@@ -108,7 +108,7 @@ def test_fan_in_below_threshold_or_spread_out():
 
 
 def test_fan_in_needs_a_burst_above_the_accounts_usual_level():
-    steady = [tx(i, f"S/{i % 9}", "SHOP/1", "20.00", 0.5 * i) for i in range(120)]  # 9 regular payers all along
+    steady = [tx(i, f"S/{i % 9}", "SHOP/1", "600.00", 0.5 * i) for i in range(120)]  # 9 regular payers all along
     assert alerts_of(bundle(steady), "ML-05") == []
     small = steady + [tx(200 + i, f"NEW/{i}", "SHOP/1", "900.00", 30 + 0.1 * i) for i in range(12)]
     assert alerts_of(bundle(small), "ML-05") == []  # 21 < 3 x 9
@@ -127,7 +127,7 @@ def test_fan_in_recurring_monthly_payers_are_not_a_burst():
 def test_fan_in_baseline_is_point_in_time():
     # quiet for 100 days (one payer a fortnight), then a burst of 10 new senders, then busy like that for good:
     # judged against the quiet months before it, not the busy months after
-    quiet = [tx(i, "S/0", "ACC/1", "50.00", 14 * i) for i in range(8)]
+    quiet = [tx(i, "S/0", "ACC/1", "600.00", 14 * i) for i in range(8)]
     burst = [tx(100 + i, f"NEW/{i}", "ACC/1", "500.00", 100 + 0.3 * i) for i in range(10)]
     after = [tx(200 + i, f"LATER/{i % 10}", "ACC/1", "500.00", 110 + 0.6 * i) for i in range(200)]
     (a,) = alerts_of(bundle(quiet + burst + after), "ML-05")
@@ -164,7 +164,8 @@ def test_fan_in_needs_new_senders_worth_a_quarter_of_the_threshold():
     # 6 new senders with small person-to-person sums (6 x 300.00 < 0.25 x 10,000): no burst; the floor is a parameter
     small = [{**r, "amount": Decimal("300.00")} for r in burst]
     assert alerts_of(bundle(_contacts("ACC/1") + small), "ML-05") == []
-    assert len(alerts_of(bundle(_contacts("ACC/1") + small), "ML-05", rules={"ML-05": {"min_new_value_fraction": 0.1}})) == 1
+    lower = {"min_new_value_fraction": 0.1, "min_payment_fraction": 0.02}  # and payments of 300.00 counted (>= 200.00)
+    assert len(alerts_of(bundle(_contacts("ACC/1") + small), "ML-05", rules={"ML-05": lower})) == 1
 
 
 def test_employers_and_merchants_are_not_fan_subjects():
@@ -184,7 +185,7 @@ def test_fan_in_ignores_self_transfers():
 
 
 def test_fan_out_distinct_beneficiaries():
-    rows = [tx(i, "SRC/1", f"B/{i}", "400.00", 0.5 * i) for i in range(9)]
+    rows = [tx(i, "SRC/1", f"B/{i}", "600.00", 0.5 * i) for i in range(9)]
     a = alerts_of(bundle(rows), "ML-06")
     assert len(a) == 1 and a[0]["subject_id"] == "SRC/1" and "9 distinct beneficiaries" in a[0]["explanation"]
     assert 0.5 < a[0]["score"] <= 1
@@ -205,6 +206,23 @@ def test_fan_out_burst_counted_beyond_the_accounts_ordinary_payees():
     for rows in (usual + burst[:3], usual):
         assert alerts_of(bundle(rows), "ML-06", rules=rules) == []
         assert [x["subject_id"] for x in alerts_of(bundle(rows), "ML-06", rules={"ML-06": AMLSIM})] == ["ACC/1"]
+
+
+def test_fan_out_burst_compared_with_the_accounts_usual_payees_of_its_size():
+    """Like with like (min_payment_fraction, 0.05 x T = 500.00 in the US): five new beneficiaries of 2,500.00-2,900.00
+    within three days on a person who pays rent monthly and 40.00 to one of four friends every three days are a
+    burst against its usual one payee of that size (the landlord), with exactly the five payments as evidence;
+    counting the friends' small transfers too, the window holds 8 against a usual 4 (under 3x): no alert."""
+    rent = [tx(300 + m, "ACC/9", "LANDLORD/1", "1200.00", 30 * m) for m in range(5)]
+    friends = [tx(400 + i, "ACC/9", f"FRIEND/{i % 4}", "40.00", 3 * i + 1) for i in range(40)]
+    burst = [tx(500 + i, "ACC/9", f"NEW/{i}", f"{2500 + 100 * i}.00", 100 + 0.6 * i) for i in range(5)]
+    (a,) = alerts_of(bundle(rent + friends + burst), "ML-06")
+    assert a["subject_id"] == "ACC/9" and a["evidence_txn_ids"] == [f"t{500 + i:04d}" for i in range(5)]
+    assert "its usual 1 (median" in a["explanation"]
+    assert alerts_of(bundle(rent + friends + burst), "ML-06", rules={"ML-06": {"min_payment_fraction": 0}}) == []
+    # five new beneficiaries of 400.00 each (under the floor) are no burst of that size, whatever the value test
+    small = [{**r, "amount": Decimal("400.00")} for r in burst]
+    assert alerts_of(bundle(rent + friends + small), "ML-06", rules={"ML-06": {"min_new_value_fraction": 0.1}}) == []
 
 
 def test_fan_in_burst_counted_beyond_the_accounts_ordinary_senders():

@@ -202,6 +202,35 @@ def test_gather_scatter_order_counts_only_material_counterparties():
     assert alerts_of(rows, "ML-08", min_counterparty_share=0.005) == []
 
 
+def test_gather_scatter_rent_to_its_landlord_during_the_gathering_is_not_the_scattering():
+    # the hub pays its landlord every month; this month's rent falls between two gathered payments: its ordinary
+    # life, not a receiver of the scattering, so the gathering still comes first and the rent is not evidence
+    pattern = gather_scatter_rows()
+    rent = [tx(30 + i, "H", "LANDLORD", "500.00", d) for i, d in enumerate((-60, -30, 1.5))]
+    (a,) = alerts_of(pattern + rent, "ML-08")
+    assert a["subject_id"] == "H" and a["evidence_txn_ids"] == [r["txn_id"] for r in pattern]
+    assert "3 of the senders and 3 of the receivers each carried" in a["explanation"]
+    # counted as a receiver (the test off), the rent paid before the last sender paid in breaks gather-first
+    assert alerts_of(pattern + rent, "ML-08", new_counterparties=False) == []
+
+
+def test_gather_scatter_a_regular_payer_after_the_scattering_is_not_the_gathering():
+    # a monthly benefit credited after the hub scattered (make_transactions random_state=3) is no sender of the gathering
+    pattern = gather_scatter_rows()
+    benefit = [tx(30 + i, "BENEFITS", "H", "200.00", d) for i, d in enumerate((-58, -28, 5.5))]
+    (a,) = alerts_of(pattern + benefit, "ML-08")
+    assert a["subject_id"] == "H" and a["evidence_txn_ids"] == [r["txn_id"] for r in pattern]
+    assert alerts_of(pattern + benefit, "ML-08", new_counterparties=False) == []
+
+
+def test_gather_scatter_paying_its_usual_suppliers_is_not_a_scattering():
+    # three new customers pay a small firm, which then pays the three suppliers it pays every month: no scattering
+    rows = [tx(i, f"C{i + 1}", "H", "1000.00", i) for i in range(3)]
+    rows += [tx(10 + 3 * m + i, "H", f"SUP{i + 1}", "900.00", d + i) for m, d in enumerate((-56, -28, 4)) for i in range(3)]
+    assert alerts_of(rows, "ML-08") == []
+    assert [a["subject_id"] for a in alerts_of(rows, "ML-08", new_counterparties=False)] == ["H"]
+
+
 # ------------------------------------------------------------------ ML-09 cycles, case BR-18
 def br18_frame(hub_days=None):
     hub = [(f"H{i:02d}", f"H{j:02d}") for i in range(12) for j in range(12) if i != j]
@@ -443,7 +472,22 @@ def test_stack_positive():
     assert a["subject_id"] == "T1a" and a["evidence_txn_ids"] == [r["txn_id"] for r in rows]
     ex = a["explanation"]
     assert "Stack of 3 tiers (threshold: at least 3) of 2 → 2 → 2 accounts" in ex
-    assert "densities 100%, 100%" in ex and "USD 1,900.00, USD 1,960.00" in ex and "±100%" in ex
+    assert "densities 100%, 100%" in ex and "USD 1,900.00, USD 1,960.00" in ex
+    assert "conserved within ±100% from layer to layer, in all or per paying pair (threshold)" in ex
+
+
+def test_stack_into_a_wider_tier_compares_payments_per_pair():
+    # 2 -> 2 -> 4 accounts, every payment 475.00-520.00 (amounts drawn afresh, as AMLworld's stack): the second layer
+    # has twice the paying pairs and carries 2.2x the value in all, its payments of the same size
+    rows = stack_rows()[:4]
+    rows += [tx(20 + i, a, b, "520.00", 3 + i * 0.25) for i, (a, b) in enumerate(itertools.product(("T2a", "T2b"), ("T3a", "T3b", "T3c", "T3d")))]
+    (a,) = alerts_of(rows, "ML-11")
+    assert a["subject_id"] == "T1a" and a["evidence_txn_ids"] == [r["txn_id"] for r in rows]
+    assert "2 → 2 → 4 accounts" in a["explanation"] and "USD 1,900.00, USD 4,160.00" in a["explanation"]
+    assert alerts_of(rows, "ML-11", per_pair=False) == []  # in all: x 2.19, over double
+    # payments that double from layer to layer are no stack, per pair or not
+    rows = stack_rows()[:4] + [dict(r, amount=r["amount"] * 2 + 100) for r in rows[4:]]
+    assert alerts_of(rows, "ML-11") == []
 
 
 def test_stack_near_misses():
@@ -452,6 +496,16 @@ def test_stack_near_misses():
     assert alerts_of(stack_rows(second_layer="400.00"), "ML-11", value_tolerance=0.1) == []  # value drops 16 %
     assert len(alerts_of(stack_rows(second_layer="400.00"), "ML-11")) == 1  # default: AMLSim-style amounts drawn afresh
     assert alerts_of(stack_rows()[:4], "ML-11") == []  # two tiers only
+
+
+def test_stack_part_of_a_reported_stack_is_not_reported_again():
+    # a dense core of a stack (its evidence all in another finding's) is the stack already shown; equal or
+    # overlapping evidence is not a part
+    from followmoney.detect.rules._graph._dense import _drop_parts
+
+    f = pd.DataFrame({"subject_id": ["A", "B", "C", "D", "E"],
+                      "evidence_txn_ids": [["t1", "t2", "t3"], ["t1", "t2"], ["t3", "t4"], ["t5"], ["t5"]]})  # fmt: skip
+    assert _drop_parts(f)["subject_id"].tolist() == ["A", "C", "D", "E"]
 
 
 def test_stack_of_four_tiers_is_one_alert():
@@ -716,14 +770,33 @@ def test_material_counterparties_match_a_brute_force_count(data):
     hi = np.minimum(lo + np.array([b for _, b in windows], np.int64), n)
     total = np.array(data.draw(st.lists(st.integers(1, 3000), min_size=len(lo), max_size=len(lo))), np.int64)
     share = data.draw(st.sampled_from([0.05, 0.2, 0.5]))
-    count, q, e, big = _material(lo, hi, order, who, amt, total, share)
+    # optionally, per edge when the hub first dealt with its counterparty and per window its start: edges of
+    # counterparties dealt with before the window are left out (new_counterparties)
+    first = since = None
+    if data.draw(st.booleans()):
+        first = np.array(data.draw(st.lists(st.integers(0, 5), min_size=n, max_size=n)), np.int64)
+        since = np.array(data.draw(st.lists(st.integers(0, 5), min_size=len(lo), max_size=len(lo))), np.int64)
+    count, q, e, big = _material(lo, hi, order, who, amt, total, share, first, since)
     for i in range(len(lo)):
         sums: dict = {}
         for edge in order[lo[i]:hi[i]]:
+            if first is not None and first[edge] < since[i]:
+                continue
             sums[who[edge]] = sums.get(who[edge], 0) + amt[edge]
         material = {w for w, v in sums.items() if v >= share * total[i]}
         assert count[i] == len(material)
         assert [bool(b) for qq, ee, b in zip(q, e, big) if qq == i] == [who[ee] in material for qq, ee in zip(q, e) if qq == i]
+        assert sorted(ee for qq, ee in zip(q, e) if qq == i) == sorted(
+            edge for edge in order[lo[i]:hi[i]] if first is None or first[edge] >= since[i])
+
+
+def test_first_contact_is_the_earliest_time_of_each_pair():
+    from followmoney.detect.rules._graph._two_hop import _first_contact
+
+    key = np.array([0, 0, 1, 0, 1], np.int64)
+    who = np.array([7, 8, 7, 7, 7], np.int64)
+    t = np.array([50, 10, 30, 20, 40], np.int64)
+    assert _first_contact(key, who, t).tolist() == [20, 10, 30, 20, 30]
 
 
 @given(st.lists(st.tuples(st.integers(0, 40), st.integers(0, 2), st.integers(0, 6), st.integers(0, 6), st.integers(1, 10**15)), max_size=50),

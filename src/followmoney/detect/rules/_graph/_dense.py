@@ -260,8 +260,11 @@ def _stack(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     are tier 1 = originators of the first set, tier r = beneficiaries of set r−1 that are
     originators of set r, last = beneficiaries of the last set, and each chain is checked
     for tier size, density between consecutive tiers, value conserved within
-    ``± value_tolerance`` from link to link, and disjoint tiers. The longest valid chains
-    are reported (a valid chain inside a longer valid one is not).
+    ``± value_tolerance`` from link to link (with ``per_pair``, default on since issue 15:
+    in all, or per paying pair, as AMLworld and AMLSim draw each payment afresh and a
+    layer into a wider tier then carries more in all), and disjoint tiers. The longest valid chains
+    are reported (a valid chain inside a longer valid one is not), and a stack whose
+    transactions are all in another reported stack is not reported (:func:`_drop_parts`).
 
     Complexity: as :func:`_bipartite` plus the merges over the (few) candidate sets.
     """
@@ -320,6 +323,12 @@ def _stack(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     stats = stats.sort_values(["sid", "t_o"])
     ratio = stats["value"] / stats.groupby("sid")["value"].shift(1)
     stats["conserved"] = ratio.isna() | ((ratio - 1).abs() <= p["value_tolerance"] + 1e-9)
+    if p["per_pair"]:
+        # or the layer's payments are of the size of the layer before's: amounts drawn afresh per payment
+        # (AMLworld, AMLSim), so that a layer into a wider tier carries more in all
+        each = stats["value"] / stats["links"].where(stats["links"] > 0)
+        per_pair = each / each.groupby(stats["sid"]).shift(1)
+        stats["conserved"] |= (per_pair - 1).abs() <= p["value_tolerance"] + 1e-9
     per = stats.groupby("sid").agg(
         min_density=("density", "min"), conserved=("conserved", "all"), links=("t_o", "size"), min_links=("links", "min")
     )
@@ -347,7 +356,21 @@ def _stack(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     per = per.loc[good]
     dense = (per["min_density"] - p["min_density"]) / max(1 - p["min_density"], 1e-9)
     score = pd.Series(np.clip(0.5 + 0.25 * (n_tiers.reindex(per.index) - p["min_tiers"]) + 0.25 * dense, 0, 1), index=per.index)
-    return _structure_findings(E, stride, tiers, stats, set(good), score, "stack")
+    return _drop_parts(_structure_findings(E, stride, tiers, stats, set(good), score, "stack"))
+
+
+def _drop_parts(findings: pd.DataFrame) -> pd.DataFrame:
+    """The findings whose evidence is not a strict part of another finding's: a dense core of a stack
+    (fewer accounts in a tier, found in another window or candidate set) is the stack already shown."""
+    if len(findings) < 2:
+        return findings
+    ev = [frozenset(x) for x in findings["evidence_txn_ids"]]
+    holding: dict = {}
+    for i, e in enumerate(ev):
+        for txn in e:
+            holding.setdefault(txn, []).append(i)
+    part = [any(j != i and e < ev[j] for j in holding[next(iter(e))]) if e else False for i, e in enumerate(ev)]
+    return findings[~np.asarray(part, bool)].reset_index(drop=True)
 
 
 def _explain_stack(facts: dict, params: dict, jurisdiction) -> str:
@@ -358,7 +381,8 @@ def _explain_stack(facts: dict, params: dict, jurisdiction) -> str:
         f"Stack of {len(tiers)} tiers (threshold: at least {params['min_tiers']}) of {sizes} accounts (threshold: at "
         f"least {params['min_tier_size']} per tier), each tier paying the next: densities "
         f"{', '.join(f'{d:.0%}' for d in facts['densities'])} (threshold: at least {params['min_density']:.0%}); value "
-        f"per layer {values}, conserved within ±{params['value_tolerance']:.0%} from layer to layer (threshold). "
+        f"per layer {values}, conserved within ±{params['value_tolerance']:.0%} from layer to layer"
+        f"{', in all or per paying pair' if params.get('per_pair') else ''} (threshold). "
         f"{facts['span_days']:.1f} days, {facts['window_start']:%Y-%m-%d} to {facts['window_end']:%Y-%m-%d} (threshold: "
         f"within {params['window_days']:g} days). Subject {facts['subject_id']} sent the most into tier 2. Tiers: "
         + "; ".join(f"{i + 1}: {_names(t)}" for i, t in enumerate(tiers))

@@ -259,6 +259,13 @@ def _gather_scatter(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     times the hub's usual count of senders (:func:`_usual_senders`), counted like with like
     in payments of at least ``min_counterparty_share`` of the window's inflow.
 
+    With ``new_counterparties`` (default on, issue 15) only counterparties new to the hub make
+    the gathering and the scattering: a sender (receiver) it already received from (paid)
+    before the window starts, such as its landlord or a regular payer
+    (:func:`_first_contact`), is its ordinary life: it does not count towards ``k``, is not
+    evidence and does not break ``gather_first``; its amounts stay in the window's inflow
+    and outflow, and the burst test counts it as the usual count does (like with like).
+
     Complexity: O(n log n) time and O(n) memory for n transactions; evidence is built
     only for the one window kept per hub and episode.
     """
@@ -295,9 +302,19 @@ def _gather_scatter(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     # transfer in and on (a pass-through, ML-04) among small transfers of the account's own life is no gathering
     idx = np.flatnonzero(hit)
     each = p["min_counterparty_share"]
+    # the hub's established counterparties (its landlord, a regular payer: dealt with that way before the window)
+    # are its ordinary life, not the gathering or the scattering: they neither count, nor order, nor are evidence
+    seen_in = seen_out = None
+    if p["new_counterparties"]:
+        # only the hubs of the windows that passed so far are looked at: their edges only
+        hubs = np.unique(h[idx])
+        seen_in, seen_out = np.full(len(E.t), np.iinfo(np.int64).max), np.full(len(E.t), np.iinfo(np.int64).max)
+        for seen, key, who in ((seen_in, hin, E.src), (seen_out, hout, E.dst)):
+            mine = np.flatnonzero(np.isin(key, hubs))
+            seen[mine] = _first_contact(key[mine], who[mine], E.t[mine])
     m_send, m_recv = np.zeros(len(h), np.int64), np.zeros(len(h), np.int64)
-    m_send[idx], _, last_in = _material_times(ilo[idx], ihi[idx], ins.order, E.src, E.amt, inflow[idx], each, E.t)
-    m_recv[idx], first_out, _ = _material_times(olo[idx], ohi[idx], outs.order, E.dst, E.amt, outflow[idx], each, E.t)
+    m_send[idx], _, last_in = _material_times(ilo[idx], ihi[idx], ins.order, E.src, E.amt, inflow[idx], each, E.t, seen_in, s[idx])
+    m_recv[idx], first_out, _ = _material_times(olo[idx], ohi[idx], outs.order, E.dst, E.amt, outflow[idx], each, E.t, seen_out, s[idx])
     hit &= (m_send >= k) & (m_recv >= k)
     if p["gather_first"]:
         # gather, then scatter (indicators.md §6): a material sender still paying in after a material receiver
@@ -311,7 +328,12 @@ def _gather_scatter(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     typical, usual_floor = np.zeros(len(h)), np.zeros(len(h), np.int64)
     material_floor = np.ceil(each * inflow[hit]).astype(np.int64)  # minor units
     typical[hit], usual_floor[hit] = _usual_senders(E, hin, h[hit], s[hit], W, k, int(p["baseline_days"] * DAY_US), material_floor)
-    hit &= (typical == 0) | (m_send >= p["min_ratio_to_typical"] * typical)
+    # like with like: the window's material senders, established ones included, as the usual count includes them
+    burst = m_send
+    if p["new_counterparties"]:
+        burst = np.zeros(len(h), np.int64)
+        burst[hit] = _material(ilo[hit], ihi[hit], ins.order, E.src, E.amt, inflow[hit], each)[0]
+    hit &= (typical == 0) | (burst >= p["min_ratio_to_typical"] * typical)
     if not hit.any():
         return pd.DataFrame()
     idx = np.flatnonzero(hit)
@@ -340,8 +362,8 @@ def _gather_scatter(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     best = _pick_per_episode(hits, ["n", "m", "share", "window_start", "anchor"], [False, False, False, True, True])
     b = best["anchor"].to_numpy()
     # evidence: the transactions with the material senders and receivers (the gathering and the scattering)
-    _, qi, ei, keep_i = _material(ilo[b], ihi[b], ins.order, E.src, E.amt, inflow[b], each)
-    _, qo, eo, keep_o = _material(olo[b], ohi[b], outs.order, E.dst, E.amt, outflow[b], each)
+    _, qi, ei, keep_i = _material(ilo[b], ihi[b], ins.order, E.src, E.amt, inflow[b], each, seen_in, s[b])
+    _, qo, eo, keep_o = _material(olo[b], ohi[b], outs.order, E.dst, E.amt, outflow[b], each, seen_out, s[b])
     evidence = _evidence(E, np.r_[qi[keep_i], qo[keep_o]], np.r_[ei[keep_i], eo[keep_o]], len(best))
     facts = [
         {
@@ -377,17 +399,23 @@ def _keys_with_distinct(key: np.ndarray, member: np.ndarray, k: int) -> np.ndarr
     return n.index[n >= k].to_numpy()
 
 
-def _material(lo, hi, order, who, amt, total, share) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _material(lo, hi, order, who, amt, total, share, first=None, since=None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Counterparties carrying at least ``share`` of each window's total.
 
     Window ``i`` holds the edges ``order[lo[i]:hi[i]]``; ``who`` is their counterparty
     (sender or receiver) and ``amt`` their amount; ``total`` the window's inflow or
     outflow (same minor units). Returns, per window, the count of distinct counterparties
     whose summed amount in it is at least ``share * total``, and for every (window, edge)
-    row: the window, the edge and whether its counterparty is such a one.
+    row: the window, the edge and whether its counterparty is such a one. With ``first``
+    (per edge, the time the hub first dealt with its counterparty that way, :func:`_first_contact`)
+    and ``since`` (per window, its start), the edges of counterparties the hub already
+    dealt with before the window are left out: no (window, edge) row, never material.
     """
     q, j = expand(lo, hi)
     e = order[j]
+    if first is not None:
+        new = first[e] >= np.asarray(since, np.int64)[q]
+        q, e = q[new], e[new]
     if len(q) == 0:
         return np.zeros(len(lo), np.int64), q, e, np.zeros(0, bool)
     # (window, counterparty) groups by one sort of an int64 key (windows x accounts < 2**63)
@@ -409,18 +437,35 @@ def _material(lo, hi, order, who, amt, total, share) -> tuple[np.ndarray, np.nda
 _MATERIAL_BATCH = 2_000_000
 
 
-def _material_times(lo, hi, order, who, amt, total, share, t) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _material_times(lo, hi, order, who, amt, total, share, t, seen=None, since=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """:func:`_material`'s count per window, with the first and the last time ``t`` of the
     material counterparties' edges in it (the int64 maximum and minimum where it has none);
-    windows are taken in batches of :data:`_MATERIAL_BATCH` (window, edge) rows."""
+    ``seen`` and ``since`` as :func:`_material`'s ``first`` and ``since``. Windows are taken
+    in batches of :data:`_MATERIAL_BATCH` (window, edge) rows."""
     count = np.zeros(len(lo), np.int64)
     first = np.full(len(lo), np.iinfo(np.int64).max)
     last = np.full(len(lo), np.iinfo(np.int64).min)
     for a, b in batches(lo, hi, _MATERIAL_BATCH):
-        count[a:b], q, e, big = _material(lo[a:b], hi[a:b], order, who, amt, total[a:b], share)
+        start = None if since is None else np.asarray(since)[a:b]
+        count[a:b], q, e, big = _material(lo[a:b], hi[a:b], order, who, amt, total[a:b], share, seen, start)
         np.minimum.at(first[a:b], q[big], t[e[big]])  # first[a:b] is a view: written in place
         np.maximum.at(last[a:b], q[big], t[e[big]])
     return count, first, last
+
+
+def _first_contact(key: np.ndarray, who: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """Per edge, the earliest time ``t`` among the edges of its (``key``, ``who``) pair: when the hub
+    (``key``) first dealt with that counterparty that way, in the data at hand."""
+    if len(key) == 0:
+        return np.zeros(0, np.int64)
+    packed = _packed(key, who)
+    order = np.lexsort((t, who, key)) if packed is None else np.lexsort((t, packed))
+    k, w = key[order], who[order]
+    new = np.r_[True, (k[1:] != k[:-1]) | (w[1:] != w[:-1])]
+    group = np.cumsum(new) - 1
+    out = np.empty(len(key), np.int64)
+    out[order] = t[order][new][group]
+    return out
 
 
 def _usual_senders(E, hin, h, s, W, k, baseline_us, floor) -> tuple[np.ndarray, np.ndarray]:
