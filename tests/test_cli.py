@@ -56,6 +56,17 @@ def test_unreadable_input_exits_nonzero_naming_the_file(tmp_path):
     assert len(lines) == 1 and "broken.xml" in lines[0]
 
 
+def test_a_skipped_input_is_one_warning_line(tmp_path, sample_data):
+    accounts = tmp_path / "X_accounts.csv"  # an IBM accounts file without its transactions file, beside other input
+    accounts.write_text("Bank Name,Bank ID,Account Number,Entity ID,Entity Name\nTest Bank #1,015,80000EEE5,800AAA,Corporation #1\n")
+    r = subprocess.run([sys.executable, "-m", "followmoney.cli", "score", str(accounts), str(sample_data / "amlsim" / "transactions.csv"),
+                        "--out", str(tmp_path / "o"), "-q"], capture_output=True, text=True)  # fmt: skip
+    assert r.returncode == 0
+    warned = [x for x in r.stderr.splitlines() if "warning" in x.lower()]
+    assert len(warned) == 1 and warned[0].startswith("followmoney: warning: ") and "X_accounts.csv" in warned[0]
+    assert "read_sources" not in r.stderr  # no line of Python code
+
+
 def test_missing_file_and_bad_config(tmp_path, sample_data):
     assert run("score", tmp_path / "nope.csv", "--out", tmp_path).exit_code == 2
     cfg = tmp_path / "c.toml"

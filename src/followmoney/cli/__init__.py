@@ -14,6 +14,7 @@ import json
 import logging
 import sys
 import traceback
+import warnings
 from pathlib import Path
 
 import click
@@ -172,6 +173,13 @@ def _score(paths, out, fmt, config_file, jurisdiction, quiet, previous=None, mod
 def main(verbose: int) -> None:
     """followmoney: ingest FIU reports and transactions, score them for laundering and trafficking typologies."""
     logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if not verbose:
+        warnings.showwarning = _one_line_warning
+
+
+def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """A warning of the run on one line, as its errors are (``-v`` shows Python's form, with the code line)."""
+    click.echo(f"followmoney: warning: {message}", err=True)
 
 
 @main.command()
