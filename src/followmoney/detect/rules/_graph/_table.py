@@ -170,7 +170,7 @@ def _edges(frame: pd.DataFrame, order: np.ndarray | None = None, among: np.ndarr
 
 
 #: The rules that read the shared edge table (:func:`_shared_edges`): scoring drops it once the last has run.
-SHARED_EDGE_USERS = ("ML-07", "ML-09", "ML-10", "ML-11", "ML-12")
+SHARED_EDGE_USERS = ("ML-07", "ML-08", "ML-09", "ML-10", "ML-11", "ML-12")
 #: The rules that read the shared (t, txn_id) order of the frame (:func:`_time_id_order`).
 SHARED_ORDER_USERS = ("ML-07", "ML-08", "ML-09", "ML-10", "ML-11", "ML-12")
 
@@ -193,6 +193,31 @@ def _time_id_order(frame: pd.DataFrame, ctx: RuleContext) -> np.ndarray | None:
 
 #: The rules that read the shared window pairs (:func:`_shared_window_pairs`).
 SHARED_WINDOW_USERS = ("ML-10", "ML-11")
+
+
+def _edges_among(E: _Edges, among: np.ndarray) -> _Edges:
+    """The edge table :func:`_edges` builds with ``among`` (a bool per frame row), cut from the whole table ``E``
+    of the same frame and order: its rows where ``among`` holds, accounts and currencies renumbered among
+    those the rows use, in the same (text) order, as :func:`_edges` numbers them. Cutting is cheaper than
+    building again, which reads the frame's text (ML-08 leaves out routine payments)."""
+    sel = np.flatnonzero(np.asarray(among, bool)[E.row])
+    if len(sel) == len(E):
+        return E
+    src, dst, cur = E.src[sel], E.dst[sel], E.cur[sel]
+    used = np.unique(np.concatenate([src, dst]))
+    used_cur = np.unique(cur)
+    return _Edges(
+        txn_id=_Ids(E.txn_id._column, E.row[sel]),
+        row=E.row[sel],
+        src=np.searchsorted(used, src),
+        dst=np.searchsorted(used, dst),
+        cur=np.searchsorted(used_cur, cur).astype(np.int64),
+        t=E.t[sel],
+        amt=E.amt[sel],
+        accounts=E.accounts[used],
+        currencies=E.currencies[used_cur],
+        day=None if E.day is None else E.day[sel],
+    )
 
 
 def _shared_edges(frame: pd.DataFrame, ctx: RuleContext) -> _Edges:

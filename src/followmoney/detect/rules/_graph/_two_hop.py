@@ -18,8 +18,8 @@ import pandas as pd
 from followmoney.core._timeline import TimeIndex, batches, distinct_forward, episodes, expand, unique_sorted
 from followmoney.core.units import DAY_US, money_text
 from followmoney.detect.rules._fan import _routine
-from followmoney.detect.rules._graph._table import _REQUIRES, _count_score, _edges, _evidence, _findings
-from followmoney.detect.rules._graph._table import _names, _packed, _pick_per_episode, _shared_edges, _time_id_order, _window_us
+from followmoney.detect.rules._graph._table import _REQUIRES, _count_score, _edges_among, _evidence, _findings
+from followmoney.detect.rules._graph._table import _names, _packed, _pick_per_episode, _shared_edges, _window_us
 from followmoney.detect.rules._registry import RuleContext, register
 from followmoney.detect.rules._rolling import threshold_cents
 from followmoney.detect.rules.catalogue import catalogued
@@ -272,7 +272,7 @@ def _gather_scatter(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     p = ctx.params
     k, W, share = p["min_counterparties"], _window_us(p["window_days"]), p["min_pass_through"]
     # card, merchant and payroll payments are the hub's ordinary life, not the gathering or the scattering
-    E = _edges(frame, _time_id_order(frame, ctx), among=~_routine(frame).to_numpy(bool))
+    E = _edges_among(_shared_edges(frame, ctx), ~_routine(frame).to_numpy(bool))
     if len(E) == 0:
         return pd.DataFrame()
     hin, hout = E.in_key(), E.out_key()
