@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -53,3 +54,29 @@ def test_isin_equals_pandas(values, wanted, dtype):
     column = pd.Series(values, dtype=dtype if dtype != "str" else "str") if values else pd.Series([], dtype=dtype)
     expect = column.isin(wanted).to_numpy(bool)
     assert isin(column, pd.Index(wanted, dtype=object)).tolist() == expect.tolist()
+
+
+@given(st.lists(st.tuples(st.integers(0, 5), st.sampled_from(["a", "b", None]), st.integers(0, 3)), min_size=1, max_size=60))
+@settings(max_examples=100, deadline=None)
+def test_the_bundle_in_time_order_equals_a_sort_and_keeps_shared_columns_shared(rows):
+    """in_time_order gives the rows a plain sort gives; an all-null column shared by two stays one buffer,
+    a one-value column is kept as it is (a plain take gave each column buffers of its own)."""
+    from followmoney.core.frame import _take, in_time_order
+
+    n = len(rows)
+    nulls = pa.nulls(n, pa.string())
+    t = pa.table({
+        "txn_id": [f"t{i:03d}" for i in range(n)],
+        "timestamp": pa.array([r[0] for r in rows], pa.int64()).cast(pa.timestamp("us", tz="UTC")),
+        "source_seq": pa.array([r[2] for r in rows], pa.int64()),
+        "label": [r[1] for r in rows],
+        "source": ["ibm_aml"] * n,
+        "from_party": nulls, "to_party": nulls,
+    })  # fmt: skip
+    want = t.sort_by([("timestamp", "ascending"), ("source_seq", "ascending"), ("txn_id", "ascending")])
+    assert in_time_order(t).equals(want)  # few rows: made of slices
+    order = pa.array(np.random.default_rng(n).permutation(n))
+    taken = _take(t, order)  # many rows out of place: taken, what is shared kept shared
+    assert taken.equals(t.take(order))
+    assert taken["from_party"].chunk(0).buffers()[1].address == taken["to_party"].chunk(0).buffers()[1].address
+    assert taken["source"].chunk(0).buffers()[2].address == t["source"].chunk(0).buffers()[2].address  # one value: not copied
