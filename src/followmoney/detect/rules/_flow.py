@@ -202,7 +202,7 @@ register(
 
 
 # --------------------------------------------------------------------------- forwarding to one beneficiary
-def _prompt_forwards(f: pd.DataFrame, out_at: np.ndarray, in_at: np.ndarray, hours: float) -> pd.DataFrame:
+def _prompt_forwards(f: pd.DataFrame, in_at: np.ndarray, hours: float, among: np.ndarray | None = None) -> pd.DataFrame:
     """Outflows made within ``hours`` after the payer's latest qualifying inflow in the same currency.
 
     Parameters
@@ -210,9 +210,13 @@ def _prompt_forwards(f: pd.DataFrame, out_at: np.ndarray, in_at: np.ndarray, hou
     f : pandas.DataFrame
         Prepared frame rows (``from_account``, ``to_account``, ``receiver``, ``t``, ``amount_cents``,
         ``currency``; the account code columns where it has them).
-    out_at, in_at : numpy.ndarray of int
-        Positions (``iloc``) in ``f`` of the outflows (with a paying account and a receiver) and of
-        the qualifying inflows, ascending.
+    in_at : numpy.ndarray of int
+        Positions (``iloc``) in ``f`` of the qualifying inflows, ascending.
+    hours : float
+        How soon after the inflow an outflow counts.
+    among : numpy.ndarray of bool, optional
+        The rows that may be outflows (default: every row); of them, those with a paying account
+        and a receiver are.
 
     Returns
     -------
@@ -223,6 +227,8 @@ def _prompt_forwards(f: pd.DataFrame, out_at: np.ndarray, in_at: np.ndarray, hou
         columns only; text is taken for the matched outflows alone (at 5 M IBM rows the text
         copies of every moving row took about 1 GB).
     """
+    payer = (f["from_account"].notna() & f["receiver"].notna()).to_numpy(bool)
+    out_at = np.flatnonzero(payer if among is None else payer & among)
     n = len(out_at)
     # (account, currency) as one integer for the as-of match (a null currency matches a null one, as text keys do)
     accounts = account_codes((f, "from_account", out_at), (f, "to_account", in_at), names=False)[0]
@@ -284,8 +290,7 @@ def _controller(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     p = ctx.params
     moving = (frame["amount_cents"].notna() & ~frame["self_transfer"]).to_numpy(bool)
     in_at = np.flatnonzero(moving & frame["to_account"].notna().to_numpy(bool))
-    m = _prompt_forwards(frame, np.flatnonzero(moving & (frame["from_account"].notna() & frame["receiver"].notna()).to_numpy(bool)), in_at,
-                         p["forward_hours"])  # fmt: skip
+    m = _prompt_forwards(frame, in_at, p["forward_hours"], among=moving)
     m = m[~m["receiver"].isin(msb_payees(frame))]  # a remitter or bank is not a controller
     if m.empty:
         return make_findings(frame, [], [], [], [])
@@ -430,8 +435,7 @@ def _wages_pooled(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     f, wages = _moving_and_wages(frame)
     if wages is None:
         return make_findings(frame, [], [], [], [])
-    payer = (f["from_account"].notna() & f["receiver"].notna()).to_numpy(bool)
-    m = _prompt_forwards(f, np.flatnonzero(payer), np.flatnonzero(f["payroll"].to_numpy(bool)), p["forward_hours"])
+    m = _prompt_forwards(f, np.flatnonzero(f["payroll"].to_numpy(bool)), p["forward_hours"])
     m = m[~m["receiver"].isin(msb_payees(frame))]  # a remitter or bank is not a controller
     if m.empty:
         return make_findings(frame, [], [], [], [])

@@ -85,7 +85,7 @@ def _dormant(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     first = pd.Series(t).groupby(cur_codes).transform("min").to_numpy()
     months = np.maximum((t[wake] - gap[wake] - first[wake]) / (30 * DAY_US), 1.0)
     monthly = before / months
-    in_ccy = (cur[wake] >= 0) & (currencies[np.maximum(cur[wake], 0)] == j.currency) if len(currencies) else np.zeros(len(wake), bool)
+    in_ccy = cur[wake] == next((i for i, c in enumerate(currencies) if c == j.currency), -2)  # -2: no row in it
     big = in_ccy & (after >= threshold_cents(j, p["threshold_fraction"]))
     jump = (before > 0) & (after >= p["multiple"] * monthly)
     ok = np.flatnonzero(big | jump)
@@ -238,13 +238,14 @@ def _round_amounts(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     amount = act["amount"].to_numpy(np.int64)
     is_round = (amount % to_scaled(p["unit"]) == 0) & (amount > 0)
     w = int(p["window_days"] * DAY_US)
-    n_all, a, b = KeyedSeries(codes, t, np.ones(len(act), np.int64)).range_sum(codes, t, -w, 0)
+    every = KeyedSeries(codes, t, np.ones(len(act), np.int64))
+    n_all, a, b = every.range_sum(codes, t, -w, 0)
     n_round, _, _ = KeyedSeries(codes, t, is_round.astype(np.int64)).range_sum(codes, t, -w, 0)
     share = n_round / np.maximum(n_all, 1)
     ok = np.flatnonzero((n_all >= p["min_transactions"]) & (share >= p["min_share"]))
     if len(ok) == 0:
         return make_findings(frame, [], [], [], [])
-    order = KeyedSeries(codes, t, np.ones(len(act), np.int64)).order  # rows in (account, time) order
+    order = every.order
     ep = runs(codes[ok], t[ok], w)
     rows = act["row"].to_numpy()
     subjects, evidence, scores, facts = [], [], [], []

@@ -16,7 +16,6 @@ scores that are 0.5 at the threshold (:func:`_count_score`, :func:`_ratio_score`
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -123,6 +122,10 @@ class _Ids:
     def __len__(self) -> int:
         return len(self._pos)
 
+    def take(self, at: np.ndarray) -> _Ids:
+        """The ids of the edges ``at`` (positions), as a table of those edges holds them."""
+        return _Ids(self._column, self._pos[at])
+
     def __getitem__(self, at) -> np.ndarray:
         if not isinstance(at, slice):
             at = np.asarray(at)
@@ -207,7 +210,7 @@ def _edges_among(E: _Edges, among: np.ndarray) -> _Edges:
     used = np.unique(np.concatenate([src, dst]))
     used_cur = np.unique(cur)
     return _Edges(
-        txn_id=_Ids(E.txn_id._column, E.row[sel]),
+        txn_id=E.txn_id.take(sel),
         row=E.row[sel],
         src=np.searchsorted(used, src),
         dst=np.searchsorted(used, dst),
@@ -336,12 +339,14 @@ def _window_rows(E: _Edges, stride: int, payers: np.ndarray | None = None) -> pd
     return pd.DataFrame({"w": np.r_[b - 1, b], "cur": E.cur[idx], "o": E.src[idx], "b": E.dst[idx], "e": idx, "amt": E.amt[idx]})
 
 
-def _packed(*columns: np.ndarray) -> np.ndarray | None:
-    """Non-negative int64 columns as one int64 key ordered as the tuples are; None if it would overflow."""
+def _packed(*columns: np.ndarray, ranges: list[tuple[int, int]] | None = None) -> np.ndarray | None:
+    """Non-negative int64 columns as one int64 key ordered as the tuples are; None if it would overflow.
+    ``ranges`` (lowest, highest) per column, when the key must be comparable with another's packed over them;
+    else each column's own."""
     key = np.zeros(len(columns[0]), np.int64)
     span = 1
-    for c in columns:
-        lo, hi = (int(c.min()), int(c.max())) if len(c) else (0, 0)
+    for i, c in enumerate(columns):
+        lo, hi = ranges[i] if ranges is not None else (int(c.min()), int(c.max())) if len(c) else (0, 0)
         size = hi - lo + 1
         span *= size
         if span >= 2**62:
@@ -358,18 +363,12 @@ def _pair_values(E: _Edges, stride: int) -> pd.DataFrame:
     b = E.t // stride
     ranges = [(int(b.min()) - 1, int(b.max())), (int(E.cur.min()), int(E.cur.max())), (int(E.src.min()), int(E.src.max())),
               (int(E.dst.min()), int(E.dst.max()))]  # fmt: skip
-    sizes = [hi - lo + 1 for lo, hi in ranges]
-    if math.prod(sizes) >= 2**62:  # beyond the packing range: pandas' grouping
+    earlier = _packed(b - 1, E.cur, E.src, E.dst, ranges=ranges)
+    if earlier is None:  # beyond the packing range: pandas' grouping
         return _window_rows(E, stride).groupby(["w", "cur", "o", "b"], sort=True).agg(value=("amt", "sum")).reset_index()
-
-    def packed(w: np.ndarray) -> np.ndarray:
-        key = w - ranges[0][0]
-        for c, (lo, _), size in zip((E.cur, E.src, E.dst), ranges[1:], sizes[1:]):
-            key = key * size + (c - lo)
-        return key
-
-    key = np.concatenate([packed(b - 1), packed(b)])  # the earlier window's rows, then the later one's
-    del b
+    key = np.concatenate([earlier, _packed(b, E.cur, E.src, E.dst, ranges=ranges)])  # the earlier window's rows, then the later one's
+    del b, earlier
+    sizes = [hi - lo + 1 for lo, hi in ranges]
     order = np.argsort(key, kind="stable")
     k = key[order]
     del key

@@ -399,22 +399,22 @@ def _keys_with_distinct(key: np.ndarray, member: np.ndarray, k: int) -> np.ndarr
     return n.index[n >= k].to_numpy()
 
 
-def _material(lo, hi, order, who, amt, total, share, first=None, since=None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _material(lo, hi, order, who, amt, total, share, seen=None, since=None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Counterparties carrying at least ``share`` of each window's total.
 
     Window ``i`` holds the edges ``order[lo[i]:hi[i]]``; ``who`` is their counterparty
     (sender or receiver) and ``amt`` their amount; ``total`` the window's inflow or
     outflow (same minor units). Returns, per window, the count of distinct counterparties
     whose summed amount in it is at least ``share * total``, and for every (window, edge)
-    row: the window, the edge and whether its counterparty is such a one. With ``first``
+    row: the window, the edge and whether its counterparty is such a one. With ``seen``
     (per edge, the time the hub first dealt with its counterparty that way, :func:`_first_contact`)
     and ``since`` (per window, its start), the edges of counterparties the hub already
     dealt with before the window are left out: no (window, edge) row, never material.
     """
     q, j = expand(lo, hi)
     e = order[j]
-    if first is not None:
-        new = first[e] >= np.asarray(since, np.int64)[q]
+    if seen is not None:
+        new = seen[e] >= np.asarray(since, np.int64)[q]
         q, e = q[new], e[new]
     if len(q) == 0:
         return np.zeros(len(lo), np.int64), q, e, np.zeros(0, bool)
@@ -440,7 +440,7 @@ _MATERIAL_BATCH = 2_000_000
 def _material_times(lo, hi, order, who, amt, total, share, t, seen=None, since=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """:func:`_material`'s count per window, with the first and the last time ``t`` of the
     material counterparties' edges in it (the int64 maximum and minimum where it has none);
-    ``seen`` and ``since`` as :func:`_material`'s ``first`` and ``since``. Windows are taken
+    ``seen`` and ``since`` as for :func:`_material`. Windows are taken
     in batches of :data:`_MATERIAL_BATCH` (window, edge) rows."""
     count = np.zeros(len(lo), np.int64)
     first = np.full(len(lo), np.iinfo(np.int64).max)
