@@ -398,3 +398,25 @@ def fm_export_i2(bundle, tmp_path):
     from followmoney.export import to_i2
 
     return to_i2(bundle, tmp_path / "i2")
+
+
+def test_run_tables_are_the_whole_read_though_scoring_lets_columns_go(tmp_path):
+    # a run writes its tables before scoring and then holds only what scoring reads: the files keep every column
+    from followmoney.datasets import make_multisource
+
+    make_multisource(tmp_path / "sources", seed=1, n_workers=6, n_months=2)
+    paths = sorted(str(p) for p in (tmp_path / "sources").rglob("*") if p.is_file())
+    read = fm.read(paths)
+    assert max(len(x or []) for x in read.transactions["observed_in"].to_pylist()) > 1  # payments seen in several sources
+    out = tmp_path / "run"
+    r = run("score", *paths, "--out", out, "-q")
+    assert r.exit_code in (0, 4), r.output
+    for name in ("transactions", "observations", "accounts", "parties", "reports"):
+        written = pq.read_table(out / "tables" / f"{name}.parquet")
+        assert written.equals(getattr(read, name)), name
+    assert pq.read_table(out / "tables" / "transactions.parquet")["report_id"].null_count < read.transactions.num_rows
+    alerts = pq.read_table(out / "alerts.parquet").to_pylist()
+    # an alert on a payment seen in several sources still names every place it was seen
+    several = {t: o for t, o in zip(read.transactions["txn_id"].to_pylist(), read.transactions["observed_in"].to_pylist()) if len(o or []) > 1}
+    hit = [a for a in alerts if any(t in several for t in a["evidence_txn_ids"])]
+    assert hit and all(set(several[t]) <= set(a["evidence_source_refs"]) for a in hit for t in a["evidence_txn_ids"] if t in several)

@@ -192,3 +192,14 @@ def test_merchant_words_match_the_joined_name_and_description(rows):
     for _, _, pattern in _merchant._CATEGORIES.values():
         joined = [re.search(pattern, f" {a or ''} {b or ''}") is not None for a, b in rows]
         assert _merchant._words(f, pattern).tolist() == joined
+
+
+@pytest.mark.parametrize("rule", ["ML-18", "ML-20"])
+def test_activity_rules_do_not_depend_on_the_query_batch(monkeypatch, rule):
+    from followmoney.datasets.synth import make_transactions
+
+    b = make_transactions(n_accounts=400, n_days=140, n_per_typology=3, typologies=[rule], random_state=4)[0]
+    whole = fm.score(b, fm.Config(), rules=[rule])
+    monkeypatch.setattr("followmoney.detect.rules._profile._QUERY_BATCH", 7)  # rows of one account fall in several batches
+    batched = fm.score(b, fm.Config(), rules=[rule])
+    assert whole.num_rows >= 3 and whole.drop_columns(["run_id"]).equals(batched.drop_columns(["run_id"]))

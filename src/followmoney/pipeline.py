@@ -40,6 +40,7 @@ import shutil
 import tempfile
 import time
 from collections import Counter
+from dataclasses import replace
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -50,6 +51,7 @@ import pyarrow.parquet as pq
 from filelock import FileLock, Timeout
 
 from followmoney.consolidate import read, reconcile_observations
+from followmoney.core import schema
 from followmoney.core.bundle import Bundle
 from followmoney.core.choices import EXCEL_MAX_CASES, EXIT_CODES, EXPORT_FORMATS
 from followmoney.core.config import Config, jurisdictions
@@ -422,6 +424,7 @@ def run_score(
         lock.acquire(timeout=0)
     except Timeout:
         raise RunError(f"{out}: another followmoney run is writing this folder") from None
+    tmp = None
     try:
         stages = _Stages()
         failed_files: list[dict] = []
@@ -439,6 +442,13 @@ def run_score(
                     code = jurisdiction_from_reports(bundle)
                     if code:
                         cfg = Config(**{**cfg.to_dict(), "jurisdiction": code})
+            tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+            tables_written = store is None and engine == "pandas" and model is None
+            if tables_written:  # the whole tables are written now and only what scoring reads stays in memory
+                with stages("tables"):
+                    facts = _bundle_facts(bundle)
+                    write_bundle(bundle, tmp / RUN_FILES["tables"])
+                    bundle = _for_scoring(bundle)
             with stages("score"):
                 if store is not None:
                     result = _score_store(store, cfg, since, previous, prev_summary)
@@ -456,19 +466,20 @@ def run_score(
                 alerts, suppressed = suppress_repeats(alerts, previous)
             resolution = resolve(bundle)
             cases = build_cases(alerts, bundle, resolution=resolution)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
-        try:
-            with stages("write"):
-                _write_outputs(tmp, bundle, alerts, suppressed, cases, resolution, excel_max_cases)
-            summary = _summary(out, bundle, alerts, suppressed, cases, cfg, failures, failed_files, stages, t0)
-            if store is not None:
-                summary["store"] = _store_summary(store, appended, result)
-                summary["consolidation"] = summary["store"]["reconciliation"]
-            (tmp / RUN_FILES["summary"]).write_text(json.dumps(summary, indent=2, default=str) + "\n", "utf-8")  # last: the marker
-            _replace(tmp, out)
-        except BaseException:
+        with stages("write"):
+            _write_outputs(tmp, None if tables_written else bundle, alerts, suppressed, cases, resolution, excel_max_cases,
+                           names_of=bundle)  # fmt: skip
+        summary = _summary(out, facts if tables_written else _bundle_facts(bundle), alerts, suppressed, cases, cfg, failures,
+                           failed_files, stages, t0)  # fmt: skip
+        if store is not None:
+            summary["store"] = _store_summary(store, appended, result)
+            summary["consolidation"] = summary["store"]["reconciliation"]
+        (tmp / RUN_FILES["summary"]).write_text(json.dumps(summary, indent=2, default=str) + "\n", "utf-8")  # last: the marker
+        _replace(tmp, out)
+    except BaseException:
+        if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
-            raise
+        raise
     finally:
         lock.release()
         Path(lock.lock_file).unlink(missing_ok=True)
@@ -651,17 +662,21 @@ def _peak_rss_mb() -> float | None:
     return round(kb / 1024, 1)
 
 
-def _write_outputs(tmp: Path, bundle, alerts, suppressed, cases, resolution=None, excel_max_cases: int | None = EXCEL_MAX_CASES) -> None:
+def _write_outputs(tmp: Path, bundle, alerts, suppressed, cases, resolution=None, excel_max_cases: int | None = EXCEL_MAX_CASES,
+                   *, names_of) -> None:  # fmt: skip
+    """Write the run's files into ``tmp``; the canonical tables too unless ``bundle`` is None (written before scoring)."""
     f = RUN_FILES
-    (tmp / f["tables"]).mkdir()
+    (tmp / f["tables"]).mkdir(exist_ok=True)
     parquet = [(alerts, f["alerts_parquet"]), (suppressed, f["suppressed"]), (cases, f["cases_parquet"])]
     if resolution is not None:  # who is who: every mention's cluster and every link's reason
         parquet += [(resolution.party_clusters, f"{f['tables']}/party_clusters.parquet"), (resolution.match_reasons, f"{f['tables']}/match_reasons.parquet")]
     # Arrow encodes Parquet without holding the GIL: the tables (time growing with the rows) are written on two
     # threads while this one writes the CSV files and the workbook (Python, capped at excel_max_cases)
     with ThreadPoolExecutor(max_workers=2) as pool:
-        written = [pool.submit(write_bundle, bundle, tmp / f["tables"])] + [pool.submit(pq.write_table, t, tmp / name) for t, name in parquet]
-        names = run_names(bundle, resolution)
+        written = [pool.submit(pq.write_table, t, tmp / name) for t, name in parquet]
+        if bundle is not None:
+            written.append(pool.submit(write_bundle, bundle, tmp / f["tables"]))
+        names = run_names(names_of, resolution)
         pacsv.write_csv(flat(with_names(alerts, names, named_lists=False)), tmp / f["alerts_csv"])
         pacsv.write_csv(flat(with_names(cases, names, named_lists=False)), tmp / f["cases_csv"])
         to_excel(tmp / f["cases_xlsx"], cases=cases, alerts=alerts, names=names, max_cases=excel_max_cases)
@@ -669,22 +684,57 @@ def _write_outputs(tmp: Path, bundle, alerts, suppressed, cases, resolution=None
             job.result()
 
 
-def _summary(out, bundle, alerts, suppressed, cases, cfg, failures, failed_files, stages, t0) -> dict:
-    f = RUN_FILES
+def _for_scoring(bundle: Bundle) -> Bundle:
+    """The bundle with what scoring, cases and names never read left as nulls: for a run that wrote its tables first.
+
+    ``observations`` becomes empty; of ``transactions``, the columns in
+    :data:`_NOT_SCORED` become nulls, and ``observed_in`` too when no payment was seen in
+    more than one source row (then it adds nothing to an alert's places). A run holds
+    the rest through scoring; measured on 5 M IBM-AML rows, this lets 0.3 GB go.
+
+    Parameters
+    ----------
+    bundle : Bundle
+        As read (:func:`followmoney.read`), its tables already written.
+
+    Returns
+    -------
+    Bundle
+        Same rows; not for writing or for models (their features read more columns).
+
+    Examples
+    --------
+    >>> import followmoney as fm
+    >>> b = fm.read(fm.sample_data_path() / "goaml")
+    >>> lean = _for_scoring(b)
+    >>> lean.transactions.num_rows == b.transactions.num_rows, lean.observations.num_rows, lean.transactions["report_id"].null_count == b.transactions.num_rows
+    (True, 0, True)
+    """
+    tx = bundle.transactions
+    drop = [c for c in _NOT_SCORED if c in tx.column_names]
+    if "observed_in" in tx.column_names and tx.num_rows and (pc.max(pc.list_value_length(tx["observed_in"])).as_py() or 0) <= 1:
+        drop.append("observed_in")
+    null_of = {}  # an all-null column of the type already in the table serves, so that the nulls cost nothing more
+    for c in tx.column_names:
+        if c not in drop and tx[c].null_count == tx.num_rows:
+            null_of.setdefault(tx.schema.field(c).type, tx[c])
+    for c in drop:
+        typ = tx.schema.field(c).type
+        tx = tx.set_column(tx.schema.get_field_index(c), c, null_of.setdefault(typ, pa.nulls(tx.num_rows, typ)))
+    return replace(bundle, transactions=tx, observations=schema.empty("observations"))
+
+
+#: Transaction columns that scoring, cases and names do not read (:func:`for_scoring`).
+_NOT_SCORED = ("report_id", "amount_received", "currency_received")
+
+
+def _bundle_facts(bundle: Bundle) -> dict:
+    """What ``summary.json`` says about the tables read: their counts, reconciliation and consolidation."""
     log = bundle.load_log.group_by("table").aggregate(
         [("records_read", "sum"), ("rows_written", "sum"), ("merged", "sum"), ("rejected", "sum")]
     )
-    per_rule = alerts.group_by("rule_id").aggregate([("alert_id", "count")]).sort_by("rule_id")
-    bands = dict(Counter(cases["band"].to_pylist()))
-    roles = dict(Counter(cases["role"].to_pylist()))
-    summary = {
-        "status": "complete_with_failures" if failures or failed_files else "complete",
-        "run_id": alerts["run_id"][0].as_py() if alerts.num_rows else None,
+    return {
         "inputs": sorted(set(bundle.load_log["source_file"].to_pylist())),
-        "failed_files": failed_files,
-        "failures": failures,
-        "notes": notes_of(alerts),
-        "config": cfg.to_dict(),
         "tables": {
             r["table"]: {
                 "records_read": r["records_read_sum"],
@@ -701,6 +751,26 @@ def _summary(out, bundle, alerts, suppressed, cases, cfg, failures, failed_files
             "payments_matched_by": dict(Counter(r for r in bundle.observations["matched_by"].to_pylist() if r)),
         },
         "rejects": bundle.rejects.num_rows,
+    }
+
+
+def _summary(out, facts, alerts, suppressed, cases, cfg, failures, failed_files, stages, t0) -> dict:
+    f = RUN_FILES
+    per_rule = alerts.group_by("rule_id").aggregate([("alert_id", "count")]).sort_by("rule_id")
+    bands = dict(Counter(cases["band"].to_pylist()))
+    roles = dict(Counter(cases["role"].to_pylist()))
+    summary = {
+        "status": "complete_with_failures" if failures or failed_files else "complete",
+        "run_id": alerts["run_id"][0].as_py() if alerts.num_rows else None,
+        "inputs": facts["inputs"],
+        "failed_files": failed_files,
+        "failures": failures,
+        "notes": notes_of(alerts),
+        "config": cfg.to_dict(),
+        "tables": facts["tables"],
+        "rows": facts["rows"],
+        "consolidation": facts["consolidation"],
+        "rejects": facts["rejects"],
         "alerts": alerts.num_rows,
         "alerts_per_rule": dict(zip(per_rule["rule_id"].to_pylist(), per_rule["alert_id_count"].to_pylist())),
         "alerts_suppressed_as_repeats": suppressed.num_rows,

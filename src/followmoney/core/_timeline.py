@@ -184,8 +184,9 @@ class KeyedSeries:
         Key code per row (from :func:`codes_for`); rows with code -1 are ignored.
     t : ndarray of int64, shape (n,)
         Time in µs since the epoch (UTC); compared to the whole second.
-    values : ndarray of int64 or float, shape (n,)
-        What to sum (e.g. amounts in cents, or 1 to count).
+    values : ndarray of int64 or float, shape (n,), optional
+        What to sum (e.g. amounts in cents). None: count the rows (no array of ones
+        and no cumulative sum is held).
 
     Examples
     --------
@@ -196,22 +197,43 @@ class KeyedSeries:
 
     codes: np.ndarray
     t: np.ndarray
-    values: np.ndarray
+    values: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         keep = self.codes >= 0
         every = bool(keep.all())  # then no row is copied out to be kept
         self.t0 = int(self.t.min()) if len(self.t) else 0
         key = self._key(self.codes, self.t) if every else self._key(self.codes[keep], self.t[keep])
-        values = np.asarray(self.values)
         if len(key) and (key[1:] < key[:-1]).any():
             by_key = np.argsort(key, kind="stable")
             self.order, self.key = np.flatnonzero(keep)[by_key], key[by_key]
-            values = values[self.order]
+            self._as_given = False
         else:  # rows given in (key, time) order (an account's activity table) are not sorted again
             self.order, self.key = np.flatnonzero(keep), key
-            values = values if every else values[self.order]
-        self.cumsum = np.r_[0, np.cumsum(values)]
+            self._as_given = every  # the order is 0, 1, 2, ...: values are read in place
+        self.cumsum = None if self.values is None else self.cumulative(self.values)
+
+    def cumulative(self, values: np.ndarray) -> np.ndarray:
+        """Cumulative sums of a value column (one value per row, as given) in the series' (key, time) order, after a 0.
+
+        ``cum[stop] - cum[start]`` sums it over the ranges :meth:`range_sum` returns: one
+        sort and one pair of binary searches serve every column summed over the same keys
+        and times.
+
+        Examples
+        --------
+        >>> s = KeyedSeries(np.array([0, 0, 0, 1]), np.array([0, 10, 20, 5]) * _US)
+        >>> n, a, b = s.range_sum(np.array([0, 1]), np.array([20, 20]) * _US, -16 * _US, 0)
+        >>> cum = s.cumulative(np.array([1, 1, 0, 1]))
+        >>> n.tolist(), (cum[b] - cum[a]).tolist()
+        ([2, 1], [1, 1])
+        """
+        values = np.asarray(values)
+        values = values if self._as_given else values[self.order]
+        cum = np.empty(len(values) + 1, np.cumsum(values[:0]).dtype)  # the dtype NumPy sums in (bool and int32: int64)
+        cum[0] = 0
+        np.cumsum(values, out=cum[1:])  # written in place: no second array of the rows' size
+        return cum
 
     def _key(self, codes: np.ndarray, t: np.ndarray) -> np.ndarray:
         sec = t - self.t0  # then in place: two arrays of the rows' size alive at once, not five
@@ -234,7 +256,7 @@ class KeyedSeries:
         """
         a = np.searchsorted(self.key, self._key(codes, t + lo), side="right")
         b = np.searchsorted(self.key, self._key(codes, t + hi), side="right")
-        return self.cumsum[b] - self.cumsum[a], a, b
+        return (b - a if self.cumsum is None else self.cumsum[b] - self.cumsum[a]), a, b
 
     def rows(self, start: np.ndarray, stop: np.ndarray) -> list[np.ndarray]:
         """Original row positions of each ``[start, stop)`` range from :meth:`range_sum`."""

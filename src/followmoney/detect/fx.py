@@ -67,11 +67,11 @@ def convert_cash(frame: pd.DataFrame, cfg: Config) -> tuple[pd.DataFrame, list[d
     table = cfg.rate_table()
     step = Decimal(1).scaleb(-minor_units(j.currency))
     rows = np.flatnonzero(cash.to_numpy())
-    ccys = frame["currency"].to_numpy(object)[rows]
+    ccys = frame["currency"].iloc[rows].to_numpy(object)  # the cash rows' only: the whole column as Python text is gigabytes
     rated = np.fromiter((bool(table.get(c)) for c in ccys), bool, len(rows))
     left: Counter = Counter(ccys[~rated].tolist())  # no rate for the currency: the common case, counted at once
     converted: Counter = Counter()
-    amounts, days = frame["amount_cents"].to_numpy(object)[rows], frame["local_day"].to_numpy(object)[rows]
+    amounts, days = frame["amount_cents"].iloc[rows].to_numpy(object), frame["local_day"].iloc[rows].to_numpy(object)
     done, values = [], []
     for i in np.flatnonzero(rated):
         ccy, amount, rates = ccys[i], amounts[i], table[ccys[i]]

@@ -105,12 +105,12 @@ def _high_risk(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
         t = out["t"].to_numpy()
         amt = out["amount_cents"].to_numpy(np.int64)
         is_listed = out["country_to"].isin(listed).to_numpy() & ~_home_flows(out, ctx)
-        n_listed, a, b = KeyedSeries(codes, t, is_listed.astype(np.int64)).range_sum(codes, t, -w, 0)
-        v_listed, _, _ = KeyedSeries(codes, t, np.where(is_listed, amt, 0)).range_sum(codes, t, -w, 0)
-        v_all, _, _ = KeyedSeries(codes, t, amt).range_sum(codes, t, -w, 0)
+        series = KeyedSeries(codes, t, amt)  # one sort: the three sums share its ranges
+        v_all, a, b = series.range_sum(codes, t, -w, 0)
+        n_listed, v_listed = ((cum[b] - cum[a]) for cum in (series.cumulative(is_listed.astype(np.int64)), series.cumulative(np.where(is_listed, amt, 0))))
         share = v_listed / np.maximum(v_all, 1)
         ok = np.flatnonzero(is_listed & ((n_listed >= p["min_transactions"]) | (share >= p["min_share"])))
-        order = KeyedSeries(codes, t, amt).order
+        order = series.order
         ep = runs(codes[ok], t[ok], w)
         pos = frame.index.get_indexer(out.index)
         for e in np.unique(ep):
