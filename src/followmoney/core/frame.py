@@ -182,11 +182,14 @@ def _clock(t: pa.ChunkedArray, offset: pa.ChunkedArray, precision: pa.ChunkedArr
 
 def _institution(codes: pa.Array, names: pa.Array, accounts: pa.Table) -> pa.Array:
     """Each row's account's ``institution`` (the first ``accounts`` row of that id; null when none), from the
-    rows' account ``codes`` into ``names`` (:func:`_account_codes`): each distinct id is looked up once."""
+    rows' account ``codes`` into ``names`` (:func:`_account_codes`): each distinct id is looked up once.
+
+    Dictionary-encoded (a pandas categorical in the frame): a few institutions over millions of rows take
+    4 bytes a row, not the text and its 8-byte offset (0.1 GB less at 5 M transactions)."""
     ids = accounts["account_id"].combine_chunks()
     by_code = pc.take(accounts["institution"], pc.index_in(names, value_set=ids.cast(names.type), skip_nulls=True))
     at = codes.to_numpy(zero_copy_only=False)
-    return pc.take(by_code, pa.array(at, mask=at < 0))
+    return pc.take(pc.dictionary_encode(by_code), pa.array(at, mask=at < 0))
 
 
 #: More breaks than this in a nearly sorted order and the rows are taken one by one, not sliced.
