@@ -66,7 +66,7 @@ def prepare_transactions(transactions: pa.Table, timezone: str = "UTC", accounts
     -------
     pandas.DataFrame
         Columns ``txn_id``, ``t`` (int64 µs since the epoch, UTC), ``local_hour``
-        (0–23) and ``local_day`` (days since 1970-01-01) on the local clock: the
+        (int8, 0–23) and ``local_day`` (int32, days since 1970-01-01) on the local clock: the
         source's stated UTC offset, else ``timezone``,
         ``amount_cents`` (nullable Int64 thousandths of ``currency``'s unit,
         :data:`followmoney.core.units.MONEY_SCALE`; exact for every ISO 4217 minor unit;
@@ -175,8 +175,8 @@ def _clock(t: pa.ChunkedArray, offset: pa.ChunkedArray, precision: pa.ChunkedArr
     return {
         "t": pa.array(t, pa.int64()),
         "has_time": ~day,
-        "local_hour": wall.dt.hour.to_numpy().astype("int64"),
-        "local_day": wall.to_numpy().astype("datetime64[D]").astype("int64"),
+        "local_hour": wall.dt.hour.to_numpy().astype("int8"),  # as narrow as the values: 45 MB less at 5 M rows
+        "local_day": wall.to_numpy().astype("datetime64[D]").astype("int32"),  # days since 1970, +/- 5.8 million years
     }
 
 
