@@ -444,7 +444,7 @@ def run_score(
                         cfg = Config(**{**cfg.to_dict(), "jurisdiction": code})
             tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
             tables_written = store is None and engine == "pandas" and model is None
-            if tables_written:  # the whole tables are written now and only what scoring reads stays in memory
+            if tables_written:  # the tables are written whole now; through scoring only what it reads stays in memory
                 with stages("tables"):
                     facts = _bundle_facts(bundle)
                     write_bundle(bundle, tmp / RUN_FILES["tables"])
@@ -724,7 +724,7 @@ def _for_scoring(bundle: Bundle) -> Bundle:
     return replace(bundle, transactions=tx, observations=schema.empty("observations"))
 
 
-#: Transaction columns that scoring, cases and names do not read (:func:`for_scoring`).
+#: Transaction columns that scoring, cases and names do not read (:func:`_for_scoring`).
 _NOT_SCORED = ("report_id", "amount_received", "currency_received")
 
 
