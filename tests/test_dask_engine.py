@@ -172,6 +172,8 @@ def test_cli_dask_engine_on_a_local_cluster(tmp_path):
     b = runner.invoke(main, ["score", str(goaml), "--out", str(tmp_path / "d"), "--jurisdiction", "AE", "-q", "--engine", "dask", "--workers", "1"])
     assert a.exit_code == 0 and b.exit_code == 0, b.output
     assert pq.read_table(tmp_path / "d" / "alerts.parquet").equals(pq.read_table(tmp_path / "p" / "alerts.parquet"))
+    for name in ("transactions", "observations"):  # written whole before either engine scores
+        assert pq.read_table(tmp_path / "d" / "tables" / f"{name}.parquet").equals(getattr(fm.read(goaml), name))
 
 
 def test_cli_scheduler_needs_dask_engine(tmp_path):

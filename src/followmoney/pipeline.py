@@ -443,7 +443,7 @@ def run_score(
                     if code:
                         cfg = Config(**{**cfg.to_dict(), "jurisdiction": code})
             tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
-            tables_written = store is None and engine == "pandas" and model is None
+            tables_written = store is None and model is None  # a store run writes what it read; models read more columns
             if tables_written:  # the tables are written whole now; through scoring only what it reads stays in memory
                 with stages("tables"):
                     facts = _bundle_facts(bundle)
