@@ -1,6 +1,7 @@
 """Typology rules on small hand-made inputs where the right answer is known, plus a conformance suite."""
 
 import json
+from datetime import timedelta
 from decimal import Decimal
 
 import pyarrow as pa
@@ -151,6 +152,23 @@ def test_fan_in_leaves_out_card_and_payroll_payments():
 def _contacts(acc, n=6, day=0.0):
     """An ordinary person: n friends who each paid the account once in its first months (txn ids 900+)."""
     return [tx(900 + i, f"FRIEND/{i}", acc, "60.00", day + 9 * i) for i in range(n)]
+
+
+def test_fan_out_judged_in_the_window_with_most_new_beneficiaries_when_the_busiest_holds_the_rent():
+    # AMLworld-style seed 7 (issue 15): the monthly rent, then 5 new beneficiaries within 3 days; the first
+    # window to reach 5 holds the rent and 4 of them, the window two days later the 5 new ones
+    rent = [tx(100 + m, "ACC/1", "LANDLORD/1", "1175.00", 28 * m) for m in range(4)]
+    burst = [tx(i, "ACC/1", f"NEW/{i}", amount, day) for i, (amount, day) in enumerate(
+        [("8188.27", 63.0), ("3598.51", 63.5), ("9412.89", 64.0), ("9050.12", 64.5), ("5762.39", 66.0)])]
+    (a,) = alerts_of(bundle(rent + burst), "ML-06")
+    assert a["evidence_txn_ids"] == [f"t{i:04d}" for i in range(5)]  # the rent is not evidence
+    assert "Window with the most beneficiaries new to the account" in a["explanation"]
+    assert a["amount_total"] == Decimal("36012.18")
+    # where the busiest window already holds the 5 new ones, it is the one shown, as before
+    (b,) = alerts_of(bundle(rent + [{**r, "timestamp": r["timestamp"] + timedelta(days=5)} for r in burst]), "ML-06")
+    assert "Busiest window" in b["explanation"] and b["evidence_txn_ids"] == a["evidence_txn_ids"]
+    # 4 new beneficiaries are not a burst in any window
+    assert alerts_of(bundle(rent + burst[:4]), "ML-06") == []
 
 
 def test_fan_in_needs_new_senders_worth_a_quarter_of_the_threshold():
