@@ -111,8 +111,8 @@ def _fan(frame: pd.DataFrame, ctx: RuleContext, subject: str, member: str) -> pd
     if not passed.all():  # the first window to reach the peak may open with established counterparties (the rent)
         moved = _most_new_windows(f, contact, ep[~passed], subject, member, j.currency, int(p["window_days"] * DAY_US))
         moved = moved[(moved["n_new"] >= p["min_new_counterparties"]) & (moved["v_new"] >= value_floor)]
-        for c in ("start", "end", "evidence_txn_ids"):
-            ep.loc[moved.index, c] = moved[c] if c != "evidence_txn_ids" else pd.Series(moved[c].tolist(), index=moved.index, dtype=object)
+        ep.loc[moved.index, ["start", "end"]] = moved[["start", "end"]].to_numpy(np.int64)
+        ep.loc[moved.index, "evidence_txn_ids"] = pd.Series(moved["evidence_txn_ids"].tolist(), index=moved.index, dtype=object)
         ep.loc[moved.index, "window"] = "most_new"
         passed[ep.index.get_indexer(moved.index)] = True
     ep = ep[passed]
