@@ -16,7 +16,7 @@ import pandas as pd
 
 from followmoney.core.units import DAY_US, money_text
 from followmoney.detect.rules._graph._table import _REQUIRES, _evidence, _findings, _names, _pick_per_episode, _shared_edges
-from followmoney.detect.rules._graph._table import _in_larger_groups, _shared_window_pairs, _window_rows, _window_us
+from followmoney.detect.rules._graph._table import _in_larger_groups, _packed, _shared_window_pairs, _window_rows, _window_us
 from followmoney.detect.rules._registry import RuleContext, register
 from followmoney.detect.rules.catalogue import catalogued
 from followmoney.exceptions import CatalogueError
@@ -49,8 +49,13 @@ def _bipartite_candidates(pairs: pd.DataFrame, density: float) -> pd.DataFrame:
     columns = ["sid", "comp", "w", "cur", "tier", "acct"]
     at = np.arange(len(pairs))  # the rows of x, picked before x is made (a table of every pair is not copied)
     w, cur, o, b = (pairs[c].to_numpy() for c in ("w", "cur", "o", "b"))
+    # each row's (w, cur, o) and (w, cur, b) packed into one key once, where they pack (else the columns)
+    by_o = [o_key] if (o_key := _packed(w, cur, o)) is not None else [w, cur, o]
+    by_b = [b_key] if (b_key := _packed(w, cur, b)) is not None else [w, cur, b]
+    del o_key, b_key
     for _ in range(2):  # only originators paying >= 2 and beneficiaries paid by >= 2 can link
-        at = at[_in_larger_groups(1, w[at], cur[at], o[at]) & _in_larger_groups(1, w[at], cur[at], b[at])]
+        at = at[_in_larger_groups(1, *(c[at] for c in by_o)) & _in_larger_groups(1, *(c[at] for c in by_b))]
+    del by_o, by_b
     x = pd.DataFrame({"w": w[at], "cur": cur[at], "o": o[at], "b": b[at]}, copy=False)
     del at, w, cur, o, b
     common = _common_beneficiaries(x, pairs)
