@@ -239,10 +239,12 @@ def _forward_matches(f: pd.DataFrame, in_at: np.ndarray, hours: float, among: np
     out_at = np.flatnonzero(payer if among is None else payer & among)
     n = len(out_at)
     # (account, currency) as one integer for the as-of match (a null currency matches a null one, as text keys do)
-    accounts = account_codes((f, "from_account", out_at), (f, "to_account", in_at), names=False)[0]
+    key = account_codes((f, "from_account", out_at), (f, "to_account", in_at), names=False)[0]
     currencies, names = pd.factorize(f["currency"], use_na_sentinel=False)
-    key = accounts * max(len(names), 1) + np.r_[currencies[out_at], currencies[in_at]]
-    del accounts, currencies
+    key *= max(len(names), 1)  # in place, a side at a time: millions of rows
+    key[:n] += currencies[out_at]
+    key[n:] += currencies[in_at]
+    del currencies
     t = f["t"].to_numpy(np.int64)
     # each side in time order, its columns taken once in that order (not a table and then its sorted copy)
     o = np.argsort(t[out_at], kind="stable")
@@ -322,8 +324,8 @@ def _controller(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     amounts = frame["amount_cents"].array
     mc = pd.DataFrame({"a": acct[:n], "r": receiver, "cur": cur[:n], "month": month, "amount_cents": amounts[at]})
     # the forwarding accounts' monthly income per currency, grouped on (account, currency, month) packed into one
-    # int64 (grouping millions of rows on three columns held several times as much; codes < rows, months since
-    # 1970 < 2**17: far below 2**62)
+    # int64: grouping millions of rows on three columns held several times as much (codes < rows, few currencies,
+    # months counted from the first: well inside int64)
     income = np.isin(acct[n:], unique_sorted(acct[:n])) & (cur[n:] >= 0)
     in_month = _utc_month(frame["t"].iloc[in_at[income]])
     first = min(int(month.min()), int(in_month.min(initial=month.min())))

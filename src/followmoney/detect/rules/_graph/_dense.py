@@ -47,14 +47,15 @@ def _bipartite_candidates(pairs: pd.DataFrame, density: float) -> pd.DataFrame:
     from scipy.sparse.csgraph import connected_components
 
     columns = ["sid", "comp", "w", "cur", "tier", "acct"]
-    at = np.arange(len(pairs))  # the rows of x, picked before x is made (a table of every pair is not copied)
+    # the rows of x, picked before x is made (a table of every pair is not copied): only originators paying >= 2
+    # and beneficiaries paid by >= 2 can link, among all pairs and then once more among those left; each row's
+    # (w, cur, o) and (w, cur, b) packed into one key once, where they pack (else the columns)
     w, cur, o, b = (pairs[c].to_numpy() for c in ("w", "cur", "o", "b"))
-    # each row's (w, cur, o) and (w, cur, b) packed into one key once, where they pack (else the columns)
     by_o = [o_key] if (o_key := _packed(w, cur, o)) is not None else [w, cur, o]
     by_b = [b_key] if (b_key := _packed(w, cur, b)) is not None else [w, cur, b]
     del o_key, b_key
-    for _ in range(2):  # only originators paying >= 2 and beneficiaries paid by >= 2 can link
-        at = at[_in_larger_groups(1, *(c[at] for c in by_o)) & _in_larger_groups(1, *(c[at] for c in by_b))]
+    at = np.flatnonzero(_in_larger_groups(1, *by_o) & _in_larger_groups(1, *by_b))
+    at = at[_in_larger_groups(1, *(c[at] for c in by_o)) & _in_larger_groups(1, *(c[at] for c in by_b))]
     del by_o, by_b
     x = pd.DataFrame({"w": w[at], "cur": cur[at], "o": o[at], "b": b[at]}, copy=False)
     del at, w, cur, o, b
@@ -141,8 +142,13 @@ def _common_beneficiaries(x: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
     if not keys:
         return pd.DataFrame(columns=["w", "cur", "o1", "o2", "c", "d1", "d2"])
     del w_cur, o, end, at
-    key, c = np.unique(np.concatenate(keys), return_counts=True)
+    key = np.concatenate(keys)
     del keys
+    key.sort()  # in place (np.unique sorts a copy)
+    first = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+    c = np.diff(np.r_[first, len(key)])
+    key = key[first]
+    del first
     key, c = key[c >= 2], c[c >= 2]
     pair_wc, o2 = np.divmod(key, n_o)
     w_cur, o1 = np.divmod(pair_wc, n_o)

@@ -339,7 +339,9 @@ def _in_larger_groups(limit: int, *columns: np.ndarray) -> np.ndarray:
     big = big[np.r_[True, big[1:] != big[:-1]]] if len(big) else big
     if not len(big):
         return np.zeros(n, bool)
-    return big[np.minimum(np.searchsorted(big, key), len(big) - 1)] == key
+    at = np.searchsorted(big, key)
+    np.minimum(at, len(big) - 1, out=at)  # in place: one array of millions of positions, not two
+    return big[at] == key
 
 
 def _window_rows(E: _Edges, stride: int, payers: np.ndarray | None = None) -> pd.DataFrame:
