@@ -260,10 +260,10 @@ def _forward_rows(f: pd.DataFrame, m: pd.DataFrame) -> pd.DataFrame:
     """:func:`_prompt_forwards`' table of the matches ``m`` of :func:`_forward_matches`, their text taken from ``f``."""
     at, in_at = m["at"].to_numpy(np.int64), m["in_at"].to_numpy(np.int64)
     cols = {c: f[c].iloc[at].to_numpy() if c == "t" else f[c].iloc[at].array for c in with_codes(f, "from_account", "receiver", "t", "amount_cents", "currency")}
-    index = f.index.to_numpy()
     amounts = f["amount_cents"].array
-    return pd.DataFrame(cols | {"row": index[at], "in_t": m["in_t"].to_numpy(np.int64), "in_amount": amounts[in_at], "in_row": index[in_at]},
-                        index=m.index)  # fmt: skip
+    # the labels taken, not the index's values: those of a RangeIndex would be made and kept on the frame (40 MB at 5 M rows)
+    row, in_row = f.index.take(at).to_numpy(), f.index.take(in_at).to_numpy()
+    return pd.DataFrame(cols | {"row": row, "in_t": m["in_t"].to_numpy(np.int64), "in_amount": amounts[in_at], "in_row": in_row}, index=m.index)
 
 
 def _feeders_findings(frame, m, shares_ok, p, min_feeders_key, role_facts):

@@ -139,8 +139,7 @@ def _edges(frame: pd.DataFrame, order: np.ndarray | None = None, among: np.ndarr
     Only the kept rows' text is read: the frame is not copied."""
     ok = np.ones(len(frame), bool) if among is None else np.asarray(among, bool).copy()
     ok &= frame["from_account"].notna().to_numpy(bool) & frame["to_account"].notna().to_numpy(bool)
-    amt = frame["amount_cents"].to_numpy(np.int64, na_value=0)
-    ok &= frame["amount_cents"].notna().to_numpy(bool) & (amt > 0)
+    ok &= frame["amount_cents"].notna().to_numpy(bool) & (frame["amount_cents"].to_numpy(np.int64, na_value=0) > 0)
     if "self_transfer" in frame.columns:
         ok &= ~frame["self_transfer"].fillna(False).astype(bool).to_numpy()
     if "channel" in frame.columns:
@@ -157,7 +156,11 @@ def _edges(frame: pd.DataFrame, order: np.ndarray | None = None, among: np.ndarr
         pos, src, dst = pos[keep], src[keep], dst[keep]
         used = np.unique(np.concatenate([src, dst]))  # accounts seen only on such rows are not in the table
         src, dst, accounts = np.searchsorted(used, src), np.searchsorted(used, dst), accounts[used]
-    cur, currencies = pd.factorize(frame["currency"].iloc[pos], sort=True, use_na_sentinel=False)
+    # the currencies of the kept rows, numbered in text order among themselves: the column's codes renumbered
+    # (not the text of millions of rows taken and hashed again)
+    cur, currencies = pd.factorize(frame["currency"], sort=True, use_na_sentinel=False)
+    used = np.unique(cur[pos])
+    cur, currencies = np.searchsorted(used, cur[pos]), np.asarray(currencies, dtype=object)[used]
     return _Edges(
         txn_id=_Ids(frame["txn_id"], pos),
         row=pos,
@@ -165,9 +168,9 @@ def _edges(frame: pd.DataFrame, order: np.ndarray | None = None, among: np.ndarr
         dst=dst,
         cur=cur.astype(np.int64),
         t=frame["t"].to_numpy(np.int64)[pos],
-        amt=amt[pos],
+        amt=frame["amount_cents"].to_numpy(np.int64, na_value=0)[pos],
         accounts=accounts,
-        currencies=np.asarray(currencies, dtype=object),
+        currencies=currencies,
         day=~frame["has_time"].to_numpy(bool)[pos] if "has_time" in frame.columns else np.zeros(len(pos), bool),
     )
 

@@ -62,8 +62,8 @@ def _distinct_per_key(key: np.ndarray, member: np.ndarray) -> np.ndarray:
 
 
 #: (scatter, gather) pairs :func:`_pairs_of_many_intermediaries` holds at once (about 100 bytes each while it
-#: works): at 5 M IBM rows ML-07 finds 13 M, which took 1.3 GB in one piece
-_PAIR_BATCH = 1_000_000
+#: works, so about 50 MB a batch): at 5 M IBM rows ML-07 found 13 M, which took 1.3 GB in one piece
+_PAIR_BATCH = 500_000
 
 
 def _pairs_of_many_intermediaries(E, order, scatter, lo, hi, gather, k) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -494,8 +494,8 @@ def _material(lo, hi, order, who, amt, total, share, seen=None, since=None) -> t
     return np.bincount(win[big], minlength=len(lo)), q, e, big_row
 
 
-#: (window, edge) rows :func:`_material_times` holds at once (about 80 bytes each while it works): at 5 M
-#: IBM rows ML-08's passing windows hold 16 M, which took 1.3 GB in one piece
+#: (window, edge) rows :func:`_material_times` holds at once (about 80 bytes each while it works, so about
+#: 40 MB a batch): at 5 M IBM rows ML-08's passing windows hold 16 M, which took 1.3 GB in one piece
 _MATERIAL_BATCH = 500_000
 
 
