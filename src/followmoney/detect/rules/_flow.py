@@ -326,24 +326,24 @@ def _controller(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     # the forwarding accounts' monthly income per currency, grouped on (account, currency, month) packed into one
     # int64: grouping millions of rows on three columns held several times as much (codes < rows, few currencies,
     # months counted from the first: well inside int64)
-    income = np.isin(acct[n:], unique_sorted(acct[:n])) & (cur[n:] >= 0)
-    in_month = _utc_month(frame["t"].iloc[in_at[income]])
+    earning = np.isin(acct[n:], unique_sorted(acct[:n])) & (cur[n:] >= 0)  # the inflows of the forwarding accounts
+    in_month = _utc_month(frame["t"].iloc[in_at[earning]])
     first = min(int(month.min()), int(in_month.min(initial=month.min())))
     n_cur, n_month = int(cur.max()) + 1, max(int(month.max()), int(in_month.max(initial=month.max()))) - first + 1
 
     def packed(a, c, mo):
         return (np.asarray(a, np.int64) * n_cur + np.asarray(c, np.int64)) * n_month + (np.asarray(mo, np.int64) - first)
 
-    key = packed(acct[n:][income], cur[n:][income], in_month)
+    key = packed(acct[n:][earning], cur[n:][earning], in_month)
     order = np.argsort(key, kind="stable")
     key = key[order]
     new = np.ones(len(key), bool)
     new[1:] = key[1:] != key[:-1]
     starts = np.flatnonzero(new)
     # moving rows have an amount: exact int64 sums, as groupby(...).sum() of the Int64 column gives them
-    sums = np.add.reduceat(amounts[in_at[income]].to_numpy(np.int64)[order], starts)
+    sums = np.add.reduceat(amounts[in_at[earning]].to_numpy(np.int64)[order], starts)
     income = pd.Series(pd.array(sums, dtype="Int64"), index=key[starts])
-    del acct, receiver, cur, in_month, key, order, new, starts, sums
+    del acct, receiver, cur, earning, in_month, key, order, new, starts, sums
     fwd = mc[mc["cur"].to_numpy() >= 0].groupby(["a", "r", "cur", "month"])["amount_cents"].sum().reset_index()
     fwd["income"] = income.reindex(packed(fwd["a"], fwd["cur"], fwd["month"])).to_numpy()
     fwd["share"] = fwd["amount_cents"] / fwd["income"]
