@@ -331,10 +331,16 @@ def _controller(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     first = min(int(month.min()), int(in_month.min(initial=month.min())))
     n_cur, n_month = int(cur.max()) + 1, max(int(month.max()), int(in_month.max(initial=month.max()))) - first + 1
 
-    def packed(a, c, mo):
-        return (np.asarray(a, np.int64) * n_cur + np.asarray(c, np.int64)) * n_month + (np.asarray(mo, np.int64) - first)
+    def packed(a, c, mo):  # made in place: one array of millions of keys, not one per step
+        key = np.asarray(a, np.int64) * n_cur
+        key += np.asarray(c, np.int64)
+        key *= n_month
+        key += np.asarray(mo, np.int64)
+        key -= first
+        return key
 
     key = packed(acct[n:][earning], cur[n:][earning], in_month)
+    del acct, receiver, cur, in_month  # mc holds its copies
     order = np.argsort(key, kind="stable")
     key = key[order]
     new = np.ones(len(key), bool)
@@ -343,7 +349,7 @@ def _controller(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     # moving rows have an amount: exact int64 sums, as groupby(...).sum() of the Int64 column gives them
     sums = np.add.reduceat(amounts[in_at[earning]].to_numpy(np.int64)[order], starts)
     income = pd.Series(pd.array(sums, dtype="Int64"), index=key[starts])
-    del acct, receiver, cur, earning, in_month, key, order, new, starts, sums
+    del earning, key, order, new, starts, sums
     fwd = mc[mc["cur"].to_numpy() >= 0].groupby(["a", "r", "cur", "month"])["amount_cents"].sum().reset_index()
     fwd["income"] = income.reindex(packed(fwd["a"], fwd["cur"], fwd["month"])).to_numpy()
     fwd["share"] = fwd["amount_cents"] / fwd["income"]
@@ -351,7 +357,13 @@ def _controller(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     months = good.groupby(["a", "r"])["month"].nunique()
     pairs = months[months >= p["min_months"]].index
     good_months = pd.MultiIndex.from_frame(good[["a", "r", "month"]])
-    ok = pd.MultiIndex.from_frame(mc[["a", "r"]]).isin(pairs) & pd.MultiIndex.from_frame(mc[["a", "r", "month"]]).isin(good_months)
+    # the forwards of those pairs (on (account, receiver) packed into one int64: codes < rows), and of them those
+    # in good months (MultiIndexes of every forward held several times as much)
+    n_r = int(mc["r"].max()) + 1
+    ok = np.isin(mc["a"].to_numpy(np.int64) * n_r + mc["r"].to_numpy(np.int64),
+                 pairs.get_level_values("a").to_numpy(np.int64) * n_r + pairs.get_level_values("r").to_numpy(np.int64))  # fmt: skip
+    sel = np.flatnonzero(ok)
+    ok[sel] = pd.MultiIndex.from_arrays([mc["a"].to_numpy()[sel], mc["r"].to_numpy()[sel], month[sel]]).isin(good_months)
     m = _forward_rows(frame, m[ok])
     m["month"] = month[ok]
 
