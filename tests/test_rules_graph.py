@@ -799,12 +799,13 @@ def test_first_contact_is_the_earliest_time_of_each_pair():
 
 
 @given(st.lists(st.tuples(st.integers(0, 40), st.integers(0, 2), st.integers(0, 6), st.integers(0, 6), st.integers(1, 10**15)), max_size=50),
-       st.integers(1, 12))  # fmt: skip
+       st.integers(1, 12), st.integers(1, 4))  # fmt: skip
 @settings(max_examples=150, deadline=None)
-def test_window_pair_values_and_degrees_match_pandas_grouping(edges, stride):
+def test_window_pair_values_and_degrees_match_pandas_grouping(edges, stride, max_degree):
     """ML-10/11's (window, currency, originator, beneficiary) sums, packed from the edge arrays, and degrees
-    equal pandas' groupby of the window rows (each edge in its two windows)."""
-    from followmoney.detect.rules._graph._table import _Edges, _group_sizes, _pair_values, _window_rows
+    equal pandas' groupby of the window rows (each edge in its two windows); the pairs of accounts with more
+    than ``max_degree`` counterparties on that side are left out."""
+    from followmoney.detect.rules._graph._table import _Edges, _group_sizes, _in_larger_groups, _pair_values, _window_rows
 
     a = np.array(edges, np.int64).reshape(-1, 5)
     E = _Edges(txn_id=None, row=np.arange(len(a)), src=a[:, 2], dst=a[:, 3], cur=a[:, 1], t=a[:, 0], amt=a[:, 4],
@@ -812,11 +813,15 @@ def test_window_pair_values_and_degrees_match_pandas_grouping(edges, stride):
     rows = _window_rows(E, stride)
     assert len(rows) == 2 * len(a) and (rows["w"].to_numpy() == np.r_[a[:, 0] // stride - 1, a[:, 0] // stride]).all()
     want = rows.groupby(["w", "cur", "o", "b"], sort=True).agg(value=("amt", "sum")).reset_index()
-    got = _pair_values(E, stride)
-    pd.testing.assert_frame_equal(got.reset_index(drop=True), want, check_dtype=False)
+    indeg = want.groupby(["w", "cur", "b"])["o"].transform("size").to_numpy()
+    outdeg = want.groupby(["w", "cur", "o"])["b"].transform("size").to_numpy()
     if len(want):
-        size = want.groupby(["w", "cur", "b"])["o"].transform("size").to_numpy()
-        assert _group_sizes(want["w"].to_numpy(), want["cur"].to_numpy(), want["b"].to_numpy()).tolist() == size.tolist()
+        w, cur, b = want["w"].to_numpy(), want["cur"].to_numpy(), want["b"].to_numpy()
+        assert _group_sizes(w, cur, b).tolist() == indeg.tolist()
+        assert _in_larger_groups(max_degree, w, cur, b).tolist() == (indeg > max_degree).tolist()
+    got = pd.DataFrame(_pair_values(E, stride, max_degree))
+    small = (indeg <= max_degree) & (outdeg <= max_degree)
+    pd.testing.assert_frame_equal(got, want[small].reset_index(drop=True), check_dtype=False)
     payers = np.array([2, 5])
     some = _window_rows(E, stride, payers=payers)  # the rows of the candidate payers only, in the same order
     pd.testing.assert_frame_equal(some.reset_index(drop=True), rows[rows["o"].isin(payers)].reset_index(drop=True))

@@ -227,26 +227,43 @@ def _prompt_forwards(f: pd.DataFrame, in_at: np.ndarray, hours: float, among: np
         columns only; text is taken for the matched outflows alone (at 5 M IBM rows the text
         copies of every moving row took about 1 GB).
     """
+    return _forward_rows(f, _forward_matches(f, in_at, hours, among))
+
+
+def _forward_matches(f: pd.DataFrame, in_at: np.ndarray, hours: float, among: np.ndarray | None = None) -> pd.DataFrame:
+    """The as-of match of :func:`_prompt_forwards` (same arguments), on integer columns only: per outflow that
+    follows a qualifying inflow, in time order, ``at`` and ``in_at`` (the positions in ``f`` of the outflow and
+    of that inflow) and ``in_t``; :func:`_forward_rows` takes their text (HT-09 takes it for the few rows of its
+    findings only)."""
     payer = (f["from_account"].notna() & f["receiver"].notna()).to_numpy(bool)
     out_at = np.flatnonzero(payer if among is None else payer & among)
     n = len(out_at)
     # (account, currency) as one integer for the as-of match (a null currency matches a null one, as text keys do)
-    accounts = account_codes((f, "from_account", out_at), (f, "to_account", in_at), names=False)[0]
+    key = account_codes((f, "from_account", out_at), (f, "to_account", in_at), names=False)[0]
     currencies, names = pd.factorize(f["currency"], use_na_sentinel=False)
-    key = accounts * max(len(names), 1) + np.r_[currencies[out_at], currencies[in_at]]
+    key *= max(len(names), 1)  # in place, a side at a time: millions of rows
+    key[:n] += currencies[out_at]
+    key[n:] += currencies[in_at]
+    del currencies
     t = f["t"].to_numpy(np.int64)
-    out = pd.DataFrame({"t": t[out_at], "key_": key[:n], "at": out_at})
-    out = out.iloc[np.argsort(out["t"].to_numpy(), kind="stable")]
-    ins = pd.DataFrame({"in_t": t[in_at], "key_": key[n:], "in_at": in_at})
-    ins = ins.iloc[np.argsort(ins["in_t"].to_numpy(), kind="stable")]
+    # each side in time order, its columns taken once in that order (not a table and then its sorted copy)
+    o = np.argsort(t[out_at], kind="stable")
+    out = pd.DataFrame({"t": t[out_at][o], "key_": key[:n][o], "at": out_at[o]}, copy=False)
+    o = np.argsort(t[in_at], kind="stable")
+    ins = pd.DataFrame({"in_t": t[in_at][o], "key_": key[n:][o], "in_at": in_at[o]}, copy=False)
+    del key, o
     m = pd.merge_asof(out, ins, left_on="t", right_on="in_t", by="key_", direction="backward")
-    m = m[m["in_t"].notna() & (m["t"] - m["in_t"] <= hours * HOUR_US)]
+    return m.loc[m["in_t"].notna() & (m["t"] - m["in_t"] <= hours * HOUR_US), ["at", "in_at", "in_t"]]
+
+
+def _forward_rows(f: pd.DataFrame, m: pd.DataFrame) -> pd.DataFrame:
+    """:func:`_prompt_forwards`' table of the matches ``m`` of :func:`_forward_matches`, their text taken from ``f``."""
     at, in_at = m["at"].to_numpy(np.int64), m["in_at"].to_numpy(np.int64)
     cols = {c: f[c].iloc[at].to_numpy() if c == "t" else f[c].iloc[at].array for c in with_codes(f, "from_account", "receiver", "t", "amount_cents", "currency")}
-    index = f.index.to_numpy()
     amounts = f["amount_cents"].array
-    return pd.DataFrame(cols | {"row": index[at], "in_t": m["in_t"].to_numpy(np.int64), "in_amount": amounts[in_at], "in_row": index[in_at]},
-                        index=m.index)  # fmt: skip
+    # the labels taken, not the index's values: those of a RangeIndex would be made and kept on the frame (40 MB at 5 M rows)
+    row, in_row = f.index.take(at).to_numpy(), f.index.take(in_at).to_numpy()
+    return pd.DataFrame(cols | {"row": row, "in_t": m["in_t"].to_numpy(np.int64), "in_amount": amounts[in_at], "in_row": in_row}, index=m.index)
 
 
 def _feeders_findings(frame, m, shares_ok, p, min_feeders_key, role_facts):
@@ -290,34 +307,70 @@ def _controller(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     p = ctx.params
     moving = (frame["amount_cents"].notna() & ~frame["self_transfer"]).to_numpy(bool)
     in_at = np.flatnonzero(moving & frame["to_account"].notna().to_numpy(bool))
-    m = _prompt_forwards(frame, in_at, p["forward_hours"], among=moving)
-    m = m[~m["receiver"].isin(msb_payees(frame))]  # a remitter or bank is not a controller
+    # the forwards as positions in the frame: their text is taken for the rows of findings only (for the
+    # 2.3 M forwards of 5 M IBM rows, text columns took most of the rule's memory)
+    m = _forward_matches(frame, in_at, p["forward_hours"], among=moving)
+    m = m[~frame["receiver"].isin(msb_payees(frame)).to_numpy(bool)[m["at"].to_numpy(np.int64)]]  # a remitter or bank is not a controller
     if m.empty:
         return make_findings(frame, [], [], [], [])
-    m["month"] = _utc_month(m["t"])
+    at = m["at"].to_numpy(np.int64)
+    month = _utc_month(frame["t"].iloc[at])
     # accounts and currencies as integer codes: grouping millions of rows by text costs several times more;
     # rows without a currency make no group, as with text keys
     n = len(m)
-    acct = account_codes((m, "from_account"), (frame, "to_account", in_at), names=False)[0]
-    receiver = pd.factorize(m["receiver"])[0]  # an account or a party; only ever paired with its payer, never compared with it
-    cur = pd.factorize(pd.concat([m["currency"], frame["currency"].iloc[in_at]], ignore_index=True))[0]
-    mc = pd.DataFrame({"a": acct[:n], "r": receiver, "cur": cur[:n], "month": m["month"].to_numpy(), "amount_cents": m["amount_cents"].array})
-    ic = pd.DataFrame({"a": acct[n:], "cur": cur[n:], "month": _utc_month(frame["t"].iloc[in_at]), "amount_cents": frame["amount_cents"].array[in_at]})
-    ic = ic[np.isin(ic["a"].to_numpy(), unique_sorted(mc["a"].to_numpy())) & (ic["cur"].to_numpy() >= 0)]  # the forwarding accounts' income
-    income = ic.groupby(["a", "cur", "month"])["amount_cents"].sum()
+    acct = account_codes((frame, "from_account", at), (frame, "to_account", in_at), names=False)[0]
+    receiver = pd.factorize(frame["receiver"].iloc[at])[0]  # an account or a party; only ever paired with its payer, never compared with it
+    cur = pd.factorize(frame["currency"])[0][np.r_[at, in_at]]  # the column's codes: no copy of millions of strings
+    amounts = frame["amount_cents"].array
+    mc = pd.DataFrame({"a": acct[:n], "r": receiver, "cur": cur[:n], "month": month, "amount_cents": amounts[at]})
+    # the forwarding accounts' monthly income per currency, grouped on (account, currency, month) packed into one
+    # int64: grouping millions of rows on three columns held several times as much (codes < rows, few currencies,
+    # months counted from the first: well inside int64)
+    earning = np.isin(acct[n:], unique_sorted(acct[:n])) & (cur[n:] >= 0)  # the inflows of the forwarding accounts
+    in_month = _utc_month(frame["t"].iloc[in_at[earning]])
+    first = min(int(month.min()), int(in_month.min(initial=month.min())))
+    n_cur, n_month = int(cur.max()) + 1, max(int(month.max()), int(in_month.max(initial=month.max()))) - first + 1
+
+    def packed(a, c, mo):  # made in place: one array of millions of keys, not one per step
+        key = np.asarray(a, np.int64) * n_cur
+        key += np.asarray(c, np.int64)
+        key *= n_month
+        key += np.asarray(mo, np.int64)
+        key -= first
+        return key
+
+    key = packed(acct[n:][earning], cur[n:][earning], in_month)
+    del acct, receiver, cur, in_month  # mc holds its copies
+    order = np.argsort(key, kind="stable")
+    key = key[order]
+    new = np.ones(len(key), bool)
+    new[1:] = key[1:] != key[:-1]
+    starts = np.flatnonzero(new)
+    # moving rows have an amount: exact int64 sums, as groupby(...).sum() of the Int64 column gives them
+    sums = np.add.reduceat(amounts[in_at[earning]].to_numpy(np.int64)[order], starts)
+    income = pd.Series(pd.array(sums, dtype="Int64"), index=key[starts])
+    del earning, key, order, new, starts, sums
     fwd = mc[mc["cur"].to_numpy() >= 0].groupby(["a", "r", "cur", "month"])["amount_cents"].sum().reset_index()
-    fwd["income"] = income.reindex(pd.MultiIndex.from_frame(fwd[["a", "cur", "month"]])).to_numpy()
+    fwd["income"] = income.reindex(packed(fwd["a"], fwd["cur"], fwd["month"])).to_numpy()
     fwd["share"] = fwd["amount_cents"] / fwd["income"]
     good = fwd[fwd["share"] >= p["forward_share"]]
     months = good.groupby(["a", "r"])["month"].nunique()
     pairs = months[months >= p["min_months"]].index
     good_months = pd.MultiIndex.from_frame(good[["a", "r", "month"]])
-    ok = pd.MultiIndex.from_frame(mc[["a", "r"]]).isin(pairs) & pd.MultiIndex.from_frame(mc[["a", "r", "month"]]).isin(good_months)
+    # the forwards of those pairs (on (account, receiver) packed into one int64: codes < rows), and of them those
+    # in good months (MultiIndexes of every forward held several times as much)
+    n_r = int(mc["r"].max()) + 1
+    ok = np.isin(mc["a"].to_numpy(np.int64) * n_r + mc["r"].to_numpy(np.int64),
+                 pairs.get_level_values("a").to_numpy(np.int64) * n_r + pairs.get_level_values("r").to_numpy(np.int64))  # fmt: skip
+    sel = np.flatnonzero(ok)
+    ok[sel] = pd.MultiIndex.from_arrays([mc["a"].to_numpy()[sel], mc["r"].to_numpy()[sel], month[sel]]).isin(good_months)
+    m = _forward_rows(frame, m[ok])
+    m["month"] = month[ok]
 
     def role_facts(sel):
         return {"months": sel["month"].nunique(), "forwarded": len(sel)}
 
-    return _feeders_findings(frame, m, ok, p, "min_senders", role_facts)
+    return _feeders_findings(frame, m, np.ones(len(m), bool), p, "min_senders", role_facts)
 
 
 def _explain_controller(facts, params, j) -> str:

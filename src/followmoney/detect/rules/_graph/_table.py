@@ -139,8 +139,7 @@ def _edges(frame: pd.DataFrame, order: np.ndarray | None = None, among: np.ndarr
     Only the kept rows' text is read: the frame is not copied."""
     ok = np.ones(len(frame), bool) if among is None else np.asarray(among, bool).copy()
     ok &= frame["from_account"].notna().to_numpy(bool) & frame["to_account"].notna().to_numpy(bool)
-    amt = frame["amount_cents"].to_numpy(np.int64, na_value=0)
-    ok &= frame["amount_cents"].notna().to_numpy(bool) & (amt > 0)
+    ok &= frame["amount_cents"].notna().to_numpy(bool) & (frame["amount_cents"].to_numpy(np.int64, na_value=0) > 0)
     if "self_transfer" in frame.columns:
         ok &= ~frame["self_transfer"].fillna(False).astype(bool).to_numpy()
     if "channel" in frame.columns:
@@ -157,7 +156,11 @@ def _edges(frame: pd.DataFrame, order: np.ndarray | None = None, among: np.ndarr
         pos, src, dst = pos[keep], src[keep], dst[keep]
         used = np.unique(np.concatenate([src, dst]))  # accounts seen only on such rows are not in the table
         src, dst, accounts = np.searchsorted(used, src), np.searchsorted(used, dst), accounts[used]
-    cur, currencies = pd.factorize(frame["currency"].iloc[pos], sort=True, use_na_sentinel=False)
+    # the currencies of the kept rows, numbered in text order among themselves: the column's codes renumbered
+    # (not the text of millions of rows taken and hashed again)
+    cur, currencies = pd.factorize(frame["currency"], sort=True, use_na_sentinel=False)
+    used = np.unique(cur[pos])
+    cur, currencies = np.searchsorted(used, cur[pos]), np.asarray(currencies, dtype=object)[used]
     return _Edges(
         txn_id=_Ids(frame["txn_id"], pos),
         row=pos,
@@ -165,9 +168,9 @@ def _edges(frame: pd.DataFrame, order: np.ndarray | None = None, among: np.ndarr
         dst=dst,
         cur=cur.astype(np.int64),
         t=frame["t"].to_numpy(np.int64)[pos],
-        amt=amt[pos],
+        amt=frame["amount_cents"].to_numpy(np.int64, na_value=0)[pos],
         accounts=accounts,
-        currencies=np.asarray(currencies, dtype=object),
+        currencies=currencies,
         day=~frame["has_time"].to_numpy(bool)[pos] if "has_time" in frame.columns else np.zeros(len(pos), bool),
     )
 
@@ -321,11 +324,27 @@ def _window_pairs(E: _Edges, window_us: int, max_degree: int) -> tuple[int, pd.D
     Returns the stride ``W//2`` and the pairs; the rows themselves are made again for the
     accounts a rule needs (at 5 M IBM rows, all of them take 0.45 GB)."""
     stride = max(window_us // 2, 1)
-    pairs = _pair_values(E, stride)
-    indeg = _group_sizes(pairs["w"].to_numpy(), pairs["cur"].to_numpy(), pairs["b"].to_numpy())
-    outdeg = _group_sizes(pairs["w"].to_numpy(), pairs["cur"].to_numpy(), pairs["o"].to_numpy())
-    pairs = pairs[(indeg <= max_degree) & (outdeg <= max_degree)].reset_index(drop=True)
-    return stride, pairs
+    return stride, pd.DataFrame(_pair_values(E, stride, max_degree), copy=False)
+
+
+def _in_larger_groups(limit: int, *columns: np.ndarray) -> np.ndarray:
+    """Per row, whether more than ``limit`` rows share its values of ``columns`` (``_group_sizes(...) > limit``
+    from one sorted copy of the packed keys, not a full grouping with its inverse and counts)."""
+    n = len(columns[0])
+    if limit >= n:
+        return np.zeros(n, bool)
+    key = columns[0] if len(columns) == 1 else _packed(*columns)  # one non-negative int64 column is its own key
+    if key is None or limit < 1:
+        return _group_sizes(*columns) > limit
+    s = np.sort(key)
+    big = s[limit:][s[limit:] == s[:-limit]]  # the keys of more than limit rows, sorted (a key once per row past the limit)
+    del s
+    big = big[np.r_[True, big[1:] != big[:-1]]] if len(big) else big
+    if not len(big):
+        return np.zeros(n, bool)
+    at = np.searchsorted(big, key)
+    np.minimum(at, len(big) - 1, out=at)  # in place: one array of millions of positions, not two
+    return big[at] == key
 
 
 def _window_rows(E: _Edges, stride: int, payers: np.ndarray | None = None) -> pd.DataFrame:
@@ -355,32 +374,44 @@ def _packed(*columns: np.ndarray, ranges: list[tuple[int, int]] | None = None) -
     return key
 
 
-def _pair_values(E: _Edges, stride: int) -> pd.DataFrame:
-    """Distinct (w, cur, o, b) of :func:`_window_rows` in sorted order with the sum of ``amt``: one sort of
-    packed keys, made from the edge arrays (each edge in its two windows) without the rows themselves."""
+def _pair_values(E: _Edges, stride: int, max_degree: int) -> dict[str, np.ndarray]:
+    """Distinct (w, cur, o, b) of :func:`_window_rows` in sorted order with the sum of ``amt``, as int64 columns
+    ``w``, ``cur``, ``o``, ``b``, ``value``, but for those of an ``o`` (``b``) with more than ``max_degree`` distinct
+    ``b`` (``o``) in the window and currency: one sort of packed keys, made from the edge arrays (each edge in its
+    two windows) without the rows themselves; the degrees are read from the packed keys, and only the pairs kept
+    are unpacked."""
+    columns = ("w", "cur", "o", "b", "value")
     if len(E) == 0:
-        return pd.DataFrame({c: np.zeros(0, np.int64) for c in ("w", "cur", "o", "b", "value")})
+        return {c: np.zeros(0, np.int64) for c in columns}
     b = E.t // stride
     ranges = [(int(b.min()) - 1, int(b.max())), (int(E.cur.min()), int(E.cur.max())), (int(E.src.min()), int(E.src.max())),
               (int(E.dst.min()), int(E.dst.max()))]  # fmt: skip
     earlier = _packed(b - 1, E.cur, E.src, E.dst, ranges=ranges)
     if earlier is None:  # beyond the packing range: pandas' grouping
-        return _window_rows(E, stride).groupby(["w", "cur", "o", "b"], sort=True).agg(value=("amt", "sum")).reset_index()
+        grouped = _window_rows(E, stride).groupby(["w", "cur", "o", "b"], sort=True).agg(value=("amt", "sum")).reset_index()
+        w, cur = grouped["w"].to_numpy(), grouped["cur"].to_numpy()
+        keep = ~_in_larger_groups(max_degree, w, cur, grouped["b"].to_numpy()) & ~_in_larger_groups(max_degree, w, cur, grouped["o"].to_numpy())
+        return {c: grouped[c].to_numpy(np.int64)[keep] for c in columns}
     key = np.concatenate([earlier, _packed(b, E.cur, E.src, E.dst, ranges=ranges)])  # the earlier window's rows, then the later one's
     del b, earlier
-    sizes = [hi - lo + 1 for lo, hi in ranges]
     order = np.argsort(key, kind="stable")
-    k = key[order]
-    del key
-    starts = np.flatnonzero(np.r_[True, k[1:] != k[:-1]])
-    out, rest = {}, k[starts]
-    del k
-    for c, (lo, _), size in zip(("b", "o", "cur", "w"), reversed(ranges), reversed(sizes)):  # each tuple read back from its key
-        rest, out[c] = np.divmod(rest, size)
+    key = key[order]
+    new = np.r_[True, key[1:] != key[:-1]]
+    # the sums first, so that the order is freed before the tuples are read back
+    value = np.add.reduceat(E.amt[order % len(E)], np.flatnonzero(new))  # row i of the rows is edge i mod n; exact integer sums
+    del order
+    key = key[new]
+    del new
+    n_o, n_b = (hi - lo + 1 for lo, hi in ranges[2:])
+    keep = ~_in_larger_groups(max_degree, key // n_b)  # (w, cur, o), sorted
+    keep &= ~_in_larger_groups(max_degree, key // (n_o * n_b) * n_b + key % n_b)  # (w, cur, b)
+    key, value = key[keep], value[keep]
+    del keep
+    out = {}
+    for c, (lo, hi) in zip(("b", "o", "cur", "w"), reversed(ranges)):  # each tuple read back from its key
+        key, out[c] = np.divmod(key, hi - lo + 1)
         out[c] += lo
-    out = {c: out[c] for c in ("w", "cur", "o", "b")}
-    out["value"] = np.add.reduceat(E.amt[order % len(E)], starts)  # row i of the rows is edge i mod n; exact integer sums
-    return pd.DataFrame(out)
+    return {c: out[c] for c in columns[:-1]} | {"value": value}
 
 
 def _group_sizes(*columns: np.ndarray) -> np.ndarray:

@@ -27,6 +27,24 @@ from followmoney.detect.rules.catalogue import catalogued
 log = logging.getLogger("followmoney")
 
 
+#: Queries :func:`_window_ranges` answers at once (:meth:`TimeIndex.range` holds about ten int64 temporaries
+#: per query while it works)
+_RANGE_PART = 1 << 19
+
+
+def _window_ranges(
+    index: TimeIndex, group: np.ndarray, start: np.ndarray, width: int, *, inclusive_after: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
+    """``index.range(group, start, start + width, inclusive_after=...)``, answered :data:`_RANGE_PART` queries at
+    a time: the same answers, with the search's temporaries held for one part only (for the 3.4 M edges of 5 M
+    IBM rows, all at once held 0.35 GB)."""
+    lo, hi = np.empty(len(group), np.int64), np.empty(len(group), np.int64)
+    for a in range(0, len(group), _RANGE_PART):
+        at = slice(a, a + _RANGE_PART)
+        lo[at], hi[at] = index.range(group[at], start[at], start[at] + width, inclusive_after=inclusive_after)
+    return lo, hi
+
+
 # --------------------------------------------------------------------------- ML-07 scatter-gather
 def _distinct_per_key(key: np.ndarray, member: np.ndarray) -> np.ndarray:
     """Per row, the number of distinct ``member`` values among the rows of its ``key``."""
@@ -44,59 +62,74 @@ def _distinct_per_key(key: np.ndarray, member: np.ndarray) -> np.ndarray:
 
 
 #: (scatter, gather) pairs :func:`_pairs_of_many_intermediaries` holds at once (about 100 bytes each while it
-#: works): at 5 M IBM rows ML-07 finds 13 M, which took 1.3 GB in one piece
-_PAIR_BATCH = 1_000_000
+#: works, so about 50 MB a batch): at 5 M IBM rows ML-07 found 13 M, which took 1.3 GB in one piece
+_PAIR_BATCH = 500_000
 
 
-def _pairs_of_many_intermediaries(E, out, mid, lo, hi, k) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _pairs_of_many_intermediaries(E, order, scatter, lo, hi, gather, k) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The (scatter, gather) pairs of the (A, B, currency) groups with at least ``k`` distinct intermediaries.
 
-    A pair is an edge ``e_in`` (A → I) and an edge ``e_out`` of I's outgoing edges
-    ``out.order[lo[e_in]:hi[e_in]]`` (I → B, B ≠ A); ``mid`` is each edge's (I, currency) key.
-    The pairs are made in batches of the intermediaries holding at most :data:`_PAIR_BATCH`
-    pairs: a first pass counts each group's distinct intermediaries (an intermediary's pairs
-    are all in one batch, so the counts add up), a second keeps the pairs of the groups with
-    ``k``. Returns ``e_in``, ``e_out`` (ordered by ``e_in``, then by position in ``out.order``)
+    A pair is an edge ``e_in`` (A → I) of ``scatter`` (ascending) and an edge ``e_out`` of I's outgoing
+    edges ``order[lo[i]:hi[i]]`` (``lo``, ``hi`` per edge of ``scatter``; I → B, B ≠ A) with ``gather[e_out]``
+    (a bool per edge: the edges whose receiver can collect from ``k`` intermediaries; the others make
+    no group and are not paired). The pairs are made in batches of the intermediaries holding at most
+    :data:`_PAIR_BATCH` pairs: a first pass counts each group's distinct intermediaries (an
+    intermediary's pairs are all in one batch, so the counts add up), a second keeps the pairs of the
+    groups with ``k``. Returns ``e_in``, ``e_out`` (ordered by ``e_in``, then by position in ``order``)
     and the group's key, an int64 ordered as the (A, B, currency) tuples are.
     """
     n_acc, n_cur = np.int64(max(len(E.accounts), 1)), np.int64(E.n_cur)
     if int(n_acc) ** 2 * int(n_cur) >= 2**62:  # beyond the packing range: all pairs at once, the triples ranked
-        e_in, j = expand(lo, hi)
-        e_out = out.order[j]
-        sel = E.src[e_in] != E.dst[e_out]
+        owner, j = expand(lo, hi)
+        e_in, e_out = scatter[owner], order[j]
+        sel = (E.src[e_in] != E.dst[e_out]) & gather[e_out]
         e_in, e_out = e_in[sel], e_out[sel]
         key = pd.MultiIndex.from_arrays([E.src[e_in], E.dst[e_out], E.cur[e_in]]).factorize(sort=True)[0].astype(np.int64)
         keep = _distinct_per_key(key, E.dst[e_in]) >= k
         return e_in[keep], e_out[keep], key[keep]
-    edges = np.flatnonzero(hi > lo)
-    edges = edges[np.argsort(mid[edges], kind="stable")]  # by intermediary, then in edge order
-    m = mid[edges]
-    starts = np.flatnonzero(np.r_[True, m[1:] != m[:-1]]) if len(m) else np.zeros(0, np.int64)
-    per_mid = np.add.reduceat(hi[edges] - lo[edges], starts) if len(starts) else np.zeros(0, np.int64)
-    bounds = np.r_[starts, len(edges)]
+    if not len(scatter):
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64)
+    by_mid = np.argsort(E.dst[scatter] * n_cur + E.cur[scatter], kind="stable")  # by intermediary, then in edge order
+    scatter, lo, hi = scatter[by_mid], lo[by_mid], hi[by_mid]
+    del by_mid
+    m = E.dst[scatter] * n_cur + E.cur[scatter]
+    starts = np.flatnonzero(np.r_[True, m[1:] != m[:-1]])
+    del m
+    per_mid = np.add.reduceat(hi - lo, starts)
+    bounds = np.r_[starts, len(scatter)]
     runs = [(int(bounds[a]), int(bounds[b])) for a, b in batches(np.zeros_like(per_mid), per_mid, _PAIR_BATCH)]
+    del starts, bounds
 
     def pairs(a: int, b: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        owner, j = expand(lo[edges[a:b]], hi[edges[a:b]])
-        e_in, e_out = edges[a:b][owner], out.order[j]
-        sel = E.src[e_in] != E.dst[e_out]
+        owner, j = expand(lo[a:b], hi[a:b])
+        e_in, e_out = scatter[a:b][owner], order[j]
+        sel = (E.src[e_in] != E.dst[e_out]) & gather[e_out]
         e_in, e_out, j = e_in[sel], e_out[sel], j[sel]
         return e_in, e_out, j, (E.src[e_in] * n_acc + E.dst[e_out]) * n_cur + E.cur[e_in]
 
-    distinct = []  # per batch, one key per distinct (group, intermediary)
+    # one key per distinct (group, intermediary), batch after batch, in one array as long as all pairs: an upper
+    # bound whose pages past the keys written are never touched (a list of parts, joined, held them twice)
+    groups, n_groups = np.empty(int(per_mid.sum()), np.int64), 0
     last = None  # one batch: its pairs are kept for the second pass, not made again
     for a, b in runs:
         e_in, e_out, j, key = pairs(a, b)
         last = (e_in, e_out, j, key) if len(runs) == 1 else None
         o = np.argsort(key, kind="stable")  # within a group the intermediaries stay in order
         ks, inter = key[o], E.dst[e_in][o]
-        distinct.append(ks[np.r_[True, (ks[1:] != ks[:-1]) | (inter[1:] != inter[:-1])]] if len(ks) else ks)
-    groups = np.concatenate(distinct) if distinct else np.zeros(0, np.int64)
-    del distinct
+        ks = ks[np.r_[True, (ks[1:] != ks[:-1]) | (inter[1:] != inter[:-1])]] if len(ks) else ks
+        groups[n_groups : n_groups + len(ks)] = ks
+        n_groups += len(ks)
+    del e_in, e_out, j, key, o, ks, inter
+    groups = groups[:n_groups]
     groups.sort()  # in place: one copy of tens of millions of keys, not two
-    first = np.flatnonzero(np.r_[True, groups[1:] != groups[:-1]])
-    wanted = groups[first[np.diff(np.r_[first, len(groups)]) >= k]]  # the groups with k intermediaries
-    del groups, first
+    # the groups with k intermediaries: sorted, such a group's first key equals the one k - 1 places on
+    # (masks of a byte per key, not positions of eight)
+    n = max(len(groups) - k + 1, 0)  # the keys with k - 1 keys after them
+    first = np.ones(n, bool)  # a group's first key
+    first[1:] = groups[1:n] != groups[: max(n - 1, 0)]
+    wanted = groups[:n][first & (groups[k - 1 :] == groups[:n])]
+    del first
+    del groups
     kept = []
     for a, b in runs if len(wanted) else []:
         e_in, e_out, j, key = last if len(runs) == 1 else pairs(a, b)
@@ -136,15 +169,24 @@ def _scatter_gather(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
         return pd.DataFrame()
     out = TimeIndex(E.out_key(), E.t)
     mid = E.in_key()
-    lo, hi = out.range(mid, E.t, E.t + W)
-    inv, _ = pd.factorize(mid)
+    lo, hi = _window_ranges(out, mid, E.t, W)
+    order = out.order  # the index's keys are no longer needed
+    del out
+    inv = pd.factorize(mid)[0]
+    del mid
     heavy = np.bincount(inv, weights=hi - lo) > p["max_pairs_per_account"]
     if heavy.any():
         log.info("ML-07: %d intermediary account(s) with more than %d pairs skipped", heavy.sum(), p["max_pairs_per_account"])
-        hi = np.where(heavy[inv], lo, hi)
+    # the scatter edges with pairs, of payers that pay k accounts or more in that currency, and the edges into
+    # receivers paid by k accounts or more: only they can make a group (pairing the others took most of the memory)
+    scatter = (hi > lo) & ~heavy[inv]
     del inv, heavy
-    e_in, e_out, key = _pairs_of_many_intermediaries(E, out, mid, lo, hi, k)
-    del mid, lo, hi
+    scatter &= np.isin(E.out_key(), _keys_with_distinct(E.out_key(), E.dst, k))
+    scatter = np.flatnonzero(scatter)
+    lo, hi = lo[scatter], hi[scatter]
+    gather = np.isin(E.in_key(), _keys_with_distinct(E.in_key(), E.src, k))
+    e_in, e_out, key = _pairs_of_many_intermediaries(E, order, scatter, lo, hi, gather, k)
+    del order, scatter, lo, hi, gather
     if not len(e_in):
         return pd.DataFrame()
     # the (scatter, gather) pairs, as columns (no table of millions of rows is built)
@@ -282,15 +324,35 @@ def _gather_scatter(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
         return pd.DataFrame()
     anc = pd.DataFrame({"h": hin[use], "s": E.t[use]}).drop_duplicates().sort_values(["h", "s"]).reset_index(drop=True)
     h, s = anc["h"].to_numpy(np.int64), anc["s"].to_numpy(np.int64)
-    n_send = distinct_forward(hin, E.src, E.t, h, s, W, strict_after=False)
-    n_recv = distinct_forward(hout, E.dst, E.t, h, s, W, strict_after=True)
-    ins, outs = TimeIndex(hin, E.t), TimeIndex(hout, E.t)
-    ilo, ihi = ins.range(h, s, s + W, inclusive_after=True)
-    olo, ohi = outs.range(h, s, s + W)
-    cs_in = np.r_[np.int64(0), np.cumsum(E.amt[ins.order])]
-    cs_out = np.r_[np.int64(0), np.cumsum(E.amt[outs.order])]
-    inflow, outflow = cs_in[ihi] - cs_in[ilo], cs_out[ohi] - cs_out[olo]
-    hit = (n_send >= k) & (n_recv >= k) & (outflow >= share * inflow - 1e-9) & (outflow <= p["max_pass_through"] * inflow + 1e-9)
+    del anc
+    # only the windows with k senders and k receivers can be hits: the others are dropped before anything else is
+    # computed for them (the windows stay in order, which breaks ties in _pick_per_episode); the counts are made
+    # on the candidate hubs' edges only (a hub's counts depend on its own edges)
+    n_send = distinct_forward(hin[use], E.src[use], E.t[use], h, s, W, strict_after=False)
+    keep = n_send >= k
+    h, s, n_send = h[keep], s[keep], n_send[keep]
+    use = np.isin(hout, cand)
+    n_recv = distinct_forward(hout[use], E.dst[use], E.t[use], h, s, W, strict_after=True)
+    del use
+    keep = n_recv >= k
+    h, s, n_send, n_recv = h[keep], s[keep], n_send[keep], n_recv[keep]
+    del keep
+    # each window's edges in, and out, as ranges of the hub's edges in (hub, time) order; only the orders are kept
+    # (and no per-edge array the rest can do without: millions of edges, eight bytes each)
+    ins = TimeIndex(hin, E.t)
+    ilo, ihi = _window_ranges(ins, h, s, W, inclusive_after=True)
+    in_order = ins.order
+    del ins, hin
+    outs = TimeIndex(hout, E.t)
+    olo, ohi = _window_ranges(outs, h, s, W)
+    out_order = outs.order
+    del outs, hout
+    cs = np.r_[np.int64(0), np.cumsum(E.amt[in_order])]
+    inflow = cs[ihi] - cs[ilo]
+    cs = np.r_[np.int64(0), np.cumsum(E.amt[out_order])]
+    outflow = cs[ohi] - cs[olo]
+    del cs
+    hit = (outflow >= share * inflow - 1e-9) & (outflow <= p["max_pass_through"] * inflow + 1e-9)
     # value floor, in the jurisdiction's currency only (amounts are never converted)
     j = ctx.jurisdiction
     in_ccy = E.currencies[h % E.n_cur] == j.currency
@@ -309,12 +371,12 @@ def _gather_scatter(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
         # only the hubs of the windows that passed so far are looked at: their edges only
         hubs = np.unique(h[idx])
         seen_in, seen_out = np.full(len(E.t), np.iinfo(np.int64).max), np.full(len(E.t), np.iinfo(np.int64).max)
-        for seen, key, who in ((seen_in, hin, E.src), (seen_out, hout, E.dst)):
+        for seen, key, who in ((seen_in, E.in_key(), E.src), (seen_out, E.out_key(), E.dst)):
             mine = np.flatnonzero(np.isin(key, hubs))
             seen[mine] = _first_contact(key[mine], who[mine], E.t[mine])
     m_send, m_recv = np.zeros(len(h), np.int64), np.zeros(len(h), np.int64)
-    m_send[idx], _, last_in = _material_times(ilo[idx], ihi[idx], ins.order, E.src, E.amt, inflow[idx], each, E.t, seen_in, s[idx])
-    m_recv[idx], first_out, _ = _material_times(olo[idx], ohi[idx], outs.order, E.dst, E.amt, outflow[idx], each, E.t, seen_out, s[idx])
+    m_send[idx], _, last_in = _material_times(ilo[idx], ihi[idx], in_order, E.src, E.amt, inflow[idx], each, E.t, seen_in, s[idx])
+    m_recv[idx], first_out, _ = _material_times(olo[idx], ohi[idx], out_order, E.dst, E.amt, outflow[idx], each, E.t, seen_out, s[idx])
     hit &= (m_send >= k) & (m_recv >= k)
     if p["gather_first"]:
         # gather, then scatter (indicators.md §6): a material sender still paying in after a material receiver
@@ -327,18 +389,18 @@ def _gather_scatter(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     # friend's small transfers do not make a private account a collector
     typical, usual_floor = np.zeros(len(h)), np.zeros(len(h), np.int64)
     material_floor = np.ceil(each * inflow[hit]).astype(np.int64)  # minor units
-    typical[hit], usual_floor[hit] = _usual_senders(E, hin, h[hit], s[hit], W, k, int(p["baseline_days"] * DAY_US), material_floor)
+    typical[hit], usual_floor[hit] = _usual_senders(E, E.in_key(), h[hit], s[hit], W, k, int(p["baseline_days"] * DAY_US), material_floor)
     # like with like: the window's material senders, established ones included, as the usual count includes them
     burst = m_send
     if p["new_counterparties"]:
         burst = np.zeros(len(h), np.int64)
-        burst[hit] = _material(ilo[hit], ihi[hit], ins.order, E.src, E.amt, inflow[hit], each)[0]
+        burst[hit] = _material(ilo[hit], ihi[hit], in_order, E.src, E.amt, inflow[hit], each)[0]
     hit &= (typical == 0) | (burst >= p["min_ratio_to_typical"] * typical)
     if not hit.any():
         return pd.DataFrame()
     idx = np.flatnonzero(hit)
-    last_in = E.t[ins.order[ihi[idx] - 1]]
-    last_out = E.t[outs.order[ohi[idx] - 1]]
+    last_in = E.t[in_order[ihi[idx] - 1]]
+    last_out = E.t[out_order[ohi[idx] - 1]]
     hits = pd.DataFrame(
         {
             "anchor": idx,
@@ -362,8 +424,8 @@ def _gather_scatter(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     best = _pick_per_episode(hits, ["n", "m", "share", "window_start", "anchor"], [False, False, False, True, True])
     b = best["anchor"].to_numpy()
     # evidence: the transactions with the material senders and receivers (the gathering and the scattering)
-    _, qi, ei, keep_i = _material(ilo[b], ihi[b], ins.order, E.src, E.amt, inflow[b], each, seen_in, s[b])
-    _, qo, eo, keep_o = _material(olo[b], ohi[b], outs.order, E.dst, E.amt, outflow[b], each, seen_out, s[b])
+    _, qi, ei, keep_i = _material(ilo[b], ihi[b], in_order, E.src, E.amt, inflow[b], each, seen_in, s[b])
+    _, qo, eo, keep_o = _material(olo[b], ohi[b], out_order, E.dst, E.amt, outflow[b], each, seen_out, s[b])
     evidence = _evidence(E, np.r_[qi[keep_i], qo[keep_o]], np.r_[ei[keep_i], eo[keep_o]], len(best))
     facts = [
         {
@@ -432,9 +494,9 @@ def _material(lo, hi, order, who, amt, total, share, seen=None, since=None) -> t
     return np.bincount(win[big], minlength=len(lo)), q, e, big_row
 
 
-#: (window, edge) rows :func:`_material_times` holds at once (about 80 bytes each while it works): at 5 M
-#: IBM rows ML-08's passing windows hold 16 M, which took 1.3 GB in one piece
-_MATERIAL_BATCH = 2_000_000
+#: (window, edge) rows :func:`_material_times` holds at once (about 80 bytes each while it works, so about
+#: 40 MB a batch): at 5 M IBM rows ML-08's passing windows hold 16 M, which took 1.3 GB in one piece
+_MATERIAL_BATCH = 500_000
 
 
 def _material_times(lo, hi, order, who, amt, total, share, t, seen=None, since=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
