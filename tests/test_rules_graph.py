@@ -790,12 +790,12 @@ def test_material_counterparties_match_a_brute_force_count(data):
 
 
 def test_first_contact_is_the_earliest_time_of_each_pair():
-    from followmoney.detect.rules._graph._two_hop import _first_contact
+    from followmoney.core._timeline import first_contact
 
     key = np.array([0, 0, 1, 0, 1], np.int64)
     who = np.array([7, 8, 7, 7, 7], np.int64)
     t = np.array([50, 10, 30, 20, 40], np.int64)
-    assert _first_contact(key, who, t).tolist() == [20, 10, 30, 20, 30]
+    assert first_contact(key, who, t).tolist() == [20, 10, 30, 20, 30]
 
 
 @given(st.lists(st.tuples(st.integers(0, 40), st.integers(0, 2), st.integers(0, 6), st.integers(0, 6), st.integers(1, 10**15)), max_size=50),

@@ -131,6 +131,50 @@ def batches(lo: np.ndarray, hi: np.ndarray, limit: int) -> list[tuple[int, int]]
     return runs
 
 
+def packed_key(*columns: np.ndarray, ranges: list[tuple[int, int]] | None = None) -> np.ndarray | None:
+    """Non-negative int64 columns as one int64 key ordered as the tuples are; None if it would overflow.
+
+    ``ranges`` (lowest, highest) per column, when the key must be comparable with another's packed
+    over them; else each column's own. One sort of such a key replaces a sort on several columns.
+
+    Examples
+    --------
+    >>> packed_key(np.array([1, 0, 1]), np.array([0, 2, 1])).tolist()
+    [3, 2, 4]
+    """
+    key = np.zeros(len(columns[0]), np.int64)
+    span = 1
+    for i, c in enumerate(columns):
+        lo, hi = ranges[i] if ranges is not None else (int(c.min()), int(c.max())) if len(c) else (0, 0)
+        size = hi - lo + 1
+        span *= size
+        if span >= 2**62:
+            return None
+        key = key * size + (c - lo)
+    return key
+
+
+def first_contact(key: np.ndarray, who: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """Per row, the earliest time ``t`` among the rows of its (``key``, ``who``) pair: when an account
+    (``key``) first dealt with that counterparty (``who``) that way, in the data at hand (µs).
+
+    Examples
+    --------
+    >>> first_contact(np.array([0, 0, 1, 0]), np.array([5, 6, 5, 5]), np.array([30, 10, 20, 20])).tolist()
+    [20, 10, 20, 20]
+    """
+    if len(key) == 0:
+        return np.zeros(0, np.int64)
+    packed = packed_key(key, who)
+    order = np.lexsort((t, who, key)) if packed is None else np.lexsort((t, packed))
+    k, w = key[order], who[order]
+    new = np.r_[True, (k[1:] != k[:-1]) | (w[1:] != w[:-1])]
+    group = np.cumsum(new) - 1
+    out = np.empty(len(key), np.int64)
+    out[order] = t[order][new][group]
+    return out
+
+
 def codes_for(*columns: pd.Series) -> tuple[np.ndarray, pd.Index]:
     """Integer codes for the (possibly composite) key given by ``columns``; -1 for nulls.
 

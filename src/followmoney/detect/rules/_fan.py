@@ -46,7 +46,7 @@ from followmoney.detect.rules.catalogue import catalogued
 from followmoney.detect.rules._registry import RuleContext, WholeStat, register, whole
 from followmoney.detect.rules._rolling import threshold_cents
 from followmoney.core.units import DAY_US
-from followmoney.core._timeline import episodes
+from followmoney.core._timeline import episodes, first_contact
 from followmoney.core.frame import account_codes, isin, with_codes
 
 
@@ -132,9 +132,8 @@ def _first_contacts(history: pd.DataFrame, subject: str, member: str) -> tuple[n
     """For the rows of ``history`` with a subject and a member: their index labels (ascending), the time the
     subject first dealt with that member (any payment of ``history``, µs) and the member's code."""
     g = history[history[subject].notna() & history[member].notna()]
-    members, member_names = pd.factorize(g[member])
-    pair = account_codes((g, subject), names=False)[0] * max(len(member_names), 1) + members  # (subject, member) as one int
-    first = pd.Series(g["t"].to_numpy(np.int64)).groupby(pair, sort=False).transform("min").to_numpy(np.int64)
+    members = pd.factorize(g[member])[0]
+    first = first_contact(account_codes((g, subject), names=False)[0], members, g["t"].to_numpy(np.int64))
     return g.index.to_numpy(), first, members
 
 

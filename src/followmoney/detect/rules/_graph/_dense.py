@@ -14,9 +14,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from followmoney.core._timeline import packed_key
 from followmoney.core.units import DAY_US, money_text
 from followmoney.detect.rules._graph._table import _REQUIRES, _evidence, _findings, _names, _pick_per_episode, _shared_edges
-from followmoney.detect.rules._graph._table import _in_larger_groups, _packed, _shared_window_pairs, _window_rows, _window_us
+from followmoney.detect.rules._graph._table import _in_larger_groups, _shared_window_pairs, _window_rows, _window_us
 from followmoney.detect.rules._registry import RuleContext, register
 from followmoney.detect.rules.catalogue import catalogued
 from followmoney.exceptions import CatalogueError
@@ -51,8 +52,8 @@ def _bipartite_candidates(pairs: pd.DataFrame, density: float) -> pd.DataFrame:
     # and beneficiaries paid by >= 2 can link, among all pairs and then once more among those left; each row's
     # (w, cur, o) and (w, cur, b) packed into one key once, where they pack (else the columns)
     w, cur, o, b = (pairs[c].to_numpy() for c in ("w", "cur", "o", "b"))
-    by_o = [o_key] if (o_key := _packed(w, cur, o)) is not None else [w, cur, o]
-    by_b = [b_key] if (b_key := _packed(w, cur, b)) is not None else [w, cur, b]
+    by_o = [o_key] if (o_key := packed_key(w, cur, o)) is not None else [w, cur, o]
+    by_b = [b_key] if (b_key := packed_key(w, cur, b)) is not None else [w, cur, b]
     del o_key, b_key
     at = np.flatnonzero(_in_larger_groups(1, *by_o) & _in_larger_groups(1, *by_b))
     at = at[_in_larger_groups(1, *(c[at] for c in by_o)) & _in_larger_groups(1, *(c[at] for c in by_b))]

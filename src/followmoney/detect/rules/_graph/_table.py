@@ -23,6 +23,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from followmoney.core._timeline import packed_key
 from followmoney.core.frame import account_codes, isin, time_order
 from followmoney.core.units import DAY_US
 from followmoney.detect.rules._registry import RuleContext
@@ -333,7 +334,7 @@ def _in_larger_groups(limit: int, *columns: np.ndarray) -> np.ndarray:
     n = len(columns[0])
     if limit >= n:
         return np.zeros(n, bool)
-    key = columns[0] if len(columns) == 1 else _packed(*columns)  # one non-negative int64 column is its own key
+    key = columns[0] if len(columns) == 1 else packed_key(*columns)  # one non-negative int64 column is its own key
     if key is None or limit < 1:
         return _group_sizes(*columns) > limit
     s = np.sort(key)
@@ -358,22 +359,6 @@ def _window_rows(E: _Edges, stride: int, payers: np.ndarray | None = None) -> pd
     return pd.DataFrame({"w": np.r_[b - 1, b], "cur": E.cur[idx], "o": E.src[idx], "b": E.dst[idx], "e": idx, "amt": E.amt[idx]})
 
 
-def _packed(*columns: np.ndarray, ranges: list[tuple[int, int]] | None = None) -> np.ndarray | None:
-    """Non-negative int64 columns as one int64 key ordered as the tuples are; None if it would overflow.
-    ``ranges`` (lowest, highest) per column, when the key must be comparable with another's packed over them;
-    else each column's own."""
-    key = np.zeros(len(columns[0]), np.int64)
-    span = 1
-    for i, c in enumerate(columns):
-        lo, hi = ranges[i] if ranges is not None else (int(c.min()), int(c.max())) if len(c) else (0, 0)
-        size = hi - lo + 1
-        span *= size
-        if span >= 2**62:
-            return None
-        key = key * size + (c - lo)
-    return key
-
-
 def _pair_values(E: _Edges, stride: int, max_degree: int) -> dict[str, np.ndarray]:
     """Distinct (w, cur, o, b) of :func:`_window_rows` in sorted order with the sum of ``amt``, as int64 columns
     ``w``, ``cur``, ``o``, ``b``, ``value``, but for those of an ``o`` (``b``) with more than ``max_degree`` distinct
@@ -386,13 +371,13 @@ def _pair_values(E: _Edges, stride: int, max_degree: int) -> dict[str, np.ndarra
     b = E.t // stride
     ranges = [(int(b.min()) - 1, int(b.max())), (int(E.cur.min()), int(E.cur.max())), (int(E.src.min()), int(E.src.max())),
               (int(E.dst.min()), int(E.dst.max()))]  # fmt: skip
-    earlier = _packed(b - 1, E.cur, E.src, E.dst, ranges=ranges)
+    earlier = packed_key(b - 1, E.cur, E.src, E.dst, ranges=ranges)
     if earlier is None:  # beyond the packing range: pandas' grouping
         grouped = _window_rows(E, stride).groupby(["w", "cur", "o", "b"], sort=True).agg(value=("amt", "sum")).reset_index()
         w, cur = grouped["w"].to_numpy(), grouped["cur"].to_numpy()
         keep = ~_in_larger_groups(max_degree, w, cur, grouped["b"].to_numpy()) & ~_in_larger_groups(max_degree, w, cur, grouped["o"].to_numpy())
         return {c: grouped[c].to_numpy(np.int64)[keep] for c in columns}
-    key = np.concatenate([earlier, _packed(b, E.cur, E.src, E.dst, ranges=ranges)])  # the earlier window's rows, then the later one's
+    key = np.concatenate([earlier, packed_key(b, E.cur, E.src, E.dst, ranges=ranges)])  # the earlier window's rows, then the later one's
     del b, earlier
     order = np.argsort(key, kind="stable")
     key = key[order]
@@ -416,7 +401,7 @@ def _pair_values(E: _Edges, stride: int, max_degree: int) -> dict[str, np.ndarra
 
 def _group_sizes(*columns: np.ndarray) -> np.ndarray:
     """Per row, how many rows share its values of ``columns`` (a groupby ``transform("size")``)."""
-    key = _packed(*columns)
+    key = packed_key(*columns)
     if key is None:
         return pd.DataFrame(dict(enumerate(columns))).groupby(list(range(len(columns))))[0].transform("size").to_numpy()
     if len(key) and (key[1:] >= key[:-1]).all():  # rows already in groups (sorted): run lengths, no sort

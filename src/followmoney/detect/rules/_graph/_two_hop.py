@@ -15,11 +15,11 @@ import logging
 import numpy as np
 import pandas as pd
 
-from followmoney.core._timeline import TimeIndex, batches, distinct_forward, episodes, expand, unique_sorted
+from followmoney.core._timeline import TimeIndex, batches, distinct_forward, episodes, expand, first_contact, packed_key, unique_sorted
 from followmoney.core.units import DAY_US, money_text
 from followmoney.detect.rules._fan import _routine
 from followmoney.detect.rules._graph._table import _REQUIRES, _count_score, _edges_among, _evidence, _findings
-from followmoney.detect.rules._graph._table import _names, _packed, _pick_per_episode, _shared_edges, _window_us
+from followmoney.detect.rules._graph._table import _names, _pick_per_episode, _shared_edges, _window_us
 from followmoney.detect.rules._registry import RuleContext, register
 from followmoney.detect.rules._rolling import threshold_cents
 from followmoney.detect.rules.catalogue import catalogued
@@ -50,7 +50,7 @@ def _distinct_per_key(key: np.ndarray, member: np.ndarray) -> np.ndarray:
     """Per row, the number of distinct ``member`` values among the rows of its ``key``."""
     if len(key) == 0:
         return np.zeros(0, np.int64)
-    packed = _packed(key, member)  # one sort of a packed key; rows of equal (key, member) are alike here
+    packed = packed_key(key, member)  # one sort of a packed key; rows of equal (key, member) are alike here
     order = np.lexsort((member, key)) if packed is None else np.argsort(packed)
     k, m = key[order], member[order]
     new_key = np.r_[True, k[1:] != k[:-1]]
@@ -304,7 +304,7 @@ def _gather_scatter(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     With ``new_counterparties`` (default on, issue 15) only counterparties new to the hub make
     the gathering and the scattering: a sender (receiver) it already received from (paid)
     before the window starts, such as its landlord or a regular payer
-    (:func:`_first_contact`), is its ordinary life: it does not count towards ``k``, is not
+    (:func:`~followmoney.core._timeline.first_contact`), is its ordinary life: it does not count towards ``k``, is not
     evidence and does not break ``gather_first``; its amounts stay in the window's inflow
     and outflow, and the burst test counts it as the usual count does (like with like).
 
@@ -373,7 +373,7 @@ def _gather_scatter(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
         seen_in, seen_out = np.full(len(E.t), np.iinfo(np.int64).max), np.full(len(E.t), np.iinfo(np.int64).max)
         for seen, key, who in ((seen_in, E.in_key(), E.src), (seen_out, E.out_key(), E.dst)):
             mine = np.flatnonzero(np.isin(key, hubs))
-            seen[mine] = _first_contact(key[mine], who[mine], E.t[mine])
+            seen[mine] = first_contact(key[mine], who[mine], E.t[mine])
     m_send, m_recv = np.zeros(len(h), np.int64), np.zeros(len(h), np.int64)
     m_send[idx], _, last_in = _material_times(ilo[idx], ihi[idx], in_order, E.src, E.amt, inflow[idx], each, E.t, seen_in, s[idx])
     m_recv[idx], first_out, _ = _material_times(olo[idx], ohi[idx], out_order, E.dst, E.amt, outflow[idx], each, E.t, seen_out, s[idx])
@@ -469,7 +469,7 @@ def _material(lo, hi, order, who, amt, total, share, seen=None, since=None) -> t
     outflow (same minor units). Returns, per window, the count of distinct counterparties
     whose summed amount in it is at least ``share * total``, and for every (window, edge)
     row: the window, the edge and whether its counterparty is such a one. With ``seen``
-    (per edge, the time the hub first dealt with its counterparty that way, :func:`_first_contact`)
+    (per edge, the time the hub first dealt with its counterparty that way, :func:`~followmoney.core._timeline.first_contact`)
     and ``since`` (per window, its start), the edges of counterparties the hub already
     dealt with before the window are left out: no (window, edge) row, never material.
     """
@@ -513,21 +513,6 @@ def _material_times(lo, hi, order, who, amt, total, share, t, seen=None, since=N
         np.minimum.at(first[a:b], q[big], t[e[big]])  # first[a:b] is a view: written in place
         np.maximum.at(last[a:b], q[big], t[e[big]])
     return count, first, last
-
-
-def _first_contact(key: np.ndarray, who: np.ndarray, t: np.ndarray) -> np.ndarray:
-    """Per edge, the earliest time ``t`` among the edges of its (``key``, ``who``) pair: when the hub
-    (``key``) first dealt with that counterparty that way, in the data at hand."""
-    if len(key) == 0:
-        return np.zeros(0, np.int64)
-    packed = _packed(key, who)
-    order = np.lexsort((t, who, key)) if packed is None else np.lexsort((t, packed))
-    k, w = key[order], who[order]
-    new = np.r_[True, (k[1:] != k[:-1]) | (w[1:] != w[:-1])]
-    group = np.cumsum(new) - 1
-    out = np.empty(len(key), np.int64)
-    out[order] = t[order][new][group]
-    return out
 
 
 def _usual_senders(E, hin, h, s, W, k, baseline_us, floor) -> tuple[np.ndarray, np.ndarray]:
