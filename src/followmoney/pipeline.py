@@ -467,8 +467,7 @@ def run_score(
             resolution = resolve(bundle)
             cases = build_cases(alerts, bundle, resolution=resolution)
         with stages("write"):
-            _write_outputs(tmp, None if tables_written else bundle, alerts, suppressed, cases, resolution, excel_max_cases,
-                           names_of=bundle)  # fmt: skip
+            _write_outputs(tmp, bundle, alerts, suppressed, cases, resolution, excel_max_cases, tables=not tables_written)
         summary = _summary(out, facts if tables_written else _bundle_facts(bundle), alerts, suppressed, cases, cfg, failures,
                            failed_files, stages, t0)  # fmt: skip
         if store is not None:
@@ -663,8 +662,8 @@ def _peak_rss_mb() -> float | None:
 
 
 def _write_outputs(tmp: Path, bundle, alerts, suppressed, cases, resolution=None, excel_max_cases: int | None = EXCEL_MAX_CASES,
-                   *, names_of) -> None:  # fmt: skip
-    """Write the run's files into ``tmp``; the canonical tables too unless ``bundle`` is None (written before scoring)."""
+                   *, tables: bool = True) -> None:  # fmt: skip
+    """Write the run's files into ``tmp``; the bundle's tables too unless ``tables`` is False (written before scoring)."""
     f = RUN_FILES
     (tmp / f["tables"]).mkdir(exist_ok=True)
     parquet = [(alerts, f["alerts_parquet"]), (suppressed, f["suppressed"]), (cases, f["cases_parquet"])]
@@ -674,9 +673,9 @@ def _write_outputs(tmp: Path, bundle, alerts, suppressed, cases, resolution=None
     # threads while this one writes the CSV files and the workbook (Python, capped at excel_max_cases)
     with ThreadPoolExecutor(max_workers=2) as pool:
         written = [pool.submit(pq.write_table, t, tmp / name) for t, name in parquet]
-        if bundle is not None:
+        if tables:
             written.append(pool.submit(write_bundle, bundle, tmp / f["tables"]))
-        names = run_names(names_of, resolution)
+        names = run_names(bundle, resolution)
         pacsv.write_csv(flat(with_names(alerts, names, named_lists=False)), tmp / f["alerts_csv"])
         pacsv.write_csv(flat(with_names(cases, names, named_lists=False)), tmp / f["cases_csv"])
         to_excel(tmp / f["cases_xlsx"], cases=cases, alerts=alerts, names=names, max_cases=excel_max_cases)
