@@ -204,12 +204,35 @@ def test_whole_data_statistics_combine_over_any_split(synthetic):
     bundle, cfg = synthetic
     frame = prepare_transactions(bundle.transactions, cfg.jurisdiction_info.timezone, bundle.accounts)
     declared = [(r, st) for r in REGISTRY.values() for st in r.whole_data]
-    assert {r.id for r, _ in declared} >= {"ML-03", "ML-04", "ML-05", "ML-06", "HS-01", "HT-03"}
+    assert {r.id for r, _ in declared} >= {"ML-03", "ML-04", "ML-05", "ML-06", "ML-08", "HS-01", "HT-03"}
     parts = np.array_split(np.random.default_rng(3).permutation(len(frame)), 5)
     for rule, st in declared:
         params = rule.resolve_params()
         pieces = [st.func(frame.iloc[np.sort(ix)].reset_index(drop=True), params) for ix in parts]
         assert st.combine(pieces) == st.func(frame, params), (rule.id, st.name)
+
+
+def test_gather_scatter_hub_is_judged_from_the_whole_data_start_on_its_partition():
+    """ML-08 runs on account partitions: a hub's usual count of senders depends on when the data start (a first
+    month of rent 60 days into the data has an empty baseline before it: a burst; at the start of the data, the
+    months after it are the baseline: not one), and the partition holding the hub has none of the earlier rows."""
+    from rule_cases import bundle, tx
+
+    from followmoney.detect._dask import bucket_of
+
+    rows, i = [], 0
+    for m in range(6):  # five tenants pay a landlord every month, and it pays three suppliers 90 % of it
+        rows += [tx(i + k, f"TENANT/{k}", "HUB/1", "1000.00", 60 + 30 * m + 0.2 * k) for k in range(5)]
+        rows += [tx(i + 5 + k, "HUB/1", f"SUPPLIER/{k}", "1500.00", 60 + 30 * m + 3 + k) for k in range(3)]
+        i += 8
+    hub = int(bucket_of(["HUB/1"], 4)[0])
+    early = [a for a in (f"EARLY/{n}" for n in range(40)) if int(bucket_of([a], 4)[0]) != hub][:2]
+    rows.append(tx(i, early[0], early[1], "250.00", 0))  # the data start two months before the rent
+    b, cfg = bundle(rows), fm.Config()
+    expected = score(b, cfg, rules=["ML-08"])
+    assert expected.column("subject_id").to_pylist() == ["HUB/1"]  # the first month, against an empty baseline
+    with dask.config.set(scheduler="synchronous"):
+        _assert_same(expected, score(b, cfg, rules=["ML-08"], engine="dask", partitions=4))
 
 
 @pytest.mark.parametrize("rates", [None, {"AED": [{"from": "2000-01-01", "rate": "0.18"}]}])

@@ -55,18 +55,21 @@ name passengers). Without these, such a rule could only run ``"global"``.
 
 Why the rules got their declarations (``partition=`` beside each rule says it in a line):
 
-* ``account``: ML-01, ML-02, ML-03, ML-04, ML-05, ML-06, ML-13, ML-14, ML-17, ML-18,
-  ML-20, HT-01, HT-02, HT-03, HT-06, HT-07, HT-08, HS-01, HS-03, FL-01. Each finds
+* ``account``: ML-01, ML-02, ML-03, ML-04, ML-05, ML-06, ML-08, ML-13, ML-14, ML-17,
+  ML-18, ML-20, HT-01, HT-02, HT-03, HT-06, HT-07, HT-08, HS-01, HS-03, FL-01. Each finds
   episodes, runs or sums keyed by one account (the subject), from the rows that account
   sends or receives; what else they read is per row (channel, country, remittance test),
   from the bundle's other tables (holders, home regions, opening dates), or a declared
-  whole-data statistic.
+  whole-data statistic. ML-08's hub is such an account: its senders, receivers, usual
+  count of senders and first contacts are all read from the hub's own payments in and
+  out, and when the data start is declared.
 * ``neighbourhood``: HT-09, FL-02. A controller's alert needs its feeders' own inflows
   (one hop away); a feeder's "potential victim" finding is derived from its controller's
   set of feeders (two hops from the feeder), so it is kept in the partition of the
   controller it names (``related_subject_ids[0]``), where that set is complete.
-* ``global``: ML-07..ML-12 (paths of three or more hops and bipartite / stacked
-  structures, with a search budget over the whole graph: truncation would depend on the
+* ``global``: ML-07 and ML-09..ML-12 (paths through intermediaries and bipartite /
+  stacked structures; ML-07 skips intermediaries by their pairs with every payer, ML-09 and
+  ML-12 search with a budget over the whole graph: truncation would depend on the
   partition), ML-19 (compares a new account's inflow with the median of all new accounts),
   ML-15 and HT-11 (identifier groups across parties and accounts, from entity
   resolution of the whole bundle).

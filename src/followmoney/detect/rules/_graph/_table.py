@@ -134,10 +134,10 @@ class _Ids:
         return self._column.iloc[self._pos[at]].to_numpy(object)
 
 
-def _edges(frame: pd.DataFrame, order: np.ndarray | None = None, among: np.ndarray | None = None) -> _Edges:
-    """Build the edge table from a prepared frame (see the module notes for what is kept); ``order``
-    as for :func:`_sorted_positions`; ``among``, a bool per row, leaves out the rows where it is False.
-    Only the kept rows' text is read: the frame is not copied."""
+def _flow_rows(frame: pd.DataFrame, among: np.ndarray | None = None) -> np.ndarray:
+    """A bool per row of a prepared frame: the rows :func:`_edges` may keep (both accounts, a positive
+    amount; no self-transfer, card, ATM or cash row, no salary credit), among ``among`` where given.
+    :func:`_edges` also leaves out the rows with the same account on both sides."""
     ok = np.ones(len(frame), bool) if among is None else np.asarray(among, bool).copy()
     ok &= frame["from_account"].notna().to_numpy(bool) & frame["to_account"].notna().to_numpy(bool)
     ok &= frame["amount_cents"].notna().to_numpy(bool) & (frame["amount_cents"].to_numpy(np.int64, na_value=0) > 0)
@@ -147,6 +147,14 @@ def _edges(frame: pd.DataFrame, order: np.ndarray | None = None, among: np.ndarr
         ok &= ~isin(frame["channel"], sorted(_NOT_FLOWS))
     if "is_payroll" in frame.columns:  # optional: salary credits are not laundering hops
         ok &= ~frame["is_payroll"].fillna(False).astype(bool).to_numpy()
+    return ok
+
+
+def _edges(frame: pd.DataFrame, order: np.ndarray | None = None, among: np.ndarray | None = None) -> _Edges:
+    """Build the edge table from a prepared frame (see the module notes for what is kept); ``order``
+    as for :func:`_sorted_positions`; ``among``, a bool per row, leaves out the rows where it is False.
+    Only the kept rows' text is read: the frame is not copied."""
+    ok = _flow_rows(frame, among)
     pos = _sorted_positions(frame, order)
     pos = pos[ok[pos]]  # the kept rows, in (t, txn_id) order
     n = len(pos)

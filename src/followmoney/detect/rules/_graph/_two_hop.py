@@ -18,9 +18,9 @@ import pandas as pd
 from followmoney.core._timeline import TimeIndex, batches, distinct_forward, episodes, expand, first_contact, packed_key, unique_sorted
 from followmoney.core.units import DAY_US, money_text
 from followmoney.detect.rules._fan import _routine
-from followmoney.detect.rules._graph._table import _REQUIRES, _count_score, _edges_among, _evidence, _findings
+from followmoney.detect.rules._graph._table import _REQUIRES, _count_score, _edges_among, _evidence, _findings, _flow_rows
 from followmoney.detect.rules._graph._table import _names, _pick_per_episode, _shared_edges, _window_us
-from followmoney.detect.rules._registry import RuleContext, register
+from followmoney.detect.rules._registry import RuleContext, WholeStat, register, whole
 from followmoney.detect.rules._rolling import threshold_cents
 from followmoney.detect.rules.catalogue import catalogued
 
@@ -389,7 +389,9 @@ def _gather_scatter(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     # friend's small transfers do not make a private account a collector
     typical, usual_floor = np.zeros(len(h)), np.zeros(len(h), np.int64)
     material_floor = np.ceil(each * inflow[hit]).astype(np.int64)  # minor units
-    typical[hit], usual_floor[hit] = _usual_senders(E, E.in_key(), h[hit], s[hit], W, k, int(p["baseline_days"] * DAY_US), material_floor)
+    typical[hit], usual_floor[hit] = _usual_senders(
+        E, E.in_key(), h[hit], s[hit], W, k, int(p["baseline_days"] * DAY_US), material_floor, whole(ctx, frame, _GATHER_START)
+    )
     # like with like: the window's material senders, established ones included, as the usual count includes them
     burst = m_send
     if p["new_counterparties"]:
@@ -515,7 +517,24 @@ def _material_times(lo, hi, order, who, amt, total, share, t, seen=None, since=N
     return count, first, last
 
 
-def _usual_senders(E, hin, h, s, W, k, baseline_us, floor) -> tuple[np.ndarray, np.ndarray]:
+def _gather_start_of(frame: pd.DataFrame, params: dict) -> int | None:
+    """The earliest time among ML-08's edges (:func:`_edges` of the rows that are not routine, :func:`_routine`):
+    when the data start for the hubs' usual count of senders; None without such a row."""
+    ok = np.flatnonzero(_flow_rows(frame, ~_routine(frame).to_numpy(bool)))
+    if len(ok):  # the same account on both sides is no edge
+        if "from_code" in frame.columns:
+            same = frame["from_code"].to_numpy()[ok] == frame["to_code"].to_numpy()[ok]
+        else:
+            same = frame["from_account"].to_numpy(object)[ok] == frame["to_account"].to_numpy(object)[ok]
+        ok = ok[~same]
+    return int(frame["t"].to_numpy(np.int64)[ok].min()) if len(ok) else None
+
+
+#: When ML-08's data start, a statistic of the whole data (so that the rule runs on account partitions).
+_GATHER_START = WholeStat("data_start_edges", "min", _gather_start_of)
+
+
+def _usual_senders(E, hin, h, s, W, k, baseline_us, floor, data_start) -> tuple[np.ndarray, np.ndarray]:
     """Usual distinct-sender count of hub key ``h`` around each window start ``s``, counting
     payments of at least ``floor`` (int64 minor units, per window) only.
 
@@ -523,7 +542,8 @@ def _usual_senders(E, hin, h, s, W, k, baseline_us, floor) -> tuple[np.ndarray, 
     payments of at least the smallest ``floor`` of its windows, with their point-in-time
     usual level (:func:`followmoney.core._timeline.episodes`); a window starting at ``s``
     belongs to the episode with ``episode_start - W <= s <= episode_end``. Returns the
-    count, 0 where none is found, and the floor used, per window.
+    count, 0 where none is found, and the floor used, per window. ``data_start``: when the data start
+    (:data:`_GATHER_START`, µs since the epoch, UTC).
     """
     out = np.zeros(len(h))
     if len(h) == 0:
@@ -534,7 +554,7 @@ def _usual_senders(E, hin, h, s, W, k, baseline_us, floor) -> tuple[np.ndarray, 
     mine = np.flatnonzero(np.isin(hin, hub_floor.index.to_numpy()))
     mine = mine[E.amt[mine] >= hub_floor.reindex(hin[mine]).to_numpy()]
     inn = pd.DataFrame({"t": E.t[mine], "txn_id": E.txn_id[mine], "hub": hin[mine], "sender": E.src[mine]})
-    ep = episodes(inn, subject="hub", member="sender", window_us=W, min_count=k, baseline_us=baseline_us, data_start=int(E.t.min()))
+    ep = episodes(inn, subject="hub", member="sender", window_us=W, min_count=k, baseline_us=baseline_us, data_start=data_start)
     if ep.empty:
         return out, used
     ep = ep.assign(key=ep["episode_start"] - W).sort_values("key")
@@ -568,7 +588,8 @@ GATHER_SCATTER = register(
         "ML-08",
         requires=_REQUIRES,
         func=_gather_scatter,
-        partition="global",  # paths of several hops with a search budget over the whole graph
+        partition="account",  # each hub's own payments in and out; the data start is a whole-data statistic
+        whole_data=(_GATHER_START,),
         explain=_explain_gather_scatter,
     )
 )
