@@ -13,7 +13,8 @@ child and reports that child's wall time and peak resident memory
 (``getrusage(RUSAGE_CHILDREN).ru_maxrss``, and on Linux the largest of its RSS read every 5 ms
 from ``/proc``, since the kernel updates the high-water mark lazily), never the benchmark's own.
 Printed per size: score wall time, peak RSS, the ratio to the bare read, the per-stage
-timings and peak memory from the run's ``summary.json``; the Dask engine on local clusters of
+timings and peak memory from the run's ``summary.json``; the same run with two rules at once
+(``--threads 2``: its time and peak memory against one thread's); the Dask engine on local clusters of
 1 and 2 workers (:func:`measure_dask`: scoring time against the pandas engine in the same
 process, peak memory of the workers and the driver, identical alerts); and across sizes the
 fitted exponent of score time against rows (least squares in log-log).
@@ -327,6 +328,13 @@ def measure_size(path: Path, out_dir: Path, repeat: int = 1) -> dict:
         runs.append(r)
     s = _best(runs)
     summ = s["summary"]
+    threaded = []
+    for _ in range(repeat):  # the same run with two rules at once (--threads 2): the time and memory it trades
+        shutil.rmtree(out_dir, ignore_errors=True)
+        r = measure([sys.executable, "-c", _SCORE, "score", str(path), "--out", str(out_dir), "--quiet", "--threads", "2"])
+        r["alerts_same"] = json.loads((out_dir / "summary.json").read_text())["alerts"] == summ["alerts"]
+        threaded.append(r)
+    t2 = _best(threaded)
     return {
         "rows": bare_best["rows"],
         "file_mb": round(path.stat().st_size / 2**20, 1),
@@ -345,6 +353,14 @@ def measure_size(path: Path, out_dir: Path, repeat: int = 1) -> dict:
         "cases": summ["cases"],
         "stage_seconds": summ.get("stage_seconds", {}),
         "stage_peak_rss_mb": summ.get("stage_peak_rss_mb", {}),
+        "threads_2": {
+            "score_wall_seconds": round(t2["wall_seconds"], 2),
+            "score_peak_rss_mb": round(t2["peak_rss_mb"], 1),
+            "time_ratio_to_1_thread": round(t2["wall_seconds"] / s["wall_seconds"], 3),
+            "memory_ratio_to_1_thread": round(t2["peak_rss_mb"] / s["peak_rss_mb"], 3),
+            "time_ratio_score_over_bare_read": round(t2["wall_seconds"] / bare_best["read_seconds"], 1),
+            "same_alert_count": t2["alerts_same"],
+        },
     }
 
 
@@ -436,6 +452,9 @@ def _print_size(r: dict) -> None:
     )
     for stage, sec in r["stage_seconds"].items():
         print(f"   {stage:>8}: {sec:8.2f} s  peak RSS {r['stage_peak_rss_mb'].get(stage)} MB", flush=True)
+    t = r["threads_2"]
+    print(f"   --threads 2: {t['score_wall_seconds']} s ({t['time_ratio_to_1_thread']}x one thread; {t['time_ratio_score_over_bare_read']}x the bare "
+          f"read), peak RSS {t['score_peak_rss_mb']} MB ({t['memory_ratio_to_1_thread']}x); same alert count: {t['same_alert_count']}", flush=True)
     d = r.get("dask")
     if d:
         print(f"   Dask engine (fm.score only; the pandas engine took {d['pandas_score_seconds']} s in the same process):", flush=True)

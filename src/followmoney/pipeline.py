@@ -317,6 +317,7 @@ def run_score(
     workers: int | None = None,
     store: Path | None = None,
     since=None,
+    threads: int = 1,
 ) -> dict:
     """Read ``paths``, consolidate, score them, and write the run directory ``out`` atomically.
 
@@ -365,6 +366,8 @@ def run_score(
         Dask engine: address of a running scheduler; default a local cluster.
     workers : int, optional
         Dask engine: worker processes of the local cluster (default: Dask's choice).
+    threads : int, default 1
+        pandas engine: rules run at once on threads (:func:`followmoney.score`).
     store : Path, optional
         Score a transaction store (:func:`followmoney.core.store.append_store`; created
         if missing): ``paths`` (may be empty) are appended to it first, idempotently,
@@ -451,10 +454,10 @@ def run_score(
                     bundle = _for_scoring(bundle)
             with stages("score"):
                 if store is not None:
-                    result = _score_store(store, cfg, since, previous, prev_summary)
+                    result = _score_store(store, cfg, since, previous, prev_summary, threads)
                     bundle, alerts = result.bundle, result.alerts
                 else:
-                    alerts = score(bundle, cfg, progress=progress, engine=engine, client=client)
+                    alerts = score(bundle, cfg, progress=progress, engine=engine, client=client, threads=threads)
                 failures = failures_of(alerts)
                 if model is not None:
                     alerts, model_failure = _with_model(alerts, bundle, model, cfg)
@@ -515,7 +518,7 @@ def append_files(paths, store: Path, *, fmt: str = "auto", aliases=None, read_op
     return {**entry, "failed_files": failed}
 
 
-def _score_store(store, cfg, since, previous, prev_summary):
+def _score_store(store, cfg, since, previous, prev_summary, threads=1):
     """:func:`score_store` with the previous run's alerts and state; ``previous_alerts`` set on the result."""
     from followmoney.detect.incremental import score_store
 
@@ -526,7 +529,7 @@ def _score_store(store, cfg, since, previous, prev_summary):
             prev_alerts = pq.read_table(Path(previous) / RUN_FILES["alerts_parquet"])
         except (OSError, pa.ArrowInvalid) as exc:
             raise RunError(f"{previous}: alerts of the previous run cannot be read ({type(exc).__name__})") from None
-    result = score_store(store, cfg, since=since, previous_alerts=prev_alerts, previous_state=prev_state)
+    result = score_store(store, cfg, since=since, previous_alerts=prev_alerts, previous_state=prev_state, threads=threads)
     result.previous_alerts = prev_alerts
     return result
 

@@ -75,7 +75,7 @@ from followmoney.core.store import as_utc, changed_accounts, read_store, read_st
 from followmoney.detect._assembly import alerts_for, alerts_table, observed_in, run_id as _run_id
 from followmoney.detect._dask import _anchors, _ends, _ids_in, _prepare, _same_ids_as_pandas, _touching_mask, plan
 from followmoney.detect.fx import convert_cash
-from followmoney.detect.rules import REGISTRY, SHARED_USERS, RuleContext
+from followmoney.detect.rules import REGISTRY
 
 __all__ = ["score_store", "rule_modes", "StoreScore", "MODES", "FALLBACK_SHARE"]
 
@@ -188,37 +188,18 @@ def _combine(old: dict, new: dict, ids) -> dict:
 
 
 def _run_rules(frame: pd.DataFrame, bundle: Bundle, cfg: Config, ids, run_id: str, present, whole: dict | None,
-               keep=None, on_error: str = "record") -> tuple[dict, list, list]:
-    """Run ``ids`` over ``frame`` as the pandas engine does; ``keep(rule, findings)`` filters findings."""
+               keep=None, on_error: str = "record", threads: int = 1) -> tuple[dict, list, list]:
+    """Run ``ids`` over ``frame`` as the pandas engine does (:func:`~followmoney.detect.score.run_rules`);
+    ``keep(rule, findings)`` filters findings."""
+    from followmoney.detect.score import run_rules
+
     by_txn = frame.set_index("txn_id")[["amount_cents", "currency", "source_ref"]]
     observed = observed_in(bundle)
-    shared: dict = {}
-    failures, out = [], {}
-    last_use = {key: max((i for i, r in enumerate(ids) if r in users), default=-1) for key, users in SHARED_USERS.items()}
-    for i, rule_id in enumerate(ids):
-        for key in [k for k, last in last_use.items() if last < i and k in shared]:
-            del shared[key]
-        rule = REGISTRY[rule_id]
-        params = rule.resolve_params(cfg.rule_params(rule_id))
-        if rule.missing_columns(frame) if present is None else any(c not in present for c in rule.requires):
-            continue  # all null in the whole data: skipped, as score() does
-        try:
-            ctx = RuleContext(params=params, jurisdiction=cfg.jurisdiction_info, bundle=bundle, config=cfg, shared=shared,
-                              whole=None if whole is None else whole.get(rule_id, {}))  # fmt: skip
-            findings = rule.func(frame, ctx)
-            if findings is None or findings.empty:
-                continue
-            if keep is not None:
-                findings = keep(rule, findings)
-                if findings.empty:
-                    continue
-            out[rule_id] = alerts_for(rule, params, cfg, findings, by_txn, run_id, observed)
-        except Exception as exc:  # one failing rule never takes the run down
-            if on_error == "raise":
-                raise
-            failures.append({"detector": "rule", "id": rule_id, "error": type(exc).__name__})
-            log.warning("rule %s failed (%s); its alerts are missing from this run", rule_id, type(exc).__name__)
-    return out, failures, list(shared.get("notes", []))
+
+    def assemble(rule, params, findings):
+        return alerts_for(rule, params, cfg, findings, by_txn, run_id, observed)
+
+    return run_rules(frame, bundle, cfg, ids, assemble, threads=threads, on_error=on_error, present=present, whole=whole, keep=keep)
 
 
 def score_store(
@@ -231,6 +212,7 @@ def score_store(
     rules: list[str] | None = None,
     on_error: str = "record",
     fallback_share: float = FALLBACK_SHARE,
+    threads: int = 1,
 ) -> StoreScore:
     """Score a transaction store, in full or incrementally from ``since``.
 
@@ -260,6 +242,8 @@ def score_store(
         subjects' and their counterparties' whole history) are at least this share of
         the stored rows. Default :data:`FALLBACK_SHARE`; ``1.1`` never falls back (for
         checking the incremental path on small data).
+    threads : int, default 1
+        Rules run at once, as :func:`followmoney.score`'s ``threads``.
 
     Returns
     -------
@@ -309,8 +293,9 @@ def score_store(
     elif since is None:
         reason = "no --since or --previous"
     if since is None:
-        return _full(store, cfg, ids, key, seq, hwm, reason, on_error)
-    return _incremental(store, cfg, ids, key, seq, hwm, since, previous_alerts, previous_state, manifest, on_error, fallback_share)
+        return _full(store, cfg, ids, key, seq, hwm, reason, on_error, threads=threads)
+    return _incremental(store, cfg, ids, key, seq, hwm, since, previous_alerts, previous_state, manifest, on_error, fallback_share,
+                        threads)  # fmt: skip
 
 
 def _derive_since(manifest: dict, state: dict) -> datetime | None:
@@ -325,7 +310,7 @@ def _derive_since(manifest: dict, state: dict) -> datetime | None:
     return since
 
 
-def _full(store, cfg, ids, key, seq, hwm, reason, on_error, bundle: Bundle | None = None) -> StoreScore:
+def _full(store, cfg, ids, key, seq, hwm, reason, on_error, bundle: Bundle | None = None, threads: int = 1) -> StoreScore:
     """A full run over the store (``bundle``: the store already read, context and every row)."""
     from followmoney.detect.score import _run_notes
 
@@ -334,7 +319,7 @@ def _full(store, cfg, ids, key, seq, hwm, reason, on_error, bundle: Bundle | Non
     present = sorted(c for c in frame.columns if frame[c].notna().any())
     frame, fx_notes = convert_cash(frame, cfg)
     rid = _run_id(bundle, cfg)
-    out, failures, notes = _run_rules(frame, bundle, cfg, ids, rid, None, None, on_error=on_error)
+    out, failures, notes = _run_rules(frame, bundle, cfg, ids, rid, None, None, on_error=on_error, threads=threads)
     profile = {"present": present, "any_payroll": "is_payroll" in present, "stats": _stats(frame, cfg, ids)}
     del frame
     alerts = alerts_table([out[r] for r in ids if r in out], failures, fx_notes + notes + _run_notes(bundle, cfg))
@@ -358,7 +343,7 @@ def _owners(table: pd.DataFrame, kind: str) -> np.ndarray:
 
 
 def _incremental(store, cfg, ids, key, seq, hwm, since, previous_alerts, previous_state, manifest, on_error,
-                 fallback_share) -> StoreScore:
+                 fallback_share, threads=1) -> StoreScore:
     from followmoney.detect.score import _run_notes
 
     context = read_store(store, transactions=False)
@@ -402,7 +387,7 @@ def _incremental(store, cfg, ids, key, seq, hwm, since, previous_alerts, previou
             reason = (f"the subjects the new rows touch hold {share:.0%} of the stored rows with their counterparties"
                       f" (a full run from {fallback_share:.0%}: it costs no more)")  # fmt: skip
             log.info("incremental run falls back to a full run: %s", reason)
-            return _full(store, cfg, ids, key, seq, hwm, reason, on_error, replace(context, transactions=stored))
+            return _full(store, cfg, ids, key, seq, hwm, reason, on_error, replace(context, transactions=stored), threads)
     everything = None  # the whole store prepared, when a rule runs in full: the per-subject frames are cut from it
     if full_ids:
         everything = prepare_transactions(stored, tz, context.accounts)
@@ -423,14 +408,15 @@ def _incremental(store, cfg, ids, key, seq, hwm, since, previous_alerts, previou
             mine = pc.is_in(pa.array(_anchors(findings, kind), pa.string()), value_set=owner_set).to_numpy(zero_copy_only=False)
             return findings[mine]
 
-        out, f, n = _run_rules(frame, replace(context, transactions=rows), cfg, kind_ids, rid, present, whole, keep, on_error)
+        out, f, n = _run_rules(frame, replace(context, transactions=rows), cfg, kind_ids, rid, present, whole, keep, on_error, threads)
         del frame
         parts.update(out)
         failures += f
         notes += n
         owners_by_rule.update(dict.fromkeys(kind_ids, owners))
     if full_ids:
-        out, f, n = _run_rules(everything, replace(context, transactions=stored), cfg, full_ids, rid, None, None, on_error=on_error)
+        out, f, n = _run_rules(everything, replace(context, transactions=stored), cfg, full_ids, rid, None, None, on_error=on_error,
+                               threads=threads)  # fmt: skip
         del everything
         parts.update(out)
         failures += f

@@ -19,7 +19,7 @@ import pandas as pd
 
 from followmoney.resolve import resolve
 from followmoney.detect.rules.catalogue import catalogued
-from followmoney.detect.rules._registry import RuleContext, register
+from followmoney.detect.rules._registry import RuleContext, register, shared_lock
 from followmoney.detect.rules._rolling import make_findings, margin_score
 
 #: Weight of a shared identifier by kind (indicators.md ML-15: device/ID document > phone/e-mail > address).
@@ -36,11 +36,15 @@ def _groups(ctx: RuleContext, min_people: int):
     one family name: a family, not a controller's victims).
     """
     key = ("identifier_groups", min_people)
-    if key in ctx.shared:
+    with shared_lock(ctx, "identifier_groups"):
+        if key not in ctx.shared:
+            ctx.shared[key] = _build_groups(ctx, min_people)
         return ctx.shared[key]
+
+
+def _build_groups(ctx: RuleContext, min_people: int):
     b = ctx.bundle
     if b is None or b.identifiers.num_rows == 0:
-        ctx.shared[key] = None
         return None
     ids = b.identifiers.select(["owner_kind", "owner_id", "kind", "value"]).to_pandas()
     if "resolution" not in ctx.shared:
@@ -57,7 +61,6 @@ def _groups(ctx: RuleContext, min_people: int):
     n = party_ids.groupby(["kind", "value"])["person"].nunique()
     shared = n[n >= min_people]
     if shared.empty:
-        ctx.shared[key] = None
         return None
     members = party_ids.set_index(["kind", "value"]).loc[shared.index].reset_index()
     parties = b.parties.select(["party_id", "family_name", "name"]).to_pandas().set_index("party_id")
@@ -66,20 +69,20 @@ def _groups(ctx: RuleContext, min_people: int):
     top = members.groupby(["kind", "value"])["family"].agg(lambda f: f.value_counts(normalize=True).iloc[0] if f.notna().any() else 0.0)
     household = top[top >= 2 / 3].index
     members["household"] = (members["kind"] == "address") & pd.MultiIndex.from_frame(members[["kind", "value"]]).isin(household)
-    ctx.shared[key] = (members, person, holders)
-    return ctx.shared[key]
+    return members, person, holders
 
 
 def _row_index(frame: pd.DataFrame, ctx: RuleContext) -> dict:
     """Frame row positions per party and per account, on each side (built once per run)."""
-    if "identifier_rows" not in ctx.shared:
-        index = {}
-        for col in ("from_party", "to_party", "from_account", "to_account"):
-            if col in frame:
-                s = frame[col].dropna()
-                index[col] = {k: v.to_numpy() for k, v in pd.Series(s.index, index=s.to_numpy()).groupby(level=0)}
-        ctx.shared["identifier_rows"] = index
-    return ctx.shared["identifier_rows"]
+    with shared_lock(ctx, "identifier_rows"):
+        if "identifier_rows" not in ctx.shared:
+            index = {}
+            for col in ("from_party", "to_party", "from_account", "to_account"):
+                if col in frame:
+                    s = frame[col].dropna()
+                    index[col] = {k: v.to_numpy() for k, v in pd.Series(s.index, index=s.to_numpy()).groupby(level=0)}
+            ctx.shared["identifier_rows"] = index
+        return ctx.shared["identifier_rows"]
 
 
 def _rows_of(index: dict, cols: tuple, keys) -> np.ndarray:

@@ -35,6 +35,7 @@ followmoney.exceptions.ParameterError: XX-01.min_amount_cents must be an int >= 
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -43,7 +44,7 @@ import pandas as pd
 from followmoney.core.settings import check_value, unknown_keys
 from followmoney.exceptions import ConfigError, ParameterError
 
-__all__ = ["Param", "RuleText", "Rule", "RuleContext", "WholeStat", "whole", "REGISTRY", "register", "ParameterError"]
+__all__ = ["Param", "RuleText", "Rule", "RuleContext", "WholeStat", "whole", "shared_lock", "REGISTRY", "register", "ParameterError"]
 
 
 @dataclass(frozen=True)
@@ -106,7 +107,8 @@ class RuleContext:
         The run configuration (e.g. country lists).
     shared : dict
         Results computed once per scoring run and shared by rules (e.g. the entity
-        resolution of the bundle's parties).
+        resolution of the bundle's parties). Rules of one run may run on several threads
+        at once: an entry is built under :func:`shared_lock`.
     whole : dict, optional
         The rule's :class:`WholeStat` values over the whole data, by name, where the
         engine runs the rule on a part of it (the Dask engine); None: the frame is the
@@ -176,6 +178,24 @@ def whole(ctx: RuleContext, frame: pd.DataFrame, stat: WholeStat):
     if ctx.whole is not None and stat.name in ctx.whole:
         return ctx.whole[stat.name]
     return stat.func(frame, ctx.params)
+
+
+def shared_lock(ctx: RuleContext, key) -> threading.Lock:
+    """The lock under which ``ctx.shared[key]`` is looked up and built.
+
+    :func:`followmoney.score` may run several rules of one run at once on threads
+    (``threads``); a shared entry is built by the first rule that needs it while the
+    others wait for it, never twice.
+
+    Examples
+    --------
+    >>> ctx = RuleContext(params={}, jurisdiction=None)
+    >>> with shared_lock(ctx, "table"):
+    ...     table = ctx.shared.setdefault("table", [1, 2])
+    >>> shared_lock(ctx, "table") is shared_lock(ctx, "table")
+    True
+    """
+    return ctx.shared.setdefault(("lock", key), threading.Lock())  # dict.setdefault is atomic: one lock per key
 
 
 @dataclass(frozen=True)

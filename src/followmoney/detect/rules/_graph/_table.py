@@ -26,7 +26,7 @@ import pyarrow.compute as pc
 from followmoney.core._timeline import packed_key
 from followmoney.core.frame import account_codes, isin, time_order
 from followmoney.core.units import DAY_US
-from followmoney.detect.rules._registry import RuleContext
+from followmoney.detect.rules._registry import RuleContext, shared_lock
 
 _FINDING_COLUMNS = ["subject_kind", "subject_id", "window_start", "window_end", "evidence_txn_ids", "score", "facts"]
 #: Channels that are purchases or cash, not account-to-account flows: left out of every graph rule.
@@ -194,16 +194,17 @@ def _time_id_order(frame: pd.DataFrame, ctx: RuleContext) -> np.ndarray | None:
     """Positions of the prepared ``frame``'s rows in (t, txn_id) order, computed once per scoring run
     (``ctx.shared``) for the graph rules' edge tables: sorting millions of ids as text costs seconds each
     time. None for a frame whose index is not its positions."""
-    hit = ctx.shared.get("time_id_order")
-    if hit is not None and hit[0] is frame:
-        return hit[1]
-    if not frame.index.equals(pd.RangeIndex(len(frame))):
-        return None
-    order = _own_order(frame)
-    order = np.arange(len(frame)) if order is None else order
-    order.flags.writeable = False
-    ctx.shared["time_id_order"] = (frame, order)
-    return order
+    with shared_lock(ctx, "time_id_order"):
+        hit = ctx.shared.get("time_id_order")
+        if hit is not None and hit[0] is frame:
+            return hit[1]
+        if not frame.index.equals(pd.RangeIndex(len(frame))):
+            return None
+        order = _own_order(frame)
+        order = np.arange(len(frame)) if order is None else order
+        order.flags.writeable = False
+        ctx.shared["time_id_order"] = (frame, order)
+        return order
 
 
 #: The rules that read the shared window pairs (:func:`_shared_window_pairs`).
@@ -241,14 +242,15 @@ def _shared_edges(frame: pd.DataFrame, ctx: RuleContext) -> _Edges:
     Kept in ``ctx.shared`` beside the frame it came from (a rule given another frame
     builds its own); its arrays are read-only so that no rule can change another's input.
     """
-    hit = ctx.shared.get("graph_edges")
-    if hit is not None and hit[0] is frame:
-        return hit[1]
-    E = _edges(frame, _time_id_order(frame, ctx))
-    for a in (E.row, E.src, E.dst, E.cur, E.t, E.amt, E.accounts, E.currencies):
-        a.flags.writeable = False
-    ctx.shared["graph_edges"] = (frame, E)
-    return E
+    with shared_lock(ctx, "graph_edges"):
+        hit = ctx.shared.get("graph_edges")
+        if hit is not None and hit[0] is frame:
+            return hit[1]
+        E = _edges(frame, _time_id_order(frame, ctx))
+        for a in (E.row, E.src, E.dst, E.cur, E.t, E.amt, E.accounts, E.currencies):
+            a.flags.writeable = False
+        ctx.shared["graph_edges"] = (frame, E)
+        return E
 
 
 def _pick_per_episode(found: pd.DataFrame, order: list[str], ascending: list[bool]) -> pd.DataFrame:
@@ -316,12 +318,13 @@ def _window_us(days: float) -> int:
 def _shared_window_pairs(E: _Edges, ctx: RuleContext, window_us: int, max_degree: int) -> tuple[int, pd.DataFrame]:
     """:func:`_window_pairs` of the shared edge table, computed once per scoring run for each
     (window, degree cap): ML-10 and ML-11 share it with their default parameters. Callers do not modify it."""
-    hit = ctx.shared.get("window_pairs")
-    if hit is not None and hit[0] is E and hit[1] == (window_us, max_degree):
-        return hit[2]
-    result = _window_pairs(E, window_us, max_degree)
-    ctx.shared["window_pairs"] = (E, (window_us, max_degree), result)
-    return result
+    with shared_lock(ctx, "window_pairs"):
+        hit = ctx.shared.get("window_pairs")
+        if hit is not None and hit[0] is E and hit[1] == (window_us, max_degree):
+            return hit[2]
+        result = _window_pairs(E, window_us, max_degree)
+        ctx.shared["window_pairs"] = (E, (window_us, max_degree), result)
+        return result
 
 
 # --------------------------------------------------------------------------- windows (ML-09 unordered, ML-10, ML-11)
