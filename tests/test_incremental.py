@@ -95,6 +95,17 @@ def test_full_run_then_incremental_night_equals_one_full_run(world, full, tmp_pa
     assert result.info["new_rows"] > 0
 
 
+def test_a_night_on_two_threads_equals_one_full_run(world, full, tmp_path):
+    """The per-subject frames and the rules in full run two rules at once (``threads``), with the same alerts."""
+    cut = START + timedelta(days=30)
+    append_store(_part(world, EARLY, cut), tmp_path)
+    first = score_store(tmp_path, CFG, threads=2)
+    append_store(_part(world, cut, LATE), tmp_path)
+    night = score_store(tmp_path, CFG, previous_alerts=first.alerts, previous_state=first.state, fallback_share=1.1, threads=2)
+    assert night.info["mode"] == "incremental" and night.info["rules_by_mode"]["subject"]
+    _same(night.alerts, full)
+
+
 def test_several_nights_in_a_row_equal_one_full_run(world, full, tmp_path):
     cuts = [START + timedelta(days=d) for d in (20, 33, 44)]
     result = _nights(world, tmp_path, cuts)

@@ -100,8 +100,8 @@ def rule_modes(rule_ids) -> dict[str, str]:
 
     Examples
     --------
-    >>> m = rule_modes(["ML-05", "HT-09", "ML-08"])
-    >>> m["ML-05"], m["HT-09"], m["ML-08"]
+    >>> m = rule_modes(["ML-05", "HT-09", "ML-07"])
+    >>> m["ML-05"], m["HT-09"], m["ML-07"]
     ('subject', 'subject', 'full')
     """
     kinds = plan(rule_ids)
