@@ -227,3 +227,31 @@ def test_an_account_added_without_transactions_is_rescored(world, tmp_path):
     night = score_store(tmp_path, CFG, previous_alerts=first.alerts, previous_state=first.state, fallback_share=1.1)
     assert night.info["mode"] == "incremental" and night.info["new_rows"] == 0 and night.info["touched_subjects"] == 1
     _same(night.alerts, score_store(tmp_path, CFG).alerts)
+
+
+IDS = [None, "A/1", "B/2", "C/3", "D/4", "E/5", "F/6"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(rows=st.lists(st.tuples(st.sampled_from(IDS), st.sampled_from(IDS)), max_size=25),
+       touched=st.sets(st.sampled_from([*IDS[1:], "Z/9"])))  # fmt: skip
+def test_reach_is_every_row_of_the_touched_and_of_the_accounts_two_hops_away(rows, touched):
+    """The rows a night's per-subject rules read, against a plain set computation (ids absent from the rows,
+    and rows without a sender or receiver, included)."""
+    from followmoney.detect.incremental import _reach
+
+    tx = pa.table({"from_account": [a for a, _ in rows], "to_account": [b for _, b in rows],
+                   "from_party": [None] * len(rows), "to_party": [None] * len(rows)},
+                  schema=pa.schema([(c, pa.string()) for c in ("from_account", "to_account", "from_party", "to_party")]))  # fmt: skip
+    got = _reach(tx, pa.array(sorted(touched), pa.string()), {"account", "neighbourhood"})
+
+    def rows_of(ids):
+        return [a in ids or b in ids for a, b in rows]
+
+    def met(mask):
+        return {x for (a, b), m in zip(rows, mask) if m for x in (a, b) if x is not None}
+
+    assert got["account"][1].tolist() == rows_of(touched)
+    owners = touched | met(rows_of(touched))
+    assert set(got["neighbourhood"][0].to_pylist()) == owners
+    assert got["neighbourhood"][1].tolist() == rows_of(owners | met(rows_of(owners)))
