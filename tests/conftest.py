@@ -30,6 +30,22 @@ def data_dir():
     return DATA
 
 
+@pytest.fixture(scope="session")
+def synthetic():
+    """A synthetic bank world where most rules fire (make_transactions 1,500 x 60, seed 7) and its configuration."""
+    bundle, _ = fm.datasets.make_transactions(1500, 60, n_per_typology=2, random_state=7, jurisdiction="US")
+    return bundle, fm.Config(jurisdiction="US")
+
+
+@pytest.fixture(scope="session")
+def synthetic_pandas(synthetic):
+    """The pandas engine's alerts of :func:`synthetic`, one rule at a time."""
+    from followmoney.detect.score import score
+
+    bundle, cfg = synthetic
+    return score(bundle, cfg, threads=1)
+
+
 @pytest.fixture(autouse=True)
 def _doctest_cwd(request, monkeypatch):
     """Doctests use repo-relative paths (tests/data/...): run them from the repo root."""

@@ -16,18 +16,6 @@ from followmoney.detect.score import failures_of, notes_of, score
 dask = pytest.importorskip("dask", reason="the followmoney[dask] extra is not installed")
 
 
-@pytest.fixture(scope="module")
-def synthetic():
-    bundle, _ = fm.datasets.make_transactions(1500, 60, n_per_typology=2, random_state=7, jurisdiction="US")
-    return bundle, fm.Config(jurisdiction="US")
-
-
-@pytest.fixture(scope="module")
-def synthetic_pandas(synthetic):
-    bundle, cfg = synthetic
-    return score(bundle, cfg)
-
-
 def _assert_same(expected: pa.Table, got: pa.Table) -> None:
     assert failures_of(expected) == [] and failures_of(got) == []  # equal because both failed is no proof
     assert got.schema == expected.schema

@@ -12,26 +12,14 @@ from followmoney.detect.rules import REGISTRY
 from followmoney.detect.score import failures_of, notes_of, score
 
 
-@pytest.fixture(scope="module")
-def synthetic():
-    bundle, _ = fm.datasets.make_transactions(1500, 60, n_per_typology=2, random_state=7, jurisdiction="US")
-    return bundle, fm.Config(jurisdiction="US")
-
-
-@pytest.fixture(scope="module")
-def one_thread(synthetic):
-    bundle, cfg = synthetic
-    return score(bundle, cfg, threads=1)
-
-
 @pytest.mark.parametrize("threads", [2, 5])
-def test_threads_give_the_alerts_of_one_thread(synthetic, one_thread, threads):
+def test_threads_give_the_alerts_of_one_thread(synthetic, synthetic_pandas, threads):
     bundle, cfg = synthetic
     got = score(bundle, cfg, threads=threads)
-    assert one_thread.num_rows > 50 and len(set(one_thread.column("rule_id").to_pylist())) >= 10  # many rules fire
-    assert got.column("alert_id").to_pylist() == one_thread.column("alert_id").to_pylist()
-    assert got.equals(one_thread)
-    assert notes_of(got) == notes_of(one_thread) and failures_of(got) == failures_of(one_thread) == []
+    assert synthetic_pandas.num_rows > 50 and len(set(synthetic_pandas.column("rule_id").to_pylist())) >= 10  # many rules fire
+    assert got.column("alert_id").to_pylist() == synthetic_pandas.column("alert_id").to_pylist()
+    assert got.equals(synthetic_pandas)
+    assert notes_of(got) == notes_of(synthetic_pandas) and failures_of(got) == failures_of(synthetic_pandas) == []
 
 
 def test_notes_and_failures_come_in_rule_order_whatever_finishes_first(synthetic, monkeypatch):
