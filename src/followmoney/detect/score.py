@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import json
 import logging
-import os
 import threading
 from concurrent.futures import ThreadPoolExecutor, as_completed
 
@@ -169,11 +168,6 @@ def run_rules(frame, bundle: Bundle, cfg: Config, ids, assemble, *, threads: int
         ``assemble(rule, params, findings) -> pandas.DataFrame``: the alert rows of a rule's findings.
     threads : int, default 1
         Rules run at once.
-
-    Raises
-    ------
-    ValueError
-        ``threads`` is below 1.
     progress : bool, optional
         A progress bar over the rules (as :func:`score`).
     on_error : {"record", "raise"}
@@ -194,6 +188,11 @@ def run_rules(frame, bundle: Bundle, cfg: Config, ids, assemble, *, threads: int
         ``{"detector": "rule", "id": ..., "error": exception type name}`` per failed rule.
     notes : list of dict
         What the rules could not assess (``ctx.shared["notes"]``), in ``ids`` order of their ``rule``.
+
+    Raises
+    ------
+    ValueError
+        ``threads`` is below 1.
     """
     n_threads = int(threads)
     if n_threads < 1:
