@@ -150,7 +150,7 @@ def run_rules(frame, bundle: Bundle, cfg: Config, ids, assemble, *, threads: int
     """Run the rules ``ids`` over one prepared frame, on ``threads`` threads at once; the alert rows of each.
 
     Every rule reads the same frame and the run's shared tables (:data:`SHARED_USERS`,
-    built once under :func:`~followmoney.detect.rules.shared_lock`); an entry is dropped
+    built once by :func:`~followmoney.detect.rules._registry.shared_value`); an entry is dropped
     once every rule that reads it has run. The rules' NumPy, pandas and Arrow work
     releases the GIL: on two cores, two threads ran the 31 rules on 1 M IBM rows in 0.55
     of one thread's time; each thread adds one rule's working memory. The result does

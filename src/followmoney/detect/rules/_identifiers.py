@@ -19,7 +19,7 @@ import pandas as pd
 
 from followmoney.resolve import resolve
 from followmoney.detect.rules.catalogue import catalogued
-from followmoney.detect.rules._registry import RuleContext, register, shared_lock
+from followmoney.detect.rules._registry import RuleContext, register, shared_value
 from followmoney.detect.rules._rolling import make_findings, margin_score
 
 #: Weight of a shared identifier by kind (indicators.md ML-15: device/ID document > phone/e-mail > address).
@@ -35,11 +35,7 @@ def _groups(ctx: RuleContext, min_people: int):
     ``household`` (True for an address shared by people who, for the most part, carry
     one family name: a family, not a controller's victims).
     """
-    key = ("identifier_groups", min_people)
-    with shared_lock(ctx, "identifier_groups"):
-        if key not in ctx.shared:
-            ctx.shared[key] = _build_groups(ctx, min_people)
-        return ctx.shared[key]
+    return shared_value(ctx, ("identifier_groups", min_people), lambda: _build_groups(ctx, min_people))
 
 
 def _build_groups(ctx: RuleContext, min_people: int):
@@ -47,9 +43,7 @@ def _build_groups(ctx: RuleContext, min_people: int):
     if b is None or b.identifiers.num_rows == 0:
         return None
     ids = b.identifiers.select(["owner_kind", "owner_id", "kind", "value"]).to_pandas()
-    if "resolution" not in ctx.shared:
-        ctx.shared["resolution"] = resolve(b).party_clusters
-    clusters = ctx.shared["resolution"]
+    clusters = shared_value(ctx, "resolution", lambda: resolve(b).party_clusters)
     person = pd.Series(clusters["cluster_id"].to_numpy(), index=clusters["party_id"].to_numpy())
     holders = b.party_accounts.select(["party_id", "account_id", "role"]).to_pandas()
     # account-owned identifiers count for the account's holders
@@ -74,15 +68,16 @@ def _build_groups(ctx: RuleContext, min_people: int):
 
 def _row_index(frame: pd.DataFrame, ctx: RuleContext) -> dict:
     """Frame row positions per party and per account, on each side (built once per run)."""
-    with shared_lock(ctx, "identifier_rows"):
-        if "identifier_rows" not in ctx.shared:
-            index = {}
-            for col in ("from_party", "to_party", "from_account", "to_account"):
-                if col in frame:
-                    s = frame[col].dropna()
-                    index[col] = {k: v.to_numpy() for k, v in pd.Series(s.index, index=s.to_numpy()).groupby(level=0)}
-            ctx.shared["identifier_rows"] = index
-        return ctx.shared["identifier_rows"]
+
+    def build():
+        index = {}
+        for col in ("from_party", "to_party", "from_account", "to_account"):
+            if col in frame:
+                s = frame[col].dropna()
+                index[col] = {k: v.to_numpy() for k, v in pd.Series(s.index, index=s.to_numpy()).groupby(level=0)}
+        return index
+
+    return shared_value(ctx, "identifier_rows", build)
 
 
 def _rows_of(index: dict, cols: tuple, keys) -> np.ndarray:

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from followmoney.detect.rules.catalogue import catalogued
-from followmoney.detect.rules._registry import RuleContext, register, shared_lock
+from followmoney.detect.rules._registry import RuleContext, register, shared_value
 from followmoney.core.frame import account_codes, with_codes
 from followmoney.core.units import DAY_US, MONEY_SCALE, money_text, to_scaled
 from followmoney.core._timeline import KeyedSeries, runs
@@ -36,10 +36,7 @@ def _activity(frame: pd.DataFrame, ctx: RuleContext) -> tuple[pd.DataFrame, np.n
 
     Built once per scoring run (``ctx.shared``) for ML-14, ML-18 and ML-20; callers do not modify it.
     """
-    with shared_lock(ctx, "activity"):
-        if "activity" not in ctx.shared:
-            ctx.shared["activity"] = _build_activity(frame)
-        return ctx.shared["activity"]
+    return shared_value(ctx, "activity", lambda: _build_activity(frame))
 
 
 def _build_activity(frame: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:

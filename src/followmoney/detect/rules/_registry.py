@@ -44,7 +44,7 @@ import pandas as pd
 from followmoney.core.settings import check_value, unknown_keys
 from followmoney.exceptions import ConfigError, ParameterError
 
-__all__ = ["Param", "RuleText", "Rule", "RuleContext", "WholeStat", "whole", "shared_lock", "REGISTRY", "register", "ParameterError"]
+__all__ = ["Param", "RuleText", "Rule", "RuleContext", "WholeStat", "whole", "shared_lock", "shared_value", "REGISTRY", "register", "ParameterError"]
 
 
 @dataclass(frozen=True)
@@ -108,7 +108,7 @@ class RuleContext:
     shared : dict
         Results computed once per scoring run and shared by rules (e.g. the entity
         resolution of the bundle's parties). Rules of one run may run on several threads
-        at once: an entry is built under :func:`shared_lock`.
+        at once: an entry is built once, by :func:`shared_value`.
     whole : dict, optional
         The rule's :class:`WholeStat` values over the whole data, by name, where the
         engine runs the rule on a part of it (the Dask engine); None: the frame is the
@@ -196,6 +196,38 @@ def shared_lock(ctx: RuleContext, key) -> threading.Lock:
     True
     """
     return ctx.shared.setdefault(("lock", key), threading.Lock())  # dict.setdefault is atomic: one lock per key
+
+
+def shared_value(ctx: RuleContext, key, build: Callable, of=None):
+    """``ctx.shared[key]``, built by ``build()`` the first time a rule asks (under :func:`shared_lock`).
+
+    Parameters
+    ----------
+    ctx : RuleContext
+    key : hashable
+        The entry's name (those of :data:`followmoney.detect.rules.SHARED_USERS` are dropped
+        after their last reader).
+    build : callable
+        ``build() -> value``.
+    of : object, optional
+        What the value was built from (e.g. the frame): a rule given another object (``is``,
+        not ``==``) gets a value built again from it, which replaces the entry.
+
+    Examples
+    --------
+    >>> ctx = RuleContext(params={}, jurisdiction=None)
+    >>> shared_value(ctx, "n", lambda: [1, 2]) is shared_value(ctx, "n", lambda: [3])
+    True
+    """
+    with shared_lock(ctx, key):
+        hit = ctx.shared.get(key)
+        if of is None and key in ctx.shared:
+            return hit
+        if of is not None and hit is not None and hit[0] is of:
+            return hit[1]
+        value = build()
+        ctx.shared[key] = value if of is None else (of, value)
+        return value
 
 
 @dataclass(frozen=True)

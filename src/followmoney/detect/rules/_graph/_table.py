@@ -26,7 +26,7 @@ import pyarrow.compute as pc
 from followmoney.core._timeline import packed_key
 from followmoney.core.frame import account_codes, isin, time_order
 from followmoney.core.units import DAY_US
-from followmoney.detect.rules._registry import RuleContext, shared_lock
+from followmoney.detect.rules._registry import RuleContext, shared_lock, shared_value
 
 _FINDING_COLUMNS = ["subject_kind", "subject_id", "window_start", "window_end", "evidence_txn_ids", "score", "facts"]
 #: Channels that are purchases or cash, not account-to-account flows: left out of every graph rule.
@@ -194,17 +194,16 @@ def _time_id_order(frame: pd.DataFrame, ctx: RuleContext) -> np.ndarray | None:
     """Positions of the prepared ``frame``'s rows in (t, txn_id) order, computed once per scoring run
     (``ctx.shared``) for the graph rules' edge tables: sorting millions of ids as text costs seconds each
     time. None for a frame whose index is not its positions."""
-    with shared_lock(ctx, "time_id_order"):
-        hit = ctx.shared.get("time_id_order")
-        if hit is not None and hit[0] is frame:
-            return hit[1]
+
+    def build():
         if not frame.index.equals(pd.RangeIndex(len(frame))):
             return None
         order = _own_order(frame)
         order = np.arange(len(frame)) if order is None else order
         order.flags.writeable = False
-        ctx.shared["time_id_order"] = (frame, order)
         return order
+
+    return shared_value(ctx, "time_id_order", build, of=frame)
 
 
 #: The rules that read the shared window pairs (:func:`_shared_window_pairs`).
@@ -242,15 +241,14 @@ def _shared_edges(frame: pd.DataFrame, ctx: RuleContext) -> _Edges:
     Kept in ``ctx.shared`` beside the frame it came from (a rule given another frame
     builds its own); its arrays are read-only so that no rule can change another's input.
     """
-    with shared_lock(ctx, "graph_edges"):
-        hit = ctx.shared.get("graph_edges")
-        if hit is not None and hit[0] is frame:
-            return hit[1]
+
+    def build():
         E = _edges(frame, _time_id_order(frame, ctx))
         for a in (E.row, E.src, E.dst, E.cur, E.t, E.amt, E.accounts, E.currencies):
             a.flags.writeable = False
-        ctx.shared["graph_edges"] = (frame, E)
         return E
+
+    return shared_value(ctx, "graph_edges", build, of=frame)
 
 
 def _pick_per_episode(found: pd.DataFrame, order: list[str], ascending: list[bool]) -> pd.DataFrame:
