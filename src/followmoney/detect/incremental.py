@@ -485,7 +485,7 @@ def _two_hops(ends: tuple, touched: pa.Array, touching: np.ndarray) -> tuple[pa.
     if n == 0:
         return touched, touching
     encoded = pc.dictionary_encode(pa.chunked_array([*s.chunks, *r.chunks], type=pa.string()))
-    names = encoded.chunk(0).dictionary if encoded.num_chunks else pa.array([], pa.string())
+    names = encoded.chunk(0).dictionary  # one dictionary for every chunk; rows exist, so there is a chunk
     code = np.concatenate([pc.fill_null(c.indices, -1).to_numpy(zero_copy_only=False) for c in encoded.chunks]).astype(np.int64)
     code[code < 0] = len(names)  # no id: the last flag, never set
     send, recv = code[:n], code[n:]

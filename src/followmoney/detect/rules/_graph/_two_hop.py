@@ -389,8 +389,11 @@ def _gather_scatter(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     # friend's small transfers do not make a private account a collector
     typical, usual_floor = np.zeros(len(h)), np.zeros(len(h), np.int64)
     material_floor = np.ceil(each * inflow[hit]).astype(np.int64)  # minor units
+    # when the data start: on the whole data, the earliest of these edges (what _GATHER_START computes from the
+    # frame); on a part (an engine's partition), the engine's value for the whole data
+    start = int(E.t.min()) if ctx.whole is None else whole(ctx, frame, _GATHER_START)
     typical[hit], usual_floor[hit] = _usual_senders(
-        E, E.in_key(), h[hit], s[hit], W, k, int(p["baseline_days"] * DAY_US), material_floor, whole(ctx, frame, _GATHER_START)
+        E, E.in_key(), h[hit], s[hit], W, k, int(p["baseline_days"] * DAY_US), material_floor, start
     )
     # like with like: the window's material senders, established ones included, as the usual count includes them
     burst = m_send
