@@ -261,3 +261,129 @@ def test_consolidated_payments_list_every_source_as_in_pandas(tmp_path):
     with dask.config.set(scheduler="synchronous"):
         got = score(b, cfg, engine="dask", partitions=3)
     _assert_same(expected, got)
+
+
+# --------------------------------------------------------------------------- a store scored on Dask
+def _store_of(bundle, folder, parts: int = 3):
+    """A store holding ``bundle``'s transactions, appended in ``parts`` slices (several files per day)."""
+    import dataclasses as dc
+
+    from followmoney.core.store import append_store
+
+    tx = bundle.transactions
+    step = -(-tx.num_rows // parts)
+    for i in range(0, tx.num_rows, step):
+        piece = tx.slice(i, step)
+        append_store(dc.replace(bundle, transactions=piece, load_log=bundle.load_log.schema.empty_table()), folder)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def synthetic_store(synthetic, tmp_path_factory):
+    from followmoney.detect.incremental import score_store
+
+    bundle, cfg = synthetic
+    folder = _store_of(bundle, tmp_path_factory.mktemp("store"))
+    return folder, cfg, score_store(folder, cfg)
+
+
+def test_store_chunks_are_the_store_in_order(synthetic_store):
+    import pyarrow.parquet as pq
+
+    from followmoney.core.store import read_store_transactions, store_chunks
+
+    folder, _, _ = synthetic_store
+    groups = store_chunks(folder, rows_per_chunk=5_000)
+    assert len(groups) > 2 and all(n >= 5_000 for _, n in groups[:-1])  # grouped, not one file per task
+    whole = pa.concat_tables([pq.read_table(f) for paths, _ in groups for f in paths])
+    assert sum(n for _, n in groups) == whole.num_rows
+    assert whole.equals(read_store_transactions(folder))
+
+
+def test_store_on_dask_identical_to_a_full_pandas_run(synthetic_store, monkeypatch, tmp_path):
+    """The workers read the store's files: this process never reads its transactions, and the alerts,
+    state and notes are those of the pandas engine's full run."""
+    from followmoney.detect import incremental
+    from followmoney.detect.incremental import score_store
+
+    folder, cfg, expected = synthetic_store
+
+    def no_rows(*a, **k):
+        raise AssertionError("the driver read the store's transactions")
+
+    monkeypatch.setattr(incremental, "read_store_transactions", no_rows)
+    spill = tmp_path / "spill"
+    spill.mkdir()
+    with dask.config.set(scheduler="synchronous"):
+        got = score_store(folder, cfg, engine="dask", partitions=4, spill_dir=spill)
+    assert expected.alerts.num_rows > 50
+    _assert_same(expected.alerts, got.alerts)
+    assert got.state == expected.state  # the next (pandas) incremental run starts from the same state
+    assert got.info["mode"] == "full" and got.info["engine"] == "dask" and got.info["rows_read"] == expected.bundle.transactions.num_rows
+    assert list(spill.iterdir()) == []  # the pieces were spilled under it, and removed after the run
+    # what this process keeps of the rows: those the alerts cite, and what the resolver reads of the others
+    kept = got.bundle.transactions
+    assert set(kept["txn_id"].to_pylist()) == set(pa.compute.list_flatten(got.alerts["evidence_txn_ids"]).to_pylist())
+    assert 0 < got.info["rows_kept"] == kept.num_rows < got.info["rows_read"] / 2
+    assert 0 < got.resolver_rows.num_rows < got.info["rows_read"] and got.resolver_rows.column_names == [
+        "from_party", "to_party", "from_account", "to_account"]  # fmt: skip
+    merged = fm.resolve(got.bundle, counterparties=got.resolver_rows)
+    truth = fm.resolve(expected.bundle)
+    assert truth.stats == merged.stats and merged.party_clusters.equals(truth.party_clusters)  # cases merge the same persons
+    assert merged.match_reasons.equals(truth.match_reasons)
+
+
+def test_store_on_dask_spills_pieces_and_keeps_them_in_memory_alike(synthetic_store, monkeypatch):
+    """Pieces through files (the default on one machine) or in the workers' memory: the same alerts."""
+    from followmoney.detect import _dask
+    from followmoney.detect.incremental import score_store
+
+    folder, cfg, expected = synthetic_store
+    written = []
+    real = _dask._write_piece
+    monkeypatch.setattr(_dask, "_write_piece", lambda piece, path: written.append(path) or real(piece, path))
+    with dask.config.set(scheduler="synchronous"):
+        on_disk = score_store(folder, cfg, rules=["ML-05", "HT-09", "ML-07"], engine="dask", partitions=3)
+        assert written and all(p.endswith(".arrow") for p in written)
+        written.clear()
+        in_memory = score_store(folder, cfg, rules=["ML-05", "HT-09", "ML-07"], engine="dask", partitions=3, spill_dir=False)
+    assert written == []
+    _assert_same(on_disk.alerts, in_memory.alerts)
+    assert on_disk.alerts.num_rows > 0
+
+
+def test_store_on_dask_asked_for_an_incremental_run_runs_in_full(synthetic_store):
+    from followmoney.detect.incremental import score_store
+
+    folder, cfg, expected = synthetic_store
+    with dask.config.set(scheduler="synchronous"):
+        got = score_store(folder, cfg, rules=["ML-01"], engine="dask", partitions=2, since="2020-01-01")
+    assert got.info["mode"] == "full" and "pandas engine" in got.info["reason"]
+    with pytest.raises(fm.ConfigError, match="threads goes with engine='pandas'"):
+        score_store(folder, cfg, engine="dask", threads=2)
+    with pytest.raises(fm.ConfigError, match="unknown engine"):
+        score_store(folder, cfg, engine="spark")
+
+
+def test_cli_store_on_a_local_cluster(tmp_path):
+    """`followmoney score --store S --engine dask --workers 1`: the pandas engine's alerts; tables/ holds the rows they cite;
+    a second run with --previous marks every alert unchanged."""
+    import pyarrow.parquet as pq
+    from click.testing import CliRunner
+
+    from followmoney.cli import main
+
+    amlsim = fm.sample_data_path() / "amlsim"
+    runner = CliRunner()
+    args = ["--jurisdiction", "US", "-q"]
+    a = runner.invoke(main, ["score", str(amlsim), "--store", str(tmp_path / "s"), "--out", str(tmp_path / "p"), *args])
+    b = runner.invoke(main, ["score", "--store", str(tmp_path / "s"), "--out", str(tmp_path / "d"), *args, "--engine", "dask", "--workers", "1"])
+    assert a.exit_code == 0 and b.exit_code == 0, b.output
+    expected, got = pq.read_table(tmp_path / "p" / "alerts.parquet"), pq.read_table(tmp_path / "d" / "alerts.parquet")
+    assert got.num_rows > 0 and got.equals(expected)
+    kept = pq.read_table(tmp_path / "d" / "tables" / "transactions.parquet")
+    assert set(kept["txn_id"].to_pylist()) == set(pa.compute.list_flatten(got["evidence_txn_ids"]).to_pylist())
+    c = runner.invoke(main, ["score", "--store", str(tmp_path / "s"), "--out", str(tmp_path / "n"), *args, "--engine", "dask", "--workers", "1",
+                             "--previous", str(tmp_path / "d")])  # fmt: skip
+    assert c.exit_code == 0, c.output
+    assert set(pq.read_table(tmp_path / "n" / "alerts.parquet")["status"].to_pylist()) == {"unchanged"}

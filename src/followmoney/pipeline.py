@@ -380,7 +380,10 @@ def run_score(
         tables and the transactions the run read. ``summary.json`` gains ``store``: the
         append's counts (records read = stored + duplicates + merged + rejected), the
         high-water mark and state the next run starts from, and which rules ran how.
-        The pandas engine only; ``model`` is not supported with it.
+        ``model`` is not supported with it. With ``engine="dask"`` the store is scored
+        in full on the cluster, whose workers read its files (this process never holds
+        its transactions); ``tables/`` then holds the context tables and the rows the
+        alerts cite; ``previous`` still marks each alert's ``status``.
     since : datetime or str, optional
         With ``store``: the rows at or after this instant are new (ISO 8601, UTC unless
         it says otherwise); default: after ``previous``'s high-water mark.
@@ -413,8 +416,6 @@ def run_score(
     if store is None and since is not None:
         raise ConfigError("--since goes with --store (an incremental run scores a store)")
     if store is not None:
-        if engine != "pandas":
-            raise ConfigError("--store runs on the pandas engine (incremental runs on Dask are not built yet)")
         if model is not None:
             raise ConfigError("--model is not supported with --store yet; score the model on a full run")
         if not paths:
@@ -454,7 +455,7 @@ def run_score(
                     bundle = _for_scoring(bundle)
             with stages("score"):
                 if store is not None:
-                    result = _score_store(store, cfg, since, previous, prev_summary, threads)
+                    result = _score_store(store, cfg, since, previous, prev_summary, threads, engine, client)
                     bundle, alerts = result.bundle, result.alerts
                 else:
                     alerts = score(bundle, cfg, progress=progress, engine=engine, client=client, threads=threads)
@@ -467,7 +468,8 @@ def run_score(
                 alerts, suppressed = mark_changes(alerts, result.previous_alerts)
             else:
                 alerts, suppressed = suppress_repeats(alerts, previous)
-            resolution = resolve(bundle)
+            seen = result.resolver_rows if store is not None else None  # a store scored on Dask: the rows' counterparties only
+            resolution = resolve(bundle, counterparties=seen)
             cases = build_cases(alerts, bundle, resolution=resolution)
         with stages("write"):
             _write_outputs(tmp, bundle, alerts, suppressed, cases, resolution, excel_max_cases, tables=not tables_written)
@@ -518,7 +520,7 @@ def append_files(paths, store: Path, *, fmt: str = "auto", aliases=None, read_op
     return {**entry, "failed_files": failed}
 
 
-def _score_store(store, cfg, since, previous, prev_summary, threads=1):
+def _score_store(store, cfg, since, previous, prev_summary, threads=1, engine="pandas", client=None):
     """:func:`score_store` with the previous run's alerts and state; ``previous_alerts`` set on the result."""
     from followmoney.detect.incremental import score_store
 
@@ -529,7 +531,8 @@ def _score_store(store, cfg, since, previous, prev_summary, threads=1):
             prev_alerts = pq.read_table(Path(previous) / RUN_FILES["alerts_parquet"])
         except (OSError, pa.ArrowInvalid) as exc:
             raise RunError(f"{previous}: alerts of the previous run cannot be read ({type(exc).__name__})") from None
-    result = score_store(store, cfg, since=since, previous_alerts=prev_alerts, previous_state=prev_state, threads=threads)
+    result = score_store(store, cfg, since=since, previous_alerts=prev_alerts, previous_state=prev_state, threads=threads, engine=engine,
+                         client=client)  # fmt: skip
     result.previous_alerts = prev_alerts
     return result
 

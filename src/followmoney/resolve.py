@@ -277,7 +277,7 @@ class Resolution:
 class _Mentions:
     """Party mentions in party_id order with the attributes the resolver compares."""
 
-    def __init__(self, bundle: Bundle, settings: ResolverSettings):
+    def __init__(self, bundle: Bundle, settings: ResolverSettings, counterparties: pa.Table | None = None):
         p = bundle.parties
         if p.num_rows:
             p = p.sort_by([("party_id", "ascending"), ("source_ref", "ascending")])
@@ -310,7 +310,7 @@ class _Mentions:
         self.counterparty_mentions: list[set[int]] = [set() for _ in range(n)]
         self.counterparty_accounts: list[set[str]] = [set() for _ in range(n)]
         if settings.corroboration.get("counterparty", 0) > 0:
-            self._counterparties(bundle)
+            self._counterparties(bundle.transactions if counterparties is None else counterparties)
 
     def _identifiers(self, bundle: Bundle, settings: ResolverSettings) -> None:
         ids = nz.bundle_identifier_keys(bundle)
@@ -343,8 +343,7 @@ class _Mentions:
             if role in roles_held:
                 self.held[aid].append(i)
 
-    def _counterparties(self, bundle: Bundle) -> None:
-        tx = bundle.transactions
+    def _counterparties(self, tx: pa.Table) -> None:
         if not tx.num_rows or not self.ids:
             return
         known = pa.array(self.ids, pa.string())
@@ -450,9 +449,9 @@ def _explain(rule: str) -> str:
 
 
 class _Resolver:
-    def __init__(self, bundle: Bundle, settings: ResolverSettings):
+    def __init__(self, bundle: Bundle, settings: ResolverSettings, counterparties: pa.Table | None = None):
         self.s = settings
-        self.m = _Mentions(bundle, settings)
+        self.m = _Mentions(bundle, settings, counterparties)
         self.c = _Clusters(self.m, settings)
         self.reasons: list[dict] = []
         self.reported: set[tuple[str, str]] = set()
@@ -718,7 +717,7 @@ class _Resolver:
 
 
 # --------------------------------------------------------------------------- public
-def resolve(bundle: Bundle, settings: ResolverSettings | None = None) -> Resolution:
+def resolve(bundle: Bundle, settings: ResolverSettings | None = None, *, counterparties: pa.Table | None = None) -> Resolution:
     """Resolve party mentions across reports into clusters, with a reason for every link.
 
     Parameters
@@ -733,6 +732,11 @@ def resolve(bundle: Bundle, settings: ResolverSettings | None = None) -> Resolut
         counterparty evidence).
     settings : ResolverSettings, optional
         Defaults to ``ResolverSettings()``.
+    counterparties : pyarrow.Table, optional
+        Read for the counterparty evidence instead of ``bundle.transactions``: any rows
+        with the columns ``from_party, to_party, from_account, to_account`` (distinct
+        ones are enough: the evidence is a set), for a bundle that holds only some of
+        the transactions (a store scored on the Dask engine).
 
     Returns
     -------
@@ -766,7 +770,7 @@ def resolve(bundle: Bundle, settings: ResolverSettings | None = None) -> Resolut
     8
     """
     settings = settings if settings is not None else ResolverSettings()
-    r = _Resolver(bundle, settings)
+    r = _Resolver(bundle, settings, counterparties)
     r.deterministic()
     r.fuzzy()
     return r.result()

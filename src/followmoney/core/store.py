@@ -17,7 +17,7 @@ from followmoney.core.bundle import Bundle
 from followmoney._version import __version__
 
 __all__ = [
-    "write_bundle", "read_bundle", "STORE_VERSION", "append_store", "read_store", "read_store_transactions",
+    "write_bundle", "read_bundle", "STORE_VERSION", "append_store", "read_store", "read_store_transactions", "store_chunks",
     "store_manifest", "changed_accounts", "as_utc", "TRANSACTION_STORE_VERSION", "STORE_MANIFEST", "STORE_CONTEXT",
 ]
 
@@ -185,6 +185,46 @@ def read_store_transactions(store: str | Path, *, since=None, columns: list[str]
     if since is not None:
         tx = tx.filter(pc.greater_equal(tx["timestamp"], pa.scalar(since, want.field("timestamp").type)))
     return tx
+
+
+def store_chunks(store: str | Path, rows_per_chunk: int = 1_000_000) -> list[tuple[tuple[str, ...], int]]:
+    """The store's transaction files in groups of about ``rows_per_chunk`` rows, for tasks that read them.
+
+    The files are in the order :func:`read_store_transactions` reads them (dates in order,
+    the rows without a date first), so the groups concatenated are the same table. A
+    group is a run of consecutive files; a file is never split.
+
+    Parameters
+    ----------
+    store : str or Path
+    rows_per_chunk : int, default 1,000,000
+        A group is closed once it holds at least this many rows.
+
+    Returns
+    -------
+    list of (tuple of str, int)
+        Each group's file paths and its row count (from the Parquet footers).
+
+    Raises
+    ------
+    followmoney.exceptions.InputError
+        If ``store`` is not a transaction store.
+    """
+    store = Path(store)
+    manifest = store_manifest(store)
+    groups: list[tuple[tuple[str, ...], int]] = []
+    paths: list[str] = []
+    rows = 0
+    for _, folder in _partitions(store):
+        for f in _part_files(folder, manifest):
+            paths.append(str(f))
+            rows += pq.ParquetFile(f).metadata.num_rows
+            if rows >= rows_per_chunk:
+                groups.append((tuple(paths), rows))
+                paths, rows = [], 0
+    if paths:
+        groups.append((tuple(paths), rows))
+    return groups
 
 
 def read_store(store: str | Path, *, since=None, transactions: bool = True) -> Bundle:

@@ -46,6 +46,7 @@ __all__ = [
     "fmt_totals",
     "observed_in",
     "run_id",
+    "run_id_of",
     "severity",
 ]
 
@@ -113,12 +114,34 @@ def run_id(bundle: Bundle, cfg: Config) -> str:
     >>> rid.startswith("RUN"), len(rid)
     (True, 19)
     """
+    return run_id_of(bundle.transactions["txn_id"].chunks, cfg)
+
+
+def run_id_of(txn_ids, cfg: Config) -> str:
+    """:func:`run_id` of transaction ids given a chunk at a time (a store's files read one by one).
+
+    Parameters
+    ----------
+    txn_ids : iterable of pyarrow.Array
+        The ``txn_id`` column in chunks, in the order of the whole table.
+    cfg : Config
+
+    Examples
+    --------
+    >>> import pyarrow as pa, followmoney as fm
+    >>> cfg = fm.Config(jurisdiction="AE")
+    >>> run_id_of([pa.array(["a", "b"]), pa.array(["c"])], cfg) == run_id_of([pa.array(["a"]), pa.array(["b", "c"])], cfg)
+    True
+    """
     h = hashlib.blake2b(digest_size=8)
-    chunks = [c for c in bundle.transactions["txn_id"].chunks if len(c)]
-    for i, chunk in enumerate(chunks):  # the ids joined by U+001F, hashed a chunk at a time (no Python string per id)
+    first = True
+    for chunk in txn_ids:  # the ids joined by U+001F, hashed a chunk at a time (no Python string per id)
+        if not len(chunk):
+            continue
         one = pa.ListArray.from_arrays(pa.array([0, len(chunk)], pa.int32()), chunk)
-        h.update(b"\x1f" if i else b"")
+        h.update(b"" if first else b"\x1f")
         h.update(pc.binary_join(one, "\x1f")[0].as_buffer())
+        first = False
     h.update(json.dumps(cfg.to_dict(), sort_keys=True, default=str).encode())
     return "RUN" + h.hexdigest()
 

@@ -79,12 +79,16 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import replace
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from followmoney.core.bundle import Bundle
 from followmoney.core.frame import prepare_transactions
@@ -93,7 +97,8 @@ from followmoney.detect._assembly import distinct_alert_ids
 from followmoney.detect.fx import CASH_CHANNELS, convert_cash
 from followmoney.detect.rules import REGISTRY, RuleContext
 
-__all__ = ["score_dask", "open_client", "PARTITIONINGS", "DASK_EXTRA_HINT", "require_dask", "bucket_of", "plan", "default_partitions", "build_graph"]
+__all__ = ["score_dask", "run_chunks", "DaskRun", "Files", "gather_rows", "open_client", "PARTITIONINGS", "DASK_EXTRA_HINT", "require_dask",
+           "bucket_of", "plan", "default_partitions", "build_graph"]
 
 log = logging.getLogger("followmoney")
 
@@ -176,25 +181,83 @@ def plan(rule_ids) -> dict[str, list[str]]:
     return out
 
 
+# --------------------------------------------------------------------------- where rows come from
+@dataclass(frozen=True)
+class Files:
+    """Rows kept in files, read by the task that needs them (on a worker, not on the driver).
+
+    Parameters
+    ----------
+    paths : tuple of str
+        The files, read in this order and concatenated.
+    kind : {"parquet", "arrow"}
+        ``"parquet"``: parts of a transaction store
+        (:func:`followmoney.core.store.store_chunks`); ``"arrow"``: Arrow IPC files, the
+        pieces of a chunk spilled to disk by the split into account buckets.
+    """
+
+    paths: tuple
+    kind: str = "parquet"
+
+
+def _load(chunk) -> pa.Table:
+    """The rows of a chunk: a table in memory, or :class:`Files` read here."""
+    if not isinstance(chunk, Files):
+        return chunk
+    tables = []
+    for path in chunk.paths:
+        if chunk.kind == "arrow":
+            with pa.OSFile(path) as f:
+                tables.append(pa.ipc.open_file(f).read_all())
+        else:
+            tables.append(pq.read_table(path))
+    return _concat(tables)
+
+
+def _write_piece(piece: pa.Table, path: str) -> Files:
+    with pa.OSFile(path, "wb") as f, pa.ipc.new_file(f, piece.schema) as w:
+        w.write_table(piece)
+    return Files((path,), "arrow")
+
+
+def _concat(tables: list[pa.Table]) -> pa.Table:
+    return pa.concat_tables(tables, promote_options="default") if len(tables) > 1 else tables[0]
+
+
+def _gather(chunks: list) -> pa.Table:
+    """The rows of several chunks (tables or :class:`Files`) as one table, loaded one at a time."""
+    return _concat([_load(c) for c in chunks])
+
+
 # --------------------------------------------------------------------------- tasks (run on workers)
 def _ends(tx: pa.Table) -> tuple[pa.Array, pa.Array]:
     """Sender and receiver ids of each row: the account, else the party (as the prepared frame)."""
     return pc.coalesce(tx["from_account"], tx["from_party"]), pc.coalesce(tx["to_account"], tx["to_party"])
 
 
-def _profile_chunk(tx: pa.Table, timezone: str, context: Bundle) -> tuple[frozenset, bool]:
+def _profile_chunk(chunk, timezone: str, context: Bundle) -> tuple[frozenset, bool]:
     """Prepared columns holding any value, and whether ``is_payroll`` is stated, in one chunk."""
-    frame = prepare_transactions(tx, timezone, context.accounts)
+    frame = prepare_transactions(_load(chunk), timezone, context.accounts)
     present = frozenset(c for c in frame.columns if frame[c].notna().any())
     return present, "is_payroll" in present
 
 
-def _split_chunk(tx: pa.Table, partitions: int) -> list[pa.Table]:
-    """The rows of ``tx`` whose sender or receiver falls in each bucket (a row may go to two)."""
+def _split_chunk(chunk, partitions: int, spill: str | None = None, tag: str = "") -> list:
+    """The rows of a chunk whose sender or receiver falls in each bucket (a row may go to two).
+
+    With ``spill`` (a folder every worker can read), each non-empty piece is written
+    there as an Arrow IPC file and returned as :class:`Files`, so that the pieces of
+    every chunk wait on disk, not in the workers' memory, until their partition runs.
+    """
+    tx = _load(chunk)
     s, r = _ends(tx)
     bs = bucket_of(s.to_numpy(zero_copy_only=False), partitions)
     br = bucket_of(r.to_numpy(zero_copy_only=False), partitions)
-    return [tx.filter(pa.array((bs == p) | (br == p))) for p in range(partitions)]
+    pieces = []
+    for p in range(partitions):
+        piece = tx.filter(pa.array((bs == p) | (br == p)))
+        pieces.append(piece if spill is None or piece.num_rows == 0 else _write_piece(piece, os.path.join(spill, f"b{p}-{tag}.arrow")))
+    return pieces
 
 
 def _ids_in(tx: pa.Table) -> pa.Array:
@@ -211,9 +274,52 @@ def _touching_mask(ends: tuple, ids: pa.Array) -> np.ndarray:
     return np.asarray(hit.to_numpy(), bool)
 
 
-def _touching(tx: pa.Table, ids: pa.Array) -> pa.Table:
-    """The rows of ``tx`` whose sender or receiver is one of ``ids``."""
-    return tx.filter(pa.array(_touching_mask(_ends(tx), ids)))
+def _touching(chunk, ids: pa.Array, spill: str | None = None, tag: str = ""):
+    """The rows of a chunk whose sender or receiver is one of ``ids`` (spilled as :func:`_split_chunk` does)."""
+    tx = _load(chunk)
+    near = tx.filter(pa.array(_touching_mask(_ends(tx), ids)))
+    return near if spill is None or near.num_rows == 0 else _write_piece(near, os.path.join(spill, f"n-{tag}.arrow"))
+
+
+def _cash_rows(chunk) -> pa.Table:
+    """The cash rows of a chunk (what :func:`run_notes` counts)."""
+    tx = _load(chunk)
+    if "channel" not in tx.column_names:
+        return tx.schema.empty_table()
+    return tx.filter(pc.fill_null(pc.is_in(tx["channel"], value_set=pa.array(list(CASH_CHANNELS))), False))
+
+
+def _observed_chunk(chunk) -> dict:
+    """:func:`~followmoney.detect._assembly.observed_in` of a chunk's rows."""
+    from followmoney.detect._assembly import observed_in
+
+    return observed_in(Bundle(transactions=_load(chunk)))
+
+
+def _merge_dicts(parts: list[dict]) -> dict:
+    out: dict = {}
+    for p in parts:
+        out.update(p)
+    return out
+
+
+#: What :func:`followmoney.resolve` reads of the transactions (its counterparty evidence).
+MENTION_COLUMNS = ("from_party", "to_party", "from_account", "to_account")
+
+
+def _rows_cited(chunk, txn_ids: pa.Array, party_ids: pa.Array) -> tuple[pa.Table, pa.Table]:
+    """The rows of a chunk with one of ``txn_ids``; and the distinct :data:`MENTION_COLUMNS` of its rows naming one of ``party_ids``."""
+    tx = _load(chunk)
+    cited = tx.filter(pc.fill_null(pc.is_in(tx["txn_id"], value_set=txn_ids), False))
+    return cited, _mentions(tx, party_ids)
+
+
+def _mentions(tx: pa.Table, party_ids: pa.Array) -> pa.Table:
+    cols = list(MENTION_COLUMNS)
+    named = pa.array(np.zeros(tx.num_rows, bool))
+    for c in ("from_party", "to_party"):
+        named = pc.or_(named, pc.fill_null(pc.is_in(tx[c], value_set=party_ids), False))
+    return tx.select(cols).filter(named).group_by(cols, use_threads=False).aggregate([])
 
 
 def _anchors(findings: pd.DataFrame, kind: str) -> np.ndarray:
@@ -248,10 +354,6 @@ def _same_ids_as_pandas(alerts: pd.DataFrame) -> pd.DataFrame:
     return alerts
 
 
-def _concat(tables: list[pa.Table]) -> pa.Table:
-    return pa.concat_tables(tables, promote_options="default") if len(tables) > 1 else tables[0]
-
-
 def _prepare(tx: pa.Table, cfg, bundle: Bundle, any_payroll: bool) -> pd.DataFrame:
     """:func:`~followmoney.core.frame.prepare_transactions` of a part, as it would be in the whole frame."""
     frame = prepare_transactions(tx, cfg.jurisdiction_info.timezone, bundle.accounts)
@@ -261,21 +363,28 @@ def _prepare(tx: pa.Table, cfg, bundle: Bundle, any_payroll: bool) -> pd.DataFra
     return frame
 
 
-def run_notes(bundle: Bundle, cfg, rule_ids) -> list[dict]:
+def run_notes(context: Bundle, cash: pa.Table, cfg, rule_ids) -> list[dict]:
     """What the run could not assess, counted once over the whole data (not per partition).
 
     Partitions overlap (a payment between two buckets is in both), so the notes of the
-    pandas engine are computed here from the rows they count: foreign-currency cash
+    pandas engine are computed here from the rows they count, the data's cash rows
+    (gathered by one task per chunk): foreign-currency cash
     (:func:`~followmoney.detect.fx.convert_cash`) and, for rules that write notes
     (:data:`NOTE_RULES`), their run on the cash rows alone, on the driver.
+
+    Parameters
+    ----------
+    context : Bundle
+        The bundle's other tables (its transactions are not read).
+    cash : pyarrow.Table
+        Every cash row of the data (``channel`` in
+        :data:`~followmoney.detect.fx.CASH_CHANNELS`), canonical ``transactions`` schema.
+    cfg : Config
+    rule_ids : list of str
     """
-    tx = bundle.transactions
-    if tx.num_rows == 0 or "channel" not in tx.column_names:
-        return []
-    cash = tx.filter(pc.fill_null(pc.is_in(tx["channel"], value_set=pa.array(list(CASH_CHANNELS))), False))
     if cash.num_rows == 0:
         return []
-    frame = prepare_transactions(cash, cfg.jurisdiction_info.timezone, bundle.accounts)
+    frame = prepare_transactions(cash, cfg.jurisdiction_info.timezone, context.accounts)
     frame, notes = convert_cash(frame, cfg)
     shared: dict = {}
     for rule_id in (r for r in rule_ids if r in NOTE_RULES):
@@ -283,7 +392,7 @@ def run_notes(bundle: Bundle, cfg, rule_ids) -> list[dict]:
         if rule.missing_columns(frame):
             continue
         params = rule.resolve_params(cfg.rule_params(rule_id))
-        ctx = RuleContext(params=params, jurisdiction=cfg.jurisdiction_info, bundle=bundle, config=cfg, shared=shared)
+        ctx = RuleContext(params=params, jurisdiction=cfg.jurisdiction_info, bundle=context, config=cfg, shared=shared)
         try:
             rule.func(frame, ctx)
         except Exception:  # noqa: BLE001 - the rule's failure is recorded by its partitions
@@ -291,9 +400,9 @@ def run_notes(bundle: Bundle, cfg, rule_ids) -> list[dict]:
     return notes + list(shared.get("notes", []))
 
 
-def _stats_chunk(tx: pa.Table, cfg, bundle: Bundle, profile, specs) -> dict:
+def _stats_chunk(chunk, cfg, bundle: Bundle, profile, specs) -> dict:
     """Each rule's :class:`~followmoney.detect.rules.WholeStat` values on one chunk."""
-    frame = _prepare(tx, cfg, bundle, profile[1])
+    frame = _prepare(_load(chunk), cfg, bundle, profile[1])
     return {rule_id: {st.name: st.func(frame, params) for st in stats} for rule_id, params, stats in specs}
 
 
@@ -301,16 +410,18 @@ def _merge_stats(parts: list[dict], specs) -> dict:
     return {rule_id: {st.name: st.combine([p[rule_id][st.name] for p in parts]) for st in stats} for rule_id, _, stats in specs}
 
 
-def _run_partition(tx, bucket, partitions, rule_ids, bundle, cfg, run_id, profile, on_error, stats, assemble) -> dict:
-    """Run ``rule_ids`` on the rows ``tx``; alerts of subjects in ``bucket`` (all when None).
+def _run_partition(pieces, bucket, partitions, rule_ids, bundle, cfg, run_id, profile, on_error, stats, assemble, observed) -> dict:
+    """Run ``rule_ids`` on the rows of ``pieces`` (chunks, see :func:`_gather`); alerts of subjects in ``bucket`` (all when None).
 
     Returns ``{rule_id: ("alerts", DataFrame) | ("error", exception type name)}``;
     rules without alerts here are absent.
     """
     present, any_payroll = profile
+    tx = _gather(pieces)
     if tx.num_rows == 0:
         return {}
     frame = _prepare(tx, cfg, bundle, any_payroll)
+    del tx
     by_txn = frame.set_index("txn_id")[["amount_cents", "currency", "source_ref"]]
     shared: dict = {}
     out: dict = {}
@@ -329,7 +440,7 @@ def _run_partition(tx, bucket, partitions, rule_ids, bundle, cfg, run_id, profil
                 findings = findings[bucket_of(_anchors(findings, rule.partition), partitions) == bucket]
                 if findings.empty:
                     continue
-            out[rule_id] = ("alerts", assemble(rule, params, cfg, findings, by_txn, run_id))
+            out[rule_id] = ("alerts", assemble(rule, params, cfg, findings, by_txn, run_id, observed))
         except Exception as exc:  # recorded as in the pandas engine; the driver decides
             if on_error == "raise":
                 raise
@@ -349,68 +460,66 @@ def default_partitions(rows: int) -> int:
     return max(1, math.ceil(rows / ROWS_PER_PARTITION))
 
 
-def build_graph(bundle: Bundle, cfg, rule_ids, run_id: str, *, assemble, partitions: int, on_error: str = "record",
-                chunk_rows: int = CHUNK_ROWS, scatter=None) -> list:
-    """The Dask tasks (``dask.delayed``) of one scoring run, one result dict each.
+def build_graph(context: Bundle, chunks: list, cfg, rule_ids, run_id: str, *, assemble, partitions: int, on_error: str = "record",
+                spill: str | None = None) -> tuple[list, dict]:
+    """The Dask tasks (``dask.delayed``) of one scoring run.
 
     Parameters
     ----------
-    bundle : Bundle
+    context : Bundle
+        The bundle's tables other than ``transactions`` (which it may leave empty).
+    chunks : list
+        The transactions: ``pyarrow.Table`` slices, or :class:`Files` read by the tasks.
     cfg : Config
     rule_ids : list of str
         Rules to run (already checked).
     run_id : str
     assemble : callable
-        ``assemble(rule, params, cfg, findings, by_txn, run_id) -> DataFrame``: the alert
-        rows of a rule's findings (the pandas engine's, so both give the same rows).
+        ``assemble(rule, params, cfg, findings, by_txn, run_id, observed) -> DataFrame``:
+        the alert rows of a rule's findings (the pandas engine's, so both give the same rows).
     partitions : int
         Account buckets.
     on_error : {"record", "raise"}
-    chunk_rows : int
-        Rows per chunk of the transactions table.
-    scatter : callable, optional
-        ``client.scatter``: places the chunks and the context on the workers once
-        instead of embedding them in the graph.
+    spill : str, optional
+        A folder every worker can write and read: the pieces of each chunk wait there
+        for their partition (:func:`_split_chunk`); default: in the workers' memory.
 
     Returns
     -------
-    list of dask.delayed.Delayed
+    tasks : list of dask.delayed.Delayed
+        One result dict per partition task (see :func:`_run_partition`).
+    facts : dict of dask.delayed.Delayed
+        Of the whole data: ``profile`` (prepared columns holding a value, payroll
+        stated), ``stats`` (every rule's :class:`~followmoney.detect.rules.WholeStat`
+        values) and ``cash`` (the cash rows, for :func:`run_notes`).
     """
     dask = require_dask()
     delayed = dask.delayed
-    tx = bundle.transactions
-    chunks = [tx.slice(i, chunk_rows) for i in range(0, tx.num_rows, chunk_rows)] or [tx]
-    context = replace(bundle, transactions=tx.schema.empty_table())  # the other tables; the rows travel apart
-    if scatter is not None:
-        chunks = scatter(chunks)
-        context = scatter(context, broadcast=True)
     tz = cfg.jurisdiction_info.timezone
-    profiles = [delayed(_profile_chunk)(c, tz, context) for c in chunks]
-    profile = delayed(_merge_profiles)(profiles)
+    profile = delayed(_merge_profiles)([delayed(_profile_chunk)(c, tz, context) for c in chunks])
+    observed = delayed(_merge_dicts)([delayed(_observed_chunk)(c) for c in chunks])
     by_kind = plan(rule_ids)
+    specs = [(r, REGISTRY[r].resolve_params(cfg.rule_params(r)), REGISTRY[r].whole_data) for r in rule_ids if REGISTRY[r].whole_data]
+    stats = delayed(_merge_stats)([delayed(_stats_chunk)(c, cfg, context, profile, specs) for c in chunks], specs) if specs else delayed(dict)()
+    facts = {"profile": profile, "stats": stats, "cash": delayed(_gather)([delayed(_cash_rows)(c) for c in chunks])}
     tasks = []
-    specs = [(r, REGISTRY[r].resolve_params(cfg.rule_params(r)), REGISTRY[r].whole_data)
-             for r in by_kind["account"] + by_kind["neighbourhood"] if REGISTRY[r].whole_data]  # fmt: skip
-    stats = None
-    if specs:  # statistics of the whole data that partitioned rules read, one pass over the chunks
-        stats = delayed(_merge_stats)([delayed(_stats_chunk)(c, cfg, context, profile, specs) for c in chunks], specs)
+
+    def partition_task(pieces, bucket, ids):
+        return delayed(_run_partition)(pieces, bucket, partitions, ids, context, cfg, run_id, profile, on_error, stats, assemble, observed)
+
     if by_kind["account"] or by_kind["neighbourhood"]:
-        pieces = [delayed(_split_chunk, nout=partitions)(c, partitions) for c in chunks]
+        pieces = [delayed(_split_chunk, nout=partitions)(c, partitions, spill, f"c{i}") for i, c in enumerate(chunks)]
         for p in range(partitions):
-            part = delayed(_concat)([pieces[c][p] for c in range(len(chunks))])
+            mine = [pieces[c][p] for c in range(len(chunks))]
             if by_kind["account"]:
-                tasks.append(delayed(_run_partition)(
-                    part, p, partitions, by_kind["account"], context, cfg, run_id, profile, on_error, stats, assemble))
+                tasks.append(partition_task(mine, p, by_kind["account"]))
             if by_kind["neighbourhood"]:
-                ids = delayed(_ids_in)(part)
-                near = delayed(_concat)([delayed(_touching)(c, ids) for c in chunks])
-                tasks.append(delayed(_run_partition)(
-                    near, p, partitions, by_kind["neighbourhood"], context, cfg, run_id, profile, on_error, stats, assemble))
+                ids = delayed(_ids_in)(delayed(_gather)(mine))
+                tasks.append(partition_task([delayed(_touching)(c, ids, spill, f"{p}-{i}") for i, c in enumerate(chunks)], p,
+                                            by_kind["neighbourhood"]))  # fmt: skip
     if by_kind["global"]:
-        whole = delayed(_concat)(list(chunks))
-        tasks.append(delayed(_run_partition)(
-            whole, None, partitions, by_kind["global"], context, cfg, run_id, profile, on_error, None, assemble))
-    return tasks
+        tasks.append(partition_task(list(chunks), None, by_kind["global"]))
+    return tasks, facts
 
 
 def _merge_profiles(profiles) -> tuple[frozenset, bool]:
@@ -418,16 +527,80 @@ def _merge_profiles(profiles) -> tuple[frozenset, bool]:
     return present, any(p[1] for p in profiles)
 
 
-def score_dask(bundle: Bundle, cfg, rule_ids, run_id: str, *, assemble, client=None, partitions: int | None = None,
-               on_error: str = "record", chunk_rows: int = CHUNK_ROWS) -> tuple[list[pd.DataFrame], list[dict], list[dict]]:
-    """Run ``rule_ids`` over ``bundle`` on Dask; the alert frames in rule order, the failures and the notes.
+@dataclass
+class DaskRun:
+    """What a Dask run gives the driver (:func:`run_chunks`).
 
-    Called by :func:`followmoney.score` with ``engine="dask"``, which checks the
-    arguments, and sorts and types the result exactly as the pandas engine does.
+    Attributes
+    ----------
+    alerts : list of pandas.DataFrame
+        Per rule with alerts, in rule order, the alert rows of all partitions.
+    failures : list of dict
+        ``{"detector": "rule", "id": ..., "error": ...}`` per failed rule.
+    notes : list of dict
+        What the run could not assess (:func:`run_notes`).
+    present : frozenset of str
+        Prepared columns that hold a value somewhere in the data.
+    any_payroll : bool
+        Whether ``is_payroll`` is stated anywhere.
+    stats : dict
+        Per rule with :attr:`~followmoney.detect.rules.Rule.whole_data`, its statistics of the whole data.
+    """
+
+    alerts: list
+    failures: list
+    notes: list
+    present: frozenset
+    any_payroll: bool
+    stats: dict
+
+
+def _is_local(client) -> bool:
+    """Whether ``client``'s workers run on this machine (a :class:`distributed.LocalCluster`)."""
+    try:
+        from distributed import LocalCluster
+    except ImportError:
+        return False
+    return isinstance(getattr(client, "cluster", None), LocalCluster)
+
+
+def _spill_folder(client, spill_dir) -> str | None:
+    """A fresh folder for the split's pieces, or None to keep them in the workers' memory.
+
+    ``spill_dir`` False: memory; a path: a new folder in it; None: a new temporary folder
+    when the workers run on this machine (Dask's local schedulers or a
+    :class:`distributed.LocalCluster`), else memory (a remote cluster's workers cannot
+    read this machine's temporary folder).
+    """
+    if spill_dir is False:
+        return None
+    if spill_dir is None:
+        if client is None:
+            try:
+                from distributed import default_client
+
+                client = default_client()
+            except (ImportError, ValueError):  # no distributed, or no active client: a local scheduler
+                client = None
+        if client is not None and not _is_local(client):
+            return None
+    return tempfile.mkdtemp(prefix="followmoney-dask-", dir=None if spill_dir is None else os.fspath(spill_dir))
+
+
+def run_chunks(context: Bundle, chunks: list, rows: int, cfg, rule_ids, run_id: str, *, assemble, client=None,
+               partitions: int | None = None, on_error: str = "record", spill_dir=None) -> DaskRun:
+    """Run ``rule_ids`` over the transactions in ``chunks`` on Dask.
 
     Parameters
     ----------
-    bundle : Bundle
+    context : Bundle
+        The tables other than ``transactions`` (read on the driver, sent to every task).
+    chunks : list
+        The transactions, in the order of the whole table: ``pyarrow.Table`` slices, or
+        :class:`Files` (a store's Parquet parts), which the workers read themselves, so
+        that the driver never holds the rows.
+    rows : int
+        Rows in all chunks (for the default partition count).
     cfg : Config
     rule_ids : list of str
     run_id : str
@@ -437,10 +610,75 @@ def score_dask(bundle: Bundle, cfg, rule_ids, run_id: str, *, assemble, client=N
         Where to run; default: Dask's current scheduler (the active ``Client`` if there
         is one, else ``dask.config``'s, threads by default).
     partitions : int, optional
-        Account buckets; default :func:`default_partitions` of the row count.
+        Account buckets; default :func:`default_partitions` of ``rows``.
     on_error : {"record", "raise"}
-    chunk_rows : int
-        Rows per chunk of the transactions table.
+    spill_dir : str or Path or False, optional
+        Where each chunk's pieces wait for their partition: a folder every worker can
+        read (a temporary folder is made in it and removed after the run); default a
+        temporary folder when the workers run on this machine, else their memory;
+        False: their memory.
+
+    Returns
+    -------
+    DaskRun
+
+    Raises
+    ------
+    ValueError
+        If ``partitions`` is less than 1.
+    ImportError
+        ``followmoney[dask]`` is not installed.
+    """
+    dask = require_dask()
+    n = partitions if partitions is not None else default_partitions(rows)
+    if int(n) < 1:
+        raise ValueError(f"partitions must be at least 1, got {n}")
+    local_context = context
+    if client is not None:  # tables travel to the workers once, not inside the graph
+        tables = [i for i, c in enumerate(chunks) if isinstance(c, pa.Table)]
+        if tables:
+            placed = client.scatter([chunks[i] for i in tables])
+            chunks = list(chunks)
+            for i, f in zip(tables, placed):
+                chunks[i] = f
+        context = client.scatter(context, broadcast=True)
+    spill = _spill_folder(client, spill_dir)
+    try:
+        tasks, facts = build_graph(context, chunks, cfg, rule_ids, run_id, assemble=assemble, partitions=int(n), on_error=on_error,
+                                   spill=spill)  # fmt: skip
+        todo = [*tasks, facts["profile"], facts["stats"], facts["cash"]]
+        results = client.gather(client.compute(todo)) if client is not None else list(dask.compute(*todo))
+    finally:
+        if spill is not None:
+            shutil.rmtree(spill, ignore_errors=True)
+    (present, any_payroll), stats, cash = results[-3:]
+    by_rule: dict[str, list] = {r: [] for r in rule_ids}
+    errors: dict[str, str] = {}
+    for res in results[:-3]:
+        for rule_id, (kind, value) in res.items():
+            if kind == "error":
+                errors.setdefault(rule_id, value)
+            else:
+                by_rule[rule_id].append(value)
+    out, failures = [], []
+    notes = run_notes(local_context, cash, cfg, rule_ids)
+    for rule_id in rule_ids:
+        if rule_id in errors:
+            failures.append({"detector": "rule", "id": rule_id, "error": errors[rule_id]})
+            log.warning("rule %s failed (%s); its alerts are missing from this run", rule_id, errors[rule_id])
+        elif by_rule[rule_id]:
+            out.append(_same_ids_as_pandas(pd.concat(by_rule[rule_id], ignore_index=True)))
+    return DaskRun(out, failures, notes, present, any_payroll, stats)
+
+
+def score_dask(bundle: Bundle, cfg, rule_ids, run_id: str, *, assemble, client=None, partitions: int | None = None,
+               on_error: str = "record", chunk_rows: int = CHUNK_ROWS, spill_dir=None) -> tuple[list[pd.DataFrame], list[dict], list[dict]]:
+    """Run ``rule_ids`` over ``bundle`` on Dask; the alert frames in rule order, the failures and the notes.
+
+    Called by :func:`followmoney.score` with ``engine="dask"``, which checks the
+    arguments, and sorts and types the result exactly as the pandas engine does. The
+    transactions travel in slices of ``chunk_rows``; the rest is :func:`run_chunks`
+    (same parameters).
 
     Returns
     -------
@@ -451,34 +689,50 @@ def score_dask(bundle: Bundle, cfg, rule_ids, run_id: str, *, assemble, client=N
     notes : list of dict
         What the run could not assess (:func:`run_notes`).
     """
+    tx = bundle.transactions
+    chunks = [tx.slice(i, chunk_rows) for i in range(0, tx.num_rows, chunk_rows)] or [tx]
+    context = replace(bundle, transactions=tx.schema.empty_table())  # the other tables; the rows travel apart
+    run = run_chunks(context, chunks, tx.num_rows, cfg, rule_ids, run_id, assemble=assemble, client=client, partitions=partitions,
+                     on_error=on_error, spill_dir=spill_dir)  # fmt: skip
+    return run.alerts, run.failures, run.notes
+
+
+def gather_rows(chunks: list, txn_ids, party_ids=(), *, client=None) -> tuple[pa.Table, pa.Table]:
+    """What a run keeps of transactions it scored on Dask (one task per chunk).
+
+    Parameters
+    ----------
+    chunks : list
+        As :func:`run_chunks`.
+    txn_ids : pyarrow.Array or iterable of str
+        The transactions the alerts cite.
+    party_ids : pyarrow.Array or iterable of str
+        The known parties (``parties.party_id``).
+    client : distributed.Client, optional
+
+    Returns
+    -------
+    cited : pyarrow.Table
+        The rows with one of ``txn_ids``, in the chunks' order.
+    mentions : pyarrow.Table
+        The distinct :data:`MENTION_COLUMNS` of the rows naming one of ``party_ids`` as
+        sender or receiver: all :func:`followmoney.resolve` reads of the transactions
+        (it collects them into sets, so distinct tuples resolve as every row would).
+    """
     dask = require_dask()
-    n = partitions if partitions is not None else default_partitions(bundle.transactions.num_rows)
-    if int(n) < 1:
-        raise ValueError(f"partitions must be at least 1, got {n}")
-    scatter = client.scatter if client is not None else None
-    tasks = build_graph(bundle, cfg, rule_ids, run_id, assemble=assemble, partitions=int(n), on_error=on_error,
-                        chunk_rows=chunk_rows, scatter=scatter)
-    if client is not None:
-        results = client.gather(client.compute(tasks))
-    else:
-        results = dask.compute(*tasks)
-    by_rule: dict[str, list] = {r: [] for r in rule_ids}
-    errors: dict[str, str] = {}
-    for res in results:
-        for rule_id, (kind, value) in res.items():
-            if kind == "error":
-                errors.setdefault(rule_id, value)
-            else:
-                by_rule[rule_id].append(value)
-    out, failures = [], []
-    notes = run_notes(bundle, cfg, rule_ids)
-    for rule_id in rule_ids:
-        if rule_id in errors:
-            failures.append({"detector": "rule", "id": rule_id, "error": errors[rule_id]})
-            log.warning("rule %s failed (%s); its alerts are missing from this run", rule_id, errors[rule_id])
-        elif by_rule[rule_id]:
-            out.append(_same_ids_as_pandas(pd.concat(by_rule[rule_id], ignore_index=True)))
-    return out, failures, notes
+
+    def distinct(ids):
+        if isinstance(ids, (pa.Array, pa.ChunkedArray)):
+            return pc.unique(pc.drop_null(ids)).cast(pa.string())
+        return pa.array(sorted(set(ids)), pa.string())
+
+    t, p = distinct(txn_ids), distinct(party_ids)
+    tasks = [dask.delayed(_rows_cited)(c, t, p) for c in chunks]
+    parts = client.gather(client.compute(tasks)) if client is not None else list(dask.compute(*tasks))
+    cited = _concat([c for c, _ in parts])
+    mentions = _concat([m for _, m in parts])
+    cols = list(MENTION_COLUMNS)
+    return cited, mentions.group_by(cols, use_threads=False).aggregate([]).select(cols)
 
 
 def open_client(scheduler: str | None = None, workers: int | None = None):

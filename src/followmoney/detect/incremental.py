@@ -71,11 +71,12 @@ from followmoney.core import schema
 from followmoney.core.bundle import Bundle
 from followmoney.core.config import Config, get_config
 from followmoney.core.frame import prepare_transactions
-from followmoney.core.store import as_utc, changed_accounts, read_store, read_store_transactions, store_manifest
-from followmoney.detect._assembly import alerts_for, alerts_table, observed_in, run_id as _run_id
+from followmoney.core.store import as_utc, changed_accounts, read_store, read_store_transactions, store_chunks, store_manifest
+from followmoney.detect._assembly import alerts_for, alerts_table, observed_in, run_id as _run_id, run_id_of as _run_id_of
 from followmoney.detect._dask import _anchors, _ends, _prepare, _same_ids_as_pandas, _touching_mask, plan
 from followmoney.detect.fx import convert_cash
 from followmoney.detect.rules import REGISTRY
+from followmoney.exceptions import ConfigError
 
 __all__ = ["score_store", "rule_modes", "StoreScore", "MODES", "FALLBACK_SHARE"]
 
@@ -132,6 +133,11 @@ class StoreScore:
         ``alerts_carried``, ``alerts_recomputed``.
     previous_alerts : pyarrow.Table or None
         The previous alerts the run merged with (set by the caller that read them).
+    resolver_rows : pyarrow.Table or None
+        With ``engine="dask"``, whose :attr:`bundle` holds only the rows the alerts cite:
+        what :func:`followmoney.resolve` reads of all the store's rows, the distinct
+        ``from_party, to_party, from_account, to_account`` of those naming a known party
+        (``counterparties`` of :func:`~followmoney.resolve`).
     """
 
     alerts: pa.Table
@@ -139,6 +145,7 @@ class StoreScore:
     state: dict
     info: dict = field(default_factory=dict)
     previous_alerts: pa.Table | None = None
+    resolver_rows: pa.Table | None = None
 
 
 def _config_key(cfg: Config, ids) -> str:
@@ -213,6 +220,10 @@ def score_store(
     on_error: str = "record",
     fallback_share: float = FALLBACK_SHARE,
     threads: int = 1,
+    engine: str = "pandas",
+    client=None,
+    partitions: int | None = None,
+    spill_dir=None,
 ) -> StoreScore:
     """Score a transaction store, in full or incrementally from ``since``.
 
@@ -244,6 +255,21 @@ def score_store(
         checking the incremental path on small data).
     threads : int, default 1
         Rules run at once, as :func:`followmoney.score`'s ``threads``.
+    engine : {"pandas", "dask"}, default "pandas"
+        ``"dask"``: a full run on a Dask cluster whose workers read the store's files
+        themselves (:func:`followmoney.detect._dask.run_chunks`), so that this process
+        holds only the context tables, never the transactions; the alerts are those of a
+        full run on the pandas engine. Incremental runs are on the pandas engine: asked
+        for one (``since``, ``previous_state``), the Dask engine runs in full and
+        ``info["reason"]`` says so. :attr:`StoreScore.bundle` then holds the rows the
+        alerts cite, and :attr:`StoreScore.resolver_rows` what entity resolution reads.
+    client : distributed.Client, optional
+        With ``engine="dask"``: where to run (default: Dask's current scheduler).
+    partitions : int, optional
+        With ``engine="dask"``: account buckets (default: one per 500,000 rows).
+    spill_dir : str or Path or False, optional
+        With ``engine="dask"``: where the buckets' pieces wait (see
+        :func:`~followmoney.detect._dask.run_chunks`).
 
     Returns
     -------
@@ -278,6 +304,10 @@ def score_store(
     ids = rules if rules is not None else [r for r in REGISTRY if r not in cfg.disabled_rules]
     for r in ids:
         REGISTRY[r].resolve_params(cfg.rule_params(r))  # bad parameters fail first
+    if engine not in ("pandas", "dask"):
+        raise ConfigError(f"unknown engine {engine!r}; known: pandas, dask")
+    if engine == "dask" and threads != 1:
+        raise ConfigError("threads goes with engine='pandas' (the Dask engine's workers run the rules)")
     manifest = store_manifest(store)
     seq = max((a["seq"] for a in manifest["appends"]), default=0)
     hwm = manifest["high_water_mark"]
@@ -292,6 +322,10 @@ def score_store(
             reason = "previous run has no high-water mark"
     elif since is None:
         reason = "no --since or --previous"
+    if engine == "dask":
+        if since is not None:
+            reason = "incremental runs are on the pandas engine; the Dask engine scores the store in full"
+        return _full_dask(store, cfg, ids, key, seq, hwm, reason, on_error, client, partitions, spill_dir)
     if since is None:
         return _full(store, cfg, ids, key, seq, hwm, reason, on_error, threads=threads)
     return _incremental(store, cfg, ids, key, seq, hwm, since, previous_alerts, previous_state, manifest, on_error, fallback_share,
@@ -328,6 +362,33 @@ def _full(store, cfg, ids, key, seq, hwm, reason, on_error, bundle: Bundle | Non
             "rows_read": bundle.transactions.num_rows, "touched_subjects": None, "subject_rows": None,
             "rules_by_mode": {"full": list(ids)}, "alerts_carried": 0, "alerts_recomputed": alerts.num_rows}  # fmt: skip
     return StoreScore(alerts, bundle, state, info)
+
+
+def _full_dask(store, cfg, ids, key, seq, hwm, reason, on_error, client, partitions, spill_dir) -> StoreScore:
+    """A full run over the store on Dask: the workers read the store's files; this process holds the context
+    tables, the alerts and the rows they cite."""
+    import pyarrow.parquet as pq
+
+    from followmoney.detect._dask import Files, gather_rows, run_chunks
+    from followmoney.detect.score import _run_notes
+
+    context = read_store(store, transactions=False)
+    groups = store_chunks(store)
+    chunks = [Files(paths) for paths, _ in groups] or [schema.empty("transactions")]
+    rows = sum(n for _, n in groups)
+    rid = _run_id_of((pq.read_table(f, columns=["txn_id"])["txn_id"].combine_chunks() for paths, _ in groups for f in paths), cfg)
+    run = run_chunks(context, chunks, rows, cfg, ids, rid, assemble=alerts_for, client=client, partitions=partitions,
+                     on_error=on_error, spill_dir=spill_dir)  # fmt: skip
+    alerts = alerts_table(run.alerts, run.failures, run.notes + _run_notes(context, cfg))
+    cited = pc.list_flatten(alerts["evidence_txn_ids"]) if alerts.num_rows else pa.array([], pa.string())
+    kept, mentions = gather_rows(chunks, cited, context.parties["party_id"], client=client)
+    stats = {r: {name: _plain(v) for name, v in values.items()} for r, values in run.stats.items()}
+    state = {"config": key, "rules": list(ids), "present": sorted(run.present), "any_payroll": bool(run.any_payroll), "stats": stats,
+             "seq": seq, "high_water_mark": hwm}  # fmt: skip
+    info = {"mode": "full", "engine": "dask", "reason": reason, "since": None, "new_rows": rows, "rows_read": rows,
+            "rows_kept": kept.num_rows, "touched_subjects": None, "subject_rows": None, "rules_by_mode": {"full": list(ids)},
+            "alerts_carried": 0, "alerts_recomputed": alerts.num_rows}  # fmt: skip
+    return StoreScore(alerts, replace(context, transactions=kept), state, info, resolver_rows=mentions)
 
 
 def _owners(table: pd.DataFrame, kind: str) -> np.ndarray:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 import threading
@@ -128,8 +127,8 @@ def score(
         for rule_id in ids:
             rule = REGISTRY[rule_id]
             rule.resolve_params(cfg.rule_params(rule_id))  # bad parameters fail here, as in the pandas engine
-        assemble = functools.partial(_alerts_for, observed=_observed_in(bundle))  # every source row of a consolidated payment
-        out, failures, notes = score_dask(bundle, cfg, ids, _run_id(bundle, cfg), assemble=assemble, client=client, partitions=partitions, on_error=on_error)
+        out, failures, notes = score_dask(bundle, cfg, ids, _run_id(bundle, cfg), assemble=_alerts_for, client=client, partitions=partitions,
+                                          on_error=on_error)  # fmt: skip
         return _alerts_table(out, failures, notes + _run_notes(bundle, cfg))
     frame = prepare_transactions(bundle.transactions, cfg.jurisdiction_info.timezone, bundle.accounts)
     frame, fx_notes = convert_cash(frame, cfg)  # foreign cash: converted with the user's rates, or counted
