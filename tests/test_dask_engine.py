@@ -84,14 +84,62 @@ def test_sample_data_identical_to_pandas(folder, jurisdiction):
     _assert_same(expected, got)
 
 
-def test_neighbourhood_rule_keeps_victims_with_their_controller(synthetic):
-    """HT-09's victims are derived at their controller: a partition count that splits them must not change them."""
-    bundle, cfg = synthetic
-    expected = score(bundle, cfg, rules=["HT-09", "FL-02"])
-    assert "potential_victim" in expected.column("subject_role").to_pylist()
+@pytest.fixture(scope="module")
+def payroll_world():
+    """make_transactions 4,000 x 200 days (seed 0): HT-09 and FL-02 both find controllers and their victims."""
+    from followmoney.datasets.synth import make_transactions
+
+    bundle, _ = make_transactions(n_accounts=4000, n_days=200, n_per_typology=6, random_state=0)
+    return bundle, fm.Config(jurisdiction="US")
+
+
+def test_payer_rules_find_controllers_and_victims_from_every_bucket(payroll_world):
+    """HT-09 / FL-02 decide each forward on its payer's bucket and build controllers and victims from all buckets'
+    forwards in one task: any partition count gives the pandas engine's alerts."""
+    bundle, cfg = payroll_world
+    rules = ["HT-09", "FL-02"]
+    assert {REGISTRY[r].partition for r in rules} == {"payer"}
+    expected = score(bundle, cfg, rules=rules)
+    assert {"controller", "potential_victim"} <= set(expected.column("subject_role").to_pylist())
+    assert set(expected.column("rule_id").to_pylist()) == set(rules)
     with dask.config.set(scheduler="synchronous"):
         for partitions in (2, 11):
-            _assert_same(expected, score(bundle, cfg, rules=["HT-09", "FL-02"], engine="dask", partitions=partitions))
+            _assert_same(expected, score(bundle, cfg, rules=rules, engine="dask", partitions=partitions))
+
+
+def test_a_receiver_of_remittances_elsewhere_is_no_controller_on_any_partition(payroll_world):
+    """Whether a receiver takes remittances is a fact of the whole data (a WholeStat): one remittance from a
+    payer outside the controller's feeders' buckets clears it on both engines."""
+    import pyarrow.compute as pc
+
+    bundle, cfg = payroll_world
+    before = score(bundle, cfg, rules=["HT-09"])
+    roles = before.column("subject_role").to_pylist()
+    controller = before.column("subject_id").to_pylist()[roles.index("controller")]
+    tx = bundle.transactions
+    feeders = set(tx.filter(pc.equal(tx["to_account"], controller))["from_account"].to_pylist())
+    other = next(i for i, (f, t) in enumerate(zip(tx["from_account"].to_pylist(), tx["to_account"].to_pylist()))
+                 if f not in feeders and f != controller and t is not None and t != controller)  # fmt: skip
+    mcc = tx["merchant_category"].to_pylist()
+    to = tx["to_account"].to_pylist()
+    mcc[other], to[other] = "4829", controller  # one payment to the controller, as to a money service business
+    changed = dataclasses.replace(bundle, transactions=tx.set_column(tx.schema.get_field_index("merchant_category"), "merchant_category",
+                                                                     pa.array(mcc, pa.string())).set_column(
+        tx.schema.get_field_index("to_account"), "to_account", pa.array(to, pa.string())))  # fmt: skip
+    expected = score(changed, cfg, rules=["HT-09"])
+    assert controller not in expected.column("subject_id").to_pylist() and expected.num_rows < before.num_rows
+    with dask.config.set(scheduler="synchronous"):
+        _assert_same(expected, score(changed, cfg, rules=["HT-09"], engine="dask", partitions=13))
+
+
+def test_a_rule_of_ones_own_declared_neighbourhood_runs_on_semi_joined_buckets(payroll_world, monkeypatch):
+    """The ``neighbourhood`` partitioning (a bucket with its counterparties' rows; a victim's finding kept with its
+    controller), for rules that declare it: HT-09's plain function declared so gives the same alerts."""
+    bundle, cfg = payroll_world
+    expected = score(bundle, cfg, rules=["HT-09"])
+    monkeypatch.setitem(REGISTRY, "HT-09", dataclasses.replace(REGISTRY["HT-09"], partition="neighbourhood", pairs=None, from_pairs=None))
+    with dask.config.set(scheduler="synchronous"):
+        _assert_same(expected, score(bundle, cfg, rules=["HT-09"], engine="dask", partitions=5))
 
 
 def test_failing_rule_is_recorded_like_pandas(synthetic, monkeypatch):

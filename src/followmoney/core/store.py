@@ -377,12 +377,10 @@ def append_store(bundle: Bundle, store: str | Path, *, inputs=()) -> dict:
     tx = tx.filter(pa.array([not d for d in _first_seen_mask(tx["txn_id"])], pa.bool_()))
     days = pc.strftime(tx["timestamp"], format="%Y-%m-%d", locale="C") if tx.num_rows else pa.array([], pa.string())
     days = pc.fill_null(days, NO_DATE)
-    stored_ids = set()
-    for day in pc.unique(days).to_pylist():
-        for f in _part_files(store / "transactions" / f"date={day}", manifest):
-            stored_ids.update(pq.read_table(f, columns=["txn_id"])["txn_id"].to_pylist())
-    if stored_ids:
-        fresh = pc.invert(pc.is_in(tx["txn_id"], value_set=pa.array(sorted(stored_ids), pa.string())))
+    stored_ids = [pq.read_table(f, columns=["txn_id"])["txn_id"] for day in pc.unique(days).to_pylist()
+                  for f in _part_files(store / "transactions" / f"date={day}", manifest)]  # fmt: skip
+    if stored_ids:  # looked up in Arrow: tens of millions of stored ids, no Python string each
+        fresh = pc.invert(pc.is_in(tx["txn_id"], value_set=pa.chunked_array([c for a in stored_ids for c in a.chunks], pa.string())))
         tx, days = tx.filter(fresh), days.filter(fresh)
     duplicates = bundle.transactions.num_rows - tx.num_rows
     if read_n != tx.num_rows + duplicates + merged_n + rejected_n:

@@ -391,6 +391,13 @@ def _full_dask(store, cfg, ids, key, seq, hwm, reason, on_error, client, partiti
     return StoreScore(alerts, replace(context, transactions=kept), state, info, resolver_rows=mentions)
 
 
+def _reach_kind(rule_id: str) -> str:
+    """Which subjects a rule re-scores for a touched one: a ``payer`` rule's findings rest on its payers' rows and
+    belong to the receiver they name (a potential victim's to its controller), as a ``neighbourhood`` rule's do."""
+    kind = REGISTRY[rule_id].partition
+    return "neighbourhood" if kind == "payer" else kind
+
+
 def _owners(table: pd.DataFrame, kind: str) -> np.ndarray:
     """The owner of each previous alert: its subject; a potential victim's, for a neighbourhood rule, its controller."""
     owner = table["subject_id"].to_numpy(object).copy()
@@ -440,7 +447,7 @@ def _incremental(store, cfg, ids, key, seq, hwm, since, previous_alerts, previou
     rid = _incremental_run_id(previous_state, new_tx, key)
     whole = whole_state["stats"]
     stored = read_store_transactions(store) if full_ids or (windowed and len(touched)) else None  # read once
-    reach = _reach(stored, touched, {REGISTRY[r].partition for r in windowed}) if windowed and len(touched) else {}
+    reach = _reach(stored, touched, {_reach_kind(r) for r in windowed}) if windowed and len(touched) else {}
     subject_rows = {kind: int(mask.sum()) for kind, (_, mask) in reach.items()}
     if reach and stored.num_rows:
         share = float(np.logical_or.reduce([m for _, m in reach.values()]).sum()) / stored.num_rows
@@ -455,7 +462,7 @@ def _incremental(store, cfg, ids, key, seq, hwm, since, previous_alerts, previou
         everything, _ = convert_cash(everything, cfg)
         tx_read = [stored]
     for kind, (owners, mask) in reach.items():
-        kind_ids = [r for r in windowed if REGISTRY[r].partition == kind]
+        kind_ids = [r for r in windowed if _reach_kind(r) == kind]
         if not mask.any():
             continue
         rows = stored.filter(pa.array(mask))
@@ -492,7 +499,7 @@ def _incremental(store, cfg, ids, key, seq, hwm, since, previous_alerts, previou
                 continue  # recomputed in full, or no longer run
             drop = np.zeros(len(group), bool)
             if r in owners_by_rule:  # the owner's alerts were recomputed from its whole history
-                drop = pc.is_in(pa.array(_owners(group, REGISTRY[r].partition), pa.string()), value_set=owners_by_rule[r]).to_numpy(zero_copy_only=False)
+                drop = pc.is_in(pa.array(_owners(group, _reach_kind(r)), pa.string()), value_set=owners_by_rule[r]).to_numpy(zero_copy_only=False)
             kept = group[~drop]
             carried += len(kept)
             if len(kept):

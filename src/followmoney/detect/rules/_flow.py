@@ -303,16 +303,34 @@ def _utc_month(t: pd.Series) -> np.ndarray:
     return t.to_numpy(np.int64).astype("datetime64[us]").astype("datetime64[M]").astype(np.int64)
 
 
-def _controller(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
+#: Receivers of at least one remittance anywhere in the data: a remitter or bank is not a controller (HT-09, FL-02).
+#: A statistic of the whole data, since a payer's partition does not see what others pay the same receiver.
+_MSB_PAYEES = WholeStat("msb_payees", "union", lambda frame, params: sorted(msb_payees(frame)))
+
+
+def _no_pairs(frame: pd.DataFrame) -> pd.DataFrame:
+    """An empty table of forwards (the columns of :func:`_forward_rows` and ``month``)."""
+    m = _forward_rows(frame, pd.DataFrame({"at": np.array([], np.int64), "in_at": np.array([], np.int64), "in_t": np.array([], np.int64)}))
+    m["month"] = np.array([], np.int64)
+    return m
+
+
+def _controller_pairs(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
+    """HT-09's qualifying forwards: each row an outflow of an account to a receiver it hands its income to
+    month after month, with the inflow it follows (columns of :func:`_forward_rows` and ``month``).
+
+    Decided by the forwarding account's own inflows and outflows alone (the payer's partition)."""
     p = ctx.params
     moving = (frame["amount_cents"].notna() & ~frame["self_transfer"]).to_numpy(bool)
     in_at = np.flatnonzero(moving & frame["to_account"].notna().to_numpy(bool))
     # the forwards as positions in the frame: their text is taken for the rows of findings only (for the
     # 2.3 M forwards of 5 M IBM rows, text columns took most of the rule's memory)
     m = _forward_matches(frame, in_at, p["forward_hours"], among=moving)
-    m = m[~frame["receiver"].isin(msb_payees(frame)).to_numpy(bool)[m["at"].to_numpy(np.int64)]]  # a remitter or bank is not a controller
+    msb = whole_data_value(ctx, frame, _MSB_PAYEES)
+    if msb:
+        m = m[~isin(frame["receiver"], msb)[m["at"].to_numpy(np.int64)]]  # a remitter or bank is not a controller
     if m.empty:
-        return make_findings(frame, [], [], [], [])
+        return _no_pairs(frame)
     at = m["at"].to_numpy(np.int64)
     month = _utc_month(frame["t"].iloc[at])
     # accounts and currencies as integer codes: grouping millions of rows by text costs several times more;
@@ -366,11 +384,20 @@ def _controller(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     ok[sel] = pd.MultiIndex.from_arrays([mc["a"].to_numpy()[sel], mc["r"].to_numpy()[sel], month[sel]]).isin(good_months)
     m = _forward_rows(frame, m[ok])
     m["month"] = month[ok]
+    return m
+
+
+def _controller_findings(frame: pd.DataFrame, pairs: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
+    """HT-09's findings from its forwards (:func:`_controller_pairs`): receivers with enough distinct senders."""
 
     def role_facts(sel):
         return {"months": sel["month"].nunique(), "forwarded": len(sel)}
 
-    return _feeders_findings(frame, m, np.ones(len(m), bool), p, "min_senders", role_facts)
+    return _feeders_findings(frame, pairs, np.ones(len(pairs), bool), ctx.params, "min_senders", role_facts)
+
+
+def _controller(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
+    return _controller_findings(frame, _controller_pairs(frame, ctx), ctx)
 
 
 def _explain_controller(facts, params, j) -> str:
@@ -396,7 +423,10 @@ register(
         "HT-09",
         requires=("to_account", "from_account", "receiver", "amount_cents"),
         func=_controller,
-        partition="neighbourhood",  # a controller's feeders' inflows are one hop away; victims' findings belong to their controller
+        partition="payer",  # each forward is decided by its payer's own rows; controllers and victims from all payers' forwards
+        pairs=_controller_pairs,
+        from_pairs=_controller_findings,
+        whole_data=(_MSB_PAYEES,),
         explain=_explain_controller,
     )
 )
@@ -483,15 +513,19 @@ register(
 )
 
 
-def _wages_pooled(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
+def _wages_pooled_pairs(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
+    """FL-02's qualifying forwards: a worker's steady forwards of its wages to one receiver (columns of
+    :func:`_prompt_forwards`). Decided by the worker's own wages and outflows alone (the payer's partition)."""
     p = ctx.params
     f, wages = _moving_and_wages(frame)
     if wages is None:
-        return make_findings(frame, [], [], [], [])
+        return _no_pairs(frame)
     m = _prompt_forwards(f, np.flatnonzero(f["payroll"].to_numpy(bool)), p["forward_hours"])
-    m = m[~m["receiver"].isin(msb_payees(frame))]  # a remitter or bank is not a controller
+    msb = whole_data_value(ctx, frame, _MSB_PAYEES)
+    if msb:
+        m = m[~isin(m["receiver"], msb)]  # a remitter or bank is not a controller
     if m.empty:
-        return make_findings(frame, [], [], [], [])
+        return _no_pairs(frame)
     share = m.groupby(["in_row", "receiver"])["amount_cents"].transform("sum") / m["in_amount"]
     ok = (share >= p["min_share"]).to_numpy()
     # a worker feeds the account pay cycle after pay cycle: of its paydays from the first to the last after which it
@@ -507,11 +541,20 @@ def _wages_pooled(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     steady = span[(span["size"] >= p["min_payday_share"] * span["paydays"]) & (span["size"] >= p["min_forwards"])]
     pair = pd.MultiIndex.from_frame(m[["from_account", "receiver"]])
     ok &= pair.isin(pd.MultiIndex.from_frame(steady[["from_account", "receiver"]]))
+    return m[ok]
+
+
+def _wages_pooled_findings(frame: pd.DataFrame, pairs: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
+    """FL-02's findings from its forwards (:func:`_wages_pooled_pairs`): receivers of enough workers' wages."""
 
     def role_facts(sel):
         return {"forwarded": len(sel)}
 
-    return _feeders_findings(frame, m, ok, p, "min_workers", role_facts)
+    return _feeders_findings(frame, pairs, np.ones(len(pairs), bool), ctx.params, "min_workers", role_facts)
+
+
+def _wages_pooled(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
+    return _wages_pooled_findings(frame, _wages_pooled_pairs(frame, ctx), ctx)
 
 
 def _explain_wages_pooled(facts, params, j) -> str:
@@ -536,7 +579,10 @@ register(
         "FL-02",
         requires=("to_account", "from_account", "receiver", "amount_cents"),
         func=_wages_pooled,
-        partition="neighbourhood",  # a controller's workers' wages are one hop away; victims' findings belong to their controller
+        partition="payer",  # each forward is decided by its worker's own wages and outflows; controllers from all of them
+        pairs=_wages_pooled_pairs,
+        from_pairs=_wages_pooled_findings,
+        whole_data=(_MSB_PAYEES,),
         explain=_explain_wages_pooled,
     )
 )

@@ -136,8 +136,10 @@ class WholeStat:
     Attributes
     ----------
     name : str
-    reduce : {"min", "max", "any"}
+    reduce : {"min", "max", "any", "union"}
         How chunk values combine; ``func`` returns None for "no value here" (ignored).
+        ``"union"``: ``func`` returns a list of text, the whole-data value is the sorted
+        union (for a set the rule reads, e.g. the receivers of remittances).
     func : callable
         ``func(frame, params) -> value or None``.
 
@@ -147,6 +149,8 @@ class WholeStat:
     >>> start = WholeStat("start", "min", lambda f, p: int(f["t"].min()) if len(f) else None)
     >>> start.combine([5, None, 3])
     3
+    >>> WholeStat("payees", "union", lambda f, p: []).combine([["B", "A"], None, ["A", "C"]])
+    ['A', 'B', 'C']
     """
 
     name: str
@@ -158,6 +162,8 @@ class WholeStat:
         vals = [v for v in values if v is not None]
         if self.reduce == "any":
             return any(bool(v) for v in vals)
+        if self.reduce == "union":
+            return sorted(set().union(*vals))
         if not vals:
             return None
         return min(vals) if self.reduce == "min" else max(vals)
@@ -269,12 +275,24 @@ class Rule(RuleText):
         evidence_txn_ids (list), score (0..1), facts (dict for the explanation)``.
     explain : callable
         ``explain(facts: dict, params: dict, jurisdiction) -> str``: plain words.
-    partition : {"global", "account", "neighbourhood"}, default "global"
+    partition : {"global", "account", "payer", "neighbourhood"}, default "global"
         How the Dask engine may split the rule's work (:mod:`followmoney.detect._dask`):
         ``"account"`` when a subject's alerts depend only on the transactions it sends
-        or receives (all of them), ``"neighbourhood"`` when they also depend on its
-        direct counterparties' transactions, ``"global"`` (the safe default) otherwise.
-        The pandas engine ignores it.
+        or receives (all of them); ``"payer"`` when the rule first finds payments each
+        decided by its payer's own transactions alone (``pairs``) and then builds its
+        findings from all of them (``from_pairs``); ``"neighbourhood"`` when a
+        subject's alerts also depend on its direct counterparties' transactions;
+        ``"global"`` (the safe default) otherwise. The pandas engine ignores it.
+    pairs : callable, optional
+        With ``partition="payer"``: ``pairs(frame, ctx) -> pandas.DataFrame``, one row per
+        payment found, with ``from_account`` (its payer) and ``row`` / ``in_row`` (labels
+        of ``frame`` rows it rests on); a payer's rows depend only on the transactions
+        that payer sends or receives.
+    from_pairs : callable, optional
+        With ``partition="payer"``: ``from_pairs(frame, pairs, ctx) -> findings``, where
+        ``frame`` holds at least the rows ``pairs`` names, in the whole frame's order, and
+        ``pairs`` is in the order of its ``row``. ``func(frame, ctx)`` must equal
+        ``from_pairs(frame, pairs(frame, ctx), ctx)``.
     whole_data : tuple of WholeStat
         Statistics of the whole frame the rule reads through :func:`whole` (so that it
         can run on partitions).
@@ -285,6 +303,8 @@ class Rule(RuleText):
     explain: Callable = field(default=None, repr=False)
     partition: str = "global"
     whole_data: tuple = ()
+    pairs: Callable = field(default=None, repr=False)
+    from_pairs: Callable = field(default=None, repr=False)
 
     def resolve_params(self, overrides: dict | None = None) -> dict:
         """Defaults updated with ``overrides``, each validated.

@@ -185,6 +185,8 @@ def catalogued(
     requires: tuple = (),
     partition: str = "global",
     whole_data: tuple = (),
+    pairs: Callable | None = None,
+    from_pairs: Callable | None = None,
     catalogue: dict[str, Entry] | None = None,
 ) -> Rule:
     """The :class:`~followmoney.detect.rules.Rule` of catalogue entry ``rule_id`` with its code.
@@ -198,8 +200,10 @@ def catalogued(
     rule_id : str
     func, explain : callable
     requires : tuple of str
-    partition : {"global", "account", "neighbourhood"}
+    partition : {"global", "account", "payer", "neighbourhood"}
     whole_data : tuple of WholeStat
+    pairs, from_pairs : callable, optional
+        A ``"payer"`` rule's two steps.
     catalogue : dict, optional
         Default :data:`CATALOGUE`.
 
@@ -223,7 +227,8 @@ def catalogued(
     if entry is None:
         raise CatalogueError(f"rule {rule_id} has code but no entry in {CATALOGUE_PATH.name}")
     text = {f.name: getattr(entry, f.name) for f in fields(RuleText)}
-    return Rule(**text, requires=tuple(requires), func=func, explain=explain, partition=partition, whole_data=tuple(whole_data))
+    return Rule(**text, requires=tuple(requires), func=func, explain=explain, partition=partition, whole_data=tuple(whole_data),
+                pairs=pairs, from_pairs=from_pairs)  # fmt: skip
 
 
 def check_bound(registry: dict, catalogue: dict[str, Entry] | None = None) -> None:
