@@ -96,3 +96,22 @@ def test_null_columns_of_every_canonical_type_equal_arrows():
             a = fm.schema.nulls(n, t)
             a.validate(full=True)
             assert a.type == t and a.null_count == n and a.equals(pa.nulls(n, t))
+
+
+def test_two_appends_at_once_are_refused_not_interleaved(tmp_path):
+    """An append holds a lock beside the store: a second one at the same time is refused with one line, and the
+    store stays as the first left it (two at once would each write the manifest without the other's entry)."""
+    from filelock import FileLock
+
+    import followmoney as fm
+    from followmoney.core.store import append_store, store_manifest
+
+    bundle = fm.read(fm.sample_data_path() / "goaml")
+    store = tmp_path / "store"
+    append_store(bundle, store)
+    with FileLock(str(tmp_path / ".store.lock")):  # another process's append, in progress
+        with pytest.raises(fm.RunError, match="another followmoney append is writing this store"):
+            append_store(bundle, store)
+    assert [a["seq"] for a in store_manifest(store)["appends"]] == [1]
+    assert append_store(bundle, store)["duplicates"] == bundle.transactions.num_rows  # free again afterwards
+    assert not (tmp_path / ".store.lock").exists()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pyarrow.parquet as pq
 
 from followmoney.core import schema
@@ -261,15 +262,12 @@ def as_utc(ts):
     return ts.astimezone(timezone.utc)
 
 
-def _row_keys(table, keys) -> list[tuple]:
-    return list(zip(*(table.column(k).to_pylist() for k in keys))) if table.num_rows else []
-
-
 def _changed_accounts(old: Bundle, merged: Bundle, new: Bundle) -> list[str]:
     """Accounts of the batch whose context (account row, holders, identifiers) the append added or changed."""
+    import pyarrow as pa
     import pyarrow.compute as pc
 
-    changed: set = set()
+    changed = []
     for name, account_col in (("accounts", "account_id"), ("party_accounts", "account_id"), ("identifiers", "owner_id")):
         t_new, t_old, t_merged = getattr(new, name), getattr(old, name), getattr(merged, name)
         if t_new.num_rows == 0:
@@ -280,19 +278,41 @@ def _changed_accounts(old: Bundle, merged: Bundle, new: Bundle) -> list[str]:
         t_merged = t_merged.filter(pc.fill_null(pc.is_in(t_merged[account_col], value_set=ids), False))
         if t_old.num_rows:  # only the stored rows of the batch's accounts are compared
             t_old = t_old.filter(pc.fill_null(pc.is_in(t_old[account_col], value_set=ids), False))
-        old_rows = _fingerprints(t_old)
-        for r, fp in zip(t_merged[account_col].to_pylist(), _fingerprints_list(t_merged)):
-            if r and fp not in old_rows:
-                changed.add(r)
-    return sorted(changed)
+        fresh = pc.invert(pc.is_in(_row_text(t_merged), value_set=_row_text(t_old))) if t_old.num_rows else pa.array(np.ones(t_merged.num_rows, bool))
+        accounts = t_merged[account_col].filter(fresh)
+        changed.append(pc.filter(accounts, pc.fill_null(pc.not_equal(accounts, ""), False)))  # no id: nothing to re-score
+    return sorted(set().union(*(pc.unique(c).to_pylist() for c in changed))) if changed else []
 
 
-def _fingerprints_list(table) -> list[tuple]:
-    return [tuple(map(repr, r.values())) for r in table.to_pylist()]
+def _row_text(table) -> "pa.Array":
+    """Each row of ``table`` as one text, equal exactly when the rows' values are (column-wise, no Python object per row).
 
+    Each value is written as its length, ``:`` and its text (a null as ``-``), so the
+    fields cannot run into each other; a column Arrow cannot cast to text (lists) is
+    written with ``repr`` of its values.
 
-def _fingerprints(table) -> set:
-    return set(_fingerprints_list(table)) if table.num_rows else set()
+    Examples
+    --------
+    >>> import pyarrow as pa
+    >>> t = pa.table({"a": ["x", "x:1", None, ""], "b": ["1:y", "y", "", None]})
+    >>> _row_text(t).to_pylist()
+    ['1:x3:1:y', '3:x:11:y', '-0:', '0:-']
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if table.num_columns == 0:
+        return pa.array([""] * table.num_rows, pa.string())
+    fields = []
+    for col in table.columns:
+        col = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+        try:
+            text = pc.cast(col, pa.string())
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            text = pa.array([None if v is None else repr(v) for v in col.to_pylist()], pa.string())
+        sized = pc.binary_join_element_wise(pc.cast(pc.utf8_length(text), pa.string()), text, ":")
+        fields.append(pc.fill_null(sized, "-"))
+    return pc.binary_join_element_wise(*fields, "")
 
 
 def append_store(bundle: Bundle, store: str | Path, *, inputs=()) -> dict:
@@ -336,6 +356,9 @@ def append_store(bundle: Bundle, store: str | Path, *, inputs=()) -> dict:
     ------
     followmoney.exceptions.InputError
         If ``store`` exists but is not a transaction store.
+    followmoney.exceptions.RunError
+        If another append is writing the store (a lock file ``.<store>.lock`` beside it):
+        two at once would each write the manifest without the other's entry.
     followmoney.exceptions.ReconciliationError
         If the counts of the append do not add up.
 
@@ -351,17 +374,36 @@ def append_store(bundle: Bundle, store: str | Path, *, inputs=()) -> dict:
     >>> read_store(d).transactions.num_rows == b.transactions.num_rows
     True
     """
+    from filelock import FileLock, Timeout
+
+    from followmoney.exceptions import InputError, RunError
+
+    store = Path(store)
+    if store.exists() and not (store / STORE_MANIFEST).is_file() and any(store.iterdir()):
+        raise InputError(f"{store}: folder holds other files and is not a followmoney store; choose an empty or new folder")
+    store.parent.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(store.with_name(f".{store.name}.lock")))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        raise RunError(f"{store}: another followmoney append is writing this store") from None
+    try:
+        return _append(bundle, store, inputs)
+    finally:
+        lock.release()
+        Path(lock.lock_file).unlink(missing_ok=True)
+
+
+def _append(bundle: Bundle, store: Path, inputs) -> dict:
+    """:func:`append_store` under the store's lock."""
     import datetime as _dt
     from dataclasses import replace
 
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    from followmoney.exceptions import InputError, ReconciliationError
+    from followmoney.exceptions import ReconciliationError
 
-    store = Path(store)
-    if store.exists() and not (store / STORE_MANIFEST).is_file() and any(store.iterdir()):
-        raise InputError(f"{store}: folder holds other files and is not a followmoney store; choose an empty or new folder")
     store.mkdir(parents=True, exist_ok=True)
     manifest = store_manifest(store) if (store / STORE_MANIFEST).is_file() else {
         "store_version": TRANSACTION_STORE_VERSION, "followmoney_version": __version__, "rows": 0,
@@ -403,9 +445,9 @@ def append_store(bundle: Bundle, store: str | Path, *, inputs=()) -> dict:
         if b.num_rows == 0:
             continue
         if name in ("rejects", "load_log", "account_aliases"):  # no key: rows already stored are not added again
-            seen = _fingerprints(a)
-            mask = [fp not in seen for fp in _fingerprints_list(b)]
-            b = b.filter(pa.array(mask, pa.bool_()))
+            if a.num_rows:
+                a, b = schema.conform(a, name), schema.conform(b, name)  # the same columns in the same order
+                b = b.filter(pc.invert(pc.is_in(_row_text(b), value_set=_row_text(a))))
             merged = pa.concat_tables([a, b], promote_options="default") if b.num_rows else a
         else:
             merged = getattr(Bundle.concat([Bundle(**{name: a}), Bundle(**{name: b})]), name)
