@@ -301,18 +301,23 @@ def _row_text(table) -> "pa.Array":
     import pyarrow as pa
     import pyarrow.compute as pc
 
+    text_type = pa.large_string()  # tens of millions of rows are more than 2 GB of text
+
+    def lit(value: str):
+        return pa.scalar(value, text_type)
+
     if table.num_columns == 0:
-        return pa.array([""] * table.num_rows, pa.string())
+        return pa.array([""] * table.num_rows, text_type)
     fields = []
     for col in table.columns:
         col = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
         try:
-            text = pc.cast(col, pa.string())
+            text = pc.cast(col, text_type)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-            text = pa.array([None if v is None else repr(v) for v in col.to_pylist()], pa.string())
-        sized = pc.binary_join_element_wise(pc.cast(pc.utf8_length(text), pa.string()), text, ":")
-        fields.append(pc.fill_null(sized, "-"))
-    return pc.binary_join_element_wise(*fields, "")
+            text = pa.array([None if v is None else repr(v) for v in col.to_pylist()], text_type)
+        sized = pc.binary_join_element_wise(pc.cast(pc.utf8_length(text), text_type), text, lit(":"))
+        fields.append(pc.fill_null(sized, lit("-")))
+    return pc.binary_join_element_wise(*fields, lit(""))
 
 
 def append_store(bundle: Bundle, store: str | Path, *, inputs=()) -> dict:
@@ -329,7 +334,9 @@ def append_store(bundle: Bundle, store: str | Path, *, inputs=()) -> dict:
     appends is stored twice unless they share a ``txn_id``).
     Appending is idempotent: a transaction whose ``txn_id`` is already stored (the
     same file and place, or the same consolidated payment) counts as a duplicate and is
-    not stored again, and context rows already stored are not added again.
+    not stored again, and context rows already stored are not added again (an account
+    reference in ``account_aliases`` stays listed once per canonical id and rule, where
+    it was first seen, however many appends repeat it).
 
     Parameters
     ----------
@@ -444,10 +451,11 @@ def _append(bundle: Bundle, store: Path, inputs) -> dict:
         a, b = getattr(old, name), getattr(new, name)
         if b.num_rows == 0:
             continue
-        if name in ("rejects", "load_log", "account_aliases"):  # no key: rows already stored are not added again
+        if name in _ROW_KEYS:  # rows already stored (on their key columns) are not added again
             if a.num_rows:
                 a, b = schema.conform(a, name), schema.conform(b, name)  # the same columns in the same order
-                b = b.filter(pc.invert(pc.is_in(_row_text(b), value_set=_row_text(a))))
+                key = _ROW_KEYS[name] or a.column_names
+                b = b.filter(pc.invert(pc.is_in(_row_text(b.select(key)), value_set=_row_text(a.select(key)))))
             merged = pa.concat_tables([a, b], promote_options="default") if b.num_rows else a
         else:
             merged = getattr(Bundle.concat([Bundle(**{name: a}), Bundle(**{name: b})]), name)
@@ -488,6 +496,13 @@ def _append(bundle: Bundle, store: Path, inputs) -> dict:
     tmp.write_text(json.dumps(manifest, indent=2) + "\n", "utf-8")
     tmp.rename(store / STORE_MANIFEST)  # last: an append that is killed before leaves the manifest as it was
     return entry
+
+
+# Context tables without a key column: a row is not stored twice when these columns (None: all)
+# are equal. An account reference stays listed where it was first seen (each append's
+# consolidation lists it in that append's first file and place): one row per raw reference,
+# canonical id and rule however many appends repeat it.
+_ROW_KEYS = {"rejects": None, "load_log": None, "account_aliases": ["raw", "account_id", "rule"]}
 
 
 def _part_files(folder: Path, manifest: dict) -> list[Path]:
