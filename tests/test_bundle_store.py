@@ -1,4 +1,5 @@
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -115,3 +116,19 @@ def test_two_appends_at_once_are_refused_not_interleaved(tmp_path):
     assert [a["seq"] for a in store_manifest(store)["appends"]] == [1]
     assert append_store(bundle, store)["duplicates"] == bundle.transactions.num_rows  # free again afterwards
     assert not (tmp_path / ".store.lock").exists()
+
+
+@given(st.lists(st.tuples(st.sampled_from([None, "x", "é"]), st.sampled_from([None, 1, -5]), st.booleans()), min_size=1, max_size=40),
+       st.integers(1, 7), st.permutations(["s", "i", "l"]))  # fmt: skip
+@settings(max_examples=100, deadline=None)
+def test_a_store_part_reads_as_parquet_does_with_its_empty_columns_not_read(tmp_path_factory, rows, row_group_size, order):
+    """Columns null in some, every or no row group: the same table as pyarrow's read (values, types, field metadata)."""
+    from followmoney.core.store import read_part
+
+    path = tmp_path_factory.mktemp("part") / "part.parquet"
+    table = pa.table({"s": pa.array([r[0] for r in rows], pa.string()), "i": pa.array([r[1] for r in rows], pa.int64()),
+                      "l": pa.array([[r[0]] if r[2] else None for r in rows], pa.list_(pa.string()))})  # fmt: skip
+    table = table.replace_schema_metadata({"k": "v"}).cast(table.schema.set(0, pa.field("s", pa.string(), metadata={"doc": "d"})))
+    pq.write_table(table, path, row_group_size=row_group_size)
+    assert read_part(path).equals(pq.read_table(path), check_metadata=True)
+    assert read_part(path, order).equals(pq.read_table(path, columns=order), check_metadata=True)

@@ -109,11 +109,11 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from followmoney.core.bundle import Bundle
 from followmoney.core.frame import prepare_transactions
 from followmoney.core.ids import stable_id
+from followmoney.core.store import read_part
 from followmoney.detect._assembly import distinct_alert_ids
 from followmoney.detect.fx import CASH_CHANNELS, convert_cash
 from followmoney.detect.rules import REGISTRY, RuleContext
@@ -231,7 +231,7 @@ def _load(chunk) -> pa.Table:
             with pa.OSFile(path) as f:
                 tables.append(pa.ipc.open_file(f).read_all())
         else:
-            tables.append(pq.read_table(path))
+            tables.append(read_part(path))
     return _concat(tables)
 
 
