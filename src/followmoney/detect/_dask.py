@@ -116,8 +116,9 @@ from followmoney.core.frame import prepare_transactions
 from followmoney.core.ids import stable_id
 from followmoney.core.store import read_part
 from followmoney.detect._assembly import distinct_alert_ids
-from followmoney.detect.fx import CASH_CHANNELS, convert_cash
+from followmoney.detect.fx import CASH_CHANNELS, cash_notes, convert_cash
 from followmoney.detect.rules import REGISTRY, RuleContext
+from followmoney.detect.rules._cash import undated_deposits_note
 
 __all__ = ["score_dask", "run_chunks", "DaskRun", "Files", "gather_rows", "open_client", "PARTITIONINGS", "DASK_EXTRA_HINT", "require_dask",
            "bucket_of", "plan", "default_partitions", "build_graph"]
@@ -130,9 +131,10 @@ PARTITIONINGS = ("account", "payer", "neighbourhood", "global")
 #: The one-line message when the extra is missing (the command line maps it to exit code 5).
 DASK_EXTRA_HINT = "the Dask engine needs the optional extra: pip install 'followmoney[dask]'"
 
-#: Rules that write run notes (``ctx.shared["notes"]``) from cash rows alone; run once on
-#: the driver over the cash rows by :func:`run_notes`.
-NOTE_RULES = ("HT-06",)
+#: Rules that write run notes (``ctx.shared["notes"]``) from cash rows alone, run on each
+#: chunk's cash rows by :func:`run_notes`, and how their note is written from the count
+#: summed over the chunks (:func:`combine_notes`).
+NOTE_RULES = {"HT-06": undated_deposits_note}
 
 #: Rows per partition the default partition count aims at.
 ROWS_PER_PARTITION = 500_000
@@ -381,21 +383,21 @@ def _prepare(tx: pa.Table, cfg, bundle: Bundle, any_payroll: bool) -> pd.DataFra
 
 
 def run_notes(context: Bundle, cash: pa.Table, cfg, rule_ids) -> list[dict]:
-    """What the run could not assess, counted once over the whole data (not per partition).
+    """What the run could not assess in some cash rows (one task per chunk; :func:`combine_notes` sums them).
 
     Partitions overlap (a payment between two buckets is in both), so the notes of the
-    pandas engine are computed here from the rows they count, the data's cash rows
-    (gathered by one task per chunk): foreign-currency cash
-    (:func:`~followmoney.detect.fx.convert_cash`) and, for rules that write notes
-    (:data:`NOTE_RULES`), their run on the cash rows alone, on the driver.
+    pandas engine are computed from the rows they count, the data's cash rows, a chunk at a
+    time: foreign-currency cash (:func:`~followmoney.detect.fx.convert_cash`) and, for
+    rules that write notes (:data:`NOTE_RULES`), their run on the cash rows alone. A rule
+    whose columns are empty in these rows has no row to count here.
 
     Parameters
     ----------
     context : Bundle
         The bundle's other tables (its transactions are not read).
     cash : pyarrow.Table
-        Every cash row of the data (``channel`` in
-        :data:`~followmoney.detect.fx.CASH_CHANNELS`), canonical ``transactions`` schema.
+        Cash rows (``channel`` in :data:`~followmoney.detect.fx.CASH_CHANNELS`),
+        canonical ``transactions`` schema.
     cfg : Config
     rule_ids : list of str
     """
@@ -415,6 +417,45 @@ def run_notes(context: Bundle, cash: pa.Table, cfg, rule_ids) -> list[dict]:
         except Exception:  # noqa: BLE001 - the rule's failure is recorded by its partitions
             continue
     return notes + list(shared.get("notes", []))
+
+
+def _notes_chunk(chunk, cfg, context: Bundle, rule_ids) -> list[dict]:
+    """:func:`run_notes` of a chunk's cash rows (the rows stay on the worker: at 50 M rows a tenth are cash)."""
+    return run_notes(context, _cash_rows(chunk), cfg, rule_ids)
+
+
+def combine_notes(parts: list[list[dict]], cfg) -> list[dict]:
+    """The whole data's run notes from each chunk's :func:`run_notes`: counts summed, each note written once.
+
+    Raises
+    ------
+    ValueError
+        For a note whose counts this does not know how to sum (a new note-writing rule
+        must be listed in :data:`NOTE_RULES`).
+
+    Examples
+    --------
+    >>> from followmoney import Config
+    >>> parts = [[{"topic": "foreign_cash", "counts": {"EUR": 1}}], [], [{"topic": "foreign_cash", "counts": {"EUR": 2, "AUD": 1}}]]
+    >>> [n["counts"] for n in combine_notes(parts, Config(jurisdiction="US"))]
+    [{'AUD': 1, 'EUR': 3}]
+    """
+    from collections import Counter
+
+    converted: Counter = Counter()
+    left: Counter = Counter()
+    by_rule: Counter = Counter()
+    for notes in parts:
+        for note in notes:
+            if note["topic"] == "foreign_cash_converted":
+                converted.update(note["counts"])
+            elif note["topic"] == "foreign_cash":
+                left.update(note["counts"])
+            elif note.get("rule") in NOTE_RULES:
+                by_rule[note["rule"]] += note["count"]
+            else:
+                raise ValueError(f"run note {note['topic']!r}: no way to sum it over chunks")
+    return cash_notes(converted, left, cfg) + [NOTE_RULES[r](by_rule[r]) for r in NOTE_RULES if by_rule[r]]
 
 
 def _stats_chunk(chunk, cfg, bundle: Bundle, profile, specs) -> dict:
@@ -568,7 +609,7 @@ def build_graph(context: Bundle, chunks: list, cfg, rule_ids, run_id: str, *, as
     facts : dict of dask.delayed.Delayed
         Of the whole data: ``profile`` (prepared columns holding a value, payroll
         stated), ``stats`` (every rule's :class:`~followmoney.detect.rules.WholeStat`
-        values) and ``cash`` (the cash rows, for :func:`run_notes`).
+        values) and ``notes`` (what the run could not assess, :func:`combine_notes`).
     """
     dask = require_dask()
     delayed = dask.delayed
@@ -578,7 +619,7 @@ def build_graph(context: Bundle, chunks: list, cfg, rule_ids, run_id: str, *, as
     by_kind = plan(rule_ids)
     specs = [(r, REGISTRY[r].resolve_params(cfg.rule_params(r)), REGISTRY[r].whole_data) for r in rule_ids if REGISTRY[r].whole_data]
     stats = delayed(_merge_stats)([delayed(_stats_chunk)(c, cfg, context, profile, specs) for c in chunks], specs) if specs else delayed(dict)()
-    facts = {"profile": profile, "stats": stats, "cash": delayed(_gather)([delayed(_cash_rows)(c) for c in chunks])}
+    facts = {"profile": profile, "stats": stats, "notes": delayed(combine_notes)([delayed(_notes_chunk)(c, cfg, context, rule_ids) for c in chunks], cfg)}
     tasks = []
 
     def partition_task(pieces, bucket, ids):
@@ -621,7 +662,7 @@ class DaskRun:
     failures : list of dict
         ``{"detector": "rule", "id": ..., "error": ...}`` per failed rule.
     notes : list of dict
-        What the run could not assess (:func:`run_notes`).
+        What the run could not assess (:func:`combine_notes`).
     present : frozenset of str
         Prepared columns that hold a value somewhere in the data.
     any_payroll : bool
@@ -745,7 +786,6 @@ def run_chunks(context: Bundle, chunks: list, rows: int, cfg, rule_ids, run_id: 
     n = partitions if partitions is not None else default_partitions(rows)
     if int(n) < 1:
         raise ValueError(f"partitions must be at least 1, got {n}")
-    local_context = context
     context = _for_tasks(context, compact=client is not None)
     if client is not None:  # tables travel to the workers once, not inside the graph
         tables = [i for i, c in enumerate(chunks) if isinstance(c, pa.Table)]
@@ -759,12 +799,12 @@ def run_chunks(context: Bundle, chunks: list, rows: int, cfg, rule_ids, run_id: 
     try:
         tasks, facts = build_graph(context, chunks, cfg, rule_ids, run_id, assemble=assemble, partitions=int(n), on_error=on_error,
                                    spill=spill)  # fmt: skip
-        todo = [*tasks, facts["profile"], facts["stats"], facts["cash"]]
+        todo = [*tasks, facts["profile"], facts["stats"], facts["notes"]]
         results = client.gather(client.compute(todo)) if client is not None else list(dask.compute(*todo))
     finally:
         if spill is not None:
             shutil.rmtree(spill, ignore_errors=True)
-    (present, any_payroll), stats, cash = results[-3:]
+    (present, any_payroll), stats, notes = results[-3:]
     by_rule: dict[str, list] = {r: [] for r in rule_ids}
     errors: dict[str, str] = {}
     for res in results[:-3]:
@@ -774,7 +814,6 @@ def run_chunks(context: Bundle, chunks: list, rows: int, cfg, rule_ids, run_id: 
             elif kind == "alerts":  # a payer rule's "pairs" are read by _run_from_pairs
                 by_rule[rule_id].append(value)
     out, failures = [], []
-    notes = run_notes(local_context, cash, cfg, rule_ids)
     for rule_id in rule_ids:
         if rule_id in errors:
             failures.append({"detector": "rule", "id": rule_id, "error": errors[rule_id]})
@@ -800,7 +839,7 @@ def score_dask(bundle: Bundle, cfg, rule_ids, run_id: str, *, assemble, client=N
     failures : list of dict
         ``{"detector": "rule", "id": ..., "error": ...}`` per failed rule.
     notes : list of dict
-        What the run could not assess (:func:`run_notes`).
+        What the run could not assess (:func:`combine_notes`).
     """
     tx = bundle.transactions
     chunks = [tx.slice(i, chunk_rows) for i in range(0, tx.num_rows, chunk_rows)] or [tx]

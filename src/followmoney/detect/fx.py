@@ -95,6 +95,32 @@ def convert_cash(frame: pd.DataFrame, cfg: Config) -> tuple[pd.DataFrame, list[d
         out.iloc[done, out.columns.get_loc("currency")] = j.currency
         out.iloc[done, out.columns.get_loc("fx_from_currency")] = list(from_ccy)
         out.iloc[done, out.columns.get_loc("fx_rate_used")] = list(used)
+    return out, cash_notes(converted, left, cfg)
+
+
+def cash_notes(converted: dict, left: dict, cfg) -> list[dict]:
+    """The run notes of foreign-currency cash, from its counts per currency.
+
+    Parameters
+    ----------
+    converted, left : dict of str to int
+        Cash rows converted with the rate table / left unconverted, per currency (ISO 4217).
+    cfg : Config
+
+    Returns
+    -------
+    list of dict
+        ``foreign_cash_converted`` and ``foreign_cash`` notes (``topic``, ``counts``, ``note``),
+        those with a count; the notes :func:`convert_cash` gives for the same counts, so that
+        counts summed over parts of the data give the whole data's notes.
+
+    Examples
+    --------
+    >>> from followmoney import Config
+    >>> [n["note"] for n in cash_notes({}, {"EUR": 2}, Config(jurisdiction="US"))]
+    ['2 cash transaction(s) not compared with the US threshold (USD): 2 in EUR; no exchange-rate table is configured (fx_rates)']
+    """
+    j = cfg.jurisdiction_info
     notes = []
     if converted:
         counts = dict(sorted(converted.items()))
@@ -107,10 +133,10 @@ def convert_cash(frame: pd.DataFrame, cfg: Config) -> tuple[pd.DataFrame, list[d
     if left:
         counts = dict(sorted(left.items()))
         listed = ", ".join(f"{n} in {c}" for c, n in counts.items())
-        why = "no rate for their date in the rate table" if table else "no exchange-rate table is configured (fx_rates)"
+        why = "no rate for their date in the rate table" if cfg.rate_table() else "no exchange-rate table is configured (fx_rates)"
         notes.append({
             "topic": "foreign_cash",
             "counts": counts,
             "note": f"{sum(counts.values())} cash transaction(s) not compared with the {j.code} threshold ({j.currency}): {listed}; {why}",
         })  # fmt: skip
-    return out, notes
+    return notes

@@ -179,16 +179,25 @@ register(
 
 
 # --------------------------------------------------------------------------- HT-06
+def undated_deposits_note(count: int) -> dict:
+    """HT-06's run note: ``count`` cash deposits have a date but no time of day, so they are not assessed.
+
+    Examples
+    --------
+    >>> undated_deposits_note(4)["note"]
+    'HT-06: 4 cash deposit(s) with a date but no time of day not assessed (night-time needs a time)'
+    """
+    return {"topic": "no_time_of_day", "rule": "HT-06", "count": count,
+            "note": f"HT-06: {count} cash deposit(s) with a date but no time of day not assessed (night-time needs a time)"}  # fmt: skip
+
+
 def _night_cash(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     p = ctx.params
     dep = _deposits(frame)
     if "has_time" in dep:
         undated = int((~dep["has_time"]).sum())
         if undated:
-            ctx.shared.setdefault("notes", []).append({
-                "topic": "no_time_of_day", "rule": "HT-06", "count": undated,
-                "note": f"HT-06: {undated} cash deposit(s) with a date but no time of day not assessed (night-time needs a time)",
-            })  # fmt: skip
+            ctx.shared.setdefault("notes", []).append(undated_deposits_note(undated))
         dep = dep[dep["has_time"]]
     h = dep["local_hour"]
     start, end = p["night_start_hour"], p["night_end_hour"]
