@@ -16,8 +16,13 @@ Printed per size: score wall time, peak RSS, the ratio to the bare read, the per
 timings and peak memory from the run's ``summary.json``; the same run with two rules at once
 (``--threads 2``: its time and peak memory against one thread's); the Dask engine on local clusters of
 1 and 2 workers (:func:`measure_dask`: scoring time against the pandas engine in the same
-process, peak memory of the workers and the driver, identical alerts); and across sizes the
-fitted exponent of score time against rows (least squares in log-log).
+process, peak memory of the workers and the driver, identical alerts); the national-scale
+route (:func:`measure_store_dask`: the file appended to a store in 5 M-row files, the store
+scored on 2 local Dask workers, peak memory of all processes together, and the same store on
+the pandas engine where it fits: identical alerts); and across sizes the fitted exponent of
+score time against rows (least squares in log-log). A pass that would need more than the
+machine's memory is reported as not run, with the estimate, never as measured (at 50 M rows
+on 24 GiB: the in-memory passes, and the store's ``global`` rules).
 
 Usage: ``make bench-scale`` or ``python benchmarks/bench_scale.py [--sizes 1M,5M]
 [--repeat N] [--workdir DIR] [--keep]``.
@@ -39,6 +44,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
 
 ROOT = Path(__file__).resolve().parents[1]
 #: ``make bench`` (benchmarks/run.py) leaves this one to ``make bench-scale``: it takes an hour at 5 M rows.
@@ -387,6 +393,126 @@ def measure_dask(path: Path, workers: tuple[int, ...] = DASK_WORKERS) -> dict:
     return out
 
 
+#: Rows per file appended to the store by :func:`measure_store_dask` (a night's file, read whole by each append).
+STORE_PART_ROWS = 5_000_000
+#: Bytes a row that the in-memory passes hold at their peak (``followmoney score``: 2.66 GB at 5 M rows),
+#: and that the Dask engine's one task of the ``global`` rules holds (rows read and prepared frame:
+#: 2.5 GB at 5 M, ``docs/design.md``): a pass that would need more than the machine's memory is not run.
+IN_MEMORY_BYTES_PER_ROW = 560
+GLOBAL_TASK_BYTES_PER_ROW = 520
+
+_TREE = """
+import json, subprocess, sys, tempfile, time
+import psutil
+t = time.perf_counter()
+with tempfile.TemporaryFile("w+") as err:  # a cluster logs to stderr: a pipe read only at the end could fill
+    p = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=err, text=True)
+    root, tree, largest = psutil.Process(p.pid), 0, 0
+    while p.poll() is None:
+        try:
+            procs = [root, *root.children(recursive=True)]
+        except psutil.Error:
+            break
+        rss = []
+        for q in procs:
+            try:
+                rss.append(q.memory_info().rss)
+            except psutil.Error:
+                pass
+        tree, largest = max(tree, sum(rss)), max([largest, *rss])
+        time.sleep(0.1)
+    p.wait()
+    err.seek(0)
+    tail = err.read()[-400:]  # the wrapper keeps the last 2,000 characters of this output
+print(json.dumps({"rc": p.returncode, "wall_seconds": time.perf_counter() - t, "peak_tree_rss_mb": tree / 2**20,
+                  "peak_process_rss_mb": largest / 2**20, "stderr": tail}))
+"""
+
+
+def _memory_bytes() -> int:
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def split_csv(path: Path, part_rows: int, folder: Path) -> list[Path]:
+    """``path`` cut into files of ``part_rows`` rows each (the header repeated), streamed: a night's files."""
+    folder.mkdir(parents=True, exist_ok=True)
+    parts: list[Path] = []
+    with open(path, encoding="utf-8") as src:
+        header = src.readline()
+        out, n = None, part_rows
+        for line in src:
+            if n == part_rows:
+                if out:
+                    out.close()
+                parts.append(folder / f"part{len(parts):03d}_Trans.csv")
+                out, n = open(parts[-1], "w", encoding="utf-8"), 0
+                out.write(header)
+            out.write(line)
+            n += 1
+        if out:
+            out.close()
+    return parts
+
+
+def measure_store_dask(path: Path, work: Path, *, part_rows: int = STORE_PART_ROWS, workers: int = 2,
+                       global_rules: bool | None = None) -> dict:
+    """The national-scale route: ``path`` appended to a store in files of ``part_rows`` rows
+    (``followmoney store append``, each measured), then the store scored on a local Dask
+    cluster (``followmoney score --store --engine dask --workers N``): wall time, peak RSS of
+    the whole process tree (driver, scheduler and workers together) and of its largest process.
+
+    ``global_rules`` (default: only where their one task fits this machine's memory, from
+    :data:`GLOBAL_TASK_BYTES_PER_ROW`) keeps the ``global`` rules; without them the run is
+    the partitioned rules', and the result says so.
+    """
+    with open(path, "rb") as f:
+        rows = sum(1 for _ in f) - 1
+    if global_rules is None:
+        global_rules = rows * GLOBAL_TASK_BYTES_PER_ROW < 0.8 * _memory_bytes()
+    store = work / "store"
+    shutil.rmtree(work, ignore_errors=True)
+    appends = []
+    for part in split_csv(path, part_rows, work / "parts"):
+        r = _tree([sys.executable, "-c", _SCORE, "store", "append", str(store), str(part)])
+        appends.append({"wall_seconds": round(r["wall_seconds"], 1), "peak_rss_mb": round(r["peak_tree_rss_mb"], 1)})
+        part.unlink()
+    options = []
+    if not global_rules:
+        from followmoney.detect._dask import plan
+        from followmoney.detect.rules import REGISTRY
+
+        config = work / "partitioned.toml"
+        config.write_text(f"disabled_rules = {json.dumps(plan(list(REGISTRY))['global'])}\n")
+        options = ["--config", str(config)]
+    score = [sys.executable, "-c", _SCORE, "score", "--store", str(store), "--quiet", *options]
+    r = _tree([*score, "--out", str(work / "dask"), "--engine", "dask", "--workers", str(workers)])
+    res = {
+        "rows": rows,
+        "appends": appends,
+        "score_wall_seconds": round(r["wall_seconds"], 1),
+        "peak_tree_rss_mb": round(r["peak_tree_rss_mb"], 1),
+        "peak_process_rss_mb": round(r["peak_process_rss_mb"], 1),
+        "workers": workers,
+        "global_rules": global_rules,
+        "alerts": json.loads((work / "dask" / "summary.json").read_text())["alerts"],
+        "pandas_engine": None,
+    }
+    if rows * IN_MEMORY_BYTES_PER_ROW < 0.8 * _memory_bytes():  # the same store on the pandas engine: same alerts?
+        p = _tree([*score, "--out", str(work / "pandas")])
+        alerts = [pq.read_table(work / run / "alerts.parquet") for run in ("dask", "pandas")]  # ids, scores, evidence, texts
+        res["pandas_engine"] = {"score_wall_seconds": round(p["wall_seconds"], 1), "peak_rss_mb": round(p["peak_tree_rss_mb"], 1),
+                                "alerts_identical": alerts[0].equals(alerts[1])}  # fmt: skip
+    return res
+
+
+def _tree(argv: list[str]) -> dict:
+    """Run ``argv`` under :data:`_TREE` (in a fresh wrapper process): wall time and peak RSS of its process tree."""
+    r = json.loads(measure([sys.executable, "-c", _TREE, *argv])["stdout"].strip().splitlines()[-1])
+    if r["rc"] != 0:
+        raise RuntimeError(f"{argv[3:6]}... exited {r['rc']}: {r['stderr'][-500:]}")
+    return r
+
+
 def fitted_exponent(rows: list[int], seconds: list[float]) -> float | None:
     """Slope of log(seconds) against log(rows) (least squares); None under two sizes.
 
@@ -417,10 +543,16 @@ def run(repeat: int = 1, sizes: list[int] | None = None, workdir: Path | None = 
         for n in sizes:
             path = tmp / f"scale{n}_Trans.csv"
             gen = write_ibm_csv(path, n, seed=n)
-            res = measure_size(path, tmp / f"run{n}", repeat)
+            if n * IN_MEMORY_BYTES_PER_ROW < 0.8 * _memory_bytes():
+                res = measure_size(path, tmp / f"run{n}", repeat)
+                if dask:
+                    res["dask"] = measure_dask(path)
+            else:  # reported as not run, never as measured
+                res = {"rows": n, "not_run": f"the in-memory passes need about {n * IN_MEMORY_BYTES_PER_ROW / 2**30:.0f} GiB "
+                                             f"(this machine: {_memory_bytes() / 2**30:.0f} GiB); the store on Dask only"}  # fmt: skip
             res["laundering_rows"] = gen["laundering_rows"]
             if dask:
-                res["dask"] = measure_dask(path)
+                res["store_dask"] = measure_store_dask(path, tmp / f"store{n}")
             per_size.append(res)
             _print_size(res)
             if not keep:
@@ -429,12 +561,13 @@ def run(repeat: int = 1, sizes: list[int] | None = None, workdir: Path | None = 
     finally:
         if not keep and workdir is None:
             shutil.rmtree(tmp, ignore_errors=True)
-    rows = [r["rows"] for r in per_size]
+    measured = [r for r in per_size if "not_run" not in r]
+    rows = [r["rows"] for r in measured]
     result = {
         "benchmark": "followmoney score at scale vs pyarrow.csv.read_csv (peer), IBM-AML-format files",
         "sizes": per_size,
-        "exponent_score_seconds_vs_rows": fitted_exponent(rows, [r["score_wall_seconds"] for r in per_size]),
-        "exponent_score_peak_rss_vs_rows": fitted_exponent(rows, [r["score_peak_rss_mb"] for r in per_size]),
+        "exponent_score_seconds_vs_rows": fitted_exponent(rows, [r["score_wall_seconds"] for r in measured]),
+        "exponent_score_peak_rss_vs_rows": fitted_exponent(rows, [r["score_peak_rss_mb"] for r in measured]),
     }
     print(f"fitted exponent, score time vs rows: {result['exponent_score_seconds_vs_rows']}; "
           f"peak RSS vs rows: {result['exponent_score_peak_rss_vs_rows']}")  # fmt: skip
@@ -442,6 +575,23 @@ def run(repeat: int = 1, sizes: list[int] | None = None, workdir: Path | None = 
 
 
 def _print_size(r: dict) -> None:
+    if "not_run" in r:
+        print(f"== {r['rows']:,} rows: not run in memory: {r['not_run']}", flush=True)
+    else:
+        _print_in_memory(r)
+    d = r.get("store_dask")
+    if d:
+        took = ", ".join(f"{a['wall_seconds']} s / {a['peak_rss_mb']} MB" for a in d["appends"])
+        rules = "every rule" if d["global_rules"] else "the partitioned rules (the global ones need one worker of the whole data)"
+        print(f"   store on Dask ({d['workers']} workers, {rules}): appends {took}; score {d['score_wall_seconds']} s, peak RSS of "
+              f"all processes {d['peak_tree_rss_mb']} MB (largest {d['peak_process_rss_mb']} MB); {d['alerts']} alerts", flush=True)
+        if d["pandas_engine"]:
+            x = d["pandas_engine"]
+            print(f"   the same store on the pandas engine: {x['score_wall_seconds']} s, {x['peak_rss_mb']} MB; alerts identical: "
+                  f"{x['alerts_identical']}", flush=True)  # fmt: skip
+
+
+def _print_in_memory(r: dict) -> None:
     print(
         f"== {r['rows']:,} rows ({r['file_mb']} MB): score {r['score_wall_seconds']} s "
         f"(user {r['score_user_seconds']} s, sys {r['score_system_seconds']} s), peak RSS {r['score_peak_rss_mb']} MB "

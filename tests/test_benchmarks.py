@@ -149,3 +149,28 @@ def test_fan_observable_counts_a_patterns_own_counterparties_within_the_window()
     out = bench._fan_observable(bundle, pa.Table.from_pandas(pd.DataFrame(truth), preserve_index=False),
                                 {"ML-05": {"min_counterparties": 5, "window_days": 30.0}})
     assert out == {"ML-05": {"patterns": 2, "reach_k_within_d": 1, "k": 5, "window_days": 30.0, "most_in_one_window": [1, 5]}}
+
+
+def test_bench_scale_store_on_dask_matches_the_pandas_engine_on_the_same_store(tmp_path):
+    pytest.importorskip("distributed")
+    bs = _bench_scale()
+    path = tmp_path / "t_Trans.csv"
+    bs.write_ibm_csv(path, 3_000, seed=3)
+    d = bs.measure_store_dask(path, tmp_path / "work", part_rows=1_000, workers=1)
+    assert d["rows"] == 3_000 and len(d["appends"]) == 3 and d["global_rules"] is True
+    assert d["peak_tree_rss_mb"] >= d["peak_process_rss_mb"] > 0 and d["alerts"] > 0
+    assert d["pandas_engine"]["alerts_identical"] is True
+
+
+def test_bench_scale_reports_what_would_not_fit_as_not_run(tmp_path, monkeypatch, capsys):
+    """On a machine too small for the in-memory passes and the global rules' one task: said, not measured."""
+    pytest.importorskip("distributed")
+    bs = _bench_scale()
+    monkeypatch.setattr(bs, "_memory_bytes", lambda: 2_000 * bs.GLOBAL_TASK_BYTES_PER_ROW)
+    res = bs.run(sizes=[2_000], workdir=tmp_path, dask=True)
+    (size,) = res["sizes"]
+    assert "not_run" in size and "score_wall_seconds" not in size and res["exponent_score_seconds_vs_rows"] is None
+    store = size["store_dask"]
+    assert store["global_rules"] is False and store["pandas_engine"] is None and store["alerts"] > 0
+    out = capsys.readouterr().out
+    assert "not run in memory" in out and "the partitioned rules" in out
