@@ -9,9 +9,12 @@ accounts (nulls, empty ids, non-ASCII text, one account on both sides) and rando
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -80,3 +83,25 @@ def test_the_bundle_in_time_order_equals_a_sort_and_keeps_shared_columns_shared(
     assert taken.equals(t.take(order))
     assert taken["from_party"].chunk(0).buffers()[1].address == taken["to_party"].chunk(0).buffers()[1].address
     assert taken["source"].chunk(0).buffers()[2].address == t["source"].chunk(0).buffers()[2].address  # one value: not copied
+
+
+@pytest.mark.parametrize("source", ["goaml", "consolidate", "camt", "mt940", "ibm_aml", "wires", "bank_csv", "synthetic"])
+def test_the_frame_is_prepared_from_its_declared_inputs_alone(source, sample_data):
+    """A task that only prepares a frame reads FRAME_INPUTS (the Dask engine's chunks and pieces): the same
+    frame, column for column, as from every column of the table, for every format and a synthetic world."""
+    import followmoney as fm
+    from followmoney.core.frame import FRAME_INPUTS
+    from followmoney.datasets.synth import make_transactions
+
+    if source == "synthetic":
+        b = make_transactions(600, 45, n_per_typology=2, random_state=7)[0]
+    elif source == "goaml":
+        b = fm.read(sample_data / "goaml")
+    else:
+        b = fm.read(Path(__file__).parent / "data" / source)
+    tx = b.transactions
+    assert tx.num_rows and len(tx.column_names) > len([c for c in FRAME_INPUTS if c in tx.column_names])  # something left out
+    for tz in ("UTC", "Asia/Dubai"):
+        whole = prepare_transactions(tx, tz, b.accounts)
+        lean = prepare_transactions(tx.select([c for c in FRAME_INPUTS if c in tx.column_names]), tz, b.accounts)
+        pd.testing.assert_frame_equal(lean, whole, check_exact=True)

@@ -17,7 +17,7 @@ import pyarrow.compute as pc
 
 from followmoney.core import schema, timing
 
-__all__ = ["prepare_transactions", "time_order", "in_time_order", "payroll", "isin", "account_codes", "with_codes", "CODE_COLUMNS", "OPTIONAL_COLUMNS", "PAYROLL_WORDS", "NAIVE_LOCAL_SOURCES"]
+__all__ = ["prepare_transactions", "time_order", "in_time_order", "payroll", "isin", "account_codes", "with_codes", "CODE_COLUMNS", "OPTIONAL_COLUMNS", "FRAME_INPUTS", "PAYROLL_WORDS", "NAIVE_LOCAL_SOURCES"]
 
 #: Sources whose times without a UTC offset are local to the reporting FIU (goAML dateTime).
 NAIVE_LOCAL_SOURCES = ("goaml",)
@@ -41,6 +41,13 @@ OPTIONAL_COLUMNS = (
     "is_payroll",
     "route_countries",
 )
+
+#: Every ``transactions`` column :func:`prepare_transactions` reads: the frame is the same
+#: from a table of only these (a task that only prepares a frame reads no other column).
+FRAME_INPUTS = (
+    "txn_id", "source", "source_ref", "source_seq", "timestamp", "tz_offset_minutes", "time_precision", "amount",
+    "currency", "from_account", "to_account", "channel", "quality_flags", *OPTIONAL_COLUMNS,
+)  # fmt: skip
 
 
 def prepare_transactions(transactions: pa.Table, timezone: str = "UTC", accounts: pa.Table | None = None) -> pd.DataFrame:

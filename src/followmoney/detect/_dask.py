@@ -112,7 +112,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from followmoney.core.bundle import Bundle
-from followmoney.core.frame import prepare_transactions
+from followmoney.core.frame import FRAME_INPUTS, prepare_transactions
 from followmoney.core.ids import stable_id
 from followmoney.core.store import read_part
 from followmoney.detect._assembly import distinct_alert_ids
@@ -224,11 +224,19 @@ class Files:
     paths: tuple
 
 
-def _load(chunk) -> pa.Table:
-    """The rows of a chunk: a table in memory, or :class:`Files` read here."""
+def _load(chunk, columns: tuple | None = None) -> pa.Table:
+    """The rows of a chunk: a table in memory, or :class:`Files` read here; with ``columns``, only those it has.
+
+    The tasks that only prepare a frame read :data:`~followmoney.core.frame.FRAME_INPUTS`
+    (at IBM-format rows, 70 of the 214 bytes a row read are columns no frame holds).
+    """
     if not isinstance(chunk, Files):
-        return chunk
-    return _concat([read_part(path) for path in chunk.paths])
+        return chunk if columns is None else chunk.select([c for c in columns if c in chunk.column_names])
+    tables = []
+    for path in chunk.paths:
+        names = None if columns is None else [c for c in columns if c in pq.read_schema(path).names]
+        tables.append(read_part(path, names))
+    return _concat(tables)
 
 
 def _write_piece(piece: pa.Table, path: str) -> Files:
@@ -243,9 +251,9 @@ def _concat(tables: list[pa.Table]) -> pa.Table:
     return pa.concat_tables(tables, promote_options="default") if len(tables) > 1 else tables[0]
 
 
-def _gather(chunks: list) -> pa.Table:
-    """The rows of several chunks (tables or :class:`Files`) as one table, loaded one at a time."""
-    return _concat([_load(c) for c in chunks])
+def _gather(chunks: list, columns: tuple | None = None) -> pa.Table:
+    """The rows of several chunks (tables or :class:`Files`) as one table, loaded one at a time (see :func:`_load`)."""
+    return _concat([_load(c, columns) for c in chunks])
 
 
 # --------------------------------------------------------------------------- tasks (run on workers)
@@ -256,7 +264,7 @@ def _ends(tx: pa.Table) -> tuple[pa.Array, pa.Array]:
 
 def _profile_chunk(chunk, timezone: str, context: Bundle) -> tuple[frozenset, bool]:
     """Prepared columns holding any value, and whether ``is_payroll`` is stated, in one chunk."""
-    frame = prepare_transactions(_load(chunk), timezone, context.accounts)
+    frame = prepare_transactions(_load(chunk, FRAME_INPUTS), timezone, context.accounts)
     present = frozenset(c for c in frame.columns if frame[c].notna().any())
     return present, "is_payroll" in present
 
@@ -267,8 +275,9 @@ def _split_chunk(chunk, partitions: int, spill: str | None = None, tag: str = ""
     With ``spill`` (a folder every worker can read), each non-empty piece is written
     there as a Parquet file and returned as :class:`Files`, so that the pieces of
     every chunk wait on disk, not in the workers' memory, until their partition runs.
+    The pieces hold the columns their frames are prepared from.
     """
-    tx = _load(chunk)
+    tx = _load(chunk, FRAME_INPUTS)
     s, r = _ends(tx)
     bs = bucket_of(s.to_numpy(zero_copy_only=False), partitions)
     br = bucket_of(r.to_numpy(zero_copy_only=False), partitions)
@@ -295,14 +304,14 @@ def _touching_mask(ends: tuple, ids: pa.Array) -> np.ndarray:
 
 def _touching(chunk, ids: pa.Array, spill: str | None = None, tag: str = ""):
     """The rows of a chunk whose sender or receiver is one of ``ids`` (spilled as :func:`_split_chunk` does)."""
-    tx = _load(chunk)
+    tx = _load(chunk, FRAME_INPUTS)
     near = tx.filter(pa.array(_touching_mask(_ends(tx), ids)))
     return near if spill is None or near.num_rows == 0 else _write_piece(near, os.path.join(spill, f"n-{tag}.parquet"))
 
 
 def _cash_rows(chunk) -> pa.Table:
     """The cash rows of a chunk (what :func:`run_notes` counts)."""
-    tx = _load(chunk)
+    tx = _load(chunk, FRAME_INPUTS)
     if "channel" not in tx.column_names:
         return tx.schema.empty_table()
     return tx.filter(pc.fill_null(pc.is_in(tx["channel"], value_set=pa.array(list(CASH_CHANNELS))), False))
@@ -460,7 +469,7 @@ def combine_notes(parts: list[list[dict]], cfg) -> list[dict]:
 
 def _stats_chunk(chunk, cfg, bundle: Bundle, profile, specs) -> dict:
     """Each rule's :class:`~followmoney.detect.rules.WholeStat` values on one chunk."""
-    frame = _prepare(_load(chunk), cfg, bundle, profile[1])
+    frame = _prepare(_load(chunk, FRAME_INPUTS), cfg, bundle, profile[1])
     return {rule_id: {st.name: st.func(frame, params) for st in stats} for rule_id, params, stats in specs}
 
 
@@ -475,7 +484,7 @@ def _run_partition(pieces, bucket, partitions, rule_ids, bundle, cfg, run_id, pr
     rules without alerts here are absent.
     """
     present, any_payroll = profile
-    tx = _gather(pieces)
+    tx = _gather(pieces, FRAME_INPUTS)
     if tx.num_rows == 0:
         return {}
     frame = _prepare(tx, cfg, bundle, any_payroll)
