@@ -434,14 +434,15 @@ def _memory_bytes() -> int:
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
 
-def split_csv(path: Path, part_rows: int, folder: Path) -> list[Path]:
-    """``path`` cut into files of ``part_rows`` rows each (the header repeated), streamed: a night's files."""
+def split_csv(path: Path, part_rows: int, folder: Path) -> tuple[list[Path], int]:
+    """``path`` cut into files of ``part_rows`` rows each (the header repeated), streamed: a night's files; and its rows."""
     folder.mkdir(parents=True, exist_ok=True)
     parts: list[Path] = []
+    rows = 0
     with open(path, encoding="utf-8") as src:
         header = src.readline()
         out, n = None, part_rows
-        for line in src:
+        for rows, line in enumerate(src, start=1):
             if n == part_rows:
                 if out:
                     out.close()
@@ -452,7 +453,7 @@ def split_csv(path: Path, part_rows: int, folder: Path) -> list[Path]:
             n += 1
         if out:
             out.close()
-    return parts
+    return parts, rows
 
 
 def measure_store_dask(path: Path, work: Path, *, part_rows: int = STORE_PART_ROWS, workers: int = 2,
@@ -466,14 +467,13 @@ def measure_store_dask(path: Path, work: Path, *, part_rows: int = STORE_PART_RO
     :data:`GLOBAL_TASK_BYTES_PER_ROW`) keeps the ``global`` rules; without them the run is
     the partitioned rules', and the result says so.
     """
-    with open(path, "rb") as f:
-        rows = sum(1 for _ in f) - 1
-    if global_rules is None:
-        global_rules = rows * GLOBAL_TASK_BYTES_PER_ROW < 0.8 * _memory_bytes()
     store = work / "store"
     shutil.rmtree(work, ignore_errors=True)
+    parts, rows = split_csv(path, part_rows, work / "parts")
+    if global_rules is None:
+        global_rules = rows * GLOBAL_TASK_BYTES_PER_ROW < 0.8 * _memory_bytes()
     appends = []
-    for part in split_csv(path, part_rows, work / "parts"):
+    for part in parts:
         r = _tree([sys.executable, "-c", _SCORE, "store", "append", str(store), str(part)])
         appends.append({"wall_seconds": round(r["wall_seconds"], 1), "peak_rss_mb": round(r["peak_tree_rss_mb"], 1)})
         part.unlink()

@@ -132,3 +132,4 @@ def test_a_store_part_reads_as_parquet_does_with_its_empty_columns_not_read(tmp_
     pq.write_table(table, path, row_group_size=row_group_size)
     assert read_part(path).equals(pq.read_table(path), check_metadata=True)
     assert read_part(path, order).equals(pq.read_table(path, columns=order), check_metadata=True)
+    assert read_part(path, [*order, "absent"], skip_missing=True).equals(pq.read_table(path, columns=order), check_metadata=True)

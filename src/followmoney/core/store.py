@@ -188,7 +188,7 @@ def read_store_transactions(store: str | Path, *, since=None, columns: list[str]
     return tx
 
 
-def read_part(path: str | Path, columns: list[str] | None = None) -> "pa.Table":
+def read_part(path: str | Path, columns: list[str] | None = None, *, skip_missing: bool = False) -> "pa.Table":
     """One Parquet file of a store, its columns that are null in every row not read.
 
     Such a column (most of a benchmark data set's or one bank format's canonical
@@ -202,6 +202,8 @@ def read_part(path: str | Path, columns: list[str] | None = None) -> "pa.Table":
     path : str or Path
     columns : list of str, optional
         Columns to read, in this order; default all, in the file's order.
+    skip_missing : bool, default False
+        Leave out the ``columns`` the file does not have (else an error, as pyarrow's).
 
     Returns
     -------
@@ -221,7 +223,7 @@ def read_part(path: str | Path, columns: list[str] | None = None) -> "pa.Table":
 
     file = pq.ParquetFile(path)
     meta, arrow_schema = file.metadata, file.schema_arrow
-    names = list(columns) if columns is not None else arrow_schema.names
+    names = arrow_schema.names if columns is None else [c for c in columns if not skip_missing or c in arrow_schema.names]
     empty = set()
     if meta.num_rows and meta.num_row_groups:
         for i in range(meta.num_columns):
@@ -231,7 +233,7 @@ def read_part(path: str | Path, columns: list[str] | None = None) -> "pa.Table":
                 if all((st := g.column(i).statistics) is not None and st.has_null_count and st.null_count == g.num_rows for g in groups):
                     empty.add(name)
     read = [c for c in names if c not in empty]
-    table = pq.read_table(path, columns=read) if read else None
+    table = file.read(columns=read) if read else None
     fields = [arrow_schema.field(c) for c in names]
     values = [schema.nulls(meta.num_rows, f.type) if f.name in empty else table[f.name] for f in fields]
     return pa.Table.from_arrays(values, schema=pa.schema(fields, metadata=(table.schema if table is not None else arrow_schema).metadata))

@@ -232,11 +232,7 @@ def _load(chunk, columns: tuple | None = None) -> pa.Table:
     """
     if not isinstance(chunk, Files):
         return chunk if columns is None else chunk.select([c for c in columns if c in chunk.column_names])
-    tables = []
-    for path in chunk.paths:
-        names = None if columns is None else [c for c in columns if c in pq.read_schema(path).names]
-        tables.append(read_part(path, names))
-    return _concat(tables)
+    return _concat([read_part(path, columns, skip_missing=True) for path in chunk.paths])
 
 
 def _write_piece(piece: pa.Table, path: str) -> Files:
@@ -464,7 +460,7 @@ def combine_notes(parts: list[list[dict]], cfg) -> list[dict]:
                 by_rule[note["rule"]] += note["count"]
             else:
                 raise ValueError(f"run note {note['topic']!r}: no way to sum it over chunks")
-    return cash_notes(converted, left, cfg) + [NOTE_RULES[r](by_rule[r]) for r in NOTE_RULES if by_rule[r]]
+    return cash_notes(converted, left, cfg, rates=bool(cfg.rate_table())) + [NOTE_RULES[r](by_rule[r]) for r in NOTE_RULES if by_rule[r]]
 
 
 def _stats_chunk(chunk, cfg, bundle: Bundle, profile, specs) -> dict:

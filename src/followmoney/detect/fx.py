@@ -95,10 +95,10 @@ def convert_cash(frame: pd.DataFrame, cfg: Config) -> tuple[pd.DataFrame, list[d
         out.iloc[done, out.columns.get_loc("currency")] = j.currency
         out.iloc[done, out.columns.get_loc("fx_from_currency")] = list(from_ccy)
         out.iloc[done, out.columns.get_loc("fx_rate_used")] = list(used)
-    return out, cash_notes(converted, left, cfg)
+    return out, cash_notes(converted, left, cfg, rates=bool(table))
 
 
-def cash_notes(converted: dict, left: dict, cfg) -> list[dict]:
+def cash_notes(converted: dict, left: dict, cfg, *, rates: bool) -> list[dict]:
     """The run notes of foreign-currency cash, from its counts per currency.
 
     Parameters
@@ -106,6 +106,8 @@ def cash_notes(converted: dict, left: dict, cfg) -> list[dict]:
     converted, left : dict of str to int
         Cash rows converted with the rate table / left unconverted, per currency (ISO 4217).
     cfg : Config
+    rates : bool
+        Whether ``cfg`` has a rate table (``cfg.rate_table()`` is not empty): the reason a row was left.
 
     Returns
     -------
@@ -117,7 +119,7 @@ def cash_notes(converted: dict, left: dict, cfg) -> list[dict]:
     Examples
     --------
     >>> from followmoney import Config
-    >>> [n["note"] for n in cash_notes({}, {"EUR": 2}, Config(jurisdiction="US"))]
+    >>> [n["note"] for n in cash_notes({}, {"EUR": 2}, Config(jurisdiction="US"), rates=False)]
     ['2 cash transaction(s) not compared with the US threshold (USD): 2 in EUR; no exchange-rate table is configured (fx_rates)']
     """
     j = cfg.jurisdiction_info
@@ -133,7 +135,7 @@ def cash_notes(converted: dict, left: dict, cfg) -> list[dict]:
     if left:
         counts = dict(sorted(left.items()))
         listed = ", ".join(f"{n} in {c}" for c, n in counts.items())
-        why = "no rate for their date in the rate table" if cfg.rate_table() else "no exchange-rate table is configured (fx_rates)"
+        why = "no rate for their date in the rate table" if rates else "no exchange-rate table is configured (fx_rates)"
         notes.append({
             "topic": "foreign_cash",
             "counts": counts,
