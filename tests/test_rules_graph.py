@@ -871,3 +871,62 @@ def test_edge_order_from_the_shared_order_equals_sorting_the_ids():
         assert shared.txn_id[:].tolist() == own.txn_id[:].tolist()
         key = list(zip(shared.t.tolist(), shared.txn_id[:].tolist()))
         assert key == sorted(key) and len(key) == int(part["from_account"].notna().sum())
+
+
+# --------------------------------------------------------------------------- the edge table built from parts (Dask "graph")
+@pytest.fixture(scope="module")
+def edge_world():
+    """A synthetic world with institutions and countries per side (ML-12's attributes), prepared whole."""
+    b, _ = fm.datasets.make_transactions(1500, 60, n_per_typology=2, random_state=11, jurisdiction="US")
+    tz = fm.Config(jurisdiction="US").jurisdiction_info.timezone
+    return b, tz, prepare_transactions(b.transactions, tz, b.accounts)
+
+
+def _same_edges(E, F):
+    for f in ("src", "dst", "cur", "t", "amt", "day", "accounts", "currencies"):
+        assert np.array_equal(np.asarray(getattr(E, f)), np.asarray(getattr(F, f))), f
+    everything = np.arange(len(E))
+    assert E.txn_id[everything].tolist() == F.txn_id[everything].tolist()
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(1, 6), st.booleans(), st.booleans())
+def test_edge_table_from_any_split_of_the_rows_is_the_whole_frames(edge_world, seed, n_parts, blank_institutions, ids_on_disk):
+    """edges_from_pieces of the parts' edge_piece (rows permuted, cut anywhere, some parts without flows) equals
+    _edges of the whole frame: same edges in the same order, same account and currency numbering, same ids (kept
+    in memory or in a memory-mapped file); and ML-12's attributes read from its frame are the whole frame's."""
+    import tempfile
+
+    from followmoney.detect.rules._graph._chains import _node_attribute
+    from followmoney.detect.rules._graph._table import NODE_ATTRIBUTES, _edges, edge_piece, edges_from_pieces
+
+    b, tz, whole = edge_world
+    tx = b.transactions
+    if blank_institutions:  # the columns exist but hold no value on the flows
+        whole = whole.assign(from_institution=None, to_institution=None)
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(tx.num_rows)
+    cuts = np.sort(rng.choice(np.arange(1, tx.num_rows), n_parts - 1, replace=False))
+    parts = [tx.take(ix) for ix in np.split(order, cuts)] + [tx.slice(0, 0)]  # and an empty part
+    frames = [prepare_transactions(p, tz, b.accounts) for p in parts]
+    if blank_institutions:
+        frames = [f.assign(from_institution=None, to_institution=None) for f in frames]
+    E = _edges(whole)
+    with tempfile.TemporaryDirectory() as folder:
+        F, attrs = edges_from_pieces([edge_piece(f) for f in frames], present={c for c in whole.columns if whole[c].notna().any()},
+                                     ids_file=f"{folder}/ids.arrow" if ids_on_disk else None)  # fmt: skip
+        _same_edges(E, F)
+    needed = np.unique(E.src[:500])
+    for cols in NODE_ATTRIBUTES.values():
+        a, c = _node_attribute(whole, E, cols, needed), _node_attribute(attrs, F, cols, needed)
+        assert (a is None) == (c is None) and (a is None or a.tolist() == c.tolist()), cols
+    assert blank_institutions == (_node_attribute(attrs, F, NODE_ATTRIBUTES["institution"], needed) is None)
+
+
+def test_edge_table_of_no_flows_is_empty():
+    from followmoney.detect.rules._graph._table import edge_piece, edges_from_pieces
+
+    f = pd.DataFrame({"txn_id": ["a"], "t": [1], "amount_cents": [5], "currency": "EUR", "from_account": ["X"], "to_account": ["X"]})
+    E, attrs = edges_from_pieces([edge_piece(f)])
+    assert len(E) == 0 and len(E.accounts) == 0 and len(attrs) == 0
+    assert len(edges_from_pieces([])[0]) == 0

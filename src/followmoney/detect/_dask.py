@@ -34,11 +34,22 @@ Every rule declares how it partitions (:attr:`followmoney.detect.rules.Rule.part
     heavy-tailed graph a bucket's neighbourhood is most of the data (70-97 % of 1 M
     IBM-format rows for 50 down to 10 buckets), which is why HT-09 and FL-02 are
     ``payer`` rules.
+``"graph"``
+    ML-07 and ML-09..ML-12, which read the graph rules' edge table: the transactions that
+    move money between two accounts as integer arrays (accounts, currencies, times,
+    amounts in minor units), in (t, txn_id) order. Each chunk's task makes its rows of
+    that table with their own codes (:func:`~followmoney.detect.rules._graph._table.edge_piece`);
+    one task numbers the accounts and currencies of all of them in text order, sorts
+    the edges and runs the rules on the table
+    (:func:`~followmoney.detect.rules._graph._table.edges_from_pieces`: the same table
+    as the whole frame's), with the txn ids as one Arrow array and no frame of the rows;
+    the alerts are then assembled from the rows the findings cite, read from the chunks.
+    That task holds the whole table, about 60 bytes an edge (a frame is 272 bytes a row
+    at IBM-format rows) plus what each rule's search adds.
 ``"global"``
-    Anything else (longer paths, statistics over the whole population, parties and
-    identifiers across accounts): the rule runs once on the whole table on one worker.
-    This is the honest fallback and is **not memory-bounded**: that worker holds the
-    whole prepared frame.
+    Anything else (parties and identifiers across accounts, ML-15 and HT-11): the rule
+    runs once on the whole table on one worker. This is the honest fallback and is
+    **not memory-bounded**: that worker holds the whole prepared frame.
 
 The transactions travel as chunks: Arrow slices of ``chunk_rows`` of a bundle in memory,
 or, for a store (:func:`followmoney.detect.incremental.score_store` with
@@ -70,29 +81,32 @@ skipped, :meth:`~followmoney.detect.rules.Rule.missing_columns`), whether
 statistics a rule declares in ``Rule.whole_data``
 (:class:`~followmoney.detect.rules.WholeStat`: when the data start for the fan-in
 baseline, the data's span for pass-through, whether places have regions, whether tickets
-name passengers). Without these, such a rule could only run ``"global"``.
+name passengers, every new account's inflow for ML-19's median of new accounts). Without
+these, such a rule could only run ``"global"``.
 
 Why the rules got their declarations (``partition=`` beside each rule says it in a line):
 
 * ``account``: ML-01, ML-02, ML-03, ML-04, ML-05, ML-06, ML-08, ML-13, ML-14, ML-17,
-  ML-18, ML-20, HT-01, HT-02, HT-03, HT-06, HT-07, HT-08, HS-01, HS-03, FL-01. Each finds
+  ML-18, ML-19, ML-20, HT-01, HT-02, HT-03, HT-06, HT-07, HT-08, HS-01, HS-03, FL-01. Each finds
   episodes, runs or sums keyed by one account (the subject), from the rows that account
   sends or receives; what else they read is per row (channel, country, remittance test),
   from the bundle's other tables (holders, home regions, opening dates), or a declared
   whole-data statistic. ML-08's hub is such an account: its senders, receivers, usual
   count of senders and first contacts are all read from the hub's own payments in and
-  out, and when the data start is declared.
+  out, and when the data start is declared. ML-19 compares a new account's early inflow
+  with the median of every new account's: a keyed sum over the chunks
+  (``WholeStat(reduce="sum")``), from which each bucket takes the median.
 * ``payer``: HT-09, FL-02. Whether an account hands its income (or wages) to a receiver,
   month after month, is read from that account's own inflows and outflows; a
   controller is a receiver with enough such payers, and each payer is then its potential
   victim, which needs every payer of that receiver: the pairs' step and the findings' step.
   Whether the receiver takes remittances (a remitter is no controller) is a
   ``WholeStat`` (``msb_payees``, the union over the chunks).
-* ``global``: ML-07 and ML-09..ML-12 (paths through intermediaries and bipartite /
+* ``graph``: ML-07 and ML-09..ML-12 (paths through intermediaries and bipartite /
   stacked structures; ML-07 skips intermediaries by their pairs with every payer, ML-09 and
   ML-12 search with a budget over the whole graph: truncation would depend on the
-  partition), ML-19 (compares a new account's inflow with the median of all new accounts),
-  ML-15 and HT-11 (identifier groups across parties and accounts, from entity
+  partition).
+* ``global``: ML-15 and HT-11 (identifier groups across parties and accounts, from entity
   resolution of the whole bundle).
 """
 
@@ -117,8 +131,9 @@ from followmoney.core.ids import stable_id
 from followmoney.core.store import read_part
 from followmoney.detect._assembly import distinct_alert_ids
 from followmoney.detect.fx import CASH_CHANNELS, cash_notes, convert_cash
-from followmoney.detect.rules import REGISTRY, RuleContext
+from followmoney.detect.rules import REGISTRY, RuleContext, Touching
 from followmoney.detect.rules._cash import undated_deposits_note
+from followmoney.detect.rules._graph._table import edge_piece, edges_from_pieces
 
 __all__ = ["score_dask", "run_chunks", "DaskRun", "Files", "gather_rows", "open_client", "PARTITIONINGS", "DASK_EXTRA_HINT", "require_dask",
            "bucket_of", "plan", "default_partitions", "build_graph"]
@@ -126,7 +141,7 @@ __all__ = ["score_dask", "run_chunks", "DaskRun", "Files", "gather_rows", "open_
 log = logging.getLogger("followmoney")
 
 #: The partition declarations a rule may make, most scalable first.
-PARTITIONINGS = ("account", "payer", "neighbourhood", "global")
+PARTITIONINGS = ("account", "payer", "neighbourhood", "graph", "touching", "global")
 
 #: The one-line message when the extra is missing (the command line maps it to exit code 5).
 DASK_EXTRA_HINT = "the Dask engine needs the optional extra: pip install 'followmoney[dask]'"
@@ -466,7 +481,7 @@ def combine_notes(parts: list[list[dict]], cfg) -> list[dict]:
 def _stats_chunk(chunk, cfg, bundle: Bundle, profile, specs) -> dict:
     """Each rule's :class:`~followmoney.detect.rules.WholeStat` values on one chunk."""
     frame = _prepare(_load(chunk, FRAME_INPUTS), cfg, bundle, profile[1])
-    return {rule_id: {st.name: st.func(frame, params) for st in stats} for rule_id, params, stats in specs}
+    return {rule_id: {st.name: st.value(frame, params, bundle) for st in stats} for rule_id, params, stats in specs}
 
 
 def _merge_stats(parts: list[dict], specs) -> dict:
@@ -480,6 +495,8 @@ def _run_partition(pieces, bucket, partitions, rule_ids, bundle, cfg, run_id, pr
     rules without alerts here are absent.
     """
     present, any_payroll = profile
+    if not pieces:
+        return {}
     tx = _gather(pieces, FRAME_INPUTS)
     if tx.num_rows == 0:
         return {}
@@ -571,6 +588,170 @@ def _run_from_pairs(results: list[dict], rule_ids, bundle, cfg, run_id, profile,
     return out
 
 
+def _edge_chunk(chunk, cfg, bundle: Bundle, profile, spill: str | None = None, tag: str = ""):
+    """The :func:`~followmoney.detect.rules._graph._table.edge_piece` of a chunk's prepared rows, as the whole frame
+    prepares them; with ``spill``, its rows and names wait there as two Parquet files (:class:`Files`)."""
+    piece = edge_piece(_prepare(_load(chunk, FRAME_INPUTS), cfg, bundle, profile[1]))
+    if spill is None:
+        return piece
+    rows, names = os.path.join(spill, f"e-{tag}.parquet"), os.path.join(spill, f"e-{tag}-names.parquet")
+    pq.write_table(piece["rows"], rows)
+    pq.write_table(pa.table({"name": [k for k, v in piece["names"].items() for _ in range(len(v))],
+                             "value": pa.concat_arrays(list(piece["names"].values()))}), names)  # fmt: skip
+    return Files((rows, names))
+
+
+class _ColumnsOf:
+    """A Parquet file's rows, each column read when asked for (``column(name)``, as of a table): the edge table
+    is built a column at a time, so the pieces of every chunk are never all in memory at once."""
+
+    def __init__(self, path: str):
+        self.path = path
+        meta = pq.ParquetFile(path)
+        self.num_rows, self.column_names = meta.metadata.num_rows, meta.schema_arrow.names
+
+    def column(self, name: str) -> pa.ChunkedArray:
+        return pq.read_table(self.path, columns=[name])[name]
+
+
+def _edge_load(piece) -> dict:
+    """An edge piece of :func:`_edge_chunk`, read back where it was spilled (its rows column by column)."""
+    if not isinstance(piece, Files):
+        return piece
+    rows, names = piece.paths
+    names = pq.read_table(names)
+    kind = names["name"].to_numpy(zero_copy_only=False)
+    return {"rows": _ColumnsOf(rows), "names": {k: names["value"].filter(pa.array(kind == k)).combine_chunks() for k in dict.fromkeys(kind)}}
+
+
+def _run_graph(pieces: list, rule_ids, bundle: Bundle, cfg, profile, on_error, spill: str | None = None) -> dict:
+    """The findings of the ``graph`` rules on the edge table of the whole data, built from every chunk's
+    :func:`_edge_chunk` (no frame of the rows is built; with ``spill``, the txn ids wait there, memory-mapped):
+    ``{rule_id: ("findings", DataFrame) | ("error", name)}``."""
+    present = profile[0]
+    ids_file = None if spill is None else os.path.join(spill, "edge-ids.arrow")
+    E, frame = edges_from_pieces([_edge_load(p) for p in pieces], present, ids_file)
+    shared: dict = {"graph_edges": (frame, E)}  # what the rules' _shared_edges(frame, ctx) returns
+    out: dict = {}
+    for rule_id in rule_ids:
+        rule = REGISTRY[rule_id]
+        if any(c not in present for c in rule.requires):  # all null in the whole data: skipped
+            continue
+        params = rule.resolve_params(cfg.rule_params(rule_id))
+        try:
+            ctx = RuleContext(params=params, jurisdiction=cfg.jurisdiction_info, bundle=bundle, config=cfg, shared=shared)
+            findings = rule.func(frame, ctx)
+            if findings is not None and not findings.empty:
+                out[rule_id] = ("findings", findings)
+        except Exception as exc:  # recorded as in the pandas engine; the driver decides
+            if on_error == "raise":
+                raise
+            out[rule_id] = ("error", type(exc).__name__)
+    return out
+
+
+def _evidence_ids(found: dict) -> pa.Array:
+    """Every txn id the findings of :func:`_run_graph` cite."""
+    ids = [i for kind, f in found.values() if kind == "findings" for ev in f["evidence_txn_ids"] for i in ev]
+    return pc.unique(pa.array(ids, pa.string()))
+
+
+def _cited(chunk, txn_ids: pa.Array) -> pa.Table:
+    """The rows of a chunk with one of ``txn_ids`` (the frame's inputs)."""
+    tx = _load(chunk, FRAME_INPUTS)
+    return tx.filter(pc.fill_null(pc.is_in(tx["txn_id"], value_set=txn_ids), False))
+
+
+def _assemble_found(found: dict, rows: list, bundle: Bundle, cfg, run_id, profile, on_error, assemble, observed) -> dict:
+    """The alert rows of :func:`_run_graph`'s findings, from a frame of only the rows they cite."""
+    out: dict = {rule_id: got for rule_id, got in found.items() if got[0] == "error"}
+    found = {rule_id: f for rule_id, (kind, f) in found.items() if kind == "findings"}
+    if not found:
+        return out
+    frame = _prepare(_concat(rows), cfg, bundle, profile[1])
+    by_txn = frame.set_index("txn_id")[["amount_cents", "currency", "source_ref"]]
+    for rule_id, findings in found.items():
+        rule = REGISTRY[rule_id]
+        params = rule.resolve_params(cfg.rule_params(rule_id))
+        try:
+            out[rule_id] = ("alerts", assemble(rule, params, cfg, findings, by_txn, run_id, observed))
+        except Exception as exc:  # recorded as in the pandas engine; the driver decides
+            if on_error == "raise":
+                raise
+            out[rule_id] = ("error", type(exc).__name__)
+    return out
+
+
+def _touching_keys(bundle: Bundle, cfg, rule_ids) -> Touching | None:
+    """The parties and accounts whose rows the ``touching`` rules read (the union of their
+    :attr:`~followmoney.detect.rules.Rule.touching`); None where one of them cannot say (it failed on
+    this bundle): then they read every row, and the rule's own run records its failure."""
+    parties, accounts, merchants = set(), set(), False
+    for rule_id in rule_ids:
+        rule = REGISTRY[rule_id]
+        try:
+            keys = rule.touching(bundle, rule.resolve_params(cfg.rule_params(rule_id)))
+        except Exception:  # the rule fails again on the rows, where the driver records (or raises) it
+            return None
+        parties |= keys.parties
+        accounts |= keys.accounts
+        merchants |= keys.merchants
+    return Touching(frozenset(parties), frozenset(accounts), merchants)
+
+
+def _keyed_mask(tx: pa.Table, keys: Touching) -> np.ndarray:
+    """Which rows have a sender or receiver (party or account) among ``keys``."""
+    hit = np.zeros(tx.num_rows, bool)
+    for columns, values in ((("from_party", "to_party"), keys.parties), (("from_account", "to_account"), keys.accounts)):
+        if not values:
+            continue
+        value_set = pa.array(sorted(values), pa.string())
+        for c in columns:
+            if c in tx.column_names:
+                hit |= np.asarray(pc.fill_null(pc.is_in(tx[c], value_set=value_set), False).to_numpy(), bool)
+    return hit
+
+
+def _keyed_payees(chunk, keys: Touching) -> list:
+    """The accounts a chunk's rows of ``keys`` pay, where the rules ask whether they are merchants (``keys.merchants``)."""
+    if keys is None or not keys.merchants or not (keys.parties or keys.accounts):
+        return []
+    tx = _load(chunk, ("from_party", "to_party", "from_account", "to_account"))
+    paid = tx["to_account"].filter(pa.array(_keyed_mask(tx, keys)))
+    return pc.unique(pc.drop_null(paid)).to_pylist()
+
+
+def _keyed_rows(chunk, keys: Touching, payees: list, spill: str | None = None, tag: str = ""):
+    """The rows of a chunk the ``touching`` rules read: those of ``keys``, and for each of ``payees`` that is a
+    merchant here, one card or merchant-coded row into it (spilled as :func:`_split_chunk` does); every row where
+    ``keys`` is None."""
+    if keys is not None and not (keys.parties or keys.accounts):
+        return None
+    if keys is None:
+        return chunk
+    tx = _load(chunk, FRAME_INPUTS)
+    hit = _keyed_mask(tx, keys)
+    if payees:  # as HT-11 reads a merchant: a card payment into it, or a row with a merchant category
+        merchant = pc.fill_null(pc.equal(tx["channel"], "card"), False) if "channel" in tx.column_names else pa.nulls(tx.num_rows, pa.bool_())
+        if "merchant_category" in tx.column_names:
+            merchant = pc.or_(pc.fill_null(merchant, False), pc.is_valid(tx["merchant_category"]))
+        into = pc.fill_null(pc.is_in(tx["to_account"], value_set=pa.array(payees, pa.string())), False)
+        at = np.flatnonzero(np.asarray(pc.and_(into, pc.fill_null(merchant, False)).to_numpy(), bool) & ~hit)
+        _, first = np.unique(tx["to_account"].take(pa.array(at)).to_numpy(zero_copy_only=False), return_index=True)
+        hit[at[first]] = True  # one row per merchant: only whether it is one is read
+    rows = tx.filter(pa.array(hit))
+    return rows if spill is None or rows.num_rows == 0 else _write_piece(rows, os.path.join(spill, f"k-{tag}.parquet"))
+
+
+def _present(pieces: list) -> list:
+    """The pieces that exist (a chunk without rows of the keys gives None)."""
+    return [p for p in pieces if p is not None]
+
+
+def _union_lists(parts: list) -> list:
+    return sorted(set().union(*parts))
+
+
 # --------------------------------------------------------------------------- driver
 def default_partitions(rows: int) -> int:
     """Partitions for ``rows`` transactions: about :data:`ROWS_PER_PARTITION` each, at least 1.
@@ -646,6 +827,17 @@ def build_graph(context: Bundle, chunks: list, cfg, rule_ids, run_id: str, *, as
     if by_kind["payer"]:  # the payer rules' findings from every bucket's pairs
         tasks.append(delayed(_run_from_pairs)(bucket_tasks, by_kind["payer"], context, cfg, run_id, profile, on_error, stats,
                                               assemble, observed))  # fmt: skip
+    if by_kind["graph"]:  # the edge table from every chunk, the rules on it, then the rows their findings cite
+        edges = [delayed(_edge_chunk)(c, cfg, context, profile, spill, f"c{i}") for i, c in enumerate(chunks)]
+        found = delayed(_run_graph)(edges, by_kind["graph"], context, cfg, profile, on_error, spill)
+        cited = delayed(_evidence_ids)(found)
+        tasks.append(delayed(_assemble_found)(found, [delayed(_cited)(c, cited) for c in chunks], context, cfg, run_id, profile,
+                                              on_error, assemble, observed))  # fmt: skip
+    if by_kind["touching"]:  # the rows of the parties and accounts the rules name (and of the merchants they pay)
+        keys = delayed(_touching_keys)(context, cfg, by_kind["touching"])
+        payees = delayed(_union_lists)([delayed(_keyed_payees)(c, keys) for c in chunks])
+        rows = [delayed(_keyed_rows)(c, keys, payees, spill, f"c{i}") for i, c in enumerate(chunks)]
+        tasks.append(partition_task(delayed(_present)(rows), None, by_kind["touching"]))
     if by_kind["global"]:
         tasks.append(partition_task(list(chunks), None, by_kind["global"]))
     return tasks, facts

@@ -97,7 +97,7 @@ def rule_modes(rule_ids) -> dict[str, str]:
     """Each rule's mode in an incremental run before the statistics are compared (:data:`MODES`).
 
     ``"subject"`` for the rules the Dask engine may partition (``"account"``,
-    ``"neighbourhood"``), ``"full"`` for ``"global"`` ones.
+    ``"neighbourhood"``), ``"full"`` for ``"graph"``, ``"touching"`` and ``"global"`` ones.
 
     Examples
     --------
@@ -106,7 +106,7 @@ def rule_modes(rule_ids) -> dict[str, str]:
     ('subject', 'subject', 'full')
     """
     kinds = plan(rule_ids)
-    return {r: "full" if r in kinds["global"] else "subject" for r in rule_ids}
+    return {r: "full" if r in kinds["global"] + kinds["graph"] + kinds["touching"] else "subject" for r in rule_ids}
 
 
 @dataclass
@@ -166,17 +166,17 @@ def _profile(tx: pa.Table, cfg: Config, context: Bundle, ids) -> dict:
     if payroll and "is_payroll" in frame:  # as the whole frame decides it (see _dask._prepare)
         frame["payroll"] = frame["is_payroll"].fillna(False).astype(bool).to_numpy(bool)
     frame, _ = convert_cash(frame, cfg)
-    return {"present": present, "any_payroll": payroll, "stats": _stats(frame, cfg, ids)}
+    return {"present": present, "any_payroll": payroll, "stats": _stats(frame, cfg, context, ids)}
 
 
-def _stats(frame: pd.DataFrame, cfg: Config, ids) -> dict:
+def _stats(frame: pd.DataFrame, cfg: Config, context: Bundle, ids) -> dict:
     """Each rule's :class:`~followmoney.detect.rules.WholeStat` values on a prepared frame."""
     stats = {}
     for r in ids:
         rule = REGISTRY[r]
         if rule.whole_data:
             params = rule.resolve_params(cfg.rule_params(r))
-            stats[r] = {st.name: _plain(st.func(frame, params)) for st in rule.whole_data}
+            stats[r] = {st.name: _plain(st.value(frame, params, context)) for st in rule.whole_data}
     return stats
 
 
@@ -354,7 +354,7 @@ def _full(store, cfg, ids, key, seq, hwm, reason, on_error, bundle: Bundle | Non
     frame, fx_notes = convert_cash(frame, cfg)
     rid = _run_id(bundle, cfg)
     out, failures, notes = _run_rules(frame, bundle, cfg, ids, rid, None, None, on_error=on_error, threads=threads)
-    profile = {"present": present, "any_payroll": "is_payroll" in present, "stats": _stats(frame, cfg, ids)}
+    profile = {"present": present, "any_payroll": "is_payroll" in present, "stats": _stats(frame, cfg, bundle, ids)}
     del frame
     alerts = alerts_table([out[r] for r in ids if r in out], failures, fx_notes + notes + _run_notes(bundle, cfg))
     state = {"config": key, "rules": list(ids), **profile, "seq": seq, "high_water_mark": hwm}

@@ -20,12 +20,12 @@ True
 """
 
 from followmoney.detect.rules import _cash, _fan, _flow, _geo, _graph, _identifiers, _merchant, _profile, _structuring  # noqa: F401
-from followmoney.detect.rules._registry import REGISTRY, Param, ParameterError, Rule, RuleContext, RuleText, WholeStat, register, whole
+from followmoney.detect.rules._registry import REGISTRY, Param, ParameterError, Rule, RuleContext, RuleText, Touching, WholeStat, register, whole
 from followmoney.detect.rules.catalogue import check_bound
 
 check_bound(REGISTRY)  # every catalogue entry has code (code without an entry fails in catalogued())
 
-__all__ = ["REGISTRY", "Param", "ParameterError", "Rule", "RuleContext", "RuleText", "WholeStat", "register", "whole", "SHARED_USERS"]
+__all__ = ["REGISTRY", "Param", "ParameterError", "Rule", "RuleContext", "RuleText", "Touching", "WholeStat", "register", "whole", "SHARED_USERS"]
 
 #: Entries of :attr:`RuleContext.shared` that several rules read, with those rules: a scoring
 #: run drops each once the last of its rules has run (memory is not held for the rest of the run).

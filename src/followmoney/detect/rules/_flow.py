@@ -140,15 +140,18 @@ register(
 
 
 # --------------------------------------------------------------------------- ML-19
-def _new_account(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
-    p = ctx.params
-    acc = ctx.bundle.accounts.select(["account_id", "opened"]).to_pandas() if ctx.bundle is not None else pd.DataFrame()
-    acc = acc.dropna(subset=["opened"]) if len(acc) else acc
-    if acc.empty:
-        return make_findings(frame, [], [], [], [])
-    opened = dict(zip(acc["account_id"], acc["opened"].astype("int64")))
+def _opened(bundle) -> dict:
+    """Opening time (UTC µs) per account id, for the accounts whose opening date is known."""
+    if bundle is None or "opened" not in bundle.accounts.column_names:
+        return {}
+    acc = bundle.accounts.select(["account_id", "opened"]).to_pandas().dropna(subset=["opened"])
+    return dict(zip(acc["account_id"], acc["opened"].astype("int64")))
+
+
+def _early_flows(frame: pd.DataFrame, opened: dict, age: int) -> pd.DataFrame:
+    """Each account's money in (``dir`` "in") and out ("out") within ``age`` µs of its opening: columns
+    ``account``, ``t``, ``amount_cents``, ``currency``, ``dir`` (rows without an amount and self-transfers left out)."""
     f = frame.loc[frame["amount_cents"].notna() & ~frame["self_transfer"], ["to_account", "from_account", "t", "amount_cents", "currency"]]
-    age = p["max_age_days"] * DAY_US
     parts = []
     for side, other in (("to_account", "in"), ("from_account", "out")):
         g = f.loc[isin(f[side], list(opened)), [side, "t", "amount_cents", "currency"]].rename(columns={side: "account"})
@@ -156,7 +159,34 @@ def _new_account(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
         g = g[(g["t"] >= g["opened"]) & (g["t"] < g["opened"] + age)]
         g["dir"] = other
         parts.append(g)
-    g = pd.concat(parts)
+    return pd.concat(parts)
+
+
+def _new_inflows(frame: pd.DataFrame, params: dict, bundle) -> list | None:
+    """[account, currency, inflow in minor units] of the new accounts paid in ``frame`` within their first days."""
+    opened = _opened(bundle)
+    if not opened:
+        return None
+    g = _early_flows(frame, opened, params["max_age_days"] * DAY_US)
+    g = g[g["dir"] == "in"]
+    if g.empty:
+        return None
+    sums = g.groupby(["account", "currency"])["amount_cents"].sum()
+    return [[a, c, int(v)] for (a, c), v in sums.items()]
+
+
+#: Every new account's inflow in its first days, per currency (ML-19's median of new accounts): a keyed sum
+#: over the whole data, so that the rule runs on account buckets.
+_NEW_INFLOWS = WholeStat("new_account_inflows", "sum", _new_inflows, bundle=True)
+
+
+def _new_account(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
+    p = ctx.params
+    opened = _opened(ctx.bundle)
+    if not opened:
+        return make_findings(frame, [], [], [], [])
+    age = p["max_age_days"] * DAY_US
+    g = _early_flows(frame, opened, age)
     if g.empty:
         return make_findings(frame, [], [], [], [])
     sums = g.groupby(["account", "currency", "dir"])["amount_cents"].sum().unstack("dir", fill_value=0)
@@ -164,15 +194,19 @@ def _new_account(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
         if col not in sums:
             sums[col] = 0
     sums = sums[sums["in"] > 0]
-    median = sums.groupby(level="currency")["in"].transform("median")
-    hit = sums[(sums["in"] >= p["inflow_multiple"] * median) & (sums["out"] >= p["forward_share"] * sums["in"])]
+    # the median of every new account's inflow, per currency: of the whole data (an account bucket holds some of them)
+    every = pd.DataFrame(whole_data_value(ctx, frame, _NEW_INFLOWS) or [], columns=["account", "currency", "in"])
+    every = every[every["in"] > 0]
+    median = every.groupby("currency")["in"].median()
+    hit = sums[(sums["in"] >= p["inflow_multiple"] * sums.index.get_level_values("currency").map(median).to_numpy(float))
+               & (sums["out"] >= p["forward_share"] * sums["in"])]  # fmt: skip
     subjects, evidence, scores, facts = [], [], [], []
     for (account, cur), r in hit.iterrows():
         rows = np.flatnonzero(
             (((frame["to_account"] == account) | (frame["from_account"] == account)) & (frame["currency"] == cur)
              & (frame["t"] >= opened[account]) & (frame["t"] < opened[account] + age)).to_numpy()
         )  # fmt: skip
-        ratio = r["in"] / median.loc[(account, cur)]
+        ratio = r["in"] / median.loc[cur]
         subjects.append(account)
         evidence.append(rows)
         scores.append(float(margin_score(ratio, p["inflow_multiple"])))
@@ -195,7 +229,8 @@ register(
         "ML-19",
         requires=("to_account", "from_account", "amount_cents"),
         func=_new_account,
-        partition="global",  # compares each new account's inflow with the median of all new accounts
+        partition="account",  # each new account's own flows; the median of all new accounts: a whole-data keyed sum
+        whole_data=(_NEW_INFLOWS,),
         explain=_explain_new_account,
     )
 )

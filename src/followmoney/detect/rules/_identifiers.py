@@ -19,7 +19,7 @@ import pandas as pd
 
 from followmoney.resolve import resolve
 from followmoney.detect.rules.catalogue import catalogued
-from followmoney.detect.rules._registry import RuleContext, register, shared_value
+from followmoney.detect.rules._registry import RuleContext, Touching, register, shared_value
 from followmoney.detect.rules._rolling import make_findings, margin_score
 
 #: Weight of a shared identifier by kind (indicators.md ML-15: device/ID document > phone/e-mail > address).
@@ -64,6 +64,21 @@ def _build_groups(ctx: RuleContext, min_people: int):
     household = top[top >= 2 / 3].index
     members["household"] = (members["kind"] == "address") & pd.MultiIndex.from_frame(members[["kind", "value"]]).isin(household)
     return members, person, holders
+
+
+def _members_rows(bundle, params: dict, merchants: bool) -> Touching:
+    """The rows ML-15 and HT-11 read: those of the people in an identifier group (``min_people``, not a household), of the
+    holders of their accounts (a joint holder's spending counts for HT-11's share paid) and of all these
+    parties' accounts; for HT-11 (``merchants``) also a row that shows which of the accounts they pay is a
+    merchant (a merchant is no controller: only whether it is one is read, from any such row)."""
+    g = _groups(RuleContext(params=params, jurisdiction=None, bundle=bundle), params["min_people"])
+    if g is None:
+        return Touching(frozenset(), frozenset(), merchants)
+    members, _, holders = g
+    pids = set(members["party_id"][~members["household"]])  # a household's shared address is no group (both rules)
+    theirs = holders["account_id"][holders["party_id"].isin(pids)]
+    parties = pids | set(holders["party_id"][holders["account_id"].isin(theirs)])
+    return Touching(frozenset(parties), frozenset(holders["account_id"][holders["party_id"].isin(parties)]), merchants)
 
 
 def _row_index(frame: pd.DataFrame, ctx: RuleContext) -> dict:
@@ -170,7 +185,8 @@ register(
         "ML-15",
         requires=("txn_id",),
         func=_shared,
-        partition="global",  # identifier groups across parties and accounts
+        partition="touching",  # the rows of the people sharing identifiers, from the bundle's identifier groups
+        touching=lambda bundle, params: _members_rows(bundle, params, merchants=False),
         explain=_explain_shared,
     )
 )
@@ -276,7 +292,8 @@ register(
         "HT-11",
         requires=("to_account",),
         func=_controller_contacts,
-        partition="global",  # identifier groups across parties and accounts
+        partition="touching",  # the rows of the people sharing identifiers and the rows into the accounts they pay
+        touching=lambda bundle, params: _members_rows(bundle, params, merchants=True),
         explain=_explain_controller_contacts,
     )
 )

@@ -136,12 +136,18 @@ class WholeStat:
     Attributes
     ----------
     name : str
-    reduce : {"min", "max", "any", "union"}
+    reduce : {"min", "max", "any", "union", "sum"}
         How chunk values combine; ``func`` returns None for "no value here" (ignored).
         ``"union"``: ``func`` returns a list of text, the whole-data value is the sorted
         union (for a set the rule reads, e.g. the receivers of remittances).
+        ``"sum"``: ``func`` returns a list of ``[key, ..., integer]`` rows (e.g. account,
+        currency, amount in minor units), the whole-data value is one row per key with
+        the sum of its integers, sorted by key (kept as JSON lists in a store's state).
     func : callable
-        ``func(frame, params) -> value or None``.
+        ``func(frame, params) -> value or None``; with ``bundle=True``,
+        ``func(frame, params, bundle)`` (the bundle's other tables, e.g. account opening dates).
+    bundle : bool
+        Whether ``func`` reads the bundle.
 
     Examples
     --------
@@ -151,11 +157,18 @@ class WholeStat:
     3
     >>> WholeStat("payees", "union", lambda f, p: []).combine([["B", "A"], None, ["A", "C"]])
     ['A', 'B', 'C']
+    >>> WholeStat("inflow", "sum", lambda f, p: []).combine([[["A", "EUR", 5]], [["A", "EUR", 2], ["B", "EUR", 1]]])
+    [['A', 'EUR', 7], ['B', 'EUR', 1]]
     """
 
     name: str
     reduce: str
     func: Callable = field(repr=False)
+    bundle: bool = False
+
+    def value(self, frame: pd.DataFrame, params: dict, bundle=None):
+        """``func`` on ``frame`` (one chunk, or the whole data), given the bundle where it reads it."""
+        return self.func(frame, params, bundle) if self.bundle else self.func(frame, params)
 
     def combine(self, values):
         """The whole-data value from the values of the parts (None where no part had one)."""
@@ -164,9 +177,36 @@ class WholeStat:
             return any(bool(v) for v in vals)
         if self.reduce == "union":
             return sorted(set().union(*vals))
+        if self.reduce == "sum":
+            sums: dict = {}
+            for rows in vals:
+                for *key, amount in rows:
+                    sums[tuple(key)] = sums.get(tuple(key), 0) + int(amount)
+            return [[*key, sums[key]] for key in sorted(sums)]
         if not vals:
             return None
         return min(vals) if self.reduce == "min" else max(vals)
+
+
+@dataclass(frozen=True)
+class Touching:
+    """The transactions a ``"touching"`` rule reads (:attr:`Rule.touching`): the rows whose sender or
+    receiver is one of ``parties`` (``from_party`` / ``to_party``) or ``accounts``
+    (``from_account`` / ``to_account``) and, with ``merchants``, for each account those
+    rows pay that is a merchant, one row that shows it: a card payment (``channel``
+    "card") or a row with a ``merchant_category`` into it. The rule must give the same
+    findings on a frame of only these rows, in the whole frame's order, as on the whole
+    frame.
+
+    Examples
+    --------
+    >>> Touching(frozenset({"P1"}), frozenset()).merchants
+    False
+    """
+
+    parties: frozenset
+    accounts: frozenset
+    merchants: bool = False
 
 
 def whole(ctx: RuleContext, frame: pd.DataFrame, stat: WholeStat):
@@ -183,7 +223,7 @@ def whole(ctx: RuleContext, frame: pd.DataFrame, stat: WholeStat):
     """
     if ctx.whole is not None and stat.name in ctx.whole:
         return ctx.whole[stat.name]
-    return stat.func(frame, ctx.params)
+    return stat.value(frame, ctx.params, ctx.bundle)
 
 
 def shared_lock(ctx: RuleContext, key) -> threading.Lock:
@@ -275,14 +315,18 @@ class Rule(RuleText):
         evidence_txn_ids (list), score (0..1), facts (dict for the explanation)``.
     explain : callable
         ``explain(facts: dict, params: dict, jurisdiction) -> str``: plain words.
-    partition : {"global", "account", "payer", "neighbourhood"}, default "global"
+    partition : {"global", "account", "payer", "neighbourhood", "graph"}, default "global"
         How the Dask engine may split the rule's work (:mod:`followmoney.detect._dask`):
         ``"account"`` when a subject's alerts depend only on the transactions it sends
         or receives (all of them); ``"payer"`` when the rule first finds payments each
         decided by its payer's own transactions alone (``pairs``) and then builds its
         findings from all of them (``from_pairs``); ``"neighbourhood"`` when a
         subject's alerts also depend on its direct counterparties' transactions;
-        ``"global"`` (the safe default) otherwise. The pandas engine ignores it.
+        ``"graph"`` when the rule reads only the edge table of the graph rules
+        (``_shared_edges``) and, of the frame, ML-12's institution and country columns;
+        ``"touching"`` when it reads only the rows of parties and accounts named by the
+        bundle's other tables (``touching``); ``"global"`` (the safe default) otherwise.
+        The pandas engine ignores it.
     pairs : callable, optional
         With ``partition="payer"``: ``pairs(frame, ctx) -> pandas.DataFrame``, one row per
         payment found, with ``from_account`` (its payer) and ``row`` / ``in_row`` (labels
@@ -296,6 +340,10 @@ class Rule(RuleText):
     whole_data : tuple of WholeStat
         Statistics of the whole frame the rule reads through :func:`whole` (so that it
         can run on partitions).
+    touching : callable, optional
+        With ``partition="touching"``: ``touching(bundle, params) -> Touching``, the rows
+        the rule's findings depend on, from the bundle's tables other than the
+        transactions (e.g. the people sharing an identifier and their accounts).
     """
 
     requires: tuple = ()
@@ -305,6 +353,7 @@ class Rule(RuleText):
     whole_data: tuple = ()
     pairs: Callable = field(default=None, repr=False)
     from_pairs: Callable = field(default=None, repr=False)
+    touching: Callable = field(default=None, repr=False)
 
     def resolve_params(self, overrides: dict | None = None) -> dict:
         """Defaults updated with ``overrides``, each validated.

@@ -187,6 +187,7 @@ def catalogued(
     whole_data: tuple = (),
     pairs: Callable | None = None,
     from_pairs: Callable | None = None,
+    touching: Callable | None = None,
     catalogue: dict[str, Entry] | None = None,
 ) -> Rule:
     """The :class:`~followmoney.detect.rules.Rule` of catalogue entry ``rule_id`` with its code.
@@ -200,10 +201,12 @@ def catalogued(
     rule_id : str
     func, explain : callable
     requires : tuple of str
-    partition : {"global", "account", "payer", "neighbourhood"}
+    partition : {"global", "account", "payer", "neighbourhood", "graph", "touching"}
     whole_data : tuple of WholeStat
     pairs, from_pairs : callable, optional
         A ``"payer"`` rule's two steps.
+    touching : callable, optional
+        A ``"touching"`` rule's rows.
     catalogue : dict, optional
         Default :data:`CATALOGUE`.
 
@@ -228,7 +231,7 @@ def catalogued(
         raise CatalogueError(f"rule {rule_id} has code but no entry in {CATALOGUE_PATH.name}")
     text = {f.name: getattr(entry, f.name) for f in fields(RuleText)}
     return Rule(**text, requires=tuple(requires), func=func, explain=explain, partition=partition, whole_data=tuple(whole_data),
-                pairs=pairs, from_pairs=from_pairs)  # fmt: skip
+                pairs=pairs, from_pairs=from_pairs, touching=touching)  # fmt: skip
 
 
 def check_bound(registry: dict, catalogue: dict[str, Entry] | None = None) -> None:

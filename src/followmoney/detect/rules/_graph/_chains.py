@@ -16,22 +16,25 @@ import pandas as pd
 
 from followmoney.core.units import HOUR_US, money_text
 from followmoney.detect.rules._graph._search import _chain_search, _path_findings, _paths_long, _truncation_note
-from followmoney.detect.rules._graph._table import _REQUIRES, _Edges, _names, _pick_per_episode, _shared_edges
+from followmoney.detect.rules._graph._table import _REQUIRES, NODE_ATTRIBUTES, _Edges, _names, _pick_per_episode, _shared_edges
 from followmoney.detect.rules._registry import RuleContext, register
 from followmoney.detect.rules.catalogue import catalogued
 
 log = logging.getLogger("followmoney")
 
-#: Optional per-transaction attributes ML-12 uses to check institutions / countries.
-_ATTRIBUTES = {"institution": ("from_institution", "to_institution"), "country": ("country_from", "country_to")}
 
 
 # --------------------------------------------------------------------------- ML-12 layering chains
 def _node_attribute(frame: pd.DataFrame, E: _Edges, cols: tuple[str, str], needed: np.ndarray) -> np.ndarray | None:
     """Per account code: the first non-null value of an optional per-side column (its paying rows in edge
     order, then its receiving rows), or None; computed for the ``needed`` account codes only (the others
-    are None): the values are read as Python objects, which for every edge took seconds at millions."""
-    if not all(c in frame.columns for c in cols) or frame[list(cols)].isna().all().all():
+    are None): the values are read as Python objects, which for every edge took seconds at millions. None
+    also where the columns hold no value in the whole data (``frame.attrs["present"]`` where the frame
+    is that of :func:`~followmoney.detect.rules._graph._table.edges_from_pieces`, which holds the edges only)."""
+    if not all(c in frame.columns for c in cols):
+        return None
+    present = frame.attrs.get("present")
+    if not any(c in present for c in cols) if present is not None else frame[list(cols)].isna().all().all():
         return None
     pays, gets = np.flatnonzero(np.isin(E.src, needed)), np.flatnonzero(np.isin(E.dst, needed))
     vals = pd.concat(
@@ -82,7 +85,7 @@ def _chains_rule(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
         ignore_index=True,
     )
     members = np.unique(nodes["acct"].to_numpy())
-    attrs = {name: a for name, cols in _ATTRIBUTES.items() if (a := _node_attribute(frame, E, cols, members)) is not None}
+    attrs = {name: a for name, cols in NODE_ATTRIBUTES.items() if (a := _node_attribute(frame, E, cols, members)) is not None}
     diverse = np.zeros(len(summary), bool)
     complete = np.zeros(len(summary), bool)
     path_ids = nodes["path"].to_numpy()
@@ -158,7 +161,7 @@ CHAIN = register(
         "ML-12",
         requires=_REQUIRES,
         func=_chains_rule,
-        partition="global",  # paths of several hops with a search budget over the whole graph
+        partition="graph",  # paths and structures over the whole graph: the edge table, built chunk by chunk
         explain=_explain_chain,
     )
 )

@@ -212,7 +212,7 @@ CYCLE = register(
         "ML-09",
         requires=_REQUIRES,
         func=_cycles_rule,
-        partition="global",  # paths of several hops with a search budget over the whole graph
+        partition="graph",  # paths and structures over the whole graph: the edge table, built chunk by chunk
         explain=_explain_cycle,
     )
 )

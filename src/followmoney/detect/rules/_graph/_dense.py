@@ -273,7 +273,7 @@ BIPARTITE = register(
         "ML-10",
         requires=_REQUIRES,
         func=_bipartite,
-        partition="global",  # paths of several hops with a search budget over the whole graph
+        partition="graph",  # paths and structures over the whole graph: the edge table, built chunk by chunk
         explain=_explain_bipartite,
     )
 )
@@ -424,7 +424,7 @@ STACK = register(
         "ML-11",
         requires=_REQUIRES,
         func=_stack,
-        partition="global",  # paths of several hops with a search budget over the whole graph
+        partition="graph",  # paths and structures over the whole graph: the edge table, built chunk by chunk
         explain=_explain_stack,
     )
 )

@@ -277,7 +277,7 @@ SCATTER_GATHER = register(
         "ML-07",
         requires=_REQUIRES,
         func=_scatter_gather,
-        partition="global",  # paths of several hops with a search budget over the whole graph
+        partition="graph",  # paths and structures over the whole graph: the edge table, built chunk by chunk
         explain=_explain_scatter_gather,
     )
 )
