@@ -22,7 +22,7 @@ scored on 2 local Dask workers, peak memory of all processes together, and the s
 the pandas engine where it fits: identical alerts); and across sizes the fitted exponent of
 score time against rows (least squares in log-log). A pass that would need more than the
 machine's memory is reported as not run, with the estimate, never as measured (at 50 M rows
-on 24 GiB: the in-memory passes, and the store's ``global`` rules).
+on 24 GiB: the in-memory passes).
 
 Usage: ``make bench-scale`` or ``python benchmarks/bench_scale.py [--sizes 1M,5M]
 [--repeat N] [--workdir DIR] [--keep]``.
@@ -395,12 +395,13 @@ def measure_dask(path: Path, workers: tuple[int, ...] = DASK_WORKERS) -> dict:
 
 #: Rows per file appended to the store by :func:`measure_store_dask` (a night's file, read whole by each append).
 STORE_PART_ROWS = 5_000_000
-#: Bytes a row that the in-memory passes hold at their peak (``followmoney score``: 2.66 GB at 5 M rows),
-#: and that the Dask engine's one task of the ``global`` rules holds (rows read, prepared frame and the
-#: largest graph rule: 2.3 GB at 5 M IBM-format rows, ``docs/design.md``): a pass that would need more
-#: than the machine's memory is not run.
+#: Bytes a row that the in-memory passes hold at their peak (``followmoney score``: 2.66 GB at 5 M rows): a pass
+#: that would need more than the machine's memory is not run.
 IN_MEMORY_BYTES_PER_ROW = 560
-GLOBAL_TASK_BYTES_PER_ROW = 480
+#: Bytes a row that the Dask engine's one task of the ``graph`` rules (ML-07, ML-09..12) holds: the edge table
+#: and the largest rule's search (0.62 GB over the context at 5 M IBM-format rows, ``docs/design.md``); where it
+#: would not fit, the store is scored without them, and the result says so.
+GRAPH_TASK_BYTES_PER_ROW = 130
 
 _TREE = """
 import json, subprocess, sys, tempfile, time
@@ -457,33 +458,34 @@ def split_csv(path: Path, part_rows: int, folder: Path) -> tuple[list[Path], int
 
 
 def measure_store_dask(path: Path, work: Path, *, part_rows: int = STORE_PART_ROWS, workers: int = 2,
-                       global_rules: bool | None = None) -> dict:
+                       graph_rules: bool | None = None) -> dict:
     """The national-scale route: ``path`` appended to a store in files of ``part_rows`` rows
     (``followmoney store append``, each measured), then the store scored on a local Dask
     cluster (``followmoney score --store --engine dask --workers N``): wall time, peak RSS of
     the whole process tree (driver, scheduler and workers together) and of its largest process.
 
-    ``global_rules`` (default: only where their one task fits this machine's memory, from
-    :data:`GLOBAL_TASK_BYTES_PER_ROW`) keeps the ``global`` rules; without them the run is
-    the partitioned rules', and the result says so.
+    ``graph_rules`` (default: only where their one task fits this machine's memory, from
+    :data:`GRAPH_TASK_BYTES_PER_ROW`) keeps the ``graph`` rules (and any ``global`` one);
+    without them the run is the other rules', and the result says so.
     """
     store = work / "store"
     shutil.rmtree(work, ignore_errors=True)
     parts, rows = split_csv(path, part_rows, work / "parts")
-    if global_rules is None:
-        global_rules = rows * GLOBAL_TASK_BYTES_PER_ROW < 0.8 * _memory_bytes()
+    if graph_rules is None:
+        graph_rules = rows * GRAPH_TASK_BYTES_PER_ROW < 0.8 * _memory_bytes()
     appends = []
     for part in parts:
         r = _tree([sys.executable, "-c", _SCORE, "store", "append", str(store), str(part)])
         appends.append({"wall_seconds": round(r["wall_seconds"], 1), "peak_rss_mb": round(r["peak_tree_rss_mb"], 1)})
         part.unlink()
     options = []
-    if not global_rules:
+    if not graph_rules:
         from followmoney.detect._dask import plan
         from followmoney.detect.rules import REGISTRY
 
         config = work / "partitioned.toml"
-        config.write_text(f"disabled_rules = {json.dumps(plan(list(REGISTRY))['global'])}\n")
+        kinds = plan(list(REGISTRY))
+        config.write_text(f"disabled_rules = {json.dumps(kinds['graph'] + kinds['global'])}\n")
         options = ["--config", str(config)]
     score = [sys.executable, "-c", _SCORE, "score", "--store", str(store), "--quiet", *options]
     r = _tree([*score, "--out", str(work / "dask"), "--engine", "dask", "--workers", str(workers)])
@@ -494,7 +496,7 @@ def measure_store_dask(path: Path, work: Path, *, part_rows: int = STORE_PART_RO
         "peak_tree_rss_mb": round(r["peak_tree_rss_mb"], 1),
         "peak_process_rss_mb": round(r["peak_process_rss_mb"], 1),
         "workers": workers,
-        "global_rules": global_rules,
+        "graph_rules": graph_rules,
         "alerts": json.loads((work / "dask" / "summary.json").read_text())["alerts"],
         "pandas_engine": None,
     }
@@ -583,7 +585,7 @@ def _print_size(r: dict) -> None:
     d = r.get("store_dask")
     if d:
         took = ", ".join(f"{a['wall_seconds']} s / {a['peak_rss_mb']} MB" for a in d["appends"])
-        rules = "every rule" if d["global_rules"] else "the partitioned rules (the global ones need one worker of the whole data)"
+        rules = "every rule" if d["graph_rules"] else "without the graph rules (their one task would not fit this machine)"
         print(f"   store on Dask ({d['workers']} workers, {rules}): appends {took}; score {d['score_wall_seconds']} s, peak RSS of "
               f"all processes {d['peak_tree_rss_mb']} MB (largest {d['peak_process_rss_mb']} MB); {d['alerts']} alerts", flush=True)
         if d["pandas_engine"]:

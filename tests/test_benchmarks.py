@@ -157,20 +157,20 @@ def test_bench_scale_store_on_dask_matches_the_pandas_engine_on_the_same_store(t
     path = tmp_path / "t_Trans.csv"
     bs.write_ibm_csv(path, 3_000, seed=3)
     d = bs.measure_store_dask(path, tmp_path / "work", part_rows=1_000, workers=1)
-    assert d["rows"] == 3_000 and len(d["appends"]) == 3 and d["global_rules"] is True
+    assert d["rows"] == 3_000 and len(d["appends"]) == 3 and d["graph_rules"] is True
     assert d["peak_tree_rss_mb"] >= d["peak_process_rss_mb"] > 0 and d["alerts"] > 0
     assert d["pandas_engine"]["alerts_identical"] is True
 
 
 def test_bench_scale_reports_what_would_not_fit_as_not_run(tmp_path, monkeypatch, capsys):
-    """On a machine too small for the in-memory passes and the global rules' one task: said, not measured."""
+    """On a machine too small for the in-memory passes and the graph rules' one task: said, not measured."""
     pytest.importorskip("distributed")
     bs = _bench_scale()
-    monkeypatch.setattr(bs, "_memory_bytes", lambda: 2_000 * bs.GLOBAL_TASK_BYTES_PER_ROW)
+    monkeypatch.setattr(bs, "_memory_bytes", lambda: 2_000 * bs.GRAPH_TASK_BYTES_PER_ROW)
     res = bs.run(sizes=[2_000], workdir=tmp_path, dask=True)
     (size,) = res["sizes"]
     assert "not_run" in size and "score_wall_seconds" not in size and res["exponent_score_seconds_vs_rows"] is None
     store = size["store_dask"]
-    assert store["global_rules"] is False and store["pandas_engine"] is None and store["alerts"] > 0
+    assert store["graph_rules"] is False and store["pandas_engine"] is None and store["alerts"] > 0
     out = capsys.readouterr().out
-    assert "not run in memory" in out and "the partitioned rules" in out
+    assert "not run in memory" in out and "without the graph rules" in out

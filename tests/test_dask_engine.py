@@ -457,12 +457,12 @@ def test_the_context_reaches_the_workers_in_its_own_size(synthetic):
     pickle for 0.85 GB of context tables of a 50 M-row store, the run killed for memory in its first minute."""
     import pickle
 
-    from followmoney.detect._dask import _for_tasks
+    from followmoney.detect._dask import for_tasks
 
     bundle, _ = synthetic
     many = pa.concat_tables([bundle.accounts] * 50).combine_chunks()
     context = dataclasses.replace(bundle, transactions=bundle.transactions.slice(0, 0), accounts=many.slice(0, 10))
-    sent = _for_tasks(context, compact=True)
+    sent = for_tasks(context, compact=True)
     assert sent.accounts.equals(context.accounts) and sent.parties.equals(context.parties)
     assert sent.load_log.num_rows == 0 < context.load_log.num_rows  # no task reads the load's accounting
     assert len(pickle.dumps(context.accounts)) > 20 * len(pickle.dumps(sent.accounts))

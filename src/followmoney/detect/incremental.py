@@ -366,19 +366,23 @@ def _full(store, cfg, ids, key, seq, hwm, reason, on_error, bundle: Bundle | Non
 
 def _full_dask(store, cfg, ids, key, seq, hwm, reason, on_error, client, partitions, spill_dir) -> StoreScore:
     """A full run over the store on Dask: the workers read the store's files; this process holds the context
-    tables, the alerts and the rows they cite."""
+    tables (read again after the run: during it, the workers hold them), the alerts and the rows they cite."""
     import pyarrow.parquet as pq
 
-    from followmoney.detect._dask import Files, gather_rows, run_chunks
+    from followmoney.detect._dask import Files, for_tasks, gather_rows, run_chunks
     from followmoney.detect.score import _run_notes
 
-    context = read_store(store, transactions=False)
     groups = store_chunks(store)
     chunks = [Files(paths) for paths, _ in groups] or [schema.empty("transactions")]
     rows = sum(n for _, n in groups)
     rid = _run_id_of((pq.read_table(f, columns=["txn_id"])["txn_id"].combine_chunks() for paths, _ in groups for f in paths), cfg)
-    run = run_chunks(context, chunks, rows, cfg, ids, rid, assemble=alerts_for, client=client, partitions=partitions,
-                     on_error=on_error, spill_dir=spill_dir)  # fmt: skip
+    # the tasks' tables only (the account listing and the log are not held while the workers run: at 50 M rows,
+    # 0.5 GB of 1.5 GB); the whole context is read again for the outputs
+    tasks_context = for_tasks(read_store(store, transactions=False), compact=client is not None)
+    run = run_chunks(tasks_context, chunks, rows, cfg, ids, rid, assemble=alerts_for, client=client, partitions=partitions,
+                     on_error=on_error, spill_dir=spill_dir, compacted=True)  # fmt: skip
+    del tasks_context
+    context = read_store(store, transactions=False)
     alerts = alerts_table(run.alerts, run.failures, run.notes + _run_notes(context, cfg))
     cited = pc.list_flatten(alerts["evidence_txn_ids"]) if alerts.num_rows else pa.array([], pa.string())
     kept, mentions = gather_rows(chunks, cited, context.parties["party_id"], client=client)

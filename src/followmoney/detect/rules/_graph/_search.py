@@ -65,10 +65,29 @@ def _cap(lo, hi, used: int, budget: int) -> tuple[np.ndarray, bool]:
 
 
 def _batches(n: np.ndarray, rows: int) -> list[tuple[int, int]]:
-    """Split consecutive paths into batches of about ``rows`` extensions (at least one path each)."""
-    ids = (np.cumsum(n) - n) // rows
-    cut = np.flatnonzero(np.diff(ids)) + 1
+    """Split consecutive paths into batches of about ``rows`` extensions (at least one path each).
+
+    Examples
+    --------
+    >>> _batches(np.array([3, 0, 4, 2, 5]), 5)
+    [(0, 3), (3, 5)]
+    """
+    ids = np.cumsum(n)
+    ids -= n  # extensions before each path (in place: millions of paths at the search's start)
+    ids //= rows
+    cut = np.flatnonzero(ids[1:] != ids[:-1]) + 1
     return list(zip(np.r_[0, cut].tolist(), np.r_[cut, len(n)].tolist()))
+
+
+def _start_ranges(n_edges: int, ranges, block: int) -> tuple[list, np.ndarray, np.ndarray, list]:
+    """``ranges([arange(n_edges)])`` computed ``block`` start transactions at a time: the same paths, candidates
+    and records (``ranges`` judges each path on its own), without its temporaries for every transaction at once
+    (at 34 M edges, 3.9 GB for ML-09 against 1.0 GB)."""
+    parts = [ranges([np.arange(a, min(a + block, n_edges))]) for a in range(0, n_edges, block)]
+    if not parts:
+        return ranges([np.arange(0)])
+    hops = [np.concatenate([p[0][i] for p in parts]) for i in range(len(parts[0][0]))]
+    return hops, np.concatenate([p[1] for p in parts]), np.concatenate([p[2] for p in parts]), [r for p in parts for r in p[3]]
 
 
 def _frontier_search(n_edges: int, *, ranges, step, budget: int, batch_rows: int | None = None):
@@ -88,11 +107,11 @@ def _frontier_search(n_edges: int, *, ranges, step, budget: int, batch_rows: int
     """
     batch_rows = batch_rows or _BATCH_ROWS
     found, work = [], 0
-    stack = [("paths", [np.arange(n_edges)])]
+    stack = [("start", None)]
     while stack:
         item = stack.pop()
-        if item[0] == "paths":
-            hops, lo, hi, records = ranges(item[1])
+        if item[0] in ("start", "paths"):
+            hops, lo, hi, records = _start_ranges(n_edges, ranges, 4 * batch_rows) if item[0] == "start" else ranges(item[1])
             found += records
             for a, b in reversed(_batches(hi - lo, batch_rows) if len(lo) else []):
                 stack.append(("batch", [h[a:b] for h in hops], lo[a:b], hi[a:b]))
