@@ -531,3 +531,16 @@ def test_identifier_rules_read_only_the_rows_of_the_people_sharing_identifiers(s
     assert len(payees) > 5
     nobody = _dask._touching_keys(dataclasses.replace(bundle, identifiers=bundle.identifiers.slice(0, 0)), cfg, ["ML-15", "HT-11"])
     assert not nobody.parties and _dask._keyed_rows(tx, nobody, []) is None
+
+
+def test_a_stores_context_is_read_by_each_worker_once_per_version(synthetic_store):
+    """The store's context tables are not sent from the driver: each worker process reads them (cached per version)."""
+    from followmoney.detect._dask import StoreContext, _Released
+
+    path, _, _ = synthetic_store
+    ctx = StoreContext.of(path)
+    tables = ctx.load()
+    assert tables is ctx.load() and tables.accounts.num_rows > 0
+    assert tables.transactions.num_rows == 0 and tables.account_aliases.num_rows == 0  # what no task reads
+    assert StoreContext(ctx.path, ctx.version + "x").load() is not tables  # a changed store is read again
+    assert _Released(lambda bundle, n: (bundle, n))(ctx, 3) == (tables, 3)  # a task gets the tables in its place

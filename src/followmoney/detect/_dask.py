@@ -44,8 +44,9 @@ Every rule declares how it partitions (:attr:`followmoney.detect.rules.Rule.part
     (:func:`~followmoney.detect.rules._graph._table.edges_from_pieces`: the same table
     as the whole frame's), with the txn ids as one Arrow array and no frame of the rows;
     the alerts are then assembled from the rows the findings cite, read from the chunks.
-    That task holds the whole table, about 60 bytes an edge (a frame is 272 bytes a row
-    at IBM-format rows) plus what each rule's search adds.
+    That task holds the whole table (at 50 M IBM-format rows, 34 M edges: 2.9 GB, where
+    the frame would take 272 bytes a row) plus what each rule's search adds (up to 4.7 GB
+    there, ML-10): it is bounded by the edges, not by a partition.
 ``"global"``
     Anything else (parties and identifiers across accounts, ML-15 and HT-11): the rule
     runs once on the whole table on one worker. This is the honest fallback and is
@@ -112,6 +113,7 @@ Why the rules got their declarations (``partition=`` beside each rule says it in
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import os
@@ -136,7 +138,7 @@ from followmoney.detect.rules import REGISTRY, SHARED_USERS, RuleContext, Touchi
 from followmoney.detect.rules._cash import undated_deposits_note
 from followmoney.detect.rules._graph._table import edge_piece, edges_from_pieces
 
-__all__ = ["score_dask", "run_chunks", "for_tasks", "DaskRun", "Files", "gather_rows", "open_client", "PARTITIONINGS", "DASK_EXTRA_HINT", "require_dask",
+__all__ = ["score_dask", "run_chunks", "for_tasks", "StoreContext", "DaskRun", "Files", "gather_rows", "open_client", "PARTITIONINGS", "DASK_EXTRA_HINT", "require_dask",
            "bucket_of", "plan", "default_partitions", "build_graph"]
 
 log = logging.getLogger("followmoney")
@@ -269,8 +271,49 @@ def _gather(chunks: list, columns: tuple | None = None) -> pa.Table:
 
 
 # --------------------------------------------------------------------------- tasks (run on workers)
+@dataclass(frozen=True)
+class StoreContext:
+    """A transaction store's context tables (accounts, parties, identifiers, ...), read by each worker
+    process itself when a task needs them, not sent from the driver.
+
+    Parameters
+    ----------
+    path : str
+        The store.
+    version : str
+        Which state of the store (:meth:`of`: its latest append and when its manifest was
+        written): a worker that outlives a run (a remote cluster) reads the tables again
+        once the store has changed. A worker keeps the tables of its two latest versions.
+    """
+
+    path: str
+    version: str
+
+    @classmethod
+    def of(cls, store) -> StoreContext:
+        """The context of ``store`` as it is now."""
+        from followmoney.core.store import store_manifest
+
+        seq = max((a["seq"] for a in store_manifest(store)["appends"]), default=0)
+        return cls(str(store), f"{seq}:{os.stat(os.path.join(store, 'store.json')).st_mtime_ns}")
+
+    def load(self) -> Bundle:
+        """The tables the tasks read (:func:`for_tasks`), from this process's cache."""
+        return _store_context(self.path, self.version)
+
+
+@functools.lru_cache(maxsize=2)
+def _store_context(path: str, version: str) -> Bundle:
+    from followmoney.core.store import read_store
+
+    tables = for_tasks(read_store(path, transactions=False), compact=False)
+    release_unused()  # the tables no task reads
+    return tables
+
+
 class _Released:
-    """A task: ``func``, then the memory Arrow freed handed back to the system.
+    """A task: ``func`` (a :class:`StoreContext` among its arguments read here), then the memory Arrow
+    freed handed back to the system.
 
     Arrow's allocator (mimalloc) keeps freed memory for reuse: a worker would hold its
     largest task's peak for the rest of the run beside whatever the next task needs, and
@@ -282,6 +325,7 @@ class _Released:
         self.func, self.__name__ = func, func.__name__
 
     def __call__(self, *args, **kwargs):
+        args = [a.load() if isinstance(a, StoreContext) else a for a in args]  # a store's tables, read here
         try:
             return self.func(*args, **kwargs)
         finally:
@@ -978,13 +1022,15 @@ def for_tasks(context: Bundle, *, compact: bool) -> Bundle:
 
 
 def run_chunks(context: Bundle, chunks: list, rows: int, cfg, rule_ids, run_id: str, *, assemble, client=None,
-               partitions: int | None = None, on_error: str = "record", spill_dir=None, compacted: bool = False) -> DaskRun:
+               partitions: int | None = None, on_error: str = "record", spill_dir=None) -> DaskRun:
     """Run ``rule_ids`` over the transactions in ``chunks`` on Dask.
 
     Parameters
     ----------
-    context : Bundle
-        The tables other than ``transactions`` (read on the driver, sent to every task).
+    context : Bundle or StoreContext
+        The tables other than ``transactions``: read on the driver and sent to every
+        task, or a store's, which each worker process reads itself (once per store
+        version; at 50 M rows the driver held 1.1 GB more while it sent them).
     chunks : list
         The transactions, in the order of the whole table: ``pyarrow.Table`` slices, or
         :class:`Files` (a store's Parquet parts), which the workers read themselves, so
@@ -1007,10 +1053,6 @@ def run_chunks(context: Bundle, chunks: list, rows: int, cfg, rule_ids, run_id: 
         read (a temporary folder is made in it and removed after the run); default a
         temporary folder when the workers run on this machine, else their memory;
         False: their memory.
-    compacted : bool, default False
-        ``context`` is already the tasks' (:func:`for_tasks` with ``compact=True``): it is
-        not copied again, and a caller that does not keep the whole context does not hold
-        both while the workers run (at 50 M rows, 0.5 GB against 1.5 GB).
 
     Returns
     -------
@@ -1027,7 +1069,7 @@ def run_chunks(context: Bundle, chunks: list, rows: int, cfg, rule_ids, run_id: 
     n = partitions if partitions is not None else default_partitions(rows)
     if int(n) < 1:
         raise ValueError(f"partitions must be at least 1, got {n}")
-    if not compacted:
+    if not isinstance(context, StoreContext):
         context = for_tasks(context, compact=client is not None)
     if client is not None:  # tables travel to the workers once, not inside the graph
         tables = [i for i, c in enumerate(chunks) if isinstance(c, pa.Table)]
@@ -1036,8 +1078,9 @@ def run_chunks(context: Bundle, chunks: list, rows: int, cfg, rule_ids, run_id: 
             chunks = list(chunks)
             for i, f in zip(tables, placed):
                 chunks[i] = f
-        context = client.scatter(context, broadcast=True)
-        release_unused()  # the compacted copy, now on the workers
+        if not isinstance(context, StoreContext):  # a store's, each worker reads itself
+            context = client.scatter(context, broadcast=True)
+            release_unused()  # the compacted copy, now on the workers
     spill = _spill_folder(client, spill_dir)
     try:
         tasks, facts = build_graph(context, chunks, cfg, rule_ids, run_id, assemble=assemble, partitions=int(n), on_error=on_error,

@@ -369,19 +369,16 @@ def _full_dask(store, cfg, ids, key, seq, hwm, reason, on_error, client, partiti
     tables (read again after the run: during it, the workers hold them), the alerts and the rows they cite."""
     import pyarrow.parquet as pq
 
-    from followmoney.detect._dask import Files, for_tasks, gather_rows, run_chunks
+    from followmoney.detect._dask import Files, StoreContext, gather_rows, run_chunks
     from followmoney.detect.score import _run_notes
 
     groups = store_chunks(store)
     chunks = [Files(paths) for paths, _ in groups] or [schema.empty("transactions")]
     rows = sum(n for _, n in groups)
     rid = _run_id_of((pq.read_table(f, columns=["txn_id"])["txn_id"].combine_chunks() for paths, _ in groups for f in paths), cfg)
-    # the tasks' tables only (the account listing and the log are not held while the workers run: at 50 M rows,
-    # 0.5 GB of 1.5 GB); the whole context is read again for the outputs
-    tasks_context = for_tasks(read_store(store, transactions=False), compact=client is not None)
-    run = run_chunks(tasks_context, chunks, rows, cfg, ids, rid, assemble=alerts_for, client=client, partitions=partitions,
-                     on_error=on_error, spill_dir=spill_dir, compacted=True)  # fmt: skip
-    del tasks_context
+    # each worker reads the context tables itself; this process reads them after the run, for the outputs
+    run = run_chunks(StoreContext.of(store), chunks, rows, cfg, ids, rid, assemble=alerts_for, client=client,
+                     partitions=partitions, on_error=on_error, spill_dir=spill_dir)  # fmt: skip
     context = read_store(store, transactions=False)
     alerts = alerts_table(run.alerts, run.failures, run.notes + _run_notes(context, cfg))
     cited = pc.list_flatten(alerts["evidence_txn_ids"]) if alerts.num_rows else pa.array([], pa.string())
