@@ -113,6 +113,7 @@ Why the rules got their declarations (``partition=`` beside each rule says it in
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import math
@@ -552,6 +553,18 @@ def _merge_stats(parts: list[dict], specs) -> dict:
     return {rule_id: {st.name: st.combine([p[rule_id][st.name] for p in parts]) for st in stats} for rule_id, _, stats in specs}
 
 
+@contextlib.contextmanager
+def _recording(out: dict, rule_id: str, on_error: str):
+    """A rule's work in a task: an exception is recorded in ``out`` as ``("error", its type name)``, as the
+    pandas engine records a failed rule (the driver decides), or raised with ``on_error="raise"``."""
+    try:
+        yield
+    except Exception as exc:
+        if on_error == "raise":
+            raise
+        out[rule_id] = ("error", type(exc).__name__)
+
+
 def _run_partition(pieces, bucket, partitions, rule_ids, bundle, cfg, run_id, profile, on_error, stats, assemble, observed) -> dict:
     """Run ``rule_ids`` on the rows of ``pieces`` (chunks, see :func:`_gather`); alerts of subjects in ``bucket`` (all when None).
 
@@ -575,7 +588,7 @@ def _run_partition(pieces, bucket, partitions, rule_ids, bundle, cfg, run_id, pr
         if any(c not in present for c in rule.requires):  # all null in the whole data: skipped
             continue
         params = rule.resolve_params(cfg.rule_params(rule_id))
-        try:
+        with _recording(out, rule_id, on_error):
             whole = None if bucket is None else (stats or {}).get(rule_id, {})
             ctx = RuleContext(params=params, jurisdiction=cfg.jurisdiction_info, bundle=bundle, config=cfg, shared=shared, whole=whole)
             if rule.partition == "payer" and bucket is not None:  # the payments of this bucket's payers; findings in _run_from_pairs
@@ -589,10 +602,6 @@ def _run_partition(pieces, bucket, partitions, rule_ids, bundle, cfg, run_id, pr
                 if findings.empty:
                     continue
             out[rule_id] = ("alerts", assemble(rule, params, cfg, findings, by_txn, run_id, observed))
-        except Exception as exc:  # recorded as in the pandas engine; the driver decides
-            if on_error == "raise":
-                raise
-            out[rule_id] = ("error", type(exc).__name__)
     return out
 
 
@@ -631,7 +640,7 @@ def _run_from_pairs(results: list[dict], rule_ids, bundle, cfg, run_id, profile,
             continue
         rule = REGISTRY[rule_id]
         params = rule.resolve_params(cfg.rule_params(rule_id))
-        try:
+        with _recording(out, rule_id, on_error):
             rows = _concat([r for _, r in parts])
             _, first = np.unique(rows["txn_id"].to_numpy(zero_copy_only=False), return_index=True)  # a row two payers name
             frame = _prepare(rows.take(pa.array(np.sort(first))), cfg, bundle, profile[1])
@@ -645,10 +654,6 @@ def _run_from_pairs(results: list[dict], rule_ids, bundle, cfg, run_id, profile,
                 continue
             by_txn = frame.set_index("txn_id")[["amount_cents", "currency", "source_ref"]]
             out[rule_id] = ("alerts", assemble(rule, params, cfg, findings, by_txn, run_id, observed))
-        except Exception as exc:  # recorded as in the pandas engine; the driver decides
-            if on_error == "raise":
-                raise
-            out[rule_id] = ("error", type(exc).__name__)
     return out
 
 
@@ -703,15 +708,11 @@ def _run_graph(pieces: list, rule_ids, bundle: Bundle, cfg, profile, on_error, s
         if any(c not in present for c in rule.requires):  # all null in the whole data: skipped
             continue
         params = rule.resolve_params(cfg.rule_params(rule_id))
-        try:
+        with _recording(out, rule_id, on_error):
             ctx = RuleContext(params=params, jurisdiction=cfg.jurisdiction_info, bundle=bundle, config=cfg, shared=shared)
             findings = rule.func(frame, ctx)
             if findings is not None and not findings.empty:
                 out[rule_id] = ("findings", findings)
-        except Exception as exc:  # recorded as in the pandas engine; the driver decides
-            if on_error == "raise":
-                raise
-            out[rule_id] = ("error", type(exc).__name__)
         for key, users in SHARED_USERS.items():  # a table shared by rules goes once its last reader here has run
             if key != "graph_edges" and not set(users) & set(rule_ids[i + 1:]):
                 shared.pop(key, None)
@@ -742,12 +743,8 @@ def _assemble_found(found: dict, rows: list, bundle: Bundle, cfg, run_id, profil
     for rule_id, findings in found.items():
         rule = REGISTRY[rule_id]
         params = rule.resolve_params(cfg.rule_params(rule_id))
-        try:
+        with _recording(out, rule_id, on_error):
             out[rule_id] = ("alerts", assemble(rule, params, cfg, findings, by_txn, run_id, observed))
-        except Exception as exc:  # recorded as in the pandas engine; the driver decides
-            if on_error == "raise":
-                raise
-            out[rule_id] = ("error", type(exc).__name__)
     return out
 
 
@@ -1190,8 +1187,6 @@ def open_client(scheduler: str | None = None, workers: int | None = None):
     ImportError
         ``followmoney[dask]`` is not installed.
     """
-    import contextlib
-
     require_dask()
     try:
         import distributed
