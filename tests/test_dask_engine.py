@@ -544,3 +544,23 @@ def test_a_stores_context_is_read_by_each_worker_once_per_version(synthetic_stor
     assert tables.transactions.num_rows == 0 and tables.account_aliases.num_rows == 0  # what no task reads
     assert StoreContext(ctx.path, ctx.version + "x").load() is not tables  # a changed store is read again
     assert _Released(lambda bundle, n: (bundle, n))(ctx, 3) == (tables, 3)  # a task gets the tables in its place
+
+
+def test_the_graph_task_starts_after_every_other_rules_task(synthetic):
+    """The graph rules' task is the run's largest: it waits for the bucket tasks so that none runs beside it."""
+    from dask.core import get_deps
+
+    from followmoney.detect import _dask
+
+    bundle, cfg = synthetic
+    tasks, _ = _dask.build_graph(_dask.for_tasks(bundle, compact=False), [bundle.transactions], cfg, ["ML-01", "HT-09", "ML-07"],
+                                 "run", assemble=None, partitions=3)  # fmt: skip
+    deps, _ = get_deps(dict(dask.delayed(tasks).dask))
+    (graph_key,) = [k for k in deps if str(k[0] if isinstance(k, tuple) else k).startswith("_run_graph-")]
+    before, todo = set(), [graph_key]
+    while todo:
+        for d in deps[todo.pop()] - before:
+            before.add(d)
+            todo.append(d)
+    others = [t.key for t in tasks[:-1]]  # the 3 bucket tasks and the payer rules' findings; the last is the graph rules'
+    assert len(others) == 4 and set(others) <= before
