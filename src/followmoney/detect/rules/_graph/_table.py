@@ -135,7 +135,7 @@ class _Ids:
             at = np.asarray(at)
             at = np.flatnonzero(at) if at.dtype == bool else at
         if isinstance(self._column, pa.Array):
-            return np.asarray(self._column.take(pa.array(self._pos[at], pa.int64())).to_pylist(), dtype=object)
+            return self._column.take(pa.array(self._pos[at], pa.int64())).to_numpy(zero_copy_only=False)
         return self._column.iloc[self._pos[at]].to_numpy(object)
 
 
@@ -297,15 +297,23 @@ def edges_from_pieces(pieces: list[dict], present=None, ids_file: str | None = N
     attributes = [a for a in NODE_ATTRIBUTES if any(f"{a}_from" in p["rows"].column_names for p in pieces)]
     keys = {name: _union([names(p, name) for p in pieces]) for name in ("account", "currency", *attributes)}
 
+    mappings: dict = {}
+
+    def mapping(i: int, name: str) -> np.ndarray:
+        """Piece ``i``'s own codes of ``name`` as positions in ``keys[name]`` (looked up once for both sides)."""
+        if (i, name) not in mappings:
+            mappings[i, name] = pc.index_in(names(pieces[i], name), value_set=keys[name]).to_numpy(zero_copy_only=False)
+        return mappings[i, name]
+
     def codes(column_name: str, name: str) -> np.ndarray:
         """The pieces' ``column_name`` as positions in ``keys[name]`` (-1 for none), in edge order."""
         out = []
-        for p in pieces:
+        for i, p in enumerate(pieces):
             if not p["rows"].num_rows:
                 continue
             rows = p["rows"]
             local = rows.column(column_name).to_numpy() if column_name in rows.column_names else np.full(rows.num_rows, -1, np.int32)
-            to_global = pc.index_in(names(p, name), value_set=keys[name]).to_numpy(zero_copy_only=False)
+            to_global = mapping(i, name)
             out.append(np.where(local >= 0, to_global[np.maximum(local, 0)] if len(to_global) else -1, -1).astype(np.int64))
         if name == "currency":  # a missing currency is a value of its own, after the others (pandas' factorize)
             out = [np.where(c < 0, len(keys[name]), c) for c in out]
