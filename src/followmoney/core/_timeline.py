@@ -142,15 +142,21 @@ def packed_key(*columns: np.ndarray, ranges: list[tuple[int, int]] | None = None
     >>> packed_key(np.array([1, 0, 1]), np.array([0, 2, 1])).tolist()
     [3, 2, 4]
     """
-    key = np.zeros(len(columns[0]), np.int64)
+    key = None
     span = 1
     for i, c in enumerate(columns):
+        c = np.asarray(c)
         lo, hi = ranges[i] if ranges is not None else (int(c.min()), int(c.max())) if len(c) else (0, 0)
         size = hi - lo + 1
         span *= size
         if span >= 2**62:
             return None
-        key = key * size + (c - lo)
+        if key is None:
+            key = c.astype(np.int64)  # a copy, even of an int64 column
+        else:  # in place: one array of the rows' keys, no temporaries of their size
+            key *= size
+            np.add(key, c, out=key, casting="unsafe")
+        key -= lo
     return key
 
 

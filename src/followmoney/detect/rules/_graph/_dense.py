@@ -14,7 +14,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from followmoney.core._timeline import packed_key
 from followmoney.core.units import DAY_US, money_text
 from followmoney.detect.rules._graph._table import _REQUIRES, _evidence, _findings, _names, _pick_per_episode, _shared_edges
 from followmoney.detect.rules._graph._table import _in_larger_groups, _shared_window_pairs, _window_rows, _window_us
@@ -30,6 +29,13 @@ def _anti(df: pd.DataFrame, other: pd.DataFrame, on: list[str]) -> pd.DataFrame:
     """Rows of ``df`` whose ``on`` values are not in ``other``."""
     hit = df.merge(other.drop_duplicates(), on=on, how="left", indicator=True)["_merge"].eq("both").to_numpy()
     return df[~hit]
+
+
+def _of(pairs: pd.DataFrame, column: str, accounts: pd.Series) -> pd.DataFrame:
+    """The rows of ``pairs`` whose ``column`` is one of ``accounts``, in their order: what an inner merge
+    of the window pairs with a few candidates' rows on that column can match, taken before the merge,
+    which otherwise factorizes the keys of every pair (50 bytes a pair: 3 GB at 50 M IBM rows)."""
+    return pairs[np.isin(pairs[column].to_numpy(), pd.unique(accounts.to_numpy()))]
 
 
 def _bipartite_candidates(pairs: pd.DataFrame, density: float) -> pd.DataFrame:
@@ -52,12 +58,11 @@ def _bipartite_candidates(pairs: pd.DataFrame, density: float) -> pd.DataFrame:
     # and beneficiaries paid by >= 2 can link, among all pairs and then once more among those left; each row's
     # (w, cur, o) and (w, cur, b) packed into one key once, where they pack (else the columns)
     w, cur, o, b = (pairs[c].to_numpy() for c in ("w", "cur", "o", "b"))
-    by_o = [o_key] if (o_key := packed_key(w, cur, o)) is not None else [w, cur, o]
-    by_b = [b_key] if (b_key := packed_key(w, cur, b)) is not None else [w, cur, b]
-    del o_key, b_key
-    at = np.flatnonzero(_in_larger_groups(1, *by_o) & _in_larger_groups(1, *by_b))
-    at = at[_in_larger_groups(1, *(c[at] for c in by_o)) & _in_larger_groups(1, *(c[at] for c in by_b))]
-    del by_o, by_b
+    more = _in_larger_groups(1, w, cur, o)  # each key packed, used and let go in turn (the pairs are in (w, cur, o) order)
+    more &= _in_larger_groups(1, w, cur, b)
+    at = np.flatnonzero(more)
+    del more
+    at = at[_in_larger_groups(1, w[at], cur[at], o[at]) & _in_larger_groups(1, w[at], cur[at], b[at])]
     x = pd.DataFrame({"w": w[at], "cur": cur[at], "o": o[at], "b": b[at]}, copy=False)
     del at, w, cur, o, b
     common = _common_beneficiaries(x, pairs)
@@ -77,7 +82,7 @@ def _bipartite_candidates(pairs: pd.DataFrame, density: float) -> pd.DataFrame:
     members = ends.assign(comp=comp[node]).drop_duplicates()  # w, cur, o, comp
     wc = members.drop_duplicates("comp")[["comp", "w", "cur"]]
     size = members.groupby("comp").size()
-    per_b = pairs.merge(members, on=["w", "cur", "o"]).groupby(["comp", "b"]).size().rename("k").reset_index()
+    per_b = _of(pairs, "o", members["o"]).merge(members, on=["w", "cur", "o"]).groupby(["comp", "b"]).size().rename("k").reset_index()
     per_b = _anti(per_b, members[["comp", "o"]].rename(columns={"o": "b"}), ["comp", "b"])
     parts = []
     for variant, share in enumerate(sorted({0.5, density})):  # two candidate shapes, each vectorised over all groups
@@ -85,7 +90,7 @@ def _bipartite_candidates(pairs: pd.DataFrame, density: float) -> pd.DataFrame:
         B = B[B.groupby("comp")["b"].transform("size") >= 2].merge(wc, on="comp")
         if B.empty:
             continue
-        per_o = pairs.merge(B, on=["w", "cur", "b"]).groupby(["comp", "o"]).size().rename("k").reset_index()
+        per_o = _of(pairs, "b", B["b"]).merge(B, on=["w", "cur", "b"]).groupby(["comp", "o"]).size().rename("k").reset_index()
         need = share * B.groupby("comp").size().reindex(per_o["comp"]).to_numpy()
         O = per_o[per_o["k"] >= need - 1e-9][["comp", "o"]]
         O = _anti(O, B[["comp", "b"]].rename(columns={"b": "o"}), ["comp", "o"])
@@ -106,7 +111,7 @@ def _common_beneficiaries(x: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
     such beneficiaries, ``d1`` / ``d2`` the originators' numbers of beneficiaries in ``pairs``; sorted by
     (w, cur, o1, o2). Grouped on packed integer keys (pandas' multi-column grouping and reindexing of
     millions of pairs cost several times more)."""
-    cols = {c: pairs[c].to_numpy(np.int64) for c in ("w", "cur", "o", "b")}
+    cols = {c: pairs[c].to_numpy() for c in ("w", "cur", "o", "b")}  # int32 or int64, not copied
     lo = {c: (int(v.min()) if len(v) else 0) for c, v in cols.items()}
     size = {c: (int(v.max()) - lo[c] + 1 if len(v) else 1) for c, v in cols.items()}
     if size["w"] * size["cur"] * max(size["o"], size["b"]) ** 2 >= 2**62:  # beyond the packing range: pandas' grouping
@@ -119,8 +124,13 @@ def _common_beneficiaries(x: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
         common["d2"] = outdeg.reindex(pd.MultiIndex.from_frame(common[["w", "cur", "o2"]])).to_numpy()
         return common
 
-    def wc(df):  # (w, cur) as one integer
-        return (df["w"].to_numpy(np.int64) - lo["w"]) * size["cur"] + df["cur"].to_numpy(np.int64) - lo["cur"]
+    def wc(df):  # (w, cur) as one int64, made in place in one array (the columns may be int32)
+        key = df["w"].to_numpy().astype(np.int64)
+        key -= lo["w"]
+        key *= size["cur"]
+        key += df["cur"].to_numpy()
+        key -= lo["cur"]
+        return key
 
     n_o = size["o"]
     # every (w, cur, o1, o2) with o1 < o2 once per beneficiary both pay, made from the rows of x in (w, cur, b) order
@@ -153,10 +163,23 @@ def _common_beneficiaries(x: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
     key, c = key[c >= 2], c[c >= 2]
     pair_wc, o2 = np.divmod(key, n_o)
     w_cur, o1 = np.divmod(pair_wc, n_o)
-    deg_key, deg = np.unique(wc(pairs) * n_o + cols["o"] - lo["o"], return_counts=True)
+    deg_key = wc(pairs)
+    deg_key *= n_o
+    deg_key += cols["o"]
+    deg_key -= lo["o"]
+    if (deg_key[1:] < deg_key[:-1]).any():  # the pairs come in (w, cur, o) order: no sorted copy then
+        deg_key.sort()
+    first = np.flatnonzero(np.r_[True, deg_key[1:] != deg_key[:-1]])
+    deg = np.diff(np.r_[first, len(deg_key)])
+    deg_key = deg_key[first]
+    del first
     w, cur = np.divmod(w_cur, size["cur"])
+
+    def like(values, c):  # in the pairs' dtype, so that later merges with them join equal dtypes
+        return (values + lo[c]).astype(cols[c].dtype, copy=False)
+
     return pd.DataFrame({
-        "w": w + lo["w"], "cur": cur + lo["cur"], "o1": o1 + lo["o"], "o2": o2 + lo["o"], "c": c,
+        "w": like(w, "w"), "cur": like(cur, "cur"), "o1": like(o1, "o"), "o2": like(o2, "o"), "c": c,
         "d1": deg[np.searchsorted(deg_key, w_cur * n_o + o1)], "d2": deg[np.searchsorted(deg_key, w_cur * n_o + o2)],
     })  # fmt: skip
 
@@ -166,7 +189,7 @@ def _tier_stats(tiers: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
     pairs from i to i+1, their value, and density = pairs / (size_i × size_{i+1})."""
     tiers = tiers[["sid", "w", "cur", "tier", "acct"]]
     size = tiers.groupby(["sid", "tier"]).size().rename("n")
-    frm = pairs.merge(tiers.rename(columns={"acct": "o", "tier": "t_o"}), on=["w", "cur", "o"])
+    frm = _of(pairs, "o", tiers["acct"]).merge(tiers.rename(columns={"acct": "o", "tier": "t_o"}), on=["w", "cur", "o"])
     both = frm.merge(tiers.rename(columns={"acct": "b", "tier": "t_b"}), on=["sid", "w", "cur", "b"])
     both = both[both["t_b"] == both["t_o"] + 1]
     links = both.groupby(["sid", "t_o"]).agg(links=("value", "size"), value=("value", "sum"))

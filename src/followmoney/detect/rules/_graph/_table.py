@@ -16,6 +16,8 @@ scores that are 0.5 at the threshold (:func:`_count_score`, :func:`_ratio_score`
 
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass
 
 import numpy as np
@@ -521,6 +523,9 @@ def _in_larger_groups(limit: int, *columns: np.ndarray) -> np.ndarray:
     key = columns[0] if len(columns) == 1 else packed_key(*columns)  # one non-negative int64 column is its own key
     if key is None or limit < 1:
         return _group_sizes(*columns) > limit
+    if not (key[1:] < key[:-1]).any():  # already in groups (sorted): run lengths, no sorted copy nor look-up
+        sizes = np.diff(np.r_[np.flatnonzero(np.r_[True, key[1:] != key[:-1]]), n])
+        return np.repeat(sizes > limit, sizes)
     s = np.sort(key)
     big = s[limit:][s[limit:] == s[:-limit]]  # the keys of more than limit rows, sorted (a key once per row past the limit)
     del s
@@ -529,7 +534,8 @@ def _in_larger_groups(limit: int, *columns: np.ndarray) -> np.ndarray:
         return np.zeros(n, bool)
     at = np.searchsorted(big, key)
     np.minimum(at, len(big) - 1, out=at)  # in place: one array of millions of positions, not two
-    return big[at] == key
+    np.take(big, at, out=at, mode="clip")  # each position read before its slot is written: in place too
+    return at == key
 
 
 def _window_rows(E: _Edges, stride: int, payers: np.ndarray | None = None) -> pd.DataFrame:
@@ -543,44 +549,114 @@ def _window_rows(E: _Edges, stride: int, payers: np.ndarray | None = None) -> pd
     return pd.DataFrame({"w": np.r_[b - 1, b], "cur": E.cur[idx], "o": E.src[idx], "b": E.dst[idx], "e": idx, "amt": E.amt[idx]})
 
 
-def _pair_values(E: _Edges, stride: int, max_degree: int) -> dict[str, np.ndarray]:
-    """Distinct (w, cur, o, b) of :func:`_window_rows` in sorted order with the sum of ``amt``, as int64 columns
-    ``w``, ``cur``, ``o``, ``b``, ``value``, but for those of an ``o`` (``b``) with more than ``max_degree`` distinct
-    ``b`` (``o``) in the window and currency: one sort of packed keys, made from the edge arrays (each edge in its
-    two windows) without the rows themselves; the degrees are read from the packed keys, and only the pairs kept
-    are unpacked."""
+#: Edges per block of windows in :func:`_pair_values`: a block's keys, order and sums take about 80
+#: bytes an edge beside the pairs already kept (4 M edges: about 0.3 GB).
+PAIR_BLOCK_EDGES = 1 << 22
+
+
+def _pair_values(E: _Edges, stride: int, max_degree: int, block_edges: int = PAIR_BLOCK_EDGES) -> dict[str, np.ndarray]:
+    """Distinct (w, cur, o, b) of :func:`_window_rows` in sorted order with the sum of ``amt``, as columns
+    ``w``, ``cur``, ``o``, ``b`` (int32 where they fit: :func:`_narrow`) and ``value`` (int64), but for those
+    of an ``o`` (``b``) with more than ``max_degree`` distinct ``b`` (``o``) in the window and currency: one
+    sort of packed keys, made from the edge arrays (each edge in its two windows) without the rows themselves;
+    the degrees are read from the packed keys, and only the pairs kept are unpacked.
+
+    The edges are in time order, so the windows are taken in blocks of about ``block_edges`` edges
+    (:func:`_window_blocks`): everything a window's pairs and degrees depend on lies in its block,
+    and the blocks' pairs, in window order, are the pairs of the whole (at 34 M edges the work
+    beside the pairs kept is a block's, not the whole table's 2.7 GB)."""
     columns = ("w", "cur", "o", "b", "value")
     if len(E) == 0:
-        return {c: np.zeros(0, np.int64) for c in columns}
+        return {c: np.zeros(0, np.int32 if c != "value" else np.int64) for c in columns}
     b = E.t // stride
     ranges = [(int(b.min()) - 1, int(b.max())), (int(E.cur.min()), int(E.cur.max())), (int(E.src.min()), int(E.src.max())),
               (int(E.dst.min()), int(E.dst.max()))]  # fmt: skip
-    earlier = packed_key(b - 1, E.cur, E.src, E.dst, ranges=ranges)
-    if earlier is None:  # beyond the packing range: pandas' grouping
+    if math.prod(hi - lo + 1 for lo, hi in ranges) >= 2**62:  # beyond the packing range: pandas' grouping
         grouped = _window_rows(E, stride).groupby(["w", "cur", "o", "b"], sort=True).agg(value=("amt", "sum")).reset_index()
         w, cur = grouped["w"].to_numpy(), grouped["cur"].to_numpy()
         keep = ~_in_larger_groups(max_degree, w, cur, grouped["b"].to_numpy()) & ~_in_larger_groups(max_degree, w, cur, grouped["o"].to_numpy())
-        return {c: grouped[c].to_numpy(np.int64)[keep] for c in columns}
-    key = np.concatenate([earlier, packed_key(b, E.cur, E.src, E.dst, ranges=ranges)])  # the earlier window's rows, then the later one's
-    del b, earlier
-    order = np.argsort(key, kind="stable")
+        return {c: _narrow(grouped[c].to_numpy(np.int64)[keep]) for c in columns[:-1]} | {"value": grouped["value"].to_numpy(np.int64)[keep]}
+    parts = [_block_pair_values(E, b, block, ranges, max_degree) for block in _window_blocks(b, ranges[0], block_edges)]
+    del b
+    # a column at a time, each block's part let go once joined: the pairs once and one column twice, not all twice
+    return {c: np.concatenate([p.pop(c) for p in parts]) if len(parts) > 1 else parts[0][c] for c in columns}
+
+
+def _window_blocks(b: np.ndarray, windows: tuple[int, int], block_edges: int) -> list[tuple[int, int, int, int]]:
+    """Blocks of consecutive windows ``windows`` (lowest, highest) over edges whose later window is ``b``
+    (each edge is in windows ``b - 1`` and ``b``), as ``(lo, hi, earlier, later)``: the block's edges are
+    ``lo:hi``, of which ``lo + earlier:hi`` are in one of its windows as their earlier one and
+    ``lo:lo + later`` as their later one. A block holds about ``block_edges`` edges (at least one window);
+    edges not in time order (``b`` not sorted) make one block.
+
+    Examples
+    --------
+    >>> _window_blocks(np.array([0, 0, 1, 2, 2, 3]), (-1, 3), 3)
+    [(0, 3, 0, 2), (2, 5, 1, 1), (3, 6, 2, 3)]
+    """
+    n = len(b)
+    if n == 0 or (b[1:] < b[:-1]).any():
+        return [(0, n, 0, n)]
+    blocks, first, last = [], *windows
+    while first <= last:
+        lo = int(np.searchsorted(b, first, "left"))
+        # the block's windows end where their edges (b up to the block's last window + 1) stay within block_edges
+        end = last if lo + block_edges >= n else min(max(int(b[lo + block_edges]) - 2, first), last)
+        hi = int(np.searchsorted(b, end + 1, "right"))
+        blocks.append((lo, hi, int(np.searchsorted(b[lo:hi], first + 1, "left")), int(np.searchsorted(b[lo:hi], end, "right"))))
+        first = end + 1
+    return blocks
+
+
+def _block_pair_values(E: _Edges, b: np.ndarray, block: tuple[int, int, int, int], ranges: list, max_degree: int) -> dict:
+    """:func:`_pair_values` of one block of windows (:func:`_window_blocks`)."""
+    lo, hi, earlier, later = block
+    ahead = slice(lo + earlier, hi)  # the edges in a window of the block as their earlier one (window b - 1)
+    behind = slice(lo, lo + later)  # ... as their later one (window b)
+    n_ahead = hi - lo - earlier
+    key = np.concatenate([packed_key(b[ahead] - 1, E.cur[ahead], E.src[ahead], E.dst[ahead], ranges=ranges),
+                          packed_key(b[behind], E.cur[behind], E.src[behind], E.dst[behind], ranges=ranges)])  # fmt: skip
+    order = np.argsort(key)  # equal keys are summed: their order does not matter
     key = key[order]
-    new = np.r_[True, key[1:] != key[:-1]]
-    # the sums first, so that the order is freed before the tuples are read back
-    value = np.add.reduceat(E.amt[order % len(E)], np.flatnonzero(new))  # row i of the rows is edge i mod n; exact integer sums
-    del order
-    key = key[new]
-    del new
+    starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+    key = key[starts]  # distinct, sorted; the rows' keys let go before the amounts are gathered
+    later_rows = order >= n_ahead  # each row's edge, in place: no second array of positions
+    order += lo + earlier
+    order[later_rows] -= n_ahead + earlier
+    del later_rows
+    value = np.add.reduceat(E.amt[order], starts)  # exact integer sums
+    del order, starts
     n_o, n_b = (hi - lo + 1 for lo, hi in ranges[2:])
-    keep = ~_in_larger_groups(max_degree, key // n_b)  # (w, cur, o), sorted
-    keep &= ~_in_larger_groups(max_degree, key // (n_o * n_b) * n_b + key % n_b)  # (w, cur, b)
+    keep = ~_in_larger_groups(max_degree, key // n_b)  # (w, cur, o): sorted, so counted as run lengths
+    by_b = key // (n_o * n_b)
+    by_b *= n_b
+    by_b += key % n_b
+    keep &= ~_in_larger_groups(max_degree, by_b)  # (w, cur, b)
+    del by_b
     key, value = key[keep], value[keep]
     del keep
     out = {}
     for c, (lo, hi) in zip(("b", "o", "cur", "w"), reversed(ranges)):  # each tuple read back from its key
-        key, out[c] = np.divmod(key, hi - lo + 1)
-        out[c] += lo
-    return {c: out[c] for c in columns[:-1]} | {"value": value}
+        key, rest = np.divmod(key, hi - lo + 1)
+        rest += lo
+        out[c] = _narrow(rest, lo, hi)
+        del rest
+    return {c: out[c] for c in ("w", "cur", "o", "b")} | {"value": value}
+
+
+def _narrow(values: np.ndarray, lo: int | None = None, hi: int | None = None) -> np.ndarray:
+    """``values`` as int32 where every value (or the range ``lo``..``hi``) fits, else unchanged: the window
+    pairs' numbers and codes take 4 bytes a value instead of 8 (at 34 M edges, 1 GB less for ML-10/11).
+
+    Examples
+    --------
+    >>> _narrow(np.array([1, 2])).dtype.name, _narrow(np.array([2**40])).dtype.name
+    ('int32', 'int64')
+    """
+    if lo is None:
+        lo, hi = (int(values.min()), int(values.max())) if len(values) else (0, 0)
+    info = np.iinfo(np.int32)
+    return values.astype(np.int32) if info.min <= lo and hi <= info.max else values
 
 
 def _group_sizes(*columns: np.ndarray) -> np.ndarray:
