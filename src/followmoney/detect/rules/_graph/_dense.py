@@ -34,7 +34,8 @@ def _anti(df: pd.DataFrame, other: pd.DataFrame, on: list[str]) -> pd.DataFrame:
 def _of(pairs: pd.DataFrame, column: str, accounts: pd.Series) -> pd.DataFrame:
     """The rows of ``pairs`` whose ``column`` is one of ``accounts``, in their order: what an inner merge
     of the window pairs with a few candidates' rows on that column can match, taken before the merge,
-    which otherwise factorizes the keys of every pair (50 bytes a pair: 3 GB at 50 M IBM rows)."""
+    which otherwise factorizes the keys of every pair (ML-10's tier statistics on 5 M IBM rows: +247 MB
+    without the cut, +70 MB with it)."""
     return pairs[np.isin(pairs[column].to_numpy(), pd.unique(accounts.to_numpy()))]
 
 
@@ -55,10 +56,10 @@ def _bipartite_candidates(pairs: pd.DataFrame, density: float) -> pd.DataFrame:
 
     columns = ["sid", "comp", "w", "cur", "tier", "acct"]
     # the rows of x, picked before x is made (a table of every pair is not copied): only originators paying >= 2
-    # and beneficiaries paid by >= 2 can link, among all pairs and then once more among those left; each row's
-    # (w, cur, o) and (w, cur, b) packed into one key once, where they pack (else the columns)
+    # and beneficiaries paid by >= 2 can link, among all pairs and then once more among those left; one packed
+    # key of all the pairs alive at a time
     w, cur, o, b = (pairs[c].to_numpy() for c in ("w", "cur", "o", "b"))
-    more = _in_larger_groups(1, w, cur, o)  # each key packed, used and let go in turn (the pairs are in (w, cur, o) order)
+    more = _in_larger_groups(1, w, cur, o)  # the pairs are in (w, cur, o) order: counted as run lengths
     more &= _in_larger_groups(1, w, cur, b)
     at = np.flatnonzero(more)
     del more
