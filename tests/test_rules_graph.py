@@ -14,7 +14,7 @@ import tracemalloc
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from rule_cases import (
     GRAPH_POSITIVE,
@@ -829,9 +829,13 @@ def test_window_pair_values_and_degrees_match_pandas_grouping(edges, stride, max
     pd.testing.assert_frame_equal(some.reset_index(drop=True), rows[rows["o"].isin(payers)].reset_index(drop=True))
 
 
-@given(st.lists(st.tuples(st.integers(0, 60), st.integers(0, 2), st.integers(0, 6), st.integers(0, 6), st.integers(1, 10**15)), max_size=60),
+_CLUSTERED_TIMES = st.one_of(st.integers(0, 60), st.sampled_from([0, 1, 40, 41, 200]))  # bursts with long gaps between
+
+
+@given(st.lists(st.tuples(_CLUSTERED_TIMES, st.integers(0, 2), st.integers(0, 6), st.integers(0, 6), st.integers(1, 10**15)), max_size=60),
        st.integers(1, 12), st.integers(1, 4), st.integers(1, 70))  # fmt: skip
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=300, deadline=None)
+@example(edges=[(0, 0, 0, 1, 1), (0, 0, 1, 0, 1), (10, 0, 0, 1, 1), (10, 0, 1, 0, 1)], stride=1, max_degree=5, block_edges=1)
 def test_window_pairs_taken_in_blocks_of_windows_are_the_pairs_of_the_whole(edges, stride, max_degree, block_edges):
     """ML-10/11's window pairs are made a block of windows at a time over edges in time order (the
     memory of a block, not of the whole table): any block size gives the pairs, sums and degree caps
@@ -846,6 +850,7 @@ def test_window_pairs_taken_in_blocks_of_windows_are_the_pairs_of_the_whole(edge
     if len(a):
         b = a[:, 0] // stride
         blocks = _window_blocks(b, (int(b.min()) - 1, int(b.max())), block_edges)
+        assert all(hi > lo for lo, hi, _, _ in blocks)  # no block without edges
         # each edge once as an earlier-window row and once as a later-window row, over all the blocks
         assert sorted(i for lo, hi, earlier, _ in blocks for i in range(lo + earlier, hi)) == list(range(len(a)))
         assert sorted(i for lo, _, _, later in blocks for i in range(lo, lo + later)) == list(range(len(a)))

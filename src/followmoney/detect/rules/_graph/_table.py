@@ -17,7 +17,6 @@ scores that are 0.5 at the threshold (:func:`_count_score`, :func:`_ratio_score`
 from __future__ import annotations
 
 import math
-
 from dataclasses import dataclass
 
 import numpy as np
@@ -586,13 +585,15 @@ def _window_blocks(b: np.ndarray, windows: tuple[int, int], block_edges: int) ->
     """Blocks of consecutive windows ``windows`` (lowest, highest) over edges whose later window is ``b``
     (each edge is in windows ``b - 1`` and ``b``), as ``(lo, hi, earlier, later)``: the block's edges are
     ``lo:hi``, of which ``lo + earlier:hi`` are in one of its windows as their earlier one and
-    ``lo:lo + later`` as their later one. A block holds about ``block_edges`` edges (at least one window);
-    edges not in time order (``b`` not sorted) make one block.
+    ``lo:lo + later`` as their later one. A block holds about ``block_edges`` edges (at least one window
+    and one edge); edges not in time order (``b`` not sorted) make one block.
 
     Examples
     --------
     >>> _window_blocks(np.array([0, 0, 1, 2, 2, 3]), (-1, 3), 3)
     [(0, 3, 0, 2), (2, 5, 1, 1), (3, 6, 2, 3)]
+    >>> _window_blocks(np.array([0, 0, 10, 10]), (-1, 10), 1)  # the windows between are empty
+    [(0, 2, 0, 0), (0, 2, 2, 2), (2, 4, 0, 0), (2, 4, 2, 2)]
     """
     n = len(b)
     if n == 0 or (b[1:] < b[:-1]).any():
@@ -600,8 +601,9 @@ def _window_blocks(b: np.ndarray, windows: tuple[int, int], block_edges: int) ->
     blocks, first, last = [], *windows
     while first <= last:
         lo = int(np.searchsorted(b, first, "left"))
-        # the block's windows end where their edges (b up to the block's last window + 1) stay within block_edges
-        end = last if lo + block_edges >= n else min(max(int(b[lo + block_edges]) - 2, first), last)
+        # the block's windows end where their edges (b up to the block's last window + 1) stay within block_edges,
+        # but not before the window of the block's first edge (windows without edges join the next block)
+        end = last if lo + block_edges >= n else min(max(int(b[lo + block_edges]) - 2, int(b[lo]) - 1, first), last)
         hi = int(np.searchsorted(b, end + 1, "right"))
         blocks.append((lo, hi, int(np.searchsorted(b[lo:hi], first + 1, "left")), int(np.searchsorted(b[lo:hi], end, "right"))))
         first = end + 1
