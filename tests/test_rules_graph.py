@@ -10,6 +10,7 @@ import json
 import logging
 import time
 import tracemalloc
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -950,6 +951,38 @@ def test_edge_table_from_any_split_of_the_rows_is_the_whole_frames(edge_world, s
         a, c = _node_attribute(whole, E, cols, needed), _node_attribute(attrs, F, cols, needed)
         assert (a is None) == (c is None) and (a is None or a.tolist() == c.tolist()), cols
     assert blank_institutions == (_node_attribute(attrs, F, NODE_ATTRIBUTES["institution"], needed) is None)
+
+
+def test_mapped_ids_let_go_of_their_pages_and_read_the_same_again(edge_world, tmp_path):
+    """The edge table's txn ids kept in a memory-mapped file: after ``release_pages`` (the graph task calls it
+    after each rule) the pages read are no longer this process's resident memory, and the ids read again
+    are the same."""
+    from followmoney.detect.rules._graph._table import _edges, edge_piece, edges_from_pieces
+
+    _, _, whole = edge_world
+    path = tmp_path / "ids.arrow"
+    F, _ = edges_from_pieces([edge_piece(whole)], present=set(whole.columns), ids_file=str(path))
+    everything = np.arange(len(F))
+    first = F.txn_id[everything].tolist()
+    assert first == _edges(whole).txn_id[everything].tolist()
+
+    def resident_kb():  # the file's pages mapped in this process (Linux)
+        total, ours = 0, False
+        for line in Path("/proc/self/smaps").read_text().splitlines():
+            part = line.split()
+            if "-" in part[0] and len(part) >= 5 and ":" in part[3]:
+                ours = line.endswith(str(path))
+            elif part[0] == "Rss:" and ours:
+                total += int(part[1])
+        return total
+
+    linux = Path("/proc/self/smaps").exists()
+    if linux:
+        assert resident_kb() > 0
+    F.txn_id.release_pages()
+    if linux:
+        assert resident_kb() == 0
+    assert F.txn_id[everything].tolist() == first
 
 
 def test_edge_table_of_no_flows_is_empty():

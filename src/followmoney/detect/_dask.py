@@ -721,6 +721,7 @@ def _run_graph(pieces: list, rule_ids, bundle: Bundle, cfg, profile, on_error, s
         for key, users in SHARED_USERS.items():  # a table shared by rules goes once its last reader here has run
             if key != "graph_edges" and not set(users) & set(rule_ids[i + 1:]):
                 shared.pop(key, None)
+        E.txn_id.release_pages()  # the ids the rule's findings cited: read again from the file when needed
         release_unused()  # a rule's temporaries do not add up with the next rule's
     return out
 

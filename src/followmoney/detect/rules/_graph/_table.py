@@ -17,6 +17,7 @@ scores that are 0.5 at the threshold (:func:`_count_score`, :func:`_ratio_score`
 from __future__ import annotations
 
 import math
+import mmap
 from dataclasses import dataclass
 
 import numpy as np
@@ -121,15 +122,23 @@ class _Ids:
     a bool mask or a slice) is an object array. Millions of ids as Python objects cost seconds and gigabytes.
     ``column`` is the frame's column, or an Arrow array (the edge table of :func:`edges_from_pieces`)."""
 
-    def __init__(self, column: pd.Series | pa.Array, pos: np.ndarray):
-        self._column, self._pos = column, pos
+    def __init__(self, column: pd.Series | pa.Array, pos: np.ndarray, mapped: mmap.mmap | None = None):
+        self._column, self._pos, self._mapped = column, pos, mapped
 
     def __len__(self) -> int:
         return len(self._pos)
 
     def take(self, at: np.ndarray) -> _Ids:
         """The ids of the edges ``at`` (positions), as a table of those edges holds them."""
-        return _Ids(self._column, self._pos[at])
+        return _Ids(self._column, self._pos[at], self._mapped)
+
+    def release_pages(self) -> None:
+        """Where the ids are memory-mapped (:func:`_mapped_column`), drop the pages read so far from this
+        process's resident memory; they stay in the system's file cache and are read again when asked for.
+        The kernel maps a file's cached pages in large blocks: the ids cited by one rule's findings, read from
+        all over the file, made every page of it resident (0.07 GB at 5 M IBM rows, 0.8 GB at 50 M)."""
+        if self._mapped is not None and hasattr(mmap, "MADV_DONTNEED"):  # POSIX systems
+            self._mapped.madvise(mmap.MADV_DONTNEED)
 
     def __getitem__(self, at) -> np.ndarray:
         if not isinstance(at, slice):
@@ -256,6 +265,14 @@ def _union(names: list[pa.Array]) -> pa.Array:
     return every.take(pc.sort_indices(every))
 
 
+def _mapped_column(path: str, name: str) -> tuple[pa.Array, mmap.mmap]:
+    """Column ``name`` of the one-batch Arrow IPC file ``path``, memory-mapped (no copy), and the mapping
+    (whose pages :meth:`_Ids.release_pages` lets go)."""
+    with open(path, "rb") as fh:
+        mapped = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+    return pa.ipc.open_file(pa.BufferReader(pa.py_buffer(mapped))).read_all()[name].chunk(0), mapped
+
+
 def edges_from_pieces(pieces: list[dict], present=None, ids_file: str | None = None) -> tuple[_Edges, pd.DataFrame]:
     """The edge table of the whole data from the :func:`edge_piece` of each of its parts (any split of its rows).
 
@@ -332,15 +349,16 @@ def edges_from_pieces(pieces: list[dict], present=None, ids_file: str | None = N
     # (t, txn_id) order, as time_order() sorts the whole frame (its source positions are all 0 here)
     order = pc.sort_indices(pa.table({"t": t, "id": ids}), sort_keys=[("t", "ascending"), ("id", "ascending")]).to_numpy()
     ids, t = ids.take(pa.array(order)), t[order]
+    mapped = None
     if ids_file is not None and len(ids):  # kept on disk: only the ids findings cite are read back
         with pa.OSFile(ids_file, "wb") as sink, pa.ipc.new_file(sink, pa.schema([("txn_id", pa.string())])) as writer:
             writer.write_table(pa.table({"txn_id": ids}))
         del ids
-        ids = pa.ipc.open_file(pa.memory_map(ids_file)).read_all()["txn_id"].chunk(0)  # one batch: no copy
+        ids, mapped = _mapped_column(ids_file, "txn_id")
     used, src, dst = renumbered(codes("src", "account"), codes("dst", "account"), size=len(keys["account"]))
     used_cur, cur = renumbered(codes("cur", "currency"), size=len(keys["currency"]))
     E = _Edges(
-        txn_id=_Ids(ids, np.arange(len(t))),
+        txn_id=_Ids(ids, np.arange(len(t)), mapped),
         row=np.arange(len(t)),
         src=src,
         dst=dst,

@@ -556,7 +556,9 @@ def _usual_senders(E, hin, h, s, W, k, baseline_us, floor, data_start) -> tuple[
     used = hub_floor.reindex(h).to_numpy()
     mine = np.flatnonzero(np.isin(hin, hub_floor.index.to_numpy()))
     mine = mine[E.amt[mine] >= hub_floor.reindex(hin[mine]).to_numpy()]
-    inn = pd.DataFrame({"t": E.t[mine], "txn_id": E.txn_id[mine], "hub": hin[mine], "sender": E.src[mine]})
+    # only the usual level is read, not the episodes' evidence: edge positions stand in for the txn ids (the
+    # edges are in (t, txn_id) order), so no id is made text (on the Dask engine every id page is read otherwise)
+    inn = pd.DataFrame({"t": E.t[mine], "txn_id": mine, "hub": hin[mine], "sender": E.src[mine]})
     ep = episodes(inn, subject="hub", member="sender", window_us=W, min_count=k, baseline_us=baseline_us, data_start=data_start)
     if ep.empty:
         return out, used
