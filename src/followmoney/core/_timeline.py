@@ -26,6 +26,8 @@ graph searches of :mod:`followmoney.detect` build on it.
 
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass
 
 import numpy as np
@@ -131,6 +133,17 @@ def batches(lo: np.ndarray, hi: np.ndarray, limit: int) -> list[tuple[int, int]]
     return runs
 
 
+def packable(ranges: list[tuple[int, int]]) -> bool:
+    """Whether columns of these (lowest, highest) ranges pack into one :func:`packed_key`.
+
+    Examples
+    --------
+    >>> packable([(0, 9), (0, 99)]), packable([(0, 2**31), (0, 2**31)])
+    (True, False)
+    """
+    return math.prod(hi - lo + 1 for lo, hi in ranges) < 2**62
+
+
 def packed_key(*columns: np.ndarray, ranges: list[tuple[int, int]] | None = None) -> np.ndarray | None:
     """Non-negative int64 columns as one int64 key ordered as the tuples are; None if it would overflow.
 
@@ -142,15 +155,14 @@ def packed_key(*columns: np.ndarray, ranges: list[tuple[int, int]] | None = None
     >>> packed_key(np.array([1, 0, 1]), np.array([0, 2, 1])).tolist()
     [3, 2, 4]
     """
+    columns = [np.asarray(c) for c in columns]
+    if ranges is None:
+        ranges = [(int(c.min()), int(c.max())) if len(c) else (0, 0) for c in columns]
+    if not packable(ranges):
+        return None
     key = None
-    span = 1
-    for i, c in enumerate(columns):
-        c = np.asarray(c)
-        lo, hi = ranges[i] if ranges is not None else (int(c.min()), int(c.max())) if len(c) else (0, 0)
+    for c, (lo, hi) in zip(columns, ranges):
         size = hi - lo + 1
-        span *= size
-        if span >= 2**62:
-            return None
         if key is None:
             key = c.astype(np.int64)  # a copy, even of an int64 column
         else:  # in place: one array of the rows' keys, no temporaries of their size

@@ -45,7 +45,7 @@ Every rule declares how it partitions (:attr:`followmoney.detect.rules.Rule.part
     as the whole frame's), with the txn ids as one Arrow array and no frame of the rows;
     the alerts are then assembled from the rows the findings cite, read from the chunks.
     That task holds the whole table (at 50 M IBM-format rows, 34 M edges: 2.9 GB, where
-    the frame would take 272 bytes a row) plus what each rule's search adds (up to 4.7 GB
+    the frame would take 272 bytes a row) plus what each rule's search adds (up to 2.8 GB
     there, ML-10): it is bounded by the edges, not by a partition.
 ``"global"``
     Anything else (parties and identifiers across accounts, ML-15 and HT-11): the rule

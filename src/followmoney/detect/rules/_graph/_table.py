@@ -16,7 +16,6 @@ scores that are 0.5 at the threshold (:func:`_count_score`, :func:`_ratio_score`
 
 from __future__ import annotations
 
-import math
 import mmap
 from dataclasses import dataclass
 
@@ -25,7 +24,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from followmoney.core._timeline import packed_key
+from followmoney.core._timeline import packable, packed_key
 from followmoney.core.frame import account_codes, isin, time_order
 from followmoney.core.units import DAY_US
 from followmoney.detect.rules._registry import RuleContext, shared_lock, shared_value
@@ -541,7 +540,7 @@ def _in_larger_groups(limit: int, *columns: np.ndarray) -> np.ndarray:
     if key is None or limit < 1:
         return _group_sizes(*columns) > limit
     if not (key[1:] < key[:-1]).any():  # already in groups (sorted): run lengths, no sorted copy nor look-up
-        sizes = np.diff(np.r_[np.flatnonzero(np.r_[True, key[1:] != key[:-1]]), n])
+        sizes = _run_sizes(key)
         return np.repeat(sizes > limit, sizes)
     s = np.sort(key)
     big = s[limit:][s[limit:] == s[:-limit]]  # the keys of more than limit rows, sorted (a key once per row past the limit)
@@ -588,7 +587,7 @@ def _pair_values(E: _Edges, stride: int, max_degree: int, block_edges: int = PAI
     b = E.t // stride
     ranges = [(int(b.min()) - 1, int(b.max())), (int(E.cur.min()), int(E.cur.max())), (int(E.src.min()), int(E.src.max())),
               (int(E.dst.min()), int(E.dst.max()))]  # fmt: skip
-    if math.prod(hi - lo + 1 for lo, hi in ranges) >= 2**62:  # beyond the packing range: pandas' grouping
+    if not packable(ranges):  # beyond the packing range: pandas' grouping
         grouped = _window_rows(E, stride).groupby(["w", "cur", "o", "b"], sort=True).agg(value=("amt", "sum")).reset_index()
         w, cur = grouped["w"].to_numpy(), grouped["cur"].to_numpy()
         keep = ~_in_larger_groups(max_degree, w, cur, grouped["b"].to_numpy()) & ~_in_larger_groups(max_degree, w, cur, grouped["o"].to_numpy())
@@ -685,7 +684,12 @@ def _group_sizes(*columns: np.ndarray) -> np.ndarray:
     if key is None:
         return pd.DataFrame(dict(enumerate(columns))).groupby(list(range(len(columns))))[0].transform("size").to_numpy()
     if len(key) and (key[1:] >= key[:-1]).all():  # rows already in groups (sorted): run lengths, no sort
-        sizes = np.diff(np.r_[np.flatnonzero(np.r_[True, key[1:] != key[:-1]]), len(key)])
+        sizes = _run_sizes(key)
         return np.repeat(sizes, sizes)
     _, inverse, counts = np.unique(key, return_inverse=True, return_counts=True)
     return counts[inverse]
+
+
+def _run_sizes(key: np.ndarray) -> np.ndarray:
+    """The lengths of the runs of equal values of a sorted, non-empty ``key``, in order."""
+    return np.diff(np.r_[np.flatnonzero(np.r_[True, key[1:] != key[:-1]]), len(key)])
