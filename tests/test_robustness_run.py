@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -156,6 +157,67 @@ def test_disk_full_is_one_line(sample_data, tmp_path, monkeypatch):
     monkeypatch.setattr(pipeline, "to_excel", full)
     r = run("score", sample_data / "goaml", "--out", tmp_path / "x", "-q")
     assert r.exit_code == 2 and "No space left on device" in r.output and "Traceback" not in r.output
+
+
+def test_disk_full_while_the_tables_are_written_beside_scoring(sample_data, tmp_path, monkeypatch):
+    """The canonical tables are written on a thread of their own while the rules run: its error is the run's
+    one-line error, the rules' work is not kept, and no temporary folder is left."""
+    import errno
+
+    import followmoney.pipeline as pipeline
+
+    scored = []
+
+    def full(bundle, directory):
+        raise OSError(errno.ENOSPC, "No space left on device", str(directory / "transactions.parquet"))
+
+    def score(*a, **k):
+        scored.append(True)
+        return real_score(*a, **k)
+
+    real_score = pipeline.score
+    monkeypatch.setattr(pipeline, "write_bundle", full)
+    monkeypatch.setattr(pipeline, "score", score)
+    r = run("score", sample_data / "goaml", "--out", tmp_path / "x", "-q")
+    assert r.exit_code == 2 and "No space left on device" in r.output and "Traceback" not in r.output
+    assert scored and sorted(p.name for p in tmp_path.iterdir()) == []  # no run folder, temporary folder or lock
+
+
+def test_a_failed_score_waits_for_the_tables_beside_it(sample_data, tmp_path, monkeypatch):
+    """Scoring fails while the tables are still being written: the run ends only after the writer has,
+    and removes the temporary folder it wrote into."""
+    import threading
+
+    import followmoney.pipeline as pipeline
+
+    started, finished = threading.Event(), []
+    real_write = pipeline.write_bundle
+
+    def slow_write(bundle, directory):
+        started.set()
+        time.sleep(0.5)
+        out = real_write(bundle, directory)
+        finished.append(directory)
+        return out
+
+    def crash(*a, **k):
+        started.wait(5)
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(pipeline, "write_bundle", slow_write)
+    monkeypatch.setattr(pipeline, "score", crash)
+    with pytest.raises(RuntimeError):
+        run_score([sample_data / "goaml"], tmp_path / "run", progress=False)
+    assert finished and not finished[0].exists()  # written to the end, then removed with its folder
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_summary_times_the_tables_written_beside_scoring(sample_data, tmp_path):
+    summary = run_score([sample_data / "goaml"], tmp_path / "run", progress=False)
+    assert set(summary["stage_seconds"]) == {"read", "tables", "score", "cases", "write"}
+    assert summary["stage_seconds"]["tables"] > 0 and summary["stage_peak_rss_mb"]["tables"] > 0
+    written = fm.read_bundle(tmp_path / "run" / "tables")
+    assert written.transactions.num_rows == summary["rows"]["transactions"] > 0
 
 
 # --------------------------------------------------------------------------- run directory

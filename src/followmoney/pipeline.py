@@ -432,7 +432,9 @@ def run_score(
     try:
         stages = _Stages()
         failed_files: list[dict] = []
-        with _dask_client(engine, scheduler, workers) as client:
+        # the canonical tables are written on a thread of their own beside scoring (Arrow encodes Parquet without
+        # the GIL; the rules run on one thread by default); leaving the block waits for it, even on an error
+        with _dask_client(engine, scheduler, workers) as client, ThreadPoolExecutor(1, thread_name_prefix="followmoney-tables") as beside:
             with stages("read"):
                 appended = None
                 if store is None or paths:
@@ -448,11 +450,11 @@ def run_score(
                         cfg = Config(**{**cfg.to_dict(), "jurisdiction": code})
             tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
             tables_written = store is None and model is None  # a store run writes what it read; models read more columns
-            if tables_written:  # the tables are written whole now; through scoring only what it reads stays in memory
-                with stages("tables"):
-                    facts = _bundle_facts(bundle)
-                    write_bundle(bundle, tmp / RUN_FILES["tables"])
-                    bundle = _for_scoring(bundle)
+            writing = None
+            if tables_written:  # the tables are written whole; through scoring only what it reads stays in memory
+                facts = _bundle_facts(bundle)
+                writing = beside.submit(stages.beside, "tables", write_bundle, bundle, tmp / RUN_FILES["tables"])
+                bundle = _for_scoring(bundle)  # the whole bundle is let go when its tables are written
             with stages("score"):
                 if store is not None:
                     result = _score_store(store, cfg, since, previous, prev_summary, threads, engine, client)
@@ -463,6 +465,8 @@ def run_score(
                 if model is not None:
                     alerts, model_failure = _with_model(alerts, bundle, model, cfg)
                     failures += model_failure
+            if writing is not None:
+                writing.result()  # an error writing the tables is the run's error
         with stages("cases"):
             if store is not None:
                 alerts, suppressed = mark_changes(alerts, result.previous_alerts)
@@ -643,7 +647,10 @@ def _with_model(alerts: pa.Table, bundle: Bundle, model: Path, cfg: Config) -> t
 
 
 class _Stages:
-    """Wall time and the process's peak memory after each stage of a run (for summary.json)."""
+    """Wall time and the process's peak memory after each stage of a run (for summary.json).
+
+    A stage run :meth:`beside` the others (the tables, written while the rules run) has its own
+    wall time, so the stages' seconds may add up to more than the run's."""
 
     def __init__(self):
         self.seconds: dict[str, float] = {}
@@ -656,6 +663,14 @@ class _Stages:
         release_unused()  # what the stage freed goes back to the system before the next one
         self.seconds[name] = round(time.perf_counter() - t, 3)
         self.peak_rss_mb[name] = _peak_rss_mb()
+
+    def beside(self, name: str, func, *args):
+        """``func(*args)``, timed as stage ``name``: for a stage run on a thread beside the others."""
+        t = time.perf_counter()
+        result = func(*args)
+        self.seconds[name] = round(time.perf_counter() - t, 3)
+        self.peak_rss_mb[name] = _peak_rss_mb()
+        return result
 
 
 def _peak_rss_mb() -> float | None:
