@@ -85,6 +85,31 @@ def test_the_bundle_in_time_order_equals_a_sort_and_keeps_shared_columns_shared(
     assert taken["source"].chunk(0).buffers()[2].address == t["source"].chunk(0).buffers()[2].address  # one value: not copied
 
 
+@given(st.lists(st.tuples(st.integers(0, 3), st.integers(0, 2), st.text("abz", min_size=1, max_size=3)), max_size=40, unique_by=lambda r: r[2]),
+       st.sampled_from(["sorted", "by time and position only", "as drawn"]))  # fmt: skip
+@settings(max_examples=150, deadline=None)
+def test_rows_already_in_time_order_are_not_sorted_again(rows, arrangement):
+    """time_order and in_time_order on rows in order (a file listed by time), in order but for the ids where time
+    and position tie, or in any order: what a sort by (time, position, id as text) gives."""
+    from followmoney.core.frame import in_time_order, time_order
+
+    if arrangement == "sorted":
+        rows = sorted(rows)
+    elif arrangement == "by time and position only":
+        rows = sorted(rows, key=lambda r: r[:2])  # ties keep the drawn order of their ids
+    t = np.array([r[0] for r in rows], np.int64)
+    seq = np.array([r[1] for r in rows], np.int64)
+    ids = [r[2] for r in rows]
+    want = sorted(range(len(rows)), key=lambda i: (t[i], seq[i], ids[i].encode()))
+    assert time_order(t, seq, pd.Series(ids, dtype=object)).tolist() == want
+    table = pa.table({"txn_id": pa.array(ids, pa.string()), "timestamp": pa.array(t).cast(pa.timestamp("us", tz="UTC")),
+                      "source_seq": pa.array(seq)})  # fmt: skip
+    ordered = in_time_order(table)
+    assert ordered["txn_id"].to_pylist() == [ids[i] for i in want]
+    if want == list(range(len(rows))):
+        assert ordered is table  # in order already: the table itself
+
+
 @pytest.mark.parametrize("source", ["goaml", "consolidate", "camt", "mt940", "ibm_aml", "wires", "bank_csv", "synthetic"])
 def test_the_frame_is_prepared_from_its_declared_inputs_alone(source, sample_data):
     """A task that only prepares a frame reads FRAME_INPUTS (the Dask engine's chunks and pieces): the same

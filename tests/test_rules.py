@@ -243,6 +243,21 @@ def test_fan_out_burst_compared_with_the_accounts_usual_payees_of_its_size():
     assert alerts_of(bundle(rent + friends + small), "ML-06", rules={"ML-06": {"min_new_value_fraction": 0.1}}) == []
 
 
+@pytest.mark.parametrize("subject", ["to_account", "from_account"])
+def test_fan_rules_leave_out_the_same_businesses_by_code_and_by_text(subject):
+    """ML-05/06 leave out employers, merchants and billers: read from the frame's account codes, or from the text
+    of a frame without them (built by hand), the same rows; on a synthetic world with payroll and card payments."""
+    from followmoney.core.frame import CODE_COLUMNS, prepare_transactions
+    from followmoney.datasets.synth import make_transactions
+    from followmoney.detect.rules._fan import _businesses
+
+    b = make_transactions(n_accounts=1000, n_days=60, n_per_typology=1, random_state=3)[0]
+    frame = prepare_transactions(b.transactions, "UTC", b.accounts)
+    by_code = _businesses(frame, subject)
+    by_text = _businesses(frame.drop(columns=list(CODE_COLUMNS.values())), subject)
+    assert by_code.tolist() == by_text.tolist() and 0 < by_code.sum() < len(frame)
+
+
 def test_fan_in_burst_counted_beyond_the_accounts_ordinary_senders():
     usual = [tx(10 * k + j, f"REG/{j}", "ACC/1", "300.00", 6 * j + 31 * k) for k in range(7) for j in range(5)]
     burst = [tx(500 + i, f"NEW/{i}", "ACC/1", "400.00", 130 + 2 * i) for i in range(5)]

@@ -93,6 +93,31 @@ def test_time_index_range(rows, queries, inclusive):
 
 
 @SETTINGS
+@given(events, st.lists(st.tuples(st.integers(0, 3), st.integers(-2, 42), st.integers(0, 20)), min_size=1, max_size=30),
+       st.booleans(), st.booleans())  # fmt: skip
+def test_time_index_range_with_its_queries_sorted(rows, queries, inclusive, in_time_order):
+    """The paths taken at millions of rows and queries (times in order ranked by their runs; the queries sorted
+    once for two searches each), made to run on a few: the same rows as a scan, times in order or not."""
+    from unittest import mock
+
+    key, _, t = _cols(rows)
+    if in_time_order:
+        order = np.lexsort((np.arange(len(t)), t))
+        key, t = key[order], t[order]
+    g = np.array([q[0] for q in queries], np.int64)
+    after = np.array([q[1] for q in queries], np.int64)
+    until = after + np.array([q[2] for q in queries], np.int64)
+    with mock.patch.object(tl, "_SORT_QUERIES_FROM", 1):
+        ix = tl.TimeIndex(key, t)
+        lo, hi = ix.range(g, after, until, inclusive_after=inclusive)
+    assert ix.times.tolist() == sorted(set(t.tolist()))
+    for i in range(len(queries)):
+        want = [j for j in range(len(t)) if key[j] == g[i] and (after[i] <= t[j] if inclusive else after[i] < t[j]) and t[j] <= until[i]]
+        assert sorted(ix.order[lo[i] : hi[i]].tolist()) == want
+        assert [t[j] for j in ix.order[lo[i] : hi[i]]] == sorted(t[j] for j in want)  # in time order
+
+
+@SETTINGS
 @given(events, st.integers(1, 12), st.booleans())
 def test_distinct_in_window_counts_members_once(rows, w, inclusive):
     """Distinct members of a key among the events in each query's trailing window (ranks)."""

@@ -400,20 +400,44 @@ class TimeIndex:
     """
 
     def __init__(self, group: np.ndarray, t: np.ndarray):
-        self.times = unique_sorted(t)
+        t = np.asarray(t)
+        if len(t) > 1 and not (t[1:] < t[:-1]).any():  # in time order (edge tables, prepared frames): ranks by runs
+            new = np.empty(len(t), bool)
+            new[0], new[1:] = True, t[1:] != t[:-1]
+            self.times = t[new]
+            rank = np.cumsum(new, dtype=np.int64)
+            rank -= 1
+            del new
+        else:
+            self.times = unique_sorted(t)
+            rank = search(self.times, t)
         self.stride = np.int64(len(self.times) + 1)
-        key = group.astype(np.int64) * self.stride + search(self.times, t)
+        key = group.astype(np.int64) * self.stride
+        key += rank
+        del rank
         self.order = np.argsort(key, kind="stable")
         self.key = key[self.order]
 
     def range(self, group, after, until, *, inclusive_after: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """Positions ``[lo, hi)`` in :attr:`order` of the rows of ``group`` with
-        ``after < t <= until`` (``after <= t`` when ``inclusive_after``)."""
+        ``after < t <= until`` (``after <= t`` when ``inclusive_after``).
+
+        Many queries are sorted twice, not once per search: by ``after`` for the two searches
+        among the times, then by (group, rank) for the two among the keys (an order serves
+        every search; it only makes them faster)."""
         base = np.asarray(group, np.int64) * self.stride
-        r_lo = search(self.times, after, "left" if inclusive_after else "right") - 1
-        r_hi = search(self.times, until, "right") - 1
-        lo = search(self.key, base + r_lo, "right")
-        hi = search(self.key, base + r_hi, "right")
+        after, until = np.asarray(after), np.asarray(until)
+        many = after.ndim > 0 and len(after) >= _SORT_QUERIES_FROM
+        perm = np.argsort(after) if many else None
+        lo = search(self.times, after, "left" if inclusive_after else "right", perm)
+        lo -= 1
+        lo += base
+        hi = search(self.times, until, "right", perm)
+        hi -= 1
+        hi += base
+        perm = np.argsort(lo) if many else None
+        lo = search(self.key, lo, "right", perm)
+        hi = search(self.key, hi, "right", perm)
         return lo, np.maximum(hi, lo)
 
 

@@ -47,7 +47,7 @@ from followmoney.detect.rules._registry import RuleContext, WholeStat, register,
 from followmoney.detect.rules._rolling import threshold_cents
 from followmoney.core.units import DAY_US
 from followmoney.core._timeline import episodes, first_contact
-from followmoney.core.frame import account_codes, isin, with_codes
+from followmoney.core.frame import CODE_COLUMNS, account_codes, isin, with_codes
 
 
 def _routine(frame: pd.DataFrame) -> pd.Series:
@@ -73,22 +73,29 @@ def _data_start(subject: str, member: str) -> WholeStat:
 _START = {"to_account": _data_start("to_account", "sender"), "from_account": _data_start("from_account", "receiver")}
 
 
-def _businesses(frame: pd.DataFrame) -> pd.Index:
-    """Accounts that run payroll or take card / merchant payments: employers, merchants and billers, whose many
-    customers and suppliers are their trade (indicators.md ML-05: exclude known billers, payroll and merchant
-    acquiring; ML-06: payroll runs of verified employers). Read from the subject's own rows over all of the data."""
+def _businesses(frame: pd.DataFrame, subject: str) -> np.ndarray:
+    """Per row of ``frame``, whether its ``subject`` account runs payroll or takes card / merchant payments:
+    employers, merchants and billers, whose many customers and suppliers are their trade (indicators.md ML-05:
+    exclude known billers, payroll and merchant acquiring; ML-06: payroll runs of verified employers). Read from
+    the subject's own rows over all of the data. The accounts are compared as their codes where the frame has
+    them (:data:`~followmoney.core.frame.CODE_COLUMNS`: one dictionary for both sides), else as text."""
     acquiring = frame["channel"].eq("card")
     if "merchant_category" in frame:
         acquiring |= frame["merchant_category"].notna()
-    return pd.Index(frame.loc[frame["payroll"], "from_account"].dropna().unique()).union(
-        pd.Index(frame.loc[acquiring, "to_account"].dropna().unique())
-    )
+    payroll = frame["payroll"].to_numpy(bool)
+    acquiring = acquiring.to_numpy(bool)
+    if all(c in frame for c in CODE_COLUMNS.values()):
+        code = {side: frame[c].to_numpy() for side, c in CODE_COLUMNS.items()}
+        known = np.union1d(code["from_account"][payroll], code["to_account"][acquiring])
+        return np.isin(code[subject], known[known >= 0])  # -1: no account
+    known = pd.Index(frame.loc[payroll, "from_account"].dropna().unique()).union(pd.Index(frame.loc[acquiring, "to_account"].dropna().unique()))
+    return isin(frame[subject], known)
 
 
 def _fan(frame: pd.DataFrame, ctx: RuleContext, subject: str, member: str) -> pd.DataFrame:
     p, j = ctx.params, ctx.jurisdiction
-    f = frame.loc[~frame["self_transfer"] & ~_routine(frame), with_codes(frame, "t", "txn_id", subject, member, "amount_cents", "currency")]
-    f = f[~isin(f[subject], _businesses(frame))]
+    keep = ~frame["self_transfer"].to_numpy(bool) & ~_routine(frame).to_numpy(bool) & ~_businesses(frame, subject)
+    f = frame.loc[keep, with_codes(frame, "t", "txn_id", subject, member, "amount_cents", "currency")]
     history = f  # who the account dealt with before, whatever the amount: newness is read from every payment
     floor = threshold_cents(j, p["min_payment_fraction"])
     if floor > 0:  # like with like: the burst and the usual count in payments of at least the floor (T's currency)
