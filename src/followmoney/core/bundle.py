@@ -197,7 +197,8 @@ def _merge_on_key(table: pa.Table, keys: tuple[str, ...]) -> pa.Table:
     if len(keys) == 1 and _all_distinct(table[keys[0]]):
         return table  # every key once (the common case), found without grouping
     t = table.append_column("__i", pa.array(np.arange(table.num_rows, dtype=np.int64)))
-    first = t.group_by(list(keys), use_threads=False).aggregate([("__i", "min")])["__i_min"]
+    # the smallest row number per key does not depend on the order Arrow's threads group the rows in
+    first = t.group_by(list(keys), use_threads=True).aggregate([("__i", "min")])["__i_min"]
     if len(first) == table.num_rows:
         return table
     others = [c for c in table.column_names if c not in keys]
