@@ -297,6 +297,11 @@ def _collect_transactions(col: Collector, path: Path) -> None:
     refs_g = keep(refs)
     m = r.num_rows
 
+    # the content ids (Python's hashing, holding the GIL) on a thread of their own while this one makes the
+    # other columns (Arrow kernels: a few large calls, each without the GIL)
+    hashing = ThreadPoolExecutor(1, thread_name_prefix="followmoney-ids")
+    ids = hashing.submit(_content_ids, r)
+    hashing.shutdown(wait=False)
     paid, ok_paid, rnd_paid = map(keep, money["amount_paid"][:3])
     recv, ok_recv, rnd_recv = map(keep, money["amount_received"][:3])
     del money
@@ -319,7 +324,7 @@ def _collect_transactions(col: Collector, path: Path) -> None:
     table = pa.table(
         {
             # from content: the row's trimmed values (+ occurrence), never the file name or line
-            "txn_id": _content_ids(r),
+            "txn_id": ids.result(),
             "report_id": pa.repeat(report_id, m),
             "source": pa.repeat(FORMAT, m),
             "source_ref": refs_g,
