@@ -661,16 +661,18 @@ class _Stages:
         t = time.perf_counter()
         yield
         release_unused()  # what the stage freed goes back to the system before the next one
-        self.seconds[name] = round(time.perf_counter() - t, 3)
-        self.peak_rss_mb[name] = _peak_rss_mb()
+        self._record(name, t)
 
     def beside(self, name: str, func, *args):
         """``func(*args)``, timed as stage ``name``: for a stage run on a thread beside the others."""
         t = time.perf_counter()
         result = func(*args)
-        self.seconds[name] = round(time.perf_counter() - t, 3)
-        self.peak_rss_mb[name] = _peak_rss_mb()
+        self._record(name, t)
         return result
+
+    def _record(self, name: str, started: float) -> None:
+        self.seconds[name] = round(time.perf_counter() - started, 3)
+        self.peak_rss_mb[name] = _peak_rss_mb()
 
 
 def _peak_rss_mb() -> float | None:

@@ -27,7 +27,6 @@ graph searches of :mod:`followmoney.detect` build on it.
 from __future__ import annotations
 
 import math
-
 from dataclasses import dataclass
 
 import numpy as np
