@@ -460,7 +460,9 @@ def run_score(
                     result = _score_store(store, cfg, since, previous, prev_summary, threads, engine, client)
                     bundle, alerts = result.bundle, result.alerts
                 else:
-                    alerts = score(bundle, cfg, progress=progress, engine=engine, client=client, threads=threads)
+                    # a bundle written already is held for the cases and names: its rows' other columns can go
+                    alerts = score(bundle, cfg, progress=progress, engine=engine, client=client, threads=threads,
+                                   keep_transactions=not tables_written)  # fmt: skip
                 failures = failures_of(alerts)
                 if model is not None:
                     alerts, model_failure = _with_model(alerts, bundle, model, cfg)
