@@ -30,7 +30,7 @@ from followmoney.detect._assembly import (
     run_id as _run_id,
 )
 
-__all__ = ["score", "run_rules", "only_after_scoring", "AFTER_SCORING", "failures_of", "notes_of", "SEVERITY_CUTS", "FAILURES_KEY", "NOTES_KEY"]
+__all__ = ["score", "run_rules", "AFTER_SCORING", "failures_of", "notes_of", "SEVERITY_CUTS", "FAILURES_KEY", "NOTES_KEY"]
 
 log = logging.getLogger("followmoney")
 
@@ -144,7 +144,7 @@ def score(
     by_txn = frame.set_index("txn_id")[["amount_cents", "currency", "source_ref"]]
     observed = _observed_in(bundle)
     if not keep_transactions:
-        bundle.transactions = only_after_scoring(bundle.transactions)  # the frame holds what the rules read
+        bundle.transactions = _only_after_scoring(bundle.transactions)  # the frame holds what the rules read
     release_unused()  # the preparation's temporaries
 
     def assemble(rule, params, findings):
@@ -160,7 +160,7 @@ def score(
 AFTER_SCORING = ("txn_id", "from_party", "to_party", "from_account", "to_account")
 
 
-def only_after_scoring(transactions: pa.Table) -> pa.Table:
+def _only_after_scoring(transactions: pa.Table) -> pa.Table:
     """``transactions`` with the columns outside :data:`AFTER_SCORING` as nulls that take no memory.
 
     Parameters
@@ -177,7 +177,7 @@ def only_after_scoring(transactions: pa.Table) -> pa.Table:
     --------
     >>> import followmoney as fm
     >>> tx = fm.read(fm.sample_data_path() / "goaml").transactions
-    >>> lean = only_after_scoring(tx)
+    >>> lean = _only_after_scoring(tx)
     >>> lean.schema.equals(tx.schema), lean["from_account"].equals(tx["from_account"]), lean["amount"].null_count == tx.num_rows
     (True, True, True)
     """
