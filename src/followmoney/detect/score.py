@@ -83,7 +83,8 @@ def score(
         pandas engine: ``False`` changes ``bundle`` in place once the rules' frame is
         prepared: its ``transactions`` keep the same rows and schema, but only the
         columns read after scoring (:data:`AFTER_SCORING`) keep their values, the others
-        become nulls that take no memory. For a batch run that holds the bundle for
+        become nulls over never-written zero pages (:func:`followmoney.core.schema.nulls`:
+        39 MB for the 45 columns of 5 M rows). For a batch run that holds the bundle for
         nothing else (``followmoney score`` after writing the tables): at 5 M IBM-AML rows
         0.38 GiB less through the rules. The alerts are the same.
 
@@ -161,7 +162,7 @@ AFTER_SCORING = ("txn_id", "from_party", "to_party", "from_account", "to_account
 
 
 def _only_after_scoring(transactions: pa.Table) -> pa.Table:
-    """``transactions`` with the columns outside :data:`AFTER_SCORING` as nulls that take no memory.
+    """``transactions`` with the columns outside :data:`AFTER_SCORING` as :func:`~followmoney.core.schema.nulls`.
 
     Parameters
     ----------
