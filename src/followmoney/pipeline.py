@@ -740,14 +740,7 @@ def _for_scoring(bundle: Bundle) -> Bundle:
     drop = [c for c in _NOT_SCORED if c in tx.column_names]
     if "observed_in" in tx.column_names and tx.num_rows and (pc.max(pc.list_value_length(tx["observed_in"])).as_py() or 0) <= 1:
         drop.append("observed_in")
-    null_of = {}  # an all-null column of the type already in the table serves, so that the nulls cost nothing more
-    for c in tx.column_names:
-        if c not in drop and tx[c].null_count == tx.num_rows:
-            null_of.setdefault(tx.schema.field(c).type, tx[c])
-    for c in drop:
-        typ = tx.schema.field(c).type
-        tx = tx.set_column(tx.schema.get_field_index(c), c, null_of.setdefault(typ, pa.nulls(tx.num_rows, typ)))
-    return replace(bundle, transactions=tx, observations=schema.empty("observations"))
+    return replace(bundle, transactions=schema.with_nulls(tx, drop), observations=schema.empty("observations"))
 
 
 #: Transaction columns that scoring, cases and names do not read (:func:`_for_scoring`).

@@ -54,6 +54,7 @@ __all__ = [
     "empty",
     "conform",
     "nulls",
+    "with_nulls",
     "validate",
     "to_cents",
     "has_flag",
@@ -463,6 +464,30 @@ def nulls(n: int, type_: pa.DataType) -> pa.Array:
     zeros = pa.py_buffer(block)
     buffers = [zeros, zeros] + ([zeros.slice(0, 0)] if not children and extra else [])
     return pa.Array.from_buffers(type_, n, buffers, null_count=n, children=children or None)
+
+
+def with_nulls(table: pa.Table, columns) -> pa.Table:
+    """``table`` with ``columns`` as :func:`nulls`: the same rows and schema, those values let go.
+
+    Parameters
+    ----------
+    table : pyarrow.Table
+    columns : collection of str
+        Names of ``table``'s columns to empty; a name it lacks is ignored.
+
+    Returns
+    -------
+    pyarrow.Table
+
+    Examples
+    --------
+    >>> t = with_nulls(pa.table({"a": [1, 2], "b": ["x", "y"]}), ["b", "c"])
+    >>> t.schema.names, t["a"].to_pylist(), t["b"].to_pylist()
+    (['a', 'b'], [1, 2], [None, None])
+    """
+    n = table.num_rows
+    return pa.Table.from_arrays([nulls(n, col.type) if name in columns else col for name, col in zip(table.column_names, table.columns)],
+                                schema=table.schema)  # fmt: skip
 
 
 def validate(table: pa.Table, name: str) -> None:

@@ -145,7 +145,8 @@ def score(
     by_txn = frame.set_index("txn_id")[["amount_cents", "currency", "source_ref"]]
     observed = _observed_in(bundle)
     if not keep_transactions:
-        bundle.transactions = _only_after_scoring(bundle.transactions)  # the frame holds what the rules read
+        tx = bundle.transactions  # the frame holds what the rules read
+        bundle.transactions = schema.with_nulls(tx, [c for c in tx.column_names if c not in AFTER_SCORING])
     release_unused()  # the preparation's temporaries
 
     def assemble(rule, params, findings):
@@ -159,34 +160,6 @@ def score(
 #: counterparty mentions of :func:`followmoney.resolve` (for the cases and names, and in ML-15
 #: / HT-11's identifier groups).
 AFTER_SCORING = ("txn_id", "from_party", "to_party", "from_account", "to_account")
-
-
-def _only_after_scoring(transactions: pa.Table) -> pa.Table:
-    """``transactions`` with the columns outside :data:`AFTER_SCORING` as :func:`~followmoney.core.schema.nulls`.
-
-    Parameters
-    ----------
-    transactions : pyarrow.Table
-        A canonical ``transactions`` table.
-
-    Returns
-    -------
-    pyarrow.Table
-        The same rows and schema; the columns of :data:`AFTER_SCORING` are the table's own.
-
-    Examples
-    --------
-    >>> import followmoney as fm
-    >>> tx = fm.read(fm.sample_data_path() / "goaml").transactions
-    >>> lean = _only_after_scoring(tx)
-    >>> lean.schema.equals(tx.schema), lean["from_account"].equals(tx["from_account"]), lean["amount"].null_count == tx.num_rows
-    (True, True, True)
-    """
-    n = transactions.num_rows
-    return pa.Table.from_arrays(
-        [col if name in AFTER_SCORING else schema.nulls(n, col.type) for name, col in zip(transactions.column_names, transactions.columns)],
-        schema=transactions.schema,
-    )
 
 
 def run_rules(frame, bundle: Bundle, cfg: Config, ids, assemble, *, threads: int = 1, progress: bool | None = False,
