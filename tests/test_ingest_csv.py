@@ -190,6 +190,54 @@ def test_ibm_ids_count_a_rows_occurrence_among_rows_of_its_own_text(tmp_path, mo
     assert again == ["\x1f".join(["ibm_aml", *a.split(",")]).encode() + b"\x1f#1"]
 
 
+_IBM_HEAD = "Timestamp,From Bank,Account,To Bank,Account,Amount Received,Receiving Currency,Amount Paid,Payment Currency,Payment Format,Is Laundering\n"
+_IBM_ROWS = [
+    "2022/09/01 00:20,1,A,2,B,10.00,US Dollar,10.00,US Dollar,Wire,0",
+    "2022/09/01 00:20,1, A ,2,B,10.00,US Dollar,10.00,US Dollar,Wire,0",  # the first once trimmed
+    "2022/09/01 00:21,1,A,1,A,-5.001,Gold,5.00,Euro,Barter,1",
+    "2022/13/01 00:20,1,A,2,B,10.00,US Dollar,10.00,US Dollar,Wire,0",  # rejected: no such month
+    "2022/09/01 00:22,1,,2,B,1.00,Yen,1.00,Yen,Cash,0",  # rejected: no account
+    "2022/09/01 00:23,1,A,2,B,9999999999999999.00,Euro,1.00,Euro,Cheque,0",  # rejected: out of range
+]
+
+
+@given(st.lists(st.integers(0, len(_IBM_ROWS) - 1), min_size=1, max_size=12))
+@settings(max_examples=60, deadline=None)
+def test_ibm_rejected_rows_change_neither_ids_nor_positions_of_the_rows_kept(tmp_path_factory, picks):
+    """The rows kept have the ids and source positions they have in the same file without the rejected
+    lines (ids are hashed for every row read, before the rejects are known); the positions are what
+    ``source_sequence`` makes of the refs."""
+    from followmoney.core.timing import source_sequence
+
+    d = tmp_path_factory.mktemp("ibm")
+    rows = [_IBM_ROWS[i] for i in picks]
+    (d / "all_Trans.csv").write_text(_IBM_HEAD + "\n".join(rows) + "\n", "utf-8")
+    got = ibm_aml.read(d / "all_Trans.csv")
+    kept = [r for r, i in zip(rows, picks) if i < 3]
+    assert got.transactions.num_rows == len(kept) and got.rejects.num_rows == len(rows) - len(kept)
+    if not kept:
+        return
+    (d / "kept_Trans.csv").write_text(_IBM_HEAD + "\n".join(kept) + "\n", "utf-8")
+    want = ibm_aml.read(d / "kept_Trans.csv").transactions
+    assert got.transactions["txn_id"].to_pylist() == want["txn_id"].to_pylist()
+    seq = got.transactions["source_seq"].to_pylist()
+    assert seq == list(range(1, len(kept) + 1)) == source_sequence(got.transactions["source_ref"]).to_pylist()
+
+
+def test_ibm_ids_of_kept_rows_count_occurrences_again_where_a_repeated_content_lost_a_row():
+    """Where a digest repeated among the rows read and some were rejected, the kept rows' occurrences are
+    counted among themselves (as if the rejected row had never been read), not taken from every row's ids."""
+    head = _IBM_HEAD.strip().split(",")
+    row = _IBM_ROWS[0].split(",")
+    raw = pa.table({f"c{i}": [v] * 3 for i, v in enumerate(row)})
+    raw = pa.table({c: raw[f"c{i}"] for i, c in enumerate(ibm_aml._COLS)})
+    assert len(head) == len(ibm_aml._COLS)
+    keep = ibm_aml._keeper(pa.array([True, False, False]))  # the first copy rejected
+    kept = keep(raw)
+    got = ibm_aml._kept_ids(ibm_aml._content_ids(raw), keep, kept, True)
+    assert got.to_pylist() == ibm_aml._content_ids(kept)[0].to_pylist() != keep(ibm_aml._content_ids(raw)[0]).to_pylist()
+
+
 _AMOUNT_TEXT = st.one_of(
     st.from_regex(r"[+-]?[0-9]{1,17}(\.[0-9]{0,13})?", fullmatch=True),
     st.sampled_from(["", "(null)", "1e5", "1,000.00", " 12.505 ", "999999999999999.995", "9999999999999999.995", "-0.005"]),

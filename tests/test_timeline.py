@@ -31,6 +31,15 @@ def test_search_is_searchsorted(a, q, side):
 
 
 @SETTINGS
+@given(st.lists(st.integers(0, 60), max_size=300), st.lists(st.integers(0, 60), min_size=1, max_size=40), st.sampled_from([0, 1, 2**40, 2**62]))
+def test_member_is_isin(values, wanted, scale):
+    """Membership of integers, by the table of flags (narrow span) or the hash table (values spread wide)."""
+    values = np.array(values, np.int64) * np.int64(max(scale, 1))
+    wanted = np.unique(np.array(wanted, np.int64) * np.int64(max(scale, 1)))
+    assert tl.member(values, wanted).tolist() == np.isin(values, wanted).tolist()
+
+
+@SETTINGS
 @given(st.lists(st.tuples(st.integers(0, 20), st.integers(-3, 6)), max_size=20))
 def test_expand_lists_every_position(ranges):
     lo = np.array([r[0] for r in ranges], np.int64)

@@ -95,6 +95,28 @@ def unique_sorted(t: np.ndarray) -> np.ndarray:
     return t[np.r_[True, t[1:] != t[:-1]]] if len(t) else t
 
 
+def member(values: np.ndarray, sorted_unique: np.ndarray) -> np.ndarray:
+    """Whether each of the integers ``values`` is one of ``sorted_unique`` (sorted, distinct, non-empty).
+
+    One pass over ``values``: a look-up in a table of flags when ``sorted_unique`` spans at
+    most a few times as many numbers as there are values (``numpy.isin(kind="table")``),
+    else in a hash table (pandas). A binary search per value, as ``numpy.searchsorted``
+    does, misses the cache at every step: at 10 M values it took 7 s where these take
+    0.2-0.6 s (issue 16).
+
+    Examples
+    --------
+    >>> member(np.array([5, 1, 9, 5]), np.array([5, 9])).tolist()
+    [True, False, True, True]
+    >>> member(np.array([3, 2**40]), np.array([0, 2**40])).tolist()
+    [False, True]
+    """
+    span = int(sorted_unique[-1]) - int(sorted_unique[0])
+    if span < 4 * len(values) + 1024:  # the table of flags: span + 1 bytes
+        return np.isin(values, sorted_unique, kind="table")
+    return pd.Series(values, copy=False).isin(sorted_unique).to_numpy()
+
+
 def expand(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Every (range number, position) of the ranges ``[lo[i], hi[i])``, range by range.
 

@@ -194,9 +194,14 @@ def annotate(transactions: pa.Table) -> pa.Table:
     (0, True)
     """
     prec = precision_of(transactions)
-    seq = source_sequence(transactions["source_ref"]) if "source_ref" in transactions.column_names else pa.nulls(transactions.num_rows, pa.int64())
-    if "source_seq" in transactions.column_names:
-        seq = pc.coalesce(transactions["source_seq"].combine_chunks().cast(pa.int64()), seq)
+    n = transactions.num_rows
+    seq = transactions["source_seq"].combine_chunks().cast(pa.int64()) if "source_seq" in transactions.column_names else pa.nulls(n, pa.int64())
+    if seq.null_count and "source_ref" in transactions.column_names:  # rows whose adapter gave no position
+        # (bulk CSV adapters give theirs: parsing millions of refs back takes seconds); a file's rows are all
+        # given or all not, so the rows not given are ranked among their own file's rows
+        missing = pc.is_null(seq)
+        refs = transactions["source_ref"].filter(missing) if seq.null_count < n else transactions["source_ref"]
+        seq = source_sequence(refs) if seq.null_count == n else pc.replace_with_mask(seq, missing, source_sequence(refs))
     out = transactions
     for name, col in (("time_precision", prec), ("source_seq", seq)):
         if name in out.column_names:

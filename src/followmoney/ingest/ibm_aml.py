@@ -199,9 +199,11 @@ def _key_text(r: pa.Table) -> list[bytes]:
     return pc.cast(key, pa.binary()).to_pylist()
 
 
-def _content_ids(r: pa.Table) -> pa.ChunkedArray:
+def _content_ids(r: pa.Table) -> tuple[pa.ChunkedArray, bool]:
     """Content ids of the rows: :class:`ContentIds` ``("T")`` of the format and the trimmed values,
-    with the occurrence told apart (never the file name or line).
+    with the occurrence told apart (never the file name or line); and whether any digest repeats
+    (when none does, each row's id depends on that row alone, so the ids of a subset of the rows
+    are the subset of their ids).
 
     The key text is built and hashed a batch of rows at a time (only a batch's text is alive at
     once). Rows of one content have one digest: the rows whose digest repeats (repeated content,
@@ -224,7 +226,17 @@ def _content_ids(r: pa.Table) -> pa.ChunkedArray:
             k = seen[raw] = seen.get(raw, -1) + 1  # 0 for a content's first row, 1 for its second, ...
             if k:
                 digests[row] = np.frombuffer(blake(raw + f"\x1f#{k}".encode(), digest_size=8).digest(), np.uint8)
-    return pa.chunked_array([_hex_ids("T", digests[s : s + _ID_BATCH]) for s in range(0, n, _ID_BATCH)], pa.string())
+    ids = pa.chunked_array([_hex_ids("T", digests[s : s + _ID_BATCH]) for s in range(0, n, _ID_BATCH)], pa.string())
+    return ids, bool(repeated.size)
+
+
+def _kept_ids(hashed: tuple[pa.ChunkedArray, bool], keep, kept: pa.Table, rejected: bool) -> pa.ChunkedArray:
+    """The content ids of the rows kept, from :func:`_content_ids` of every row read: its ids, less the
+    rejected rows'. Where a digest repeated and rows were rejected, the occurrence numbers are counted
+    again among the rows kept (a rejected row may have had content of a kept one: whitespace Arrow's
+    checks keep and the key text trims)."""
+    ids, repeats = hashed
+    return _content_ids(kept)[0] if repeats and rejected else keep(ids)
 
 
 _HEX = np.frombuffer(b"0123456789abcdef", np.uint8)
@@ -275,6 +287,12 @@ def _collect_transactions(col: Collector, path: Path) -> None:
     raw, lines, bad_rows = read_rows(path, column_names=_COLS)
     reject_bad_rows(col, "transactions", bad_rows)
     n = raw.num_rows
+    # the content ids (Python's hashing, holding the GIL) on a thread of their own from the start, while this
+    # one parses the other columns (Arrow kernels: a few large calls, each without the GIL); of every row
+    # read, before the rejects are known (the ids of the rows kept are the same: below)
+    hashing = ThreadPoolExecutor(1, thread_name_prefix="followmoney-ids")
+    hashed = hashing.submit(_content_ids, raw)
+    hashing.shutdown(wait=False)
     refs = line_refs(col.file, lines)
     # Arrow's kernels let go of the GIL: the time and the two amounts are parsed side by side
     with ThreadPoolExecutor(2, thread_name_prefix="followmoney-parse") as pool:
@@ -296,12 +314,6 @@ def _collect_transactions(col: Collector, path: Path) -> None:
     del raw  # the rows kept are in ``r``
     refs_g = keep(refs)
     m = r.num_rows
-
-    # the content ids (Python's hashing, holding the GIL) on a thread of their own while this one makes the
-    # other columns (Arrow kernels: a few large calls, each without the GIL)
-    hashing = ThreadPoolExecutor(1, thread_name_prefix="followmoney-ids")
-    ids = hashing.submit(_content_ids, r)
-    hashing.shutdown(wait=False)
     paid, ok_paid, rnd_paid = map(keep, money["amount_paid"][:3])
     recv, ok_recv, rnd_recv = map(keep, money["amount_received"][:3])
     del money
@@ -324,10 +336,13 @@ def _collect_transactions(col: Collector, path: Path) -> None:
     table = pa.table(
         {
             # from content: the row's trimmed values (+ occurrence), never the file name or line
-            "txn_id": ids.result(),
+            "txn_id": _kept_ids(hashed.result(), keep, r, m < n),
             "report_id": pa.repeat(report_id, m),
             "source": pa.repeat(FORMAT, m),
             "source_ref": refs_g,
+            # the row's rank among the file's rows kept, in line order: what core.timing.source_sequence
+            # makes of the refs, told here without parsing millions of them back
+            "source_seq": pa.array(np.arange(1, m + 1, dtype=np.int64)),
             "timestamp": keep(ts),
             "amount": paid,
             "currency": cur_paid,

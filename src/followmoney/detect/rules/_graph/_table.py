@@ -24,7 +24,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from followmoney.core._timeline import packable, packed_key
+from followmoney.core._timeline import member, packable, packed_key
 from followmoney.core.frame import account_codes, isin, time_order
 from followmoney.core.units import DAY_US
 from followmoney.detect.rules._registry import RuleContext, shared_lock, shared_value
@@ -548,10 +548,7 @@ def _in_larger_groups(limit: int, *columns: np.ndarray) -> np.ndarray:
     big = big[np.r_[True, big[1:] != big[:-1]]] if len(big) else big
     if not len(big):
         return np.zeros(n, bool)
-    at = np.searchsorted(big, key)
-    np.minimum(at, len(big) - 1, out=at)  # in place: one array of millions of positions, not two
-    np.take(big, at, out=at, mode="clip")  # each position read before its slot is written: in place too
-    return at == key
+    return member(key, big)
 
 
 def _window_rows(E: _Edges, stride: int, payers: np.ndarray | None = None) -> pd.DataFrame:
