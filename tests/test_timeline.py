@@ -30,6 +30,21 @@ def test_search_is_searchsorted(a, q, side):
     assert tl.search(a, q, side, perm=np.argsort(q)).tolist() == np.searchsorted(a, q, side).tolist()
 
 
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.sampled_from([2, 300, 70_000, 2**31, 2**32, 2**40]), st.sampled_from([70_000, 200_000]),
+       st.sampled_from(["random", "runs", "negative"]))  # fmt: skip
+def test_stable_order_is_numpys_stable_argsort(seed, top, n, shape):
+    """The radix path (non-negative keys below 2**32, out of order) and NumPy's (the others) give NumPy's stable order."""
+    rng = np.random.default_rng(seed)
+    key = rng.integers(0, top, n, dtype=np.int64)
+    if shape == "runs":
+        key = np.sort(key) if seed % 2 else np.sort(key)[::-1].copy()
+    elif shape == "negative":
+        key -= top // 2
+    assert (tl.stable_order(key) == np.argsort(key, kind="stable")).all()
+    assert (tl.stable_order(key.astype(np.int32) if top <= 2**31 else key) == np.argsort(key, kind="stable")).all()
+
+
 @SETTINGS
 @given(st.lists(st.integers(0, 60), max_size=300), st.lists(st.integers(0, 60), min_size=1, max_size=40), st.sampled_from([0, 1, 2**40, 2**62]))
 def test_member_is_isin(values, wanted, scale):

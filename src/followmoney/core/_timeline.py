@@ -95,6 +95,32 @@ def unique_sorted(t: np.ndarray) -> np.ndarray:
     return t[np.r_[True, t[1:] != t[:-1]]] if len(t) else t
 
 
+#: Below this many keys :func:`stable_order` leaves the sort to NumPy.
+_RADIX_FROM = 1 << 16
+
+
+def stable_order(key: np.ndarray) -> np.ndarray:
+    """``numpy.argsort(key, kind="stable")`` for integer keys: the same order (a stable order is unique).
+
+    Non-negative keys below 2**32 that are not largely in order already are sorted as two
+    16-bit digits, the low then the high, each a stable counting sort (NumPy's radix sort of
+    16-bit integers): about twice as fast as NumPy's stable sort of int64 at millions of keys.
+    Other keys (wider, negative, few, or in long sorted runs, where NumPy's timsort takes them
+    in one pass) go to NumPy.
+
+    Examples
+    --------
+    >>> stable_order(np.array([3, 1, 2**31, 1, 0])).tolist()
+    [4, 1, 3, 0, 2]
+    """
+    key = np.asarray(key)
+    n = len(key)
+    if n < _RADIX_FROM or key.dtype.kind not in "iu" or key.min() < 0 or key.max() >= 1 << 32 or (key[1:] < key[:-1]).sum() < n // 8:
+        return np.argsort(key, kind="stable")
+    order = np.argsort((key & 0xFFFF).astype(np.uint16), kind="stable")
+    return order[np.argsort((key[order] >> 16).astype(np.uint16), kind="stable")]
+
+
 def member(values: np.ndarray, sorted_unique: np.ndarray) -> np.ndarray:
     """Whether each of the integers ``values`` is one of ``sorted_unique`` (sorted, distinct, non-empty).
 
@@ -288,7 +314,7 @@ class KeyedSeries:
         self.t0 = int(self.t.min()) if len(self.t) else 0
         key = self._key(self.codes, self.t) if every else self._key(self.codes[keep], self.t[keep])
         if len(key) and (key[1:] < key[:-1]).any():
-            by_key = np.argsort(key, kind="stable")
+            by_key = stable_order(key)
             self.order, self.key = np.flatnonzero(keep)[by_key], key[by_key]
             self._as_given = False
         else:  # rows given in (key, time) order (an account's activity table) are not sorted again
@@ -374,7 +400,7 @@ class KeyedRanks:
     def __init__(self, key: np.ndarray, rank: np.ndarray, values: np.ndarray | None, n: int):
         self.n = n + 1
         comp = key * self.n + rank
-        order = np.argsort(comp, kind="stable")
+        order = stable_order(comp)
         self.comp = comp[order]
         self.rank = rank[order]
         if values is None:
@@ -422,7 +448,8 @@ class TimeIndex:
 
     def __init__(self, group: np.ndarray, t: np.ndarray):
         t = np.asarray(t)
-        if len(t) > 1 and not (t[1:] < t[:-1]).any():  # in time order (edge tables, prepared frames): ranks by runs
+        in_order = len(t) > 1 and not (t[1:] < t[:-1]).any()
+        if in_order:  # in time order (edge tables, prepared frames): ranks by runs
             new = np.empty(len(t), bool)
             new[0], new[1:] = True, t[1:] != t[:-1]
             self.times = t[new]
@@ -433,10 +460,12 @@ class TimeIndex:
             self.times = unique_sorted(t)
             rank = search(self.times, t)
         self.stride = np.int64(len(self.times) + 1)
+        group = np.asarray(group)
         key = group.astype(np.int64) * self.stride
         key += rank
+        # rows in time order (rank never falls): the (group, rank) order is the rows' stable order by group
+        self.order = stable_order(group) if in_order and group.dtype.kind in "iu" else stable_order(key)
         del rank
-        self.order = np.argsort(key, kind="stable")
         self.key = key[self.order]
 
     def range(self, group, after, until, *, inclusive_after: bool = False) -> tuple[np.ndarray, np.ndarray]:
@@ -513,10 +542,10 @@ def merge_coverage(
     if len(key) and int(key.min()) >= 0 and int(member.min()) >= 0 and (int(key.max()) + 1) * (int(member.max()) + 1) < 2**62:
         pair = key * (int(member.max()) + 1) + member
         if pos_bound is not None and (int(pair.max()) + 1) * pos_bound < 2**62:
-            order = np.argsort(pair * pos_bound + pos, kind="stable")
+            order = stable_order(pair * pos_bound + pos)
         else:  # two stable sorts of one key each, not a three-key lexsort (millions of rows, many accounts)
-            by_pos = np.argsort(pos, kind="stable")
-            order = by_pos[np.argsort(pair[by_pos], kind="stable")]
+            by_pos = stable_order(pos)
+            order = by_pos[stable_order(pair[by_pos])]
     if order is None:
         order = np.lexsort((pos, member, key))
     k, m, s, e = key[order], member[order], start[order], end[order]
@@ -671,7 +700,7 @@ def runs(codes: np.ndarray, t: np.ndarray, gap_us: int) -> np.ndarray:
     if len(codes) == 0:
         return np.zeros(0, np.int64)
     if (t[1:] >= t[:-1]).all():  # rows in time order (a frame's): one stable sort by key
-        order = np.argsort(codes, kind="stable")
+        order = stable_order(codes)
     else:
         order = np.lexsort((t, codes))
     c, tt = codes[order], t[order]  # rows of one (code, t) in any order give the same episodes
@@ -770,7 +799,7 @@ def episodes(
     subj_codes, subj_uniques = account_codes((f, subject)) if subject in coded else pd.factorize(f[subject], sort=True)
     t = f["t"].to_numpy(np.int64)
     rank = np.empty(len(t), np.int64)
-    rank[np.argsort(t, kind="stable")] = np.arange(len(t))  # time order as small integers: one packed sort
+    rank[stable_order(t)] = np.arange(len(t))  # time order as small integers: one packed sort
     if member:
         mem_codes = account_codes((f, member), names=False)[0] if member in coded else pd.factorize(f[member])[0]
         ev_subj, starts, ends = merge_coverage(subj_codes, mem_codes, rank, t, t + window_us, pos_bound=len(t))

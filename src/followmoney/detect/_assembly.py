@@ -29,6 +29,7 @@ import pyarrow.compute as pc
 from typing import TYPE_CHECKING
 
 from followmoney.core import schema
+from followmoney.core._timeline import stable_order
 from followmoney.core.ids import stable_id
 from followmoney.core.units import from_scaled, money_text
 
@@ -292,7 +293,7 @@ def _totals(row: np.ndarray, amount, currency, n: int) -> list[list[tuple]]:
     names = list(names) + [None]
     k = len(names)
     key = row[valid].astype(np.int64) * k + np.where(codes < 0, k - 1, codes)[valid]
-    order = np.argsort(key, kind="stable")
+    order = stable_order(key)
     key = key[order]
     first = np.flatnonzero(np.r_[True, key[1:] != key[:-1]]) if len(key) else np.empty(0, np.int64)
     sums = np.add.reduceat(amount.to_numpy(dtype=np.int64, na_value=0)[valid][order], first) if len(key) else np.empty(0, np.int64)

@@ -20,7 +20,7 @@ from followmoney.detect.rules._registry import RuleContext, WholeStat, register
 from followmoney.detect.rules._registry import whole as whole_data_value
 from followmoney.core.frame import account_codes, isin, with_codes
 from followmoney.core.units import DAY_US, HOUR_US, money_text
-from followmoney.core._timeline import KeyedSeries, codes_for, group_rolling_sum, runs, unique_sorted
+from followmoney.core._timeline import KeyedSeries, codes_for, group_rolling_sum, runs, stable_order, unique_sorted
 from followmoney.detect.rules._rolling import make_findings, margin_score, threshold_cents
 
 
@@ -394,7 +394,7 @@ def _controller_pairs(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
 
     key = packed(acct[n:][earning], cur[n:][earning], in_month)
     del acct, receiver, cur, in_month  # mc holds its copies
-    order = np.argsort(key, kind="stable")
+    order = stable_order(key)
     key = key[order]
     new = np.ones(len(key), bool)
     new[1:] = key[1:] != key[:-1]

@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from followmoney.core._timeline import stable_order
 from followmoney.core.units import DAY_US, money_text
 from followmoney.detect.rules._graph._table import _REQUIRES, _evidence, _findings, _names, _pick_per_episode, _shared_edges
 from followmoney.detect.rules._graph._table import _in_larger_groups, _shared_window_pairs, _window_rows, _window_us
@@ -138,7 +139,7 @@ def _common_beneficiaries(x: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
     # (originators ascending in each group, as x is sorted) by pairing each row with the one j rows on in its group,
     # j = 1, 2, ...: no self-join table of the rows (at 5 M IBM rows it held 10 M rows)
     group = wc(x) * size["b"] + x["b"].to_numpy(np.int64) - lo["b"]
-    by_b = np.argsort(group, kind="stable")
+    by_b = stable_order(group)
     group = group[by_b]
     w_cur, o = group // size["b"], x["o"].to_numpy(np.int64)[by_b] - lo["o"]
     del by_b

@@ -15,7 +15,7 @@ import logging
 import numpy as np
 import pandas as pd
 
-from followmoney.core._timeline import TimeIndex, batches, distinct_forward, episodes, expand, first_contact, packed_key, unique_sorted
+from followmoney.core._timeline import TimeIndex, batches, distinct_forward, episodes, expand, first_contact, packed_key, stable_order, unique_sorted
 from followmoney.core.units import DAY_US, money_text
 from followmoney.detect.rules._fan import _routine
 from followmoney.detect.rules._graph._table import _REQUIRES, _count_score, _edges_among, _evidence, _findings, _flow_rows
@@ -89,7 +89,7 @@ def _pairs_of_many_intermediaries(E, order, scatter, lo, hi, gather, k) -> tuple
         return e_in[keep], e_out[keep], key[keep]
     if not len(scatter):
         return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64)
-    by_mid = np.argsort(E.dst[scatter] * n_cur + E.cur[scatter], kind="stable")  # by intermediary, then in edge order
+    by_mid = stable_order(E.dst[scatter] * n_cur + E.cur[scatter])  # by intermediary, then in edge order
     scatter, lo, hi = scatter[by_mid], lo[by_mid], hi[by_mid]
     del by_mid
     m = E.dst[scatter] * n_cur + E.cur[scatter]
@@ -114,7 +114,7 @@ def _pairs_of_many_intermediaries(E, order, scatter, lo, hi, gather, k) -> tuple
     for a, b in runs:
         e_in, e_out, j, key = pairs(a, b)
         last = (e_in, e_out, j, key) if len(runs) == 1 else None
-        o = np.argsort(key, kind="stable")  # within a group the intermediaries stay in order
+        o = stable_order(key)  # within a group the intermediaries stay in order
         ks, inter = key[o], E.dst[e_in][o]
         ks = ks[np.r_[True, (ks[1:] != ks[:-1]) | (inter[1:] != inter[:-1])]] if len(ks) else ks
         groups[n_groups : n_groups + len(ks)] = ks
@@ -487,7 +487,7 @@ def _material(lo, hi, order, who, amt, total, share, seen=None, since=None) -> t
         return np.zeros(len(lo), np.int64), q, e, np.zeros(0, bool)
     # (window, counterparty) groups by one sort of an int64 key (windows x accounts < 2**63)
     key = np.asarray(q, np.int64) * np.int64(who.max() + 1) + who[e]
-    o = np.argsort(key, kind="stable")
+    o = stable_order(key)
     k_sorted = key[o]
     new = np.r_[True, k_sorted[1:] != k_sorted[:-1]]
     starts = np.flatnonzero(new)
