@@ -182,16 +182,24 @@ def test_travel_needs_several_passengers_where_tickets_name_them(names, alerted)
 
 @settings(max_examples=40, deadline=None)
 @given(st.lists(st.tuples(st.sampled_from(["hotel", "Motel 6", None, "adult", "ads", "escort", "grocery", "Greyhound", "inn"]),
-                          st.sampled_from(["hotel", None, "ads", "rail tickets", "booking.com", "x"])), max_size=40))  # fmt: skip
-def test_merchant_words_match_the_joined_name_and_description(rows):
+                          st.sampled_from(["hotel", None, "ads", "rail tickets", "booking.com", "x"])), max_size=40),
+       st.lists(st.sampled_from([None, "7011", "3600", " 4511", "4511.0", "3299", "30OO", "7273", "0"]), max_size=40),
+       st.sampled_from([object, "string[pyarrow]"]))  # fmt: skip
+def test_merchant_words_and_codes_match_a_row_by_row_reading(rows, mccs, dtype):
     """HT-01..03 search each distinct (counterparty name, description) once; a row matches exactly when its
-    name and description, joined by a space, match (a phrase may run from the name into the description)."""
+    name and description, joined by a space, match (a phrase may run from the name into the description).
+    Each distinct merchant category code is read once; a row matches when its code, read as a number, is
+    one of the category's codes or in one of its ranges."""
     from followmoney.detect.rules import _merchant
 
-    f = pd.DataFrame(rows, columns=["counterparty_name", "description"], dtype=object)
-    for _, _, pattern in _merchant._CATEGORIES.values():
+    f = pd.DataFrame(rows, columns=["counterparty_name", "description"], dtype=dtype)
+    mcc = pd.Series(mccs, dtype=dtype)
+    for codes, ranges, pattern in _merchant._CATEGORIES.values():
         joined = [re.search(pattern, f" {a or ''} {b or ''}") is not None for a, b in rows]
         assert _merchant._words(f, pattern).tolist() == joined
+        number = [None if m is None else pd.to_numeric(m.strip(), errors="coerce") for m in mccs]
+        want = [x is not None and x == x and (x in codes or any(lo <= x <= hi for lo, hi in ranges)) for x in number]
+        assert _merchant._mcc_in(mcc, codes, ranges).tolist() == want
 
 
 @pytest.mark.parametrize("rule", ["ML-18", "ML-20"])

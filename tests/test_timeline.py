@@ -120,8 +120,9 @@ def test_time_index_range(rows, queries, inclusive):
 @given(events, st.lists(st.tuples(st.integers(0, 3), st.integers(-2, 42), st.integers(0, 20)), min_size=1, max_size=30),
        st.booleans(), st.booleans())  # fmt: skip
 def test_time_index_range_with_its_queries_sorted(rows, queries, inclusive, in_time_order):
-    """The paths taken at millions of rows and queries (times in order ranked by their runs; the queries sorted
-    once for two searches each), made to run on a few: the same rows as a scan, times in order or not."""
+    """The paths taken at millions of rows and queries (times in order ranked by their runs; the rows and the
+    queries ordered by group by radix passes; the queries sorted once for two searches each), made to run on a
+    few: the same rows as a scan, times in order or not."""
     from unittest import mock
 
     key, _, t = _cols(rows)
@@ -131,7 +132,7 @@ def test_time_index_range_with_its_queries_sorted(rows, queries, inclusive, in_t
     g = np.array([q[0] for q in queries], np.int64)
     after = np.array([q[1] for q in queries], np.int64)
     until = after + np.array([q[2] for q in queries], np.int64)
-    with mock.patch.object(tl, "_SORT_QUERIES_FROM", 1):
+    with mock.patch.object(tl, "_SORT_QUERIES_FROM", 1), mock.patch.object(tl, "_RADIX_FROM", 1):
         ix = tl.TimeIndex(key, t)
         lo, hi = ix.range(g, after, until, inclusive_after=inclusive)
     assert ix.times.tolist() == sorted(set(t.tolist()))

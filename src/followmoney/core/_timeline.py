@@ -473,8 +473,8 @@ class TimeIndex:
         ``after < t <= until`` (``after <= t`` when ``inclusive_after``).
 
         Many queries are sorted twice, not once per search: by ``after`` for the two searches
-        among the times, then by (group, rank) for the two among the keys (an order serves
-        every search; it only makes them faster)."""
+        among the times, then by group for the two among the keys (an order serves every
+        search; it only makes them faster; integer groups are ordered by :func:`stable_order`)."""
         base = np.asarray(group, np.int64) * self.stride
         after, until = np.asarray(after), np.asarray(until)
         many = after.ndim > 0 and len(after) >= _SORT_QUERIES_FROM
@@ -485,7 +485,11 @@ class TimeIndex:
         hi = search(self.times, until, "right", perm)
         hi -= 1
         hi += base
-        perm = np.argsort(lo) if many else None
+        if many:  # by group: each group's keys are a short run, so searches in group order walk memory in order too
+            g = np.asarray(group)
+            perm = stable_order(g) if g.shape == lo.shape and g.dtype.kind in "iu" else np.argsort(lo)
+        else:
+            perm = None
         lo = search(self.key, lo, "right", perm)
         hi = search(self.key, hi, "right", perm)
         return lo, np.maximum(hi, lo)

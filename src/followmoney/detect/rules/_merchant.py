@@ -24,11 +24,14 @@ from followmoney.core._timeline import episodes
 
 
 def _mcc_in(mcc: pd.Series, codes: set[int], ranges: tuple = ()) -> pd.Series:
-    num = pd.to_numeric(mcc, errors="coerce")
+    """Rows whose merchant category code (ISO 18245, as text or number) is one of ``codes`` or in one of the
+    inclusive ``ranges``; each distinct code is read once (a few hundred codes over millions of rows)."""
+    at, distinct = pd.factorize(mcc)  # -1: no code
+    num = pd.to_numeric(pd.Series(distinct), errors="coerce")
     hit = num.isin(codes)
     for lo, hi in ranges:
         hit |= num.between(lo, hi)
-    return hit.fillna(False)
+    return pd.Series(np.r_[hit.fillna(False).to_numpy(bool), False][at], index=mcc.index)
 
 
 def _words(frame: pd.DataFrame, pattern: re.Pattern) -> pd.Series:
@@ -37,16 +40,19 @@ def _words(frame: pd.DataFrame, pattern: re.Pattern) -> pd.Series:
     cols = [c for c in ("counterparty_name", "description") if c in frame]
     if not cols or not len(frame):
         return pd.Series(False, index=frame.index)
-    codes = [pd.factorize(frame[c].fillna("").astype(str)) for c in cols]
+    codes = [pd.factorize(frame[c], use_na_sentinel=False) for c in cols]  # a missing value is one more name: ""
     pair = codes[0][0].astype(np.int64)
     for c, names in codes[1:]:
-        pair = pair * len(names) + c
-    distinct, at = np.unique(pair, return_index=True)  # each distinct pair and a row that has it
+        pair *= len(names)
+        pair += c
+    at, distinct = pd.factorize(pair)  # each row's pair as a number, and the pairs (a hash: no sort of millions)
     text = pd.Series("", index=range(len(distinct)))
-    for (c, names) in codes:
-        text = text + " " + pd.Series(np.asarray(names, dtype=object)[c[at]]).astype(str)
+    for i, (_, names) in enumerate(codes):
+        inner = int(np.prod([len(n) for _, n in codes[i + 1 :]], dtype=np.int64))
+        name = pd.Series(np.asarray(names, dtype=object)).where(pd.notna(names), "").astype(str)
+        text = text + " " + name.to_numpy()[(distinct // inner) % len(names)]
     hit = text.str.contains(pattern).to_numpy(bool)
-    return pd.Series(hit[np.searchsorted(distinct, pair)], index=frame.index)
+    return pd.Series(hit[at], index=frame.index)
 
 
 _CATEGORIES = {
