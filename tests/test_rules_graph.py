@@ -992,3 +992,16 @@ def test_edge_table_of_no_flows_is_empty():
     E, attrs = edges_from_pieces([edge_piece(f)])
     assert len(E) == 0 and len(E.accounts) == 0 and len(attrs) == 0
     assert len(edges_from_pieces([])[0]) == 0
+
+
+@given(st.lists(st.tuples(st.integers(0, 8), st.integers(0, 5)), max_size=60), st.integers(1, 4), st.booleans())
+@settings(max_examples=100, deadline=None)
+def test_keys_with_distinct_members_count_each_member_once(rows, k, wide):
+    """ML-07's payers paying k distinct accounts (and receivers paid by k): the keys with at least ``k`` distinct
+    members, ascending, by the packed sort or (keys too wide to pack) by pandas."""
+    from followmoney.detect.rules._graph._two_hop import _keys_with_distinct
+
+    key = np.array([r[0] for r in rows], np.int64) * (2**40 if wide else 1)
+    member = np.array([r[1] for r in rows], np.int64) * (2**30 if wide else 1)
+    want = sorted(g for g in set(key.tolist()) if len(set(member[key == g].tolist())) >= k)
+    assert _keys_with_distinct(key, member, k).tolist() == want

@@ -459,9 +459,14 @@ def _keys_with_distinct(key: np.ndarray, member: np.ndarray, k: int) -> np.ndarr
     times more on millions of edges)."""
     top = int(member.max()) + 1 if len(member) else 1
     if len(key) and (int(key.max()) + 1) * top < 2**62:
-        # sort and compare, not np.unique: NumPy 2's hashing unique is ~40x slower on millions of distinct values
-        keys, counts = np.unique(unique_sorted(key * top + member) // top, return_counts=True)
-        return keys[counts >= k]
+        # sort and compare, not np.unique: NumPy 2's hashing unique is ~40x slower on millions of distinct values;
+        # the distinct pairs' keys are in order, so their counts are run lengths (no second sort)
+        keys = unique_sorted(key * top + member) // top
+        if not len(keys):
+            return keys
+        starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+        counts = np.diff(np.r_[starts, len(keys)])
+        return keys[starts[counts >= k]]
     n = pd.Series(member).groupby(key).nunique()
     return n.index[n >= k].to_numpy()
 
