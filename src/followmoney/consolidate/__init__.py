@@ -163,13 +163,15 @@ def read(
         return read_sources(paths, format=format, progress=progress, errors=errors, **options)
     # passed on, not held here: consolidation lets the tables as read go once it has made its own
     # (at 5 M IBM rows the read's peak fell by 0.4 GB)
-    return _consolidate(_released(read_sources(paths, format=format, progress=progress, errors=errors, **options)),
-                        aliases=aliases, date_tolerance_days=date_tolerance_days)  # fmt: skip
+    return _released(_consolidate(_released(read_sources(paths, format=format, progress=progress, errors=errors, **options)),
+                                  aliases=aliases, date_tolerance_days=date_tolerance_days))  # fmt: skip
 
 
 def _released(bundle: Bundle) -> Bundle:
-    """``bundle``, after the readers' temporaries went back to the system (before consolidation adds its own)."""
-    release_unused()
+    """``bundle``, after the temporaries that made it went back to the system, the C heap's too
+    (:func:`~followmoney.core.memory.release_unused`): the readers' before consolidation adds its own,
+    and consolidation's before scoring."""
+    release_unused(heap=True)
     return bundle
 
 

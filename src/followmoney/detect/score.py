@@ -147,7 +147,7 @@ def score(
     if not keep_transactions:
         tx = bundle.transactions  # the frame holds what the rules read
         bundle.transactions = schema.with_nulls(tx, [c for c in tx.column_names if c not in AFTER_SCORING])
-    release_unused()  # the preparation's temporaries
+    release_unused(heap=True)  # the preparation's temporaries, the C heap's too (once: not between rules)
 
     def assemble(rule, params, findings):
         return _alerts_for(rule, params, cfg, findings, by_txn, run_id, observed)
