@@ -130,3 +130,35 @@ def test_the_frame_is_prepared_from_its_declared_inputs_alone(source, sample_dat
         whole = prepare_transactions(tx, tz, b.accounts)
         lean = prepare_transactions(tx.select([c for c in FRAME_INPUTS if c in tx.column_names]), tz, b.accounts)
         pd.testing.assert_frame_equal(lean, whole, check_exact=True)
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.sampled_from(["a", "bb", "ccc", "Ä"])), min_size=1, max_size=30), st.data(),
+       st.sampled_from(["str", "string[pyarrow]", "arrow", "object"]), st.booleans())  # fmt: skip
+def test_take_rows_is_loc_for_columns_in_many_chunks(values, data, dtype, frame):
+    """take_rows gives what .loc gives (values, dtype, order, index; repeats), chunk by chunk where the column
+    is Arrow-backed in many chunks; on an index that is not 0..n-1 it is .loc itself."""
+    import pyarrow as pa
+
+    from followmoney.core.frame import take_rows
+
+    cuts = sorted(data.draw(st.lists(st.integers(0, len(values)), max_size=4)))
+    bounds = [0, *cuts, len(values)]
+    chunks = pa.chunked_array([pa.array(values[a:b], pa.string()) for a, b in zip(bounds[:-1], bounds[1:])], pa.string())
+    if dtype == "arrow":
+        col = pd.Series(pd.arrays.ArrowExtensionArray(chunks))
+    elif dtype == "object":
+        col = pd.Series(values, dtype=object)
+    else:
+        try:
+            col = pd.Series(chunks.to_pandas(types_mapper={pa.string(): pd.StringDtype("pyarrow")}.get) if dtype == "string[pyarrow]" else chunks.to_pandas())
+        except TypeError:
+            col = pd.Series(values, dtype=dtype)
+    rows = data.draw(st.lists(st.integers(0, len(values) - 1), max_size=12))
+    if frame:
+        f = pd.DataFrame({"x": col, "n": np.arange(len(values))})
+        pd.testing.assert_frame_equal(take_rows(f, rows), f.loc[rows])
+        shifted = f.set_axis(f.index + 7)
+        pd.testing.assert_frame_equal(take_rows(shifted, [r + 7 for r in rows]), shifted.loc[[r + 7 for r in rows]])
+    else:
+        pd.testing.assert_series_equal(take_rows(col, rows), col.loc[rows])

@@ -17,7 +17,7 @@ import pyarrow.compute as pc
 
 from followmoney.core import schema, timing
 
-__all__ = ["prepare_transactions", "time_order", "in_time_order", "payroll", "isin", "account_codes", "with_codes", "CODE_COLUMNS", "OPTIONAL_COLUMNS", "FRAME_INPUTS", "PAYROLL_WORDS", "NAIVE_LOCAL_SOURCES"]
+__all__ = ["prepare_transactions", "time_order", "in_time_order", "payroll", "isin", "take_rows", "account_codes", "with_codes", "CODE_COLUMNS", "OPTIONAL_COLUMNS", "FRAME_INPUTS", "PAYROLL_WORDS", "NAIVE_LOCAL_SOURCES"]
 
 #: Sources whose times without a UTC offset are local to the reporting FIU (goAML dateTime).
 NAIVE_LOCAL_SOURCES = ("goaml",)
@@ -384,6 +384,76 @@ def payroll(frame: pd.DataFrame) -> pd.Series:
         return frame["is_payroll"].fillna(False).astype(bool)
     desc = frame["description"] if "description" in frame else pd.Series("", index=frame.index)
     return desc.fillna("").str.contains(PAYROLL_WORDS) & frame["to_account"].notna()
+
+
+def take_rows(data: pd.Series | pd.DataFrame, rows) -> pd.Series | pd.DataFrame:
+    """``data.loc[rows]`` for some rows of a prepared frame (or one of its columns), at the cost of those rows.
+
+    pandas takes rows of an Arrow-backed column (pandas 3's text) with Arrow's ``take``, which
+    first joins a column's chunks into one array: a copy of the whole column per call. A frame
+    prepared from a table in many chunks (a file in time order, read in blocks; a store's
+    Parquet parts) has its text in as many chunks: at 5 M rows in 27 chunks a call took 8 ms,
+    and HT-08's loop over its episodes 7 s instead of 0.9 s. Here such a column's rows are
+    taken from each chunk they fall in. Values, dtypes, order and index are those of ``.loc``.
+
+    Parameters
+    ----------
+    data : pandas.Series or pandas.DataFrame
+        A prepared frame or one of its columns. Its index labels are row positions (a
+        ``RangeIndex`` from 0, as :func:`prepare_transactions` makes it); for any other
+        index this is ``data.loc[rows]``.
+    rows : array-like of int
+        Index labels, any order, repeats allowed.
+
+    Returns
+    -------
+    pandas.Series or pandas.DataFrame
+        ``data.loc[rows]``.
+
+    Examples
+    --------
+    >>> import pyarrow as pa
+    >>> col = pd.Series(pd.arrays.ArrowExtensionArray(pa.chunked_array([["a", "b"], ["c", None], ["e"]])))
+    >>> take_rows(col, [4, 0, 2, 0]).tolist()
+    ['e', 'a', 'c', 'a']
+    """
+    index = data.index
+    if not (isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1):
+        return data.loc[rows]
+    positions = np.asarray(rows, np.int64)
+    if isinstance(data, pd.DataFrame):
+        if not data.columns.is_unique or not any(_chunked(data[c]) for c in data.columns):
+            return data.iloc[positions]
+        return pd.DataFrame({c: take_rows(data[c], positions).array for c in data.columns}, index=index[positions])
+    chunked = _chunked(data)
+    return data.iloc[positions] if chunked is None else _take_chunked(data, chunked, positions)
+
+
+def _chunked(column: pd.Series) -> list[int] | None:
+    """The lengths of an Arrow-backed column's chunks, where it has more than one; else None."""
+    values = column.array
+    if not isinstance(values, pd.arrays.ArrowExtensionArray):
+        return None
+    chunks = values.__arrow_array__()
+    if not isinstance(chunks, pa.ChunkedArray) or chunks.num_chunks < 2:
+        return None
+    return [len(c) for c in chunks.chunks]
+
+
+def _take_chunked(column: pd.Series, lengths: list[int], positions: np.ndarray) -> pd.Series:
+    """``column.iloc[positions]``: each chunk's rows taken from a zero-copy slice holding that chunk alone."""
+    if not len(positions):
+        return column.iloc[positions]
+    bounds = np.r_[0, np.cumsum(lengths)]
+    chunk = np.searchsorted(bounds, positions, side="right") - 1
+    order = np.argsort(chunk, kind="stable")
+    parts, start = [], 0
+    for c, n in zip(*np.unique(chunk[order], return_counts=True)):
+        mine = positions[order[start : start + n]] - bounds[c]
+        parts.append(column.iloc[bounds[c] : bounds[c + 1]].iloc[mine])
+        start += n
+    taken = pd.concat(parts) if len(parts) > 1 else parts[0]
+    return taken.iloc[np.argsort(order, kind="stable")]  # back to the order asked for
 
 
 def isin(column: pd.Series, values) -> np.ndarray:

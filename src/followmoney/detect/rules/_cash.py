@@ -20,6 +20,7 @@ from followmoney.detect.rules.catalogue import catalogued
 from followmoney.detect.rules._registry import RuleContext, WholeStat, register, whole
 from followmoney.core.units import DAY_US, HOUR_US, money_text, to_scaled
 from followmoney.core._timeline import KeyedSeries, codes_for, runs
+from followmoney.core.frame import take_rows
 from followmoney.detect.rules._rolling import make_findings, margin_score, threshold_cents
 from followmoney.core._timeline import episodes
 
@@ -247,10 +248,10 @@ def _coordinator_cash(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     subjects, evidence, scores, facts = [], [], [], []
     for _, e in ep.iterrows():
         rows = np.asarray(e["evidence_rows"])
-        locs = frame.loc[rows, "location_id"].nunique()
+        locs = take_rows(frame["location_id"], rows).nunique()
         if locs < p["min_locations"]:
             continue
-        cond = _conductor(frame.loc[rows])
+        cond = _conductor(take_rows(frame[[c for c in ("conductor_party", "from_party") if c in frame]], rows))
         third = float((cond.notna() & ~cond.isin(holders.get(e["subject"], set()))).mean()) if cond.notna().any() else None
         score = float(margin_score(e["peak"], p["min_deposits"]))
         if third is not None and third >= 0.5:

@@ -15,6 +15,7 @@ from followmoney.detect.rules.catalogue import catalogued
 from followmoney.detect.rules._registry import RuleContext, WholeStat, register, whole
 from followmoney.core.units import DAY_US, money_text, to_scaled
 from followmoney.core._timeline import KeyedSeries, codes_for, runs
+from followmoney.core.frame import take_rows
 from followmoney.detect.rules._rolling import make_findings, margin_score, threshold_cents
 from followmoney.core._timeline import episodes
 
@@ -121,7 +122,7 @@ def _high_risk(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
             subjects.append(keys[codes[i]][0])
             evidence.append(pos[rows])
             scores.append(float(max(margin_score(n_listed[i], p["min_transactions"]), margin_score(share[i], p["min_share"]))) * 0.8)
-            facts.append({"kind": "listed", "countries": ", ".join(sorted(set(out.iloc[rows]["country_to"]))),
+            facts.append({"kind": "listed", "countries": ", ".join(sorted(set(out["country_to"].iloc[rows]))),
                           "n": int(n_listed[i]), "share": float(share[i])})  # fmt: skip
     return make_findings(frame, subjects, evidence, scores, facts)
 
@@ -170,7 +171,7 @@ def _smuggling_collection(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame
     subjects, evidence, scores, facts = [], [], [], []
     for _, e in ep.iterrows():
         rows = np.asarray(e["evidence_rows"])
-        regions = f.loc[rows, "region"].nunique()
+        regions = take_rows(region, rows).nunique()
         if regions < p["min_regions"]:
             continue
         subjects.append(e["subject"])

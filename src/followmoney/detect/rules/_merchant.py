@@ -18,6 +18,7 @@ import pandas as pd
 
 from followmoney.detect.rules.catalogue import catalogued
 from followmoney.detect.rules._registry import RuleContext, WholeStat, register, whole
+from followmoney.core.frame import take_rows
 from followmoney.core.units import DAY_US
 from followmoney.detect.rules._rolling import make_findings, margin_score
 from followmoney.core._timeline import episodes
@@ -127,10 +128,10 @@ def _several_passengers(tickets: pd.DataFrame, ep: pd.DataFrame, p: dict, named:
 
 
 def _merchants(frame, rows) -> str:
-    names = frame.loc[rows, "counterparty_name"] if "counterparty_name" in frame else pd.Series(dtype=object)
+    names = take_rows(frame["counterparty_name"], rows) if "counterparty_name" in frame else pd.Series(dtype=object)
     names = names.dropna()
     if names.empty:
-        names = frame.loc[rows, "to_account"].dropna()
+        names = take_rows(frame["to_account"], rows).dropna()
     top = names.value_counts().index[:3].tolist()
     return ", ".join(map(str, top)) or "unnamed merchants"
 

@@ -15,7 +15,7 @@ import pandas as pd
 
 from followmoney.detect.rules.catalogue import catalogued
 from followmoney.detect.rules._registry import RuleContext, register, shared_value
-from followmoney.core.frame import account_codes, with_codes
+from followmoney.core.frame import account_codes, take_rows, with_codes
 from followmoney.core.units import DAY_US, MONEY_SCALE, money_text, to_scaled
 from followmoney.core._timeline import KeyedSeries, runs
 from followmoney.detect.rules._rolling import make_findings, margin_score, threshold_cents
@@ -326,7 +326,7 @@ def _one_off_payers(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     subjects, evidence, scores, facts = [], [], [], []
     for _, e in ep.iterrows():
         rows = np.asarray(e["evidence_rows"])
-        payers = frame.loc[rows, "sender"]
+        payers = take_rows(frame["sender"], rows)  # a few rows of a column in many chunks: not a copy of it each time
         counts = payers.value_counts()
         one_off = float((counts == 1).sum() / len(counts))
         median = float(np.median(frame.loc[rows, "amount_cents"].astype("int64"))) / MONEY_SCALE
