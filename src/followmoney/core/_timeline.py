@@ -589,13 +589,18 @@ class Coverage:
             # (key, time) packed in an int64: times offset from just before the earliest, else by their rank
             self.k0, self.t0, self.times = int(key.min()), min(int(start.min()), int(end.min())) - 1, None
             self.n_keys, span = int(key.max()) - self.k0 + 1, max(int(start.max()), int(end.max())) - self.t0 + 1
+            rank = None
             if self.n_keys * span >= 2**62:
-                self.times = unique_sorted(np.concatenate([start, end]))
+                # the times' ranks from one hash of the bounds (pandas' factorize, its few distinct values sorted),
+                # not a sort of every bound and a binary search of each: a bound's place on the axis is its rank + 1
+                rank, times = pd.factorize(np.concatenate([start, end]), sort=True)
+                self.times = np.asarray(times, np.int64)
                 span = len(self.times) + 1
             if self.n_keys * span < 2**62:
                 self.span = span
-                self.starts = np.sort((key - self.k0) * span + self._axis(start, True))
-                self.ends = np.sort((key - self.k0) * span + self._axis(end, True))
+                n = len(start)
+                self.starts = np.sort((key - self.k0) * span + (self._axis(start, True) if rank is None else rank[:n] + 1))
+                self.ends = np.sort((key - self.k0) * span + (self._axis(end, True) if rank is None else rank[n:] + 1))
 
     def _axis(self, t: np.ndarray, bound: bool) -> np.ndarray:
         """Times on the packed axis, where a bound (an interval's start or end) is at or before a
