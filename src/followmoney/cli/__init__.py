@@ -211,7 +211,7 @@ def _one_line_warning(message, category, filename, lineno, file=None, line=None)
 @click.option("--scheduler", metavar="ADDRESS", help="With --engine dask: the Dask scheduler to use (e.g. tcp://host:8786).")
 @click.option("--workers", type=click.IntRange(min=1), help="With --engine dask: start a local cluster of N worker processes.")
 @click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True,
-              help="pandas engine: rules run at once on threads (2 on two cores: about 0.75 of the time, +15 % memory).")  # fmt: skip
+              help="pandas engine: rules run at once on threads (2 on two cores: about 0.8 of the time, +15-20 % memory).")  # fmt: skip
 def score(paths, out, fmt, config_file, jurisdiction, previous, store, since, model, mappings, profile, aliases, excel_max_cases, quiet, engine,
           scheduler, workers, threads):  # fmt: skip
     """Read PATHS (files, folders or globs), consolidate them into one picture, score them and write cases, alerts and tables to --out.
