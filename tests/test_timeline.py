@@ -43,6 +43,7 @@ def test_stable_order_is_numpys_stable_argsort(seed, top, n, shape):
         key -= top // 2
     assert (tl.stable_order(key) == np.argsort(key, kind="stable")).all()
     assert (tl.stable_order(key.astype(np.int32) if top <= 2**31 else key) == np.argsort(key, kind="stable")).all()
+    assert (tl.stable_order(key.astype(">i8")) == np.argsort(key, kind="stable")).all()  # digits of a big-endian key
 
 
 @SETTINGS

@@ -27,7 +27,6 @@ graph searches of :mod:`followmoney.detect` build on it.
 from __future__ import annotations
 
 import math
-import sys
 from dataclasses import dataclass
 
 import numpy as np
@@ -118,13 +117,11 @@ def stable_order(key: np.ndarray) -> np.ndarray:
     n = len(key)
     if n < _RADIX_FROM or key.dtype.kind not in "iu" or key.min() < 0 or key.max() >= 1 << 32 or (key[1:] < key[:-1]).sum() < n // 8:
         return np.argsort(key, kind="stable")
-    if key.dtype.byteorder == ">" or (key.dtype.byteorder == "=" and sys.byteorder == "big"):
-        order = np.argsort((key & 0xFFFF).astype(np.uint16), kind="stable")
-        return order[np.argsort((key[order] >> 16).astype(np.uint16), kind="stable")]
-    # the digits read in place (little-endian: the low 16 bits first), no key-sized temporaries; the second
-    # pass's order is turned into the result in place (each position read before its slot is written)
+    # the digits read in place (as little-endian: the low 16 bits first; a copy only on a big-endian machine),
+    # no key-sized temporaries; the second pass's order is turned into the result in place (each position read
+    # before its slot is written)
     step = key.dtype.itemsize // 2
-    digits = np.ascontiguousarray(key).view(np.uint16)
+    digits = np.ascontiguousarray(key, dtype=key.dtype.newbyteorder("<")).view(np.uint16)
     order = np.argsort(digits[0::step], kind="stable")
     result = np.argsort(digits[1::step][order], kind="stable")
     return np.take(order, result, out=result, mode="clip")

@@ -78,7 +78,7 @@ def score(
     threads : int, default 1
         pandas engine: rules run at once on threads (:func:`run_rules`). The alerts do
         not depend on it; the time falls and the memory grows with it (``followmoney score``
-        at 5 M IBM rows on two cores, 2 threads: 0.78 of the time, about 1.1 times the peak memory).
+        at 5 M IBM rows on two cores, 2 threads: about 0.8 of the time, 1.15-1.2 times the peak memory).
     keep_transactions : bool, default True
         pandas engine: ``False`` changes ``bundle`` in place once the rules' frame is
         prepared: its ``transactions`` keep the same rows and schema, but only the

@@ -19,7 +19,7 @@ from followmoney.core._timeline import TimeIndex, batches, distinct_forward, epi
 from followmoney.core.units import DAY_US, money_text
 from followmoney.detect.rules._fan import _routine
 from followmoney.detect.rules._graph._table import _REQUIRES, _count_score, _edges_among, _evidence, _findings, _flow_rows
-from followmoney.detect.rules._graph._table import _names, _pick_per_episode, _shared_edges, _window_us
+from followmoney.detect.rules._graph._table import _names, _pick_per_episode, _run_sizes, _shared_edges, _window_us
 from followmoney.detect.rules._registry import RuleContext, WholeStat, register, whole
 from followmoney.detect.rules._rolling import threshold_cents
 from followmoney.detect.rules.catalogue import catalogued
@@ -464,9 +464,8 @@ def _keys_with_distinct(key: np.ndarray, member: np.ndarray, k: int) -> np.ndarr
         keys = unique_sorted(key * top + member) // top
         if not len(keys):
             return keys
-        starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
-        counts = np.diff(np.r_[starts, len(keys)])
-        return keys[starts[counts >= k]]
+        sizes = _run_sizes(keys)
+        return keys[(np.cumsum(sizes) - sizes)[sizes >= k]]
     n = pd.Series(member).groupby(key).nunique()
     return n.index[n >= k].to_numpy()
 
